@@ -1,0 +1,106 @@
+package admission
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+func testSigner(t testing.TB) *Signer {
+	s, err := NewSigner(bytes.Repeat([]byte{7}, 32), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestTicketRoundTrip(t *testing.T) {
+	s := testSigner(t)
+	tok, issued, err := s.Issue("room1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Verify(tok, "room1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != issued {
+		t.Fatalf("verified %+v, issued %+v", got, issued)
+	}
+}
+
+func TestTicketRejects(t *testing.T) {
+	s := testSigner(t)
+	tok, _, _ := s.Issue("room1")
+	other, _ := NewSigner(bytes.Repeat([]byte{8}, 32), time.Minute)
+	foreign, _, _ := other.Issue("room1")
+	flipped := []byte(tok)
+	flipped[5] ^= 1
+
+	expiring := testSigner(t)
+	old, _, _ := expiring.Issue("room1")
+	expiring.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+
+	cases := []struct {
+		name, tok, room string
+		signer          *Signer
+		want            error
+	}{
+		{"empty", "", "room1", s, ErrBadTicket},
+		{"garbage", "!!!", "room1", s, ErrBadTicket},
+		{"other room", tok, "room2", s, ErrBadTicket},
+		{"other key", foreign, "room1", s, ErrBadTicket},
+		{"bit flipped", string(flipped), "room1", s, ErrBadTicket},
+		{"truncated", tok[:len(tok)-3], "room1", s, ErrBadTicket},
+		{"too long", string(bytes.Repeat([]byte("A"), MaxTicketLen+1)), "room1", s, ErrBadTicket},
+		{"expired", old, "room1", expiring, ErrExpiredTicket},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := c.signer.Verify(c.tok, c.room); !errors.Is(err, c.want) {
+				t.Fatalf("Verify = %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadOrCreateKeyStable(t *testing.T) {
+	dir := t.TempDir()
+	a, err := LoadOrCreateKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadOrCreateKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) || len(a) != 32 {
+		t.Fatalf("key changed between loads")
+	}
+}
+
+func FuzzVerifyTicket(f *testing.F) {
+	s := testSigner(f)
+	tok, _, _ := s.Issue("room1")
+	f.Add(tok, "room1")
+	f.Add("", "")
+	f.Add("AQAAAAAAAAAAAAAAAAAAAAA", "x")
+	f.Fuzz(func(t *testing.T, tok, room string) {
+		got, err := s.Verify(tok, room)
+		if err == nil && got.Room != room {
+			t.Fatalf("accepted ticket for %q as %q", got.Room, room)
+		}
+	})
+}
+
+func BenchmarkVerifyTicket(b *testing.B) {
+	s := testSigner(b)
+	tok, _, _ := s.Issue("abcdefghijklmnop")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Verify(tok, "abcdefghijklmnop"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,262 @@
+// Package store persists majlis state in an embedded SQLite database
+// (modernc.org/sqlite, pure Go). The database runs in WAL mode with
+// synchronous=FULL, so a write acknowledged to a client survives a crash.
+// Schema changes are numbered migrations applied at Open.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// ErrNotFound is returned when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Room states.
+const (
+	StateScheduled = "scheduled"
+	StateLive      = "live"
+	StateEnded     = "ended"
+)
+
+// migrations are applied in order; the index+1 is the schema version.
+var migrations = []string{
+	`CREATE TABLE users (
+		id TEXT PRIMARY KEY,
+		name TEXT NOT NULL UNIQUE,
+		role TEXT NOT NULL,
+		created_at INTEGER NOT NULL
+	);
+	CREATE TABLE tokens (
+		hash TEXT PRIMARY KEY,
+		user_id TEXT NOT NULL REFERENCES users(id),
+		created_at INTEGER NOT NULL
+	);
+	CREATE TABLE rooms (
+		id TEXT PRIMARY KEY,
+		title TEXT NOT NULL,
+		host TEXT NOT NULL,
+		state TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		started_at INTEGER NOT NULL DEFAULT 0,
+		ended_at INTEGER NOT NULL DEFAULT 0
+	);`,
+}
+
+// Store is the embedded database.
+type Store struct {
+	db *sql.DB
+}
+
+// Open opens (creating if needed) the database at path and migrates it.
+func Open(path string) (*Store, error) {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	// SQLite serialises writers; one connection avoids SQLITE_BUSY between our own goroutines.
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db}
+	if err := s.migrate(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) migrate() error {
+	var v int
+	if err := s.db.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	for i := v; i < len(migrations); i++ {
+		tx, err := s.db.Begin()
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if _, err := tx.Exec(migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate to %d: %w", i+1, err)
+		}
+		if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, i+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate to %d: %w", i+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate to %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// NewID returns a random 16-character lowercase id (80 bits).
+func NewID() string {
+	var b [10]byte
+	rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.EncodeToString(b[:]))
+}
+
+// Room is a stored room.
+type Room struct {
+	ID        string
+	Title     string
+	Host      string // user id
+	State     string
+	CreatedAt time.Time
+	StartedAt time.Time // zero until started
+	EndedAt   time.Time // zero until ended
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func timeOrZero(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// CreateRoom stores a new room and returns it.
+func (s *Store) CreateRoom(ctx context.Context, title, host string) (Room, error) {
+	r := Room{ID: NewID(), Title: title, Host: host, State: StateScheduled, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO rooms (id, title, host, state, created_at) VALUES (?, ?, ?, ?, ?)`,
+		r.ID, r.Title, r.Host, r.State, r.CreatedAt.UnixMilli())
+	if err != nil {
+		return Room{}, fmt.Errorf("create room: %w", err)
+	}
+	return r, nil
+}
+
+const roomCols = `id, title, host, state, created_at, started_at, ended_at`
+
+func scanRoom(sc interface{ Scan(...any) error }) (Room, error) {
+	var r Room
+	var c, st, en int64
+	if err := sc.Scan(&r.ID, &r.Title, &r.Host, &r.State, &c, &st, &en); err != nil {
+		return Room{}, err
+	}
+	r.CreatedAt, r.StartedAt, r.EndedAt = timeOrZero(c), timeOrZero(st), timeOrZero(en)
+	return r, nil
+}
+
+// Room returns the room with id.
+func (s *Store) Room(ctx context.Context, id string) (Room, error) {
+	r, err := scanRoom(s.db.QueryRowContext(ctx, `SELECT `+roomCols+` FROM rooms WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Room{}, ErrNotFound
+	}
+	if err != nil {
+		return Room{}, fmt.Errorf("room %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// RoomsInState lists rooms in a state, oldest first.
+func (s *Store) RoomsInState(ctx context.Context, state string) ([]Room, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+roomCols+` FROM rooms WHERE state = ? ORDER BY created_at`, state)
+	if err != nil {
+		return nil, fmt.Errorf("rooms in %s: %w", state, err)
+	}
+	defer rows.Close()
+	var out []Room
+	for rows.Next() {
+		r, err := scanRoom(rows)
+		if err != nil {
+			return nil, fmt.Errorf("rooms in %s: %w", state, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// SetRoomState moves a room to state, stamping started_at or ended_at.
+func (s *Store) SetRoomState(ctx context.Context, id, state string, at time.Time) error {
+	col := "started_at"
+	if state == StateEnded {
+		col = "ended_at"
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE rooms SET state = ?, `+col+` = ? WHERE id = ?`, state, unixOrZero(at), id)
+	if err != nil {
+		return fmt.Errorf("set room %s %s: %w", id, state, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// User is an account.
+type User struct {
+	ID        string
+	Name      string
+	Role      string // admin, moderator, user
+	CreatedAt time.Time
+}
+
+// CreateUser stores a user and returns a fresh API token for it (only its hash is stored).
+func (s *Store) CreateUser(ctx context.Context, name, role string) (User, string, error) {
+	u := User{ID: NewID(), Name: name, Role: role, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	tok := "mjt_" + NewID() + NewID()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return User{}, "", fmt.Errorf("create user: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, role, created_at) VALUES (?, ?, ?, ?)`, u.ID, u.Name, u.Role, u.CreatedAt.UnixMilli()); err != nil {
+		if strings.Contains(err.Error(), "UNIQUE") {
+			return User{}, "", ErrExists
+		}
+		return User{}, "", fmt.Errorf("create user: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, created_at) VALUES (?, ?, ?)`, TokenHash(tok), u.ID, u.CreatedAt.UnixMilli()); err != nil {
+		return User{}, "", fmt.Errorf("create user token: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return User{}, "", fmt.Errorf("create user: %w", err)
+	}
+	return u, tok, nil
+}
+
+// ErrExists is returned when a unique name is taken.
+var ErrExists = errors.New("already exists")
+
+// TokenHash is how API tokens are stored: tokens are random, so a plain SHA-256 suffices.
+func TokenHash(tok string) string {
+	h := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(h[:])
+}
+
+// UserByToken resolves an API token.
+func (s *Store) UserByToken(ctx context.Context, tok string) (User, error) {
+	var u User
+	var c int64
+	err := s.db.QueryRowContext(ctx, `SELECT u.id, u.name, u.role, u.created_at FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`, TokenHash(tok)).
+		Scan(&u.ID, &u.Name, &u.Role, &c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("user by token: %w", err)
+	}
+	u.CreatedAt = timeOrZero(c)
+	return u, nil
+}
