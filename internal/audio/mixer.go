@@ -1,0 +1,212 @@
+package audio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// MaxJitterDelay bounds MixerConfig.JitterDelay: the jitter ring holds
+	// ringSize packets, and more than half a second of delay is not live.
+	MaxJitterDelay = 500 * time.Millisecond
+	// DefaultJitterDelay is the per-speaker buffer depth when
+	// MixerConfig.JitterDelay is 0.
+	DefaultJitterDelay = 60 * time.Millisecond
+	// maxBehind is how far Run may fall behind its schedule before it skips
+	// the missed ticks instead of catching up in a burst.
+	maxBehind = 5 * FrameDuration
+)
+
+// MixerConfig configures a Mixer. Out is required.
+type MixerConfig struct {
+	Channels    int           // program channels, 1 (default) or 2
+	Bitrate     int           // program bitrate in bit/s, default DefaultBitrate
+	JitterDelay time.Duration // target jitter buffer depth per speaker, default DefaultJitterDelay
+
+	// Out receives each encoded program frame, once per tick, on the mixer
+	// goroutine. The slice is freshly allocated and owned by the callee.
+	// Out must not block: it delays every speaker in the room.
+	Out func(opus []byte)
+	// OnTick, if set, is called after every tick with how long the tick
+	// took and whether it started more than a frame behind schedule.
+	OnTick func(took time.Duration, late bool)
+	// OnConceal, if set, is called once per speaker frame concealed by
+	// libopus PLC because its packet was lost or late.
+	OnConceal func()
+	// Clock is the time source for Run's schedule, default time.Now.
+	Clock func() time.Time
+}
+
+// Mixer mixes its Sources into one Opus program, one frame per Tick.
+type Mixer struct {
+	cfg MixerConfig
+
+	mu      sync.Mutex                // serialises AddSource/remove
+	byID    map[string]*Source        // guarded by mu
+	sources atomic.Pointer[[]*Source] // copy-on-write snapshot read by the tick
+
+	tickMu sync.Mutex // serialises Tick; never taken by Push
+	enc    *Encoder
+	lim    limiter
+	acc    []int32 // mix accumulator, one frame
+	pcm    []int16 // limited mix, one frame
+	packet []byte  // encoder output, MaxPacketBytes
+
+	encodeErrors atomic.Uint64
+}
+
+// NewMixer validates cfg, fills in defaults and returns a Mixer with no
+// sources. Start it with Run, or call Tick by hand.
+func NewMixer(cfg MixerConfig) (*Mixer, error) {
+	if cfg.Channels == 0 {
+		cfg.Channels = 1
+	}
+	if cfg.Channels != 1 && cfg.Channels != 2 {
+		return nil, fmt.Errorf("mixer: channels must be 1 or 2, got %d", cfg.Channels)
+	}
+	if cfg.Bitrate == 0 {
+		cfg.Bitrate = DefaultBitrate
+	}
+	if cfg.JitterDelay == 0 {
+		cfg.JitterDelay = DefaultJitterDelay
+	}
+	if cfg.JitterDelay < 0 || cfg.JitterDelay > MaxJitterDelay {
+		return nil, fmt.Errorf("mixer: jitter delay %v outside 0..%v", cfg.JitterDelay, MaxJitterDelay)
+	}
+	if cfg.Out == nil {
+		return nil, errors.New("mixer: Out is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	enc, err := NewEncoder(cfg.Channels, cfg.Bitrate)
+	if err != nil {
+		return nil, fmt.Errorf("mixer: %w", err)
+	}
+	m := &Mixer{
+		cfg:    cfg,
+		byID:   make(map[string]*Source),
+		enc:    enc,
+		lim:    newLimiter(cfg.Channels),
+		acc:    make([]int32, FrameSamples*cfg.Channels),
+		pcm:    make([]int16, FrameSamples*cfg.Channels),
+		packet: make([]byte, MaxPacketBytes),
+	}
+	m.sources.Store(&[]*Source{})
+	return m, nil
+}
+
+// AddSource adds a speaker and returns it. Adding an id that is already
+// present replaces (and closes) the old source.
+func (m *Mixer) AddSource(id string) *Source {
+	// The channel count was validated by NewMixer, so this cannot fail in
+	// practice; if libopus ever refuses, the source is silent rather than
+	// the caller having to handle an impossible error.
+	dec, _ := NewDecoder(m.cfg.Channels)
+	s := newSource(m, id, dec)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.byID[id] = s
+	m.publishLocked()
+	return s
+}
+
+// remove drops s if it is still the source registered under its id.
+func (m *Mixer) remove(s *Source) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.byID[s.id] != s {
+		return
+	}
+	delete(m.byID, s.id)
+	m.publishLocked()
+}
+
+// publishLocked swaps in a new snapshot for the tick. m.mu must be held.
+func (m *Mixer) publishLocked() {
+	list := make([]*Source, 0, len(m.byID))
+	for _, s := range m.byID {
+		list = append(list, s)
+	}
+	m.sources.Store(&list)
+}
+
+// Sources returns the number of sources.
+func (m *Mixer) Sources() int { return len(*m.sources.Load()) }
+
+// EncodeErrors counts ticks whose frame libopus failed to encode (and which
+// therefore produced no Out call). It should stay 0.
+func (m *Mixer) EncodeErrors() uint64 { return m.encodeErrors.Load() }
+
+// Tick produces exactly one program frame now: one 20 ms frame from every
+// source, mixed, limited, encoded and passed to Out. Run calls it on
+// schedule; tests and benchmarks may call it directly (not concurrently with
+// Run, or the program would play too fast).
+func (m *Mixer) Tick() { m.tick(false) }
+
+func (m *Mixer) tick(late bool) {
+	m.tickMu.Lock()
+	defer m.tickMu.Unlock()
+	start := m.cfg.Clock()
+
+	clear(m.acc)
+	for _, s := range *m.sources.Load() {
+		frame := s.frame()
+		muted := s.Muted()
+		if !muted {
+			for i, v := range frame {
+				m.acc[i] += int32(v)
+			}
+		}
+		s.consume(frame, muted)
+	}
+	m.lim.process(m.acc, m.pcm)
+
+	n, err := m.enc.Encode(m.pcm, m.packet)
+	if err != nil || n == 0 {
+		m.encodeErrors.Add(1)
+	} else {
+		out := make([]byte, n)
+		copy(out, m.packet[:n])
+		m.cfg.Out(out)
+	}
+	if m.cfg.OnTick != nil {
+		m.cfg.OnTick(m.cfg.Clock().Sub(start), late)
+	}
+}
+
+// Run ticks every FrameDuration on an absolute schedule (start + n*20 ms, so
+// timer jitter does not accumulate into drift) until ctx is done, then
+// returns nil. If it falls more than a few frames behind (a stalled
+// process, a suspended VM) it skips the missed ticks rather than emitting
+// them in a burst, which listeners would only have to drop.
+func (m *Mixer) Run(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	start := m.cfg.Clock()
+	for n := int64(0); ; n++ {
+		deadline := start.Add(time.Duration(n) * FrameDuration)
+		now := m.cfg.Clock()
+		if wait := deadline.Sub(now); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-timer.C:
+			}
+			now = m.cfg.Clock()
+		} else if ctx.Err() != nil {
+			return nil
+		}
+		behind := now.Sub(deadline)
+		if behind > maxBehind {
+			n = int64(now.Sub(start) / FrameDuration)
+		}
+		m.tick(behind > FrameDuration)
+	}
+}

@@ -1,0 +1,331 @@
+package audio
+
+import (
+	"context"
+	"math"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func newTestMixer(t testing.TB, cfg MixerConfig) (*Mixer, *collector) {
+	t.Helper()
+	c := &collector{}
+	if cfg.Out == nil {
+		cfg.Out = c.out
+	}
+	m, err := NewMixer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, c
+}
+
+// assertTone checks the level of freq in pcm, within 2 dB of want; want 0
+// means the tone must be absent (below -40 dBFS).
+func assertTone(t *testing.T, what string, pcm []int16, freq, want float64) {
+	t.Helper()
+	got := Goertzel(pcm, SampleRate, freq)
+	if want == 0 {
+		if got > 0.01 {
+			t.Errorf("%s: %v Hz present at %.4f, want absent", what, freq, got)
+		}
+		return
+	}
+	if d := dB(got, want); math.Abs(d) > 2 {
+		t.Errorf("%s: %v Hz at %.4f, want %.4f (%.1f dB off)", what, freq, got, want, d)
+	}
+}
+
+func TestMixerTwoSpeakers(t *testing.T) {
+	for _, channels := range []int{1, 2} {
+		t.Run(map[int]string{1: "mono", 2: "stereo"}[channels], func(t *testing.T) {
+			m, c := newTestMixer(t, MixerConfig{Channels: channels})
+			a, b := m.AddSource("a"), m.AddSource("b")
+			sa, sb := newSpeaker(t, 440, 0.3, FrameSamples), newSpeaker(t, 1000, 0.3, FrameSamples)
+			for tick := 0; tick < 100; tick++ {
+				p := sa.next(t)
+				a.Push(p.seq, p.ts, p.payload)
+				p = sb.next(t)
+				b.Push(p.seq, p.ts, p.payload)
+				m.Tick()
+			}
+			if len(c.frames) != 100 {
+				t.Fatalf("%d frames after 100 ticks", len(c.frames))
+			}
+			pcm := decodeFrames(t, channels, c.frames)
+			mix := concat(pcm[50:])
+			left := make([]int16, len(mix)/channels)
+			for i := range left {
+				left[i] = mix[i*channels]
+			}
+			assertTone(t, "both", left, 440, 0.3)
+			assertTone(t, "both", left, 1000, 0.3)
+			for i := 10; i < 100; i++ { // after the jitter delay, no frame is a gap
+				if r := RMS(pcm[i]); r < 0.2 {
+					t.Errorf("frame %d: RMS %.3f, want the two tones (~0.3)", i, r)
+				}
+			}
+			if l := a.Level(); math.Abs(dB(l, 0.3/math.Sqrt2)) > 2 {
+				t.Errorf("Level = %.3f, want ~%.3f", l, 0.3/math.Sqrt2)
+			}
+			if st := a.Stats(); st.Concealed != 0 || st.Packets != 100 {
+				t.Errorf("stats %+v: want 100 packets, nothing concealed", st)
+			}
+
+			b.Close()
+			if m.Sources() != 1 {
+				t.Fatalf("Sources = %d after Close, want 1", m.Sources())
+			}
+			for tick := 0; tick < 50; tick++ {
+				p := sa.next(t)
+				a.Push(p.seq, p.ts, p.payload)
+				p = sb.next(t)
+				b.Push(p.seq, p.ts, p.payload) // closed: ignored
+				m.Tick()
+			}
+			if len(c.frames) != 150 {
+				t.Fatalf("%d frames after 150 ticks", len(c.frames))
+			}
+			pcm = decodeFrames(t, channels, c.frames)
+			after := concat(pcm[110:])
+			left = left[:0]
+			for i := 0; i < len(after); i += channels {
+				left = append(left, after[i])
+			}
+			assertTone(t, "after close", left, 440, 0.3)
+			assertTone(t, "after close", left, 1000, 0)
+		})
+	}
+}
+
+func TestMixerNoSources(t *testing.T) {
+	m, c := newTestMixer(t, MixerConfig{})
+	for i := 0; i < 20; i++ {
+		m.Tick()
+	}
+	if len(c.frames) != 20 {
+		t.Fatalf("%d frames after 20 ticks", len(c.frames))
+	}
+	for i, f := range decodeFrames(t, 1, c.frames) {
+		if r := RMS(f); r > 0.001 {
+			t.Errorf("frame %d: RMS %.4f, want silence", i, r)
+		}
+	}
+}
+
+func TestMixerMute(t *testing.T) {
+	m, c := newTestMixer(t, MixerConfig{})
+	a, b := m.AddSource("a"), m.AddSource("b")
+	b.SetMuted(true)
+	sa, sb := newSpeaker(t, 440, 0.3, FrameSamples), newSpeaker(t, 1000, 0.3, FrameSamples)
+	run := func(ticks int) {
+		for i := 0; i < ticks; i++ {
+			p := sa.next(t)
+			a.Push(p.seq, p.ts, p.payload)
+			p = sb.next(t)
+			b.Push(p.seq, p.ts, p.payload)
+			m.Tick()
+		}
+	}
+	run(60)
+	pcm := decodeFrames(t, 1, c.frames)
+	assertTone(t, "muted", concat(pcm[10:]), 440, 0.3)
+	assertTone(t, "muted", concat(pcm[10:]), 1000, 0)
+	if b.Level() != 0 {
+		t.Errorf("muted Level = %v, want 0", b.Level())
+	}
+	b.SetMuted(false)
+	run(40)
+	pcm = decodeFrames(t, 1, c.frames)
+	assertTone(t, "unmuted", concat(pcm[65:]), 1000, 0.3) // still in sync: no rebuffering
+}
+
+func TestMixerReplaceSource(t *testing.T) {
+	m, _ := newTestMixer(t, MixerConfig{})
+	old := m.AddSource("a")
+	m.AddSource("a")
+	if m.Sources() != 1 {
+		t.Fatalf("Sources = %d, want 1", m.Sources())
+	}
+	old.Close() // must not remove the replacement
+	if m.Sources() != 1 {
+		t.Fatalf("Sources = %d after closing the replaced source, want 1", m.Sources())
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	// Unit: two full-scale tones summed in int32.
+	g1, g2 := tone{freq: 440, amp: 1, channels: 1}, tone{freq: 1000, amp: 1, channels: 1}
+	lim := newLimiter(1)
+	acc := make([]int32, FrameSamples)
+	var in []int32
+	var out []int16
+	for f := 0; f < 50; f++ {
+		x1, x2 := g1.next(FrameSamples), g2.next(FrameSamples)
+		for i := range acc {
+			acc[i] = int32(x1[i]) + int32(x2[i])
+		}
+		frame := make([]int16, FrameSamples)
+		lim.process(acc, frame)
+		in = append(in, acc...)
+		out = append(out, frame...)
+	}
+	wraps := 0
+	for i := range in {
+		if int16(in[i]) < 0 != (in[i] < 0) {
+			wraps++ // a plain int16 conversion would wrap here
+		}
+		if math.Abs(float64(out[i])) > limitCeiling+1 {
+			t.Fatalf("sample %d: %d exceeds the ceiling %v", i, out[i], limitCeiling)
+		}
+		if (out[i] < 0 && in[i] > 0) || (out[i] > 0 && in[i] < 0) {
+			t.Fatalf("sample %d: sign flipped, in %d out %d", i, in[i], out[i])
+		}
+	}
+	if wraps == 0 {
+		t.Fatal("test signal never exceeds int16: it does not exercise the limiter")
+	}
+	steady := out[5*FrameSamples:]
+	for _, f := range []float64{440, 1000} {
+		if got := Goertzel(steady, SampleRate, f); got < 0.35 || got > 0.5 {
+			t.Errorf("%v Hz at %.3f after limiting, want ~0.44 (half the ceiling)", f, got)
+		}
+	}
+
+	// End to end: two full-scale speakers through the mixer and Opus.
+	m, c := newTestMixer(t, MixerConfig{})
+	a, b := m.AddSource("a"), m.AddSource("b")
+	sa, sb := newSpeaker(t, 440, 1, FrameSamples), newSpeaker(t, 1000, 1, FrameSamples)
+	for i := 0; i < 60; i++ {
+		p := sa.next(t)
+		a.Push(p.seq, p.ts, p.payload)
+		p = sb.next(t)
+		b.Push(p.seq, p.ts, p.payload)
+		m.Tick()
+	}
+	pcm := concat(decodeFrames(t, 1, c.frames)[10:])
+	var peak, jump float64
+	for i, v := range pcm {
+		peak = max(peak, math.Abs(float64(v)))
+		if i > 0 {
+			jump = max(jump, math.Abs(float64(v)-float64(pcm[i-1])))
+		}
+	}
+	// Two full-scale tones at 440 and 1000 Hz change by at most ~6000 per
+	// sample; a wrap-around jumps by ~65000 and a hard clip leaves runs.
+	if jump > 12000 {
+		t.Errorf("largest sample-to-sample jump %v: wrap-around", jump)
+	}
+	if peak > 32767*0.99 {
+		t.Errorf("peak %v: clipping at full scale", peak)
+	}
+	if r := RMS(pcm); r < 0.3 || r > 0.8 {
+		t.Errorf("RMS %.3f after limiting, want ~0.44-0.6", r)
+	}
+}
+
+func TestMixerConfigErrors(t *testing.T) {
+	out := func([]byte) {}
+	tests := []struct {
+		name string
+		cfg  MixerConfig
+	}{
+		{"no Out", MixerConfig{}},
+		{"three channels", MixerConfig{Channels: 3, Out: out}},
+		{"negative delay", MixerConfig{JitterDelay: -time.Millisecond, Out: out}},
+		{"delay too long", MixerConfig{JitterDelay: time.Second, Out: out}},
+	}
+	for _, tc := range tests {
+		if _, err := NewMixer(tc.cfg); err == nil {
+			t.Errorf("%s: want error", tc.name)
+		}
+	}
+}
+
+func TestRun(t *testing.T) {
+	var frames atomic.Int64
+	m, err := NewMixer(MixerConfig{Out: func([]byte) { frames.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := m.AddSource("a")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+
+	// Push from another goroutine meanwhile, as the network would.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sp := newSpeaker(t, 440, 0.3, FrameSamples)
+		for ctx.Err() == nil {
+			p := sp.next(t)
+			src.Push(p.seq, p.ts, p.payload)
+			_ = src.Level()
+			time.Sleep(FrameDuration)
+		}
+	}()
+
+	for frames.Load() < 10 {
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned early: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil on cancel", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	wg.Wait()
+	n := frames.Load()
+	time.Sleep(3 * FrameDuration)
+	if frames.Load() != n {
+		t.Error("frames produced after Run returned")
+	}
+}
+
+// TestRunSkipsAhead jumps the clock forward by a second: Run must skip the
+// missed ticks, not emit 50 frames in a burst.
+func TestRunSkipsAhead(t *testing.T) {
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	var frames, late atomic.Int64
+	m, err := NewMixer(MixerConfig{
+		Out:   func([]byte) { frames.Add(1) },
+		Clock: clock,
+		OnTick: func(_ time.Duration, l bool) {
+			if l {
+				late.Add(1)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	for frames.Load() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	before := frames.Load()
+	offset.Store(int64(time.Second))
+	for late.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	burst := frames.Load() - before
+	cancel()
+	<-done
+	if burst > int64(maxBehind/FrameDuration)+5 {
+		t.Errorf("%d frames right after a 1 s clock jump: burst instead of skip", burst)
+	}
+}
