@@ -1,0 +1,22 @@
+// Package fanout delivers a room's program to its listeners over HTTP
+// (Ogg/Opus) and WebSocket.
+//
+// Data flow: the program (package program) publishes immutable chunks that
+// are already framed for each protocol. Every listener is one goroutine with
+// its own position in the program's ring: it writes the shared bytes of each
+// chunk (Chunk.Ogg or Chunk.WS) straight to its connection, and sleeps on
+// Program.Wait when it has caught up. Nothing is encoded or copied per
+// listener, and listeners share no lock or queue with each other or with the
+// mixer.
+//
+// A new listener first gets the protocol's stream header and the newest
+// PrerollChunks chunks, so playback starts at once. A listener that falls
+// more than MaxBacklog chunks behind the head (or whose next chunk was
+// overwritten in the ring) is skipped forward to the newest PrerollChunks
+// chunks; after MaxSkips skips, or a write that does not complete within
+// WriteTimeout, it is disconnected. A slow listener therefore only ever
+// hurts itself.
+//
+// The Hub owns the listener goroutines (HTTP handler goroutines, plus one
+// WebSocket reader each): Hub.Close ends them all and waits for them.
+package fanout

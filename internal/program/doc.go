@@ -1,0 +1,20 @@
+// Package program holds the one mixed Opus stream of a room and frames it
+// once for every delivery protocol.
+//
+// Data flow: the room's mixer calls WriteFrame with one 20 ms Opus packet per
+// tick. Every ChunkFrames packets become one immutable Chunk, carrying the
+// packets both as one complete Ogg page (Chunk.Ogg) and as one WebSocket
+// message payload (Chunk.WS). The chunk is stored in a fixed ring of recent
+// history and published by advancing Head and closing the Wait channel.
+//
+// Readers (fanout listeners, recorders, packagers) keep their own position,
+// poll Chunk(i) without locks and sleep on Wait when they have caught up.
+// Every reader of a protocol writes the same shared bytes, so the cost of
+// framing is paid once per chunk, not once per listener. A reader that falls
+// so far behind that its chunk was overwritten gets nil from Chunk and must
+// skip forward; the program never waits for readers.
+//
+// ParseWS and OggReader are the matching readers of both framings, used by
+// tests, the load generator and Go clients. docs/listen-protocol.md describes
+// the wire formats.
+package program
