@@ -1,0 +1,193 @@
+// Package whipclient is a WHIP (RFC 9725) publisher built on Pion, as OBS
+// and GStreamer build theirs: one offer with all candidates gathered (no
+// trickle), one Opus track sent, and whatever the server sends back on the
+// same transceiver delivered to a callback. Tests, benchmarks and the load
+// tools use it to act as a stage member.
+package whipclient
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+)
+
+// Options tune the client.
+type Options struct {
+	// LoopbackOnly restricts ICE to 127.0.0.0/8 (tests).
+	LoopbackOnly bool
+	// OnPacket receives the RTP packets the server forwards to this member.
+	OnPacket func(seq uint16, ts uint32, payload []byte)
+	// HTTPClient defaults to http.DefaultClient.
+	HTTPClient *http.Client
+}
+
+// Client is one published WHIP session.
+type Client struct {
+	pc       *webrtc.PeerConnection
+	track    *webrtc.TrackLocalStaticSample
+	Location string // absolute URL of the WHIP session resource
+	token    string
+	hc       *http.Client
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+// Publish offers an Opus track to the WHIP endpoint and waits for the answer.
+func Publish(ctx context.Context, endpoint, token string, opt Options) (*Client, error) {
+	se := webrtc.SettingEngine{}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if opt.LoopbackOnly {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
+		PayloadType:        111,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("whip client: %w", err)
+	}
+	c := &Client{pc: pc, token: token, hc: opt.HTTPClient}
+	if c.hc == nil {
+		c.hc = http.DefaultClient
+	}
+	c.track, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "majlis")
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	tr, err := pc.AddTransceiverFromTrack(c.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	// Drain RTCP from the sender so interceptors (NACK, reports) work.
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := tr.Sender().Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	// OnTrack runs on its own Pion goroutine, which ends when pc.Close makes
+	// ReadRTP fail; OnPacket must therefore tolerate a call racing Close.
+	pc.OnTrack(func(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			p, _, err := remote.ReadRTP()
+			if err != nil {
+				return
+			}
+			if opt.OnPacket != nil {
+				opt.OnPacket(p.SequenceNumber, p.Timestamp, p.Payload)
+			}
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		pc.Close()
+		return nil, err
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		pc.Close()
+		return nil, ctx.Err()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewBufferString(pc.LocalDescription().SDP))
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("whip post: %w", err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusCreated {
+		pc.Close()
+		return nil, fmt.Errorf("whip post: %s: %s", resp.Status, answer)
+	}
+	loc, err := url.Parse(endpoint)
+	if err == nil {
+		if rel, perr := url.Parse(resp.Header.Get("Location")); perr == nil {
+			c.Location = loc.ResolveReference(rel).String()
+		}
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("whip answer: %w", err)
+	}
+	connected := make(chan struct{})
+	var co sync.Once
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			co.Do(func() { close(connected) })
+		}
+	})
+	if pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
+		co.Do(func() { close(connected) })
+	}
+	select {
+	case <-connected:
+	case <-ctx.Done():
+		c.Close(context.Background())
+		return nil, fmt.Errorf("whip connect: %w", ctx.Err())
+	}
+	return c, nil
+}
+
+// WriteOpus sends one Opus packet lasting d.
+func (c *Client) WriteOpus(pkt []byte, d time.Duration) error {
+	return c.track.WriteSample(media.Sample{Data: pkt, Duration: d})
+}
+
+// Close deletes the WHIP session and closes the peer connection.
+func (c *Client) Close(ctx context.Context) error {
+	var err error
+	c.once.Do(func() {
+		if c.Location != "" {
+			req, rerr := http.NewRequestWithContext(ctx, http.MethodDelete, c.Location, nil)
+			if rerr == nil {
+				req.Header.Set("Authorization", "Bearer "+c.token)
+				if resp, derr := c.hc.Do(req); derr == nil {
+					resp.Body.Close()
+				} else {
+					err = derr
+				}
+			}
+		}
+		if cerr := c.pc.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		c.wg.Wait()
+	})
+	return err
+}
