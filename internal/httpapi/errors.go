@@ -1,0 +1,83 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"majlis/internal/admission"
+	"majlis/internal/stage"
+	"majlis/internal/store"
+)
+
+// apiError is an error with its stable API code and HTTP status.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+func errorf(status int, code, message string) *apiError {
+	return &apiError{status: status, code: code, message: message}
+}
+
+// Errors shared by several handlers.
+var (
+	errUnauthorized  = errorf(http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+	errForbidden     = errorf(http.StatusForbidden, "forbidden", "your token does not allow this in this room")
+	errRoomNotFound  = errorf(http.StatusNotFound, "room_not_found", "no room has this id")
+	errRoomEnded     = errorf(http.StatusGone, "room_ended", "the room has ended")
+	errRoomNotLive   = errorf(http.StatusConflict, "room_not_live", "the room has not started yet")
+	errBodyTooLarge  = errorf(http.StatusRequestEntityTooLarge, "body_too_large", "the request body is too large")
+	errBadJSON       = errorf(http.StatusBadRequest, "bad_json", "the request body is not valid JSON for this endpoint")
+	errSessionGone   = errorf(http.StatusNotFound, "session_not_found", "no stage session has this id")
+	errInternal      = errorf(http.StatusInternalServerError, "internal", "internal error")
+	errNotWebSocket  = errorf(http.StatusBadRequest, "websocket_required", "this endpoint needs a WebSocket upgrade")
+	errUnsupportedCT = errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "wrong Content-Type for this endpoint")
+)
+
+// toAPIError maps any error to its API form: this is the one place where
+// package errors become stable codes.
+func toAPIError(err error) *apiError {
+	var ae *apiError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &mbe):
+		return errBodyTooLarge
+	case errors.Is(err, store.ErrNotFound):
+		return errRoomNotFound
+	case errors.Is(err, admission.ErrExpiredTicket):
+		return errorf(http.StatusUnauthorized, "expired_ticket", "the join ticket has expired; join again")
+	case errors.Is(err, admission.ErrBadTicket):
+		return errorf(http.StatusUnauthorized, "bad_ticket", "the join ticket is missing, malformed or not for this room")
+	case errors.Is(err, stage.ErrNoOpus):
+		return errorf(http.StatusBadRequest, "no_opus", err.Error())
+	case errors.Is(err, stage.ErrBadOffer):
+		return errorf(http.StatusBadRequest, "bad_sdp", err.Error())
+	case errors.Is(err, stage.ErrICERestartUnsupported):
+		// RFC 9725 §4.3.1: a server doing trickle but not restarts answers 422.
+		return errorf(http.StatusUnprocessableEntity, "ice_restart_unsupported", "ICE restarts are not supported; publish again")
+	}
+	return errInternal
+}
+
+// writeError answers with the JSON error format {"error":{"code","message"}}.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := toAPIError(err)
+	if ae == errInternal {
+		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	a.met.HTTPErrors.WithLabelValues(ae.code).Inc()
+	writeJSON(w, ae.status, map[string]any{"error": map[string]string{"code": ae.code, "message": ae.message}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

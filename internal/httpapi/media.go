@@ -1,0 +1,182 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"majlis/internal/live"
+	"majlis/internal/stage"
+)
+
+func mediaType(r *http.Request) string {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt
+}
+
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, errBodyTooLarge
+	}
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "bad_body", "could not read the request body")
+	}
+	return b, nil
+}
+
+// whipPost is RFC 9725 ingest: an SDP offer in, 201 + SDP answer + Location out.
+func (a *API) whipPost(w http.ResponseWriter, r *http.Request) error {
+	rm, p, err := a.hostRoom(r)
+	if err != nil {
+		return err
+	}
+	if mediaType(r) != contentSDP {
+		return errUnsupportedCT
+	}
+	lr, err := a.liveRoom(r.Context(), rm)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(w, r, maxSDPBody)
+	if err != nil {
+		return err
+	}
+	if err := stage.ValidateOffer(string(body)); err != nil {
+		return err
+	}
+	src := lr.AddSpeaker(p.ID)
+	sess, answer, err := a.stage.Publish(r.Context(), stage.PublishRequest{Room: rm.ID, Member: p.ID, Offer: string(body), Ingest: src})
+	if err != nil {
+		src.Close()
+		return err
+	}
+	loc := apiPrefix + "/rooms/" + rm.ID + "/whip/" + sess.ID()
+	w.Header().Set("Location", loc)
+	w.Header().Set("Content-Type", contentSDP)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusCreated)
+	io.WriteString(w, answer)
+	return nil
+}
+
+func (a *API) whipOptions(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "OPTIONS, POST")
+	w.Header().Set("Accept-Post", contentSDP)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// whipSession returns the caller's session named in the path.
+func (a *API) whipSession(r *http.Request) (*stage.Session, error) {
+	p, err := a.auth(r)
+	if err != nil {
+		return nil, err
+	}
+	s := a.stage.Session(r.PathValue("session"))
+	if s == nil || s.Room() != r.PathValue("id") {
+		return nil, errSessionGone
+	}
+	if !p.isAdmin() && s.Member() != p.ID {
+		return nil, errForbidden
+	}
+	return s, nil
+}
+
+func (a *API) whipPatch(w http.ResponseWriter, r *http.Request) error {
+	s, err := a.whipSession(r)
+	if err != nil {
+		return err
+	}
+	if mediaType(r) != contentFrag {
+		return errUnsupportedCT
+	}
+	body, err := readBody(w, r, maxSDPBody)
+	if err != nil {
+		return err
+	}
+	if err := s.Trickle(string(body)); err != nil {
+		if errors.Is(err, stage.ErrICERestartUnsupported) {
+			return err
+		}
+		return errorf(http.StatusBadRequest, "bad_sdpfrag", err.Error())
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) whipDelete(w http.ResponseWriter, r *http.Request) error {
+	s, err := a.whipSession(r)
+	if err != nil {
+		return err
+	}
+	s.Close()
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// join mints a ticket for a live room.
+func (a *API) join(w http.ResponseWriter, r *http.Request) error {
+	rm, err := a.st.Room(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if _, err := a.liveRoom(r.Context(), rm); err != nil {
+		return err
+	}
+	tok, t, err := a.tickets.Issue(rm.ID)
+	if err != nil {
+		return err
+	}
+	a.met.TicketsIssued.Inc()
+	base := apiPrefix + "/rooms/" + rm.ID
+	writeJSON(w, http.StatusOK, map[string]any{
+		"ticket":     tok,
+		"expires_at": t.Expires.UTC().Format(time.RFC3339),
+		"listen": map[string]string{
+			"ogg": base + "/listen.ogg?t=" + tok,
+			"ws":  base + "/listen.ws?t=" + tok,
+		},
+	})
+	return nil
+}
+
+// listenRoom checks the ticket (no store access) and finds the live room.
+func (a *API) listenRoom(r *http.Request) (*live.Room, error) {
+	id := r.PathValue("id")
+	if _, err := a.tickets.Verify(r.URL.Query().Get("t"), id); err != nil {
+		return nil, err
+	}
+	lr := a.live.Get(id)
+	if lr == nil {
+		return nil, errorf(http.StatusGone, "room_not_live", "the room is not live")
+	}
+	return lr, nil
+}
+
+func (a *API) listenOgg(w http.ResponseWriter, r *http.Request) error {
+	ref, err := a.listenRoom(r)
+	if err != nil {
+		return err
+	}
+	ref.ListenerJoined()
+	defer ref.ListenerLeft()
+	a.fan.ServeOgg(w, r, ref.Program)
+	return nil
+}
+
+func (a *API) listenWS(w http.ResponseWriter, r *http.Request) error {
+	ref, err := a.listenRoom(r)
+	if err != nil {
+		return err
+	}
+	if r.Header.Get("Upgrade") == "" {
+		return errNotWebSocket
+	}
+	ref.ListenerJoined()
+	defer ref.ListenerLeft()
+	a.fan.ServeWS(w, r, ref.Program)
+	return nil
+}

@@ -1,0 +1,163 @@
+// Package live runs the media of live rooms: for each live room one mixer
+// goroutine turns the stage members' audio into the room's program, which the
+// fan-out delivers to listeners. The package owns those goroutines: Start
+// begins a room, End stops it and closes its program (which ends every
+// listener connection), Close stops all rooms on shutdown.
+package live
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"majlis/internal/audio"
+	"majlis/internal/metrics"
+	"majlis/internal/program"
+)
+
+// Config configures every live room.
+type Config struct {
+	Metrics     *metrics.Metrics
+	Logger      *slog.Logger
+	Channels    int           // program channels, default 1
+	Bitrate     int           // program bitrate, default 32000
+	JitterDelay time.Duration // per-speaker jitter buffer target, default 60 ms
+	ChunkFrames int           // program frames per delivered chunk, default 2
+	// OnEnd is called (without locks held) after a room's media stopped because End was called.
+	OnEnd func(room string)
+}
+
+// Manager holds the live rooms of this process.
+type Manager struct {
+	cfg   Config
+	mu    sync.Mutex
+	rooms map[string]*Room
+	wg    sync.WaitGroup
+}
+
+// Room is one live room's media.
+type Room struct {
+	ID        string
+	Program   *program.Program
+	mixer     *audio.Mixer
+	cancel    context.CancelFunc
+	done      chan struct{}
+	listeners atomic.Int64
+}
+
+// NewManager returns an empty manager.
+func NewManager(cfg Config) *Manager {
+	if cfg.Channels == 0 {
+		cfg.Channels = 1
+	}
+	if cfg.Bitrate == 0 {
+		cfg.Bitrate = 32000
+	}
+	if cfg.JitterDelay == 0 {
+		cfg.JitterDelay = 60 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New(nil)
+	}
+	return &Manager{cfg: cfg, rooms: make(map[string]*Room)}
+}
+
+// Start begins the media of room id (idempotent) and returns it.
+func (m *Manager) Start(id string) (*Room, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r := m.rooms[id]; r != nil {
+		return r, nil
+	}
+	prog := program.New(program.Config{Channels: m.cfg.Channels, ChunkFrames: m.cfg.ChunkFrames})
+	met := m.cfg.Metrics
+	mix, err := audio.NewMixer(audio.MixerConfig{
+		Channels:    m.cfg.Channels,
+		Bitrate:     m.cfg.Bitrate,
+		JitterDelay: m.cfg.JitterDelay,
+		Out:         prog.WriteFrame,
+		OnTick: func(took time.Duration, late bool) {
+			met.MixerLoop.Observe(took.Seconds())
+			if late {
+				met.MixerLate.Inc()
+			}
+		},
+		OnConceal: met.MixerConceal.Inc,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Room{ID: id, Program: prog, mixer: mix, cancel: cancel, done: make(chan struct{})}
+	m.rooms[id] = r
+	met.RoomsLive.Inc()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(r.done)
+		if err := mix.Run(ctx); err != nil && ctx.Err() == nil {
+			m.cfg.Logger.Error("mixer stopped", "room", id, "err", err)
+		}
+	}()
+	return r, nil
+}
+
+// Get returns the live room id, or nil.
+func (m *Manager) Get(id string) *Room {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rooms[id]
+}
+
+// End stops room id's media and closes its program; listeners are disconnected cleanly.
+func (m *Manager) End(id string) {
+	m.mu.Lock()
+	r := m.rooms[id]
+	delete(m.rooms, id)
+	m.mu.Unlock()
+	if r == nil {
+		return
+	}
+	r.stop()
+	m.cfg.Metrics.RoomsLive.Dec()
+	if m.cfg.OnEnd != nil {
+		m.cfg.OnEnd(id)
+	}
+}
+
+func (r *Room) stop() {
+	r.cancel()
+	<-r.done
+	r.Program.Close()
+}
+
+// Close stops every room (shutdown) and waits for the mixers.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	rooms := m.rooms
+	m.rooms = make(map[string]*Room)
+	m.mu.Unlock()
+	for _, r := range rooms {
+		r.stop()
+		m.cfg.Metrics.RoomsLive.Dec()
+	}
+	m.wg.Wait()
+}
+
+// AddSpeaker connects a stage member's audio to the room's mixer. The
+// returned source's Close removes it.
+func (r *Room) AddSpeaker(member string) *audio.Source { return r.mixer.AddSource(member) }
+
+// ListenerJoined and ListenerLeft keep the room's live listener count.
+func (r *Room) ListenerJoined() { r.listeners.Add(1) }
+
+// ListenerLeft is the counterpart of ListenerJoined.
+func (r *Room) ListenerLeft() { r.listeners.Add(-1) }
+
+// Listeners is the number of connected listeners of the room in this process.
+func (r *Room) Listeners() int64 { return r.listeners.Load() }

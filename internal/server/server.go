@@ -1,0 +1,265 @@
+// Package server wires majlis together: it opens the data dir and store,
+// builds the stage, live rooms, fan-out and API, serves the public and admin
+// HTTP ports, and shuts all of it down gracefully. Tests build a whole server
+// in-process with New and Serve.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"majlis/internal/admission"
+	"majlis/internal/fanout"
+	"majlis/internal/httpapi"
+	"majlis/internal/live"
+	"majlis/internal/metrics"
+	"majlis/internal/stage"
+	"majlis/internal/store"
+)
+
+// Config is the server's configuration (flags and MAJLIS_* env in cmd/majlis).
+type Config struct {
+	DataDir    string // default ./majlis-data
+	HTTPAddr   string // public: API, listeners, web app
+	AdminAddr  string // metrics, health, pprof
+	WebRTCUDP  string // PORT or HOST:PORT for all ICE traffic; a bare port binds on HTTPAddr's host
+	PublicIPs  []string
+	AdminToken string // from MAJLIS_ADMIN_TOKEN; generated into the data dir when empty
+	TicketTTL  time.Duration
+	Logger     *slog.Logger
+	Out        io.Writer // where the generated admin token is printed once
+	// Audio program settings.
+	Channels    int
+	Bitrate     int
+	ChunkFrames int
+}
+
+// Server is one running majlis process.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	met       *metrics.Metrics
+	st        *store.Store
+	stage     *stage.Stage
+	live      *live.Manager
+	fan       *fanout.Hub
+	api       *httpapi.API
+	httpLn    net.Listener
+	adminLn   net.Listener
+	adminTok  string
+	ready     atomic.Bool
+	closeOnce sync.Once
+}
+
+// HTTP server timeouts. There is no WriteTimeout: listener streams are
+// endless; the fan-out sets a deadline on each write instead.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	idleTimeout       = 60 * time.Second
+	maxHeaderBytes    = 16 << 10
+)
+
+// New opens everything and binds the ports; Serve runs it.
+func New(cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = "majlis-data"
+	}
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = "127.0.0.1:8080"
+	}
+	if cfg.AdminAddr == "" {
+		cfg.AdminAddr = "127.0.0.1:9090"
+	}
+	if cfg.WebRTCUDP == "" {
+		cfg.WebRTCUDP = "8189"
+	}
+	if cfg.TicketTTL == 0 {
+		cfg.TicketTTL = 5 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, met: metrics.New(nil)}
+	var err error
+	if s.adminTok, err = adminToken(cfg); err != nil {
+		return nil, err
+	}
+	key, err := admission.LoadOrCreateKey(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := admission.NewSigner(key, cfg.TicketTTL)
+	if err != nil {
+		return nil, err
+	}
+	if s.st, err = store.Open(filepath.Join(cfg.DataDir, "majlis.db")); err != nil {
+		return nil, err
+	}
+	s.stage, err = stage.New(stage.Config{UDPAddr: udpAddr(cfg.WebRTCUDP, cfg.HTTPAddr), PublicIPs: cfg.PublicIPs, Metrics: s.met, Logger: s.log})
+	if err != nil {
+		s.st.Close()
+		return nil, fmt.Errorf("stage: %w", err)
+	}
+	s.live = live.NewManager(live.Config{Metrics: s.met, Logger: s.log, Channels: cfg.Channels, Bitrate: cfg.Bitrate, ChunkFrames: cfg.ChunkFrames})
+	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met})
+	s.api = httpapi.New(httpapi.Config{Store: s.st, Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, AdminToken: s.adminTok})
+
+	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		s.closeAll()
+		return nil, fmt.Errorf("http listen: %w", err)
+	}
+	if s.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		s.httpLn.Close()
+		s.closeAll()
+		return nil, fmt.Errorf("admin listen: %w", err)
+	}
+	// Rooms that were live when the process stopped go on: their program restarts.
+	rooms, err := s.st.RoomsInState(context.Background(), store.StateLive)
+	if err != nil {
+		s.httpLn.Close()
+		s.adminLn.Close()
+		s.closeAll()
+		return nil, err
+	}
+	for _, r := range rooms {
+		if _, err := s.live.Start(r.ID); err != nil {
+			s.log.Error("restore live room", "room", r.ID, "err", err)
+		}
+	}
+	return s, nil
+}
+
+// udpAddr turns a bare port into HOST:PORT on the public HTTP host.
+func udpAddr(udp, httpAddr string) string {
+	if strings.Contains(udp, ":") {
+		return udp
+	}
+	host, _, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, udp)
+}
+
+// adminToken returns the configured token, or the one stored in the data dir,
+// generating and printing it on first start.
+func adminToken(cfg Config) (string, error) {
+	if cfg.AdminToken != "" {
+		return cfg.AdminToken, nil
+	}
+	path := filepath.Join(cfg.DataDir, "admin.token")
+	if b, err := os.ReadFile(path); err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+	}
+	var b [24]byte
+	rand.Read(b[:])
+	tok := "mja_" + hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	fmt.Fprintf(cfg.Out, "majlis: generated admin token (stored in %s): %s\n", path, tok)
+	return tok, nil
+}
+
+// HTTPAddr is the bound public address.
+func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+// AdminAddr is the bound admin address.
+func (s *Server) AdminAddr() string { return s.adminLn.Addr().String() }
+
+// AdminToken is the admin bearer token.
+func (s *Server) AdminToken() string { return s.adminTok }
+
+// Metrics returns the server's collectors.
+func (s *Server) Metrics() *metrics.Metrics { return s.met }
+
+func (s *Server) adminHandler() http.Handler {
+	m := http.NewServeMux()
+	m.Handle("GET /metrics", promhttp.HandlerFor(s.met.Registry, promhttp.HandlerOpts{}))
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	m.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	m.HandleFunc("/debug/pprof/", pprof.Index)
+	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return m
+}
+
+// Serve serves until ctx is done, then shuts down gracefully: it stops
+// accepting, ends listener streams, stops the stage and mixers and closes the store.
+func (s *Server) Serve(ctx context.Context) error {
+	pub := &http.Server{Handler: s.api, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	adm := &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
+	errc := make(chan error, 2)
+	go func() { errc <- pub.Serve(s.httpLn) }()
+	go func() { errc <- adm.Serve(s.adminLn) }()
+	s.ready.Store(true)
+	s.log.Info("majlis serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "webrtc_udp", s.stage.UDPAddr().String())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.ready.Store(false)
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Listener streams never finish on their own: close them first so Shutdown can drain.
+	s.fan.Close()
+	pub.Shutdown(shutCtx)
+	adm.Shutdown(shutCtx)
+	s.closeAll()
+	s.log.Info("majlis stopped")
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) closeAll() {
+	s.closeOnce.Do(func() {
+		if s.stage != nil {
+			s.stage.Close()
+		}
+		if s.live != nil {
+			s.live.Close()
+		}
+		if s.fan != nil {
+			s.fan.Close()
+		}
+		s.st.Close()
+	})
+}
