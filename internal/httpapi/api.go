@@ -51,6 +51,8 @@ type Config struct {
 	Metrics    *metrics.Metrics
 	Logger     *slog.Logger
 	AdminToken string
+	// Web serves everything outside /api/ (the web app); nil means 404 JSON.
+	Web http.Handler
 }
 
 // API serves the HTTP API.
@@ -89,6 +91,9 @@ func New(cfg Config) *API {
 	m.HandleFunc("/api/", a.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not_found", "no such endpoint")
 	}))
+	if cfg.Web != nil {
+		m.Handle("/", cfg.Web)
+	}
 	return a
 }
 

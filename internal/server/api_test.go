@@ -110,3 +110,32 @@ func TestRoomsSurviveRestart(t *testing.T) {
 		t.Fatalf("end after restart: %d", code)
 	}
 }
+
+// TestAdminPort: health, readiness, metrics with the issue's series, pprof.
+func TestAdminPort(t *testing.T) {
+	ts := startServer(t, "")
+	_, hostTok := ts.createUser(t, "host1")
+	ts.liveRoom(t, hostTok)
+	ts.call(t, "GET", "/api/v1/rooms/nope", "", nil, nil) // one error, counted
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + ts.AdminAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/debug/pprof/"} {
+		if code, _ := get(p); code != 200 {
+			t.Errorf("%s = %d", p, code)
+		}
+	}
+	_, m := get("/metrics")
+	for _, want := range []string{"majlis_rooms_live 1", "majlis_stage_members 0", `majlis_listeners{proto="ogg"} 0`, `majlis_slow_listener_drops_total{proto="ws"} 0`, "majlis_mixer_tick_seconds_bucket",
+		"majlis_mixer_concealed_frames_total", `majlis_http_errors_total{code="room_not_found"} 1`, "go_goroutines"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

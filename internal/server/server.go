@@ -31,6 +31,7 @@ import (
 	"majlis/internal/metrics"
 	"majlis/internal/stage"
 	"majlis/internal/store"
+	"majlis/internal/web"
 )
 
 // Config is the server's configuration (flags and MAJLIS_* env in cmd/majlis).
@@ -125,7 +126,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.live = live.NewManager(live.Config{Metrics: s.met, Logger: s.log, Channels: cfg.Channels, Bitrate: cfg.Bitrate, ChunkFrames: cfg.ChunkFrames})
 	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met})
-	s.api = httpapi.New(httpapi.Config{Store: s.st, Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, AdminToken: s.adminTok})
+	s.api = httpapi.New(httpapi.Config{Store: s.st, Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, AdminToken: s.adminTok, Web: web.Handler()})
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		s.closeAll()
