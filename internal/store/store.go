@@ -51,6 +51,34 @@ var migrations = []string{
 		started_at INTEGER NOT NULL DEFAULT 0,
 		ended_at INTEGER NOT NULL DEFAULT 0
 	);`,
+	// 2: accounts (passwords, suspension, named tokens, web sessions) and room life
+	// (schedule, pin, counts, per-room roles, requests and blocks).
+	`ALTER TABLE users ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';
+	ALTER TABLE users ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE tokens ADD COLUMN id TEXT NOT NULL DEFAULT '';
+	ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';
+	UPDATE tokens SET id = substr(hash, 1, 16);
+	CREATE INDEX tokens_user ON tokens(user_id);
+	CREATE TABLE sessions (
+		hash TEXT PRIMARY KEY,
+		user_id TEXT NOT NULL REFERENCES users(id),
+		created_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL
+	);
+	ALTER TABLE rooms ADD COLUMN description TEXT NOT NULL DEFAULT '';
+	ALTER TABLE rooms ADD COLUMN scheduled_at INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE rooms ADD COLUMN pin TEXT NOT NULL DEFAULT '';
+	ALTER TABLE rooms ADD COLUMN peak_listeners INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE rooms ADD COLUMN unique_listeners INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE room_members (
+		room_id TEXT NOT NULL REFERENCES rooms(id),
+		user_id TEXT NOT NULL,
+		role TEXT NOT NULL,
+		forced_mute INTEGER NOT NULL DEFAULT 0,
+		self_mute INTEGER NOT NULL DEFAULT 0,
+		since INTEGER NOT NULL,
+		PRIMARY KEY (room_id, user_id)
+	);`,
 }
 
 // Store is the embedded database.
@@ -119,6 +147,12 @@ type Room struct {
 	CreatedAt time.Time
 	StartedAt time.Time // zero until started
 	EndedAt   time.Time // zero until ended
+
+	Description     string
+	ScheduledAt     time.Time // zero when not scheduled for a time
+	Pin             string    // pinned link, "" for none
+	PeakListeners   int64
+	UniqueListeners int64
 }
 
 func unixOrZero(t time.Time) int64 {
@@ -137,24 +171,30 @@ func timeOrZero(ms int64) time.Time {
 
 // CreateRoom stores a new room and returns it.
 func (s *Store) CreateRoom(ctx context.Context, title, host string) (Room, error) {
-	r := Room{ID: NewID(), Title: title, Host: host, State: StateScheduled, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO rooms (id, title, host, state, created_at) VALUES (?, ?, ?, ?, ?)`,
-		r.ID, r.Title, r.Host, r.State, r.CreatedAt.UnixMilli())
+	return s.NewRoom(ctx, Room{Title: title, Host: host})
+}
+
+// NewRoom stores a new scheduled room from r's title, host, description and
+// scheduled time, and returns it with its id and creation time.
+func (s *Store) NewRoom(ctx context.Context, r Room) (Room, error) {
+	r.ID, r.State, r.CreatedAt = NewID(), StateScheduled, time.Now().UTC().Truncate(time.Millisecond)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO rooms (id, title, host, state, created_at, description, scheduled_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Title, r.Host, r.State, r.CreatedAt.UnixMilli(), r.Description, unixOrZero(r.ScheduledAt))
 	if err != nil {
 		return Room{}, fmt.Errorf("create room: %w", err)
 	}
 	return r, nil
 }
 
-const roomCols = `id, title, host, state, created_at, started_at, ended_at`
+const roomCols = `id, title, host, state, created_at, started_at, ended_at, description, scheduled_at, pin, peak_listeners, unique_listeners`
 
 func scanRoom(sc interface{ Scan(...any) error }) (Room, error) {
 	var r Room
-	var c, st, en int64
-	if err := sc.Scan(&r.ID, &r.Title, &r.Host, &r.State, &c, &st, &en); err != nil {
+	var c, st, en, sch int64
+	if err := sc.Scan(&r.ID, &r.Title, &r.Host, &r.State, &c, &st, &en, &r.Description, &sch, &r.Pin, &r.PeakListeners, &r.UniqueListeners); err != nil {
 		return Room{}, err
 	}
-	r.CreatedAt, r.StartedAt, r.EndedAt = timeOrZero(c), timeOrZero(st), timeOrZero(en)
+	r.CreatedAt, r.StartedAt, r.EndedAt, r.ScheduledAt = timeOrZero(c), timeOrZero(st), timeOrZero(en), timeOrZero(sch)
 	return r, nil
 }
 
@@ -210,25 +250,38 @@ type User struct {
 	Name      string
 	Role      string // admin, moderator, user
 	CreatedAt time.Time
+	Suspended bool
+	// PasswordHash is the encoded slow hash of the password, "" when the user has none.
+	PasswordHash string
 }
 
 // CreateUser stores a user and returns a fresh API token for it (only its hash is stored).
 func (s *Store) CreateUser(ctx context.Context, name, role string) (User, string, error) {
-	u := User{ID: NewID(), Name: name, Role: role, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	return s.CreateAccount(ctx, name, role, "", true)
+}
+
+// CreateAccount stores a user with an (already hashed) password, "" for none,
+// and, when withToken, a first API token, which it returns.
+func (s *Store) CreateAccount(ctx context.Context, name, role, passwordHash string, withToken bool) (User, string, error) {
+	u := User{ID: NewID(), Name: name, Role: role, CreatedAt: time.Now().UTC().Truncate(time.Millisecond), PasswordHash: passwordHash}
 	tok := "mjt_" + NewID() + NewID()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return User{}, "", fmt.Errorf("create user: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, role, created_at) VALUES (?, ?, ?, ?)`, u.ID, u.Name, u.Role, u.CreatedAt.UnixMilli()); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, role, created_at, password_hash) VALUES (?, ?, ?, ?, ?)`, u.ID, u.Name, u.Role, u.CreatedAt.UnixMilli(), u.PasswordHash); err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return User{}, "", ErrExists
 		}
 		return User{}, "", fmt.Errorf("create user: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, created_at) VALUES (?, ?, ?)`, TokenHash(tok), u.ID, u.CreatedAt.UnixMilli()); err != nil {
-		return User{}, "", fmt.Errorf("create user token: %w", err)
+	if withToken {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, created_at, id, name) VALUES (?, ?, ?, ?, ?)`, TokenHash(tok), u.ID, u.CreatedAt.UnixMilli(), NewID(), "default"); err != nil {
+			return User{}, "", fmt.Errorf("create user token: %w", err)
+		}
+	} else {
+		tok = ""
 	}
 	if err := tx.Commit(); err != nil {
 		return User{}, "", fmt.Errorf("create user: %w", err)
@@ -247,16 +300,5 @@ func TokenHash(tok string) string {
 
 // UserByToken resolves an API token.
 func (s *Store) UserByToken(ctx context.Context, tok string) (User, error) {
-	var u User
-	var c int64
-	err := s.db.QueryRowContext(ctx, `SELECT u.id, u.name, u.role, u.created_at FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`, TokenHash(tok)).
-		Scan(&u.ID, &u.Name, &u.Role, &c)
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, ErrNotFound
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("user by token: %w", err)
-	}
-	u.CreatedAt = timeOrZero(c)
-	return u, nil
+	return s.userWhere(ctx, `FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`, TokenHash(tok))
 }

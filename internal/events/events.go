@@ -1,0 +1,129 @@
+// Package events is a room's event log: numbered JSON events kept in a
+// bounded ring and read by any number of subscribers, each with its own
+// cursor into the ring.
+//
+// Publishing encodes an event once, stores it in the ring and wakes every
+// waiting reader by closing one channel: its cost does not grow with the
+// audience. A subscriber's queue is the part of the ring it has not read yet,
+// so it is bounded by the ring; a subscriber that falls further behind than
+// the ring (or resumes from a sequence number the ring no longer holds) is
+// told it lagged and gets a snapshot of the current state instead of a
+// backlog.
+//
+// The producer (internal/room) decides how often events happen: state
+// changes are rare and human-made; counts and reaction aggregates are
+// produced at most once per interval, never per join or per reaction.
+package events
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+)
+
+// DefaultHistory is how many recent events a stream keeps for resuming.
+const DefaultHistory = 256
+
+// Event is the wire form of one event.
+type Event struct {
+	Seq  uint64    `json:"seq"`
+	Type string    `json:"type"`
+	At   time.Time `json:"at"`
+	Data any       `json:"data,omitempty"`
+}
+
+// Encode marshals an event (used for snapshots, which are not in the ring).
+func Encode(seq uint64, typ string, data any) []byte {
+	b, err := json.Marshal(Event{Seq: seq, Type: typ, At: time.Now().UTC(), Data: data})
+	if err != nil {
+		// Data comes from our own types; fall back to an event without it.
+		b, _ = json.Marshal(Event{Seq: seq, Type: typ, At: time.Now().UTC()})
+	}
+	return b
+}
+
+// Item is one encoded event.
+type Item struct {
+	Seq uint64
+	Raw []byte // JSON of Event
+}
+
+// Stream is one room's event log.
+type Stream struct {
+	mu     sync.Mutex
+	seq    uint64 // last published
+	ring   []Item // event seq lives at ring[seq % len(ring)]
+	wake   chan struct{}
+	closed bool
+}
+
+// NewStream returns a stream keeping history events (DefaultHistory if <= 0),
+// whose next event will have sequence number start+1.
+func NewStream(history int, start uint64) *Stream {
+	if history <= 0 {
+		history = DefaultHistory
+	}
+	return &Stream{ring: make([]Item, history), wake: make(chan struct{}), seq: start}
+}
+
+// Publish appends an event and wakes the readers; it returns its sequence
+// number (0 once the stream is closed).
+func (s *Stream) Publish(typ string, data any) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0
+	}
+	s.seq++
+	s.ring[s.seq%uint64(len(s.ring))] = Item{Seq: s.seq, Raw: Encode(s.seq, typ, data)}
+	close(s.wake)
+	s.wake = make(chan struct{})
+	return s.seq
+}
+
+// Seq is the last published sequence number.
+func (s *Stream) Seq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seq
+}
+
+// Close marks the end of the stream (the room ended) and wakes the readers.
+func (s *Stream) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.wake)
+	}
+}
+
+// Read is what Since returns.
+type Read struct {
+	Events []Item        // events after the cursor, oldest first
+	Last   uint64        // the cursor to pass next time
+	Lagged bool          // the cursor is older than the ring: take a snapshot
+	Closed bool          // no more events will come after Events
+	Wake   chan struct{} // closed when something new happens
+}
+
+// Since returns the events after sequence number after.
+func (s *Stream) Since(after uint64) Read {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := Read{Last: after, Closed: s.closed, Wake: s.wake}
+	if after > s.seq {
+		// A cursor from the future (a stale client of an earlier process): start over.
+		r.Lagged = true
+		return r
+	}
+	if s.seq-after > uint64(len(s.ring)) {
+		r.Lagged = true
+		return r
+	}
+	for q := after + 1; q <= s.seq; q++ {
+		r.Events = append(r.Events, s.ring[q%uint64(len(s.ring))])
+	}
+	r.Last = s.seq
+	return r
+}

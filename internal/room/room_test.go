@@ -1,0 +1,237 @@
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"majlis/internal/events"
+	"majlis/internal/store"
+)
+
+type fakeMedia struct {
+	mu        sync.Mutex
+	ended     []string
+	listeners atomic.Int64
+}
+
+func (m *fakeMedia) Start(string) error { return nil }
+func (m *fakeMedia) End(id string) {
+	m.mu.Lock()
+	m.ended = append(m.ended, id)
+	m.mu.Unlock()
+}
+func (m *fakeMedia) Listeners(string) int64 { return m.listeners.Load() }
+
+func newService(t *testing.T, edit func(*Config)) (*Service, *store.Store, *fakeMedia) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &fakeMedia{}
+	cfg := Config{Store: st, Media: m, Interval: 50 * time.Millisecond}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(); st.Close() })
+	return s, st, m
+}
+
+func liveRoom(t *testing.T, s *Service, st *store.Store) (string, Actor) {
+	t.Helper()
+	ctx := context.Background()
+	u, _, err := st.CreateUser(ctx, "host", PlatformUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := Actor{ID: u.ID, Platform: PlatformUser}
+	r, err := s.Create(ctx, host, "t", "", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, host, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	return r.ID, host
+}
+
+func eventType(b []byte) string {
+	var e struct{ Type string }
+	json.Unmarshal(b, &e)
+	return e.Type
+}
+
+// A subscriber that falls behind the ring gets one snapshot, not a backlog.
+func TestSlowSubscriberGetsSnapshot(t *testing.T) {
+	s, st, _ := newService(t, nil)
+	id, host := liveRoom(t, s, st)
+	ctx := context.Background()
+	sub, err := s.Subscribe(ctx, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, _, _ := sub.Next(ctx)
+	if len(batch) != 1 || eventType(batch[0].Raw) != "snapshot" {
+		t.Fatalf("first: %d events", len(batch))
+	}
+	for i := 0; i < events.DefaultHistory+10; i++ {
+		if err := s.Pin(ctx, host, id, "https://example.org/"+string(rune('a'+i%26))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch, _, _ = sub.Next(ctx)
+	if len(batch) != 1 || eventType(batch[0].Raw) != "snapshot" {
+		t.Fatalf("after lagging: %d events, first %s", len(batch), eventType(batch[0].Raw))
+	}
+	// And it follows live events again from the snapshot's seq.
+	s.Pin(ctx, host, id, "")
+	batch, _, _ = sub.Next(ctx)
+	if len(batch) != 1 || eventType(batch[0].Raw) != "pin_changed" {
+		t.Fatalf("after the snapshot: %d events", len(batch))
+	}
+}
+
+// Reactions are aggregated per interval and limited per user.
+func TestReactionsAggregatedAndLimited(t *testing.T) {
+	s, st, _ := newService(t, func(c *Config) { c.Interval = 200 * time.Millisecond; c.ReactionRate = 1; c.ReactionBurst = 3 })
+	id, host := liveRoom(t, s, st)
+	ctx := context.Background()
+	sub, _ := s.Subscribe(ctx, id, 0)
+	sub.Next(ctx) // snapshot
+	var limited int
+	for i := 0; i < 5; i++ {
+		err := s.React(ctx, host, id, "👏")
+		if errors.Is(err, ErrRateLimited) {
+			limited++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if limited != 2 {
+		t.Fatalf("limited %d of 5 with burst 3, want 2", limited)
+	}
+	if err := s.React(ctx, host, id, "🤡"); !errors.Is(err, ErrBadEmoji) {
+		t.Fatalf("bad emoji: %v", err)
+	}
+	deadline := time.After(3 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		batch, _, err := sub.Next(cctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range batch {
+			if eventType(ev.Raw) == "reactions" {
+				var e struct {
+					Data struct{ Counts map[string]int }
+				}
+				json.Unmarshal(ev.Raw, &e)
+				if e.Data.Counts["👏"] != 3 {
+					t.Fatalf("aggregate %s", ev.Raw)
+				}
+				return
+			}
+		}
+		select {
+		case <-deadline:
+			t.Fatal("no aggregate")
+		default:
+		}
+	}
+}
+
+// A live room whose host is off stage for AutoEnd ends by itself; one whose
+// host publishes stays live.
+func TestAutoEnd(t *testing.T) {
+	s, st, m := newService(t, func(c *Config) { c.AutoEnd = 300 * time.Millisecond })
+	gone, _ := liveRoom(t, s, st)
+	ctx := context.Background()
+	u, _, _ := st.CreateUser(ctx, "host2", PlatformUser)
+	h2 := Actor{ID: u.ID, Platform: PlatformUser}
+	r, _ := s.Create(ctx, h2, "t2", "", time.Time{})
+	s.Start(ctx, h2, r.ID)
+	s.Published(ctx, r.ID, h2, nil, nil)
+	time.Sleep(time.Second)
+	rec, _ := st.Room(ctx, gone)
+	if rec.State != store.StateEnded {
+		t.Fatalf("room with the host gone: %s", rec.State)
+	}
+	rec, _ = st.Room(ctx, r.ID)
+	if rec.State != store.StateLive {
+		t.Fatalf("room with the host on stage: %s", rec.State)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.ended) != 1 || m.ended[0] != gone {
+		t.Fatalf("media ended %v", m.ended)
+	}
+}
+
+// Many subscribers share one ring: a state change reaches all of them, and
+// counts go out once per interval however many listeners join.
+func TestManySubscribersOneEvent(t *testing.T) {
+	s, st, m := newService(t, nil)
+	id, host := liveRoom(t, s, st)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const n = 2000
+	got := make(chan string, n)
+	for i := 0; i < n; i++ {
+		sub, err := s.Subscribe(ctx, id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for {
+				batch, _, err := sub.Next(ctx)
+				if err != nil {
+					got <- "error"
+					return
+				}
+				for _, ev := range batch {
+					if typ := eventType(ev.Raw); typ == "pin_changed" {
+						got <- typ
+						return
+					}
+				}
+			}
+		}()
+	}
+	// A thousand joins between two ticks make at most a couple of counts events.
+	s.mu.Lock()
+	before := s.rooms[id].stream.Seq()
+	s.mu.Unlock()
+	for i := 0; i < 1000; i++ {
+		m.listeners.Add(1)
+		s.ListenerJoined(id, uint64(i))
+	}
+	time.Sleep(150 * time.Millisecond)
+	s.mu.Lock()
+	after := s.rooms[id].stream.Seq()
+	s.mu.Unlock()
+	if after-before > 4 {
+		t.Errorf("1000 joins made %d events", after-before)
+	}
+	if err := s.Pin(ctx, host, id, "https://example.org/"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if g := <-got; g != "pin_changed" {
+			t.Fatalf("subscriber %d: %s", i, g)
+		}
+	}
+	if c, _ := s.Counts(id); c.Listeners != 1000 || c.Unique != 1000 || c.Peak != 1000 {
+		t.Errorf("counts %+v", c)
+	}
+}

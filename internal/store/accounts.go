@@ -1,0 +1,132 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+const userCols = `u.id, u.name, u.role, u.created_at, u.suspended, u.password_hash`
+
+func (s *Store) userWhere(ctx context.Context, where string, args ...any) (User, error) {
+	var u User
+	var c int64
+	var susp int
+	err := s.db.QueryRowContext(ctx, `SELECT `+userCols+` `+where, args...).Scan(&u.ID, &u.Name, &u.Role, &c, &susp, &u.PasswordHash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("user: %w", err)
+	}
+	u.CreatedAt, u.Suspended = timeOrZero(c), susp != 0
+	return u, nil
+}
+
+// UserByID returns the user with id.
+func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
+	return s.userWhere(ctx, `FROM users u WHERE u.id = ?`, id)
+}
+
+// UserByName returns the user called name.
+func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
+	return s.userWhere(ctx, `FROM users u WHERE u.name = ?`, name)
+}
+
+// SetSuspended suspends or reinstates a user. Suspending also ends the
+// user's web sessions.
+func (s *Store) SetSuspended(ctx context.Context, id string, suspended bool) error {
+	v := 0
+	if suspended {
+		v = 1
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET suspended = ? WHERE id = ?`, v, id)
+	if err != nil {
+		return fmt.Errorf("suspend %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	if suspended {
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, id); err != nil {
+			return fmt.Errorf("suspend %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Token describes an API token (never its secret).
+type Token struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// CreateToken makes a new named API token for user and returns it with its secret.
+func (s *Store) CreateToken(ctx context.Context, user, name string) (Token, string, error) {
+	t := Token{ID: NewID(), Name: name, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	tok := "mjt_" + NewID() + NewID()
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, created_at, id, name) VALUES (?, ?, ?, ?, ?)`,
+		TokenHash(tok), user, t.CreatedAt.UnixMilli(), t.ID, t.Name); err != nil {
+		return Token{}, "", fmt.Errorf("create token: %w", err)
+	}
+	return t, tok, nil
+}
+
+// Tokens lists user's API tokens, oldest first.
+func (s *Store) Tokens(ctx context.Context, user string) ([]Token, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, created_at FROM tokens WHERE user_id = ? ORDER BY created_at, id`, user)
+	if err != nil {
+		return nil, fmt.Errorf("tokens: %w", err)
+	}
+	defer rows.Close()
+	out := []Token{}
+	for rows.Next() {
+		var t Token
+		var c int64
+		if err := rows.Scan(&t.ID, &t.Name, &c); err != nil {
+			return nil, fmt.Errorf("tokens: %w", err)
+		}
+		t.CreatedAt = timeOrZero(c)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// DeleteToken revokes user's token id.
+func (s *Store) DeleteToken(ctx context.Context, user, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND id = ?`, user, id)
+	if err != nil {
+		return fmt.Errorf("delete token: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// CreateSession starts a web session for user and returns its secret.
+func (s *Store) CreateSession(ctx context.Context, user string, ttl time.Duration) (string, error) {
+	tok := "mjs_" + NewID() + NewID()
+	now := time.Now()
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO sessions (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+		TokenHash(tok), user, now.UnixMilli(), now.Add(ttl).UnixMilli()); err != nil {
+		return "", fmt.Errorf("create session: %w", err)
+	}
+	return tok, nil
+}
+
+// UserBySession resolves an unexpired web session.
+func (s *Store) UserBySession(ctx context.Context, tok string) (User, error) {
+	return s.userWhere(ctx, `FROM sessions t JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND t.expires_at > ?`, TokenHash(tok), time.Now().UnixMilli())
+}
+
+// DeleteSession ends a web session.
+func (s *Store) DeleteSession(ctx context.Context, tok string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, TokenHash(tok)); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
