@@ -24,7 +24,8 @@ var (
 )
 
 const (
-	ticketVersion = 1
+	ticketV1      = 1  // no key id: verified with every key
+	ticketVersion = 2  // version(1) kid(1) expires(8) nonce(8) roomlen(1) room mac(16)
 	macLen        = 16 // truncated HMAC-SHA256: 128 bits is ample for a ticket living minutes
 	maxRoomLen    = 64
 	// MaxTicketLen bounds what Verify reads from the network.
@@ -39,11 +40,27 @@ type Ticket struct {
 	Nonce   uint64 // unique per ticket (one connection per ticket is enforced by callers)
 }
 
-// Signer mints and verifies tickets with a key.
+// Signer mints tickets with its current key and verifies them with any of
+// its keys: keys rotate by putting a new key first in the key file while
+// the old one stays (second) for a ticket lifetime, on every process.
 type Signer struct {
-	key []byte
-	ttl time.Duration
-	now func() time.Time
+	key  []byte
+	mp   *macPool
+	kid  byte
+	olds []verifyKey
+	ttl  time.Duration
+	now  func() time.Time
+}
+
+type verifyKey struct {
+	kid byte
+	mp  *macPool
+}
+
+// keyID names a key inside tickets (one byte: a hint to pick the key, not a secret).
+func keyID(key []byte) byte {
+	h := sha256.Sum256(append([]byte("majlis ticket kid "), key...))
+	return h[0]
 }
 
 // NewSigner returns a signer with a key of 32 bytes and ticket lifetime ttl.
@@ -51,7 +68,44 @@ func NewSigner(key []byte, ttl time.Duration) (*Signer, error) {
 	if len(key) < keyLen {
 		return nil, fmt.Errorf("ticket key: need %d bytes, have %d", keyLen, len(key))
 	}
-	return &Signer{key: append([]byte(nil), key...), ttl: ttl, now: time.Now}, nil
+	return &Signer{key: append([]byte(nil), key...), mp: newMacPool(key), kid: keyID(key), ttl: ttl, now: time.Now}, nil
+}
+
+// NewSignerKeys returns a signer minting with keys[0] and also accepting
+// tickets signed with the others (a rotation in progress).
+func NewSignerKeys(keys [][]byte, ttl time.Duration) (*Signer, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("ticket key: none")
+	}
+	s, err := NewSigner(keys[0], ttl)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys[1:] {
+		if len(k) < keyLen {
+			return nil, fmt.Errorf("ticket key: need %d bytes, have %d", keyLen, len(k))
+		}
+		s.olds = append(s.olds, verifyKey{kid: keyID(k), mp: newMacPool(k)})
+	}
+	return s, nil
+}
+
+// LoadKeys reads every key of the key file in dir (32-byte records, the
+// current one first), creating the file with one key on first use.
+func LoadKeys(dir string) ([][]byte, error) {
+	if _, err := LoadOrCreateKey(dir); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "ticket.key"))
+	if err != nil {
+		return nil, fmt.Errorf("ticket key: %w", err)
+	}
+	var keys [][]byte
+	for len(b) >= keyLen {
+		keys = append(keys, b[:keyLen:keyLen])
+		b = b[keyLen:]
+	}
+	return keys, nil
 }
 
 // LoadOrCreateKey reads the ticket key file in dir, creating it (mode 0600) on first use,
@@ -96,9 +150,9 @@ func (s *Signer) Issue(room string) (string, Ticket, error) {
 	var nb [8]byte
 	rand.Read(nb[:])
 	t := Ticket{Room: room, Expires: s.now().Add(s.ttl).Truncate(time.Second), Nonce: binary.BigEndian.Uint64(nb[:])}
-	// payload: version(1) expires(8, unix s) nonce(8) roomlen(1) room
-	p := make([]byte, 0, 18+len(room)+macLen)
-	p = append(p, ticketVersion)
+	// payload: version(1) kid(1) expires(8, unix s) nonce(8) roomlen(1) room
+	p := make([]byte, 0, 19+len(room)+macLen)
+	p = append(p, ticketVersion, s.kid)
 	p = binary.BigEndian.AppendUint64(p, uint64(t.Expires.Unix()))
 	p = binary.BigEndian.AppendUint64(p, t.Nonce)
 	p = append(p, byte(len(room)))
@@ -107,10 +161,28 @@ func (s *Signer) Issue(room string) (string, Ticket, error) {
 	return base64.RawURLEncoding.EncodeToString(p), t, nil
 }
 
+// signed checks sig over body with the key the ticket names (v2) or any key (v1).
+func (s *Signer) signed(body, sig []byte) bool {
+	var sum [macLen]byte
+	v2 := body[0] == ticketVersion && len(body) > 1
+	if !v2 || body[1] == s.kid {
+		if hmac.Equal(sig, s.mp.sum(sum[:0], body)) {
+			return true
+		}
+	}
+	for _, k := range s.olds {
+		if !v2 || body[1] == k.kid {
+			if hmac.Equal(sig, k.mp.sum(sum[:0], body)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (s *Signer) mac(p []byte) []byte {
-	m := hmac.New(sha256.New, s.key)
-	m.Write(p)
-	return m.Sum(nil)[:macLen]
+	var sum [macLen]byte
+	return s.mp.sum(sum[:0], p)
 }
 
 // Verify checks a ticket's signature and expiry and that it is for room.
@@ -125,10 +197,15 @@ func (s *Signer) Verify(tok, room string) (Ticket, error) {
 	}
 	p := buf[:n]
 	body, sig := p[:n-macLen], p[n-macLen:]
-	if !hmac.Equal(sig, s.mac(body)) {
+	if !s.signed(body, sig) {
 		return Ticket{}, ErrBadTicket
 	}
-	if body[0] != ticketVersion || int(body[17]) != len(body)-18 {
+	if body[0] == ticketVersion {
+		body = body[1:] // drop the version: the kid takes its place below
+	} else if body[0] != ticketV1 {
+		return Ticket{}, ErrBadTicket
+	}
+	if len(body) < 18 || int(body[17]) != len(body)-18 {
 		return Ticket{}, ErrBadTicket
 	}
 	t := Ticket{

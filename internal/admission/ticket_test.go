@@ -3,6 +3,8 @@ package admission
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -102,5 +104,38 @@ func BenchmarkVerifyTicket(b *testing.B) {
 		if _, err := s.Verify(tok, "abcdefghijklmnop"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestTicketKeyRotation(t *testing.T) {
+	a, b := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	old, _ := NewSigner(a, time.Minute)
+	tok, _, _ := old.Issue("room1")
+	rotating, err := NewSignerKeys([][]byte{b, a}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rotating.Verify(tok, "room1"); err != nil {
+		t.Fatalf("ticket of the previous key during rotation: %v", err)
+	}
+	fresh, _, _ := rotating.Issue("room1")
+	if _, err := old.Verify(fresh, "room1"); err == nil {
+		t.Fatal("the old key verified a ticket of the new key")
+	}
+	done, _ := NewSignerKeys([][]byte{b}, time.Minute)
+	if _, err := done.Verify(tok, "room1"); err == nil {
+		t.Fatal("ticket of a retired key accepted")
+	}
+	if _, err := done.Verify(fresh, "room1"); err != nil {
+		t.Fatalf("ticket of the current key: %v", err)
+	}
+	// A key file with two records: current first.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ticket.key"), append(append([]byte{}, b...), a...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := LoadKeys(dir)
+	if err != nil || len(keys) != 2 || !bytes.Equal(keys[0], b) || !bytes.Equal(keys[1], a) {
+		t.Fatalf("LoadKeys = %d keys, %v", len(keys), err)
 	}
 }
