@@ -2,7 +2,18 @@
 // (Ogg/Opus) and WebSocket.
 //
 // Data flow: the program (package program) publishes immutable chunks that
-// are already framed for each protocol. Every listener is one goroutine with
+// are already framed for each protocol, down to the wire bytes (an HTTP/1.1
+// chunked-encoding chunk of an Ogg page, a complete WebSocket frame).
+//
+// Ogg listeners on HTTP/1.1 use the sharded writer (shard.go): the request
+// is hijacked and its socket handed to one of a few shard goroutines of the
+// program, which write each chunk's shared bytes to all their sockets with
+// one non-blocking write(2) each; ServeOggDetached then keeps no goroutine
+// or buffer per listener. WebSocket listeners (and Ogg when the sharded
+// writer is off or the connection cannot be hijacked) use the per-listener
+// path below.
+//
+// Per-listener path: every listener is one goroutine with
 // its own position in the program's ring: it writes the shared bytes of each
 // chunk (Chunk.Ogg or Chunk.WS) straight to its connection, and sleeps on
 // Program.Wait when it has caught up. Nothing is encoded or copied per

@@ -44,6 +44,12 @@ type Config struct {
 	// development and cross-origin players). Default false: the browser's
 	// Origin must match the Host.
 	InsecureSkipVerify bool
+	// Shards is how many writer goroutines serve the sharded listeners of
+	// one program; default GOMAXPROCS. PerListener turns the sharded
+	// writer off: one goroutine per listener, writing through net/http
+	// (kept for comparison and for connections that cannot be hijacked).
+	Shards      int
+	PerListener bool
 }
 
 // Hub serves listeners of any number of programs.
@@ -58,6 +64,9 @@ type Hub struct {
 
 	listeners atomic.Int64
 	ogg, ws   protoMetrics
+
+	smu      sync.Mutex // guards stations
+	stations map[*program.Program]*station
 }
 
 // protoMetrics are the collectors of one protocol, resolved once so the hot
@@ -144,7 +153,7 @@ func (h *Hub) preroll(p *program.Program) uint64 {
 	pc := p.Config()
 	n := h.cfg.PrerollChunks
 	if n <= 0 {
-		chunk := time.Duration(pc.ChunkFrames) * program.FrameSamples * time.Second / program.SampleRate
+		chunk := time.Duration(p.ChunkFrames()) * program.FrameSamples * time.Second / program.SampleRate
 		n = int((defaultPreroll + chunk - 1) / chunk)
 	}
 	// A preroll at or above the backlog limit would skip again at once, and

@@ -15,12 +15,29 @@ import (
 // ServeOgg streams p as one endless Ogg/Opus HTTP response: the header pages,
 // the preroll, then live pages until the program closes (the response then
 // ends cleanly), the client goes away, or the hub closes.
+//
+// It returns when the listener ends; ServeOggDetached does not wait.
 func (h *Hub) ServeOgg(w http.ResponseWriter, r *http.Request, p *program.Program) {
+	done := make(chan struct{})
+	h.ServeOggDetached(w, r, p, func() { close(done) })
+	<-done
+}
+
+// ServeOggDetached is ServeOgg, except that with the sharded writer it
+// returns as soon as the listener is handed to its shard, so no goroutine
+// (and no net/http buffer) stays with the listener; onEnd runs exactly once
+// when the listener ends (possibly before ServeOggDetached returns).
+func (h *Hub) ServeOggDetached(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) {
 	if !h.join() {
 		shuttingDown(w)
+		onEnd()
 		return
 	}
 	defer h.wg.Done()
+	if !h.cfg.PerListener && h.serveOggSharded(w, r, p, onEnd) {
+		return
+	}
+	defer onEnd()
 
 	hd := w.Header()
 	hd.Set("Content-Type", "audio/ogg")

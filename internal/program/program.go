@@ -3,6 +3,7 @@ package program
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -20,8 +21,11 @@ const (
 	// RFC 6716 limit for one frame. Larger (or empty) packets are replaced
 	// by a silence frame so frame numbering and timing stay intact.
 	MaxPacket = 1275
-	// maxChunkFrames keeps ChunkFrames*lacingSegments(MaxPacket) <= 255.
-	maxChunkFrames = 32
+	// MaxChunkFrames is the longest chunk: 1 s. A chunk is also cut early
+	// when its packets would need more than the 255 lacing values of one
+	// Ogg page (only with packets far above the program bitrate).
+	MaxChunkFrames = 50
+	maxChunkFrames = MaxChunkFrames
 
 	defaultChunkFrames = 2
 	defaultRingChunks  = 128
@@ -34,7 +38,7 @@ const (
 // Config describes a program. Zero values take the documented defaults.
 type Config struct {
 	Channels    int    // 1 or 2, for OpusHead; default 1
-	ChunkFrames int    // frames per chunk, default 2 (40 ms), at most 32
+	ChunkFrames int    // frames per chunk at start, default 2 (40 ms), at most 50 (see SetChunkFrames)
 	RingChunks  int    // chunks of history kept, default 128
 	Serial      uint32 // Ogg stream serial; random if 0
 	PreSkip     uint16 // OpusHead pre-skip, default 312
@@ -63,12 +67,21 @@ func (c Config) normalized() Config {
 
 // Chunk is ChunkFrames consecutive program frames, framed once per protocol.
 // A published Chunk is immutable and shared by all readers: never modify it.
+//
+// The byte slices share one backing array: Ogg is the middle of OggHTTP
+// and WS the tail of WSFrame, so the wire-ready forms cost no extra copy.
 type Chunk struct {
 	Index    uint64
 	FirstSeq uint64   // program frame number of Frames[0]; frames are numbered from 0, consecutively
 	Frames   [][]byte // the Opus packets
 	Ogg      []byte   // one complete Ogg page: seq Index+2, granule = samples decoded at its end
 	WS       []byte   // one WebSocket binary message payload (docs/listen-protocol.md)
+	// OggHTTP is Ogg as one HTTP/1.1 chunked-encoding chunk (size line,
+	// page, CRLF), and WSFrame is WS as one complete unmasked server-to-
+	// client WebSocket binary frame (RFC 6455 header + payload): the bytes
+	// a listener connection is written, built once for all.
+	OggHTTP []byte
+	WSFrame []byte
 }
 
 // Program is the mixed Opus stream of one room: a ring of recent chunks.
@@ -77,8 +90,9 @@ type Chunk struct {
 // methods are safe for concurrent use; the read side (Head, Chunk, Wait,
 // Closed) takes no lock at all.
 type Program struct {
-	cfg     Config
-	headers []byte
+	cfg         Config
+	headers     []byte
+	headersHTTP []byte
 
 	head   atomic.Uint64
 	ring   []atomic.Pointer[Chunk]
@@ -89,8 +103,11 @@ type Program struct {
 	// take it, never a reader.
 	mu sync.Mutex
 
+	chunkFrames atomic.Int32 // target frames per chunk, see SetChunkFrames
+
 	// Owned by the WriteFrame goroutine.
 	pending  [][]byte
+	lacing   int // lacing values the pending packets need in an Ogg page
 	nextSeq  uint64
 	silence  []byte
 	replaced atomic.Uint64
@@ -105,7 +122,8 @@ func New(cfg Config) *Program {
 	}
 	ch := make(chan struct{})
 	p.wait.Store(&ch)
-	p.pending = make([][]byte, 0, cfg.ChunkFrames)
+	p.chunkFrames.Store(int32(cfg.ChunkFrames))
+	p.pending = make([][]byte, 0, maxChunkFrames)
 	// A CELT-only fullband 20 ms frame with no payload decodes as silence.
 	toc := byte(0xF8)
 	if cfg.Channels == 2 {
@@ -115,15 +133,34 @@ func New(cfg Config) *Program {
 
 	hdr := appendOggPage(nil, oggFlagBOS, 0, cfg.Serial, 0, [][]byte{opusHead(cfg.Channels, cfg.PreSkip)})
 	p.headers = appendOggPage(hdr, 0, 0, cfg.Serial, 1, [][]byte{opusTags(vendor)})
+	h := strconv.AppendInt(nil, int64(len(p.headers)), 16)
+	h = append(h, "\r\n"...)
+	h = append(h, p.headers...)
+	p.headersHTTP = append(h, "\r\n"...)
 	return p
 }
 
 // Config returns the program's configuration with defaults applied.
+// Config().ChunkFrames is the initial chunk length; see ChunkFrames.
 func (p *Program) Config() Config { return p.cfg }
+
+// ChunkFrames is the current target number of frames per chunk.
+func (p *Program) ChunkFrames() int { return int(p.chunkFrames.Load()) }
+
+// SetChunkFrames changes the chunk length from the next chunk on (clamped
+// to 1..MaxChunkFrames). Longer chunks mean fewer, larger writes per
+// listener (cheaper fan-out) and up to one chunk more latency. Safe to call
+// from any goroutine.
+func (p *Program) SetChunkFrames(n int) {
+	p.chunkFrames.Store(int32(max(1, min(n, maxChunkFrames))))
+}
 
 // OggHeaders returns the OpusHead page (seq 0, BOS) followed by the OpusTags
 // page (seq 1). It is shared: do not modify it.
 func (p *Program) OggHeaders() []byte { return p.headers }
+
+// OggHeadersHTTP is OggHeaders as one HTTP/1.1 chunked-encoding chunk.
+func (p *Program) OggHeadersHTTP() []byte { return p.headersHTTP }
 
 // Head is the index of the next chunk to be published.
 func (p *Program) Head() uint64 { return p.head.Load() }
@@ -177,13 +214,26 @@ func (p *Program) WriteFrame(opus []byte) {
 		opus = p.silence
 		p.replaced.Add(1)
 	}
+	// A chunk is one Ogg page: publish early rather than overflow its
+	// 255 lacing values.
+	if p.lacing+lacingSegments(len(opus)) > oggMaxSegments {
+		p.flush()
+	}
 	p.pending = append(p.pending, opus)
+	p.lacing += lacingSegments(len(opus))
 	p.nextSeq++
-	if len(p.pending) < p.cfg.ChunkFrames {
+	if len(p.pending) >= int(p.chunkFrames.Load()) {
+		p.flush()
+	}
+}
+
+func (p *Program) flush() {
+	if len(p.pending) == 0 {
 		return
 	}
 	frames := p.pending
-	p.pending = make([][]byte, 0, p.cfg.ChunkFrames)
+	p.pending = make([][]byte, 0, maxChunkFrames)
+	p.lacing = 0
 	p.publish(frames)
 }
 
@@ -215,13 +265,21 @@ func (p *Program) buildChunk(idx, first uint64, frames [][]byte) *Chunk {
 	for _, f := range frames {
 		wsLen += 2 + len(f)
 	}
-	// One backing array for both framings: one allocation per chunk.
-	buf := make([]byte, 0, oggLen+wsLen)
+	// One backing array for all framings: one allocation per chunk.
+	buf := make([]byte, 0, 8+oggLen+2+14+wsLen)
+	buf = strconv.AppendInt(buf, int64(oggLen), 16)
+	buf = append(buf, "\r\n"...)
+	oggStart := len(buf)
 	granule := int64((first + uint64(len(frames))) * FrameSamples)
 	buf = appendOggPage(buf, 0, granule, p.cfg.Serial, uint32(idx+2), frames)
-	ogg := buf[:oggLen:oggLen]
+	ogg := buf[oggStart : oggStart+oggLen : oggStart+oggLen]
+	buf = append(buf, "\r\n"...)
+	oggHTTP := buf[:len(buf):len(buf)]
 
-	ws := buf[oggLen:oggLen]
+	frameStart := len(buf)
+	buf = AppendWSFrameHeader(buf, 0x2, wsLen)
+	wsStart := len(buf)
+	ws := buf[wsStart:wsStart]
 	ws = append(ws, WSVersion)
 	ws = binary.BigEndian.AppendUint64(ws, first)
 	ws = binary.BigEndian.AppendUint64(ws, first*FrameSamples)
@@ -231,5 +289,50 @@ func (p *Program) buildChunk(idx, first uint64, frames [][]byte) *Chunk {
 		ws = binary.BigEndian.AppendUint16(ws, uint16(len(f)))
 		ws = append(ws, f...)
 	}
-	return &Chunk{Index: idx, FirstSeq: first, Frames: frames, Ogg: ogg, WS: ws}
+	wsFrame := buf[frameStart : wsStart+len(ws) : wsStart+len(ws)]
+	return &Chunk{Index: idx, FirstSeq: first, Frames: frames, Ogg: ogg, WS: ws, OggHTTP: oggHTTP, WSFrame: wsFrame}
+}
+
+// AppendWSFrameHeader appends the header of one final, unmasked
+// server-to-client WebSocket frame of opcode op (0x1 text, 0x2 binary, 0x8
+// close) carrying n payload bytes (RFC 6455 section 5.2).
+func AppendWSFrameHeader(dst []byte, op byte, n int) []byte {
+	dst = append(dst, 0x80|op)
+	switch {
+	case n < 126:
+		return append(dst, byte(n))
+	case n <= 0xFFFF:
+		return binary.BigEndian.AppendUint16(append(dst, 126), uint16(n))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, 127), uint64(n))
+}
+
+// ChunkStep is one step of an adaptive chunk length: from Listeners
+// listeners on, chunks are Frames frames long.
+type ChunkStep struct {
+	Listeners int
+	Frames    int
+}
+
+// DefaultChunkSteps trade latency for cheaper delivery as the audience
+// grows: 40 ms chunks for small rooms, 1 s for the largest. Each step adds
+// up to its chunk length (minus 20 ms) to the mouth-to-ear latency.
+var DefaultChunkSteps = []ChunkStep{
+	{0, 2},      // 40 ms
+	{500, 5},    // 100 ms
+	{2000, 10},  // 200 ms
+	{10000, 25}, // 500 ms
+	{30000, 50}, // 1 s
+}
+
+// ChunkFramesFor returns the chunk length for an audience of listeners
+// under steps (sorted by Listeners), clamped to [minFrames, maxFrames].
+func ChunkFramesFor(listeners int, steps []ChunkStep, minFrames, maxFrames int) int {
+	f := minFrames
+	for _, s := range steps {
+		if listeners >= s.Listeners {
+			f = s.Frames
+		}
+	}
+	return max(minFrames, min(f, maxFrames, maxChunkFrames))
 }

@@ -1,0 +1,264 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"majlis/internal/admission"
+	"majlis/internal/fanout"
+	"majlis/internal/program"
+)
+
+// Defaults of Config.
+const (
+	defaultIdleTimeout = 30 * time.Second
+	dialTimeout        = 10 * time.Second
+	// originReadLimit bounds one message from the origin: 255 packets of
+	// the largest size plus the header.
+	originReadLimit = 64 + 255*(2+program.MaxPacket)
+)
+
+// Config configures an Edge.
+type Config struct {
+	Origin  string            // origin base URL, e.g. http://127.0.0.1:8080
+	Tickets *admission.Signer // made with the key shared with the origin
+	Hub     *fanout.Hub       // delivers to this edge's listeners
+	Program program.Config    // framing of the local programs (ChunkFrames, Channels)
+	// ChunkMaxFrames caps the adaptive chunk length (see live.Config); at
+	// or below Program.ChunkFrames the length is fixed.
+	ChunkMaxFrames int
+	IdleTimeout    time.Duration // a relay with no listener ends after this; default 30 s
+	Logger         *slog.Logger
+}
+
+// Edge relays live rooms from an origin to local listeners.
+type Edge struct {
+	cfg    Config
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	relays map[string]*relay
+}
+
+// relay is one room's program received from the origin.
+type relay struct {
+	room      string
+	prog      *program.Program
+	listeners int         // guarded by Edge.mu
+	idle      *time.Timer // runs while listeners == 0
+	cancel    context.CancelFunc
+}
+
+// New returns an edge; Close stops every relay.
+func New(cfg Config) (*Edge, error) {
+	u, err := url.Parse(cfg.Origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("edge origin %q: want http(s)://host:port", cfg.Origin)
+	}
+	cfg.Origin = strings.TrimSuffix(cfg.Origin, "/")
+	if cfg.Tickets == nil || cfg.Hub == nil {
+		return nil, errors.New("edge: tickets and hub are required")
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = defaultIdleTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Edge{cfg: cfg, ctx: ctx, cancel: cancel, relays: make(map[string]*relay)}, nil
+}
+
+// Handler serves the listener endpoints of the public API
+// (GET /api/v1/rooms/{id}/listen.ogg and listen.ws).
+func (e *Edge) Handler() http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ogg", func(w http.ResponseWriter, r *http.Request) {
+		e.listen(w, r, func(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) {
+			e.cfg.Hub.ServeOggDetached(w, r, p, onEnd)
+		})
+	})
+	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ws", func(w http.ResponseWriter, r *http.Request) {
+		e.listen(w, r, func(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) {
+			defer onEnd()
+			e.cfg.Hub.ServeWS(w, r, p)
+		})
+	})
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "an edge serves only listen.ogg and listen.ws")
+	})
+	return m
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"error":{"code":%q,"message":%q}}`+"\n", code, msg)
+}
+
+func (e *Edge) listen(w http.ResponseWriter, r *http.Request, serve func(http.ResponseWriter, *http.Request, *program.Program, func())) {
+	room := r.PathValue("id")
+	if _, err := e.cfg.Tickets.Verify(r.URL.Query().Get("t"), room); err != nil {
+		if errors.Is(err, admission.ErrExpiredTicket) {
+			writeError(w, http.StatusUnauthorized, "expired_ticket", "the join ticket has expired; join again")
+			return
+		}
+		writeError(w, http.StatusUnauthorized, "bad_ticket", "the join ticket is missing, malformed or not for this room")
+		return
+	}
+	rl, err := e.acquire(room)
+	if err != nil {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "shutting_down", err.Error())
+		return
+	}
+	serve(w, r, rl.prog, func() { e.release(rl) })
+}
+
+// acquire returns room's relay, starting it if needed, and counts a listener.
+func (e *Edge) acquire(room string) (*relay, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ctx.Err() != nil {
+		return nil, errors.New("edge shutting down")
+	}
+	rl := e.relays[room]
+	if rl == nil {
+		ctx, cancel := context.WithCancel(e.ctx)
+		rl = &relay{room: room, prog: program.New(e.cfg.Program), cancel: cancel}
+		e.relays[room] = rl
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			err := e.run(ctx, rl)
+			e.mu.Lock()
+			if e.relays[room] == rl {
+				delete(e.relays, room)
+			}
+			if rl.idle != nil {
+				rl.idle.Stop()
+			}
+			e.mu.Unlock()
+			rl.prog.Close()
+			if err != nil && ctx.Err() == nil {
+				e.cfg.Logger.Warn("edge relay ended", "room", room, "err", err)
+			}
+		}()
+	}
+	rl.listeners++
+	if rl.idle != nil {
+		rl.idle.Stop()
+	}
+	e.adapt(rl)
+	return rl, nil
+}
+
+// release uncounts a listener; the last one out arms the idle timer.
+func (e *Edge) release(rl *relay) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rl.listeners--
+	e.adapt(rl)
+	if rl.listeners > 0 {
+		return
+	}
+	if rl.idle == nil {
+		rl.idle = time.AfterFunc(e.cfg.IdleTimeout, func() {
+			e.mu.Lock()
+			idle := rl.listeners == 0
+			e.mu.Unlock()
+			if idle {
+				rl.cancel()
+			}
+		})
+		return
+	}
+	rl.idle.Reset(e.cfg.IdleTimeout)
+}
+
+// adapt sets the relay's chunk length for its audience; Edge.mu is held.
+func (e *Edge) adapt(rl *relay) {
+	min := rl.prog.Config().ChunkFrames
+	rl.prog.SetChunkFrames(program.ChunkFramesFor(rl.listeners, program.DefaultChunkSteps, min, e.cfg.ChunkMaxFrames))
+}
+
+// run receives the room's program from the origin until the origin ends
+// it (nil), the connection fails or ctx ends.
+func (e *Edge) run(ctx context.Context, rl *relay) error {
+	tok, _, err := e.cfg.Tickets.Issue(rl.room)
+	if err != nil {
+		return err
+	}
+	u := "ws" + strings.TrimPrefix(e.cfg.Origin, "http") + "/api/v1/rooms/" + url.PathEscape(rl.room) + "/listen.ws?t=" + url.QueryEscape(tok)
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	conn, resp, err := websocket.Dial(dctx, u, &websocket.DialOptions{
+		HTTPHeader: http.Header{"Origin": {e.cfg.Origin}},
+	})
+	cancel()
+	if err != nil {
+		if resp != nil {
+			return fmt.Errorf("origin listen.ws: %s", resp.Status)
+		}
+		return fmt.Errorf("origin listen.ws: %w", err)
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(originReadLimit)
+	var next uint64
+	started := false
+	for {
+		typ, msg, err := conn.Read(ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) == websocket.StatusNormalClosure {
+				return nil // the room ended
+			}
+			if ctx.Err() != nil {
+				_ = conn.Close(websocket.StatusGoingAway, "edge relay stopping")
+				return nil
+			}
+			return fmt.Errorf("origin read: %w", err)
+		}
+		if typ != websocket.MessageBinary {
+			continue // the hello
+		}
+		m, err := program.ParseWS(msg)
+		if err != nil {
+			return fmt.Errorf("origin message: %w", err)
+		}
+		// Frames the origin skipped (this relay fell behind) are lost, as
+		// for any listener; old or repeated frames are dropped.
+		for i, f := range m.Frames {
+			seq := m.FirstSeq + uint64(i)
+			if started && seq < next {
+				continue
+			}
+			started, next = true, seq+1
+			rl.prog.WriteFrame(f)
+		}
+	}
+}
+
+// Rooms is the number of rooms relayed now.
+func (e *Edge) Rooms() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.relays)
+}
+
+// Close stops every relay (their listeners see the program end) and waits.
+func (e *Edge) Close() {
+	e.mu.Lock()
+	e.cancel()
+	e.mu.Unlock()
+	e.wg.Wait()
+}

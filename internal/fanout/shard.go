@@ -1,0 +1,445 @@
+package fanout
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"majlis/internal/program"
+)
+
+// The sharded writer: instead of one goroutine per listener that wakes for
+// every chunk, a few shard goroutines per program each own a list of
+// listener connections (hijacked from net/http) and, for every chunk, write
+// its shared wire-ready bytes (Chunk.OggHTTP, Chunk.WSFrame) to each of them
+// with one non-blocking write(2). A listener whose socket buffer is full is
+// not waited for: it keeps its place (chunk and byte offset) and is
+// continued on the next round, so the kernel send buffer is its backlog;
+// beyond MaxBacklog chunks it is skipped forward (at a chunk boundary, so
+// framing stays intact), and after WriteTimeout without progress dropped.
+
+// rawListener is one listener connection owned by a shard.
+type rawListener struct {
+	conn  net.Conn
+	rc    syscall.RawConn
+	wire  func(*program.Chunk) []byte // the chunk's bytes for this protocol
+	end   []byte                      // written when the program ends (best effort)
+	pm    *protoMetrics
+	pos   uint64 // next chunk
+	cur   []byte // bytes of the chunk being written, nil between chunks
+	off   int    // bytes of cur already written
+	skips int
+	// progress is when the listener last accepted bytes (or caught up).
+	progress time.Time
+	ended    func(error) // called once, by the shard, when the listener ends
+
+	// Arguments and results of writeFn, kept here so that the closure
+	// passed to RawConn.Write is allocated once per listener, not per write.
+	wbuf    []byte
+	wn      int
+	werr    error
+	writeFn func(fd uintptr) bool
+}
+
+func (l *rawListener) doWrite(fd uintptr) bool {
+	l.wn, l.werr = syscall.Write(int(fd), l.wbuf)
+	return true // never wait for writability: the shard moves on
+}
+
+// errAgain means the socket buffer is full.
+var errAgain = errors.New("socket buffer full")
+
+// write tries one non-blocking write of b.
+func (l *rawListener) write(b []byte) (int, error) {
+	l.wbuf = b
+	err := l.rc.Write(l.writeFn)
+	l.wbuf = nil
+	n, werr := l.wn, l.werr
+	if n < 0 {
+		n = 0
+	}
+	switch {
+	case err != nil:
+		return n, err
+	case werr == syscall.EAGAIN:
+		return n, errAgain
+	}
+	return n, werr
+}
+
+// station runs the shards of one program.
+type station struct {
+	h      *Hub
+	p      *program.Program
+	shards []*shard
+	next   int // round-robin shard for the next listener; guarded by Hub.smu
+}
+
+type shard struct {
+	st       *station
+	mu       sync.Mutex
+	incoming []*rawListener // added by handlers, taken by the shard
+	finished bool           // the shard ended: no more listeners accepted
+	wake     chan struct{}  // cap 1: a listener was added
+	ls       []*rawListener // owned by the shard goroutine
+}
+
+// stationFor returns the running station of p, starting it if needed.
+func (h *Hub) stationFor(p *program.Program) *station {
+	h.smu.Lock()
+	defer h.smu.Unlock()
+	if h.stations == nil {
+		h.stations = make(map[*program.Program]*station)
+	}
+	if st := h.stations[p]; st != nil {
+		return st
+	}
+	n := h.cfg.Shards
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	st := &station{h: h, p: p}
+	for range n {
+		sh := &shard{st: st, wake: make(chan struct{}, 1)}
+		st.shards = append(st.shards, sh)
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			sh.run()
+		}()
+	}
+	h.stations[p] = st
+	return st
+}
+
+// add hands l to one of st's shards; false if the station has finished
+// (the program ended), in which case the caller serves l itself.
+func (st *station) add(l *rawListener) bool {
+	st.h.smu.Lock()
+	sh := st.shards[st.next%len(st.shards)]
+	st.next++
+	st.h.smu.Unlock()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.finished {
+		return false
+	}
+	sh.incoming = append(sh.incoming, l)
+	select {
+	case sh.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+	return true
+}
+
+// run delivers chunks to the shard's listeners until the program ends and
+// every listener is finished, or the hub closes.
+func (sh *shard) run() {
+	h, p := sh.st.h, sh.st.p
+	var retry *time.Timer
+	// While the program publishes, a listener that went away shows up as
+	// a failed write within two chunks. When it is idle, probe for closed
+	// connections instead.
+	idle := time.NewTicker(idleProbe)
+	defer idle.Stop()
+	lastHead, lastChange := p.Head(), time.Now()
+	for {
+		// Take the wait channel before looking at Head, so a chunk
+		// published in between still wakes us.
+		wait := p.Wait()
+		closed := p.Closed()
+		sh.mu.Lock()
+		sh.ls = append(sh.ls, sh.incoming...)
+		clear(sh.incoming)
+		sh.incoming = sh.incoming[:0]
+		if closed && len(sh.ls) == 0 {
+			sh.finished = true
+			sh.mu.Unlock()
+			sh.st.h.dropStation(sh.st)
+			return
+		}
+		sh.mu.Unlock()
+
+		head := p.Head()
+		now := time.Now()
+		blocked := false
+		for i := 0; i < len(sh.ls); {
+			l := sh.ls[i]
+			err := sh.deliver(l, head, closed, now)
+			if err == errAgain {
+				blocked = true
+			}
+			if err != nil && err != errAgain {
+				sh.remove(i, err)
+				continue
+			}
+			i++
+			if i%yieldEvery == 0 {
+				// A round over thousands of sockets takes tens of ms: let
+				// the mixer and the other goroutines of this P run.
+				runtime.Gosched()
+			}
+		}
+		var retryC <-chan time.Time
+		if closed && blocked {
+			// No more chunks will wake us: retry the listeners still
+			// taking the end of the program.
+			if retry == nil {
+				retry = time.NewTimer(20 * time.Millisecond)
+			} else {
+				retry.Reset(20 * time.Millisecond)
+			}
+			retryC = retry.C
+		}
+		select {
+		case <-wait:
+		case <-sh.wake:
+		case <-retryC:
+		case now := <-idle.C:
+			if hd := p.Head(); hd != lastHead {
+				lastHead, lastChange = hd, now
+				break
+			}
+			if now.Sub(lastChange) < idleAfter {
+				break
+			}
+			for i := 0; i < len(sh.ls); {
+				if sh.ls[i].gone() {
+					sh.remove(i, errClientGone)
+					continue
+				}
+				i++
+			}
+		case <-h.ctx.Done():
+			sh.mu.Lock()
+			sh.finished = true
+			sh.ls = append(sh.ls, sh.incoming...)
+			sh.incoming = nil
+			sh.mu.Unlock()
+			for len(sh.ls) > 0 {
+				l := sh.ls[0]
+				// Shutting down: end the body cleanly if it fits now.
+				if l.cur == nil && l.end != nil {
+					_, _ = l.write(l.end)
+				}
+				sh.remove(0, errInterrupted)
+			}
+			return
+		}
+	}
+}
+
+// idleProbe is how often a shard of an idle program looks for listeners
+// that went away.
+// A program counts as idle after idleAfter without a new chunk (longer than
+// the longest chunk).
+const (
+	idleProbe = 500 * time.Millisecond
+	idleAfter = 2 * time.Second
+)
+
+var errClientGone = errors.New("client went away")
+
+// gone reports whether the client closed its end (or reset it): a
+// non-blocking peek reads EOF or an error. Bytes the client sent are
+// left alone.
+func (l *rawListener) gone() bool {
+	var buf [1]byte
+	var n int
+	var rerr error
+	err := l.rc.Read(func(fd uintptr) bool {
+		n, _, rerr = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true
+	})
+	return err != nil || (rerr == nil && n == 0) || (rerr != nil && rerr != syscall.EAGAIN)
+}
+
+// errEnded is a listener that received the whole program.
+var errEnded = errors.New("program ended")
+
+// deliver writes what l is missing up to head. It returns nil when l has
+// caught up, errAgain when its socket is full, errEnded when the program
+// ended and l got all of it, or the error that ends l.
+func (sh *shard) deliver(l *rawListener, head uint64, closed bool, now time.Time) error {
+	h, p := sh.st.h, sh.st.p
+	for {
+		if l.cur == nil {
+			if l.pos >= head {
+				l.progress = now
+				if closed {
+					if l.end != nil {
+						_, _ = l.write(l.end)
+					}
+					return errEnded
+				}
+				return nil
+			}
+			var c *program.Chunk
+			if head-l.pos <= uint64(h.cfg.MaxBacklog) {
+				c = p.Chunk(l.pos)
+			}
+			if c == nil { // too far behind, or the chunk was overwritten
+				if l.skips == h.cfg.MaxSkips {
+					l.pm.drops.Inc()
+					return errTooSlow
+				}
+				l.skips++
+				l.pm.skips.Inc()
+				l.pos = head - min(h.preroll(p), head)
+				continue
+			}
+			l.cur, l.off = l.wire(c), 0
+		}
+		n, err := l.write(l.cur[l.off:])
+		l.off += n
+		if n > 0 {
+			l.progress = now
+		}
+		if err == errAgain || (err == nil && l.off < len(l.cur)) {
+			if now.Sub(l.progress) > h.cfg.WriteTimeout {
+				l.pm.drops.Inc()
+				return errWriteTimeout
+			}
+			return errAgain
+		}
+		if err != nil {
+			return err
+		}
+		l.pm.bytes.Add(float64(len(l.cur)))
+		l.pm.chunks.Inc()
+		l.cur = nil
+		l.pos++
+	}
+}
+
+// remove ends listener i: closes its connection and tells its handler.
+func (sh *shard) remove(i int, err error) {
+	l := sh.ls[i]
+	last := len(sh.ls) - 1
+	sh.ls[i] = sh.ls[last]
+	sh.ls[last] = nil
+	sh.ls = sh.ls[:last]
+	l.conn.Close()
+	l.ended(err)
+}
+
+// dropStation forgets st once all its shards have finished.
+func (h *Hub) dropStation(st *station) {
+	for _, sh := range st.shards {
+		sh.mu.Lock()
+		f := sh.finished
+		sh.mu.Unlock()
+		if !f {
+			return
+		}
+	}
+	h.smu.Lock()
+	if h.stations[st.p] == st {
+		delete(h.stations, st.p)
+	}
+	h.smu.Unlock()
+}
+
+// oggHead is the response head of a sharded listen.ogg stream. The
+// connection is ours after the hijack, so it is closed at the end.
+const oggHead = "HTTP/1.1 200 OK\r\nContent-Type: audio/ogg\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n" +
+	"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+
+// chunkedEnd is the last chunk of a chunked body.
+var chunkedEnd = []byte("0\r\n\r\n")
+
+func oggHTTPWire(c *program.Chunk) []byte { return c.OggHTTP }
+
+// serveOggSharded hijacks an HTTP/1.1 listen.ogg request and hands the
+// connection to a shard; onEnd runs when the listener ends (from the shard,
+// or at once if it failed to start). It returns without waiting for the end
+// of the stream: no goroutine or buffer stays with the listener. It returns
+// false (having written nothing) when the request cannot be hijacked; the
+// caller then serves it through net/http.
+func (h *Hub) serveOggSharded(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) bool {
+	if r.ProtoMajor != 1 || r.ProtoMinor < 1 || r.Method != http.MethodGet {
+		return false
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return false
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return false
+	}
+	pos := h.startPos(p)
+	disconnected := h.connected(&h.ogg)
+	ended := func(error) {
+		disconnected()
+		onEnd()
+	}
+	// The head and stream headers are small: one blocking write with a deadline.
+	head := make([]byte, 0, len(oggHead)+len(p.OggHeadersHTTP()))
+	head = append(append(head, oggHead...), p.OggHeadersHTTP()...)
+	_ = conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
+	if _, err := conn.Write(head); err != nil || brw.Reader.Buffered() > 0 {
+		// Gone already, or the client pipelined requests (not a player).
+		conn.Close()
+		ended(err)
+		return true
+	}
+	_ = conn.SetWriteDeadline(time.Time{})
+	h.ogg.bytes.Add(float64(len(head)))
+	var rc syscall.RawConn
+	if sc, ok := conn.(syscall.Conn); ok {
+		rc, _ = sc.SyscallConn()
+	}
+	if rc == nil {
+		// Not a plain socket (a wrapped connection): serve it from this
+		// goroutine with blocking writes.
+		s := &chunkedConnSink{conn: conn, cw: httputil.NewChunkedWriter(conn), timeout: h.cfg.WriteTimeout}
+		err := h.stream(h.ctx, p, pos, s, &h.ogg, false)
+		if err == nil {
+			_ = conn.SetWriteDeadline(time.Now().Add(finishTimeout))
+			_, _ = conn.Write(chunkedEnd)
+		}
+		conn.Close()
+		ended(err)
+		return true
+	}
+	l := &rawListener{conn: conn, rc: rc, wire: oggHTTPWire, end: chunkedEnd, pm: &h.ogg, pos: pos,
+		progress: time.Now(), ended: ended}
+	l.writeFn = l.doWrite
+	if !h.stationFor(p).add(l) {
+		// The program ended and its station with it: end the body.
+		_, _ = conn.Write(chunkedEnd)
+		conn.Close()
+		ended(nil)
+	}
+	return true
+}
+
+// chunkedConnSink writes chunks in HTTP/1.1 chunked encoding to a hijacked
+// connection that offers no raw access.
+type chunkedConnSink struct {
+	conn    net.Conn
+	cw      io.Writer
+	timeout time.Duration
+}
+
+func (s *chunkedConnSink) write(b []byte) error {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.timeout))
+	_, err := s.cw.Write(b)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errWriteTimeout
+	}
+	return err
+}
+
+func (s *chunkedConnSink) flush() error { return nil }
+
+// yieldEvery is how many listeners a shard serves between yields.
+const yieldEvery = 512

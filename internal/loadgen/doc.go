@@ -1,0 +1,20 @@
+// Package loadgen simulates many listeners of one live room and checks that
+// each of them really hears the program at the stream's rate.
+//
+// Data flow: Run (one worker, in-process) opens Config.Listeners listener
+// connections at Config.RampPerSec, each from one of several loopback source
+// addresses: a join (POST .../join, ticket) unless a ticket is given, then a
+// raw listen.ogg (HTTP/1.1 chunked, Ogg pages) or listen.ws (RFC 6455)
+// connection. A listener parses only the framing it needs to know which
+// media samples each read delivered (Ogg granule positions, WebSocket chunk
+// headers) and feeds (arrival time, media span) to a Verifier, which models
+// a player: it counts stalls (the player would have run out of audio),
+// sequence gaps (skipped audio) and the received rate. RunWorkers spreads a
+// run over several worker processes (each a `majlis loadgen` reading its
+// Config as JSON on stdin) to pass the per-process file limit, merges their
+// per-listener results into one Report and samples the CPU and memory of
+// the server processes under test from /proc.
+//
+// Targets are restricted to loopback addresses, and every run is bounded in
+// listeners and time.
+package loadgen

@@ -1,0 +1,263 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"majlis/internal/admission"
+)
+
+// Bounds of a run.
+const (
+	MaxListeners = 200_000
+	MaxDuration  = 30 * time.Minute
+	maxJoinBody  = 64 << 10
+	dialTimeout  = 10 * time.Second
+	// respTimeout bounds the time from connect to the response head.
+	respTimeout = 15 * time.Second
+)
+
+// Config is one run (or one worker's share of it).
+type Config struct {
+	Origin    string   `json:"origin"`               // http://127.0.0.1:8080: where joins go
+	Room      string   `json:"room"`                 // room id
+	ListenAt  []string `json:"listen_at"`            // bases of listen URLs (edges); default Origin
+	Listeners int      `json:"listeners"`            // how many listeners
+	Proto     string   `json:"proto"`                // "ogg", "ws" or "mix" (alternate)
+	Ramp      float64  `json:"ramp_per_s"`           // new listeners per second (0: all at once)
+	Duration  Duration `json:"duration"`             // run length from the first connect
+	Sources   []string `json:"sources"`              // local source IPs (127.0.0.x); default the system's choice
+	Ticket    string   `json:"ticket,omitempty"`     // reuse this ticket instead of joining per listener
+	TicketKey []byte   `json:"ticket_key,omitempty"` // mint a ticket per listener with the server's key instead of joining
+	Tolerance Duration `json:"tolerance"`            // player buffer of the Verifier
+	Offset    int      `json:"offset"`               // number of this worker's first listener
+	signer    *admission.Signer
+	Stride    int `json:"stride"` // listener numbers step (the worker count), so sources and protocols interleave
+}
+
+// Duration is a time.Duration that reads and writes JSON as "1m30s".
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+// Validate checks bounds and that every target and source is a loopback address.
+func (c *Config) Validate() error {
+	if c.Listeners <= 0 || c.Listeners > MaxListeners {
+		return fmt.Errorf("listeners %d: want 1..%d", c.Listeners, MaxListeners)
+	}
+	if d := time.Duration(c.Duration); d <= 0 || d > MaxDuration {
+		return fmt.Errorf("duration %v: want up to %v", d, MaxDuration)
+	}
+	switch c.Proto {
+	case "ogg", "ws", "mix":
+	default:
+		return fmt.Errorf("proto %q: want ogg, ws or mix", c.Proto)
+	}
+	if c.Room == "" || strings.ContainsAny(c.Room, "/?#") {
+		return fmt.Errorf("room %q", c.Room)
+	}
+	for _, t := range append([]string{c.Origin}, c.ListenAt...) {
+		if err := loopbackURL(t); err != nil {
+			return err
+		}
+	}
+	for _, s := range c.Sources {
+		ip := net.ParseIP(s)
+		if ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("source %q: only loopback addresses", s)
+		}
+	}
+	return nil
+}
+
+// loopbackURL refuses anything but http:// on a literal loopback address
+// (or localhost), so the tool cannot be pointed at someone else.
+func loopbackURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return fmt.Errorf("target %q: want http://127.x.x.x:PORT", s)
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(h)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("target %q: only loopback targets are allowed", s)
+	}
+	return nil
+}
+
+type joinResp struct {
+	Listen struct {
+		Ogg string `json:"ogg"`
+		WS  string `json:"ws"`
+	} `json:"listen"`
+}
+
+// Run runs c in this process and returns one Result per listener. It stops
+// when c.Duration has passed since the first connect or ctx is done.
+func Run(ctx context.Context, c Config) ([]Result, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if len(c.ListenAt) == 0 {
+		c.ListenAt = []string{c.Origin}
+	}
+	if len(c.TicketKey) > 0 {
+		s, err := admission.NewSigner(c.TicketKey, time.Duration(c.Duration)+time.Minute)
+		if err != nil {
+			return nil, err
+		}
+		c.signer = s
+	}
+	start := time.Now()
+	end := start.Add(time.Duration(c.Duration))
+	ctx, cancel := context.WithDeadline(ctx, end)
+	defer cancel()
+
+	// Joins share a small pool of keep-alive connections, like a front proxy would.
+	tr := &http.Transport{MaxIdleConnsPerHost: 32, MaxConnsPerHost: 64, IdleConnTimeout: 10 * time.Second,
+		DialContext: (&net.Dialer{Timeout: dialTimeout}).DialContext}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: respTimeout}
+
+	results := make([]Result, c.Listeners)
+	var wg sync.WaitGroup
+	for i := range c.Listeners {
+		if c.Ramp > 0 {
+			at := start.Add(time.Duration(float64(i) / c.Ramp * float64(time.Second)))
+			if d := time.Until(at); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			for j := i; j < c.Listeners; j++ {
+				results[j].Err = "not started: run ended during the ramp"
+			}
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = c.listener(ctx, hc, c.Offset+i*max(c.Stride, 1), end)
+		}()
+	}
+	wg.Wait()
+	return results, nil
+}
+
+// listener runs listener number n until end and returns its verdict.
+func (c *Config) listener(ctx context.Context, hc *http.Client, n int, end time.Time) Result {
+	proto := c.Proto
+	if proto == "mix" {
+		proto = [2]string{"ogg", "ws"}[n%2]
+	}
+	base := c.ListenAt[n%len(c.ListenAt)]
+	res := Result{Proto: proto, Remote: base}
+	began := time.Now()
+	v := NewVerifier(began, time.Duration(c.Tolerance))
+
+	path, err := c.listenPath(ctx, hc, proto)
+	if err != nil {
+		res.Err = "join: " + err.Error()
+		return res
+	}
+	u, err := url.Parse(base + path)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	d := net.Dialer{Timeout: dialTimeout}
+	if len(c.Sources) > 0 {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(c.Sources[n%len(c.Sources)])}
+	}
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		res.Err = "dial: " + err.Error()
+		return res
+	}
+	// The run's end (or ctx) closes the connection; a response head must
+	// come within respTimeout.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	_ = conn.SetReadDeadline(time.Now().Add(respTimeout))
+	res.Joined = true
+	bytes, err := listen(conn, u, proto, v)
+	conn.Close()
+	finish := time.Now()
+	if ctx.Err() != nil {
+		finish = end // the run ended, not the stream
+		err = nil
+	}
+	r := v.Finish(finish)
+	r.Proto, r.Remote, r.Joined, r.Bytes = proto, base, true, bytes
+	if err != nil && !errors.Is(err, io.EOF) {
+		r.Err = err.Error()
+	} else if err != nil {
+		r.Err = "stream ended before the run"
+	}
+	return r
+}
+
+// listenPath gets a listen path with a ticket: a join, or the fixed ticket.
+func (c *Config) listenPath(ctx context.Context, hc *http.Client, proto string) (string, error) {
+	if c.Ticket != "" {
+		return "/api/v1/rooms/" + c.Room + "/listen." + proto + "?t=" + url.QueryEscape(c.Ticket), nil
+	}
+	if c.signer != nil {
+		tok, _, err := c.signer.Issue(c.Room)
+		if err != nil {
+			return "", err
+		}
+		return "/api/v1/rooms/" + c.Room + "/listen." + proto + "?t=" + url.QueryEscape(tok), nil
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", c.Origin+"/api/v1/rooms/"+c.Room+"/join", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxJoinBody))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%w %d: %s", errStatus, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	var j joinResp
+	if err := json.Unmarshal(b, &j); err != nil {
+		return "", fmt.Errorf("join answer: %w", err)
+	}
+	if proto == "ws" {
+		return j.Listen.WS, nil
+	}
+	return j.Listen.Ogg, nil
+}

@@ -1,0 +1,83 @@
+package loadgen
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"majlis/internal/fanout"
+	"majlis/internal/program"
+)
+
+// liveProgram feeds p one silence frame every 20 ms until the test ends,
+// stopping after stopAfter frames when it is positive (a stuck program).
+func liveProgram(t *testing.T, p *program.Program, stopAfter int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(20 * time.Millisecond)
+		defer tk.Stop()
+		for n := 0; stopAfter <= 0 || n < stopAfter; n++ {
+			p.WriteFrame([]byte{0xF8, 0xFF, 0xFE})
+			select {
+			case <-tk.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func serveProgram(t *testing.T, p *program.Program) string {
+	hub := fanout.NewHub(fanout.Config{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/rooms/r/listen.ogg", func(w http.ResponseWriter, r *http.Request) { hub.ServeOgg(w, r, p) })
+	mux.HandleFunc("/api/v1/rooms/r/listen.ws", func(w http.ResponseWriter, r *http.Request) { hub.ServeWS(w, r, p) })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() { hub.Close(); srv.Close() })
+	return srv.URL
+}
+
+// TestRunHearsTheProgram runs listeners of both protocols against a real
+// fan-out: each must get audio without stalls or gaps, and a listener of
+// a program that stops delivering must be reported as stalled.
+func TestRunHearsTheProgram(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		stopAfter int // frames before the program stops (0: never)
+		stalled   bool
+	}{
+		{"live", 0, false},
+		{"stuck program", 30, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := program.New(program.Config{})
+			liveProgram(t, p, tc.stopAfter)
+			base := serveProgram(t, p)
+			time.Sleep(300 * time.Millisecond) // some history for the pre-roll
+			rs, err := Run(t.Context(), Config{Origin: base, Room: "r", Ticket: "x", Listeners: 6, Proto: "mix",
+				Ramp: 50, Duration: Duration(2500 * time.Millisecond), Tolerance: Duration(500 * time.Millisecond),
+				Sources: []string{"127.0.0.1", "127.0.0.2"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := Summarize(Config{}, 1, time.Now(), rs)
+			t.Logf("%+v", rep)
+			for i, r := range rs {
+				if !r.Audio || r.Err != "" || r.Gaps != 0 {
+					t.Fatalf("listener %d: %+v", i, r)
+				}
+				if (r.Stalls > 0) != tc.stalled {
+					t.Fatalf("listener %d: %d stalls, want stalled=%v: %+v", i, r.Stalls, tc.stalled, r)
+				}
+			}
+			if rs[0].Proto != "ogg" || rs[1].Proto != "ws" {
+				t.Fatalf("protocols %s %s, want ogg ws", rs[0].Proto, rs[1].Proto)
+			}
+		})
+	}
+}
