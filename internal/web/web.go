@@ -1,19 +1,65 @@
 // Package web serves majlis's web app: static HTML, CSS and JavaScript
 // modules embedded in the binary (no build step), with English and Arabic
-// translations.
+// translations in static/i18n.
+//
+// The app routes in the browser; the handler answers its paths (/r/{id},
+// /studio/{id}, /mod, /signin, /signup) with index.html so that links and
+// reloads work, and serves everything else as files.
 package web
 
 import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 //go:embed static
 var static embed.FS
 
+// Files is the app's file tree (index.html, js/, i18n/, app.css).
+func Files() fs.FS {
+	sub, err := fs.Sub(static, "static")
+	if err != nil {
+		panic(err) // the embedded tree always has static/
+	}
+	return sub
+}
+
+// appPath reports whether path is one of the app's own pages.
+func appPath(path string) bool {
+	switch path {
+	case "/", "/mod", "/signin", "/signup":
+		return true
+	}
+	for _, p := range []string{"/r/", "/studio/"} {
+		if id, ok := strings.CutPrefix(path, p); ok && id != "" && !strings.Contains(id, "/") {
+			return true
+		}
+	}
+	return false
+}
+
 // Handler serves the web app.
 func Handler() http.Handler {
-	sub, _ := fs.Sub(static, "static")
-	return http.FileServerFS(sub)
+	files := Files()
+	fileServer := http.FileServerFS(files)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		// The app is small and changes with the binary: revalidate rather than cache stale code.
+		h.Set("Cache-Control", "no-cache")
+		if appPath(r.URL.Path) {
+			h.Set("X-Frame-Options", "DENY")
+			http.ServeFileFS(w, r, files, "index.html")
+			return
+		}
+		fileServer.ServeHTTP(w, r)
+	})
 }

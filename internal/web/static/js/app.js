@@ -1,0 +1,566 @@
+// The majlis web app: a small router over /, /r/{id}, /studio/{id}, /mod,
+// /signin and /signup. Views build DOM with h(); every string goes through t().
+import * as i18n from "./i18n.js";
+import { t } from "./i18n.js";
+import * as api from "./api.js";
+import { Player } from "./player.js";
+import { Publisher } from "./publisher.js";
+import { RoomFeed } from "./feed.js";
+
+const pollMs = 2000;
+// The server's reaction set (internal/room.Reactions).
+const reactionSet = ["👏", "❤️", "😂", "🔥", "💯", "🙏", "👍", "😮"];
+
+// h makes an element: h("button", {class: "x", onclick: f}, "text", child).
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+
+const main = () => document.getElementById("main");
+let cleanup = [];
+
+function onLeave(f) { cleanup.push(f); }
+
+function poll(f) {
+  f();
+  const id = setInterval(f, pollMs);
+  onLeave(() => clearInterval(id));
+}
+
+function stateBadge(state) {
+  return h("span", { class: `badge badge-${state}`, "data-testid": "state" }, t(`state.${state}`));
+}
+
+function meter(label, id) {
+  return h("div", { class: "meter", role: "meter", "aria-label": label, "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0", id },
+    h("div", { class: "meter-fill" }));
+}
+
+function setMeter(el, rms) {
+  if (!el) return;
+  const db = rms > 0 ? 20 * Math.log10(rms) : -100;
+  const pct = Math.max(0, Math.min(100, (db + 60) / 60 * 100));
+  el.firstChild.style.inlineSize = pct + "%";
+  el.setAttribute("aria-valuenow", String(Math.round(pct)));
+}
+
+function errorBox(e) {
+  return h("p", { class: "error", role: "alert" }, t("common.error", { message: e.message || String(e) }));
+}
+
+// ---- home ----------------------------------------------------------------
+
+function viewHome() {
+  const root = h("section", { class: "stack" }, h("h1", {}, t("home.title")));
+  const idIn = h("input", { id: "room-id", name: "room", required: true, autocomplete: "off" });
+  root.append(h("form", { class: "card row", onsubmit: (e) => { e.preventDefault(); go(`/r/${encodeURIComponent(idIn.value.trim())}`); } },
+    h("label", { for: "room-id" }, t("home.open.label")), idIn, h("button", { type: "submit" }, t("home.open.submit"))));
+
+  const create = h("section", { class: "card stack", "aria-labelledby": "create-h" }, h("h2", { id: "create-h" }, t("home.create.title")));
+  if (api.signedIn()) {
+    const title = h("input", { id: "room-title", name: "title", required: true, maxlength: "200" });
+    const desc = h("textarea", { id: "room-desc", name: "description", maxlength: "2000", rows: "3" });
+    const when = h("input", { id: "room-when", name: "scheduled_at", type: "datetime-local" });
+    const out = h("div", { "aria-live": "polite" });
+    create.append(h("form", { class: "stack", onsubmit: async (e) => {
+      e.preventDefault();
+      const body = { title: title.value.trim() };
+      if (desc.value.trim()) body.description = desc.value.trim();
+      if (when.value) body.scheduled_at = new Date(when.value).toISOString();
+      try {
+        const r = await api.call("POST", "/rooms", body);
+        api.remember(r);
+        go(`/studio/${r.id}`);
+      } catch (err) { out.replaceChildren(errorBox(err)); }
+    } }, h("label", { for: "room-title" }, t("home.create.label")), title,
+      h("label", { for: "room-desc" }, t("home.create.description")), desc,
+      h("label", { for: "room-when" }, t("home.create.when")), when,
+      h("button", { type: "submit", class: "primary" }, t("home.create.submit"))), out);
+  } else {
+    create.append(h("p", {}, h("a", { href: "/signin" }, t("home.create.signin"))));
+  }
+  root.append(create);
+
+  const list = h("ul", { class: "rooms", "data-testid": "rooms" });
+  root.append(h("section", { class: "card stack", "aria-labelledby": "recent-h" }, h("h2", { id: "recent-h" }, t("home.recent")), list,
+    h("p", { class: "muted" }, t("home.nolist"))));
+  const recent = api.recent();
+  if (recent.length === 0) list.append(h("li", { class: "muted" }, t("home.recent.empty")));
+  for (const r of recent) {
+    const badge = h("span");
+    list.append(h("li", {}, h("a", { href: `/r/${encodeURIComponent(r.id)}` }, r.title || r.id), " ", badge));
+    api.getRoom(r.id).then((room) => badge.replaceWith(stateBadge(room.state)), () => {});
+  }
+  return root;
+}
+
+// ---- listener ------------------------------------------------------------
+
+function roleLabel(role) { return t(`role.${role}`); }
+
+// stageList shows who is on stage; speaking marks publishing, unmuted members
+// while the program has sound (the program is one mix: no per-voice level).
+function stageList(view, loud, controls) {
+  const ul = h("ul", { class: "stage", "data-testid": "stage" });
+  const members = (view && view.stage) || [];
+  if (members.length === 0) ul.append(h("li", { class: "muted" }, t("room.stage.empty")));
+  for (const m of members) {
+    const speaking = loud && m.publishing && !m.muted;
+    ul.append(h("li", { class: speaking ? "speaker speaking" : "speaker", "data-user": m.id },
+      h("span", { class: "avatar", "aria-hidden": "true" }, String(m.name || m.id).slice(0, 1).toUpperCase()),
+      h("span", { class: "name" }, m.name || m.id),
+      h("span", { class: "muted small" }, roleLabel(m.role), m.muted ? ` · ${t("room.muted")}` : "", !m.publishing ? ` · ${t("room.offstage")}` : ""),
+      speaking ? h("span", { class: "sr-only" }, t("room.speaking")) : null,
+      controls ? controls(m) : null));
+  }
+  return ul;
+}
+
+function pinBox(view) {
+  if (!view || !view.pin) return h("p", { class: "pinned", hidden: true });
+  return h("p", { class: "pinned", "data-testid": "pin" }, h("strong", {}, t("room.pinned") + ": "),
+    h("a", { href: view.pin, rel: "noopener noreferrer nofollow", target: "_blank" }, view.pin));
+}
+
+function reactionLine(totals) {
+  const parts = Object.entries(totals).filter(([, n]) => n > 0);
+  if (parts.length === 0) return h("p", { class: "muted", "data-testid": "reaction-totals" }, t("react.none"));
+  return h("p", { class: "reactions", "data-testid": "reaction-totals" }, parts.map(([em, n]) => h("span", { class: "tally" }, `${em} ${n.toLocaleString(i18n.current())}`)));
+}
+
+function viewRoom(id) {
+  const title = h("h1", { id: "room-title" }, t("common.loading"));
+  const badge = h("span");
+  const count = h("span", { class: "count", "aria-live": "polite", "data-testid": "listeners" });
+  const stageBox = h("div");
+  const pinSlot = h("div");
+  const desc = h("p", { class: "description" });
+  const notice = h("p", { class: "notice", "aria-live": "polite", "data-testid": "notice" });
+  const status = h("p", { class: "muted", "aria-live": "polite", "data-testid": "player-status" }, t("player.stopped"));
+  const level = meter(t("player.level"), "program-level");
+  const extras = h("div", { class: "stack" });
+  const totals = {};
+  const totalsSlot = h("div", {}, reactionLine(totals));
+  let view = null;
+  let removed = false;
+  const me = api.user();
+
+  const player = new Player(id, (state, info) => {
+    const msg = {
+      connecting: t("player.connecting"), playing: t("player.playing"), stopped: t("player.stopped"),
+      reconnecting: t("player.reconnecting", { s: info.seconds || 1 }),
+      waiting: info.pow ? t("room.waiting.pow") : t("room.waiting.body") + (info.position !== undefined ? " " + t("room.waiting.position", { n: info.position }) : ""),
+      notfound: t("state.notfound"),
+      scheduled: t("room.scheduled.body"), ended: t("room.ended.body"), removed: t("room.removed.body"),
+    }[state] || "";
+    status.textContent = msg;
+    if (state === "waiting") badge.replaceChildren(stateBadge("waiting"));
+    if (state === "removed") removed = true;
+    if (state === "ended" || state === "removed") { badge.replaceChildren(stateBadge(state)); play.disabled = true; }
+    play.textContent = player.running ? t("player.stop") : t("player.play");
+    play.setAttribute("aria-pressed", player.running ? "true" : "false");
+  });
+  window.majlisPlayer = { stats: () => player.stats(), player };
+  const play = h("button", { class: "play", id: "play", "aria-pressed": "false", onclick: () => {
+    if (player.running) player.stop(); else player.start();
+  } }, t("player.play"));
+  onLeave(() => player.stop());
+
+  let extrasKey = "";
+  function renderExtras() {
+    const parts = [];
+    const live = view && view.state === "live" && !removed;
+    // Rebuild only when what is shown changes: rebuilding on every counts
+    // event would take keyboard focus away from the buttons.
+    const key = JSON.stringify([live, me && me.id, view && view.stage.map((m) => m.id), view && (view.requests || []).map((r) => r.id)]);
+    if (key === extrasKey) return;
+    extrasKey = key;
+    if (me && live) {
+      parts.push(h("section", { class: "card stack", "aria-labelledby": "react-h" }, h("h2", { id: "react-h" }, t("react.title")),
+        h("div", { class: "row" }, reactionSet.map((em) => h("button", { class: "react", "data-emoji": em, "aria-label": t("react.send", { emoji: em }),
+          onclick: () => api.call("POST", `/rooms/${encodeURIComponent(id)}/reactions`, { emoji: em }).catch((e) => { status.textContent = t("common.error", { message: e.message }); }) }, em))),
+        totalsSlot));
+      const onStage = view.stage.some((m) => m.id === me.id);
+      const requested = (view.requests || []).some((r) => r.id === me.id);
+      if (onStage) {
+        parts.push(h("p", {}, h("a", { href: `/studio/${encodeURIComponent(id)}`, id: "to-studio" }, t("room.studio"))));
+      } else {
+        parts.push(h("div", { class: "row" }, h("button", { id: "request-speak", "aria-pressed": requested ? "true" : "false", onclick: async () => {
+          try { await api.call(requested ? "DELETE" : "POST", `/rooms/${encodeURIComponent(id)}/requests`); feed.soon(); } catch (e) { status.textContent = t("common.error", { message: e.message }); }
+        } }, requested ? t("speak.cancel") : t("speak.request")), requested ? h("span", { class: "muted", "data-testid": "request-state" }, t("speak.requested")) : null));
+      }
+    } else if (!me && live) {
+      parts.push(h("p", {}, h("a", { href: "/signin?next=" + encodeURIComponent(location.pathname) }, t("speak.signin"))));
+    }
+    extras.replaceChildren(...parts);
+  }
+
+  const feed = new RoomFeed(id, (v) => {
+    if (!v) { title.textContent = t("state.notfound"); badge.replaceChildren(); return; }
+    view = v;
+    api.remember(v);
+    title.textContent = v.title;
+    document.title = `${v.title} · ${t("app.name")}`;
+    if (!removed && player.s.state !== "waiting") badge.replaceChildren(stateBadge(v.state));
+    count.textContent = t("room.listeners", { n: (v.counts && v.counts.listeners) || 0 });
+    if (v.state === "live") player.wake();
+    desc.textContent = v.description || "";
+    desc.hidden = !v.description;
+    const when = v.scheduled_at ? new Date(v.scheduled_at).toLocaleString(i18n.current(), { dateStyle: "full", timeStyle: "short" }) : "";
+    notice.textContent = v.state === "scheduled" ? t("room.scheduled.body") + (when ? " " + t("room.scheduled.at", { when }) : "") : v.state === "ended" ? t("room.ended.body") : "";
+    play.disabled = v.state === "ended" || removed;
+    pinSlot.replaceChildren(pinBox(v));
+    renderStage();
+    renderExtras();
+  }, (ev) => {
+    if (ev.type === "reactions" && ev.data && ev.data.counts) {
+      for (const [em, n] of Object.entries(ev.data.counts)) totals[em] = (totals[em] || 0) + n;
+      totalsSlot.replaceChildren(reactionLine(totals));
+    }
+    const who = ev.data && (ev.data.change ? ev.data.change.user : ev.data.user);
+    if (ev.type === "blocked" && me && who === me.id) {
+      removed = true;
+      player.stop();
+      player.setState("removed");
+      renderExtras();
+    }
+  });
+  feed.start();
+  onLeave(() => feed.stop());
+  let stageKey = "";
+  function renderStage() {
+    const loud = player.running && player.s.level > 0.01;
+    const key = JSON.stringify([loud, view.stage]);
+    if (key === stageKey) return;
+    stageKey = key;
+    stageBox.replaceChildren(stageList(view, loud));
+  }
+  const levelTimer = setInterval(() => {
+    setMeter(level, player.s.level);
+    if (view) renderStage();
+  }, 250);
+  onLeave(() => clearInterval(levelTimer));
+
+  return h("section", { class: "stack room" },
+    h("header", { class: "room-head" }, title, h("div", { class: "row" }, badge, count)),
+    desc, notice, pinSlot,
+    h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
+    h("section", { class: "card stack player" }, h("div", { class: "row" }, play, status), level),
+    extras);
+}
+
+// ---- studio --------------------------------------------------------------
+
+function viewStudio(id) {
+  if (!api.signedIn()) return h("section", { class: "stack" }, h("h1", {}, t("studio.title")), h("p", {}, h("a", { href: "/signin?next=" + encodeURIComponent(location.pathname) }, t("studio.signin"))));
+  const me = api.user();
+  const title = h("h1", {}, t("common.loading"));
+  const badge = h("span");
+  const count = h("span", { class: "count", "aria-live": "polite", "data-testid": "listeners" });
+  const out = h("div", { "aria-live": "assertive" });
+  const status = h("p", { "aria-live": "polite", "data-testid": "studio-status" }, t("studio.status.idle"));
+  const level = meter(t("studio.mic.level"), "mic-level");
+  const link = `${location.origin}/r/${encodeURIComponent(id)}`;
+  const stageBox = h("div");
+  const requestsBox = h("div");
+  const countsBox = h("div");
+  const pinSlot = h("div");
+  const totals = {};
+  const totalsSlot = h("div", {}, reactionLine(totals));
+  const manage = h("div", { class: "stack" });
+  let view = null;
+  let stageKey = "";
+  let requestsKey = "";
+
+  const pub = new Publisher(id, (state, info) => {
+    status.textContent = {
+      idle: t("studio.status.idle"), connecting: t("studio.status.connecting"), live: t("studio.status.live"),
+      muted: t("studio.status.muted"), denied: t("studio.mic.denied"), failed: t("studio.status.failed", { message: info.message || "" }),
+    }[state] || "";
+    const on = state === "live" || state === "muted" || state === "connecting";
+    golive.textContent = on ? t("studio.leave") : t("studio.golive");
+    golive.setAttribute("aria-pressed", on ? "true" : "false");
+    mute.disabled = !on;
+  });
+  pub.onLevel = (rms) => setMeter(level, rms);
+  window.majlisStudio = { stats: () => pub.stats(), publisher: pub };
+  onLeave(() => pub.stop());
+
+  const rid = encodeURIComponent(id);
+  const act = (method, path, body) => async () => {
+    try {
+      const v = await api.call(method, `/rooms/${rid}${path}`, body);
+      if (v && v.stage) feed.set(v); else feed.soon();
+      out.replaceChildren();
+    } catch (e) { out.replaceChildren(errorBox(e)); }
+  };
+  const start = h("button", { id: "start-room", onclick: act("POST", "/start") }, t("studio.start"));
+  const end = h("button", { id: "end-room", class: "danger", onclick: () => { if (confirm(t("studio.end.confirm"))) { pub.stop(); act("POST", "/end")(); } } }, t("studio.end"));
+  const golive = h("button", { id: "go-live", class: "primary", "aria-pressed": "false", onclick: () => {
+    if (pub.pc || pub.s.state === "connecting") pub.stop(); else pub.start();
+  } }, t("studio.golive"));
+  const mute = h("button", { id: "mute", disabled: true, "aria-pressed": "false", onclick: () => {
+    if (mute.dataset.forced) { status.textContent = t("studio.forcedmuted"); return; }
+    const m = !pub.s.muted;
+    pub.setMuted(m);
+    mute.textContent = m ? t("studio.unmute") : t("studio.mute");
+    mute.setAttribute("aria-pressed", m ? "true" : "false");
+    // Tell the room too, so the stage shows it (servers without the endpoint: the track alone).
+    api.call("POST", `/rooms/${rid}/members/me/mute`, { muted: m }).catch(() => {});
+  } }, t("studio.mute"));
+  const copy = h("button", { onclick: async () => { try { await navigator.clipboard.writeText(link); copy.textContent = t("common.copied"); } catch { /* no clipboard */ } } }, t("common.copy"));
+
+  // Moderation controls, shown to the host and co-hosts (and platform admins
+  // and moderators) when the server has room roles.
+  const myRole = () => ((view && view.stage.find((m) => me && m.id === me.id)) || {}).role || "";
+  const canRun = () => myRole() === "host" || myRole() === "cohost" || (me && (me.role === "admin" || me.role === "moderator"));
+  const canModerate = () => view && feed.hasState && canRun();
+  const leaveRole = h("button", { id: "leave-role", hidden: true, onclick: () => { pub.stop(); act("DELETE", "/speakers/me")(); } }, t("studio.leaverole"));
+  const memberControls = (m) => {
+    if (!canModerate() || (me && m.id === me.id) || m.role === "host") return null;
+    const u = encodeURIComponent(m.id);
+    return h("div", { class: "row controls" },
+      h("button", { "data-action": "audience", onclick: act("DELETE", `/speakers/${u}`) }, t("studio.audience")),
+      h("button", { "data-action": "mute", "aria-pressed": m.forced_mute ? "true" : "false", onclick: act("POST", `/members/${u}/mute`, { muted: !m.forced_mute }) }, m.forced_mute ? t("studio.forceunmute") : t("studio.forcemute")),
+      m.role !== "cohost" ? h("button", { "data-action": "cohost", onclick: act("POST", `/cohosts/${u}`) }, t("studio.cohost")) : null,
+      h("button", { class: "danger", "data-action": "remove", onclick: () => { if (confirm(t("studio.remove.confirm", { name: m.name || m.id }))) act("POST", `/blocks/${u}`)(); } }, t("studio.remove")));
+  };
+
+  function renderManage() {
+    if (!canModerate()) { manage.replaceChildren(); return; }
+    const reqs = view.requests || [];
+    const rk = JSON.stringify(reqs.map((r) => r.id));
+    if (rk !== requestsKey) {
+      requestsKey = rk;
+      requestsBox.replaceChildren(reqs.length === 0 ? h("p", { class: "muted" }, t("studio.requests.empty")) :
+      h("ul", { class: "requests", "data-testid": "requests" }, reqs.map((r) => h("li", { class: "row", "data-user": r.id },
+        h("span", { class: "name" }, r.name || r.id),
+        h("button", { class: "primary", "data-action": "approve", onclick: act("POST", `/requests/${encodeURIComponent(r.id)}/approve`) }, t("studio.approve")),
+        h("button", { "data-action": "deny", onclick: act("POST", `/requests/${encodeURIComponent(r.id)}/deny`) }, t("studio.deny"))))));
+    }
+    const c = view.counts || {};
+    countsBox.replaceChildren(h("dl", { class: "counts" },
+      h("dt", {}, t("studio.counts.listeners")), h("dd", { "data-testid": "count-listeners" }, (c.listeners || 0).toLocaleString(i18n.current())),
+      h("dt", {}, t("studio.counts.peak")), h("dd", {}, (c.peak || 0).toLocaleString(i18n.current())),
+      h("dt", {}, t("studio.counts.unique")), h("dd", {}, (c.unique || 0).toLocaleString(i18n.current()))));
+    if (manage.childElementCount) return; // the forms keep what is being typed
+    const inviteIn = h("input", { id: "invite-user", required: true, autocomplete: "off" });
+    const pinIn = h("input", { id: "pin-url", type: "url", required: true, placeholder: "https://" });
+    manage.replaceChildren(
+      h("section", { class: "card stack", "aria-labelledby": "req-h" }, h("h2", { id: "req-h" }, t("studio.requests")), requestsBox),
+      h("section", { class: "card stack", "aria-labelledby": "counts-h" }, h("h2", { id: "counts-h" }, t("studio.counts")), countsBox, h("h3", {}, t("studio.reactions")), totalsSlot),
+      h("section", { class: "card stack", "aria-labelledby": "invite-h" }, h("h2", { id: "invite-h" }, t("studio.invite")),
+        h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); act("POST", `/speakers/${encodeURIComponent(inviteIn.value.trim())}`)(); inviteIn.value = ""; } },
+          h("label", { for: "invite-user" }, t("studio.invite.label")), inviteIn, h("button", { type: "submit" }, t("studio.invite")))),
+      h("section", { class: "card stack", "aria-labelledby": "pin-h" }, h("h2", { id: "pin-h" }, t("studio.pin")), pinSlot,
+        h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); act("PUT", "/pin", { url: pinIn.value.trim() })(); pinIn.value = ""; } },
+          h("label", { for: "pin-url" }, t("studio.pin.label")), pinIn, h("button", { type: "submit", id: "pin-submit" }, t("studio.pin")),
+          h("button", { type: "button", onclick: act("DELETE", "/pin") }, t("studio.unpin")))));
+  }
+
+  const feed = new RoomFeed(id, (v) => {
+    if (!v) { title.textContent = t("state.notfound"); return; }
+    view = v;
+    api.remember(v);
+    title.textContent = v.title;
+    document.title = `${t("studio.title")}: ${v.title} · ${t("app.name")}`;
+    badge.replaceChildren(stateBadge(v.state));
+    count.textContent = t("room.listeners", { n: (v.counts && v.counts.listeners) || 0 });
+    const runs = !feed.hasState || canRun();
+    start.hidden = v.state !== "scheduled" || !runs;
+    end.hidden = v.state === "ended" || !runs;
+    const role = myRole();
+    leaveRole.hidden = !(role === "speaker" || role === "cohost");
+    const mine = v.stage.find((m) => me && m.id === me.id);
+    if (mine && mine.forced_mute) {
+      pub.setMuted(true);
+      mute.textContent = t("studio.unmute");
+      mute.setAttribute("aria-pressed", "true");
+      status.textContent = t("studio.forcedmuted");
+    }
+    mute.dataset.forced = mine && mine.forced_mute ? "1" : "";
+    golive.disabled = v.state !== "live";
+    if (v.state === "ended" && pub.pc) pub.stop();
+    const key = JSON.stringify([v.stage, canModerate()]);
+    if (key !== stageKey) { stageKey = key; stageBox.replaceChildren(stageList(v, false, memberControls)); }
+    pinSlot.replaceChildren(pinBox(v));
+    renderManage();
+  }, (ev) => {
+    if (ev.type === "reactions" && ev.data && ev.data.counts) {
+      for (const [em, n] of Object.entries(ev.data.counts)) totals[em] = (totals[em] || 0) + n;
+      totalsSlot.replaceChildren(reactionLine(totals));
+    }
+  });
+  feed.start();
+  onLeave(() => feed.stop());
+
+  return h("section", { class: "stack studio" },
+    h("header", { class: "room-head" }, h("p", { class: "muted" }, t("studio.title")), title, h("div", { class: "row" }, badge, count)),
+    h("div", { class: "row" }, start, end, leaveRole), out,
+    h("section", { class: "card stack", "aria-labelledby": "mic-h" }, h("h2", { id: "mic-h" }, t("studio.mic")),
+      h("div", { class: "row" }, golive, mute), level, status),
+    h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
+    manage,
+    h("section", { class: "card stack", "aria-labelledby": "link-h" }, h("h2", { id: "link-h" }, t("studio.listen.link")),
+      h("div", { class: "row" }, h("a", { href: link, "data-testid": "listen-link" }, link), copy)));
+}
+
+// ---- moderation ----------------------------------------------------------
+
+function viewMod() {
+  const root = h("section", { class: "stack" }, h("h1", {}, t("mod.title")));
+  if (!api.signedIn()) { root.append(h("p", {}, h("a", { href: "/signin?next=/mod" }, t("mod.signin")))); return root; }
+  const list = h("ul", { class: "rooms", "data-testid": "mod-rooms" });
+  const out = h("div", { "aria-live": "assertive" });
+  const idIn = h("input", { id: "mod-room", required: true, autocomplete: "off" });
+  const ids = new Set(api.recent().map((r) => r.id));
+  const refresh = async () => {
+    const rows = [];
+    for (const rid of ids) {
+      try {
+        const r = await api.getRoom(rid);
+        if (r.state === "ended") continue;
+        rows.push(h("li", { class: "row", "data-room": r.id }, h("a", { href: `/r/${encodeURIComponent(r.id)}` }, r.title), stateBadge(r.state),
+          h("span", { class: "count" }, t("room.listeners", { n: r.listeners || 0 })),
+          h("a", { href: `/studio/${encodeURIComponent(r.id)}` }, t("mod.moderate")),
+          h("button", { class: "danger", onclick: async () => {
+            try { await api.call("POST", `/rooms/${encodeURIComponent(r.id)}/end`); refresh(); } catch (e) { out.replaceChildren(errorBox(e)); }
+          } }, t("mod.end"))));
+      } catch { /* gone */ }
+    }
+    list.replaceChildren(...(rows.length ? rows : [h("li", { class: "muted" }, t("mod.rooms.empty"))]));
+  };
+  poll(refresh);
+  root.append(
+    h("section", { class: "card stack", "aria-labelledby": "modrooms-h" }, h("h2", { id: "modrooms-h" }, t("mod.rooms")), list, h("p", { class: "muted" }, t("mod.nolist")),
+      h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); ids.add(idIn.value.trim()); refresh(); } },
+        h("label", { for: "mod-room" }, t("mod.lookup")), idIn, h("button", { type: "submit" }, t("common.open")))),
+    out,
+    h("section", { class: "card", "aria-labelledby": "reports-h" }, h("h2", { id: "reports-h" }, t("mod.reports")), h("p", { class: "muted" }, t("mod.reports.none"))));
+  return root;
+}
+
+// ---- sign in / sign up -----------------------------------------------------
+
+function safeNext() {
+  const next = new URLSearchParams(location.search).get("next") || "/";
+  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+}
+
+// credentialsForm is the name + password form of sign-in and sign-up.
+function credentialsForm(kind) {
+  const name = h("input", { id: `${kind}-name`, name: "username", required: true, autocomplete: "username", maxlength: "64" });
+  const pw = h("input", { id: `${kind}-password`, name: "password", type: "password", required: true,
+    autocomplete: kind === "signup" ? "new-password" : "current-password" });
+  const out = h("div", { "aria-live": "assertive" });
+  const form = h("form", { class: "card stack", onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const u = await api.call("POST", kind === "signup" ? "/signup" : "/login", { name: name.value.trim(), password: pw.value });
+      api.setMe(u);
+      go(safeNext());
+    } catch (err) {
+      out.replaceChildren(h("p", { class: "error", role: "alert" },
+        err.code === "signup_disabled" ? t("auth.signup.unavailable") : t("auth.failed", { message: err.message })));
+    }
+  } }, h("label", { for: `${kind}-name` }, t("auth.name")), name, h("label", { for: `${kind}-password` }, t("auth.password")), pw,
+    h("button", { type: "submit", class: "primary" }, t(kind === "signup" ? "auth.submit.signup" : "auth.submit.signin")), out);
+  return form;
+}
+
+function viewSignin() {
+  const tok = h("input", { id: "token", name: "token", type: "password", required: true, autocomplete: "off", "aria-describedby": "token-help" });
+  const out = h("div", { "aria-live": "assertive" });
+  return h("section", { class: "stack narrow" }, h("h1", {}, t("auth.signin.title")),
+    credentialsForm("signin"),
+    h("details", {}, h("summary", {}, t("auth.or.token")),
+      h("form", { class: "card stack", id: "token-form", onsubmit: async (e) => {
+        e.preventDefault();
+        localStorage.setItem(api.tokenKey, tok.value.trim());
+        await api.loadMe();
+        go(safeNext());
+      } }, h("label", { for: "token" }, t("auth.token")), tok, h("p", { class: "muted", id: "token-help" }, t("auth.token.help")),
+        h("button", { type: "submit" }, t("auth.submit.signin")))), out,
+    h("p", {}, h("a", { href: "/signup" }, t("nav.signup"))));
+}
+
+function viewSignup() {
+  return h("section", { class: "stack narrow" }, h("h1", {}, t("auth.signup.title")), credentialsForm("signup"),
+    h("p", {}, h("a", { href: "/signin" }, t("nav.signin"))));
+}
+
+// ---- shell ---------------------------------------------------------------
+
+const routes = [
+  [/^\/$/, viewHome],
+  [/^\/r\/([^/]+)$/, viewRoom],
+  [/^\/studio\/([^/]+)$/, viewStudio],
+  [/^\/mod$/, viewMod],
+  [/^\/signin$/, viewSignin],
+  [/^\/signup$/, viewSignup],
+];
+
+function render() {
+  for (const f of cleanup) f();
+  cleanup = [];
+  const path = location.pathname;
+  let view = null;
+  for (const [re, v] of routes) {
+    const m = path.match(re);
+    if (m) { view = v(...m.slice(1).map(decodeURIComponent)); break; }
+  }
+  main().replaceChildren(view || h("h1", {}, t("state.notfound")));
+  shell();
+}
+
+function go(path) {
+  history.pushState(null, "", path);
+  render();
+  main().focus();
+}
+
+function shell() {
+  i18n.apply();
+  document.getElementById("signin").hidden = api.signedIn();
+  document.getElementById("signup").hidden = api.signedIn();
+  document.getElementById("signout").hidden = !api.signedIn();
+  const sw = document.getElementById("lang");
+  sw.textContent = t("lang.switch");
+  sw.lang = i18n.other();
+}
+
+async function boot() {
+  await Promise.all([i18n.load(i18n.pickLang()), api.loadMe()]);
+  document.getElementById("lang").addEventListener("click", async () => {
+    const l = i18n.other();
+    i18n.setLang(l);
+    await i18n.load(l);
+    render();
+  });
+  document.getElementById("signout").addEventListener("click", async () => {
+    await api.call("POST", "/logout").catch(() => {});
+    localStorage.removeItem(api.tokenKey);
+    api.setMe(null);
+    await api.loadMe();
+    render();
+  });
+  // Internal links navigate without reloading (a playing room keeps playing in other tabs only).
+  document.addEventListener("click", (e) => {
+    const a = e.target.closest("a");
+    if (!a || a.target || a.origin !== location.origin || a.pathname.startsWith("/api/") || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    e.preventDefault();
+    go(a.pathname + a.search);
+  });
+  addEventListener("popstate", render);
+  render();
+}
+
+boot();

@@ -1,0 +1,139 @@
+package web
+
+import (
+	"encoding/json"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func loadDict(t *testing.T, lang string) map[string]string {
+	t.Helper()
+	b, err := fs.ReadFile(Files(), "i18n/"+lang+".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d map[string]string
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("%s.json: %v", lang, err)
+	}
+	return d
+}
+
+var placeholder = regexp.MustCompile(`\{\w+\}`)
+
+func placeholders(s string) string {
+	p := placeholder.FindAllString(s, -1)
+	sort.Strings(p)
+	return strings.Join(p, ",")
+}
+
+// Every key exists in both languages, with the same placeholders and no empty text.
+func TestTranslationsComplete(t *testing.T) {
+	en, ar := loadDict(t, "en"), loadDict(t, "ar")
+	for k, v := range en {
+		a, ok := ar[k]
+		if !ok {
+			t.Errorf("ar.json lacks %q", k)
+			continue
+		}
+		if strings.TrimSpace(v) == "" || strings.TrimSpace(a) == "" {
+			t.Errorf("%q is empty in a language", k)
+		}
+		if placeholders(v) != placeholders(a) {
+			t.Errorf("%q placeholders differ: en %q, ar %q", k, placeholders(v), placeholders(a))
+		}
+	}
+	for k := range ar {
+		if _, ok := en[k]; !ok {
+			t.Errorf("en.json lacks %q", k)
+		}
+	}
+}
+
+// Every key the HTML and JavaScript use is translated.
+func TestKeysUsedAreTranslated(t *testing.T) {
+	en := loadDict(t, "en")
+	used := regexp.MustCompile(`(?:\bt\(\s*"|data-i18n(?:-label|-ph)?=")([a-z][a-z0-9_.]*)"`)
+	dynamic := regexp.MustCompile("t\\(`([a-z.]+)\\$\\{")
+	n := 0
+	fs.WalkDir(Files(), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".js") || strings.HasSuffix(path, ".html")) {
+			return err
+		}
+		b, _ := fs.ReadFile(Files(), path)
+		for _, m := range used.FindAllStringSubmatch(string(b), -1) {
+			n++
+			if _, ok := en[m[1]]; !ok {
+				t.Errorf("%s uses untranslated key %q", path, m[1])
+			}
+		}
+		for _, m := range dynamic.FindAllStringSubmatch(string(b), -1) {
+			found := false
+			for k := range en {
+				found = found || strings.HasPrefix(k, m[1])
+			}
+			if !found {
+				t.Errorf("%s builds keys %q… that do not exist", path, m[1])
+			}
+		}
+		return nil
+	})
+	if n < 50 {
+		t.Fatalf("found only %d key uses: is the pattern stale?", n)
+	}
+	for _, s := range []string{"scheduled", "live", "ended", "removed", "waiting"} {
+		if _, ok := en["state."+s]; !ok {
+			t.Errorf("state.%s missing", s)
+		}
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	srv := httptest.NewServer(Handler())
+	defer srv.Close()
+	for _, tc := range []struct {
+		path, wantType string
+		wantCode       int
+		wantBody       string
+	}{
+		{"/", "text/html", 200, `id="main"`},
+		{"/r/abc123", "text/html", 200, `id="main"`},
+		{"/studio/abc123", "text/html", 200, `id="main"`},
+		{"/mod", "text/html", 200, `id="main"`},
+		{"/signin", "text/html", 200, `id="main"`},
+		{"/signup", "text/html", 200, `id="main"`},
+		{"/js/app.js", "text/javascript", 200, "import"},
+		{"/i18n/ar.json", "application/json", 200, "studio.title"},
+		{"/app.css", "text/css", 200, "inline-size"},
+		{"/r/a/b", "text/plain", 404, ""},
+		{"/nope.txt", "text/plain", 404, ""},
+	} {
+		resp, err := http.Get(srv.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.wantCode || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.wantType) || !strings.Contains(string(b), tc.wantBody) {
+			t.Errorf("GET %s: %d %q, body has %q: %v", tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), tc.wantBody, strings.Contains(string(b), tc.wantBody))
+		}
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: no nosniff", tc.path)
+		}
+	}
+}
+
+// The stylesheet mirrors for RTL through logical properties: no physical left/right.
+func TestCSSLogical(t *testing.T) {
+	b, _ := fs.ReadFile(Files(), "app.css")
+	bad := regexp.MustCompile(`(?m)(?:^|[;{\s])(?:margin|padding|border)-(?:left|right)\b|(?:^|[;{\s])(?:left|right)\s*:|text-align:\s*(?:left|right)|float:\s*(?:left|right)`)
+	if m := bad.FindAllString(string(b), -1); len(m) > 0 {
+		t.Errorf("physical properties in app.css: %q", m)
+	}
+}
