@@ -18,10 +18,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"majlis/internal/account"
 	"majlis/internal/admission"
 	"majlis/internal/fanout"
 	"majlis/internal/live"
 	"majlis/internal/metrics"
+	"majlis/internal/room"
 	"majlis/internal/stage"
 	"majlis/internal/store"
 )
@@ -31,6 +33,7 @@ const (
 	maxJSONBody  = 16 << 10
 	maxSDPBody   = 64 << 10
 	maxTitleLen  = 200
+	maxDescLen   = 2000
 	maxUserName  = 64
 	apiPrefix    = "/api/v1"
 	contentSDP   = "application/sdp"
@@ -51,6 +54,12 @@ type Config struct {
 	Metrics    *metrics.Metrics
 	Logger     *slog.Logger
 	AdminToken string
+	// Rooms is the room domain (roles, requests, mutes, reactions, counts, events).
+	Rooms *room.Service
+	// Signup lets anyone create an account with POST /api/v1/signup.
+	Signup bool
+	// PasswordTime and PasswordMemoryKiB are the argon2id cost (0: account defaults).
+	PasswordTime, PasswordMemoryKiB uint32
 	// Web serves everything outside /api/ (the web app); nil means 404 JSON.
 	Web http.Handler
 }
@@ -65,18 +74,26 @@ type API struct {
 	met     *metrics.Metrics
 	log     *slog.Logger
 	admin   string
+	rooms   *room.Service
+	signup  bool
+	hasher  *account.Hasher
+	logins  loginLimiter
 	mux     *http.ServeMux
 }
 
 // New returns the API handler.
 func New(cfg Config) *API {
 	a := &API{st: cfg.Store, live: cfg.Live, stage: cfg.Stage, fan: cfg.Fanout, tickets: cfg.Tickets,
-		met: cfg.Metrics, log: cfg.Logger, admin: cfg.AdminToken, mux: http.NewServeMux()}
+		met: cfg.Metrics, log: cfg.Logger, admin: cfg.AdminToken, rooms: cfg.Rooms, signup: cfg.Signup, mux: http.NewServeMux(),
+		hasher: &account.Hasher{Time: cfg.PasswordTime, MemoryKiB: cfg.PasswordMemoryKiB}}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
+	a.stage.SetOnLeave(a.rooms.LeftStage)
 	m := a.mux
 	m.HandleFunc("POST /api/v1/users", a.handle(a.createUser))
+	a.routeAccounts(m)
+	a.routeRooms(m)
 	m.HandleFunc("POST /api/v1/rooms", a.handle(a.createRoom))
 	m.HandleFunc("GET /api/v1/rooms/{id}", a.handle(a.getRoom))
 	m.HandleFunc("POST /api/v1/rooms/{id}/start", a.handle(a.startRoom))
@@ -110,8 +127,15 @@ func (a *API) handle(h func(http.ResponseWriter, *http.Request) error) http.Hand
 
 // principal is who is calling.
 type principal struct {
-	ID   string
-	Role string
+	ID        string
+	Role      string
+	Suspended bool
+	Cookie    bool   // authenticated by the web session cookie
+	session   string // the session secret when Cookie
+}
+
+func (p principal) actor() room.Actor {
+	return room.Actor{ID: p.ID, Platform: p.Role, Suspended: p.Suspended}
 }
 
 func (p principal) isAdmin() bool { return p.Role == roleAdmin }
@@ -124,10 +148,23 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// auth resolves the bearer token; it fails with errUnauthorized.
+// auth resolves the bearer token or the session cookie and refuses
+// suspended accounts; it fails with errUnauthorized.
 func (a *API) auth(r *http.Request) (principal, error) {
+	p, err := a.authAny(r)
+	if err == nil && p.Suspended {
+		return p, errSuspended
+	}
+	return p, err
+}
+
+// authAny is auth that lets suspended accounts through (GET /me, logout).
+func (a *API) authAny(r *http.Request) (principal, error) {
 	tok := bearer(r)
-	if tok == "" || len(tok) > 256 {
+	if tok == "" {
+		return a.authCookie(r)
+	}
+	if len(tok) > 256 {
 		return principal{}, errUnauthorized
 	}
 	if subtle.ConstantTimeCompare([]byte(tok), []byte(a.admin)) == 1 {
@@ -140,7 +177,7 @@ func (a *API) auth(r *http.Request) (principal, error) {
 	if err != nil {
 		return principal{}, err
 	}
-	return principal{ID: u.ID, Role: u.Role}, nil
+	return principal{ID: u.ID, Role: u.Role, Suspended: u.Suspended}, nil
 }
 
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
@@ -169,8 +206,9 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 		return errForbidden
 	}
 	var in struct {
-		Name string `json:"name"`
-		Role string `json:"role"`
+		Name     string `json:"name"`
+		Role     string `json:"role"`
+		Password string `json:"password"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
@@ -184,9 +222,16 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	if !validName(in.Name) {
 		return errorf(http.StatusBadRequest, "bad_name", "name must be 1-64 letters, digits, '.', '_' or '-'")
 	}
-	u, tok, err := a.st.CreateUser(r.Context(), in.Name, in.Role)
+	hash := ""
+	if in.Password != "" {
+		if !account.ValidPassword(in.Password) {
+			return errBadPassword
+		}
+		hash = a.hasher.Hash(in.Password)
+	}
+	u, tok, err := a.st.CreateAccount(r.Context(), in.Name, in.Role, hash, true)
 	if errors.Is(err, store.ErrExists) {
-		return errorf(http.StatusConflict, "name_taken", "a user with this name exists")
+		return errNameTaken
 	}
 	if err != nil {
 		return err
@@ -217,6 +262,12 @@ type roomJSON struct {
 	EndedAt   *time.Time `json:"ended_at,omitempty"`
 	Stage     []string   `json:"stage"`
 	Listeners int64      `json:"listeners"`
+
+	Description     string     `json:"description"`
+	ScheduledAt     *time.Time `json:"scheduled_at,omitempty"`
+	Pin             string     `json:"pin"`
+	PeakListeners   int64      `json:"peak_listeners"`
+	UniqueListeners int64      `json:"unique_listeners"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -228,7 +279,13 @@ func timePtr(t time.Time) *time.Time {
 
 func (a *API) roomView(rm store.Room) roomJSON {
 	v := roomJSON{ID: rm.ID, Title: rm.Title, Host: rm.Host, State: rm.State, CreatedAt: rm.CreatedAt,
-		StartedAt: timePtr(rm.StartedAt), EndedAt: timePtr(rm.EndedAt), Stage: []string{}}
+		StartedAt: timePtr(rm.StartedAt), EndedAt: timePtr(rm.EndedAt), Stage: []string{},
+		Description: rm.Description, ScheduledAt: timePtr(rm.ScheduledAt), Pin: rm.Pin,
+		PeakListeners: rm.PeakListeners, UniqueListeners: rm.UniqueListeners}
+	// The domain's counts are fresher than the store's (written once per interval).
+	if c, ok := a.rooms.Counts(rm.ID); ok {
+		v.PeakListeners, v.UniqueListeners = max(c.Peak, rm.PeakListeners), max(c.Unique, rm.UniqueListeners)
+	}
 	if lr := a.live.Get(rm.ID); lr != nil {
 		v.Listeners = lr.Listeners()
 		if m := a.stage.Members(rm.ID); m != nil {
@@ -244,7 +301,9 @@ func (a *API) createRoom(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in struct {
-		Title string `json:"title"`
+		Title       string    `json:"title"`
+		Description string    `json:"description"`
+		ScheduledAt time.Time `json:"scheduled_at"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
@@ -253,7 +312,10 @@ func (a *API) createRoom(w http.ResponseWriter, r *http.Request) error {
 	if in.Title == "" || utf8.RuneCountInString(in.Title) > maxTitleLen || !utf8.ValidString(in.Title) {
 		return errorf(http.StatusBadRequest, "bad_title", "title must be 1-200 characters")
 	}
-	rm, err := a.st.CreateRoom(r.Context(), in.Title, p.ID)
+	if utf8.RuneCountInString(in.Description) > maxDescLen || !utf8.ValidString(in.Description) {
+		return errorf(http.StatusBadRequest, "bad_description", "description must be at most 2000 characters")
+	}
+	rm, err := a.rooms.Create(r.Context(), p.actor(), in.Title, strings.TrimSpace(in.Description), in.ScheduledAt)
 	if err != nil {
 		return err
 	}
@@ -263,7 +325,7 @@ func (a *API) createRoom(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getRoom(w http.ResponseWriter, r *http.Request) error {
-	rm, err := a.st.Room(r.Context(), r.PathValue("id"))
+	rm, err := a.rooms.Room(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -271,38 +333,13 @@ func (a *API) getRoom(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// hostRoom loads the room and checks that the caller may run it.
-func (a *API) hostRoom(r *http.Request) (store.Room, principal, error) {
-	p, err := a.auth(r)
-	if err != nil {
-		return store.Room{}, p, err
-	}
-	rm, err := a.st.Room(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return rm, p, err
-	}
-	if !p.isAdmin() && p.ID != rm.Host {
-		return rm, p, errForbidden
-	}
-	return rm, p, nil
-}
-
 func (a *API) startRoom(w http.ResponseWriter, r *http.Request) error {
-	rm, _, err := a.hostRoom(r)
+	p, err := a.auth(r)
 	if err != nil {
 		return err
 	}
-	switch rm.State {
-	case store.StateEnded:
-		return errRoomEnded
-	case store.StateScheduled:
-		now := time.Now().UTC().Truncate(time.Millisecond)
-		if err := a.st.SetRoomState(r.Context(), rm.ID, store.StateLive, now); err != nil {
-			return err
-		}
-		rm.State, rm.StartedAt = store.StateLive, now
-	}
-	if _, err := a.live.Start(rm.ID); err != nil {
+	rm, err := a.rooms.Start(r.Context(), p.actor(), r.PathValue("id"))
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, a.roomView(rm))
@@ -310,19 +347,14 @@ func (a *API) startRoom(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) endRoom(w http.ResponseWriter, r *http.Request) error {
-	rm, _, err := a.hostRoom(r)
+	p, err := a.auth(r)
 	if err != nil {
 		return err
 	}
-	if rm.State != store.StateEnded {
-		now := time.Now().UTC().Truncate(time.Millisecond)
-		if err := a.st.SetRoomState(r.Context(), rm.ID, store.StateEnded, now); err != nil {
-			return err
-		}
-		rm.State, rm.EndedAt = store.StateEnded, now
+	rm, err := a.rooms.End(r.Context(), p.actor(), r.PathValue("id"))
+	if err != nil {
+		return err
 	}
-	a.stage.CloseRoom(rm.ID)
-	a.live.End(rm.ID)
 	writeJSON(w, http.StatusOK, a.roomView(rm))
 	return nil
 }

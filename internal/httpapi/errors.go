@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"majlis/internal/admission"
+	"majlis/internal/room"
 	"majlis/internal/stage"
 	"majlis/internal/store"
 )
@@ -36,7 +37,40 @@ var (
 	errInternal      = errorf(http.StatusInternalServerError, "internal", "internal error")
 	errNotWebSocket  = errorf(http.StatusBadRequest, "websocket_required", "this endpoint needs a WebSocket upgrade")
 	errUnsupportedCT = errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "wrong Content-Type for this endpoint")
+
+	errSuspended      = errorf(http.StatusForbidden, "suspended", "this account is suspended")
+	errCSRF           = errorf(http.StatusForbidden, "csrf", "cookie-authenticated changes need the X-Majlis-CSRF header or a same-origin Origin")
+	errBadName        = errorf(http.StatusBadRequest, "bad_name", "name must be 1-64 letters, digits, '.', '_' or '-'")
+	errBadPassword    = errorf(http.StatusBadRequest, "bad_password", "password must be 8-256 bytes")
+	errNameTaken      = errorf(http.StatusConflict, "name_taken", "a user with this name exists")
+	errBadCredentials = errorf(http.StatusUnauthorized, "bad_credentials", "wrong name or password")
+	errUserNotFound   = errorf(http.StatusNotFound, "user_not_found", "no user has this id")
+	errLoginLimited   = errorf(http.StatusTooManyRequests, "rate_limited", "too many failed logins for this name; wait a minute")
 )
+
+// roomErrors maps the room domain's errors to their API form.
+var roomErrors = []struct {
+	err error
+	api *apiError
+}{
+	{room.ErrForbidden, errForbidden},
+	{room.ErrRoomNotFound, errRoomNotFound},
+	{room.ErrUserNotFound, errUserNotFound},
+	{room.ErrNotLive, errRoomNotLive},
+	{room.ErrEnded, errRoomEnded},
+	{room.ErrSuspended, errSuspended},
+	{room.ErrStageFull, errorf(http.StatusConflict, "stage_full", "every speaker seat is taken")},
+	{room.ErrCohostsFull, errorf(http.StatusConflict, "cohosts_full", "every co-host seat is taken")},
+	{room.ErrBlocked, errorf(http.StatusForbidden, "blocked", "this user is blocked from the room")},
+	{room.ErrNoRequest, errorf(http.StatusNotFound, "request_not_found", "no pending request to speak from this user")},
+	{room.ErrForcedMute, errorf(http.StatusForbidden, "forced_mute", "a host muted you; only a host can unmute you")},
+	{room.ErrBadEmoji, errorf(http.StatusBadRequest, "bad_emoji", "this reaction is not in the allowed set")},
+	{room.ErrRateLimited, errorf(http.StatusTooManyRequests, "rate_limited", "too many reactions; slow down")},
+	{room.ErrBadTarget, errorf(http.StatusConflict, "bad_target", "this action does not apply to this member")},
+	{room.ErrTooManyAsks, errorf(http.StatusConflict, "requests_full", "too many pending requests to speak")},
+	{room.ErrBadSchedule, errorf(http.StatusBadRequest, "bad_schedule", "scheduled_at must be from now to 14 days ahead")},
+	{room.ErrAlreadyOnStage, errorf(http.StatusConflict, "already_on_stage", "this user already has a stage role")},
+}
 
 // toAPIError maps any error to its API form: this is the one place where
 // package errors become stable codes.
@@ -48,6 +82,8 @@ func toAPIError(err error) *apiError {
 		return ae
 	case errors.As(err, &mbe):
 		return errBodyTooLarge
+	case errors.Is(err, room.ErrShutdown):
+		return errorf(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
 	case errors.Is(err, store.ErrNotFound):
 		return errRoomNotFound
 	case errors.Is(err, admission.ErrExpiredTicket):
@@ -61,6 +97,11 @@ func toAPIError(err error) *apiError {
 	case errors.Is(err, stage.ErrICERestartUnsupported):
 		// RFC 9725 §4.3.1: a server doing trickle but not restarts answers 422.
 		return errorf(http.StatusUnprocessableEntity, "ice_restart_unsupported", "ICE restarts are not supported; publish again")
+	}
+	for _, re := range roomErrors {
+		if errors.Is(err, re.err) {
+			return re.api
+		}
 	}
 	return errInternal
 }

@@ -30,8 +30,16 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 
 // whipPost is RFC 9725 ingest: an SDP offer in, 201 + SDP answer + Location out.
 func (a *API) whipPost(w http.ResponseWriter, r *http.Request) error {
-	rm, p, err := a.hostRoom(r)
+	p, err := a.auth(r)
 	if err != nil {
+		return err
+	}
+	rm, err := a.st.Room(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	// Only stage members (host, co-hosts, speakers) and admins publish.
+	if err := a.rooms.CanPublish(r.Context(), p.actor(), rm.ID); err != nil {
 		return err
 	}
 	if mediaType(r) != contentSDP {
@@ -54,6 +62,7 @@ func (a *API) whipPost(w http.ResponseWriter, r *http.Request) error {
 		src.Close()
 		return err
 	}
+	a.rooms.Published(r.Context(), rm.ID, p.actor(), sess, src)
 	loc := apiPrefix + "/rooms/" + rm.ID + "/whip/" + sess.ID()
 	w.Header().Set("Location", loc)
 	w.Header().Set("Content-Type", contentSDP)
@@ -126,6 +135,9 @@ func (a *API) join(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.liveRoom(r.Context(), rm); err != nil {
 		return err
 	}
+	if err := a.joinAllowed(r, rm.ID); err != nil {
+		return err
+	}
 	tok, t, err := a.tickets.Issue(rm.ID)
 	if err != nil {
 		return err
@@ -146,9 +158,11 @@ func (a *API) join(w http.ResponseWriter, r *http.Request) error {
 // listenRoom checks the ticket (no store access) and finds the live room.
 func (a *API) listenRoom(r *http.Request) (*live.Room, error) {
 	id := r.PathValue("id")
-	if _, err := a.tickets.Verify(r.URL.Query().Get("t"), id); err != nil {
+	tk, err := a.tickets.Verify(r.URL.Query().Get("t"), id)
+	if err != nil {
 		return nil, err
 	}
+	a.rooms.ListenerJoined(id, tk.Nonce)
 	lr := a.live.Get(id)
 	if lr == nil {
 		return nil, errorf(http.StatusGone, "room_not_live", "the room is not live")
@@ -162,8 +176,10 @@ func (a *API) listenOgg(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ref.ListenerJoined()
-	defer ref.ListenerLeft()
-	a.fan.ServeOgg(w, r, ref.Program)
+	// The sharded writer keeps no goroutine per listener: this returns at
+	// once and ListenerLeft runs when the stream ends.
+	endLease := detachLease(r) // one connection per ticket lasts as long as the stream
+	a.fan.ServeOggDetached(w, r, ref.Program, func() { ref.ListenerLeft(); endLease() })
 	return nil
 }
 

@@ -24,7 +24,11 @@ type Config struct {
 	Channels    int           // program channels, default 1
 	Bitrate     int           // program bitrate, default 32000
 	JitterDelay time.Duration // per-speaker jitter buffer target, default 60 ms
-	ChunkFrames int           // program frames per delivered chunk, default 2
+	ChunkFrames int           // program frames per delivered chunk for small audiences, default 2
+	// ChunkMaxFrames caps the adaptive chunk length (program.DefaultChunkSteps
+	// lengthen chunks as a room's audience grows); at or below ChunkFrames
+	// the length is fixed. Default 50 (1 s).
+	ChunkMaxFrames int
 	// OnEnd is called (without locks held) after a room's media stopped because End was called.
 	OnEnd func(room string)
 }
@@ -45,6 +49,8 @@ type Room struct {
 	cancel    context.CancelFunc
 	done      chan struct{}
 	listeners atomic.Int64
+	chunkMin  int
+	chunkMax  int
 }
 
 // NewManager returns an empty manager.
@@ -60,6 +66,9 @@ func NewManager(cfg Config) *Manager {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.ChunkMaxFrames == 0 {
+		cfg.ChunkMaxFrames = program.MaxChunkFrames
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New(nil)
@@ -93,7 +102,8 @@ func (m *Manager) Start(id string) (*Room, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Room{ID: id, Program: prog, mixer: mix, cancel: cancel, done: make(chan struct{})}
+	r := &Room{ID: id, Program: prog, mixer: mix, cancel: cancel, done: make(chan struct{}),
+		chunkMin: prog.Config().ChunkFrames, chunkMax: m.cfg.ChunkMaxFrames}
 	m.rooms[id] = r
 	met.RoomsLive.Inc()
 	m.wg.Add(1)
@@ -154,10 +164,15 @@ func (m *Manager) Close() {
 func (r *Room) AddSpeaker(member string) *audio.Source { return r.mixer.AddSource(member) }
 
 // ListenerJoined and ListenerLeft keep the room's live listener count.
-func (r *Room) ListenerJoined() { r.listeners.Add(1) }
+// They also adapt the program's chunk length to the audience.
+func (r *Room) ListenerJoined() { r.adapt(r.listeners.Add(1)) }
 
 // ListenerLeft is the counterpart of ListenerJoined.
-func (r *Room) ListenerLeft() { r.listeners.Add(-1) }
+func (r *Room) ListenerLeft() { r.adapt(r.listeners.Add(-1)) }
+
+func (r *Room) adapt(listeners int64) {
+	r.Program.SetChunkFrames(program.ChunkFramesFor(int(listeners), program.DefaultChunkSteps, r.chunkMin, r.chunkMax))
+}
 
 // Listeners is the number of connected listeners of the room in this process.
 func (r *Room) Listeners() int64 { return r.listeners.Load() }

@@ -29,6 +29,7 @@ import (
 	"majlis/internal/httpapi"
 	"majlis/internal/live"
 	"majlis/internal/metrics"
+	"majlis/internal/room"
 	"majlis/internal/stage"
 	"majlis/internal/store"
 	"majlis/internal/web"
@@ -49,6 +50,17 @@ type Config struct {
 	Channels    int
 	Bitrate     int
 	ChunkFrames int
+	// ChunkMaxFrames caps the adaptive chunk length (live.Config); default 50.
+	ChunkMaxFrames int
+	// Rooms: self sign-up, stage seat limits, auto-end when the host is gone.
+	Signup      bool
+	MaxCohosts  int
+	MaxSpeakers int
+	AutoEnd     time.Duration
+	// PasswordMemoryKiB and PasswordTime set the argon2id cost (0: 19 MiB, 2 passes).
+	PasswordMemoryKiB, PasswordTime uint32
+	// Admission configures the audience plane's defences and the stage plane (planes.go).
+	Admission AdmissionConfig
 }
 
 // Server is one running majlis process.
@@ -61,10 +73,12 @@ type Server struct {
 	live      *live.Manager
 	fan       *fanout.Hub
 	api       *httpapi.API
+	rooms     *room.Service
 	httpLn    net.Listener
 	adminLn   net.Listener
 	adminTok  string
 	ready     atomic.Bool
+	planes    *planes
 	closeOnce sync.Once
 }
 
@@ -108,11 +122,12 @@ func New(cfg Config) (*Server, error) {
 	if s.adminTok, err = adminToken(cfg); err != nil {
 		return nil, err
 	}
-	key, err := admission.LoadOrCreateKey(cfg.DataDir)
+	keys, err := admission.LoadKeys(cfg.DataDir) // current key first; older ones still verify (rotation)
 	if err != nil {
 		return nil, err
 	}
-	signer, err := admission.NewSigner(key, cfg.TicketTTL)
+	key := keys[0]
+	signer, err := admission.NewSignerKeys(keys, cfg.TicketTTL)
 	if err != nil {
 		return nil, err
 	}
@@ -124,16 +139,28 @@ func New(cfg Config) (*Server, error) {
 		s.st.Close()
 		return nil, fmt.Errorf("stage: %w", err)
 	}
-	s.live = live.NewManager(live.Config{Metrics: s.met, Logger: s.log, Channels: cfg.Channels, Bitrate: cfg.Bitrate, ChunkFrames: cfg.ChunkFrames})
+	s.live = live.NewManager(live.Config{Metrics: s.met, Logger: s.log, Channels: cfg.Channels, Bitrate: cfg.Bitrate, ChunkFrames: cfg.ChunkFrames, ChunkMaxFrames: cfg.ChunkMaxFrames})
 	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met})
-	s.api = httpapi.New(httpapi.Config{Store: s.st, Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, AdminToken: s.adminTok, Web: web.Handler()})
+	if s.rooms, err = room.New(room.Config{Store: s.st, Media: httpapi.Media(s.live, s.stage), Logger: s.log,
+		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd}); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	s.api = httpapi.New(httpapi.Config{Store: s.st, Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, AdminToken: s.adminTok, Web: web.Handler(),
+		Rooms: s.rooms, Signup: cfg.Signup, PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB})
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		s.closeAll()
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
+	if err := s.newPlanes(key, signer); err != nil {
+		s.httpLn.Close()
+		s.closeAll()
+		return nil, err
+	}
 	if s.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
 		s.httpLn.Close()
+		s.planes.closeListeners()
 		s.closeAll()
 		return nil, fmt.Errorf("admin listen: %w", err)
 	}
@@ -142,6 +169,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		s.httpLn.Close()
 		s.adminLn.Close()
+		s.planes.closeListeners()
 		s.closeAll()
 		return nil, err
 	}
@@ -221,12 +249,13 @@ func (s *Server) adminHandler() http.Handler {
 // Serve serves until ctx is done, then shuts down gracefully: it stops
 // accepting, ends listener streams, stops the stage and mixers and closes the store.
 func (s *Server) Serve(ctx context.Context) error {
-	pub := &http.Server{Handler: s.api, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
-		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	pub := &http.Server{Handler: s.planes.audience, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, HTTP2: http2Limits(), ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	adm := &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- pub.Serve(s.httpLn) }()
 	go func() { errc <- adm.Serve(s.adminLn) }()
+	s.servePlanes(errc)
 	s.ready.Store(true)
 	s.log.Info("majlis serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "webrtc_udp", s.stage.UDPAddr().String())
 
@@ -240,7 +269,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer cancel()
 	// Listener streams never finish on their own: close them first so Shutdown can drain.
 	s.fan.Close()
+	s.rooms.Close() // ends event streams
 	pub.Shutdown(shutCtx)
+	s.shutdownPlanes(shutCtx)
 	adm.Shutdown(shutCtx)
 	s.closeAll()
 	s.log.Info("majlis stopped")
@@ -260,6 +291,9 @@ func (s *Server) closeAll() {
 		}
 		if s.fan != nil {
 			s.fan.Close()
+		}
+		if s.rooms != nil {
+			s.rooms.Close()
 		}
 		s.st.Close()
 	})

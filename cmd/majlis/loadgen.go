@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"majlis/internal/loadgen"
+)
+
+// loadgenCmd runs `majlis loadgen`: many verified listeners of one room,
+// spread over worker processes (the same binary with --worker).
+func loadgenCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	worker := fs.Bool("worker", false, "internal: run as a worker (Config JSON on stdin, results JSON on stdout)")
+	origin := fs.String("origin", "http://127.0.0.1:8080", "server base URL for joins (loopback only)")
+	room := fs.String("room", "", "room id (must be live)")
+	listenAt := fs.String("listen-at", "", "comma-separated base URLs listeners connect to (edges); default --origin")
+	n := fs.Int("listeners", 100, "listeners to simulate")
+	proto := fs.String("proto", "ogg", "ogg, ws or mix")
+	ramp := fs.Float64("ramp", 1000, "new listeners per second (0: all at once)")
+	dur := fs.Duration("duration", time.Minute, "run length from the first connect")
+	sources := fs.String("sources", "127.0.0.1", "local source IPs: comma-separated, or 127.0.0.A-B")
+	ticket := fs.String("ticket", "", "reuse this ticket for every listener instead of joining per listener")
+	keyFile := fs.String("ticket-key-file", "", "mint a ticket per listener with this key (the server's <data>/ticket.key) instead of joining")
+	tol := fs.Duration("tolerance", loadgen.DefaultTolerance, "player buffer: arrivals later than this count as a stall")
+	workers := fs.Int("workers", 1, "worker processes (each is limited to 20,000 open files)")
+	pids := fs.String("server-pids", "", "comma-separated PIDs of the server processes to measure (CPU, RSS)")
+	out := fs.String("out", "", "also write the JSON report to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *worker {
+		return loadgen.RunWorker(ctx, stdin, stdout)
+	}
+	srcs, err := parseSources(*sources)
+	if err != nil {
+		return err
+	}
+	c := loadgen.Config{Origin: strings.TrimSuffix(*origin, "/"), Room: *room, Listeners: *n, Proto: *proto, Ramp: *ramp,
+		Duration: loadgen.Duration(*dur), Sources: srcs, Ticket: *ticket, Tolerance: loadgen.Duration(*tol)}
+	if *keyFile != "" {
+		if c.TicketKey, err = os.ReadFile(*keyFile); err != nil {
+			return err
+		}
+	}
+	if *listenAt != "" {
+		for _, s := range strings.Split(*listenAt, ",") {
+			c.ListenAt = append(c.ListenAt, strings.TrimSuffix(s, "/"))
+		}
+	}
+	var serverPIDs []int
+	if *pids != "" {
+		for _, s := range strings.Split(*pids, ",") {
+			p, err := strconv.Atoi(s)
+			if err != nil {
+				return fmt.Errorf("--server-pids %q", *pids)
+			}
+			serverPIDs = append(serverPIDs, p)
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	rep, err := loadgen.RunWorkers(ctx, c, *workers, exe, serverPIDs, stderr)
+	if err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(rep, "", "  ")
+	b = append(b, '\n')
+	if *out != "" {
+		if err := os.WriteFile(*out, b, 0o644); err != nil {
+			return err
+		}
+	}
+	_, err = stdout.Write(b)
+	return err
+}
+
+// parseSources reads "127.0.0.1,127.0.0.2" or "127.0.0.1-8".
+func parseSources(s string) ([]string, error) {
+	if a, b, ok := strings.Cut(s, "-"); ok {
+		i := strings.LastIndexByte(a, '.')
+		lo, err1 := strconv.Atoi(a[i+1:])
+		hi, err2 := strconv.Atoi(b)
+		if i < 0 || err1 != nil || err2 != nil || lo > hi || hi > 254 {
+			return nil, fmt.Errorf("--sources %q: want 127.0.0.A-B", s)
+		}
+		var out []string
+		for k := lo; k <= hi; k++ {
+			out = append(out, a[:i+1]+strconv.Itoa(k))
+		}
+		return out, nil
+	}
+	return strings.Split(s, ","), nil
+}

@@ -1,0 +1,360 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"majlis/internal/admission"
+	"majlis/internal/live"
+	"majlis/internal/metrics"
+	"majlis/internal/overload"
+	"majlis/internal/store"
+)
+
+// Admission headers (docs/api.md, "Admission").
+const (
+	HeaderPoW   = "Majlis-Pow"   // "<challenge>:<solution>"
+	HeaderQueue = "Majlis-Queue" // a queue token from an earlier 429/409
+	// HeaderShed is set on requests reaching the handlers while the process
+	// sheds event detail and reactions (level ≥ elevated): handlers may send less.
+	HeaderShed = "Majlis-Shed"
+	// maxAudienceBody bounds every request body on the audience port.
+	maxAudienceBody = 64 << 10
+	roomCacheTTL    = time.Second
+	roomCacheMax    = 10000
+	powBacklog      = 2 * time.Second
+)
+
+// AudienceConfig holds the audience plane's admission dependencies.
+type AudienceConfig struct {
+	Store     *store.Store
+	Tickets   *admission.Signer
+	Waiting   *admission.WaitingRoom
+	PoW       *admission.PoW
+	Joins     *admission.Limiter // per-IP and per-prefix join buckets
+	Reactions *admission.Limiter // per-IP and per-prefix reaction buckets (nil: not limited here)
+	Leases    *admission.Leases
+	Overload  *overload.Detector
+	Live      *live.Manager // seen live here means started: a cached "scheduled" is stale
+	Metrics   *metrics.Metrics
+	// PoWBits is the puzzle difficulty at Elevated, High and Critical (16, 18, 20).
+	PoWBits [3]int
+	// RateFactor scales the admission rate at Elevated, High and Critical (0.5, 0.25, 0.1).
+	RateFactor [3]float64
+	// StageElsewhere says the stage plane has its own port (--stage-http):
+	// the audience port then refuses WHIP and start/end outright, so junk
+	// aimed at them costs no token lookup.
+	StageElsewhere bool
+	// MaxInFlight bounds the audience's short requests (joins, API reads,
+	// reactions, polls) being handled at once: the audience's goroutine
+	// budget; beyond it requests get 503 at once (256). Streams (listen,
+	// events) are bounded by the connection cap instead.
+	MaxInFlight int
+}
+
+// Audience guards the audience plane: it sits in front of the API on the
+// audience port and applies, per request, the limits and the shedding order
+// (internal/overload): reactions and event detail first, joins through the
+// waiting room (rate, queue, proof of work), polling next, existing
+// listeners never. The stage plane does not go through it.
+type Audience struct {
+	cfg      AudienceConfig
+	next     http.Handler
+	inFlight chan struct{} // a slot per short request being handled; full: 503
+
+	mu    sync.Mutex
+	rooms map[string]cachedRoom
+}
+
+type cachedRoom struct {
+	state   string
+	started time.Time
+	at      time.Time
+}
+
+// NewAudience wraps next (the API) with the audience guard.
+func NewAudience(cfg AudienceConfig, next http.Handler) *Audience {
+	if cfg.PoWBits == [3]int{} {
+		cfg.PoWBits = [3]int{16, 18, 20}
+	}
+	if cfg.RateFactor == [3]float64{} {
+		cfg.RateFactor = [3]float64{0.5, 0.25, 0.1}
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 256
+	}
+	return &Audience{cfg: cfg, next: next, rooms: make(map[string]cachedRoom), inFlight: make(chan struct{}, cfg.MaxInFlight)}
+}
+
+// ShedDetail reports whether the handler should leave out event detail
+// (the process is at or above the elevated level).
+func ShedDetail(r *http.Request) bool { return r.Header.Get(HeaderShed) != "" }
+
+// ClientAddr is the request's source address (the TCP peer; majlis does not
+// trust forwarding headers: put limits on the proxy when there is one).
+func ClientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// audienceRoute classifies a path of the audience plane.
+type audienceRoute int
+
+const (
+	routeOther audienceRoute = iota
+	routeJoin
+	routeListen
+	routeReaction
+	routeEvents
+	routePoll  // HLS playlists and parts
+	routeStage // WHIP, start, end: the stage plane
+)
+
+func classify(r *http.Request) (audienceRoute, string) {
+	p := r.URL.Path
+	if !strings.HasPrefix(p, apiPrefix+"/rooms/") {
+		return routeOther, ""
+	}
+	rest := p[len(apiPrefix+"/rooms/"):]
+	id, tail, _ := strings.Cut(rest, "/")
+	switch {
+	case tail == "join" && r.Method == http.MethodPost:
+		return routeJoin, id
+	case tail == "listen.ogg" || tail == "listen.ws":
+		return routeListen, id
+	case strings.HasPrefix(tail, "reactions"):
+		return routeReaction, id
+	case strings.HasPrefix(tail, "events"):
+		return routeEvents, id
+	case strings.HasPrefix(tail, "hls/") || strings.HasSuffix(tail, ".m3u8"):
+		return routePoll, id
+	case tail == "whip" || strings.HasPrefix(tail, "whip/") || tail == "start" || tail == "end":
+		return routeStage, id
+	}
+	return routeOther, id
+}
+
+func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.cfg.Overload.Request()
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxAudienceBody)
+	}
+	level := a.cfg.Overload.Level()
+	route, room := classify(r)
+	r.Header.Del(HeaderShed)
+	if level >= overload.Elevated {
+		r.Header.Set(HeaderShed, level.String())
+	}
+	if route == routeStage && a.cfg.StageElsewhere {
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]string{"code": "not_found", "message": "stage endpoints are served on the stage port"}})
+		return
+	}
+	if route != routeListen && route != routeEvents {
+		select {
+		case a.inFlight <- struct{}{}:
+			defer func() { <-a.inFlight }()
+		default:
+			a.refuse(w, http.StatusServiceUnavailable, "overloaded", "the server is busy; retry after Retry-After", time.Second, nil)
+			return
+		}
+	}
+	switch route {
+	case routeJoin:
+		a.join(w, r, room, level)
+		return
+	case routeListen:
+		a.listen(w, r, room)
+		return
+	case routeReaction:
+		if level >= overload.Elevated {
+			a.refuse(w, http.StatusServiceUnavailable, "shed", "reactions are paused while the server is under load", 5*time.Second, nil)
+			return
+		}
+		if a.cfg.Reactions != nil && r.Method == http.MethodPost {
+			if ok, retry := a.cfg.Reactions.Allow(ClientAddr(r)); !ok {
+				a.refuse(w, http.StatusTooManyRequests, "rate_limited", "too many reactions from your network", retry, nil)
+				return
+			}
+		}
+	case routeEvents:
+		// A stream already open goes on; new polls and streams wait.
+		if level >= overload.High {
+			a.refuse(w, http.StatusServiceUnavailable, "shed", "event updates are paused while the server is under load", 5*time.Second, nil)
+			return
+		}
+	case routePoll:
+		if level >= overload.High {
+			a.refuse(w, http.StatusServiceUnavailable, "shed", "polling is paused while the server is under load", 2*time.Second, nil)
+			return
+		}
+	}
+	a.next.ServeHTTP(w, r)
+}
+
+// refuse answers an admission error with Retry-After and optional extra JSON fields.
+func (a *Audience) refuse(w http.ResponseWriter, status int, code, msg string, retry time.Duration, extra map[string]any) {
+	secs := int(math.Ceil(retry.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	if a.cfg.Metrics != nil {
+		a.cfg.Metrics.HTTPErrors.WithLabelValues(code).Inc()
+	}
+	body := map[string]any{"error": map[string]string{"code": code, "message": msg}}
+	for k, v := range extra {
+		body[k] = v
+	}
+	writeJSON(w, status, body)
+}
+
+func (a *Audience) listen(w http.ResponseWriter, r *http.Request, room string) {
+	t, err := a.cfg.Tickets.Verify(r.URL.Query().Get("t"), room)
+	if err != nil || a.cfg.Leases == nil {
+		a.next.ServeHTTP(w, r) // the handler answers the ticket error
+		return
+	}
+	release, ok := a.cfg.Leases.Acquire(t.Nonce)
+	if !ok {
+		a.refuse(w, http.StatusConflict, "ticket_in_use", "this ticket already has a listener connected; join again for another", time.Second, nil)
+		return
+	}
+	l := &streamLease{release: release}
+	a.next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), leaseKey{}, l)))
+	if !l.detached.Load() {
+		l.end()
+	}
+}
+
+// streamLease is a ticket's lease for one listener stream.
+type streamLease struct {
+	release  func()
+	detached atomic.Bool
+	once     sync.Once
+}
+
+func (l *streamLease) end() { l.once.Do(l.release) }
+
+type leaseKey struct{}
+
+// detachLease is for a listener handler whose stream outlives it (the
+// sharded Ogg writer): the ticket's lease is then released by the returned
+// func, which must run when the stream ends, instead of when the handler returns.
+func detachLease(r *http.Request) (end func()) {
+	l, _ := r.Context().Value(leaseKey{}).(*streamLease)
+	if l == nil {
+		return func() {}
+	}
+	l.detached.Store(true)
+	return l.end
+}
+
+func (a *Audience) join(w http.ResponseWriter, r *http.Request, room string, level overload.Level) {
+	if ok, retry := a.cfg.Joins.Allow(ClientAddr(r)); !ok {
+		a.refuse(w, http.StatusTooManyRequests, "rate_limited", "too many joins from your network", retry, nil)
+		return
+	}
+	qtok := r.Header.Get(HeaderQueue)
+	holds := a.cfg.Waiting.Holds(room, qtok)
+	rm, err := a.room(r.Context(), room, holds)
+	if err != nil || rm.state == store.StateEnded {
+		a.next.ServeHTTP(w, r) // 404, 410 or a store error: the API answers
+		return
+	}
+	live := rm.state == store.StateLive
+	factor := 1.0
+	if level > overload.Normal {
+		factor = a.cfg.RateFactor[min(int(level), 3)-1]
+	}
+	// A room whose queue already holds more than powBacklog of turns taxes
+	// arrivals at once, without waiting for the detector's next sample: a
+	// join flood that takes turns and never comes back books little.
+	powLevel := level
+	if powLevel == overload.Normal && a.cfg.Waiting.RoomBacklog(room) > powBacklog {
+		powLevel = overload.Elevated
+	}
+	if powLevel > overload.Normal {
+		// Proof of work: for arrivals, not for people already holding their place.
+		if bits := a.cfg.PoWBits[min(int(powLevel), 3)-1]; bits > 0 && !holds {
+			if err := a.cfg.PoW.Verify(r.Header.Get(HeaderPoW), bits); err != nil {
+				a.refuse(w, http.StatusTooManyRequests, "pow_required", "solve the puzzle and join again with the Majlis-Pow header", 0,
+					map[string]any{"pow": map[string]any{"algorithm": "sha256-leading-zero-bits", "challenge": a.cfg.PoW.Challenge(bits), "difficulty": bits}})
+				return
+			}
+		}
+	}
+	d := a.cfg.Waiting.Join(room, live, rm.started, qtok, factor)
+	queue := func(state string) map[string]any {
+		return map[string]any{"queue": map[string]any{"token": d.Token, "position": d.Position, "wait_ms": d.Wait.Milliseconds(), "state": state}}
+	}
+	switch {
+	case d.Admit:
+		a.next.ServeHTTP(w, r)
+	case d.Lobby:
+		a.refuse(w, http.StatusConflict, "room_not_live", "the room has not started yet; keep the queue token and join again", d.Wait, queue("lobby"))
+	case d.Full:
+		a.refuse(w, http.StatusServiceUnavailable, "queue_full", "the waiting room is full; try again later", d.Wait, queue("full"))
+	default:
+		a.refuse(w, http.StatusTooManyRequests, "queued", "you are in the waiting room; join again with the Majlis-Queue header after Retry-After", d.Wait, queue("waiting"))
+	}
+}
+
+// room returns the room's state from a cache, so a join flood costs the
+// store one read per room per second. A room not live yet is re-read after
+// 200 ms, or 20 ms for people holding a queue token (the lobby waiting for
+// the start: at most 50 reads a second per room, whatever the lobby's size).
+func (a *Audience) room(ctx context.Context, id string, holder bool) (cachedRoom, error) {
+	now := time.Now()
+	a.mu.Lock()
+	c, ok := a.rooms[id]
+	a.mu.Unlock()
+	// Live rooms (the flood case) are cached a second; others briefly, so a start is seen at once.
+	ttl := roomCacheTTL
+	if c.state != store.StateLive {
+		ttl = roomCacheTTL / 5
+		if holder {
+			ttl = roomCacheTTL / 50
+		}
+	}
+	if ok && now.Sub(c.at) < ttl && !(c.state == store.StateScheduled && a.cfg.Live != nil && a.cfg.Live.Get(id) != nil) {
+		return c, nil
+	}
+	rm, err := a.cfg.Store.Room(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return cachedRoom{}, err
+	}
+	if err != nil {
+		return cachedRoom{}, err
+	}
+	c = cachedRoom{state: rm.State, started: rm.StartedAt, at: now}
+	a.mu.Lock()
+	if len(a.rooms) >= roomCacheMax {
+		clear(a.rooms)
+	}
+	a.rooms[id] = c
+	a.mu.Unlock()
+	return c, nil
+}
+
+// StageOnly serves the stage plane (--stage-http): everything but the
+// audience's endpoints (join, listen streams), which live on the audience port.
+func StageOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if route, _ := classify(r); route == routeJoin || route == routeListen {
+			writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]string{"code": "not_found", "message": "audience endpoints are served on the audience port"}})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

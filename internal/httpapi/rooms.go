@@ -1,0 +1,322 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+
+	"majlis/internal/live"
+	"majlis/internal/room"
+	"majlis/internal/stage"
+)
+
+// Event stream limits.
+const (
+	eventWriteTimeout = 10 * time.Second // a subscriber this slow is dropped
+	maxPinLen         = 500
+)
+
+func (a *API) routeRooms(m *http.ServeMux) {
+	m.HandleFunc("GET /api/v1/rooms", a.handle(a.listRooms))
+	m.HandleFunc("GET /api/v1/rooms/{id}/state", a.handle(a.roomState))
+	m.HandleFunc("GET /api/v1/rooms/{id}/events", a.handle(a.roomEvents))
+	m.HandleFunc("POST /api/v1/rooms/{id}/requests", a.handle(a.self(func(ctx context.Context, s *room.Service, act room.Actor, id string) error {
+		return s.RequestSpeak(ctx, act, id)
+	})))
+	m.HandleFunc("DELETE /api/v1/rooms/{id}/requests", a.handle(a.self(func(ctx context.Context, s *room.Service, act room.Actor, id string) error {
+		return s.CancelRequest(ctx, act, id)
+	})))
+	m.HandleFunc("POST /api/v1/rooms/{id}/requests/{user}/approve", a.handle(a.onUser(func(ctx context.Context, s *room.Service, act room.Actor, id, u string) error {
+		return s.Answer(ctx, act, id, u, true)
+	})))
+	m.HandleFunc("POST /api/v1/rooms/{id}/requests/{user}/deny", a.handle(a.onUser(func(ctx context.Context, s *room.Service, act room.Actor, id, u string) error {
+		return s.Answer(ctx, act, id, u, false)
+	})))
+	m.HandleFunc("POST /api/v1/rooms/{id}/speakers/{user}", a.handle(a.onUser(func(ctx context.Context, s *room.Service, act room.Actor, id, u string) error {
+		return s.Invite(ctx, act, id, u)
+	})))
+	m.HandleFunc("DELETE /api/v1/rooms/{id}/speakers/{user}", a.handle(a.onUser(func(ctx context.Context, s *room.Service, act room.Actor, id, u string) error {
+		return s.ToAudience(ctx, act, id, u)
+	})))
+	m.HandleFunc("POST /api/v1/rooms/{id}/cohosts/{user}", a.handle(a.onUser(func(ctx context.Context, s *room.Service, act room.Actor, id, u string) error {
+		return s.MakeCohost(ctx, act, id, u)
+	})))
+	m.HandleFunc("POST /api/v1/rooms/{id}/blocks/{user}", a.handle(a.onUser(func(ctx context.Context, s *room.Service, act room.Actor, id, u string) error {
+		return s.Block(ctx, act, id, u, true)
+	})))
+	m.HandleFunc("DELETE /api/v1/rooms/{id}/blocks/{user}", a.handle(a.onUser(func(ctx context.Context, s *room.Service, act room.Actor, id, u string) error {
+		return s.Block(ctx, act, id, u, false)
+	})))
+	m.HandleFunc("POST /api/v1/rooms/{id}/members/{user}/mute", a.handle(a.mute))
+	m.HandleFunc("PUT /api/v1/rooms/{id}/pin", a.handle(a.pin))
+	m.HandleFunc("DELETE /api/v1/rooms/{id}/pin", a.handle(a.unpin))
+	m.HandleFunc("POST /api/v1/rooms/{id}/reactions", a.handle(a.react))
+}
+
+// stateAfter answers a successful mutation with the room's new state.
+func (a *API) stateAfter(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.rooms.View(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// self adapts an action the caller does on themselves.
+func (a *API) self(f func(context.Context, *room.Service, room.Actor, string) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := a.auth(r)
+		if err != nil {
+			return err
+		}
+		if err := f(r.Context(), a.rooms, p.actor(), r.PathValue("id")); err != nil {
+			return err
+		}
+		return a.stateAfter(w, r)
+	}
+}
+
+// onUser adapts an action on the user named in the path.
+func (a *API) onUser(f func(context.Context, *room.Service, room.Actor, string, string) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := a.auth(r)
+		if err != nil {
+			return err
+		}
+		u := r.PathValue("user")
+		if u == "me" {
+			u = p.ID
+		}
+		if err := f(r.Context(), a.rooms, p.actor(), r.PathValue("id"), u); err != nil {
+			return err
+		}
+		return a.stateAfter(w, r)
+	}
+}
+
+func (a *API) mute(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.auth(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Muted *bool `json:"muted"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.Muted == nil {
+		return errorf(http.StatusBadRequest, "bad_json", `body must be {"muted":true|false}`)
+	}
+	u := r.PathValue("user")
+	if u == "me" {
+		u = p.ID
+	}
+	if err := a.rooms.Mute(r.Context(), p.actor(), r.PathValue("id"), u, *in.Muted); err != nil {
+		return err
+	}
+	return a.stateAfter(w, r)
+}
+
+func (a *API) pin(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.auth(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		URL string `json:"url"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	u, err := url.Parse(in.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(in.URL) > maxPinLen || !utf8.ValidString(in.URL) {
+		return errorf(http.StatusBadRequest, "bad_url", "url must be an http(s) URL of at most 500 bytes")
+	}
+	if err := a.rooms.Pin(r.Context(), p.actor(), r.PathValue("id"), in.URL); err != nil {
+		return err
+	}
+	return a.stateAfter(w, r)
+}
+
+func (a *API) unpin(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.auth(r)
+	if err != nil {
+		return err
+	}
+	if err := a.rooms.Pin(r.Context(), p.actor(), r.PathValue("id"), ""); err != nil {
+		return err
+	}
+	return a.stateAfter(w, r)
+}
+
+func (a *API) react(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.auth(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Emoji string `json:"emoji"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if err := a.rooms.React(r.Context(), p.actor(), r.PathValue("id"), in.Emoji); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// maxRoomList bounds GET /api/v1/rooms.
+const maxRoomList = 100
+
+// listRooms lists live or scheduled rooms, oldest first.
+func (a *API) listRooms(w http.ResponseWriter, r *http.Request) error {
+	state := r.URL.Query().Get("state")
+	if state == "" {
+		state = "live"
+	}
+	if state != "live" && state != "scheduled" {
+		return errorf(http.StatusBadRequest, "bad_state", "state must be live or scheduled")
+	}
+	rooms, err := a.st.RoomsInState(r.Context(), state)
+	if err != nil {
+		return err
+	}
+	if len(rooms) > maxRoomList {
+		rooms = rooms[len(rooms)-maxRoomList:]
+	}
+	out := make([]roomJSON, 0, len(rooms))
+	for _, rm := range rooms {
+		out = append(out, a.roomView(rm))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rooms": out})
+	return nil
+}
+
+func (a *API) roomState(w http.ResponseWriter, r *http.Request) error {
+	return a.stateAfter(w, r)
+}
+
+// roomEvents streams a room's events: WebSocket when the request is an
+// upgrade, Server-Sent Events otherwise. ?since=SEQ (or Last-Event-ID)
+// resumes after SEQ; a cursor the server no longer holds gets a snapshot.
+func (a *API) roomEvents(w http.ResponseWriter, r *http.Request) error {
+	var since uint64
+	s := r.URL.Query().Get("since")
+	if s == "" {
+		s = r.Header.Get("Last-Event-ID")
+	}
+	if s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return errorf(http.StatusBadRequest, "bad_since", "since must be an event sequence number")
+		}
+		since = v
+	}
+	sub, err := a.rooms.Subscribe(r.Context(), r.PathValue("id"), since)
+	if err != nil {
+		return err
+	}
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		a.eventsWS(w, r, sub)
+		return nil
+	}
+	return a.eventsSSE(w, r, sub)
+}
+
+func (a *API) eventsWS(w http.ResponseWriter, r *http.Request, sub *room.Subscription) {
+	// The stream is public and read-only (no cookie authority), so any origin may read it.
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return
+	}
+	c.SetReadLimit(1024)
+	ctx := c.CloseRead(context.Background())
+	for {
+		batch, done, err := sub.Next(ctx)
+		if err != nil && ctx.Err() != nil {
+			c.CloseNow()
+			return
+		}
+		for _, ev := range batch {
+			wctx, cancel := context.WithTimeout(ctx, eventWriteTimeout)
+			err := c.Write(wctx, websocket.MessageText, ev.Raw)
+			cancel()
+			if err != nil {
+				c.CloseNow()
+				return
+			}
+		}
+		if done {
+			if err != nil {
+				c.Close(websocket.StatusGoingAway, "server shutting down")
+			} else {
+				c.Close(websocket.StatusNormalClosure, "room ended")
+			}
+			return
+		}
+	}
+}
+
+func (a *API) eventsSSE(w http.ResponseWriter, r *http.Request, sub *room.Subscription) error {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc.Flush()
+	for {
+		batch, done, err := sub.Next(r.Context())
+		if err != nil && !done {
+			return nil // client gone
+		}
+		rc.SetWriteDeadline(time.Now().Add(eventWriteTimeout))
+		for _, ev := range batch {
+			if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", ev.Seq, ev.Raw); err != nil {
+				return nil
+			}
+		}
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// media gives the room domain the running media of rooms.
+type media struct {
+	live  *live.Manager
+	stage *stage.Stage
+}
+
+// Media adapts the live rooms and the stage to room.Media.
+func Media(l *live.Manager, s *stage.Stage) room.Media { return media{live: l, stage: s} }
+
+func (m media) Start(id string) error {
+	_, err := m.live.Start(id)
+	return err
+}
+
+func (m media) End(id string) {
+	m.stage.CloseRoom(id)
+	m.live.End(id)
+}
+
+func (m media) Listeners(id string) int64 {
+	if lr := m.live.Get(id); lr != nil {
+		return lr.Listeners()
+	}
+	return 0
+}

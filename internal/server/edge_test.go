@@ -1,0 +1,82 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startEdge runs an edge process in-process against ts, sharing its data dir
+// (and so its ticket key).
+func startEdge(t *testing.T, ts *testServer, dataDir string) string {
+	t.Helper()
+	e, err := NewEdge(EdgeConfig{Origin: ts.base, DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + e.HTTPAddr()
+}
+
+// TestEdgeRelaysProgram: listeners of an edge hear the host's tone that the
+// edge relays from the origin, with no gaps, and their streams end cleanly
+// when the room ends at the origin; the edge refuses a bad ticket.
+func TestEdgeRelaysProgram(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	edgeBase := startEdge(t, ts, dir)
+	_, hostTok := ts.createUser(t, "amal")
+	room := ts.liveRoom(t, hostTok)
+
+	resp, err := http.Get(edgeBase + "/api/v1/rooms/" + room + "/listen.ogg?t=forged")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("forged ticket on the edge: %d, want 401", resp.StatusCode)
+	}
+
+	host := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
+	defer host.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ogg := listenOgg(t, ctx, edgeBase+ts.join(t, room).Listen.Ogg)
+	ws := listenWS(t, ctx, strings.Replace(edgeBase, "http", "ws", 1)+ts.join(t, room).Listen.WS)
+	time.Sleep(3 * time.Second)
+	if code := ts.call(t, "POST", "/api/v1/rooms/"+room+"/end", hostTok, nil, nil); code != http.StatusOK {
+		t.Fatalf("end room: %d", code)
+	}
+	for name, l := range map[string]*listener{"ogg": ogg, "ws": ws} {
+		select {
+		case <-l.done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s edge listener still connected 5 s after the room ended", name)
+		}
+		if l.endErr != nil {
+			t.Errorf("%s edge stream did not end cleanly: %v", name, l.endErr)
+		}
+		pcm := l.snapshot()
+		if len(pcm) < 2*48000 {
+			t.Fatalf("%s: heard %d samples, want at least 2 s", name, len(pcm))
+		}
+		// The last second before the end carries the host's tone.
+		tail := windowLevels(pcm[len(pcm)-48000:], win, lowHz, highHz)
+		for i, row := range tail {
+			if !within(row[0], toneAmp, 3) || row[1] > toneAmp/10 {
+				t.Fatalf("%s window %d: %.0f Hz at %.3f, %.0f Hz at %.3f; want the host's tone at %.2f", name, i, lowHz, row[0], highHz, row[1], toneAmp)
+			}
+		}
+		if l.gaps != 0 {
+			t.Errorf("%s: %d gaps", name, l.gaps)
+		}
+	}
+}

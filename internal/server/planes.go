@@ -1,0 +1,197 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"majlis/internal/admission"
+	"majlis/internal/httpapi"
+	"majlis/internal/overload"
+)
+
+// AdmissionConfig configures the audience plane's defences and the separate
+// stage plane (docs/operations.md). Zero fields take the defaults in parentheses.
+type AdmissionConfig struct {
+	// StageHTTPAddr, when set, serves the stage plane (WHIP, host and stage
+	// members' API) on its own listener, accept queue, connection cap and
+	// http.Server, apart from the audience port (--http).
+	StageHTTPAddr string
+	JoinRate      float64 // joins admitted per room per second at full health (100)
+	JoinBurst     float64 // joins admitted at once when nobody waits (JoinRate)
+	// AudienceMaxConns caps open connections on the audience port (RLIMIT_NOFILE − 1024);
+	// AudienceConnsPerIP caps them per source address (256: carrier-grade NAT puts many people behind one address).
+	AudienceMaxConns    int
+	AudienceConnsPerIP  int
+	AudienceConnsPerNet int // per /24 or /48 (4 × AudienceConnsPerIP)
+	// AudienceAcceptRate bounds new audience connections per second (2000);
+	// the kernel backlog holds the excess (operations.md: size it with somaxconn).
+	AudienceAcceptRate float64
+	StageMaxConns      int             // stage port cap (1024)
+	JoinsPerIP         admission.Rate  // join token bucket per address (5/s, burst 20)
+	JoinsPerPrefix     admission.Rate  // per /24 or /48 (100/s, burst 500)
+	ReactionsPerIP     admission.Rate  // (5/s, burst 20)
+	ReactionsPerPrefix admission.Rate  // (200/s, burst 1000)
+	Overload           overload.Config // detector thresholds
+	// PoWBits is the puzzle difficulty at the elevated, high and critical
+	// levels (16, 18, 20); RateFactor scales the admission rate there (0.5, 0.25, 0.1).
+	PoWBits    [3]int
+	RateFactor [3]float64
+	// ForceLevel pins the overload level from start (tests, an operator
+	// expecting an attack); negative or zero means measured.
+	ForceLevel overload.Level
+}
+
+// planes holds the audience plane's guard and the stage plane's server.
+type planes struct {
+	audience  *httpapi.Audience
+	detector  *overload.Detector
+	audLn     *overload.Listener
+	stageLn   net.Listener
+	stageSrv  *http.Server
+	reactions *admission.Limiter
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+func orRate(r, def admission.Rate) admission.Rate {
+	if r.PerSecond <= 0 {
+		return def
+	}
+	return r
+}
+
+// newPlanes wraps the bound audience listener, builds the admission pieces
+// (all keyed from the shared ticket key, so every process agrees) and binds
+// the stage listener when configured.
+func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
+	ac := s.cfg.Admission
+	p := &planes{}
+	perIP := ac.AudienceConnsPerIP
+	if perIP <= 0 {
+		perIP = 256
+	}
+	acceptRate := ac.AudienceAcceptRate
+	if acceptRate <= 0 {
+		acceptRate = 2000
+	}
+	p.audLn = overload.NewListener(s.httpLn, overload.ListenerConfig{Max: ac.AudienceMaxConns, PerIP: perIP, PerPrefix: ac.AudienceConnsPerNet, AcceptRate: acceptRate})
+	s.httpLn = p.audLn
+	waiting := admission.NewWaitingRoom(admission.WaitingConfig{Key: key, Rate: ac.JoinRate, Burst: ac.JoinBurst})
+	oc := ac.Overload
+	oc.ConnUse = func() (int, int) { return p.audLn.Open(), p.audLn.Max() }
+	oc.Backlog = waiting.Backlog
+	p.detector = overload.New(oc)
+	if ac.ForceLevel > 0 {
+		p.detector.Force(ac.ForceLevel)
+	}
+	p.reactions = admission.NewLimiter(admission.LimiterConfig{
+		PerIP:     orRate(ac.ReactionsPerIP, admission.Rate{PerSecond: 5, Burst: 20}),
+		PerPrefix: orRate(ac.ReactionsPerPrefix, admission.Rate{PerSecond: 200, Burst: 1000})})
+	p.audience = httpapi.NewAudience(httpapi.AudienceConfig{
+		Store:   s.st,
+		Tickets: tickets,
+		Waiting: waiting,
+		PoW:     admission.NewPoW(key),
+		Joins: admission.NewLimiter(admission.LimiterConfig{
+			PerIP:     orRate(ac.JoinsPerIP, admission.Rate{PerSecond: 5, Burst: 20}),
+			PerPrefix: orRate(ac.JoinsPerPrefix, admission.Rate{PerSecond: 100, Burst: 500})}),
+		Reactions:      p.reactions,
+		Leases:         admission.NewLeases(),
+		Overload:       p.detector,
+		Live:           s.live,
+		Metrics:        s.met,
+		PoWBits:        ac.PoWBits,
+		StageElsewhere: ac.StageHTTPAddr != "",
+		RateFactor:     ac.RateFactor,
+	}, s.api)
+	if ac.StageHTTPAddr != "" {
+		ln, err := net.Listen("tcp", ac.StageHTTPAddr)
+		if err != nil {
+			return fmt.Errorf("stage listen: %w", err)
+		}
+		max := ac.StageMaxConns
+		if max <= 0 {
+			max = 1024
+		}
+		p.stageLn = overload.NewListener(ln, overload.ListenerConfig{Max: max, PerIP: max, PerPrefix: max})
+		p.stageSrv = &http.Server{Handler: httpapi.StageOnly(s.api), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+			IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, HTTP2: http2Limits(),
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	}
+	reg := s.met.Registry
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "majlis_overload_level", Help: "Audience overload level: 0 normal, 1 elevated, 2 high, 3 critical."},
+			func() float64 { return float64(p.detector.Level()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "majlis_audience_conns", Help: "Open connections on the audience port."},
+			func() float64 { return float64(p.audLn.Open()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "majlis_audience_conns_refused_total", Help: "Audience connections closed at accept for being over a cap."},
+			func() float64 { return float64(p.audLn.Refused()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "majlis_sched_latency_p99_seconds", Help: "Goroutine scheduling delay p99 over the last overload sample."},
+			func() float64 { return p.detector.Signals().SchedP99.Seconds() }),
+	)
+	s.planes = p
+	return nil
+}
+
+// http2Limits bounds HTTP/2 (used when TLS is terminated here): streams per
+// connection and header table sizes.
+func http2Limits() *http.HTTP2Config {
+	return &http.HTTP2Config{MaxConcurrentStreams: 100, MaxDecoderHeaderTableSize: 4096, MaxEncoderHeaderTableSize: 4096,
+		MaxReadFrameSize: 16 << 10, MaxReceiveBufferPerConnection: 1 << 20, MaxReceiveBufferPerStream: 256 << 10}
+}
+
+// servePlanes starts the overload detector and the stage server.
+func (s *Server) servePlanes(errc chan<- error) {
+	p := s.planes
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	p.wg.Add(1)
+	go func() { defer p.wg.Done(); p.detector.Run(ctx) }()
+	if p.stageSrv != nil {
+		go func() { errc <- p.stageSrv.Serve(p.stageLn) }()
+	}
+}
+
+// shutdownPlanes stops what servePlanes started.
+func (s *Server) shutdownPlanes(ctx context.Context) {
+	p := s.planes
+	if p.stageSrv != nil {
+		if err := p.stageSrv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			s.log.Debug("stage shutdown", "err", err)
+		}
+	}
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.wg.Wait()
+}
+
+// closeListeners releases the stage listener when Serve never ran.
+func (p *planes) closeListeners() {
+	if p != nil && p.stageLn != nil {
+		p.stageLn.Close()
+	}
+}
+
+// StageAddr is the bound stage address ("" without --stage-http).
+func (s *Server) StageAddr() string {
+	if s.planes.stageLn == nil {
+		return ""
+	}
+	return s.planes.stageLn.Addr().String()
+}
+
+// Overload is the audience plane's overload detector.
+func (s *Server) Overload() *overload.Detector { return s.planes.detector }
+
+// Reactions is the per-IP and per-prefix reaction limiter of the audience
+// plane; the reactions handler calls Allow(httpapi.ClientAddr(r)) (the
+// audience guard applies it already to …/reactions paths).
+func (s *Server) Reactions() *admission.Limiter { return s.planes.reactions }
