@@ -13,6 +13,11 @@ import (
 // (a browser with every codec is ~6 KiB); the limit bounds parsing work.
 const MaxOfferSize = 64 << 10
 
+// MaxMediaSections bounds the m-lines of an offer: each receivable audio
+// m-line becomes a forwarding slot, so an offer must not be able to ask for
+// thousands (a stage has at most a dozen other members to hear).
+const MaxMediaSections = 32
+
 // MaxFragmentSize is the largest trickle-ICE fragment (PATCH body) accepted.
 const MaxFragmentSize = 16 << 10
 
@@ -74,6 +79,9 @@ func parseOffer(offer string) (info offerInfo, err error) {
 	}
 	if len(sd.MediaDescriptions) == 0 {
 		return info, fmt.Errorf("%w: offer has no m-line", ErrNoOpus)
+	}
+	if len(sd.MediaDescriptions) > MaxMediaSections {
+		return info, fmt.Errorf("%w: offer has %d m-lines, limit %d", ErrBadOffer, len(sd.MediaDescriptions), MaxMediaSections)
 	}
 
 	info.ufrag, _ = sd.Attribute("ice-ufrag")

@@ -28,6 +28,7 @@ func TestValidateOffer(t *testing.T) {
 		want  error
 	}{
 		{"empty", "", ErrBadOffer},
+		{"too many m-lines", browser + strings.Repeat(browser[strings.Index(browser, "m=audio"):], MaxMediaSections), ErrBadOffer},
 		{"blank", " \r\n", ErrBadOffer},
 		{"garbage", "hello world", ErrBadOffer},
 		{"binary", "\x00\x01\x02v=0", ErrBadOffer},

@@ -56,6 +56,9 @@ export async function call(method, path, body, extraHeaders = {}) {
 
 export const getRoom = (id) => call("GET", `/rooms/${encodeURIComponent(id)}`);
 
+// listRooms returns the server's public list of rooms in state (live or scheduled).
+export const listRooms = async (state) => (await call("GET", `/rooms?state=${state}`)).rooms || [];
+
 // Rooms opened in this browser, newest first (the server has no list endpoint yet).
 export function remember(room) {
   const list = recent().filter((r) => r.id !== room.id);

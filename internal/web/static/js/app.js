@@ -89,9 +89,21 @@ function viewHome() {
   }
   root.append(create);
 
+  // Public lists from the server: live rooms with their audience, then the schedule.
+  for (const state of ["live", "scheduled"]) {
+    const ul = h("ul", { class: "rooms", "data-testid": `rooms-${state}` });
+    root.append(h("section", { class: "card stack", "aria-labelledby": `${state}-h` }, h("h2", { id: `${state}-h` }, t(`home.${state}`)), ul));
+    api.listRooms(state).then((rooms) => {
+      ul.replaceChildren(...(rooms.length ? rooms.map((r) => h("li", { class: "row", "data-room": r.id },
+        h("a", { href: `/r/${encodeURIComponent(r.id)}` }, r.title), stateBadge(r.state),
+        state === "live" ? h("span", { class: "count" }, t("room.listeners", { n: r.listeners || 0 }))
+          : h("span", { class: "muted" }, r.scheduled_at ? new Date(r.scheduled_at).toLocaleString(i18n.current()) : "")))
+        : [h("li", { class: "muted" }, t(`home.${state}.empty`))]));
+    }, (e) => ul.replaceChildren(h("li", { class: "muted" }, t("common.error", { message: e.message }))));
+  }
+
   const list = h("ul", { class: "rooms", "data-testid": "rooms" });
-  root.append(h("section", { class: "card stack", "aria-labelledby": "recent-h" }, h("h2", { id: "recent-h" }, t("home.recent")), list,
-    h("p", { class: "muted" }, t("home.nolist"))));
+  root.append(h("section", { class: "card stack", "aria-labelledby": "recent-h" }, h("h2", { id: "recent-h" }, t("home.recent")), list));
   const recent = api.recent();
   if (recent.length === 0) list.append(h("li", { class: "muted" }, t("home.recent.empty")));
   for (const r of recent) {
@@ -424,6 +436,7 @@ function viewMod() {
   const ids = new Set(api.recent().map((r) => r.id));
   const refresh = async () => {
     const rows = [];
+    try { for (const r of await api.listRooms("live")) ids.add(r.id); } catch { /* looked-up rooms still show */ }
     for (const rid of ids) {
       try {
         const r = await api.getRoom(rid);
@@ -440,7 +453,7 @@ function viewMod() {
   };
   poll(refresh);
   root.append(
-    h("section", { class: "card stack", "aria-labelledby": "modrooms-h" }, h("h2", { id: "modrooms-h" }, t("mod.rooms")), list, h("p", { class: "muted" }, t("mod.nolist")),
+    h("section", { class: "card stack", "aria-labelledby": "modrooms-h" }, h("h2", { id: "modrooms-h" }, t("mod.rooms")), list,
       h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); ids.add(idIn.value.trim()); refresh(); } },
         h("label", { for: "mod-room" }, t("mod.lookup")), idIn, h("button", { type: "submit" }, t("common.open")))),
     out,

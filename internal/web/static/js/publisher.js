@@ -1,9 +1,13 @@
 // Publisher puts the microphone on a room's stage with WHIP (RFC 9725):
-// one sendrecv audio transceiver (what comes back is another speaker),
-// non-trickle: it waits for ICE gathering, then POSTs the whole offer.
+// one sendrecv audio transceiver for the microphone plus recvonly ones, so
+// the SFU can forward every other stage member on a slot of its own (the
+// server gives each receivable m-line one other speaker); non-trickle: it waits for ICE gathering, then POSTs the whole offer.
 import { token } from "./api.js";
 
 const gatherTimeout = 3000; // ms; post what we have after this
+// Stage seats besides one's own: host + 2 co-hosts + 10 speakers − 1. The
+// sendrecv transceiver carries one of them back, the recvonly ones the rest.
+const otherSeats = 12;
 
 export class Publisher {
   constructor(roomId, onState) {
@@ -39,11 +43,15 @@ export class Publisher {
     const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
     this.pc = pc;
     pc.addTransceiver(track, { direction: "sendrecv", streams: [this.stream] });
+    for (let i = 1; i < otherSeats; i++) pc.addTransceiver("audio", { direction: "recvonly" });
+    this.remotes = new Map();
     pc.ontrack = (ev) => {
-      // Another stage member, forwarded by the SFU.
-      this.remote = this.remote || new Audio();
-      this.remote.srcObject = ev.streams[0] || new MediaStream([ev.track]);
-      this.remote.play().catch(() => {});
+      // Another stage member, forwarded by the SFU on this transceiver's slot.
+      const key = ev.transceiver.mid;
+      let el = this.remotes.get(key);
+      if (!el) { el = new Audio(); this.remotes.set(key, el); }
+      el.srcObject = new MediaStream([ev.track]);
+      el.play().catch(() => {});
     };
     pc.oniceconnectionstatechange = () => {
       const st = pc.iceConnectionState;
@@ -93,7 +101,7 @@ export class Publisher {
     }
     if (this.pc) { this.pc.close(); this.pc = null; }
     if (this.stream) { for (const tr of this.stream.getTracks()) tr.stop(); this.stream = null; }
-    if (this.remote) this.remote.srcObject = null;
+    if (this.remotes) for (const el of this.remotes.values()) el.srcObject = null;
     cancelAnimationFrame(this.raf);
     clearInterval(this.meterTimer);
     if (this.ctx) { this.ctx.close(); this.ctx = null; }
