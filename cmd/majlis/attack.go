@@ -60,6 +60,7 @@ func admissionFlags(str func(name, def, help string) *string) func() (server.Adm
 	perNet := str("join-limit-net", "100/500", "join token bucket per /24 (IPv4) or /48 (IPv6): RATE/BURST")
 	maxConns := str("audience-max-conns", "0", "open connections cap on the audience port (0: file limit − 1024)")
 	connsIP := str("audience-conns-per-ip", "256", "open connections cap per source address on the audience port")
+	acceptRate := str("audience-accept-rate", "2000", "new connections accepted per second on the audience port (the kernel backlog holds the excess)")
 	level := str("overload", "auto", "overload level: auto (measured) or pinned: elevated, high, critical")
 	return func() (server.AdmissionConfig, error) {
 		var c server.AdmissionConfig
@@ -82,6 +83,9 @@ func admissionFlags(str func(name, def, help string) *string) func() (server.Adm
 		}
 		if c.AudienceConnsPerIP, err = strconv.Atoi(*connsIP); err != nil || c.AudienceConnsPerIP < 1 {
 			return c, fmt.Errorf("--audience-conns-per-ip %q: want a count ≥ 1", *connsIP)
+		}
+		if c.AudienceAcceptRate, err = strconv.ParseFloat(*acceptRate, 64); err != nil || c.AudienceAcceptRate <= 0 {
+			return c, fmt.Errorf("--audience-accept-rate %q: want a positive number", *acceptRate)
 		}
 		switch *level {
 		case "auto", "":

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"majlis/internal/joinclient"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,7 +21,6 @@ import (
 const (
 	MaxListeners = 200_000
 	MaxDuration  = 30 * time.Minute
-	maxJoinBody  = 64 << 10
 	dialTimeout  = 10 * time.Second
 	// respTimeout bounds the time from connect to the response head.
 	respTimeout = 15 * time.Second
@@ -107,13 +107,6 @@ func loopbackURL(s string) error {
 		return fmt.Errorf("target %q: only loopback targets are allowed", s)
 	}
 	return nil
-}
-
-type joinResp struct {
-	Listen struct {
-		Ogg string `json:"ogg"`
-		WS  string `json:"ws"`
-	} `json:"listen"`
 }
 
 // Run runs c in this process and returns one Result per listener. It stops
@@ -236,25 +229,11 @@ func (c *Config) listenPath(ctx context.Context, hc *http.Client, proto string) 
 		}
 		return "/api/v1/rooms/" + c.Room + "/listen." + proto + "?t=" + url.QueryEscape(tok), nil
 	}
-	req, err := http.NewRequestWithContext(ctx, "POST", c.Origin+"/api/v1/rooms/"+c.Room+"/join", nil)
+	// A behaving client: solves puzzles, waits its turn in the waiting room,
+	// backs off with full jitter and honours Retry-After (joinclient).
+	j, err := joinclient.Join(ctx, c.Origin, c.Room, joinclient.Options{Client: hc})
 	if err != nil {
 		return "", err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxJoinBody))
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%w %d: %s", errStatus, resp.StatusCode, strings.TrimSpace(string(b)))
-	}
-	var j joinResp
-	if err := json.Unmarshal(b, &j); err != nil {
-		return "", fmt.Errorf("join answer: %w", err)
 	}
 	if proto == "ws" {
 		return j.Listen.WS, nil
