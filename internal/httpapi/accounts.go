@@ -304,12 +304,9 @@ func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) suspendUser(w http.ResponseWriter, r *http.Request) error {
-	p, err := a.auth(r)
+	p, err := a.adminOnly(r)
 	if err != nil {
 		return err
-	}
-	if !p.isAdmin() {
-		return errForbidden
 	}
 	var in struct {
 		Suspended *bool `json:"suspended"`

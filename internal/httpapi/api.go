@@ -180,6 +180,18 @@ func (a *API) authAny(r *http.Request) (principal, error) {
 	return principal{ID: u.ID, Role: u.Role, Suspended: u.Suspended}, nil
 }
 
+// adminOnly authenticates the caller and requires the platform admin role.
+func (a *API) adminOnly(r *http.Request) (principal, error) {
+	p, err := a.auth(r)
+	if err != nil {
+		return p, err
+	}
+	if !p.isAdmin() {
+		return p, errForbidden
+	}
+	return p, nil
+}
+
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
 	dec := json.NewDecoder(r.Body)
@@ -198,12 +210,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
-	p, err := a.auth(r)
-	if err != nil {
+	if _, err := a.adminOnly(r); err != nil {
 		return err
-	}
-	if !p.isAdmin() {
-		return errForbidden
 	}
 	var in struct {
 		Name     string `json:"name"`

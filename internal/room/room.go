@@ -555,15 +555,20 @@ func (s *Service) Answer(ctx context.Context, a Actor, id, target string, approv
 			s.publishLocked(ctx, r, "request_denied", map[string]string{"user": target, "by": a.ID})
 			return nil, nil
 		}
-		if err := r.stageSeatFree(s); err != nil {
-			return nil, err
-		}
-		if err := s.setMember(ctx, r, store.Member{User: target, Role: RoleSpeaker}); err != nil {
-			return nil, err
-		}
-		s.publishLocked(ctx, r, "speaker_added", map[string]string{"user": target, "by": a.ID})
-		return nil, nil
+		return nil, s.addSpeakerLocked(ctx, r, a, target)
 	})
+}
+
+// addSpeakerLocked seats target as a speaker when a seat is free (approve, invite).
+func (s *Service) addSpeakerLocked(ctx context.Context, r *state, a Actor, target string) error {
+	if err := r.stageSeatFree(s); err != nil {
+		return err
+	}
+	if err := s.setMember(ctx, r, store.Member{User: target, Role: RoleSpeaker}); err != nil {
+		return err
+	}
+	s.publishLocked(ctx, r, "speaker_added", map[string]string{"user": target, "by": a.ID})
+	return nil
 }
 
 // Invite puts a listener on stage as a speaker (host, co-hosts). The
@@ -582,14 +587,7 @@ func (s *Service) Invite(ctx context.Context, a Actor, id, target string) error 
 		if r.roleOf(target) != RoleListener {
 			return nil, ErrAlreadyOnStage
 		}
-		if err := r.stageSeatFree(s); err != nil {
-			return nil, err
-		}
-		if err := s.setMember(ctx, r, store.Member{User: target, Role: RoleSpeaker}); err != nil {
-			return nil, err
-		}
-		s.publishLocked(ctx, r, "speaker_added", map[string]string{"user": target, "by": a.ID})
-		return nil, nil
+		return nil, s.addSpeakerLocked(ctx, r, a, target)
 	})
 }
 
