@@ -82,13 +82,14 @@ func BenchmarkFanout(b *testing.B) {
 // same process: allocs/op include both ends.
 func BenchmarkFanoutSockets(b *testing.B) {
 	const n = 50
-	// "ogg" is the sharded writer, "ogg-perlistener" the goroutine per
-	// listener writing through net/http (Config.PerListener).
-	for _, mode := range []string{"ogg", "ogg-perlistener", "ws"} {
+	// "ogg" and "ws" are the sharded writer, "-perlistener" the goroutine
+	// per listener writing through net/http or github.com/coder/websocket
+	// (Config.PerListener).
+	for _, mode := range []string{"ogg", "ogg-perlistener", "ws", "ws-perlistener"} {
 		proto := strings.TrimSuffix(mode, "-perlistener")
 		b.Run(fmt.Sprintf("%s/listeners=%d", mode, n), func(b *testing.B) {
 			m := metrics.New(nil)
-			h := NewHub(Config{Metrics: m, MaxBacklog: 100, PerListener: mode == "ogg-perlistener"})
+			h := NewHub(Config{Metrics: m, MaxBacklog: 100, PerListener: strings.HasSuffix(mode, "-perlistener")})
 			p := program.New(program.Config{RingChunks: 256})
 			mux := http.NewServeMux()
 			mux.HandleFunc("/listen.ogg", func(w http.ResponseWriter, r *http.Request) { h.ServeOgg(w, r, p) })

@@ -5,13 +5,15 @@
 // are already framed for each protocol, down to the wire bytes (an HTTP/1.1
 // chunked-encoding chunk of an Ogg page, a complete WebSocket frame).
 //
-// Ogg listeners on HTTP/1.1 use the sharded writer (shard.go): the request
-// is hijacked and its socket handed to one of a few shard goroutines of the
-// program, which write each chunk's shared bytes to all their sockets with
-// one non-blocking write(2) each; ServeOggDetached then keeps no goroutine
-// or buffer per listener. WebSocket listeners (and Ogg when the sharded
-// writer is off or the connection cannot be hijacked) use the per-listener
-// path below.
+// Listeners on HTTP/1.1 use the sharded writer (shard.go): the request is
+// hijacked (for WebSocket after our own handshake, wsraw.go) and its socket
+// handed to one of a few shard goroutines of the program, which write each
+// chunk's shared bytes (Chunk.OggHTTP or Chunk.WSFrame) to all their
+// sockets with one non-blocking write(2) each, and read WebSocket clients'
+// input with one non-blocking read(2) each; ServeOggDetached and
+// ServeWSDetached then keep no goroutine or buffer per listener. With
+// Config.PerListener, or when the connection cannot be hijacked as a plain
+// socket (TLS, HTTP/2), listeners use the per-listener path below.
 //
 // Per-listener path: every listener is one goroutine with
 // its own position in the program's ring: it writes the shared bytes of each

@@ -221,6 +221,15 @@ func TestSlowListener(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}, true},
+		{"ws reads slowly", "ws", func(c net.Conn) {
+			buf := make([]byte, 512)
+			for {
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := Config{MaxBacklog: 25, MaxSkips: 2, WriteTimeout: 400 * time.Millisecond}

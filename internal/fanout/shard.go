@@ -27,11 +27,18 @@ import (
 
 // rawListener is one listener connection owned by a shard.
 type rawListener struct {
-	conn  net.Conn
-	rc    syscall.RawConn
-	wire  func(*program.Chunk) []byte // the chunk's bytes for this protocol
-	end   []byte                      // written when the program ends (best effort)
+	conn net.Conn
+	rc   syscall.RawConn
+	wire func(*program.Chunk) []byte // the chunk's bytes for this protocol
+	// final returns what to write (best effort, and only between chunks)
+	// when the listener ends with err: the end of the chunked body, a
+	// WebSocket close frame; nil for nothing.
+	final func(err error) []byte
 	pm    *protoMetrics
+	// reads is set for protocols whose clients talk back (WebSocket): the
+	// shard reads their input non-blockingly every round (wsInput).
+	reads bool
+	in    wsInput
 	pos   uint64 // next chunk
 	cur   []byte // bytes of the chunk being written, nil between chunks
 	off   int    // bytes of cur already written
@@ -46,6 +53,30 @@ type rawListener struct {
 	wn      int
 	werr    error
 	writeFn func(fd uintptr) bool
+	readFn  func(fd uintptr) bool
+}
+
+func (l *rawListener) doRead(fd uintptr) bool {
+	l.wn, l.werr = syscall.Read(int(fd), l.wbuf)
+	return true // never wait for input
+}
+
+// read tries one non-blocking read into b.
+func (l *rawListener) read(b []byte) (int, error) {
+	l.wbuf = b
+	err := l.rc.Read(l.readFn)
+	l.wbuf = nil
+	n, rerr := l.wn, l.werr
+	if n < 0 {
+		n = 0
+	}
+	switch {
+	case err != nil:
+		return n, err
+	case rerr == syscall.EAGAIN:
+		return n, errAgain
+	}
+	return n, rerr
 }
 
 func (l *rawListener) doWrite(fd uintptr) bool {
@@ -89,6 +120,7 @@ type shard struct {
 	finished bool           // the shard ended: no more listeners accepted
 	wake     chan struct{}  // cap 1: a listener was added
 	ls       []*rawListener // owned by the shard goroutine
+	rbuf     []byte         // client input is read into this and dropped
 }
 
 // stationFor returns the running station of p, starting it if needed.
@@ -107,7 +139,7 @@ func (h *Hub) stationFor(p *program.Program) *station {
 	}
 	st := &station{h: h, p: p}
 	for range n {
-		sh := &shard{st: st, wake: make(chan struct{}, 1)}
+		sh := &shard{st: st, wake: make(chan struct{}, 1), rbuf: make([]byte, shardReadBuf)}
 		st.shards = append(st.shards, sh)
 		h.wg.Add(1)
 		go func() {
@@ -172,7 +204,13 @@ func (sh *shard) run() {
 		blocked := false
 		for i := 0; i < len(sh.ls); {
 			l := sh.ls[i]
-			err := sh.deliver(l, head, closed, now)
+			var err error
+			if l.reads {
+				err = sh.readClient(l, now)
+			}
+			if err == nil {
+				err = sh.deliver(l, head, closed, now)
+			}
 			if err == errAgain {
 				blocked = true
 			}
@@ -211,7 +249,13 @@ func (sh *shard) run() {
 				break
 			}
 			for i := 0; i < len(sh.ls); {
-				if sh.ls[i].gone() {
+				l := sh.ls[i]
+				if l.reads {
+					if err := sh.readClient(l, now); err != nil {
+						sh.remove(i, err)
+						continue
+					}
+				} else if l.gone() {
 					sh.remove(i, errClientGone)
 					continue
 				}
@@ -224,11 +268,7 @@ func (sh *shard) run() {
 			sh.incoming = nil
 			sh.mu.Unlock()
 			for len(sh.ls) > 0 {
-				l := sh.ls[0]
-				// Shutting down: end the body cleanly if it fits now.
-				if l.cur == nil && l.end != nil {
-					_, _ = l.write(l.end)
-				}
+				// Shutting down: remove ends the stream cleanly if it fits.
 				sh.remove(0, errInterrupted)
 			}
 			return
@@ -274,10 +314,7 @@ func (sh *shard) deliver(l *rawListener, head uint64, closed bool, now time.Time
 			if l.pos >= head {
 				l.progress = now
 				if closed {
-					if l.end != nil {
-						_, _ = l.write(l.end)
-					}
-					return errEnded
+					return errEnded // remove writes the end
 				}
 				return nil
 			}
@@ -319,9 +356,15 @@ func (sh *shard) deliver(l *rawListener, head uint64, closed bool, now time.Time
 	}
 }
 
-// remove ends listener i: closes its connection and tells its handler.
+// remove ends listener i: writes its final bytes for err if it is between
+// chunks, closes its connection and tells its handler.
 func (sh *shard) remove(i int, err error) {
 	l := sh.ls[i]
+	if l.cur == nil && l.final != nil {
+		if b := l.final(err); b != nil {
+			_, _ = l.write(b)
+		}
+	}
 	last := len(sh.ls) - 1
 	sh.ls[i] = sh.ls[last]
 	sh.ls[last] = nil
@@ -356,6 +399,16 @@ const oggHead = "HTTP/1.1 200 OK\r\nContent-Type: audio/ogg\r\nCache-Control: no
 var chunkedEnd = []byte("0\r\n\r\n")
 
 func oggHTTPWire(c *program.Chunk) []byte { return c.OggHTTP }
+
+// oggFinal ends the chunked body when the program ends or the server shuts
+// down, so players see a clean end of stream; otherwise the connection is
+// just closed.
+func oggFinal(err error) []byte {
+	if err == errEnded || err == errInterrupted {
+		return chunkedEnd
+	}
+	return nil
+}
 
 // serveOggSharded hijacks an HTTP/1.1 listen.ogg request and hands the
 // connection to a shard; onEnd runs when the listener ends (from the shard,
@@ -410,7 +463,7 @@ func (h *Hub) serveOggSharded(w http.ResponseWriter, r *http.Request, p *program
 		ended(err)
 		return true
 	}
-	l := &rawListener{conn: conn, rc: rc, wire: oggHTTPWire, end: chunkedEnd, pm: &h.ogg, pos: pos,
+	l := &rawListener{conn: conn, rc: rc, wire: oggHTTPWire, final: oggFinal, pm: &h.ogg, pos: pos,
 		progress: time.Now(), ended: ended}
 	l.writeFn = l.doWrite
 	if !h.stationFor(p).add(l) {
@@ -442,4 +495,8 @@ func (s *chunkedConnSink) write(b []byte) error {
 func (s *chunkedConnSink) flush() error { return nil }
 
 // yieldEvery is how many listeners a shard serves between yields.
-const yieldEvery = 512
+// shardReadBuf is the size of a shard's buffer for client input.
+const (
+	yieldEvery   = 512
+	shardReadBuf = 4 << 10
+)

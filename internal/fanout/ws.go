@@ -35,13 +35,36 @@ type wsHello struct {
 // ServeWS upgrades to a WebSocket and streams p: a JSON hello text message,
 // then one binary message per chunk (Chunk.WS), from the preroll on. When
 // the program closes it closes with StatusNormalClosure "room ended".
+//
+// It returns when the listener ends; ServeWSDetached does not wait.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, p *program.Program) {
+	done := make(chan struct{})
+	h.ServeWSDetached(w, r, p, func() { close(done) })
+	<-done
+}
+
+// ServeWSDetached is ServeWS, except that with the sharded writer it returns
+// as soon as the upgraded connection is handed to its shard (see
+// serveWSSharded); onEnd runs exactly once when the listener ends (possibly
+// before ServeWSDetached returns). With Config.PerListener, or when the
+// connection cannot be hijacked as a plain socket, the listener is served
+// by github.com/coder/websocket from this goroutine plus a reader.
+func (h *Hub) ServeWSDetached(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) {
 	if !h.join() {
 		shuttingDown(w)
+		onEnd()
 		return
 	}
 	defer h.wg.Done()
+	if !h.cfg.PerListener && h.serveWSSharded(w, r, p, onEnd) {
+		return
+	}
+	defer onEnd()
+	h.serveWSPerListener(w, r, p)
+}
 
+// serveWSPerListener is the goroutine-per-listener WebSocket path.
+func (h *Hub) serveWSPerListener(w http.ResponseWriter, r *http.Request, p *program.Program) {
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: h.cfg.InsecureSkipVerify,
 		// Opus does not compress; deflate would only cost CPU per listener.
@@ -70,14 +93,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, p *program.Program
 	defer s.timer.Stop()
 	pos := h.startPos(p)
 	disconnected := h.connected(&h.ws)
-	hello, _ := json.Marshal(wsHello{
-		Codec:        "opus",
-		SampleRate:   program.SampleRate,
-		Channels:     p.Config().Channels,
-		FrameSamples: program.FrameSamples,
-		Version:      wsProtoVersion,
-	})
-	err = s.writeTyped(websocket.MessageText, hello)
+	err = s.writeTyped(websocket.MessageText, helloJSON(p))
 	if err == nil {
 		err = h.stream(ctx, p, pos, s, &h.ws, true)
 	}
@@ -100,6 +116,18 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, p *program.Program
 }
 
 var errFlood = errors.New("client sent too many messages")
+
+// helloJSON is the payload of the hello message for p.
+func helloJSON(p *program.Program) []byte {
+	hello, _ := json.Marshal(wsHello{
+		Codec:        "opus",
+		SampleRate:   program.SampleRate,
+		Channels:     p.Config().Channels,
+		FrameSamples: program.FrameSamples,
+		Version:      wsProtoVersion,
+	})
+	return hello
+}
 
 // discardClientMessages reads and drops client messages, which keeps ping,
 // pong and close handling going, until the connection ends or the client

@@ -192,7 +192,9 @@ func (a *API) listenWS(w http.ResponseWriter, r *http.Request) error {
 		return errNotWebSocket
 	}
 	ref.ListenerJoined()
-	defer ref.ListenerLeft()
-	a.fan.ServeWS(w, r, ref.Program)
+	// As listen.ogg: with the sharded writer this returns once the socket
+	// is handed to its shard, and ListenerLeft runs when the stream ends.
+	endLease := detachLease(r)
+	a.fan.ServeWSDetached(w, r, ref.Program, func() { ref.ListenerLeft(); endLease() })
 	return nil
 }
