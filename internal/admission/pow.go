@@ -140,17 +140,7 @@ func Solve(challenge string) string {
 	base := len(buf)
 	for c := uint64(0); ; c++ {
 		buf = strconv.AppendUint(buf[:base], c, 10)
-		h := sha256.Sum256(buf)
-		z := 0
-		for i := 0; i < len(h); i += 8 {
-			v := binary.BigEndian.Uint64(h[i:])
-			lz := bits.LeadingZeros64(v)
-			z += lz
-			if lz < 64 {
-				break
-			}
-		}
-		if z >= diff {
+		if leadingZeroBits(buf) >= diff {
 			return string(buf)
 		}
 	}
