@@ -64,6 +64,8 @@ type Hub struct {
 
 	listeners atomic.Int64
 	ogg, ws   protoMetrics
+	// oggKind and wsKind describe detached listeners of each protocol.
+	oggKind, wsKind listenerKind
 
 	smu      sync.Mutex // guards stations
 	stations map[*program.Program]*station
@@ -106,13 +108,16 @@ func NewHub(cfg Config) *Hub {
 		cfg.WriteTimeout = defaultWriteTimeout
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Hub{
+	h := &Hub{
 		cfg:    cfg,
 		ctx:    ctx,
 		cancel: cancel,
 		ogg:    newProtoMetrics(cfg.Metrics, "ogg"),
 		ws:     newProtoMetrics(cfg.Metrics, "ws"),
 	}
+	h.oggKind = listenerKind{idx: 0, wire: oggHTTPWire, final: oggFinal, pm: &h.ogg}
+	h.wsKind = listenerKind{idx: 1, wire: wsFrameWire, final: wsFinal, pm: &h.ws}
+	return h
 }
 
 // Listeners is the number of listeners currently connected to this hub.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"majlis/internal/program"
 )
@@ -25,84 +26,90 @@ import (
 // beyond MaxBacklog chunks it is skipped forward (at a chunk boundary, so
 // framing stays intact), and after WriteTimeout without progress dropped.
 
-// rawListener is one listener connection owned by a shard.
+// rawListener is one listener connection owned by a shard. It is kept
+// small (one of these per listener is most of a listener's memory) and is
+// written to with raw non-blocking syscalls on its descriptor.
 type rawListener struct {
-	conn net.Conn
-	rc   syscall.RawConn
+	conn net.Conn // keeps fd open; closed by the shard only
+	fd   int32
+	kind *listenerKind
+	// in follows a talking client's input (WebSocket); nil for Ogg.
+	in       *wsInput
+	nextRead int64  // unix ns: when to read the client's input next
+	pos      uint64 // next chunk
+	cur      []byte // bytes of the chunk being written, nil between chunks
+	off      int32  // bytes of cur already written
+	skips    int32
+	// progress is when the listener last accepted bytes or caught up (unix ns).
+	progress int64
+	ended    func(error) // called once, by the shard, when the listener ends
+}
+
+// listenerKind is what differs between the protocols of detached listeners;
+// one per protocol and hub, shared by its listeners.
+type listenerKind struct {
+	idx  int                         // index into shard.sent
 	wire func(*program.Chunk) []byte // the chunk's bytes for this protocol
 	// final returns what to write (best effort, and only between chunks)
 	// when the listener ends with err: the end of the chunked body, a
 	// WebSocket close frame; nil for nothing.
 	final func(err error) []byte
 	pm    *protoMetrics
-	// reads is set for protocols whose clients talk back (WebSocket): the
-	// shard reads their input non-blockingly every round (wsInput).
-	reads bool
-	in    wsInput
-	pos   uint64 // next chunk
-	cur   []byte // bytes of the chunk being written, nil between chunks
-	off   int    // bytes of cur already written
-	skips int
-	// progress is when the listener last accepted bytes (or caught up).
-	progress time.Time
-	ended    func(error) // called once, by the shard, when the listener ends
-
-	// Arguments and results of writeFn, kept here so that the closure
-	// passed to RawConn.Write is allocated once per listener, not per write.
-	wbuf    []byte
-	wn      int
-	werr    error
-	writeFn func(fd uintptr) bool
-	readFn  func(fd uintptr) bool
 }
 
-func (l *rawListener) doRead(fd uintptr) bool {
-	l.wn, l.werr = syscall.Read(int(fd), l.wbuf)
-	return true // never wait for input
+// newRawListener takes conn (a hijacked socket) for a shard; nil if conn
+// gives no access to its descriptor (not a plain socket).
+func newRawListener(conn net.Conn, kind *listenerKind, pos uint64, now time.Time, ended func(error)) *rawListener {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	fd := -1
+	if rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
+		return nil
+	}
+	return &rawListener{conn: conn, fd: int32(fd), kind: kind, pos: pos, progress: now.UnixNano(), ended: ended}
+}
+
+// errAgain means the socket buffer is full (write) or empty (read).
+var errAgain = errors.New("socket buffer full")
+
+// The socket is non-blocking (net sets O_NONBLOCK), so these calls return
+// at once: they go straight to the kernel with RawSyscall, without the
+// runtime's syscall bookkeeping or the poller's locks, which cost as much
+// as the write itself at tens of thousands of writes a second. Only the
+// shard uses fd, and only the shard closes conn, so fd cannot be reused
+// under a call.
+
+// write tries one non-blocking write of b.
+func (l *rawListener) write(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(l.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	return sysResult(n, e)
 }
 
 // read tries one non-blocking read into b.
 func (l *rawListener) read(b []byte) (int, error) {
-	l.wbuf = b
-	err := l.rc.Read(l.readFn)
-	l.wbuf = nil
-	n, rerr := l.wn, l.werr
-	if n < 0 {
-		n = 0
-	}
-	switch {
-	case err != nil:
-		return n, err
-	case rerr == syscall.EAGAIN:
-		return n, errAgain
-	}
-	return n, rerr
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(l.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	return sysResult(n, e)
 }
 
-func (l *rawListener) doWrite(fd uintptr) bool {
-	l.wn, l.werr = syscall.Write(int(fd), l.wbuf)
-	return true // never wait for writability: the shard moves on
-}
-
-// errAgain means the socket buffer is full.
-var errAgain = errors.New("socket buffer full")
-
-// write tries one non-blocking write of b.
-func (l *rawListener) write(b []byte) (int, error) {
-	l.wbuf = b
-	err := l.rc.Write(l.writeFn)
-	l.wbuf = nil
-	n, werr := l.wn, l.werr
-	if n < 0 {
-		n = 0
+func sysResult(n uintptr, e syscall.Errno) (int, error) {
+	switch e {
+	case 0:
+		return int(n), nil
+	case syscall.EAGAIN:
+		return 0, errAgain
+	case syscall.EINTR:
+		return 0, errAgain // try again next round
 	}
-	switch {
-	case err != nil:
-		return n, err
-	case werr == syscall.EAGAIN:
-		return n, errAgain
-	}
-	return n, werr
+	return 0, e
 }
 
 // station runs the shards of one program.
@@ -121,6 +128,22 @@ type shard struct {
 	wake     chan struct{}  // cap 1: a listener was added
 	ls       []*rawListener // owned by the shard goroutine
 	rbuf     []byte         // client input is read into this and dropped
+	// sent counts what this round delivered per listener kind; added to
+	// the metrics once per round, not per write (the counters are shared
+	// by every shard and would bounce between cores).
+	sent [2]struct{ bytes, chunks int }
+}
+
+// flushSent adds the round's deliveries to the protocol metrics.
+func (sh *shard) flushSent() {
+	h := sh.st.h
+	for i, k := range [2]*listenerKind{&h.oggKind, &h.wsKind} {
+		if c := &sh.sent[i]; c.chunks > 0 {
+			k.pm.bytes.Add(float64(c.bytes))
+			k.pm.chunks.Add(float64(c.chunks))
+			*c = struct{ bytes, chunks int }{}
+		}
+	}
 }
 
 // stationFor returns the running station of p, starting it if needed.
@@ -205,7 +228,7 @@ func (sh *shard) run() {
 		for i := 0; i < len(sh.ls); {
 			l := sh.ls[i]
 			var err error
-			if l.reads {
+			if l.in != nil && now.UnixNano() >= l.nextRead {
 				err = sh.readClient(l, now)
 			}
 			if err == nil {
@@ -225,6 +248,7 @@ func (sh *shard) run() {
 				runtime.Gosched()
 			}
 		}
+		sh.flushSent()
 		var retryC <-chan time.Time
 		if closed && blocked {
 			// No more chunks will wake us: retry the listeners still
@@ -250,7 +274,7 @@ func (sh *shard) run() {
 			}
 			for i := 0; i < len(sh.ls); {
 				l := sh.ls[i]
-				if l.reads {
+				if l.in != nil {
 					if err := sh.readClient(l, now); err != nil {
 						sh.remove(i, err)
 						continue
@@ -292,13 +316,8 @@ var errClientGone = errors.New("client went away")
 // left alone.
 func (l *rawListener) gone() bool {
 	var buf [1]byte
-	var n int
-	var rerr error
-	err := l.rc.Read(func(fd uintptr) bool {
-		n, _, rerr = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return true
-	})
-	return err != nil || (rerr == nil && n == 0) || (rerr != nil && rerr != syscall.EAGAIN)
+	n, _, rerr := syscall.Recvfrom(int(l.fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return (rerr == nil && n == 0) || (rerr != nil && rerr != syscall.EAGAIN && rerr != syscall.EINTR)
 }
 
 // errEnded is a listener that received the whole program.
@@ -312,7 +331,7 @@ func (sh *shard) deliver(l *rawListener, head uint64, closed bool, now time.Time
 	for {
 		if l.cur == nil {
 			if l.pos >= head {
-				l.progress = now
+				l.progress = now.UnixNano()
 				if closed {
 					return errEnded // remove writes the end
 				}
@@ -323,25 +342,25 @@ func (sh *shard) deliver(l *rawListener, head uint64, closed bool, now time.Time
 				c = p.Chunk(l.pos)
 			}
 			if c == nil { // too far behind, or the chunk was overwritten
-				if l.skips == h.cfg.MaxSkips {
-					l.pm.drops.Inc()
+				if int(l.skips) == h.cfg.MaxSkips {
+					l.kind.pm.drops.Inc()
 					return errTooSlow
 				}
 				l.skips++
-				l.pm.skips.Inc()
+				l.kind.pm.skips.Inc()
 				l.pos = head - min(h.preroll(p), head)
 				continue
 			}
-			l.cur, l.off = l.wire(c), 0
+			l.cur, l.off = l.kind.wire(c), 0
 		}
 		n, err := l.write(l.cur[l.off:])
-		l.off += n
+		l.off += int32(n)
 		if n > 0 {
-			l.progress = now
+			l.progress = now.UnixNano()
 		}
-		if err == errAgain || (err == nil && l.off < len(l.cur)) {
-			if now.Sub(l.progress) > h.cfg.WriteTimeout {
-				l.pm.drops.Inc()
+		if err == errAgain || (err == nil && int(l.off) < len(l.cur)) {
+			if time.Duration(now.UnixNano()-l.progress) > h.cfg.WriteTimeout {
+				l.kind.pm.drops.Inc()
 				return errWriteTimeout
 			}
 			return errAgain
@@ -349,8 +368,9 @@ func (sh *shard) deliver(l *rawListener, head uint64, closed bool, now time.Time
 		if err != nil {
 			return err
 		}
-		l.pm.bytes.Add(float64(len(l.cur)))
-		l.pm.chunks.Inc()
+		c := &sh.sent[l.kind.idx]
+		c.bytes += len(l.cur)
+		c.chunks++
 		l.cur = nil
 		l.pos++
 	}
@@ -360,8 +380,8 @@ func (sh *shard) deliver(l *rawListener, head uint64, closed bool, now time.Time
 // chunks, closes its connection and tells its handler.
 func (sh *shard) remove(i int, err error) {
 	l := sh.ls[i]
-	if l.cur == nil && l.final != nil {
-		if b := l.final(err); b != nil {
+	if l.cur == nil && l.kind.final != nil {
+		if b := l.kind.final(err); b != nil {
 			_, _ = l.write(b)
 		}
 	}
@@ -446,11 +466,8 @@ func (h *Hub) serveOggSharded(w http.ResponseWriter, r *http.Request, p *program
 	}
 	_ = conn.SetWriteDeadline(time.Time{})
 	h.ogg.bytes.Add(float64(len(head)))
-	var rc syscall.RawConn
-	if sc, ok := conn.(syscall.Conn); ok {
-		rc, _ = sc.SyscallConn()
-	}
-	if rc == nil {
+	l := newRawListener(conn, &h.oggKind, pos, time.Now(), ended)
+	if l == nil {
 		// Not a plain socket (a wrapped connection): serve it from this
 		// goroutine with blocking writes.
 		s := &chunkedConnSink{conn: conn, cw: httputil.NewChunkedWriter(conn), timeout: h.cfg.WriteTimeout}
@@ -463,9 +480,6 @@ func (h *Hub) serveOggSharded(w http.ResponseWriter, r *http.Request, p *program
 		ended(err)
 		return true
 	}
-	l := &rawListener{conn: conn, rc: rc, wire: oggHTTPWire, final: oggFinal, pm: &h.ogg, pos: pos,
-		progress: time.Now(), ended: ended}
-	l.writeFn = l.doWrite
 	if !h.stationFor(p).add(l) {
 		// The program ended and its station with it: end the body.
 		_, _ = conn.Write(chunkedEnd)
@@ -496,7 +510,9 @@ func (s *chunkedConnSink) flush() error { return nil }
 
 // yieldEvery is how many listeners a shard serves between yields.
 // shardReadBuf is the size of a shard's buffer for client input.
+// clientReadEvery is how often a talking listener's input is read.
 const (
-	yieldEvery   = 512
-	shardReadBuf = 4 << 10
+	yieldEvery      = 512
+	shardReadBuf    = 4 << 10
+	clientReadEvery = time.Second
 )

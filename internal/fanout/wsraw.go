@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"syscall"
 	"time"
 
 	"majlis/internal/program"
@@ -156,8 +155,11 @@ func (in *wsInput) feed(b []byte, now time.Time) error {
 }
 
 // readClient drains what l's client sent (a few reads at most per round:
-// more than that is a flood that feed stops anyway).
+// more than that is a flood that feed stops anyway). A listener's input is
+// read at most every clientReadEvery: a read that finds nothing costs as
+// much as a chunk write, and listeners seldom say anything.
 func (sh *shard) readClient(l *rawListener, now time.Time) error {
+	l.nextRead = now.UnixNano() + int64(clientReadEvery)
 	for range 4 {
 		n, err := l.read(sh.rbuf)
 		switch {
@@ -269,11 +271,9 @@ func (h *Hub) serveWSSharded(w http.ResponseWriter, r *http.Request, p *program.
 		return true
 	}
 	_ = conn.SetWriteDeadline(time.Time{})
-	var rc syscall.RawConn
-	if sc, ok := conn.(syscall.Conn); ok {
-		rc, _ = sc.SyscallConn()
-	}
-	if rc == nil {
+	now := time.Now()
+	l := newRawListener(conn, &h.wsKind, pos, now, ended)
+	if l == nil {
 		// A wrapped connection we cannot write to non-blockingly (not seen
 		// with net/http over TCP): tell the client to come back.
 		_, _ = conn.Write(wsCloseFrame(1011, "try again"))
@@ -281,12 +281,7 @@ func (h *Hub) serveWSSharded(w http.ResponseWriter, r *http.Request, p *program.
 		ended(nil)
 		return true
 	}
-	now := time.Now()
-	l := &rawListener{conn: conn, rc: rc, wire: wsFrameWire, final: wsFinal, pm: &h.ws, pos: pos,
-		progress: now, ended: ended, reads: true}
-	l.in.tokens, l.in.last = wsMsgBurst, now
-	l.writeFn = l.doWrite
-	l.readFn = l.doRead
+	l.in = &wsInput{tokens: wsMsgBurst, last: now}
 	// Frames the client sent before we hijacked are in net/http's buffer.
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
