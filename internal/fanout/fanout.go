@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,14 @@ type Config struct {
 	// (kept for comparison and for connections that cannot be hijacked).
 	Shards      int
 	PerListener bool
+	// NoURing makes the shards write with write(2) even when io_uring is
+	// available (for comparison; see batch.go).
+	NoURing bool
+	// RingMinListeners is the audience of a shard from which it writes
+	// through io_uring; default 64.
+	RingMinListeners int
+	// Logger gets the hub's rare notices (io_uring unavailable); default slog.Default().
+	Logger *slog.Logger
 }
 
 // Hub serves listeners of any number of programs.
@@ -63,6 +72,7 @@ type Hub struct {
 	wg     sync.WaitGroup
 
 	listeners atomic.Int64
+	ringSends atomic.Int64 // sends that went through io_uring (tests look)
 	ogg, ws   protoMetrics
 	// oggKind and wsKind describe detached listeners of each protocol.
 	oggKind, wsKind listenerKind
@@ -106,6 +116,12 @@ func NewHub(cfg Config) *Hub {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = defaultWriteTimeout
+	}
+	if cfg.RingMinListeners <= 0 {
+		cfg.RingMinListeners = defaultRingMinListeners
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{

@@ -231,54 +231,56 @@ func TestSlowListener(t *testing.T) {
 			}
 		}, true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{MaxBacklog: 25, MaxSkips: 2, WriteTimeout: 400 * time.Millisecond}
-			hh := newHarness(t, cfg, program.Config{RingChunks: 256}, 8<<10)
-			hh.publish(10, 1000, 0)
-			ctx := t.Context()
-			fastOgg := oggClient(t, ctx, hh.srv.URL+"/listen.ogg")
-			fastWS := wsClient(t, ctx, hh.srv.URL+"/listen.ws", 1)
-			slow := dialSmallWindow(t, hh.srv.Listener.Addr().String(), "/listen."+tc.proto)
-			go tc.read(slow)
-			waitFor(t, "3 listeners", func() bool { return hh.hub.Listeners() == 3 })
+		for _, wp := range writePaths {
+			t.Run(tc.name+"/"+wp.name, func(t *testing.T) {
+				cfg := wp.cfg(Config{MaxBacklog: 25, MaxSkips: 2, WriteTimeout: 400 * time.Millisecond})
+				hh := newHarness(t, cfg, program.Config{RingChunks: 256}, 8<<10)
+				hh.publish(10, 1000, 0)
+				ctx := t.Context()
+				fastOgg := oggClient(t, ctx, hh.srv.URL+"/listen.ogg")
+				fastWS := wsClient(t, ctx, hh.srv.URL+"/listen.ws", 1)
+				slow := dialSmallWindow(t, hh.srv.Listener.Addr().String(), "/listen."+tc.proto)
+				go tc.read(slow)
+				waitFor(t, "3 listeners", func() bool { return hh.hub.Listeners() == 3 })
 
-			// 2 kB chunks every 2 ms, 20x real time: far more than the slow
-			// client's buffers, easy for the fast ones. Stop once the slow
-			// listener is gone (plus a little more), bounded at 1000 chunks.
-			published := 0
-			for ; published < 1000; published += 25 {
-				hh.publish(25, 1000, 2*time.Millisecond)
-				if hh.hub.Listeners() == 2 && published > 100 {
-					break
+				// 2 kB chunks every 2 ms, 20x real time: far more than the slow
+				// client's buffers, easy for the fast ones. Stop once the slow
+				// listener is gone (plus a little more), bounded at 1000 chunks.
+				published := 0
+				for ; published < 1000; published += 25 {
+					hh.publish(25, 1000, 2*time.Millisecond)
+					if hh.hub.Listeners() == 2 && published > 100 {
+						break
+					}
 				}
-			}
-			if hh.hub.Listeners() != 2 {
-				t.Fatalf("slow listener still connected after %d chunks (skips %v, drops %v)", published,
-					hh.metric(t, "majlis_slow_listener_skips_total", "ogg"), hh.metric(t, "majlis_slow_listener_drops_total", "ogg"))
-			}
-			hh.prog.Close()
-			fastOgg.wait(t)
-			fastWS.wait(t)
-			end := hh.prog.Head() * 2
-			fastOgg.checkConsecutive(t, "fast ogg", 10, end)
-			fastWS.checkConsecutive(t, "fast ws", 10, end)
-			if fastOgg.err != io.EOF {
-				t.Errorf("fast ogg ended with %v", fastOgg.err)
-			}
-			// The fast listeners share the metrics: only the slow one may count.
-			if got := hh.metric(t, "majlis_slow_listener_drops_total", tc.proto); got != 1 {
-				t.Errorf("%s drops %v, want 1", tc.proto, got)
-			}
-			skips := hh.metric(t, "majlis_slow_listener_skips_total", tc.proto)
-			if tc.wantSkips && skips != float64(cfg.MaxSkips) {
-				t.Errorf("%s skips %v, want %d", tc.proto, skips, cfg.MaxSkips)
-			}
-			other := map[string]string{"ogg": "ws", "ws": "ogg"}[tc.proto]
-			if got := hh.metric(t, "majlis_slow_listener_skips_total", other) + hh.metric(t, "majlis_slow_listener_drops_total", other); got != 0 {
-				t.Errorf("fast %s listener was skipped or dropped %v times", other, got)
-			}
-			t.Logf("slow listener gone after %d chunks; skips %v", published, skips)
-		})
+				if hh.hub.Listeners() != 2 {
+					t.Fatalf("slow listener still connected after %d chunks (skips %v, drops %v)", published,
+						hh.metric(t, "majlis_slow_listener_skips_total", "ogg"), hh.metric(t, "majlis_slow_listener_drops_total", "ogg"))
+				}
+				hh.prog.Close()
+				fastOgg.wait(t)
+				fastWS.wait(t)
+				end := hh.prog.Head() * 2
+				fastOgg.checkConsecutive(t, "fast ogg", 10, end)
+				fastWS.checkConsecutive(t, "fast ws", 10, end)
+				if fastOgg.err != io.EOF {
+					t.Errorf("fast ogg ended with %v", fastOgg.err)
+				}
+				// The fast listeners share the metrics: only the slow one may count.
+				if got := hh.metric(t, "majlis_slow_listener_drops_total", tc.proto); got != 1 {
+					t.Errorf("%s drops %v, want 1", tc.proto, got)
+				}
+				skips := hh.metric(t, "majlis_slow_listener_skips_total", tc.proto)
+				if tc.wantSkips && skips != float64(cfg.MaxSkips) {
+					t.Errorf("%s skips %v, want %d", tc.proto, skips, cfg.MaxSkips)
+				}
+				other := map[string]string{"ogg": "ws", "ws": "ogg"}[tc.proto]
+				if got := hh.metric(t, "majlis_slow_listener_skips_total", other) + hh.metric(t, "majlis_slow_listener_drops_total", other); got != 0 {
+					t.Errorf("fast %s listener was skipped or dropped %v times", other, got)
+				}
+				t.Logf("slow listener gone after %d chunks; skips %v", published, skips)
+			})
+		}
 	}
 }
 

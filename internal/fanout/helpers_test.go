@@ -13,6 +13,7 @@ import (
 
 	"majlis/internal/metrics"
 	"majlis/internal/program"
+	"majlis/internal/uring"
 )
 
 // packet is a deterministic fake Opus packet for frame seq: a valid TOC and
@@ -184,4 +185,28 @@ func (c *collector) checkConsecutive(t *testing.T, name string, first, end uint6
 			return
 		}
 	}
+}
+
+// writePaths are the shard's two ways of writing: write(2) per listener,
+// and io_uring batches from the first listener on.
+var writePaths = []struct {
+	name string
+	cfg  func(Config) Config
+}{
+	{"write", func(c Config) Config { c.NoURing = true; return c }},
+	{"uring", func(c Config) Config { c.RingMinListeners = 1; return c }},
+}
+
+// needRing skips an io_uring case on a kernel without io_uring (the shard
+// then writes with write(2), which the "write" cases cover).
+func needRing(t *testing.T, path string) {
+	t.Helper()
+	if path != "uring" {
+		return
+	}
+	r, err := uring.New(8)
+	if err != nil {
+		t.Skipf("no io_uring on this kernel: %v", err)
+	}
+	r.Close()
 }

@@ -131,7 +131,8 @@ type shard struct {
 	// sent counts what this round delivered per listener kind; added to
 	// the metrics once per round, not per write (the counters are shared
 	// by every shard and would bounce between cores).
-	sent [2]struct{ bytes, chunks int }
+	sent  [2]struct{ bytes, chunks int }
+	batch batch // the io_uring path (batch.go)
 }
 
 // flushSent adds the round's deliveries to the protocol metrics.
@@ -198,6 +199,7 @@ func (st *station) add(l *rawListener) bool {
 // every listener is finished, or the hub closes.
 func (sh *shard) run() {
 	h, p := sh.st.h, sh.st.p
+	defer sh.closeRing()
 	var retry *time.Timer
 	// While the program publishes, a listener that went away shows up as
 	// a failed write within two chunks. When it is idle, probe for closed
@@ -224,29 +226,11 @@ func (sh *shard) run() {
 
 		head := p.Head()
 		now := time.Now()
-		blocked := false
-		for i := 0; i < len(sh.ls); {
-			l := sh.ls[i]
-			var err error
-			if l.in != nil && now.UnixNano() >= l.nextRead {
-				err = sh.readClient(l, now)
-			}
-			if err == nil {
-				err = sh.deliver(l, head, closed, now)
-			}
-			if err == errAgain {
-				blocked = true
-			}
-			if err != nil && err != errAgain {
-				sh.remove(i, err)
-				continue
-			}
-			i++
-			if i%yieldEvery == 0 {
-				// A round over thousands of sockets takes tens of ms: let
-				// the mixer and the other goroutines of this P run.
-				runtime.Gosched()
-			}
+		var blocked bool
+		if sh.useRing() {
+			blocked = sh.roundBatched(head, closed, now)
+		} else {
+			blocked = sh.round(head, closed, now)
 		}
 		sh.flushSent()
 		var retryC <-chan time.Time
@@ -300,6 +284,35 @@ func (sh *shard) run() {
 	}
 }
 
+// round brings every listener up to head with one write(2) per piece.
+// It returns whether some listener's socket was full.
+func (sh *shard) round(head uint64, closed bool, now time.Time) (blocked bool) {
+	for i := 0; i < len(sh.ls); {
+		l := sh.ls[i]
+		var err error
+		if l.in != nil && now.UnixNano() >= l.nextRead {
+			err = sh.readClient(l, now)
+		}
+		if err == nil {
+			err = sh.deliver(l, head, closed, now)
+		}
+		if err == errAgain {
+			blocked = true
+		}
+		if err != nil && err != errAgain {
+			sh.remove(i, err)
+			continue
+		}
+		i++
+		if i%yieldEvery == 0 {
+			// A round over thousands of sockets takes tens of ms: let
+			// the mixer and the other goroutines of this P run.
+			runtime.Gosched()
+		}
+	}
+	return blocked
+}
+
 // idleProbe is how often a shard of an idle program looks for listeners
 // that went away.
 // A program counts as idle after idleAfter without a new chunk (longer than
@@ -327,53 +340,75 @@ var errEnded = errors.New("program ended")
 // caught up, errAgain when its socket is full, errEnded when the program
 // ended and l got all of it, or the error that ends l.
 func (sh *shard) deliver(l *rawListener, head uint64, closed bool, now time.Time) error {
-	h, p := sh.st.h, sh.st.p
 	for {
-		if l.cur == nil {
-			if l.pos >= head {
-				l.progress = now.UnixNano()
-				if closed {
-					return errEnded // remove writes the end
-				}
-				return nil
-			}
-			var c *program.Chunk
-			if head-l.pos <= uint64(h.cfg.MaxBacklog) {
-				c = p.Chunk(l.pos)
-			}
-			if c == nil { // too far behind, or the chunk was overwritten
-				if int(l.skips) == h.cfg.MaxSkips {
-					l.kind.pm.drops.Inc()
-					return errTooSlow
-				}
-				l.skips++
-				l.kind.pm.skips.Inc()
-				l.pos = head - min(h.preroll(p), head)
-				continue
-			}
-			l.cur, l.off = l.kind.wire(c), 0
-		}
-		n, err := l.write(l.cur[l.off:])
-		l.off += int32(n)
-		if n > 0 {
-			l.progress = now.UnixNano()
-		}
-		if err == errAgain || (err == nil && int(l.off) < len(l.cur)) {
-			if time.Duration(now.UnixNano()-l.progress) > h.cfg.WriteTimeout {
-				l.kind.pm.drops.Inc()
-				return errWriteTimeout
-			}
-			return errAgain
-		}
-		if err != nil {
+		b, err := sh.next(l, head, closed, now)
+		if b == nil {
 			return err
 		}
-		c := &sh.sent[l.kind.idx]
-		c.bytes += len(l.cur)
-		c.chunks++
-		l.cur = nil
-		l.pos++
+		n, werr := l.write(b)
+		if err := sh.wrote(l, n, werr, now); err != nil {
+			return err
+		}
 	}
+}
+
+// next returns the bytes l is to be sent now: the rest of its current
+// chunk, or the next chunk it is missing up to head. It returns nil when
+// there is nothing to send: with a nil error when l has caught up, or with
+// the reason l ends (errEnded, errTooSlow).
+func (sh *shard) next(l *rawListener, head uint64, closed bool, now time.Time) ([]byte, error) {
+	h, p := sh.st.h, sh.st.p
+	for l.cur == nil {
+		if l.pos >= head {
+			l.progress = now.UnixNano()
+			if closed {
+				return nil, errEnded // remove writes the end
+			}
+			return nil, nil
+		}
+		var c *program.Chunk
+		if head-l.pos <= uint64(h.cfg.MaxBacklog) {
+			c = p.Chunk(l.pos)
+		}
+		if c == nil { // too far behind, or the chunk was overwritten
+			if int(l.skips) == h.cfg.MaxSkips {
+				l.kind.pm.drops.Inc()
+				return nil, errTooSlow
+			}
+			l.skips++
+			l.kind.pm.skips.Inc()
+			l.pos = head - min(h.preroll(p), head)
+			continue
+		}
+		l.cur, l.off = l.kind.wire(c), 0
+	}
+	return l.cur[l.off:], nil
+}
+
+// wrote takes the result of sending l the bytes next returned: n written,
+// err from the write. It returns nil when l's chunk is complete (more may
+// follow), errAgain when l's socket is full for now, or the error that ends l.
+func (sh *shard) wrote(l *rawListener, n int, err error, now time.Time) error {
+	l.off += int32(n)
+	if n > 0 {
+		l.progress = now.UnixNano()
+	}
+	if err == errAgain || (err == nil && int(l.off) < len(l.cur)) {
+		if time.Duration(now.UnixNano()-l.progress) > sh.st.h.cfg.WriteTimeout {
+			l.kind.pm.drops.Inc()
+			return errWriteTimeout
+		}
+		return errAgain
+	}
+	if err != nil {
+		return err
+	}
+	c := &sh.sent[l.kind.idx]
+	c.bytes += len(l.cur)
+	c.chunks++
+	l.cur = nil
+	l.pos++
+	return nil
 }
 
 // remove ends listener i: writes its final bytes for err if it is between

@@ -189,10 +189,17 @@ func TestWSClientEnds(t *testing.T) {
 // its shard; the listener gets consecutive chunks and a normal close 1000
 // "room ended" when the program ends. Both writer paths, for comparison.
 func TestDetachedWS(t *testing.T) {
-	for _, perListener := range []bool{false, true} {
-		name := map[bool]string{false: "sharded", true: "per-listener"}[perListener]
+	for _, mode := range []string{"sharded-write", "sharded-uring", "per-listener"} {
+		perListener := mode == "per-listener"
+		name := mode
 		t.Run(name, func(t *testing.T) {
-			h := NewHub(Config{PerListener: perListener})
+			cfg := Config{PerListener: perListener}
+			if mode == "sharded-uring" {
+				cfg = writePaths[1].cfg(cfg)
+			} else {
+				cfg = writePaths[0].cfg(cfg)
+			}
+			h := NewHub(cfg)
 			p := program.New(program.Config{})
 			var ends, returned atomic.Int32
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

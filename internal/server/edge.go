@@ -64,7 +64,7 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 		return nil, err
 	}
 	s := &EdgeServer{cfg: cfg, log: cfg.Logger, met: metrics.New(nil)}
-	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met})
+	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met, Logger: s.log})
 	s.edge, err = edge.New(edge.Config{Origin: cfg.Origin, Tickets: signer, Hub: s.fan, Logger: s.log, ChunkMaxFrames: cfg.ChunkMaxFrames,
 		Program: program.Config{ChunkFrames: cfg.ChunkFrames, Channels: cfg.Channels}})
 	if err != nil {
