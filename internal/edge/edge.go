@@ -91,8 +91,7 @@ func (e *Edge) Handler() http.Handler {
 	})
 	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ws", func(w http.ResponseWriter, r *http.Request) {
 		e.listen(w, r, func(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) {
-			defer onEnd()
-			e.cfg.Hub.ServeWS(w, r, p)
+			e.cfg.Hub.ServeWSDetached(w, r, p, onEnd)
 		})
 	})
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
