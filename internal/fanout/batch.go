@@ -1,6 +1,8 @@
 package fanout
 
 import (
+	"errors"
+	"math"
 	"runtime"
 	"syscall"
 	"time"
@@ -23,7 +25,7 @@ import (
 // io_uring_enter.
 const (
 	defaultRingMinListeners = 64
-	ringEntries             = 256
+	ringEntries             = 128
 )
 
 // batch is a shard's ring and its scratch space, reused every round.
@@ -110,6 +112,8 @@ func (sh *shard) roundBatched(head uint64, closed bool, now time.Time) (blocked 
 				switch r := b.res[k]; {
 				case r >= 0:
 					wn = int(r)
+				case r == ringFailed:
+					werr = errRing
 				case r == -int32(syscall.EAGAIN) || r == -int32(syscall.EINTR):
 					werr = errAgain
 				default:
@@ -147,20 +151,31 @@ func (sh *shard) roundBatched(head uint64, closed bool, now time.Time) (blocked 
 	return blocked
 }
 
-// sendBatch sends b.bufs[start:end] and leaves the results in b.res; if
-// the ring fails it is dropped and the sends are done with write(2).
+// sendBatch sends b.bufs[start:end] and leaves the results in b.res, with
+// the ring if the shard has one, else with write(2). If the ring fails
+// (never seen: it would take a kernel refusing io_uring_enter) some sends
+// of the batch may have happened and others not, so their listeners end
+// (errRing: they reconnect) rather than risk a repeated or torn chunk, and
+// the shard writes with write(2) from then on.
 func (sh *shard) sendBatch(start, end int) {
 	b := &sh.batch
 	b.res = growInt32(b.res, len(b.who))
 	if b.ring != nil {
-		if err := b.ring.Send(b.fds[start:end], b.bufs[start:end], b.res[start:end]); err == nil {
+		if sh.st.h.breakRing.Swap(false) {
+			b.ring.Close() // as if the kernel had failed the ring
+		}
+		err := b.ring.Send(b.fds[start:end], b.bufs[start:end], b.res[start:end])
+		if err == nil {
 			sh.st.h.ringSends.Add(int64(end - start))
 			return
-		} else {
-			sh.st.h.cfg.Logger.Warn("fanout: io_uring failed, writing with write(2)", "err", err)
-			sh.closeRing()
-			b.failed = true
 		}
+		sh.st.h.cfg.Logger.Warn("fanout: io_uring failed, writing with write(2) from now on", "err", err)
+		sh.closeRing()
+		b.failed = true
+		for k := start; k < end; k++ {
+			b.res[k] = ringFailed
+		}
+		return
 	}
 	for k := start; k < end; k++ {
 		l := sh.ls[b.who[k]]
@@ -179,6 +194,12 @@ func (sh *shard) sendBatch(start, end int) {
 		}
 	}
 }
+
+// ringFailed marks a send whose fate is unknown because the ring failed.
+const ringFailed = math.MinInt32
+
+// errRing ends a listener whose send was lost with a failed ring.
+var errRing = errors.New("io_uring failed under this listener's send")
 
 func growErrs(s []error, n int) []error {
 	if cap(s) < n {

@@ -27,10 +27,10 @@ import (
 // framing stays intact), and after WriteTimeout without progress dropped.
 
 // rawListener is one listener connection owned by a shard. It is kept
-// small (one of these per listener is most of a listener's memory) and is
-// written to with raw non-blocking syscalls on its descriptor.
+// small (one of these per listener is most of a listener's memory): the
+// socket is a bare descriptor, taken out of the runtime's poller (see
+// newRawListener), written to with raw non-blocking system calls.
 type rawListener struct {
-	conn net.Conn // keeps fd open; closed by the shard only
 	fd   int32
 	kind *listenerKind
 	// in follows a talking client's input (WebSocket); nil for Ogg.
@@ -42,6 +42,7 @@ type rawListener struct {
 	skips    int32
 	// progress is when the listener last accepted bytes or caught up (unix ns).
 	progress int64
+	release  func()      // after fd is closed: ends the connection's count in the accept cap, if any
 	ended    func(error) // called once, by the shard, when the listener ends
 }
 
@@ -57,10 +58,19 @@ type listenerKind struct {
 	pm    *protoMetrics
 }
 
-// newRawListener takes conn (a hijacked socket) for a shard; nil if conn
-// gives no access to its descriptor (not a plain socket).
+// newRawListener takes conn (a hijacked socket) for a shard. The socket is
+// duplicated and conn closed, which frees the runtime's state for it (its
+// poller registration, netFD and finalizer: about 400 bytes per listener)
+// and leaves the shard a plain non-blocking descriptor. A connection
+// wrapper that counts against a cap (overload.Listener's) offers Detach: the
+// count then ends when the shard closes the descriptor. It returns nil,
+// leaving conn as it was, if conn has no descriptor (not a plain socket).
 func newRawListener(conn net.Conn, kind *listenerKind, pos uint64, now time.Time, ended func(error)) *rawListener {
-	sc, ok := conn.(syscall.Conn)
+	inner, release := conn, func() {}
+	if d, ok := conn.(detacher); ok {
+		inner, release = d.Detach()
+	}
+	sc, ok := inner.(syscall.Conn)
 	if !ok {
 		return nil
 	}
@@ -68,11 +78,35 @@ func newRawListener(conn net.Conn, kind *listenerKind, pos uint64, now time.Time
 	if err != nil {
 		return nil
 	}
-	fd := -1
-	if rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
+	fd, derr := -1, error(nil)
+	if err := rc.Control(func(f uintptr) { fd, derr = dupCloexec(int(f)) }); err != nil || derr != nil {
 		return nil
 	}
-	return &rawListener{conn: conn, fd: int32(fd), kind: kind, pos: pos, progress: now.UnixNano(), ended: ended}
+	inner.Close() // the duplicate keeps the socket open
+	return &rawListener{fd: int32(fd), kind: kind, pos: pos, progress: now.UnixNano(), release: release, ended: ended}
+}
+
+// detacher is a connection wrapper that can give up its connection while
+// keeping what it accounts for until release runs (overload's capped conns).
+type detacher interface {
+	Detach() (inner net.Conn, release func())
+}
+
+// dupCloexec duplicates fd with close-on-exec (and, like fd, non-blocking:
+// the flag belongs to the shared open file).
+func dupCloexec(fd int) (int, error) {
+	nfd, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(nfd), nil
+}
+
+// close closes the listener's socket and ends its count in the accept cap.
+func (l *rawListener) close() {
+	syscall.Close(int(l.fd))
+	l.fd = -1
+	l.release()
 }
 
 // errAgain means the socket buffer is full (write) or empty (read).
@@ -82,8 +116,7 @@ var errAgain = errors.New("socket buffer full")
 // at once: they go straight to the kernel with RawSyscall, without the
 // runtime's syscall bookkeeping or the poller's locks, which cost as much
 // as the write itself at tens of thousands of writes a second. Only the
-// shard uses fd, and only the shard closes conn, so fd cannot be reused
-// under a call.
+// shard uses and closes fd, so it cannot be reused under a call.
 
 // write tries one non-blocking write of b.
 func (l *rawListener) write(b []byte) (int, error) {
@@ -424,7 +457,7 @@ func (sh *shard) remove(i int, err error) {
 	sh.ls[i] = sh.ls[last]
 	sh.ls[last] = nil
 	sh.ls = sh.ls[:last]
-	l.conn.Close()
+	l.close()
 	l.ended(err)
 }
 

@@ -150,6 +150,12 @@ type conn struct {
 }
 
 func (c *conn) Close() error {
+	c.release()
+	return c.Conn.Close()
+}
+
+// release ends the connection's count against the caps (once).
+func (c *conn) release() {
 	c.once.Do(func() {
 		c.l.open.Add(-1)
 		c.l.mu.Lock()
@@ -166,7 +172,13 @@ func (c *conn) Close() error {
 		}
 		c.l.mu.Unlock()
 	})
-	return c.Conn.Close()
+}
+
+// Detach gives up the wrapped connection to a new owner (the fan-out's
+// shards, which keep the bare socket and close it themselves) while the
+// connection goes on counting against the caps until release runs.
+func (c *conn) Detach() (inner net.Conn, release func()) {
+	return c.Conn, c.release
 }
 
 // CloseWrite lets net/http half-close as it does on a bare TCP connection.

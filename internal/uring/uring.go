@@ -188,6 +188,9 @@ func (r *Ring) Send(fds []int32, bufs [][]byte, res []int32) error {
 	if len(bufs) != len(fds) || len(res) != len(fds) {
 		return errors.New("uring: Send: slices of different lengths")
 	}
+	if r.fd < 0 {
+		return errors.New("uring: Send on a closed ring")
+	}
 	for start := 0; start < len(fds); start += int(r.entries) {
 		end := min(start+int(r.entries), len(fds))
 		if err := r.batch(fds[start:end], bufs[start:end], res[start:end]); err != nil {
@@ -226,7 +229,10 @@ func (r *Ring) batch(fds []int32, bufs [][]byte, res []int32) error {
 	submitted, done := uint32(0), uint32(0)
 	for done < queued {
 		toSubmit := queued - submitted
-		n, _, e := syscall.Syscall6(sysEnter, uintptr(r.fd), uintptr(toSubmit), uintptr(queued-done), enterGetEvents, 0, 0)
+		// RawSyscall: the sends are non-blocking and a batch takes well
+		// under a millisecond; the runtime's syscall bookkeeping would
+		// have sysmon hand the P around meanwhile, which costs more.
+		n, _, e := syscall.RawSyscall6(sysEnter, uintptr(r.fd), uintptr(toSubmit), uintptr(queued-done), enterGetEvents, 0, 0)
 		switch e {
 		case 0:
 			submitted += uint32(n)
