@@ -51,12 +51,25 @@ func (t Thresholds) level(v float64) Level {
 type Config struct {
 	Interval time.Duration // sampling period (250 ms)
 	Hold     time.Duration // quiet time before stepping down one level (10 s)
-	// SchedP99 in seconds (5 ms, 20 ms, 100 ms); CPU as a fraction of GOMAXPROCS (0.80, 0.92, 0.98);
-	// Conns as a fraction of the audience connection cap (0.70, 0.85, 0.95).
+	// SchedP99 in seconds (20 ms, 50 ms, 100 ms: from one mixer frame, the
+	// delay that starts to make the stage's ticks late); CPU as a fraction of
+	// GOMAXPROCS (0.90, 0.95, 0.98: saturated, not merely busy); Conns as a
+	// fraction of the audience connection cap (0.70, 0.85, 0.95).
 	SchedP99, CPU, Conns Thresholds
 	// PressureRPS is the audience request rate (per second) above which CPU and
-	// scheduling delay count (200); below it only connection use does.
+	// scheduling delay count (200); below it only connection use does. The
+	// rate alone never raises the level: a surge the process absorbs is not taxed.
 	PressureRPS float64
+	// Sustain is how long CPU or scheduling delay must stay at a level
+	// before they raise the level to it (1 s, rounded to whole samples): a
+	// burst the process absorbs within it, or one long garbage collection,
+	// makes nobody solve a puzzle.
+	Sustain time.Duration
+	// SchedMinCPU is the share of GOMAXPROCS the process itself must use for
+	// its scheduling delay to count (0.5): delay while the process is mostly
+	// idle comes from a neighbour taking the machine, and making joiners
+	// pay would not give it back.
+	SchedMinCPU float64
 	// Conns reports the audience port's open connections and cap (nil: not counted).
 	ConnUse func() (open, limit int)
 	// Backlog reports the waiting room's longest wait (nil: not counted);
@@ -73,6 +86,9 @@ type Signals struct {
 	ConnUse  float64 // fraction of the audience cap
 	Backlog  time.Duration
 	RPS      float64 // audience requests per second
+	// Pressure is the level CPU and scheduling delay ask for in this sample
+	// (Normal below PressureRPS); it raises Level once held for Sustain.
+	Pressure Level
 	Level    Level
 	Forced   bool
 }
@@ -93,6 +109,8 @@ type Detector struct {
 	prevCPU   time.Duration
 	prevWall  time.Time
 	prevReqs  int64
+	sustainN  int       // samples a pressure level must hold
+	pressN    [3]int    // consecutive samples with pressure at or above Elevated, High, Critical
 	highSince time.Time // when the wanted level was last at or above the current one
 }
 
@@ -105,10 +123,10 @@ func New(cfg Config) *Detector {
 		cfg.Hold = 10 * time.Second
 	}
 	if cfg.SchedP99 == (Thresholds{}) {
-		cfg.SchedP99 = Thresholds{0.005, 0.020, 0.100}
+		cfg.SchedP99 = Thresholds{0.020, 0.050, 0.100}
 	}
 	if cfg.CPU == (Thresholds{}) {
-		cfg.CPU = Thresholds{0.80, 0.92, 0.98}
+		cfg.CPU = Thresholds{0.90, 0.95, 0.98}
 	}
 	if cfg.Conns == (Thresholds{}) {
 		cfg.Conns = Thresholds{0.70, 0.85, 0.95}
@@ -119,7 +137,14 @@ func New(cfg Config) *Detector {
 	if cfg.PressureRPS <= 0 {
 		cfg.PressureRPS = 200
 	}
-	d := &Detector{cfg: cfg, samples: []metrics.Sample{{Name: "/sched/latencies:seconds"}}}
+	if cfg.Sustain <= 0 {
+		cfg.Sustain = time.Second
+	}
+	if cfg.SchedMinCPU <= 0 {
+		cfg.SchedMinCPU = 0.5
+	}
+	d := &Detector{cfg: cfg, samples: []metrics.Sample{{Name: "/sched/latencies:seconds"}},
+		sustainN: max(1, int(math.Round(float64(cfg.Sustain)/float64(cfg.Interval))))}
 	d.forced.Store(-1)
 	return d
 }
@@ -189,6 +214,12 @@ func (d *Detector) sample(now time.Time) {
 		}
 	}
 	d.prevCPU, d.prevWall, d.prevReqs = cpu, now, reqs
+	d.update(now, s)
+}
+
+// update derives the level from the measured signals s (ConnUse and
+// Backlog are read here) and records the sample. Only the run goroutine calls it.
+func (d *Detector) update(now time.Time, s Signals) {
 	if d.cfg.ConnUse != nil {
 		if open, limit := d.cfg.ConnUse(); limit > 0 {
 			s.ConnUse = float64(open) / float64(limit)
@@ -199,9 +230,7 @@ func (d *Detector) sample(now time.Time) {
 		s.Backlog = d.cfg.Backlog()
 		want = max(want, d.cfg.BacklogSeconds.level(s.Backlog.Seconds()))
 	}
-	if s.RPS >= d.cfg.PressureRPS {
-		want = max(want, d.cfg.SchedP99.level(s.SchedP99.Seconds()), d.cfg.CPU.level(s.CPU))
-	}
+	want = max(want, d.pressure(&s))
 	cur := Level(d.level.Load())
 	switch {
 	case want >= cur:
@@ -214,6 +243,30 @@ func (d *Detector) sample(now time.Time) {
 	d.mu.Lock()
 	d.last = s
 	d.mu.Unlock()
+}
+
+// pressure derives the level CPU and scheduling delay ask for from s (and
+// records it in s.Pressure), and returns the highest of them held for
+// Sustain. Only the run goroutine calls it.
+func (d *Detector) pressure(s *Signals) Level {
+	if s.RPS >= d.cfg.PressureRPS {
+		s.Pressure = d.cfg.CPU.level(s.CPU)
+		if s.CPU >= d.cfg.SchedMinCPU {
+			s.Pressure = max(s.Pressure, d.cfg.SchedP99.level(s.SchedP99.Seconds()))
+		}
+	}
+	held := Normal
+	for i := range d.pressN {
+		if s.Pressure > Level(i) {
+			d.pressN[i]++
+		} else {
+			d.pressN[i] = 0
+		}
+		if d.pressN[i] >= d.sustainN {
+			held = Level(i + 1)
+		}
+	}
+	return held
 }
 
 // p99 of the counts added since prev.

@@ -7,10 +7,21 @@
 // port's connection use against its cap (file descriptors), and the waiting
 // room's backlog (a join flood shows there first). Each signal maps
 // to a Level; the Detector's level is the highest, raised at once and lowered
-// one step at a time after a quiet hold, so shedding does not flap. CPU and
-// scheduling delay alone raise the level only while the audience is actually
-// pressing (audience requests above a floor): a busy neighbour process
-// or a compile on the same box does not make listeners solve puzzles.
+// one step at a time after a quiet hold, so shedding does not flap.
+//
+// Proof of work (from Elevated) is for when the process is short of
+// capacity, not for a crowd: a surge the process absorbs is not taxed. So
+// the request rate never raises the level by itself; CPU and scheduling
+// delay do, and only when all of these hold: the audience is pressing
+// (requests above a floor, so a compile next door does not count), the
+// signal stays at the level for a sustain time (a second: one burst or one
+// long collection does not count), CPU is saturated rather than busy (90%
+// of GOMAXPROCS), the scheduling delay reaches a mixer frame (20 ms, where
+// the stage's ticks start running late), and the delay is the process's own
+// (it uses at least half its cores: delay while mostly idle is a neighbour
+// taking the machine, and making joiners pay would not give it back).
+// Connection use and the waiting room's backlog are the audience's own
+// pressure and count at once.
 //
 // The audience middleware (internal/httpapi) reads Level to decide, in
 // order, what to shed: reactions and event detail first, then new joins

@@ -146,3 +146,46 @@ func TestDetectorBacklog(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectorPressure checks when CPU and scheduling delay raise the level
+// (default thresholds, four 250 ms samples of Sustain): a request rate alone
+// never does, a surge the process absorbs does not, a saturation held for a
+// second does.
+func TestDetectorPressure(t *testing.T) {
+	ms := time.Millisecond
+	type step struct {
+		s Signals
+		n int // samples
+	}
+	surge := func(cpu float64, sched time.Duration) Signals { return Signals{RPS: 5000, CPU: cpu, SchedP99: sched} }
+	for _, c := range []struct {
+		name  string
+		steps []step
+		want  Level
+	}{
+		{"rate alone", []step{{surge(0.1, 0), 20}}, Normal},
+		{"surge absorbed: busy, not saturated", []step{{surge(0.85, 10*ms), 20}}, Normal},
+		{"delay while mostly idle: a neighbour's", []step{{surge(0.2, 80*ms), 20}}, Normal},
+		{"saturation shorter than sustain", []step{{surge(0.99, 200*ms), 3}, {surge(0.3, 0), 1}, {surge(0.99, 200*ms), 3}}, Normal},
+		{"CPU saturated for a second", []step{{surge(0.93, 0), 4}}, Elevated},
+		{"CPU saturated, one sample short", []step{{surge(0.93, 0), 3}}, Normal},
+		{"delay threatens the stage", []step{{surge(0.6, 60*ms), 4}}, High},
+		{"critical after high", []step{{surge(0.6, 60*ms), 2}, {surge(0.99, 150*ms), 4}}, Critical},
+		{"high held, critical not", []step{{surge(0.6, 60*ms), 2}, {surge(0.99, 150*ms), 2}}, High},
+		{"saturated without audience pressure", []step{{Signals{RPS: 100, CPU: 0.99, SchedP99: 200 * ms}, 20}}, Normal},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := New(Config{})
+			now := time.Now()
+			for _, st := range c.steps {
+				for range st.n {
+					now = now.Add(250 * ms)
+					d.update(now, st.s)
+				}
+			}
+			if got := d.Level(); got != c.want {
+				t.Fatalf("level %v, want %v (last sample %+v)", got, c.want, d.Signals())
+			}
+		})
+	}
+}

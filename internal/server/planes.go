@@ -135,6 +135,13 @@ func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
 			func() float64 { return float64(p.audLn.Refused()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "majlis_sched_latency_p99_seconds", Help: "Goroutine scheduling delay p99 over the last overload sample."},
 			func() float64 { return p.detector.Signals().SchedP99.Seconds() }),
+		// The other inputs of the level, to tune the thresholds against (docs/operations.md).
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "majlis_overload_cpu_share", Help: "Process CPU as a share of GOMAXPROCS over the last overload sample."},
+			func() float64 { return p.detector.Signals().CPU }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "majlis_audience_requests_per_second", Help: "Audience requests per second over the last overload sample."},
+			func() float64 { return p.detector.Signals().RPS }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "majlis_overload_pressure", Help: "Level CPU and scheduling delay ask for in the last sample (0-3); it raises the level once held for the sustain time."},
+			func() float64 { return float64(p.detector.Signals().Pressure) }),
 	)
 	s.planes = p
 	return nil
