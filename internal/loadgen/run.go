@@ -3,9 +3,7 @@ package loadgen
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"majlis/internal/joinclient"
 	"net"
 	"net/http"
@@ -136,8 +134,16 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: respTimeout}
 
+	// Streams go to the receive loops once their response head has come;
+	// the loops stop at the run's end and close every connection.
+	rcv, err := newReceiver(ctx, end)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { cancel(); rcv.wait() }()
+
 	results := make([]Result, c.Listeners)
-	var wg sync.WaitGroup
+	var pending sync.WaitGroup // listeners without a verdict yet
 	for i := range c.Listeners {
 		if c.Ramp > 0 {
 			at := start.Add(time.Duration(float64(i) / c.Ramp * float64(time.Second)))
@@ -154,36 +160,33 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 			}
 			break
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = c.listener(ctx, hc, c.Offset+i*max(c.Stride, 1), end)
-		}()
+		pending.Add(1)
+		go c.listener(ctx, hc, rcv, c.Offset+i*max(c.Stride, 1), end, &results[i], pending.Done)
 	}
-	wg.Wait()
+	pending.Wait()
 	return results, nil
 }
 
-// listener runs listener number n until end and returns its verdict.
-func (c *Config) listener(ctx context.Context, hc *http.Client, n int, end time.Time) Result {
+// listener connects listener number n and hands its stream to rcv. Its
+// verdict goes to out when the stream ends or the run does (at end), then
+// done is called.
+func (c *Config) listener(ctx context.Context, hc *http.Client, rcv *receiver, n int, end time.Time, out *Result, done func()) {
 	proto := c.Proto
 	if proto == "mix" {
 		proto = [2]string{"ogg", "ws"}[n%2]
 	}
 	base := c.ListenAt[n%len(c.ListenAt)]
-	res := Result{Proto: proto, Remote: base}
-	began := time.Now()
-	v := NewVerifier(began, time.Duration(c.Tolerance))
+	s := newStream(proto, base, time.Now(), time.Duration(c.Tolerance), out, done)
 
 	path, err := c.listenPath(ctx, hc, proto)
 	if err != nil {
-		res.Err = "join: " + err.Error()
-		return res
+		s.fail("join: " + err.Error())
+		return
 	}
 	u, err := url.Parse(base + path)
 	if err != nil {
-		res.Err = err.Error()
-		return res
+		s.fail(err.Error())
+		return
 	}
 	d := net.Dialer{Timeout: dialTimeout}
 	if len(c.Sources) > 0 {
@@ -191,30 +194,31 @@ func (c *Config) listener(ctx context.Context, hc *http.Client, n int, end time.
 	}
 	conn, err := d.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
-		res.Err = "dial: " + err.Error()
-		return res
+		s.fail("dial: " + err.Error())
+		return
 	}
-	// The run's end (or ctx) closes the connection; a response head must
-	// come within respTimeout.
+	// Until the handoff the run's end (or ctx) closes the connection; a
+	// response head must come within respTimeout.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
 	_ = conn.SetReadDeadline(time.Now().Add(respTimeout))
-	res.Joined = true
-	bytes, err := listen(conn, u, proto, v)
-	conn.Close()
-	finish := time.Now()
-	if ctx.Err() != nil {
-		finish = end // the run ended, not the stream
-		err = nil
+	rest, err := handshake(conn, u, s)
+	if !stop() { // the run ended
+		conn.Close()
+		s.finish(ctx, nil, end)
+		return
 	}
-	r := v.Finish(finish)
-	r.Proto, r.Remote, r.Joined, r.Bytes = proto, base, true, bytes
-	if err != nil && !errors.Is(err, io.EOF) {
-		r.Err = err.Error()
-	} else if err != nil {
-		r.Err = "stream ended before the run"
+	if err == nil {
+		_ = conn.SetReadDeadline(time.Time{}) // the head came; the verifier judges the rest
+		if len(rest) > 0 {
+			err = s.feed(rest, time.Now(), conn)
+		}
 	}
-	return r
+	if err != nil {
+		conn.Close()
+		s.finish(ctx, err, end)
+		return
+	}
+	rcv.add(conn, s)
 }
 
 // listenPath gets a listen path with a ticket: a join, or the fixed ticket.
