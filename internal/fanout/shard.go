@@ -40,6 +40,7 @@ type rawListener struct {
 	cur      []byte // bytes of the chunk being written, nil between chunks
 	off      int32  // bytes of cur already written
 	skips    int32
+	watched  bool // the shard's epoll watches the input (input.go)
 	// progress is when the listener last accepted bytes or caught up (unix ns).
 	progress int64
 	release  func()      // after fd is closed: ends the connection's count in the accept cap, if any
@@ -164,8 +165,9 @@ type shard struct {
 	// sent counts what this round delivered per listener kind; added to
 	// the metrics once per round, not per write (the counters are shared
 	// by every shard and would bounce between cores).
-	sent  [2]struct{ bytes, chunks int }
-	batch batch // the io_uring path (batch.go)
+	sent   [2]struct{ bytes, chunks int }
+	batch  batch  // the io_uring path (batch.go)
+	inputs inputs // readiness of talking listeners' input (input.go)
 }
 
 // flushSent adds the round's deliveries to the protocol metrics.
@@ -196,7 +198,7 @@ func (h *Hub) stationFor(p *program.Program) *station {
 	}
 	st := &station{h: h, p: p}
 	for range n {
-		sh := &shard{st: st, wake: make(chan struct{}, 1), rbuf: make([]byte, shardReadBuf)}
+		sh := &shard{st: st, wake: make(chan struct{}, 1), rbuf: make([]byte, shardReadBuf), inputs: inputs{ep: -1}}
 		st.shards = append(st.shards, sh)
 		h.wg.Add(1)
 		go func() {
@@ -233,6 +235,7 @@ func (st *station) add(l *rawListener) bool {
 func (sh *shard) run() {
 	h, p := sh.st.h, sh.st.p
 	defer sh.closeRing()
+	defer sh.closeInputs()
 	var retry *time.Timer
 	// While the program publishes, a listener that went away shows up as
 	// a failed write within two chunks. When it is idle, probe for closed
@@ -246,6 +249,11 @@ func (sh *shard) run() {
 		wait := p.Wait()
 		closed := p.Closed()
 		sh.mu.Lock()
+		for _, l := range sh.incoming {
+			if l.in != nil && sh.watch(l) {
+				l.watched = true
+			}
+		}
 		sh.ls = append(sh.ls, sh.incoming...)
 		clear(sh.incoming)
 		sh.incoming = sh.incoming[:0]
@@ -259,6 +267,7 @@ func (sh *shard) run() {
 
 		head := p.Head()
 		now := time.Now()
+		sh.pollInputs()
 		var blocked bool
 		if sh.useRing() {
 			blocked = sh.roundBatched(head, closed, now)
@@ -457,6 +466,9 @@ func (sh *shard) remove(i int, err error) {
 	sh.ls[i] = sh.ls[last]
 	sh.ls[last] = nil
 	sh.ls = sh.ls[:last]
+	if l.watched {
+		sh.unwatch(l)
+	}
 	l.close()
 	l.ended(err)
 }

@@ -19,8 +19,9 @@ import (
 // chunk's shared, pre-framed Chunk.WSFrame.
 //
 // Client input is handled by the shard too, with no goroutine or buffer per
-// listener: every round (every chunk, or every idleProbe while the program
-// is idle) the shard does one non-blocking read of each WebSocket listener
+// listener: when the shard's epoll says a WebSocket listener sent something
+// (input.go; checked every round, i.e. every chunk, and every idleProbe
+// while the program is idle), the shard reads it non-blockingly
 // into its own buffer and runs the bytes through a tiny frame parser
 // (wsInput) that keeps only a partial header and a count of payload bytes
 // still to skip. Payloads are never looked at. A close frame or the end of
@@ -159,7 +160,11 @@ func (in *wsInput) feed(b []byte, now time.Time) error {
 // read at most every clientReadEvery: a read that finds nothing costs as
 // much as a chunk write, and listeners seldom say anything.
 func (sh *shard) readClient(l *rawListener, now time.Time) error {
-	l.nextRead = now.UnixNano() + int64(clientReadEvery)
+	every := clientReadEvery
+	if l.watched {
+		every = inputSafetyRead // epoll says when there is more
+	}
+	l.nextRead = now.UnixNano() + int64(every)
 	for range 4 {
 		n, err := l.read(sh.rbuf)
 		switch {
@@ -175,6 +180,7 @@ func (sh *shard) readClient(l *rawListener, now time.Time) error {
 			return nil
 		}
 	}
+	l.nextRead = 0 // more may be waiting, and no new edge will say so
 	return nil
 }
 

@@ -164,8 +164,16 @@ func TestWSClientEnds(t *testing.T) {
 				}
 			}()
 			defer func() { close(stop); <-done }()
+			// Let the shard read the (empty) input once, so what follows
+			// must be noticed through its epoll, not a first read: the
+			// next unprompted read is inputSafetyRead away.
+			time.Sleep(150 * time.Millisecond)
+			sent := time.Now()
 			tc.send(conn)
 			waitFor(t, "listener dropped", func() bool { return hh.hub.Listeners() == 0 })
+			if d := time.Since(sent); d > 600*time.Millisecond {
+				t.Fatalf("input noticed after %v: not through the readiness watch", d)
+			}
 			// Read to the end: chunks, then the close frame if one is due.
 			var got uint16
 			for {
