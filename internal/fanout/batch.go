@@ -49,13 +49,19 @@ func (sh *shard) useRing() bool {
 	if b.ring != nil {
 		return true
 	}
-	if b.failed || sh.st.h.cfg.NoURing || len(sh.ls) < sh.st.h.cfg.RingMinListeners {
+	h := sh.st.h
+	if b.failed || h.cfg.NoURing || h.noRing.Load() || len(sh.ls) < h.cfg.RingMinListeners {
 		return false
 	}
 	r, err := uring.New(ringEntries)
 	if err != nil {
 		b.failed = true
-		sh.st.h.cfg.Logger.Warn("fanout: io_uring unavailable, writing with write(2)", "err", err)
+		if errors.Is(err, uring.ErrUnsupported) && !h.noRing.Swap(true) {
+			// The kernel has none: no shard of this hub asks again.
+			h.cfg.Logger.Warn("fanout: io_uring unavailable, writing with write(2)", "err", err)
+		} else if !errors.Is(err, uring.ErrUnsupported) {
+			h.cfg.Logger.Warn("fanout: no io_uring for this shard, writing with write(2)", "err", err)
+		}
 		return false
 	}
 	b.ring = r

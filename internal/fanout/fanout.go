@@ -74,6 +74,7 @@ type Hub struct {
 	listeners atomic.Int64
 	ringSends atomic.Int64 // sends that went through io_uring (tests look)
 	breakRing atomic.Bool  // tests: the next ring batch fails
+	noRing    atomic.Bool  // the kernel offers no io_uring: shards use write(2)
 	ogg, ws   protoMetrics
 	// oggKind and wsKind describe detached listeners of each protocol.
 	oggKind, wsKind listenerKind

@@ -113,8 +113,13 @@ func New(entries uint32) (*Ring, error) {
 		p = params{}
 		fd, _, e = syscall.Syscall(sysSetup, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
 	}
-	if e != 0 {
+	switch e {
+	case 0:
+	case syscall.ENOSYS, syscall.EPERM, syscall.EACCES:
+		// No io_uring in this kernel, or disabled (kernel.io_uring_disabled, seccomp).
 		return nil, fmt.Errorf("%w: io_uring_setup: %v", ErrUnsupported, e)
+	default: // EMFILE, ENOMEM…: this ring, not the kernel
+		return nil, fmt.Errorf("uring: io_uring_setup: %w", e)
 	}
 	r := &Ring{fd: int(fd), entries: p.sqEntries}
 	if err := r.mmap(&p); err != nil {
