@@ -168,6 +168,13 @@ func TestJoinEndedProgram(t *testing.T) {
 	if ogg.err != io.EOF {
 		t.Fatalf("ogg ended with %v", ogg.err)
 	}
+	// A WebSocket listener of the ended program gets a normal close, from
+	// its shard or, when the station finished first, at once.
+	ws := wsClient(t, t.Context(), hh.srv.URL+"/listen.ws", 1)
+	ws.wait(t)
+	if websocket.CloseStatus(ws.err) != websocket.StatusNormalClosure {
+		t.Fatalf("ws ended with %v", ws.err)
+	}
 }
 
 // dialSmallWindow opens a raw TCP connection with a tiny receive buffer (set

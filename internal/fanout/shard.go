@@ -198,8 +198,11 @@ func (h *Hub) stationFor(p *program.Program) *station {
 	}
 	st := &station{h: h, p: p}
 	for range n {
-		sh := &shard{st: st, wake: make(chan struct{}, 1), rbuf: make([]byte, shardReadBuf), inputs: inputs{ep: -1}}
-		st.shards = append(st.shards, sh)
+		st.shards = append(st.shards, &shard{st: st, wake: make(chan struct{}, 1), rbuf: make([]byte, shardReadBuf), inputs: inputs{ep: -1}})
+	}
+	// Start them once the list is complete: a shard of an ended program
+	// finishes at once and reads the list (dropStation).
+	for _, sh := range st.shards {
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
@@ -562,8 +565,8 @@ func (h *Hub) serveOggSharded(w http.ResponseWriter, r *http.Request, p *program
 	}
 	if !h.stationFor(p).add(l) {
 		// The program ended and its station with it: end the body.
-		_, _ = conn.Write(chunkedEnd)
-		conn.Close()
+		_, _ = l.write(chunkedEnd) // conn is closed: l holds the socket now
+		l.close()
 		ended(nil)
 	}
 	return true

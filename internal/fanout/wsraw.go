@@ -293,17 +293,17 @@ func (h *Hub) serveWSSharded(w http.ResponseWriter, r *http.Request, p *program.
 		b, _ := brw.Reader.Peek(n)
 		if err := l.in.feed(b, now); err != nil {
 			if f := wsFinal(err); f != nil {
-				_, _ = conn.Write(f)
+				_, _ = l.write(f) // conn is closed: l holds the socket now
 			}
-			conn.Close()
+			l.close()
 			ended(err)
 			return true
 		}
 	}
 	if !h.stationFor(p).add(l) {
 		// The program ended and its station with it.
-		_, _ = conn.Write(wsCloseEnded)
-		conn.Close()
+		_, _ = l.write(wsCloseEnded)
+		l.close()
 		ended(nil)
 	}
 	return true
