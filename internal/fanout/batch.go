@@ -109,6 +109,7 @@ func (sh *shard) roundBatched(head uint64, closed bool, now time.Time) (blocked 
 			b.who = append(b.who, i)
 		}
 		b.active = b.active[:0]
+		b.res = growInt32(b.res, len(b.who))
 		for start := 0; start < len(b.who); start += yieldEvery {
 			end := min(start+yieldEvery, len(b.who))
 			sh.sendBatch(start, end)
@@ -157,7 +158,8 @@ func (sh *shard) roundBatched(head uint64, closed bool, now time.Time) (blocked 
 	return blocked
 }
 
-// sendBatch sends b.bufs[start:end] and leaves the results in b.res, with
+// sendBatch sends b.bufs[start:end] and leaves the results in b.res (sized
+// by the caller), with
 // the ring if the shard has one, else with write(2). If the ring fails
 // (never seen: it would take a kernel refusing io_uring_enter) some sends
 // of the batch may have happened and others not, so their listeners end
@@ -165,7 +167,6 @@ func (sh *shard) roundBatched(head uint64, closed bool, now time.Time) (blocked 
 // the shard writes with write(2) from then on.
 func (sh *shard) sendBatch(start, end int) {
 	b := &sh.batch
-	b.res = growInt32(b.res, len(b.who))
 	if b.ring != nil {
 		if sh.st.h.breakRing.Swap(false) {
 			b.ring.Close() // as if the kernel had failed the ring
