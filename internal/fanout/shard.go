@@ -41,6 +41,7 @@ type rawListener struct {
 	off      int32  // bytes of cur already written
 	skips    int32
 	watched  bool // the shard's epoll watches the input (input.go)
+	ctl      bool // cur is a control frame (a pong), not a chunk
 	// progress is when the listener last accepted bytes or caught up (unix ns).
 	progress int64
 	release  func()      // after fd is closed: ends the connection's count in the accept cap, if any
@@ -304,7 +305,11 @@ func (sh *shard) run() {
 			for i := 0; i < len(sh.ls); {
 				l := sh.ls[i]
 				if l.in != nil {
-					if err := sh.readClient(l, now); err != nil {
+					err := sh.readClient(l, now)
+					if err == nil && l.in.pong != nil {
+						err = sh.deliver(l, p.Head(), p.Closed(), now) // the pong, now
+					}
+					if err != nil && err != errAgain {
 						sh.remove(i, err)
 						continue
 					}
@@ -403,6 +408,11 @@ func (sh *shard) deliver(l *rawListener, head uint64, closed bool, now time.Time
 // the reason l ends (errEnded, errTooSlow).
 func (sh *shard) next(l *rawListener, head uint64, closed bool, now time.Time) ([]byte, error) {
 	h, p := sh.st.h, sh.st.p
+	if l.cur == nil && l.in != nil && l.in.pong != nil {
+		// A pong goes out between chunks, before the next one.
+		l.cur, l.off, l.ctl = l.in.pong, 0, true
+		l.in.pong = nil
+	}
 	for l.cur == nil {
 		if l.pos >= head {
 			l.progress = now.UnixNano()
@@ -447,6 +457,10 @@ func (sh *shard) wrote(l *rawListener, n int, err error, now time.Time) error {
 	}
 	if err != nil {
 		return err
+	}
+	if l.ctl { // a control frame went out: no chunk was delivered
+		l.cur, l.ctl = nil, false
+		return nil
 	}
 	c := &sh.sent[l.kind.idx]
 	c.bytes += len(l.cur)

@@ -27,10 +27,10 @@ import (
 // still to skip. Payloads are never looked at. A close frame or the end of
 // the TCP stream ends the listener; every frame spends a token of the
 // message budget (wsMsgBurst, wsMsgPerSecond), so a flooding client is
-// closed with 1008, and a frame over wsReadLimit with 1009. Pings are
-// counted but not answered: the server sends a message every chunk, which
-// is all the keepalive a listener needs, and a pong would have to be
-// spliced between shared chunk writes.
+// closed with 1008, and a frame over wsReadLimit with 1009. A ping is
+// answered with a pong written between two chunks (the latest ping only,
+// as RFC 6455 allows); its payload is the only client payload kept, at
+// most 125 bytes and only until the pong is written.
 
 // wsGUID is the key suffix of the Sec-WebSocket-Accept hash.
 const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -89,11 +89,28 @@ func wsFrameWire(c *program.Chunk) []byte { return c.WSFrame }
 
 // wsInput follows the client's frames without keeping their payloads.
 type wsInput struct {
-	hdr    [14]byte // the frame header being read: at most 2 + 8 + 4 mask bytes
-	hlen   uint8
-	skip   uint64 // payload bytes of the current frame still to come
+	hdr  [14]byte // the frame header being read: at most 2 + 8 + 4 mask bytes
+	hlen uint8
+	skip uint64 // payload bytes of the current frame still to come
+	// ping gathers the payload of the ping being read (nil otherwise);
+	// pong is the answer to the latest complete ping, written by the shard
+	// between two chunks (RFC 6455 section 5.5.3 allows answering only the
+	// latest).
+	ping   *wsPing
+	pong   []byte
 	tokens float64
 	last   time.Time
+}
+
+// wsPing is a ping frame's payload being read and unmasked.
+type wsPing struct {
+	mask    [4]byte
+	payload []byte
+}
+
+// pongFrame is the server's pong carrying payload.
+func pongFrame(payload []byte) []byte {
+	return append(program.AppendWSFrameHeader(nil, 0xA, len(payload)), payload...)
 }
 
 // feed consumes client bytes; it returns the error that ends the listener.
@@ -101,8 +118,16 @@ func (in *wsInput) feed(b []byte, now time.Time) error {
 	for len(b) > 0 {
 		if in.skip > 0 {
 			k := min(in.skip, uint64(len(b)))
+			if pg := in.ping; pg != nil {
+				for _, c := range b[:k] {
+					pg.payload = append(pg.payload, c^pg.mask[len(pg.payload)%4])
+				}
+			}
 			in.skip -= k
 			b = b[k:]
+			if in.skip == 0 && in.ping != nil {
+				in.pong, in.ping = pongFrame(in.ping.payload), nil
+			}
 			continue
 		}
 		in.hdr[in.hlen] = b[0]
@@ -151,6 +176,15 @@ func (in *wsInput) feed(b []byte, now time.Time) error {
 		}
 		in.tokens--
 		in.skip = n
+		if op == 0x9 {
+			pg := &wsPing{payload: make([]byte, 0, n)}
+			copy(pg.mask[:], in.hdr[need-4:need])
+			if n == 0 {
+				in.pong = pongFrame(nil)
+			} else {
+				in.ping = pg
+			}
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -264,5 +265,81 @@ func FuzzWSInput(f *testing.F) {
 		if got != want {
 			t.Fatalf("split every %d: %v, whole: %v", step, got, want)
 		}
+		if got == nil && !bytes.Equal(parts.pong, whole.pong) {
+			t.Fatalf("split every %d: pong %x, whole: %x", step, parts.pong, whole.pong)
+		}
 	})
+}
+
+// TestWSPingAnswered: a listener's ping (masked, any payload up to 125
+// bytes, split anywhere) is answered with a pong carrying the unmasked
+// payload, written between two chunks, and the chunks stay whole and in
+// order around it.
+func TestWSPingAnswered(t *testing.T) {
+	now := time.Unix(1000, 0)
+	for _, payload := range [][]byte{nil, []byte("abc"), bytes.Repeat([]byte("x"), 125)} {
+		frame := maskedFrame(0x9, payload)
+		for split := 1; split <= len(frame); split++ {
+			in := wsInput{tokens: wsMsgBurst, last: now}
+			if err := in.feed(frame[:split], now); err != nil {
+				t.Fatal(err)
+			}
+			if err := in.feed(frame[split:], now); err != nil {
+				t.Fatal(err)
+			}
+			if want := pongFrame(payload); !bytes.Equal(in.pong, want) {
+				t.Fatalf("payload %d bytes, split at %d: pong %x, want %x", len(payload), split, in.pong, want)
+			}
+		}
+	}
+
+	for _, wp := range writePaths {
+		t.Run(wp.name, func(t *testing.T) {
+			needRing(t, wp.name)
+			hh := newHarness(t, wp.cfg(Config{}), program.Config{}, 0)
+			conn, br, resp := rawWSRequest(t, hh.srv.Listener.Addr().String(), "GET", goodWSHeaders)
+			if resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			readServerFrame(t, br) // hello
+			waitFor(t, "1 listener", func() bool { return hh.hub.Listeners() == 1 })
+			hh.publish(3, 20, 0)
+			time.Sleep(100 * time.Millisecond) // the shard has read the empty input
+			if _, err := conn.Write(maskedFrame(0x9, []byte("are you there"))); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for range 20 {
+					hh.publish(1, 20, 20*time.Millisecond)
+				}
+			}()
+			var pongs, chunks int
+			var lastFirst uint64
+			for pongs == 0 || chunks < 5 {
+				op, payload := readServerFrame(t, br)
+				switch op {
+				case 0xA:
+					pongs++
+					if string(payload) != "are you there" {
+						t.Fatalf("pong payload %q", payload)
+					}
+				case 0x2:
+					first := binary.BigEndian.Uint64(payload[1:])
+					if chunks > 0 && first != lastFirst+2 {
+						t.Fatalf("chunk starting at frame %d after one at %d", first, lastFirst)
+					}
+					lastFirst = first
+					chunks++
+				default:
+					t.Fatalf("unexpected frame op %x", op)
+				}
+			}
+			<-done
+			if pongs != 1 {
+				t.Fatalf("%d pongs for one ping", pongs)
+			}
+		})
+	}
 }
