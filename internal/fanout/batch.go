@@ -117,14 +117,12 @@ func (sh *shard) roundBatched(head uint64, closed bool, now time.Time) (blocked 
 				i := b.who[k]
 				wn, werr := 0, error(nil)
 				switch r := b.res[k]; {
-				case r >= 0:
-					wn = int(r)
 				case r == ringFailed:
 					werr = errRing
-				case r == -int32(syscall.EAGAIN) || r == -int32(syscall.EINTR):
-					werr = errAgain
-				default:
-					werr = syscall.Errno(-r)
+				case r >= 0:
+					wn = int(r)
+				default: // -errno: EAGAIN and EINTR mean try again, as for write(2)
+					_, werr = sysResult(0, syscall.Errno(-r))
 				}
 				if err := sh.wrote(sh.ls[i], wn, werr, now); err != nil {
 					b.outcome[i] = err
@@ -185,19 +183,12 @@ func (sh *shard) sendBatch(start, end int) {
 		return
 	}
 	for k := start; k < end; k++ {
-		l := sh.ls[b.who[k]]
-		n, err := l.write(b.bufs[k])
-		switch {
-		case err == nil:
-			b.res[k] = int32(n)
-		case err == errAgain:
-			b.res[k] = -int32(syscall.EAGAIN)
-		default:
-			e, _ := err.(syscall.Errno)
-			if e == 0 {
-				e = syscall.EIO
-			}
+		// Results as the ring gives them: bytes written, or -errno.
+		n, e := sh.ls[b.who[k]].writeRaw(b.bufs[k])
+		if e != 0 {
 			b.res[k] = -int32(e)
+		} else {
+			b.res[k] = int32(n)
 		}
 	}
 }

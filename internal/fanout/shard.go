@@ -122,11 +122,16 @@ var errAgain = errors.New("socket buffer full")
 
 // write tries one non-blocking write of b.
 func (l *rawListener) write(b []byte) (int, error) {
+	return sysResult(l.writeRaw(b))
+}
+
+// writeRaw is one non-blocking write(2) of b, with the kernel's answer.
+func (l *rawListener) writeRaw(b []byte) (uintptr, syscall.Errno) {
 	if len(b) == 0 {
-		return 0, nil
+		return 0, 0
 	}
 	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(l.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	return sysResult(n, e)
+	return n, e
 }
 
 // read tries one non-blocking read into b.
