@@ -27,27 +27,28 @@ type inputs struct {
 	events []syscall.EpollEvent
 }
 
-// watch starts watching l's input; false if the shard has no epoll.
-func (sh *shard) watch(l *rawListener) bool {
+// watch starts watching l's input and marks l watched; without an epoll
+// l stays unwatched and is read every clientReadEvery.
+func (sh *shard) watch(l *rawListener) {
 	in := &sh.inputs
 	if in.ep < 0 {
 		if in.failed {
-			return false
+			return
 		}
 		ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 		if err != nil {
 			in.failed = true
 			sh.st.h.cfg.Logger.Warn("fanout: no epoll for client input; reading it every second", "err", err)
-			return false
+			return
 		}
 		in.ep, in.byFD, in.events = ep, make(map[int32]*rawListener), make([]syscall.EpollEvent, 128)
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: l.fd}
 	if err := syscall.EpollCtl(in.ep, syscall.EPOLL_CTL_ADD, int(l.fd), &ev); err != nil {
-		return false
+		return
 	}
 	in.byFD[l.fd] = l
-	return true
+	l.watched = true
 }
 
 // epollET is EPOLLET as the unsigned event mask (syscall declares it negative).

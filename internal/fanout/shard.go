@@ -259,8 +259,8 @@ func (sh *shard) run() {
 		closed := p.Closed()
 		sh.mu.Lock()
 		for _, l := range sh.incoming {
-			if l.in != nil && sh.watch(l) {
-				l.watched = true
+			if l.in != nil {
+				sh.watch(l)
 			}
 		}
 		sh.ls = append(sh.ls, sh.incoming...)
