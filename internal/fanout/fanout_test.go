@@ -208,6 +208,16 @@ func dialSmallWindow(t *testing.T, addr, path string) net.Conn {
 }
 
 func TestSlowListener(t *testing.T) {
+	// readSlowly takes what the server sends, slower than real time.
+	readSlowly := func(c net.Conn) {
+		buf := make([]byte, 512)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	for _, tc := range []struct {
 		name      string
 		proto     string         // of the slow listener
@@ -219,24 +229,8 @@ func TestSlowListener(t *testing.T) {
 		{"ws never reads", "ws", func(net.Conn) {}, false},
 		// Writes complete but slower than real time: skipped forward, then
 		// dropped after MaxSkips.
-		{"reads slowly", "ogg", func(c net.Conn) {
-			buf := make([]byte, 512)
-			for {
-				if _, err := c.Read(buf); err != nil {
-					return
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-		}, true},
-		{"ws reads slowly", "ws", func(c net.Conn) {
-			buf := make([]byte, 512)
-			for {
-				if _, err := c.Read(buf); err != nil {
-					return
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-		}, true},
+		{"reads slowly", "ogg", readSlowly, true},
+		{"ws reads slowly", "ws", readSlowly, true},
 	} {
 		for _, wp := range writePaths {
 			t.Run(tc.name+"/"+wp.name, func(t *testing.T) {
