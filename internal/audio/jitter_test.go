@@ -1,6 +1,7 @@
 package audio
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -64,56 +65,63 @@ func TestJitter(t *testing.T) {
 		{"60ms loss, reorder", 2880, 40 * time.Millisecond, 0.05, 0},
 	}
 	const ticks = 250
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var concealed int
-			m, c := newTestMixer(t, MixerConfig{OnConceal: func() { concealed++ }})
-			src := m.AddSource("a")
-			sp := newSpeaker(t, 440, 0.3, tc.packet)
-			net := &network{rng: rand.New(rand.NewPCG(1, uint64(tc.packet))), maxDelay: tc.maxDelay, loss: tc.loss, dup: tc.dup}
-			dur := time.Duration(tc.packet) * time.Second / SampleRate
-			var arrivals []arrival
-			for sent := dur; sent <= ticks*FrameDuration; sent += dur {
-				arrivals = net.send(sent, sp.next(t), arrivals)
-			}
-			slices.SortStableFunc(arrivals, func(a, b arrival) int { return int(a.at - b.at) })
-
-			for tick := 1; tick <= ticks; tick++ {
-				now := time.Duration(tick) * FrameDuration
-				for len(arrivals) > 0 && arrivals[0].at <= now {
-					a := arrivals[0]
-					src.Push(a.p.seq, a.p.ts, a.p.payload)
-					arrivals = arrivals[1:]
+	// batch is how many frames the mixer makes per wake-up (Run with
+	// MixerConfig.Batch): the packets that arrived by the last one's time,
+	// then that many ticks back to back.
+	for _, batch := range []int{1, 2, MaxBatchFrames} {
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s/batch%d", tc.name, batch), func(t *testing.T) {
+				var concealed int
+				m, c := newTestMixer(t, MixerConfig{OnConceal: func() { concealed++ }})
+				src := m.AddSource("a")
+				sp := newSpeaker(t, 440, 0.3, tc.packet)
+				net := &network{rng: rand.New(rand.NewPCG(1, uint64(tc.packet))), maxDelay: tc.maxDelay, loss: tc.loss, dup: tc.dup}
+				dur := time.Duration(tc.packet) * time.Second / SampleRate
+				var arrivals []arrival
+				for sent := dur; sent <= ticks*FrameDuration; sent += dur {
+					arrivals = net.send(sent, sp.next(t), arrivals)
 				}
-				m.Tick()
-			}
-			if len(c.frames) != ticks {
-				t.Fatalf("%d frames for %d ticks", len(c.frames), ticks)
-			}
+				slices.SortStableFunc(arrivals, func(a, b arrival) int { return int(a.at - b.at) })
 
-			st := src.Stats()
-			lostFrames := net.lost * tc.packet / FrameSamples
-			if uint64(concealed) != st.Concealed {
-				t.Errorf("OnConceal called %d times, Stats.Concealed %d", concealed, st.Concealed)
-			}
-			if concealed > lostFrames+1 || (net.lost > 2 && concealed == 0) {
-				t.Errorf("%d frames concealed for %d lost (%d frames)", concealed, net.lost, lostFrames)
-			}
-			if got := st.Duplicates + st.Late; got < uint64(net.dups) || got > uint64(net.dups+2) {
-				t.Errorf("dropped %d duplicates and %d late, sent %d duplicates", st.Duplicates, st.Late, net.dups)
-			}
-
-			// The tone plays throughout: no frame is a gap, level within 2 dB.
-			pcm := decodeFrames(t, 1, c.frames)
-			start := 10
-			for i := start; i < ticks-1; i++ {
-				if r := RMS(pcm[i]); r < 0.1 {
-					t.Errorf("frame %d: RMS %.3f: gap in a continuous 0.3 tone", i, r)
+				for tick := 1; tick <= ticks; tick += batch {
+					now := time.Duration(tick+batch-1) * FrameDuration
+					for len(arrivals) > 0 && arrivals[0].at <= now {
+						a := arrivals[0]
+						src.Push(a.p.seq, a.p.ts, a.p.payload)
+						arrivals = arrivals[1:]
+					}
+					for ahead := batch - 1; ahead >= 0; ahead-- {
+						m.tick(false, ahead)
+					}
 				}
-			}
-			assertTone(t, "played", concat(pcm[start:]), 440, 0.3)
-			t.Logf("lost %d, concealed %d, stats %+v", net.lost, concealed, st)
-		})
+				if len(c.frames) != ticks {
+					t.Fatalf("%d frames for %d ticks", len(c.frames), ticks)
+				}
+
+				st := src.Stats()
+				lostFrames := net.lost * tc.packet / FrameSamples
+				if uint64(concealed) != st.Concealed {
+					t.Errorf("OnConceal called %d times, Stats.Concealed %d", concealed, st.Concealed)
+				}
+				if concealed > lostFrames+1 || (net.lost > 2 && concealed == 0) {
+					t.Errorf("%d frames concealed for %d lost (%d frames)", concealed, net.lost, lostFrames)
+				}
+				if got := st.Duplicates + st.Late; got < uint64(net.dups) || got > uint64(net.dups+2) {
+					t.Errorf("dropped %d duplicates and %d late, sent %d duplicates", st.Duplicates, st.Late, net.dups)
+				}
+
+				// The tone plays throughout: no frame is a gap, level within 2 dB.
+				pcm := decodeFrames(t, 1, c.frames)
+				start := 10
+				for i := start; i < ticks-1; i++ {
+					if r := RMS(pcm[i]); r < 0.1 {
+						t.Errorf("frame %d: RMS %.3f: gap in a continuous 0.3 tone", i, r)
+					}
+				}
+				assertTone(t, "played", concat(pcm[start:]), 440, 0.3)
+				t.Logf("lost %d, concealed %d, stats %+v", net.lost, concealed, st)
+			})
+		}
 	}
 }
 

@@ -19,6 +19,10 @@ const (
 	// maxBehind is how far Run may fall behind its schedule before it skips
 	// the missed ticks instead of catching up in a burst.
 	maxBehind = 5 * FrameDuration
+	// MaxBatchFrames bounds the frames Run produces per wake-up (see
+	// MixerConfig.Batch). The jitter ring must hold JitterDelay plus a
+	// batch of the shortest packets, and a batch is a burst of libopus work.
+	MaxBatchFrames = 5
 )
 
 // MixerConfig configures a Mixer. Out is required.
@@ -39,6 +43,17 @@ type MixerConfig struct {
 	OnConceal func()
 	// Clock is the time source for Run's schedule, default time.Now.
 	Clock func() time.Time
+	// Batch, if set, is asked before each of Run's wake-ups how many frames
+	// to produce at it (clamped to 1..MaxBatchFrames). Run then sleeps until
+	// the last of them is due and produces them back to back. A wake-up of
+	// the mixer goroutine costs the Go runtime and the kernel several times
+	// what encoding a frame does, so a program delivered in chunks should
+	// wake once per chunk, or every MaxBatchFrames: no listener can tell,
+	// since a chunk leaves only with its last frame. The earlier frames of a
+	// batch are mixed later than their time, from packets that arrived
+	// meanwhile; the jitter buffer counts them in (Source.prepare). Nil
+	// means one frame per wake-up.
+	Batch func() int
 }
 
 // Mixer mixes its Sources into one Opus program, one frame per Tick.
@@ -147,16 +162,18 @@ func (m *Mixer) EncodeErrors() uint64 { return m.encodeErrors.Load() }
 // source, mixed, limited, encoded and passed to Out. Run calls it on
 // schedule; tests and benchmarks may call it directly (not concurrently with
 // Run, or the program would play too fast).
-func (m *Mixer) Tick() { m.tick(false) }
+func (m *Mixer) Tick() { m.tick(false, 0) }
 
-func (m *Mixer) tick(late bool) {
+// tick mixes one frame. ahead is the number of frames the current batch
+// will mix after this one, with no new packets in between.
+func (m *Mixer) tick(late bool, ahead int) {
 	m.tickMu.Lock()
 	defer m.tickMu.Unlock()
 	start := m.cfg.Clock()
 
 	clear(m.acc)
 	for _, s := range *m.sources.Load() {
-		frame := s.frame()
+		frame := s.frame(ahead)
 		muted := s.Muted()
 		if !muted {
 			for i, v := range frame {
@@ -182,15 +199,17 @@ func (m *Mixer) tick(late bool) {
 
 // Run ticks every FrameDuration on an absolute schedule (start + n*20 ms, so
 // timer jitter does not accumulate into drift) until ctx is done, then
-// returns nil. If it falls more than a few frames behind (a stalled
+// returns nil. With MixerConfig.Batch it wakes only for the last tick of
+// each batch. If it falls more than a few frames behind (a stalled
 // process, a suspended VM) it skips the missed ticks rather than emitting
 // them in a burst, which listeners would only have to drop.
 func (m *Mixer) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	start := m.cfg.Clock()
-	for n := int64(0); ; n++ {
-		deadline := start.Add(time.Duration(n) * FrameDuration)
+	for n := int64(0); ; {
+		k := m.batch()
+		deadline := start.Add(time.Duration(n+int64(k)-1) * FrameDuration)
 		now := m.cfg.Clock()
 		if wait := deadline.Sub(now); wait > 0 {
 			timer.Reset(wait)
@@ -205,8 +224,19 @@ func (m *Mixer) Run(ctx context.Context) error {
 		}
 		behind := now.Sub(deadline)
 		if behind > maxBehind {
-			n = int64(now.Sub(start) / FrameDuration)
+			n, k = int64(now.Sub(start)/FrameDuration), 1
 		}
-		m.tick(behind > FrameDuration)
+		for i := range k {
+			m.tick(behind > FrameDuration, k-1-i)
+		}
+		n += int64(k)
 	}
+}
+
+// batch is the number of frames for Run's next wake-up.
+func (m *Mixer) batch() int {
+	if m.cfg.Batch == nil {
+		return 1
+	}
+	return min(max(m.cfg.Batch(), 1), MaxBatchFrames)
 }

@@ -329,3 +329,86 @@ func TestRunSkipsAhead(t *testing.T) {
 		t.Errorf("%d frames right after a 1 s clock jump: burst instead of skip", burst)
 	}
 }
+
+// TestRunBatch: with MixerConfig.Batch, Run wakes once per batch and makes
+// the batch's frames back to back, never faster than real time; Batch's
+// answer is clamped to 1..MaxBatchFrames.
+func TestRunBatch(t *testing.T) {
+	const chunk = 7 // frames per chunk, as a program would ask: 5 then 2
+	var (
+		mu      sync.Mutex
+		made    int   // frames so far
+		asked   []int // what Batch answered
+		batches []int // frames made between two Batch calls
+		first   time.Time
+		last    time.Time
+	)
+	m, err := NewMixer(MixerConfig{
+		Out: func([]byte) {
+			mu.Lock()
+			defer mu.Unlock()
+			if made == 0 {
+				first = time.Now()
+			}
+			last = time.Now()
+			made++
+			batches[len(batches)-1]++
+		},
+		Batch: func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			batches = append(batches, 0)
+			asked = append(asked, chunk-made%chunk)
+			return asked[len(asked)-1]
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := made
+		mu.Unlock()
+		if n >= 4*chunk {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d frames in 10 s", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// A stall of more than maxBehind makes Run skip ahead with one frame;
+	// allow one such wake-up on a busy machine.
+	skips := 0
+	for i, b := range batches[:len(batches)-1] {
+		if want := min(asked[i], MaxBatchFrames); b != want {
+			if b != 1 || skips > 0 {
+				t.Fatalf("frames per wake-up %v for Batch answers %v", batches, asked)
+			}
+			skips++
+		}
+	}
+	if asked[0] != chunk || batches[0] != MaxBatchFrames || batches[1] != chunk-MaxBatchFrames && skips == 0 {
+		t.Fatalf("frames per wake-up %v for Batch answers %v, want 5, 2, 5, 2, ...", batches, asked)
+	}
+	if took, min := last.Sub(first), time.Duration(made-MaxBatchFrames)*FrameDuration; took < min*9/10 {
+		t.Errorf("%d frames in %v: faster than real time (at least %v)", made, took, min)
+	}
+
+	for _, tc := range []struct{ ask, want int }{{-3, 1}, {0, 1}, {1, 1}, {4, 4}, {50, MaxBatchFrames}} {
+		m, _ := NewMixer(MixerConfig{Out: func([]byte) {}, Batch: func() int { return tc.ask }})
+		if got := m.batch(); got != tc.want {
+			t.Errorf("Batch %d: %d frames per wake-up, want %d", tc.ask, got, tc.want)
+		}
+	}
+}

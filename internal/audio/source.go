@@ -202,10 +202,10 @@ func (s *Source) takeLocked(sl *slot) {
 }
 
 // frame makes sure fifo holds at least one 20 ms frame and returns it. It is
-// called once per tick on the mixer goroutine; the caller then calls
-// consume.
-func (s *Source) frame() []int16 {
-	if !s.prepare() {
+// called once per tick on the mixer goroutine, with the number of frames
+// its batch still takes after this one; the caller then calls consume.
+func (s *Source) frame(ahead int) []int16 {
+	if !s.prepare(int64(ahead) * FrameSamples) {
 		s.fifoN = FrameSamples
 		frame := s.fifo[:FrameSamples*s.channels]
 		clear(frame)
@@ -222,8 +222,12 @@ func (s *Source) frame() []int16 {
 }
 
 // prepare starts playout once JitterDelay is buffered and trims an overfull
-// buffer. It reports whether the source is playing.
-func (s *Source) prepare() bool {
+// buffer. It reports whether the source is playing. ahead is the audio
+// (samples per channel) the mixer's batch takes after this frame before it
+// next looks at the network: a batch runs when its last frame is due, so
+// the buffer then holds that much more than the target, which is neither a
+// reason to start early (the batch would run dry) nor to trim.
+func (s *Source) prepare(ahead int64) bool {
 	if s.dec == nil {
 		return false // see Mixer.AddSource
 	}
@@ -240,7 +244,7 @@ func (s *Source) prepare() bool {
 		// Wait for target plus one packet less one frame: whatever the
 		// packet duration, the next packet then has target-20ms of slack
 		// to arrive late before it is needed.
-		if first == nil || s.topEnd-first.ts < s.target+(s.topEnd-s.topTs)-FrameSamples {
+		if first == nil || s.topEnd-first.ts < s.target+ahead+(s.topEnd-s.topTs)-FrameSamples {
 			return false
 		}
 		s.playing, s.readValid = true, true
@@ -248,13 +252,13 @@ func (s *Source) prepare() bool {
 		s.fifoN, s.concealRun = 0, 0
 		return true
 	}
-	if s.topEnd-s.playTs+int64(s.fifoN) <= s.maxDepth {
+	if s.topEnd-s.playTs+int64(s.fifoN) <= s.maxDepth+ahead {
 		return true
 	}
 	// Sender clock faster than ours, or a burst after a stall: drop the
 	// oldest audio so latency returns to the target.
 	s.fifoN = 0
-	for sl := s.firstLocked(); sl != nil && s.topEnd-sl.ts > s.target; sl = s.firstLocked() {
+	for sl := s.firstLocked(); sl != nil && s.topEnd-sl.ts > s.target+ahead; sl = s.firstLocked() {
 		sl.used = false
 		s.readSeq = sl.seq + 1
 		s.dropped.Add(1)
@@ -262,7 +266,7 @@ func (s *Source) prepare() bool {
 	if sl := s.firstLocked(); sl != nil {
 		s.playTs = sl.ts
 	} else {
-		s.playTs = s.topEnd - s.target
+		s.playTs = s.topEnd - s.target - ahead
 	}
 	return true
 }

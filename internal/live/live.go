@@ -90,6 +90,9 @@ func (m *Manager) Start(id string) (*Room, error) {
 		Bitrate:     m.cfg.Bitrate,
 		JitterDelay: m.cfg.JitterDelay,
 		Out:         prog.WriteFrame,
+		// Wake the mixer once per chunk (or every audio.MaxBatchFrames):
+		// listeners get nothing before a chunk's last frame anyway.
+		Batch: prog.FramesToChunkEnd,
 		OnTick: func(took time.Duration, late bool) {
 			met.MixerLoop.Observe(took.Seconds())
 			if late {

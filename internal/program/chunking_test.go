@@ -125,3 +125,22 @@ func TestChunkFramesFor(t *testing.T) {
 		}
 	}
 }
+
+// TestFramesToChunkEnd: what a mixer asks to wake once per chunk.
+func TestFramesToChunkEnd(t *testing.T) {
+	p := New(Config{ChunkFrames: 10})
+	for i := range 23 {
+		if got, want := p.FramesToChunkEnd(), 10-i%10; got != want {
+			t.Fatalf("after %d frames: %d to the chunk's end, want %d", i, got, want)
+		}
+		p.WriteFrame(packet(i, 80))
+	}
+	p.SetChunkFrames(2) // 3 frames pending: the next frame publishes them
+	if got := p.FramesToChunkEnd(); got != 1 {
+		t.Fatalf("3 pending, chunks of 2: %d to the chunk's end, want 1", got)
+	}
+	p.WriteFrame(packet(23, 80))
+	if got := p.FramesToChunkEnd(); got != 2 || p.Head() != 3 {
+		t.Fatalf("after the shortened chunk: %d to the chunk's end (want 2), head %d (want 3)", got, p.Head())
+	}
+}

@@ -203,6 +203,13 @@ func (p *Program) Close() {
 // empty or longer than MaxPacket.
 func (p *Program) Replaced() uint64 { return p.replaced.Load() }
 
+// FramesToChunkEnd is how many more frames WriteFrame needs before it
+// publishes the current chunk (at least 1). Only the goroutine that calls
+// WriteFrame may call it: a mixer asks it to wake once per chunk.
+func (p *Program) FramesToChunkEnd() int {
+	return max(int(p.chunkFrames.Load())-len(p.pending), 1)
+}
+
 // WriteFrame appends the next 20 ms Opus packet and publishes a chunk every
 // ChunkFrames frames. It takes ownership of opus. It never blocks on
 // readers; after Close it does nothing.
