@@ -76,4 +76,3 @@ func BenchmarkSendUring(b *testing.B) {
 		})
 	}
 }
-

@@ -25,12 +25,12 @@ const (
 	sysSetup = 425 // io_uring_setup, the same number on amd64 and arm64
 	sysEnter = 426
 
-	opSend         = 26      // IORING_OP_SEND
-	enterGetEvents = 1 << 0  // IORING_ENTER_GETEVENTS
-	setupSubmitAll = 1 << 7  // IORING_SETUP_SUBMIT_ALL
-	featSingleMMap = 1 << 0  // IORING_FEAT_SINGLE_MMAP
-	featNoDrop     = 1 << 1  // IORING_FEAT_NODROP
-	offSQRing      = 0       // IORING_OFF_SQ_RING
+	opSend         = 26     // IORING_OP_SEND
+	enterGetEvents = 1 << 0 // IORING_ENTER_GETEVENTS
+	setupSubmitAll = 1 << 7 // IORING_SETUP_SUBMIT_ALL
+	featSingleMMap = 1 << 0 // IORING_FEAT_SINGLE_MMAP
+	featNoDrop     = 1 << 1 // IORING_FEAT_NODROP
+	offSQRing      = 0      // IORING_OFF_SQ_RING
 	offCQRing      = 0x8000000
 	offSQEs        = 0x10000000
 	msgDontWait    = 0x40   // MSG_DONTWAIT
