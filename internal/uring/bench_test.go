@@ -2,9 +2,11 @@ package uring
 
 import (
 	"io"
+	"net"
 	"runtime"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -75,4 +77,139 @@ func BenchmarkSendUring(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkSendPaced is the floor of a fan-out server on this machine, in
+// the unit of its targets: a thread that does nothing but send each of
+// 8,000 loopback sockets one chunk per chunk interval (800 bytes every
+// 200 ms, or 4,000 bytes every second: a 32 kbit/s program), through
+// io_uring batches of 128 as the shards do. Receivers "quiet" are the
+// cheapest there can be: sockets no epoll watches (so an arrival wakes
+// nobody), drained once a second by one goroutine. Receivers "netpoll" are
+// Go connections read by a goroutine each, woken through the runtime's
+// epoll as the load generator's are through its own. One b.N is one chunk
+// interval, so run it with -benchtime 10x. cpu-µs/listener·s is the sending thread's
+// CPU per listener-second; on loopback it includes the receivers' TCP
+// input and their ACKs, which the kernel runs in the sender's context, as
+// it does for the server under the load generator.
+func BenchmarkSendPaced(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		every time.Duration
+		size  int
+	}{{"200ms", 200 * time.Millisecond, 800}, {"1s", time.Second, 4000}} {
+		for _, receivers := range []string{"quiet", "netpoll"} {
+			b.Run(tc.name+"/"+receivers, func(b *testing.B) {
+				sendPaced(b, receivers == "netpoll", tc.every, tc.size)
+			})
+		}
+	}
+}
+
+func sendPaced(b *testing.B, netpoll bool, every time.Duration, size int) {
+	const sockets = 8000 // two descriptors each, under the 20,000 limit
+	var fds []int32
+	if netpoll {
+		var clients []net.Conn
+		fds, _, clients = pairs(b, sockets)
+		for _, c := range clients {
+			go func() { _, _ = io.Copy(io.Discard, c) }()
+		}
+	} else {
+		var clients []int
+		fds, clients = rawPairs(b, sockets)
+		stop := make(chan struct{})
+		drained := make(chan struct{})
+		go func() {
+			defer close(drained)
+			buf := make([]byte, 64<<10)
+			for {
+				for _, c := range clients {
+					for {
+						if n, err := syscall.Read(c, buf); n <= 0 || err != nil {
+							break
+						}
+					}
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		}()
+		defer func() { close(stop); <-drained }()
+	}
+	chunk := make([]byte, size)
+	bufs := make([][]byte, len(fds))
+	for i := range bufs {
+		bufs[i] = chunk
+	}
+	res := make([]int32, len(fds))
+	r := newRing(b, 128)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var cpu int64
+	b.ResetTimer()
+	start := time.Now()
+	for round := range b.N {
+		t0 := threadCPU()
+		if err := r.Send(fds, bufs, res); err != nil {
+			b.Fatal(err)
+		}
+		cpu += threadCPU() - t0
+		for i, n := range res {
+			if n != int32(len(chunk)) {
+				b.Fatalf("send %d: %d", i, n)
+			}
+		}
+		time.Sleep(time.Until(start.Add(time.Duration(round+1) * every)))
+	}
+	b.StopTimer()
+	listenerSeconds := float64(sockets) * float64(b.N) * every.Seconds()
+	b.ReportMetric(float64(cpu)/1e3/listenerSeconds, "cpu-µs/listener·s")
+}
+
+// rawPairs connects n loopback TCP pairs with plain system calls, so no
+// epoll instance (such as the Go runtime's poller) watches either end. It
+// returns the accepting ends (non-blocking, TCP_NODELAY, as the server's
+// listeners are) and the connecting ends (non-blocking).
+func rawPairs(b *testing.B, n int) (servers []int32, clients []int) {
+	b.Helper()
+	check := func(err error) {
+		if err != nil {
+			b.Helper()
+			b.Fatal(err)
+		}
+	}
+	socket := func() int {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		check(err)
+		return fd
+	}
+	ln := socket()
+	defer syscall.Close(ln)
+	check(syscall.Bind(ln, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	check(syscall.Listen(ln, 128))
+	sa, err := syscall.Getsockname(ln)
+	check(err)
+	b.Cleanup(func() {
+		for _, fd := range servers {
+			syscall.Close(int(fd))
+		}
+		for _, fd := range clients {
+			syscall.Close(fd)
+		}
+	})
+	for range n {
+		c := socket()
+		clients = append(clients, c)
+		check(syscall.Connect(c, sa))
+		s, _, err := syscall.Accept4(ln, syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK)
+		check(err)
+		servers = append(servers, int32(s))
+		check(syscall.SetsockoptInt(s, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1))
+		check(syscall.SetNonblock(c, true))
+	}
+	return servers, clients
 }
