@@ -2,7 +2,7 @@
 //
 // Data flows one way:
 //
-//	network goroutine          mixer goroutine (one per room, every 20 ms)
+//	network goroutine          mixer goroutine (one per room, a frame per 20 ms)
 //	Source.Push(seq, ts, p) ─▶ jitter ring ─▶ Opus decode / PLC ─▶ PCM FIFO
 //	                                                       │ one 20 ms frame per Source
 //	                                       sum (int32) ◀───┘
@@ -20,9 +20,12 @@
 // never stalls the program, and the program timeline is continuous (encoded
 // silence when nobody speaks) across sources joining and leaving.
 //
-// Run drives Tick on an absolute 20 ms schedule. Tick does not allocate in
-// steady state except for the encoded frame handed to Out, which the callee
-// owns.
+// Run drives the ticks on an absolute 20 ms schedule. With
+// MixerConfig.Batch it wakes only when the last frame of a batch (a
+// program chunk, at most MaxBatchFrames) is due and makes the batch back to
+// back: a goroutine wake-up costs more than encoding a frame. Tick does not
+// allocate in steady state except for the encoded frame handed to Out,
+// which the callee owns.
 //
 // Goertzel and RMS are small analysis helpers used by the tests of this and
 // other packages to assert on audio (tone present, level, silence) rather
