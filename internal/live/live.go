@@ -92,7 +92,10 @@ func (m *Manager) Start(id string) (*Room, error) {
 		Out:         prog.WriteFrame,
 		// Wake the mixer once per chunk (or every audio.MaxBatchFrames):
 		// listeners get nothing before a chunk's last frame anyway.
-		Batch: prog.FramesToChunkEnd,
+		Batch: func() int {
+			met.MixerWakeups.Inc()
+			return prog.FramesToChunkEnd()
+		},
 		OnTick: func(took time.Duration, late bool) {
 			met.MixerLoop.Observe(took.Seconds())
 			if late {

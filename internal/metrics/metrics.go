@@ -24,6 +24,7 @@ type Metrics struct {
 	MixerLate     prometheus.Counter     // ticks that started late (behind schedule by more than a frame)
 	MixerConceal  prometheus.Counter     // speaker frames concealed (lost or late packet)
 	MixerLoop     prometheus.Histogram   // seconds one mixer tick took
+	MixerWakeups  prometheus.Counter     // mixer goroutine wake-ups (one batch of ticks each)
 	WHIPSessions  prometheus.Counter     // WHIP sessions created
 	RTPForwarded  prometheus.Counter     // RTP packets forwarded between stage members
 	HTTPErrors    *prometheus.CounterVec // label code: stable API error code
@@ -47,13 +48,14 @@ func New(reg *prometheus.Registry) *Metrics {
 		MixerLate:     prometheus.NewCounter(prometheus.CounterOpts{Name: "majlis_mixer_late_ticks_total", Help: "Mixer ticks that ran behind schedule."}),
 		MixerConceal:  prometheus.NewCounter(prometheus.CounterOpts{Name: "majlis_mixer_concealed_frames_total", Help: "Speaker frames concealed because the packet was lost or late."}),
 		MixerLoop:     prometheus.NewHistogram(prometheus.HistogramOpts{Name: "majlis_mixer_tick_seconds", Help: "Time one mixer tick took.", Buckets: prometheus.ExponentialBuckets(25e-6, 2, 12)}),
+		MixerWakeups:  prometheus.NewCounter(prometheus.CounterOpts{Name: "majlis_mixer_wakeups_total", Help: "Mixer wake-ups; each makes a batch of frames (a program chunk, at most 5)."}),
 		WHIPSessions:  prometheus.NewCounter(prometheus.CounterOpts{Name: "majlis_whip_sessions_total", Help: "WHIP sessions created."}),
 		RTPForwarded:  prometheus.NewCounter(prometheus.CounterOpts{Name: "majlis_stage_rtp_forwarded_total", Help: "RTP packets forwarded between stage members."}),
 		HTTPErrors:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "majlis_http_errors_total", Help: "API errors answered, by stable code."}, []string{"code"}),
 		TicketsIssued: prometheus.NewCounter(prometheus.CounterOpts{Name: "majlis_tickets_issued_total", Help: "Join tickets issued."}),
 	}
 	reg.MustRegister(m.RoomsLive, m.StageMembers, m.Listeners, m.BytesSent, m.ChunksSent, m.SlowSkips, m.SlowDrops,
-		m.MixerLate, m.MixerConceal, m.MixerLoop, m.WHIPSessions, m.RTPForwarded, m.HTTPErrors, m.TicketsIssued,
+		m.MixerLate, m.MixerConceal, m.MixerLoop, m.MixerWakeups, m.WHIPSessions, m.RTPForwarded, m.HTTPErrors, m.TicketsIssued,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
