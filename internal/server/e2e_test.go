@@ -20,7 +20,24 @@ const (
 // speaker leaves its tone leaves the program while the stream goes on; the
 // speakers hear each other; ending the room ends every listener cleanly.
 func TestLiveAudioPath(t *testing.T) {
-	ts := startServer(t, "")
+	// 500 ms chunks also make the mixer wake once per 5 frames
+	// (audio.MaxBatchFrames) instead of per chunk of 2: the speakers'
+	// real RTP must still play without a gap.
+	for _, tc := range []struct {
+		name  string
+		chunk int
+	}{{"default chunks", 0}, {"500ms chunks", 25}} {
+		t.Run(tc.name, func(t *testing.T) { testLiveAudioPath(t, tc.chunk) })
+	}
+}
+
+func testLiveAudioPath(t *testing.T, chunkFrames int) {
+	var ts *testServer
+	if chunkFrames == 0 {
+		ts = startServer(t, "")
+	} else {
+		ts = startServerWith(t, "", func(c *Config) { c.ChunkFrames, c.ChunkMaxFrames = chunkFrames, chunkFrames })
+	}
 	_, hostTok := ts.createUser(t, "amal")
 	room := ts.liveRoom(t, hostTok)
 
