@@ -121,7 +121,11 @@ func TestRingFailure(t *testing.T) {
 	first.checkConsecutive(t, "first", 0, uint64(first.count()))
 	sends := hh.hub.ringSends.Load()
 	second := oggClient(t, ctx, hh.srv.URL+"/listen.ogg")
-	waitFor(t, "new listener", func() bool { return hh.hub.Listeners() == 1 })
+	// Listeners counts a listener before its shard has it; its pre-roll
+	// arriving means the shard does. Closing the program before that
+	// would drop the station, and the listener would start a new one with
+	// a new ring.
+	waitFor(t, "new listener's pre-roll", func() bool { return second.count() > 0 })
 	hh.publish(5, 100, 0)
 	hh.prog.Close()
 	second.wait(t)
