@@ -2,7 +2,6 @@ package uring
 
 import (
 	"io"
-	"net"
 	"runtime"
 	"syscall"
 	"testing"
@@ -20,16 +19,9 @@ import (
 const benchSockets = 2000
 
 func benchSend(b *testing.B, send func(fds []int32, bufs [][]byte, res []int32)) {
-	fds, _, clients := pairs(b, benchSockets)
-	for _, c := range clients {
-		go func() { _, _ = io.Copy(io.Discard, c) }()
-	}
+	fds := drainedPairs(b, benchSockets)
 	chunk := make([]byte, 800)
-	bufs := make([][]byte, len(fds))
-	for i := range bufs {
-		bufs[i] = chunk
-	}
-	res := make([]int32, len(fds))
+	bufs, res := sameChunk(chunk, len(fds))
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	start := threadCPU()
@@ -46,6 +38,25 @@ func benchSend(b *testing.B, send func(fds []int32, bufs [][]byte, res []int32))
 	sends := float64(b.N) * float64(len(fds))
 	b.ReportMetric(float64(threadCPU()-start)/sends, "cpu-ns/send")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/sends, "ns/send")
+}
+
+// drainedPairs connects n loopback pairs whose client ends are read to the
+// end by a goroutine each, and returns the server ends' descriptors.
+func drainedPairs(b *testing.B, n int) []int32 {
+	fds, _, clients := pairs(b, n)
+	for _, c := range clients {
+		go func() { _, _ = io.Copy(io.Discard, c) }()
+	}
+	return fds
+}
+
+// sameChunk returns n references to chunk and room for n send results.
+func sameChunk(chunk []byte, n int) (bufs [][]byte, res []int32) {
+	bufs = make([][]byte, n)
+	for i := range bufs {
+		bufs[i] = chunk
+	}
+	return bufs, make([]int32, n)
 }
 
 func threadCPU() int64 {
@@ -110,11 +121,7 @@ func sendPaced(b *testing.B, netpoll bool, every time.Duration, size int) {
 	const sockets = 8000 // two descriptors each, under the 20,000 limit
 	var fds []int32
 	if netpoll {
-		var clients []net.Conn
-		fds, _, clients = pairs(b, sockets)
-		for _, c := range clients {
-			go func() { _, _ = io.Copy(io.Discard, c) }()
-		}
+		fds = drainedPairs(b, sockets)
 	} else {
 		var clients []int
 		fds, clients = rawPairs(b, sockets)
@@ -141,11 +148,7 @@ func sendPaced(b *testing.B, netpoll bool, every time.Duration, size int) {
 		defer func() { close(stop); <-drained }()
 	}
 	chunk := make([]byte, size)
-	bufs := make([][]byte, len(fds))
-	for i := range bufs {
-		bufs[i] = chunk
-	}
-	res := make([]int32, len(fds))
+	bufs, res := sameChunk(chunk, len(fds))
 	r := newRing(b, 128)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
