@@ -1,17 +1,15 @@
 package admission
 
 import (
-	"math"
 	"net/netip"
 	"sync"
 	"time"
+
+	"majlis/internal/ratelimit"
 )
 
-// Rate is a token bucket's refill rate and depth.
-type Rate struct {
-	PerSecond float64
-	Burst     float64
-}
+// Rate is a token bucket's refill rate and depth (the process's one token bucket, internal/ratelimit).
+type Rate = ratelimit.Rate
 
 // LimiterConfig sets the buckets of a Limiter. A zero Rate disables that level.
 type LimiterConfig struct {
@@ -40,12 +38,7 @@ const limShards = 64
 
 type limShard struct {
 	mu sync.Mutex
-	m  map[netip.Prefix]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   int64 // unix nanos
+	m  map[netip.Prefix]*ratelimit.Bucket
 }
 
 // NewLimiter returns a limiter with cfg.
@@ -58,7 +51,7 @@ func NewLimiter(cfg LimiterConfig) *Limiter {
 	}
 	l := &Limiter{cfg: cfg, perShard: max(cfg.MaxEntries/limShards, 16)}
 	for i := range l.shards {
-		l.shards[i].m = make(map[netip.Prefix]*bucket)
+		l.shards[i].m = make(map[netip.Prefix]*ratelimit.Bucket)
 	}
 	return l
 }
@@ -81,7 +74,7 @@ func (l *Limiter) Allow(a netip.Addr) (ok bool, retry time.Duration) {
 		return true, 0
 	}
 	a = a.Unmap()
-	now := l.cfg.Now().UnixNano()
+	now := l.cfg.Now()
 	host := netip.PrefixFrom(a, a.BitLen())
 	// Check both before taking from either, so a refused request costs nothing.
 	var r1, r2 time.Duration
@@ -114,7 +107,7 @@ func shardOf(p netip.Prefix) int {
 	return int(h % limShards)
 }
 
-func (l *Limiter) take(key netip.Prefix, r Rate, now int64, commit bool) (bool, time.Duration) {
+func (l *Limiter) take(key netip.Prefix, r Rate, now time.Time, commit bool) (bool, time.Duration) {
 	sh := &l.shards[shardOf(key)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -126,29 +119,25 @@ func (l *Limiter) take(key netip.Prefix, r Rate, now int64, commit bool) (bool, 
 		if len(sh.m) >= l.perShard {
 			l.evict(sh, now)
 		}
-		b = &bucket{tokens: r.Burst, last: now}
+		b = &ratelimit.Bucket{}
 		sh.m[key] = b
 	}
-	tokens := math.Min(r.Burst, b.tokens+float64(now-b.last)/1e9*r.PerSecond)
-	if tokens < 1 {
-		return false, time.Duration((1 - tokens) / r.PerSecond * 1e9)
+	if !commit {
+		return b.Peek(r, now)
 	}
-	if commit {
-		b.tokens, b.last = tokens-1, now
-	}
-	return true, 0
+	return b.Take(r, now)
 }
 
 // evict forgets buckets that have refilled (they equal a fresh one); if none
 // has, it drops half the shard: under a flood of distinct addresses the
 // prefix level still holds them back.
-func (l *Limiter) evict(sh *limShard, now int64) {
+func (l *Limiter) evict(sh *limShard, now time.Time) {
 	for k, b := range sh.m {
 		r := l.cfg.PerIP
 		if k.Bits() != k.Addr().BitLen() {
 			r = l.cfg.PerPrefix
 		}
-		if b.tokens+float64(now-b.last)/1e9*r.PerSecond >= r.Burst {
+		if b.Full(r, now) {
 			delete(sh.m, k)
 		}
 	}

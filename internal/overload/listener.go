@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"majlis/internal/ratelimit"
 )
 
 // ListenerConfig caps a listener's connections.
@@ -34,16 +36,15 @@ type ListenerConfig struct {
 // moment rather than one per attacker socket.
 type Listener struct {
 	net.Listener
-	max, perIP  int
-	perPrefix   int
-	open        atomic.Int64
-	refused     atomic.Int64
-	mu          sync.Mutex
-	byIP        map[netip.Addr]int
-	byNet       map[netip.Prefix]int
-	rate, burst float64
-	tokens      float64
-	last        time.Time
+	max, perIP int
+	perPrefix  int
+	open       atomic.Int64
+	refused    atomic.Int64
+	mu         sync.Mutex
+	byIP       map[netip.Addr]int
+	byNet      map[netip.Prefix]int
+	accept     ratelimit.Rate
+	pacer      ratelimit.Bucket // only Accept's goroutine touches it
 }
 
 // NewListener wraps ln.
@@ -67,7 +68,7 @@ func NewListener(ln net.Listener, cfg ListenerConfig) *Listener {
 		cfg.AcceptBurst = max(cfg.AcceptRate, 1)
 	}
 	return &Listener{Listener: ln, max: cfg.Max, perIP: cfg.PerIP, perPrefix: cfg.PerPrefix, byIP: make(map[netip.Addr]int), byNet: make(map[netip.Prefix]int),
-		rate: cfg.AcceptRate, burst: cfg.AcceptBurst, tokens: cfg.AcceptBurst, last: time.Now()}
+		accept: ratelimit.Rate{PerSecond: cfg.AcceptRate, Burst: cfg.AcceptBurst}}
 }
 
 // FileLimit is the process's soft RLIMIT_NOFILE.
@@ -112,17 +113,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 
 // pace waits for an accept token (only Accept's goroutine calls it).
 func (l *Listener) pace() {
-	if l.rate <= 0 {
+	if l.accept.PerSecond <= 0 {
 		return
 	}
-	now := time.Now()
-	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
-	l.last = now
-	if l.tokens < 1 {
-		time.Sleep(time.Duration((1 - l.tokens) / l.rate * 1e9))
-		l.tokens, l.last = 1, time.Now()
+	if d := l.pacer.Wait(l.accept, time.Now()); d > 0 {
+		time.Sleep(d)
 	}
-	l.tokens--
 }
 
 func (l *Listener) refuse(c net.Conn) {
