@@ -14,7 +14,6 @@ import (
 	"github.com/coder/websocket"
 
 	"majlis/internal/admission"
-	"majlis/internal/fanout"
 	"majlis/internal/program"
 )
 
@@ -31,7 +30,6 @@ const (
 type Config struct {
 	Origin  string            // origin base URL, e.g. http://127.0.0.1:8080
 	Tickets *admission.Signer // made with the key shared with the origin
-	Hub     *fanout.Hub       // delivers to this edge's listeners
 	Program program.Config    // framing of the local programs (ChunkFrames, Channels)
 	// ChunkMaxFrames caps the adaptive chunk length (see live.Config); at
 	// or below Program.ChunkFrames the length is fixed.
@@ -67,8 +65,8 @@ func New(cfg Config) (*Edge, error) {
 		return nil, fmt.Errorf("edge origin %q: want http(s)://host:port", cfg.Origin)
 	}
 	cfg.Origin = strings.TrimSuffix(cfg.Origin, "/")
-	if cfg.Tickets == nil || cfg.Hub == nil {
-		return nil, errors.New("edge: tickets and hub are required")
+	if cfg.Tickets == nil {
+		return nil, errors.New("edge: tickets are required")
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = defaultIdleTimeout
@@ -80,49 +78,16 @@ func New(cfg Config) (*Edge, error) {
 	return &Edge{cfg: cfg, ctx: ctx, cancel: cancel, relays: make(map[string]*relay)}, nil
 }
 
-// Handler serves the listener endpoints of the public API
-// (GET /api/v1/rooms/{id}/listen.ogg and listen.ws).
-func (e *Edge) Handler() http.Handler {
-	m := http.NewServeMux()
-	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ogg", func(w http.ResponseWriter, r *http.Request) {
-		e.listen(w, r, func(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) {
-			e.cfg.Hub.ServeOggDetached(w, r, p, onEnd)
-		})
-	})
-	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ws", func(w http.ResponseWriter, r *http.Request) {
-		e.listen(w, r, func(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) {
-			e.cfg.Hub.ServeWSDetached(w, r, p, onEnd)
-		})
-	})
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "an edge serves only listen.ogg and listen.ws")
-	})
-	return m
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"error":{"code":%q,"message":%q}}`+"\n", code, msg)
-}
-
-func (e *Edge) listen(w http.ResponseWriter, r *http.Request, serve func(http.ResponseWriter, *http.Request, *program.Program, func())) {
-	room := r.PathValue("id")
-	if _, err := e.cfg.Tickets.Verify(r.URL.Query().Get("t"), room); err != nil {
-		if errors.Is(err, admission.ErrExpiredTicket) {
-			writeError(w, http.StatusUnauthorized, "expired_ticket", "the join ticket has expired; join again")
-			return
-		}
-		writeError(w, http.StatusUnauthorized, "bad_ticket", "the join ticket is missing, malformed or not for this room")
-		return
-	}
+// Acquire gives a listener room's program (program.Source), starting the
+// room's relay from the origin when this edge has none yet; the relay ends
+// IdleTimeout after its last listener's release.
+func (e *Edge) Acquire(room string) (*program.Program, func(), error) {
 	rl, err := e.acquire(room)
 	if err != nil {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "shutting_down", err.Error())
-		return
+		return nil, nil, err
 	}
-	serve(w, r, rl.prog, func() { e.release(rl) })
+	var once sync.Once
+	return rl.prog, func() { once.Do(func() { e.release(rl) }) }, nil
 }
 
 // acquire returns room's relay, starting it if needed, and counts a listener.
@@ -130,7 +95,7 @@ func (e *Edge) acquire(room string) (*relay, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.ctx.Err() != nil {
-		return nil, errors.New("edge shutting down")
+		return nil, fmt.Errorf("edge shutting down: %w", program.ErrUnavailable)
 	}
 	rl := e.relays[room]
 	if rl == nil {

@@ -3,16 +3,14 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"math"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"majlis/internal/admission"
+	"majlis/internal/apierror"
 	"majlis/internal/live"
 	"majlis/internal/metrics"
 	"majlis/internal/overload"
@@ -157,7 +155,7 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set(HeaderShed, level.String())
 	}
 	if route == routeStage && a.cfg.StageElsewhere {
-		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]string{"code": "not_found", "message": "stage endpoints are served on the stage port"}})
+		apierror.Write(w, errStageElsewhere)
 		return
 	}
 	if route != routeListen && route != routeEvents {
@@ -204,63 +202,46 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // refuse answers an admission error with Retry-After and optional extra JSON fields.
 func (a *Audience) refuse(w http.ResponseWriter, status int, code, msg string, retry time.Duration, extra map[string]any) {
-	secs := int(math.Ceil(retry.Seconds()))
-	if secs < 1 {
-		secs = 1
-	}
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	if a.cfg.Metrics != nil {
 		a.cfg.Metrics.HTTPErrors.WithLabelValues(code).Inc()
 	}
-	body := map[string]any{"error": map[string]string{"code": code, "message": msg}}
-	for k, v := range extra {
-		body[k] = v
-	}
-	writeJSON(w, status, body)
+	// Every refusal of the guard asks the client to come back (at least 1 s).
+	apierror.Write(w, &apierror.Error{Status: status, Code: code, Message: msg, RetryAfter: max(retry, time.Nanosecond), Extra: extra})
 }
 
+// listen verifies a listener's ticket (the only verification of the
+// request), takes the ticket's one-connection lease and hands both to the
+// listen path in the request's context.
 func (a *Audience) listen(w http.ResponseWriter, r *http.Request, room string) {
 	t, err := a.cfg.Tickets.Verify(r.URL.Query().Get("t"), room)
-	if err != nil || a.cfg.Leases == nil {
-		a.next.ServeHTTP(w, r) // the handler answers the ticket error
+	if err != nil {
+		ae := toAPIError(err)
+		if a.cfg.Metrics != nil {
+			a.cfg.Metrics.HTTPErrors.WithLabelValues(ae.Code).Inc()
+		}
+		apierror.Write(w, ae)
 		return
 	}
-	release, ok := a.cfg.Leases.Acquire(t.Nonce)
-	if !ok {
-		a.refuse(w, http.StatusConflict, "ticket_in_use", "this ticket already has a listener connected; join again for another", time.Second, nil)
-		return
+	l := &streamLease{ticket: t}
+	if a.cfg.Leases != nil {
+		release, ok := a.cfg.Leases.Acquire(t.Nonce)
+		if !ok {
+			a.refuse(w, http.StatusConflict, "ticket_in_use", "this ticket already has a listener connected; join again for another", time.Second, nil)
+			return
+		}
+		l.release = release
 	}
-	l := &streamLease{release: release}
-	a.next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), leaseKey{}, l)))
+	a.next.ServeHTTP(w, r.WithContext(withLease(r.Context(), l)))
 	if !l.detached.Load() {
 		l.end()
 	}
 }
 
-// streamLease is a ticket's lease for one listener stream.
-type streamLease struct {
-	release  func()
-	detached atomic.Bool
-	once     sync.Once
-}
-
-func (l *streamLease) end() { l.once.Do(l.release) }
-
-type leaseKey struct{}
-
-// detachLease is for a listener handler whose stream outlives it (the
-// sharded Ogg writer): the ticket's lease is then released by the returned
-// func, which must run when the stream ends, instead of when the handler returns.
-func detachLease(r *http.Request) (end func()) {
-	l, _ := r.Context().Value(leaseKey{}).(*streamLease)
-	if l == nil {
-		return func() {}
-	}
-	l.detached.Store(true)
-	return l.end
-}
-
 func (a *Audience) join(w http.ResponseWriter, r *http.Request, room string, level overload.Level) {
+	if a.cfg.Waiting == nil { // no joins here (an edge): the handler answers
+		a.next.ServeHTTP(w, r)
+		return
+	}
 	if ok, retry := a.cfg.Joins.Allow(ClientAddr(r)); !ok {
 		a.refuse(w, http.StatusTooManyRequests, "rate_limited", "too many joins from your network", retry, nil)
 		return
@@ -352,7 +333,7 @@ func (a *Audience) room(ctx context.Context, id string, holder bool) (cachedRoom
 func StageOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if route, _ := classify(r); route == routeJoin || route == routeListen {
-			writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]string{"code": "not_found", "message": "audience endpoints are served on the audience port"}})
+			apierror.Write(w, errAudienceElsewhere)
 			return
 		}
 		next.ServeHTTP(w, r)

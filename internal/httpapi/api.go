@@ -103,8 +103,7 @@ func New(cfg Config) *API {
 	m.HandleFunc("PATCH /api/v1/rooms/{id}/whip/{session}", a.handle(a.whipPatch))
 	m.HandleFunc("DELETE /api/v1/rooms/{id}/whip/{session}", a.handle(a.whipDelete))
 	m.HandleFunc("POST /api/v1/rooms/{id}/join", a.handle(a.join))
-	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ogg", a.handle(a.listenOgg))
-	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ws", a.handle(a.listenWS))
+	NewListen(ListenConfig{Tickets: a.tickets, Fanout: a.fan, Programs: a.live, Metrics: a.met, Joined: a.rooms.ListenerJoined}).Route(m)
 	m.HandleFunc("/api/", a.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not_found", "no such endpoint")
 	}))

@@ -1,28 +1,23 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"majlis/internal/admission"
+	"majlis/internal/apierror"
+	"majlis/internal/program"
 	"majlis/internal/room"
 	"majlis/internal/stage"
 	"majlis/internal/store"
 )
 
-// apiError is an error with its stable API code and HTTP status.
-type apiError struct {
-	status  int
-	code    string
-	message string
-}
+// apiError is an error with its stable API code and HTTP status (the one
+// error shape of every port, internal/apierror).
+type apiError = apierror.Error
 
-func (e *apiError) Error() string { return e.code + ": " + e.message }
-
-func errorf(status int, code, message string) *apiError {
-	return &apiError{status: status, code: code, message: message}
-}
+func errorf(status int, code, message string) *apiError { return apierror.New(status, code, message) }
 
 // Errors shared by several handlers.
 var (
@@ -37,6 +32,11 @@ var (
 	errInternal      = errorf(http.StatusInternalServerError, "internal", "internal error")
 	errNotWebSocket  = errorf(http.StatusBadRequest, "websocket_required", "this endpoint needs a WebSocket upgrade")
 	errUnsupportedCT = errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "wrong Content-Type for this endpoint")
+
+	errShuttingDown = errorf(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down").Retry(time.Second)
+
+	errStageElsewhere    = errorf(http.StatusNotFound, "not_found", "stage endpoints are served on the stage port")
+	errAudienceElsewhere = errorf(http.StatusNotFound, "not_found", "audience endpoints are served on the audience port")
 
 	errSuspended      = errorf(http.StatusForbidden, "suspended", "this account is suspended")
 	errCSRF           = errorf(http.StatusForbidden, "csrf", "cookie-authenticated changes need the X-Majlis-CSRF header or a same-origin Origin")
@@ -83,9 +83,13 @@ func toAPIError(err error) *apiError {
 	case errors.As(err, &mbe):
 		return errBodyTooLarge
 	case errors.Is(err, room.ErrShutdown):
-		return errorf(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
+		return errShuttingDown
 	case errors.Is(err, store.ErrNotFound):
 		return errRoomNotFound
+	case errors.Is(err, program.ErrNotLive):
+		return errorf(http.StatusGone, "room_not_live", "the room is not live")
+	case errors.Is(err, program.ErrUnavailable):
+		return errShuttingDown
 	case errors.Is(err, admission.ErrExpiredTicket):
 		return errorf(http.StatusUnauthorized, "expired_ticket", "the join ticket has expired; join again")
 	case errors.Is(err, admission.ErrBadTicket):
@@ -112,13 +116,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ae == errInternal {
 		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	a.met.HTTPErrors.WithLabelValues(ae.code).Inc()
-	writeJSON(w, ae.status, map[string]any{"error": map[string]string{"code": ae.code, "message": ae.message}})
+	a.met.HTTPErrors.WithLabelValues(ae.Code).Inc()
+	apierror.Write(w, ae)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
+func writeAPIError(w http.ResponseWriter, e *apiError) { apierror.Write(w, e) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) { apierror.WriteJSON(w, status, v) }

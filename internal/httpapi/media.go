@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"majlis/internal/live"
 	"majlis/internal/stage"
 )
 
@@ -158,49 +157,5 @@ func (a *API) join(w http.ResponseWriter, r *http.Request) error {
 			"ws":  base + "/listen.ws?t=" + tok,
 		},
 	})
-	return nil
-}
-
-// listenRoom checks the ticket (no store access) and finds the live room.
-func (a *API) listenRoom(r *http.Request) (*live.Room, error) {
-	id := r.PathValue("id")
-	tk, err := a.tickets.Verify(r.URL.Query().Get("t"), id)
-	if err != nil {
-		return nil, err
-	}
-	a.rooms.ListenerJoined(id, tk.Nonce)
-	lr := a.live.Get(id)
-	if lr == nil {
-		return nil, errorf(http.StatusGone, "room_not_live", "the room is not live")
-	}
-	return lr, nil
-}
-
-func (a *API) listenOgg(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.listenRoom(r)
-	if err != nil {
-		return err
-	}
-	ref.ListenerJoined()
-	// The sharded writer keeps no goroutine per listener: this returns at
-	// once and ListenerLeft runs when the stream ends.
-	endLease := detachLease(r) // one connection per ticket lasts as long as the stream
-	a.fan.ServeOggDetached(w, r, ref.Program, func() { ref.ListenerLeft(); endLease() })
-	return nil
-}
-
-func (a *API) listenWS(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.listenRoom(r)
-	if err != nil {
-		return err
-	}
-	if r.Header.Get("Upgrade") == "" {
-		return errNotWebSocket
-	}
-	ref.ListenerJoined()
-	// As listen.ogg: with the sharded writer this returns once the socket
-	// is handed to its shard, and ListenerLeft runs when the stream ends.
-	endLease := detachLease(r)
-	a.fan.ServeWSDetached(w, r, ref.Program, func() { ref.ListenerLeft(); endLease() })
 	return nil
 }

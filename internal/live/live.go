@@ -165,6 +165,18 @@ func (m *Manager) Close() {
 	m.wg.Wait()
 }
 
+// Acquire gives a listener room id's program (program.Source): the room's
+// listener count (and with it the chunk length) follows acquire and release.
+func (m *Manager) Acquire(id string) (*program.Program, func(), error) {
+	r := m.Get(id)
+	if r == nil {
+		return nil, nil, program.ErrNotLive
+	}
+	r.ListenerJoined()
+	var once sync.Once
+	return r.Program, func() { once.Do(r.ListenerLeft) }, nil
+}
+
 // AddSpeaker connects a stage member's audio to the room's mixer. The
 // returned source's Close removes it.
 func (r *Room) AddSpeaker(member string) *audio.Source { return r.mixer.AddSource(member) }

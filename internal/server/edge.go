@@ -4,21 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"majlis/internal/admission"
+	"majlis/internal/apierror"
 	"majlis/internal/edge"
 	"majlis/internal/fanout"
+	"majlis/internal/httpapi"
 	"majlis/internal/metrics"
+	"majlis/internal/overload"
 	"majlis/internal/program"
 )
 
@@ -33,18 +33,28 @@ type EdgeConfig struct {
 	ChunkMaxFrames int
 	Channels       int
 	Logger         *slog.Logger
+	// Admission configures the audience plane's defences, as on an origin
+	// (connection caps, accept pacing, overload shedding); the join settings
+	// do not apply: an edge's listeners join at the origin.
+	Admission AdmissionConfig
 }
 
-// EdgeServer is one running edge process.
+// EdgeServer is one running edge process. Its public port is the origin's
+// audience plane with the edge as the program source: the same listen path,
+// the same guard, caps, leases and readiness.
 type EdgeServer struct {
 	cfg     EdgeConfig
 	log     *slog.Logger
 	met     *metrics.Metrics
 	fan     *fanout.Hub
 	edge    *edge.Edge
-	httpLn  net.Listener
+	planes  *planes
 	adminLn net.Listener
+	ready   atomic.Bool
 }
+
+// errEdgeOnly answers every path an edge does not serve.
+var errEdgeOnly = apierror.New(http.StatusNotFound, "not_found", "an edge serves only listen.ogg and listen.ws")
 
 // NewEdge loads the ticket key, builds the relay and binds the ports.
 func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
@@ -65,53 +75,57 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	}
 	s := &EdgeServer{cfg: cfg, log: cfg.Logger, met: metrics.New(nil)}
 	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met, Logger: s.log})
-	s.edge, err = edge.New(edge.Config{Origin: cfg.Origin, Tickets: signer, Hub: s.fan, Logger: s.log, ChunkMaxFrames: cfg.ChunkMaxFrames,
+	s.edge, err = edge.New(edge.Config{Origin: cfg.Origin, Tickets: signer, Logger: s.log, ChunkMaxFrames: cfg.ChunkMaxFrames,
 		Program: program.Config{ChunkFrames: cfg.ChunkFrames, Channels: cfg.Channels}})
 	if err != nil {
 		return nil, err
 	}
-	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+	mux := http.NewServeMux()
+	httpapi.NewListen(httpapi.ListenConfig{Tickets: signer, Fanout: s.fan, Programs: s.edge, Metrics: s.met}).Route(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { apierror.Write(w, errEdgeOnly) })
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
+	s.planes = newAudiencePlane(audienceDeps{ln: ln, ac: cfg.Admission, met: s.met, tickets: signer, key: key, next: mux})
 	if s.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
-		s.httpLn.Close()
+		ln.Close()
 		return nil, fmt.Errorf("admin listen: %w", err)
 	}
 	return s, nil
 }
 
 // HTTPAddr is the bound listener address.
-func (s *EdgeServer) HTTPAddr() string { return s.httpLn.Addr().String() }
+func (s *EdgeServer) HTTPAddr() string { return s.planes.audLn.Addr().String() }
 
 // AdminAddr is the bound admin address.
 func (s *EdgeServer) AdminAddr() string { return s.adminLn.Addr().String() }
 
+// Overload is the edge's audience overload detector.
+func (s *EdgeServer) Overload() *overload.Detector { return s.planes.detector }
+
 // Serve serves until ctx is done, then ends every relay and listener.
 func (s *EdgeServer) Serve(ctx context.Context) error {
-	pub := &http.Server{Handler: s.edge.Handler(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
-		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
-	am := http.NewServeMux()
-	am.Handle("GET /metrics", promhttp.HandlerFor(s.met.Registry, promhttp.HandlerOpts{}))
-	am.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	am.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ready\n") })
-	am.HandleFunc("/debug/pprof/", pprof.Index)
-	am.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	am.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	adm := &http.Server{Handler: am, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
+	pub := publicServer(s.planes.audience, s.log)
+	adm := &http.Server{Handler: adminHandler(s.met, &s.ready), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
 	errc := make(chan error, 2)
-	go func() { errc <- pub.Serve(s.httpLn) }()
+	go func() { errc <- pub.Serve(s.planes.audLn) }()
 	go func() { errc <- adm.Serve(s.adminLn) }()
+	s.planes.serve(errc)
+	s.ready.Store(true)
 	s.log.Info("majlis edge serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "origin", s.cfg.Origin)
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	s.ready.Store(false)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s.edge.Close()
 	s.fan.Close()
 	pub.Shutdown(shutCtx)
+	s.planes.shutdown(shutCtx, s.log)
 	adm.Shutdown(shutCtx)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

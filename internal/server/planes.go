@@ -13,7 +13,10 @@ import (
 
 	"majlis/internal/admission"
 	"majlis/internal/httpapi"
+	"majlis/internal/live"
+	"majlis/internal/metrics"
 	"majlis/internal/overload"
+	"majlis/internal/store"
 )
 
 // AdmissionConfig configures the audience plane's defences and the separate
@@ -67,11 +70,24 @@ func orRate(r, def admission.Rate) admission.Rate {
 	return r
 }
 
-// newPlanes wraps the bound audience listener, builds the admission pieces
-// (all keyed from the shared ticket key, so every process agrees) and binds
-// the stage listener when configured.
-func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
-	ac := s.cfg.Admission
+// audienceDeps is what the audience plane guards: the same on an origin and
+// an edge, except that only an origin admits joins (it has rooms and a
+// store; an edge's listeners join at the origin).
+type audienceDeps struct {
+	ln      net.Listener // the bound audience port
+	ac      AdmissionConfig
+	met     *metrics.Metrics
+	tickets *admission.Signer
+	key     []byte       // the shared ticket key: waiting-room and PoW tokens agree across processes
+	next    http.Handler // the API (origin) or the listen path (edge)
+	store   *store.Store // nil on an edge: no joins there
+	live    *live.Manager
+}
+
+// newAudiencePlane wraps the bound audience listener in its caps and builds
+// the audience guard: one listen path, one set of defences for both roles.
+func newAudiencePlane(d audienceDeps) *planes {
+	ac := d.ac
 	p := &planes{}
 	perIP := ac.AudienceConnsPerIP
 	if perIP <= 0 {
@@ -81,12 +97,14 @@ func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
 	if acceptRate <= 0 {
 		acceptRate = 2000
 	}
-	p.audLn = overload.NewListener(s.httpLn, overload.ListenerConfig{Max: ac.AudienceMaxConns, PerIP: perIP, PerPrefix: ac.AudienceConnsPerNet, AcceptRate: acceptRate})
-	s.httpLn = p.audLn
-	waiting := admission.NewWaitingRoom(admission.WaitingConfig{Key: key, Rate: ac.JoinRate, Burst: ac.JoinBurst})
+	p.audLn = overload.NewListener(d.ln, overload.ListenerConfig{Max: ac.AudienceMaxConns, PerIP: perIP, PerPrefix: ac.AudienceConnsPerNet, AcceptRate: acceptRate})
 	oc := ac.Overload
 	oc.ConnUse = func() (int, int) { return p.audLn.Open(), p.audLn.Max() }
-	oc.Backlog = waiting.Backlog
+	var waiting *admission.WaitingRoom
+	if d.store != nil {
+		waiting = admission.NewWaitingRoom(admission.WaitingConfig{Key: d.key, Rate: ac.JoinRate, Burst: ac.JoinBurst})
+		oc.Backlog = waiting.Backlog
+	}
 	p.detector = overload.New(oc)
 	if ac.ForceLevel > 0 {
 		p.detector.Force(ac.ForceLevel)
@@ -95,22 +113,32 @@ func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
 		PerIP:     orRate(ac.ReactionsPerIP, admission.Rate{PerSecond: 5, Burst: 20}),
 		PerPrefix: orRate(ac.ReactionsPerPrefix, admission.Rate{PerSecond: 200, Burst: 1000})})
 	p.audience = httpapi.NewAudience(httpapi.AudienceConfig{
-		Store:   s.st,
-		Tickets: tickets,
+		Store:   d.store,
+		Tickets: d.tickets,
 		Waiting: waiting,
-		PoW:     admission.NewPoW(key),
+		PoW:     admission.NewPoW(d.key),
 		Joins: admission.NewLimiter(admission.LimiterConfig{
 			PerIP:     orRate(ac.JoinsPerIP, admission.Rate{PerSecond: 5, Burst: 20}),
 			PerPrefix: orRate(ac.JoinsPerPrefix, admission.Rate{PerSecond: 100, Burst: 500})}),
 		Reactions:      p.reactions,
 		Leases:         admission.NewLeases(),
 		Overload:       p.detector,
-		Live:           s.live,
-		Metrics:        s.met,
+		Live:           d.live,
+		Metrics:        d.met,
 		PoWBits:        ac.PoWBits,
 		StageElsewhere: ac.StageHTTPAddr != "",
 		RateFactor:     ac.RateFactor,
-	}, s.api)
+	}, d.next)
+	p.register(d.met.Registry)
+	return p
+}
+
+// newPlanes builds the origin's planes: the audience plane over the bound
+// public port and, when configured, the stage plane's own listener.
+func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
+	ac := s.cfg.Admission
+	p := newAudiencePlane(audienceDeps{ln: s.httpLn, ac: ac, met: s.met, tickets: tickets, key: key, next: s.api, store: s.st, live: s.live})
+	s.httpLn = p.audLn
 	if ac.StageHTTPAddr != "" {
 		ln, err := net.Listen("tcp", ac.StageHTTPAddr)
 		if err != nil {
@@ -121,11 +149,14 @@ func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
 			max = 1024
 		}
 		p.stageLn = overload.NewListener(ln, overload.ListenerConfig{Max: max, PerIP: max, PerPrefix: max})
-		p.stageSrv = &http.Server{Handler: httpapi.StageOnly(s.api), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
-			IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, HTTP2: http2Limits(),
-			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+		p.stageSrv = publicServer(httpapi.StageOnly(s.api), s.log)
 	}
-	reg := s.met.Registry
+	s.planes = p
+	return nil
+}
+
+// register exports the audience plane's gauges.
+func (p *planes) register(reg *prometheus.Registry) {
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "majlis_overload_level", Help: "Audience overload level: 0 normal, 1 elevated, 2 high, 3 critical."},
 			func() float64 { return float64(p.detector.Level()) }),
@@ -143,8 +174,6 @@ func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "majlis_overload_pressure", Help: "Level CPU and scheduling delay ask for in the last sample (0-3); it raises the level once held for the sustain time."},
 			func() float64 { return float64(p.detector.Signals().Pressure) }),
 	)
-	s.planes = p
-	return nil
 }
 
 // http2Limits bounds HTTP/2 (used when TLS is terminated here): streams per
@@ -155,8 +184,10 @@ func http2Limits() *http.HTTP2Config {
 }
 
 // servePlanes starts the overload detector and the stage server.
-func (s *Server) servePlanes(errc chan<- error) {
-	p := s.planes
+func (s *Server) servePlanes(errc chan<- error) { s.planes.serve(errc) }
+
+// serve starts the overload detector and the stage server (if any).
+func (p *planes) serve(errc chan<- error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.wg.Add(1)
@@ -167,11 +198,13 @@ func (s *Server) servePlanes(errc chan<- error) {
 }
 
 // shutdownPlanes stops what servePlanes started.
-func (s *Server) shutdownPlanes(ctx context.Context) {
-	p := s.planes
+func (s *Server) shutdownPlanes(ctx context.Context) { s.planes.shutdown(ctx, s.log) }
+
+// shutdown stops what serve started.
+func (p *planes) shutdown(ctx context.Context, log *slog.Logger) {
 	if p.stageSrv != nil {
 		if err := p.stageSrv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			s.log.Debug("stage shutdown", "err", err)
+			log.Debug("stage shutdown", "err", err)
 		}
 	}
 	if p.cancel != nil {

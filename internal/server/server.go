@@ -227,12 +227,14 @@ func (s *Server) AdminToken() string { return s.adminTok }
 // Metrics returns the server's collectors.
 func (s *Server) Metrics() *metrics.Metrics { return s.met }
 
-func (s *Server) adminHandler() http.Handler {
+// adminHandler is the admin port of every role: metrics, health,
+// readiness (ready while serving, not during start-up or shutdown) and pprof.
+func adminHandler(met *metrics.Metrics, ready *atomic.Bool) http.Handler {
 	m := http.NewServeMux()
-	m.Handle("GET /metrics", promhttp.HandlerFor(s.met.Registry, promhttp.HandlerOpts{}))
+	m.Handle("GET /metrics", promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{}))
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	m.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !s.ready.Load() {
+		if !ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
@@ -246,12 +248,18 @@ func (s *Server) adminHandler() http.Handler {
 	return m
 }
 
+// publicServer is the http.Server of a public port (audience or stage) of
+// every role.
+func publicServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, HTTP2: http2Limits(), ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+}
+
 // Serve serves until ctx is done, then shuts down gracefully: it stops
 // accepting, ends listener streams, stops the stage and mixers and closes the store.
 func (s *Server) Serve(ctx context.Context) error {
-	pub := &http.Server{Handler: s.planes.audience, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
-		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, HTTP2: http2Limits(), ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
-	adm := &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
+	pub := publicServer(s.planes.audience, s.log)
+	adm := &http.Server{Handler: adminHandler(s.met, &s.ready), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
 	errc := make(chan error, 3)
 	go func() { errc <- pub.Serve(s.httpLn) }()
 	go func() { errc <- adm.Serve(s.adminLn) }()

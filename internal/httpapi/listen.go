@@ -1,0 +1,121 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"majlis/internal/admission"
+	"majlis/internal/fanout"
+	"majlis/internal/metrics"
+	"majlis/internal/program"
+)
+
+// ListenConfig holds the listen path's dependencies.
+type ListenConfig struct {
+	Tickets  *admission.Signer
+	Fanout   *fanout.Hub
+	Programs program.Source
+	Metrics  *metrics.Metrics
+	// Joined, when set, records a listener connection by its ticket nonce
+	// (the room's unique-listener count). It must not block: it runs on
+	// every listen request.
+	Joined func(room string, nonce uint64)
+}
+
+// Listen serves a room's listener streams (listen.ogg, listen.ws) from a
+// program.Source, on an origin and on an edge alike. It sits behind the audience guard (Audience), which has
+// already verified the ticket and taken its one-connection lease.
+type Listen struct{ cfg ListenConfig }
+
+// NewListen returns the listen path.
+func NewListen(cfg ListenConfig) *Listen { return &Listen{cfg: cfg} }
+
+// Route registers the listener endpoints on m.
+func (l *Listen) Route(m *http.ServeMux) {
+	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ogg", l.handle(func(w http.ResponseWriter, r *http.Request, p *program.Program, end func()) {
+		// The sharded writer keeps no goroutine per listener: this returns
+		// at once and end runs when the stream ends.
+		l.cfg.Fanout.ServeOggDetached(w, r, p, end)
+	}, false))
+	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ws", l.handle(func(w http.ResponseWriter, r *http.Request, p *program.Program, end func()) {
+		l.cfg.Fanout.ServeWSDetached(w, r, p, end)
+	}, true))
+}
+
+func (l *Listen) handle(serve func(http.ResponseWriter, *http.Request, *program.Program, func()), ws bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := l.listen(w, r, serve, ws); err != nil {
+			ae := toAPIError(err)
+			if l.cfg.Metrics != nil {
+				l.cfg.Metrics.HTTPErrors.WithLabelValues(ae.Code).Inc()
+			}
+			writeAPIError(w, ae)
+		}
+	}
+}
+
+func (l *Listen) listen(w http.ResponseWriter, r *http.Request, serve func(http.ResponseWriter, *http.Request, *program.Program, func()), ws bool) error {
+	room := r.PathValue("id")
+	tk, err := listenTicket(r, l.cfg.Tickets, room)
+	if err != nil {
+		return err
+	}
+	if ws && r.Header.Get("Upgrade") == "" {
+		return errNotWebSocket
+	}
+	if l.cfg.Joined != nil {
+		l.cfg.Joined(room, tk.Nonce)
+	}
+	p, release, err := l.cfg.Programs.Acquire(room)
+	if err != nil {
+		return err
+	}
+	// One connection per ticket lasts as long as the stream, not the handler.
+	endLease := detachLease(r)
+	serve(w, r, p, func() { release(); endLease() })
+	return nil
+}
+
+// listenTicket is the request's ticket as the audience guard verified it,
+// or (without a guard in front) verified here: once per request either way.
+func listenTicket(r *http.Request, tickets *admission.Signer, room string) (admission.Ticket, error) {
+	if l, _ := r.Context().Value(leaseKey{}).(*streamLease); l != nil {
+		return l.ticket, nil
+	}
+	return tickets.Verify(r.URL.Query().Get("t"), room)
+}
+
+// streamLease is a listen request's verified ticket and its lease for one
+// listener stream.
+type streamLease struct {
+	ticket   admission.Ticket
+	release  func() // nil: no lease held (no Leases configured)
+	detached atomic.Bool
+	once     sync.Once
+}
+
+func (l *streamLease) end() {
+	if l.release != nil {
+		l.once.Do(l.release)
+	}
+}
+
+type leaseKey struct{}
+
+func withLease(ctx context.Context, l *streamLease) context.Context {
+	return context.WithValue(ctx, leaseKey{}, l)
+}
+
+// detachLease is for a listener handler whose stream outlives it (the
+// sharded writer): the ticket's lease is then released by the returned
+// func, which must run when the stream ends, instead of when the handler returns.
+func detachLease(r *http.Request) (end func()) {
+	l, _ := r.Context().Value(leaseKey{}).(*streamLease)
+	if l == nil {
+		return func() {}
+	}
+	l.detached.Store(true)
+	return l.end
+}
