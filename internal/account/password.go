@@ -1,5 +1,3 @@
-// Package account holds what accounts need beyond storage: slow password
-// hashing (argon2id, RFC 9106) and the rules for names and passwords.
 package account
 
 import (

@@ -5,69 +5,18 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
-	"time"
-	"unicode/utf8"
 
 	"majlis/internal/account"
-	"majlis/internal/store"
 )
 
 // Web sessions.
 const (
 	sessionCookie = "majlis_session"
-	sessionTTL    = 30 * 24 * time.Hour
 	// csrfHeader on a cookie-authenticated mutation proves the request was
 	// made by script from a page that could set headers (a cross-site form
 	// cannot); a same-origin Origin header is accepted instead.
-	csrfHeader   = "X-Majlis-CSRF"
-	maxTokenName = 64
-
-	// Failed logins per account name: a burst of loginBurst, then one per loginRefill.
-	loginBurst   = 5
-	loginRefill  = 12 * time.Second
-	maxLoginKeys = 100000 // the table is reset when it grows past this
+	csrfHeader = "X-Majlis-CSRF"
 )
-
-// loginLimiter slows password guessing against one account name.
-type loginLimiter struct {
-	mu sync.Mutex
-	m  map[string]*loginBucket
-}
-
-type loginBucket struct {
-	tokens float64
-	at     time.Time
-}
-
-// allow says whether name may try a password now.
-func (l *loginLimiter) allow(name string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.m[name]
-	if b == nil {
-		return true
-	}
-	b.tokens = min(loginBurst, b.tokens+time.Since(b.at).Seconds()/loginRefill.Seconds())
-	b.at = time.Now()
-	return b.tokens >= 1
-}
-
-// failed spends one attempt of name.
-func (l *loginLimiter) failed(name string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.m == nil || len(l.m) > maxLoginKeys {
-		l.m = make(map[string]*loginBucket)
-	}
-	b := l.m[name]
-	if b == nil {
-		b = &loginBucket{tokens: loginBurst, at: time.Now()}
-		l.m[name] = b
-	}
-	b.tokens = min(loginBurst, b.tokens+time.Since(b.at).Seconds()/loginRefill.Seconds()) - 1
-	b.at = time.Now()
-}
 
 func (a *API) routeAccounts(m *http.ServeMux) {
 	m.HandleFunc("POST /api/v1/signup", a.handle(a.signupUser))
@@ -83,13 +32,10 @@ func (a *API) routeAccounts(m *http.ServeMux) {
 // authCookie resolves the session cookie; mutations must also pass the CSRF check.
 func (a *API) authCookie(r *http.Request) (principal, error) {
 	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" || len(c.Value) > 256 {
-		return principal{}, errUnauthorized
+	if err != nil {
+		return principal{}, account.ErrUnauthorized
 	}
-	u, err := a.st.UserBySession(r.Context(), c.Value)
-	if errors.Is(err, store.ErrNotFound) {
-		return principal{}, errUnauthorized
-	}
+	p, err := a.acc.ResolveSession(r.Context(), c.Value)
 	if err != nil {
 		return principal{}, err
 	}
@@ -100,7 +46,7 @@ func (a *API) authCookie(r *http.Request) (principal, error) {
 			return principal{}, errCSRF
 		}
 	}
-	return principal{ID: u.ID, Role: u.Role, Suspended: u.Suspended, Cookie: true, session: c.Value}, nil
+	return principal{ID: p.ID, Role: p.Role, Suspended: p.Suspended, Cookie: true, session: c.Value}, nil
 }
 
 // csrfOK accepts the custom header, or an Origin naming this host.
@@ -119,7 +65,7 @@ func csrfOK(r *http.Request) bool {
 	return strings.EqualFold(u.Host, r.Host)
 }
 
-func userJSON(u store.User) map[string]any {
+func userJSON(u account.User) map[string]any {
 	return map[string]any{"id": u.ID, "name": u.Name, "role": u.Role, "suspended": u.Suspended, "created_at": u.CreatedAt}
 }
 
@@ -128,40 +74,25 @@ type credentials struct {
 	Password string `json:"password"`
 }
 
-func (a *API) setSession(w http.ResponseWriter, r *http.Request, user string) error {
-	tok, err := a.st.CreateSession(r.Context(), user, sessionTTL)
-	if err != nil {
-		return err
-	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", MaxAge: int(sessionTTL.Seconds()),
+// setSession sets the cookie of a session the account domain has started.
+func setSession(w http.ResponseWriter, r *http.Request, secret string) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", MaxAge: int(account.SessionTTL.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
-	return nil
 }
 
 func (a *API) signupUser(w http.ResponseWriter, r *http.Request) error {
-	if !a.signup {
-		return errorf(http.StatusForbidden, "signup_disabled", "self sign-up is disabled on this server")
+	if !a.acc.SignupEnabled() {
+		return account.ErrSignupDisabled
 	}
 	var in credentials
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if !validName(in.Name) {
-		return errBadName
-	}
-	if !account.ValidPassword(in.Password) {
-		return errBadPassword
-	}
-	u, _, err := a.st.CreateAccount(r.Context(), in.Name, roleUser, a.hasher.Hash(in.Password), false)
-	if errors.Is(err, store.ErrExists) {
-		return errNameTaken
-	}
+	u, secret, err := a.acc.Signup(r.Context(), in.Name, in.Password)
 	if err != nil {
 		return err
 	}
-	if err := a.setSession(w, r, u.ID); err != nil {
-		return err
-	}
+	setSession(w, r, secret)
 	writeJSON(w, http.StatusCreated, userJSON(u))
 	return nil
 }
@@ -171,36 +102,11 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if len(in.Password) > account.MaxPassword || !validName(in.Name) {
-		return errBadCredentials
-	}
-	key := strings.ToLower(in.Name)
-	if !a.logins.allow(key) {
-		return errLoginLimited
-	}
-	u, err := a.st.UserByName(r.Context(), in.Name)
-	if errors.Is(err, store.ErrNotFound) || err == nil && u.PasswordHash == "" {
-		a.hasher.CheckDummy(in.Password)
-		a.logins.failed(key)
-		return errBadCredentials
-	}
+	u, secret, err := a.acc.Login(r.Context(), in.Name, in.Password)
 	if err != nil {
 		return err
 	}
-	ok, err := account.Check(u.PasswordHash, in.Password)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		a.logins.failed(key)
-		return errBadCredentials
-	}
-	if u.Suspended {
-		return errSuspended
-	}
-	if err := a.setSession(w, r, u.ID); err != nil {
-		return err
-	}
+	setSession(w, r, secret)
 	writeJSON(w, http.StatusOK, userJSON(u))
 	return nil
 }
@@ -211,7 +117,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if p.Cookie {
-		if err := a.st.DeleteSession(r.Context(), p.session); err != nil {
+		if err := a.acc.EndSession(r.Context(), p.session); err != nil {
 			return err
 		}
 	}
@@ -225,11 +131,11 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p.ID == adminID {
-		writeJSON(w, http.StatusOK, map[string]any{"id": adminID, "name": adminID, "role": roleAdmin, "suspended": false})
+	if p.account().IsAdminToken() {
+		writeJSON(w, http.StatusOK, map[string]any{"id": account.AdminID, "name": account.AdminID, "role": account.RoleAdmin, "suspended": false})
 		return nil
 	}
-	u, err := a.st.UserByID(r.Context(), p.ID)
+	u, err := a.acc.User(r.Context(), p.ID)
 	if err != nil {
 		return err
 	}
@@ -237,14 +143,15 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// userPrincipal is auth for endpoints about one's own account (not the admin token).
+// userPrincipal is auth for endpoints about one's own account (not the
+// admin token); it refuses before the body is read.
 func (a *API) userPrincipal(r *http.Request) (principal, error) {
 	p, err := a.auth(r)
 	if err != nil {
 		return p, err
 	}
-	if p.ID == adminID {
-		return p, errorf(http.StatusBadRequest, "not_a_user", "the admin token has no account")
+	if p.account().IsAdminToken() {
+		return p, account.ErrNotAUser
 	}
 	return p, nil
 }
@@ -254,7 +161,7 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ts, err := a.st.Tokens(r.Context(), p.ID)
+	ts, err := a.acc.Tokens(r.Context(), p.account())
 	if err != nil {
 		return err
 	}
@@ -277,11 +184,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	in.Name = strings.TrimSpace(in.Name)
-	if in.Name == "" || utf8.RuneCountInString(in.Name) > maxTokenName || !utf8.ValidString(in.Name) {
-		return errorf(http.StatusBadRequest, "bad_name", "token name must be 1-64 characters")
-	}
-	t, tok, err := a.st.CreateToken(r.Context(), p.ID, in.Name)
+	t, tok, err := a.acc.CreateToken(r.Context(), p.account(), in.Name)
 	if err != nil {
 		return err
 	}
@@ -294,9 +197,7 @@ func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.st.DeleteToken(r.Context(), p.ID, r.PathValue("tid")); errors.Is(err, store.ErrNotFound) {
-		return errorf(http.StatusNotFound, "token_not_found", "you have no token with this id")
-	} else if err != nil {
+	if err := a.acc.DeleteToken(r.Context(), p.account(), r.PathValue("tid")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -317,19 +218,7 @@ func (a *API) suspendUser(w http.ResponseWriter, r *http.Request) error {
 	if in.Suspended == nil {
 		return errBadJSON
 	}
-	id := r.PathValue("uid")
-	if id == p.ID {
-		return errorf(http.StatusBadRequest, "bad_target", "you cannot suspend yourself")
-	}
-	if err := a.st.SetSuspended(r.Context(), id, *in.Suspended); errors.Is(err, store.ErrNotFound) {
-		return errUserNotFound
-	} else if err != nil {
-		return err
-	}
-	if *in.Suspended {
-		a.rooms.Suspend(id)
-	}
-	u, err := a.st.UserByID(r.Context(), id)
+	u, err := a.acc.SetSuspended(r.Context(), p.account(), r.PathValue("uid"), *in.Suspended)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -30,36 +29,29 @@ import (
 
 // Limits on input.
 const (
-	maxJSONBody  = 16 << 10
-	maxSDPBody   = 64 << 10
-	maxTitleLen  = 200
-	maxDescLen   = 2000
-	maxUserName  = 64
-	apiPrefix    = "/api/v1"
-	contentSDP   = "application/sdp"
-	contentFrag  = "application/trickle-ice-sdpfrag"
-	adminID      = "admin"
-	roleAdmin    = "admin"
-	roleUser     = "user"
-	roleModerate = "moderator"
+	maxJSONBody = 16 << 10
+	maxSDPBody  = 64 << 10
+	maxTitleLen = 200
+	maxDescLen  = 2000
+	apiPrefix   = "/api/v1"
+	contentSDP  = "application/sdp"
+	contentFrag = "application/trickle-ice-sdpfrag"
 )
 
 // Config holds the API's dependencies.
 type Config struct {
-	Store      *store.Store
-	Live       *live.Manager
-	Stage      *stage.Stage
-	Fanout     *fanout.Hub
-	Tickets    *admission.Signer
-	Metrics    *metrics.Metrics
-	Logger     *slog.Logger
-	AdminToken string
+	Store   *store.Store
+	Live    *live.Manager
+	Stage   *stage.Stage
+	Fanout  *fanout.Hub
+	Tickets *admission.Signer
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+	// Accounts is the accounts domain (users, sign-up, logins, sessions,
+	// tokens, suspension); every credential is resolved through it.
+	Accounts *account.Service
 	// Rooms is the room domain (roles, requests, mutes, reactions, counts, events).
 	Rooms *room.Service
-	// Signup lets anyone create an account with POST /api/v1/signup.
-	Signup bool
-	// PasswordTime and PasswordMemoryKiB are the argon2id cost (0: account defaults).
-	PasswordTime, PasswordMemoryKiB uint32
 	// Web serves everything outside /api/ (the web app); nil means 404 JSON.
 	Web http.Handler
 }
@@ -73,19 +65,15 @@ type API struct {
 	tickets *admission.Signer
 	met     *metrics.Metrics
 	log     *slog.Logger
-	admin   string
+	acc     *account.Service
 	rooms   *room.Service
-	signup  bool
-	hasher  *account.Hasher
-	logins  loginLimiter
 	mux     *http.ServeMux
 }
 
 // New returns the API handler.
 func New(cfg Config) *API {
 	a := &API{st: cfg.Store, live: cfg.Live, stage: cfg.Stage, fan: cfg.Fanout, tickets: cfg.Tickets,
-		met: cfg.Metrics, log: cfg.Logger, admin: cfg.AdminToken, rooms: cfg.Rooms, signup: cfg.Signup, mux: http.NewServeMux(),
-		hasher: &account.Hasher{Time: cfg.PasswordTime, MemoryKiB: cfg.PasswordMemoryKiB}}
+		met: cfg.Metrics, log: cfg.Logger, acc: cfg.Accounts, rooms: cfg.Rooms, mux: http.NewServeMux()}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -137,7 +125,12 @@ func (p principal) actor() room.Actor {
 	return room.Actor{ID: p.ID, Platform: p.Role, Suspended: p.Suspended}
 }
 
-func (p principal) isAdmin() bool { return p.Role == roleAdmin }
+func (p principal) isAdmin() bool { return p.account().IsAdmin() }
+
+// account is p as the accounts domain sees it.
+func (p principal) account() account.Principal {
+	return account.Principal{ID: p.ID, Role: p.Role, Suspended: p.Suspended}
+}
 
 func bearer(r *http.Request) string {
 	h := r.Header.Get("Authorization")
@@ -148,11 +141,11 @@ func bearer(r *http.Request) string {
 }
 
 // auth resolves the bearer token or the session cookie and refuses
-// suspended accounts; it fails with errUnauthorized.
+// suspended accounts; it fails with account.ErrUnauthorized.
 func (a *API) auth(r *http.Request) (principal, error) {
 	p, err := a.authAny(r)
 	if err == nil && p.Suspended {
-		return p, errSuspended
+		return p, account.ErrSuspended
 	}
 	return p, err
 }
@@ -163,20 +156,11 @@ func (a *API) authAny(r *http.Request) (principal, error) {
 	if tok == "" {
 		return a.authCookie(r)
 	}
-	if len(tok) > 256 {
-		return principal{}, errUnauthorized
-	}
-	if subtle.ConstantTimeCompare([]byte(tok), []byte(a.admin)) == 1 {
-		return principal{ID: adminID, Role: roleAdmin}, nil
-	}
-	u, err := a.st.UserByToken(r.Context(), tok)
-	if errors.Is(err, store.ErrNotFound) {
-		return principal{}, errUnauthorized
-	}
+	p, err := a.acc.Resolve(r.Context(), tok)
 	if err != nil {
 		return principal{}, err
 	}
-	return principal{ID: u.ID, Role: u.Role, Suspended: u.Suspended}, nil
+	return principal{ID: p.ID, Role: p.Role, Suspended: p.Suspended}, nil
 }
 
 // adminOnly authenticates the caller and requires the platform admin role.
@@ -209,7 +193,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
-	if _, err := a.adminOnly(r); err != nil {
+	p, err := a.adminOnly(r)
+	if err != nil {
 		return err
 	}
 	var in struct {
@@ -220,43 +205,12 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if in.Role == "" {
-		in.Role = roleUser
-	}
-	if in.Role != roleUser && in.Role != roleModerate && in.Role != roleAdmin {
-		return errorf(http.StatusBadRequest, "bad_role", "role must be user, moderator or admin")
-	}
-	if !validName(in.Name) {
-		return errorf(http.StatusBadRequest, "bad_name", "name must be 1-64 letters, digits, '.', '_' or '-'")
-	}
-	hash := ""
-	if in.Password != "" {
-		if !account.ValidPassword(in.Password) {
-			return errBadPassword
-		}
-		hash = a.hasher.Hash(in.Password)
-	}
-	u, tok, err := a.st.CreateAccount(r.Context(), in.Name, in.Role, hash, true)
-	if errors.Is(err, store.ErrExists) {
-		return errNameTaken
-	}
+	u, tok, err := a.acc.CreateUser(r.Context(), p.account(), in.Name, in.Role, in.Password)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"id": u.ID, "name": u.Name, "role": u.Role, "token": tok})
 	return nil
-}
-
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > maxUserName {
-		return false
-	}
-	for _, c := range s {
-		if !(c == '.' || c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 type roomJSON struct {

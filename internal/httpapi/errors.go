@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"majlis/internal/account"
 	"majlis/internal/admission"
 	"majlis/internal/apierror"
 	"majlis/internal/program"
@@ -72,6 +73,28 @@ var roomErrors = []struct {
 	{room.ErrAlreadyOnStage, errorf(http.StatusConflict, "already_on_stage", "this user already has a stage role")},
 }
 
+// accountErrors maps the accounts domain's errors to their API form.
+var accountErrors = []struct {
+	err error
+	api *apiError
+}{
+	{account.ErrUnauthorized, errUnauthorized},
+	{account.ErrForbidden, errForbidden},
+	{account.ErrSuspended, errSuspended},
+	{account.ErrNotAUser, errorf(http.StatusBadRequest, "not_a_user", "the admin token has no account")},
+	{account.ErrBadName, errBadName},
+	{account.ErrBadRole, errorf(http.StatusBadRequest, "bad_role", "role must be user, moderator or admin")},
+	{account.ErrBadPassword, errBadPassword},
+	{account.ErrBadTokenName, errorf(http.StatusBadRequest, "bad_name", "token name must be 1-64 characters")},
+	{account.ErrNameTaken, errNameTaken},
+	{account.ErrBadCredentials, errBadCredentials},
+	{account.ErrLoginLimited, errLoginLimited},
+	{account.ErrSignupDisabled, errorf(http.StatusForbidden, "signup_disabled", "self sign-up is disabled on this server")},
+	{account.ErrUserNotFound, errUserNotFound},
+	{account.ErrTokenNotFound, errorf(http.StatusNotFound, "token_not_found", "you have no token with this id")},
+	{account.ErrSelfSuspend, errorf(http.StatusBadRequest, "bad_target", "you cannot suspend yourself")},
+}
+
 // toAPIError maps any error to its API form: this is the one place where
 // package errors become stable codes.
 func toAPIError(err error) *apiError {
@@ -105,6 +128,11 @@ func toAPIError(err error) *apiError {
 	for _, re := range roomErrors {
 		if errors.Is(err, re.err) {
 			return re.api
+		}
+	}
+	for _, e := range accountErrors {
+		if errors.Is(err, e.err) {
+			return e.api
 		}
 	}
 	return errInternal

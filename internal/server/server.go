@@ -24,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"majlis/internal/account"
 	"majlis/internal/admission"
 	"majlis/internal/fanout"
 	"majlis/internal/httpapi"
@@ -146,8 +147,10 @@ func New(cfg Config) (*Server, error) {
 		s.closeAll()
 		return nil, err
 	}
-	s.api = httpapi.New(httpapi.Config{Store: s.st, Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, AdminToken: s.adminTok, Web: web.Handler(),
-		Rooms: s.rooms, Signup: cfg.Signup, PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB})
+	accounts := account.New(account.Config{Store: s.st, AdminToken: s.adminTok, Signup: cfg.Signup,
+		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend})
+	s.api = httpapi.New(httpapi.Config{Store: s.st, Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(),
+		Accounts: accounts, Rooms: s.rooms})
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		s.closeAll()

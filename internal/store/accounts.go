@@ -109,8 +109,13 @@ func (s *Store) DeleteToken(ctx context.Context, user, id string) error {
 
 // CreateSession starts a web session for user and returns its secret.
 func (s *Store) CreateSession(ctx context.Context, user string, ttl time.Duration) (string, error) {
+	return s.CreateSessionAt(ctx, user, time.Now(), ttl)
+}
+
+// CreateSessionAt is CreateSession on the caller's clock: the session starts
+// at now and expires ttl later.
+func (s *Store) CreateSessionAt(ctx context.Context, user string, now time.Time, ttl time.Duration) (string, error) {
 	tok := "mjs_" + NewID() + NewID()
-	now := time.Now()
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO sessions (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 		TokenHash(tok), user, now.UnixMilli(), now.Add(ttl).UnixMilli()); err != nil {
 		return "", fmt.Errorf("create session: %w", err)
@@ -120,7 +125,12 @@ func (s *Store) CreateSession(ctx context.Context, user string, ttl time.Duratio
 
 // UserBySession resolves an unexpired web session.
 func (s *Store) UserBySession(ctx context.Context, tok string) (User, error) {
-	return s.userWhere(ctx, `FROM sessions t JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND t.expires_at > ?`, TokenHash(tok), time.Now().UnixMilli())
+	return s.UserBySessionAt(ctx, tok, time.Now())
+}
+
+// UserBySessionAt resolves a web session that has not expired at now.
+func (s *Store) UserBySessionAt(ctx context.Context, tok string, now time.Time) (User, error) {
+	return s.userWhere(ctx, `FROM sessions t JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND t.expires_at > ?`, TokenHash(tok), now.UnixMilli())
 }
 
 // DeleteSession ends a web session.
