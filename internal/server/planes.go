@@ -60,6 +60,18 @@ type planes struct {
 	wg        sync.WaitGroup
 }
 
+// Defaults of AdmissionConfig's zero fields (config.Default uses them too).
+const (
+	DefaultAudienceConnsPerIP = 256
+	DefaultAudienceAcceptRate = 2000
+)
+
+// Default join buckets; read only.
+var (
+	DefaultJoinsPerIP     = admission.Rate{PerSecond: 5, Burst: 20}
+	DefaultJoinsPerPrefix = admission.Rate{PerSecond: 100, Burst: 500}
+)
+
 func orRate(r, def admission.Rate) admission.Rate {
 	if r.PerSecond <= 0 {
 		return def
@@ -75,11 +87,11 @@ func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
 	p := &planes{}
 	perIP := ac.AudienceConnsPerIP
 	if perIP <= 0 {
-		perIP = 256
+		perIP = DefaultAudienceConnsPerIP
 	}
 	acceptRate := ac.AudienceAcceptRate
 	if acceptRate <= 0 {
-		acceptRate = 2000
+		acceptRate = DefaultAudienceAcceptRate
 	}
 	p.audLn = overload.NewListener(s.httpLn, overload.ListenerConfig{Max: ac.AudienceMaxConns, PerIP: perIP, PerPrefix: ac.AudienceConnsPerNet, AcceptRate: acceptRate})
 	s.httpLn = p.audLn
@@ -100,8 +112,8 @@ func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
 		Waiting: waiting,
 		PoW:     admission.NewPoW(key),
 		Joins: admission.NewLimiter(admission.LimiterConfig{
-			PerIP:     orRate(ac.JoinsPerIP, admission.Rate{PerSecond: 5, Burst: 20}),
-			PerPrefix: orRate(ac.JoinsPerPrefix, admission.Rate{PerSecond: 100, Burst: 500})}),
+			PerIP:     orRate(ac.JoinsPerIP, DefaultJoinsPerIP),
+			PerPrefix: orRate(ac.JoinsPerPrefix, DefaultJoinsPerPrefix)}),
 		Reactions:      p.reactions,
 		Leases:         admission.NewLeases(),
 		Overload:       p.detector,
