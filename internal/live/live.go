@@ -56,7 +56,7 @@ type Room struct {
 // Defaults of Config's zero fields (config.Default uses them too).
 const (
 	DefaultChannels = 1
-	DefaultBitrate  = 32000
+	DefaultBitrate  = audio.DefaultBitrate
 )
 
 // NewManager returns an empty manager.
