@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"majlis/internal/loadgen"
+	"majlis/internal/server"
 )
 
 // loadgenCmd runs `majlis loadgen`: many verified listeners of one room,
@@ -20,7 +21,7 @@ func loadgenCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	worker := fs.Bool("worker", false, "internal: run as a worker (Config JSON on stdin, results JSON on stdout)")
-	origin := fs.String("origin", "http://127.0.0.1:8080", "server base URL for joins (loopback only)")
+	origin := fs.String("origin", "http://"+server.DefaultHTTPAddr, "server base URL for joins (loopback only)")
 	room := fs.String("room", "", "room id (must be live)")
 	listenAt := fs.String("listen-at", "", "comma-separated base URLs listeners connect to (edges); default --origin")
 	n := fs.Int("listeners", 100, "listeners to simulate")

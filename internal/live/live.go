@@ -53,13 +53,19 @@ type Room struct {
 	chunkMax  int
 }
 
+// Defaults of Config's zero fields (config.Default uses them too).
+const (
+	DefaultChannels = 1
+	DefaultBitrate  = audio.DefaultBitrate
+)
+
 // NewManager returns an empty manager.
 func NewManager(cfg Config) *Manager {
 	if cfg.Channels == 0 {
-		cfg.Channels = 1
+		cfg.Channels = DefaultChannels
 	}
 	if cfg.Bitrate == 0 {
-		cfg.Bitrate = 32000
+		cfg.Bitrate = DefaultBitrate
 	}
 	if cfg.JitterDelay == 0 {
 		cfg.JitterDelay = 60 * time.Millisecond

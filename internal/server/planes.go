@@ -63,6 +63,18 @@ type planes struct {
 	wg        sync.WaitGroup
 }
 
+// Defaults of AdmissionConfig's zero fields (config.Default uses them too).
+const (
+	DefaultAudienceConnsPerIP = 256
+	DefaultAudienceAcceptRate = 2000
+)
+
+// Default join buckets; read only.
+var (
+	DefaultJoinsPerIP     = admission.Rate{PerSecond: 5, Burst: 20}
+	DefaultJoinsPerPrefix = admission.Rate{PerSecond: 100, Burst: 500}
+)
+
 func orRate(r, def admission.Rate) admission.Rate {
 	if r.PerSecond <= 0 {
 		return def
@@ -91,11 +103,11 @@ func newAudiencePlane(d audienceDeps) *planes {
 	p := &planes{}
 	perIP := ac.AudienceConnsPerIP
 	if perIP <= 0 {
-		perIP = 256
+		perIP = DefaultAudienceConnsPerIP
 	}
 	acceptRate := ac.AudienceAcceptRate
 	if acceptRate <= 0 {
-		acceptRate = 2000
+		acceptRate = DefaultAudienceAcceptRate
 	}
 	p.audLn = overload.NewListener(d.ln, overload.ListenerConfig{Max: ac.AudienceMaxConns, PerIP: perIP, PerPrefix: ac.AudienceConnsPerNet, AcceptRate: acceptRate})
 	oc := ac.Overload
@@ -118,8 +130,8 @@ func newAudiencePlane(d audienceDeps) *planes {
 		Waiting: waiting,
 		PoW:     admission.NewPoW(d.key),
 		Joins: admission.NewLimiter(admission.LimiterConfig{
-			PerIP:     orRate(ac.JoinsPerIP, admission.Rate{PerSecond: 5, Burst: 20}),
-			PerPrefix: orRate(ac.JoinsPerPrefix, admission.Rate{PerSecond: 100, Burst: 500})}),
+			PerIP:     orRate(ac.JoinsPerIP, DefaultJoinsPerIP),
+			PerPrefix: orRate(ac.JoinsPerPrefix, DefaultJoinsPerPrefix)}),
 		Reactions:      p.reactions,
 		Leases:         admission.NewLeases(),
 		Overload:       p.detector,

@@ -92,22 +92,31 @@ const (
 	maxHeaderBytes    = 16 << 10
 )
 
+// Defaults of Config's zero fields (config.Default uses them too).
+const (
+	DefaultDataDir   = "./majlis-data"
+	DefaultHTTPAddr  = "127.0.0.1:8080"
+	DefaultAdminAddr = "127.0.0.1:9090"
+	DefaultWebRTCUDP = "8189"
+	DefaultTicketTTL = 5 * time.Minute
+)
+
 // New opens everything and binds the ports; Serve runs it.
 func New(cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
-		cfg.DataDir = "majlis-data"
+		cfg.DataDir = DefaultDataDir
 	}
 	if cfg.HTTPAddr == "" {
-		cfg.HTTPAddr = "127.0.0.1:8080"
+		cfg.HTTPAddr = DefaultHTTPAddr
 	}
 	if cfg.AdminAddr == "" {
-		cfg.AdminAddr = "127.0.0.1:9090"
+		cfg.AdminAddr = DefaultAdminAddr
 	}
 	if cfg.WebRTCUDP == "" {
-		cfg.WebRTCUDP = "8189"
+		cfg.WebRTCUDP = DefaultWebRTCUDP
 	}
 	if cfg.TicketTTL == 0 {
-		cfg.TicketTTL = 5 * time.Minute
+		cfg.TicketTTL = DefaultTicketTTL
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))

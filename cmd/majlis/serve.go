@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+
+	"majlis/internal/config"
+	"majlis/internal/server"
+)
+
+// serve runs `majlis serve`: an origin, or an edge with --role edge.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		config.Usage(stdout, "serve")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if cfg.Role == config.RoleEdge {
+		return serveEdge(ctx, edgeConfig(cfg, log))
+	}
+	srv, err := server.New(serverConfig(cfg, log, stdout))
+	if err != nil {
+		return err
+	}
+	return srv.Serve(ctx)
+}
+
+// serverConfig is an origin's server.Config; out gets the generated admin
+// token, printed once.
+func serverConfig(c config.Config, log *slog.Logger, out io.Writer) server.Config {
+	return server.Config{
+		DataDir: c.DataDir, HTTPAddr: c.HTTPAddr, AdminAddr: c.AdminAddr, WebRTCUDP: c.WebRTCUDP, PublicIPs: c.PublicIPs,
+		AdminToken: c.AdminToken, TicketTTL: c.TicketTTL, Logger: log, Out: out,
+		Channels: c.Channels, Bitrate: c.Bitrate, ChunkFrames: c.ChunkFrames, ChunkMaxFrames: c.ChunkMaxFrames,
+		Signup: c.Signup, MaxCohosts: c.MaxCohosts, MaxSpeakers: c.MaxSpeakers, AutoEnd: c.AutoEnd,
+		Admission: server.AdmissionConfig{
+			StageHTTPAddr: c.StageHTTPAddr, JoinRate: c.JoinRate, JoinBurst: c.JoinBurst,
+			JoinsPerIP: c.JoinsPerIP, JoinsPerPrefix: c.JoinsPerNet,
+			AudienceMaxConns: c.AudienceMaxConns, AudienceConnsPerIP: c.AudienceConnsPerIP, AudienceAcceptRate: c.AudienceAcceptRate,
+			ForceLevel: c.Overload,
+		},
+	}
+}
+
+// edgeConfig is an edge's server.EdgeConfig; the origin-only settings
+// (rooms, admission, stage, the program encoding) are not an edge's.
+func edgeConfig(c config.Config, log *slog.Logger) server.EdgeConfig {
+	return server.EdgeConfig{Origin: c.Origin, DataDir: c.DataDir, TicketKeyFile: c.TicketKeyFile, HTTPAddr: c.HTTPAddr, AdminAddr: c.AdminAddr,
+		ChunkFrames: c.ChunkFrames, ChunkMaxFrames: c.ChunkMaxFrames, Channels: c.Channels, Logger: log}
+}

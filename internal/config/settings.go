@@ -1,0 +1,118 @@
+package config
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"majlis/internal/overload"
+	"majlis/internal/program"
+	"majlis/internal/ratelimit"
+)
+
+// setting is one configurable value: its name (flag and file key; the env
+// var derives from it), its help, the field it binds and its range.
+type setting struct {
+	name string
+	arg  string // placeholder in --help; empty: from the value's type
+	help string
+	want string // what a valid value is, for errors
+	bind func(*Config) value
+	ok   func(Config) bool // nil: every value that parses
+	// secret settings are redacted by WriteTOML and have no flag (the
+	// command line is readable by every local user).
+	secret bool
+}
+
+// settings is the one table every binding (flags, env, file, --help,
+// WriteTOML, Validate) reads, in the order --help and WriteTOML show.
+func settings() []setting {
+	chunkRange := "1.." + strconv.Itoa(program.MaxChunkFrames)
+	return []setting{
+		{name: "data", arg: "DIR", help: "data directory (database, ticket keys, admin token)", want: "a directory",
+			bind: func(c *Config) value { return (*stringValue)(&c.DataDir) }},
+		{name: "http", arg: "ADDR", help: "public (audience) address: API, listeners, web app", want: "HOST:PORT",
+			bind: func(c *Config) value { return (*stringValue)(&c.HTTPAddr) }},
+		{name: "stage-http", arg: "ADDR", help: "stage plane address (WHIP, host and stage API) apart from the audience port; empty: one port", want: "HOST:PORT or empty",
+			bind: func(c *Config) value { return (*stringValue)(&c.StageHTTPAddr) }},
+		{name: "admin", arg: "ADDR", help: "admin address: /metrics, /healthz, /readyz, /debug/pprof", want: "HOST:PORT",
+			bind: func(c *Config) value { return (*stringValue)(&c.AdminAddr) }},
+		{name: "webrtc-udp", arg: "PORT", help: "UDP PORT (or HOST:PORT) for all WebRTC ICE traffic; a bare port binds on --http's host", want: "PORT or HOST:PORT",
+			bind: func(c *Config) value { return (*stringValue)(&c.WebRTCUDP) }},
+		{name: "public-ip", arg: "IP,…", help: "comma-separated public IPs announced as ICE host candidates (NAT 1:1)", want: "comma-separated IPs",
+			bind: func(c *Config) value { return (*listValue)(&c.PublicIPs) }},
+		{name: "role", arg: "ROLE", help: "origin (everything) or edge (serves listeners of an origin's rooms)", want: "origin or edge",
+			bind: func(c *Config) value { return (*roleValue)(&c.Role) }, ok: func(c Config) bool { return c.Role == RoleOrigin || c.Role == RoleEdge }},
+		{name: "origin", arg: "URL", help: "edge role: origin base URL, e.g. http://127.0.0.1:8080", want: "http(s)://HOST:PORT",
+			bind: func(c *Config) value { return (*stringValue)(&c.Origin) }},
+		{name: "ticket-key-file", arg: "FILE", help: "edge role: the origin's ticket key (empty: <data>/ticket.key)", want: "a file",
+			bind: func(c *Config) value { return (*stringValue)(&c.TicketKeyFile) }},
+
+		{name: "bitrate", help: "program Opus bitrate, bit/s", want: "6000..510000",
+			bind: func(c *Config) value { return (*intValue)(&c.Bitrate) }, ok: func(c Config) bool { return c.Bitrate >= 6000 && c.Bitrate <= 510000 }},
+		{name: "channels", help: "program channels", want: "1 or 2",
+			bind: func(c *Config) value { return (*intValue)(&c.Channels) }, ok: func(c Config) bool { return c.Channels == 1 || c.Channels == 2 }},
+		{name: "chunk-frames", help: "program frames (20 ms each) per listener chunk in small rooms", want: chunkRange,
+			bind: func(c *Config) value { return (*intValue)(&c.ChunkFrames) }, ok: func(c Config) bool { return inChunk(c.ChunkFrames) }},
+		{name: "chunk-max-frames", help: "cap of the chunk length as the audience grows (set to --chunk-frames for a fixed length)", want: chunkRange,
+			bind: func(c *Config) value { return (*intValue)(&c.ChunkMaxFrames) }, ok: func(c Config) bool { return inChunk(c.ChunkMaxFrames) }},
+		{name: "ticket-ttl", help: "join ticket lifetime", want: "a duration of at least 10s",
+			bind: func(c *Config) value { return (*durationValue)(&c.TicketTTL) }, ok: func(c Config) bool { return c.TicketTTL >= minTicketTTL }},
+
+		{name: "signup", help: "let anyone create an account", want: "true or false",
+			bind: func(c *Config) value { return (*boolValue)(&c.Signup) }},
+		{name: "max-cohosts", help: "co-hosts per room besides the host", want: "1..20",
+			bind: func(c *Config) value { return (*intValue)(&c.MaxCohosts) }, ok: func(c Config) bool { return c.MaxCohosts >= 1 && c.MaxCohosts <= 20 }},
+		{name: "max-speakers", help: "speakers per room besides host and co-hosts", want: "1..100",
+			bind: func(c *Config) value { return (*intValue)(&c.MaxSpeakers) }, ok: func(c Config) bool { return c.MaxSpeakers >= 1 && c.MaxSpeakers <= 100 }},
+		{name: "auto-end", help: "end a live room when its host has been off stage this long (0: never)", want: "a duration, 0 for never",
+			bind: func(c *Config) value { return (*durationValue)(&c.AutoEnd) }, ok: func(c Config) bool { return c.AutoEnd >= 0 }},
+
+		{name: "join-rate", help: "joins admitted per room per second at full health (lowered under overload)", want: "a positive number",
+			bind: func(c *Config) value { return (*floatValue)(&c.JoinRate) }, ok: func(c Config) bool { return positive(c.JoinRate) }},
+		{name: "join-burst", help: "joins admitted at once when nobody waits (0: join-rate)", want: "a number ≥ 0",
+			bind: func(c *Config) value { return (*floatValue)(&c.JoinBurst) }, ok: func(c Config) bool { return c.JoinBurst == 0 || positive(c.JoinBurst) }},
+		{name: "join-limit-ip", help: "join token bucket per source address: RATE/BURST per second", want: "RATE/BURST, e.g. 5/20",
+			bind: func(c *Config) value { return (*rateValue)(&c.JoinsPerIP) }, ok: func(c Config) bool { return validRate(c.JoinsPerIP) }},
+		{name: "join-limit-net", help: "join token bucket per /24 (IPv4) or /48 (IPv6): RATE/BURST", want: "RATE/BURST, e.g. 100/500",
+			bind: func(c *Config) value { return (*rateValue)(&c.JoinsPerNet) }, ok: func(c Config) bool { return validRate(c.JoinsPerNet) }},
+		{name: "audience-max-conns", help: "open connections cap on the audience port (0: file limit − 1024)", want: "a count",
+			bind: func(c *Config) value { return (*intValue)(&c.AudienceMaxConns) }, ok: func(c Config) bool { return c.AudienceMaxConns >= 0 }},
+		{name: "audience-conns-per-ip", help: "open connections cap per source address on the audience port", want: "a count ≥ 1",
+			bind: func(c *Config) value { return (*intValue)(&c.AudienceConnsPerIP) }, ok: func(c Config) bool { return c.AudienceConnsPerIP >= 1 }},
+		{name: "audience-accept-rate", help: "new connections accepted per second on the audience port (the kernel backlog holds the excess)", want: "a positive number",
+			bind: func(c *Config) value { return (*floatValue)(&c.AudienceAcceptRate) }, ok: func(c Config) bool { return positive(c.AudienceAcceptRate) }},
+		{name: "overload", arg: "LEVEL", help: "overload level: auto (measured) or pinned: elevated, high, critical", want: "auto, elevated, high or critical",
+			bind: func(c *Config) value { return (*levelValue)(&c.Overload) }, ok: func(c Config) bool { return c.Overload >= overload.Normal && c.Overload <= overload.Critical }},
+
+		{name: "admin-token", arg: "TOKEN", help: "admin bearer token (empty: generated into <data>/admin.token on first start)", want: "a token",
+			bind: func(c *Config) value { return (*stringValue)(&c.AdminToken) }, secret: true},
+	}
+}
+
+// minTicketTTL is the shortest ticket lifetime: a listener's reconnect
+// must fit in it.
+const minTicketTTL = 10 * time.Second
+
+func inChunk(n int) bool { return n >= 1 && n <= program.MaxChunkFrames }
+
+// positive reports a finite number above zero (ParseFloat also reads NaN and Inf).
+func positive(f float64) bool { return f > 0 && !math.IsInf(f, 1) }
+
+func validRate(r ratelimit.Rate) bool {
+	return positive(r.PerSecond) && r.Burst >= 1 && !math.IsInf(r.Burst, 1)
+}
+
+// envName is the environment variable of a setting: MAJLIS_<NAME>.
+func envName(name string) string {
+	return "MAJLIS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// show renders a value in an error: bare unless it would be unreadable so.
+func show(s string) string {
+	if s == "" || strings.ContainsAny(s, " \t\n\"") {
+		return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+	}
+	return s
+}
