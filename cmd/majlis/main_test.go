@@ -150,6 +150,11 @@ func TestServerConfig(t *testing.T) {
 		[]any{c.Origin, c.DataDir, c.TicketKeyFile, c.HTTPAddr, c.AdminAddr, c.ChunkFrames, c.ChunkMaxFrames, c.Channels}; !reflect.DeepEqual(got, want) {
 		t.Errorf("server.EdgeConfig fields\n got %v\nwant %v", got, want)
 	}
+	// An edge's audience plane takes the same defences as an origin's.
+	if got, want := []any{e.Admission.AudienceMaxConns, e.Admission.AudienceConnsPerIP, e.Admission.AudienceAcceptRate, e.Admission.ForceLevel},
+		[]any{c.AudienceMaxConns, c.AudienceConnsPerIP, c.AudienceAcceptRate, c.Overload}; !reflect.DeepEqual(got, want) {
+		t.Errorf("server.EdgeConfig audience settings\n got %v\nwant %v", got, want)
+	}
 }
 
 // syncBuffer is a bytes.Buffer the server's logger and the test share.

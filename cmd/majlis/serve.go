@@ -40,18 +40,33 @@ func serverConfig(c config.Config, log *slog.Logger, out io.Writer) server.Confi
 		AdminToken: c.AdminToken, TicketTTL: c.TicketTTL, Logger: log, Out: out,
 		Channels: c.Channels, Bitrate: c.Bitrate, ChunkFrames: c.ChunkFrames, ChunkMaxFrames: c.ChunkMaxFrames,
 		Signup: c.Signup, MaxCohosts: c.MaxCohosts, MaxSpeakers: c.MaxSpeakers, AutoEnd: c.AutoEnd,
-		Admission: server.AdmissionConfig{
-			StageHTTPAddr: c.StageHTTPAddr, JoinRate: c.JoinRate, JoinBurst: c.JoinBurst,
-			JoinsPerIP: c.JoinsPerIP, JoinsPerPrefix: c.JoinsPerNet,
-			AudienceMaxConns: c.AudienceMaxConns, AudienceConnsPerIP: c.AudienceConnsPerIP, AudienceAcceptRate: c.AudienceAcceptRate,
-			ForceLevel: c.Overload,
-		},
+		Admission: originAdmission(c),
 	}
 }
 
-// edgeConfig is an edge's server.EdgeConfig; the origin-only settings
-// (rooms, admission, stage, the program encoding) are not an edge's.
+// originAdmission is the audience plane's settings plus the origin's joins and stage port.
+func originAdmission(c config.Config) server.AdmissionConfig {
+	a := audienceConfig(c)
+	a.StageHTTPAddr, a.JoinRate, a.JoinBurst = c.StageHTTPAddr, c.JoinRate, c.JoinBurst
+	a.JoinsPerIP, a.JoinsPerPrefix = c.JoinsPerIP, c.JoinsPerNet
+	return a
+}
+
+// edgeConfig is an edge's server.EdgeConfig. The audience plane's defences
+// (connection caps, accept pacing, the overload level) are an edge's as
+// an origin's; the origin-only settings (rooms, joins, stage, the program
+// encoding) are not.
 func edgeConfig(c config.Config, log *slog.Logger) server.EdgeConfig {
 	return server.EdgeConfig{Origin: c.Origin, DataDir: c.DataDir, TicketKeyFile: c.TicketKeyFile, HTTPAddr: c.HTTPAddr, AdminAddr: c.AdminAddr,
-		ChunkFrames: c.ChunkFrames, ChunkMaxFrames: c.ChunkMaxFrames, Channels: c.Channels, Logger: log}
+		ChunkFrames: c.ChunkFrames, ChunkMaxFrames: c.ChunkMaxFrames, Channels: c.Channels, Logger: log,
+		Admission: audienceConfig(c)}
+}
+
+// audienceConfig is the audience plane's part of the admission settings,
+// the same on both roles.
+func audienceConfig(c config.Config) server.AdmissionConfig {
+	return server.AdmissionConfig{
+		AudienceMaxConns: c.AudienceMaxConns, AudienceConnsPerIP: c.AudienceConnsPerIP, AudienceAcceptRate: c.AudienceAcceptRate,
+		ForceLevel: c.Overload,
+	}
 }
