@@ -58,6 +58,14 @@ func (a *API) routeRooms(m *http.ServeMux) {
 	m.HandleFunc("PUT /api/v1/rooms/{id}/pin", a.handle(a.pin))
 	m.HandleFunc("DELETE /api/v1/rooms/{id}/pin", a.handle(a.unpin))
 	m.HandleFunc("POST /api/v1/rooms/{id}/reactions", a.handle(a.react))
+	m.HandleFunc("GET /api/v1/reactions", a.handle(a.reactionSet))
+}
+
+// reactionSet gives clients the allowed reactions (room.Reactions), so the
+// web app never keeps a copy of its own.
+func (a *API) reactionSet(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]any{"reactions": room.Reactions})
+	return nil
 }
 
 // stateAfter answers a successful mutation with the room's new state.

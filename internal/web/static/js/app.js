@@ -8,8 +8,13 @@ import { Publisher } from "./publisher.js";
 import { RoomFeed } from "./feed.js";
 
 const pollMs = 2000;
-// The server's reaction set (internal/room.Reactions).
-const reactionSet = ["👏", "❤️", "😂", "🔥", "💯", "🙏", "👍", "😮"];
+// The server's reaction set (GET /api/v1/reactions, internal/room.Reactions),
+// loaded once per page.
+let reactionSet = null;
+async function loadReactions() {
+  if (!reactionSet) reactionSet = (await api.call("GET", "/reactions")).reactions;
+  return reactionSet;
+}
 
 // h makes an element: h("button", {class: "x", onclick: f}, "text", child).
 function h(tag, attrs = {}, ...children) {
@@ -187,17 +192,18 @@ function viewRoom(id) {
   onLeave(() => player.stop());
 
   let extrasKey = "";
+  loadReactions().then(() => renderExtras()).catch(() => {});
   function renderExtras() {
     const parts = [];
     const live = view && view.state === "live" && !removed;
     // Rebuild only when what is shown changes: rebuilding on every counts
     // event would take keyboard focus away from the buttons.
-    const key = JSON.stringify([live, me && me.id, view && view.stage.map((m) => m.id), view && (view.requests || []).map((r) => r.id)]);
+    const key = JSON.stringify([live, me && me.id, view && view.stage.map((m) => m.id), view && (view.requests || []).map((r) => r.id), !!reactionSet]);
     if (key === extrasKey) return;
     extrasKey = key;
     if (me && live) {
       parts.push(h("section", { class: "card stack", "aria-labelledby": "react-h" }, h("h2", { id: "react-h" }, t("react.title")),
-        h("div", { class: "row" }, reactionSet.map((em) => h("button", { class: "react", "data-emoji": em, "aria-label": t("react.send", { emoji: em }),
+        h("div", { class: "row" }, (reactionSet || []).map((em) => h("button", { class: "react", "data-emoji": em, "aria-label": t("react.send", { emoji: em }),
           onclick: () => api.call("POST", `/rooms/${encodeURIComponent(id)}/reactions`, { emoji: em }).catch((e) => { status.textContent = t("common.error", { message: e.message }); }) }, em))),
         totalsSlot));
       const onStage = view.stage.some((m) => m.id === me.id);
