@@ -10,10 +10,13 @@ import (
 	"time"
 )
 
+// DefaultJoinRate is the joins admitted per room per second at full health.
+const DefaultJoinRate = 100
+
 // WaitingConfig configures a WaitingRoom.
 type WaitingConfig struct {
 	Key   []byte  // signs queue tokens (derived; the ticket key is fine)
-	Rate  float64 // joins admitted per second per room at full health; 0 means 100
+	Rate  float64 // joins admitted per second per room at full health; 0 means DefaultJoinRate
 	Burst float64 // joins admitted at once when nobody waits; 0 means Rate
 	// MaxWait refuses to queue an arrival whose turn is further away (queue full); 0 means 10 min.
 	MaxWait time.Duration
@@ -78,7 +81,7 @@ const (
 // NewWaitingRoom returns a waiting room.
 func NewWaitingRoom(cfg WaitingConfig) *WaitingRoom {
 	if cfg.Rate <= 0 {
-		cfg.Rate = 100
+		cfg.Rate = DefaultJoinRate
 	}
 	if cfg.Burst < 1 {
 		cfg.Burst = cfg.Rate

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"majlis/internal/admission"
 	"majlis/internal/live"
 	"majlis/internal/overload"
 	"majlis/internal/program"
@@ -74,14 +75,14 @@ func Default() Config {
 
 		Bitrate:        live.DefaultBitrate,
 		Channels:       live.DefaultChannels,
-		ChunkFrames:    2, // program's own default (unexported there)
+		ChunkFrames:    program.DefaultChunkFrames,
 		ChunkMaxFrames: program.MaxChunkFrames,
 		TicketTTL:      server.DefaultTicketTTL,
 
 		MaxCohosts:  room.DefaultMaxCohosts,
 		MaxSpeakers: room.DefaultMaxSpeakers,
 
-		JoinRate:           100, // admission.NewWaitingRoom's own default (unexported there)
+		JoinRate:           admission.DefaultJoinRate,
 		JoinsPerIP:         server.DefaultJoinsPerIP,
 		JoinsPerNet:        server.DefaultJoinsPerPrefix,
 		AudienceConnsPerIP: server.DefaultAudienceConnsPerIP,

@@ -27,7 +27,7 @@ const (
 	MaxChunkFrames = 50
 	maxChunkFrames = MaxChunkFrames
 
-	defaultChunkFrames = 2
+	DefaultChunkFrames = 2 // program frames per chunk when Config.ChunkFrames is 0
 	defaultRingChunks  = 128
 	minRingChunks      = 4
 	defaultPreSkip     = 312 // libopus encoder lookahead at 48 kHz
@@ -49,7 +49,7 @@ func (c Config) normalized() Config {
 		c.Channels = 1
 	}
 	if c.ChunkFrames <= 0 {
-		c.ChunkFrames = defaultChunkFrames
+		c.ChunkFrames = DefaultChunkFrames
 	}
 	c.ChunkFrames = min(c.ChunkFrames, maxChunkFrames)
 	if c.RingChunks <= 0 {
