@@ -39,9 +39,9 @@ const (
 	contentSDP   = "application/sdp"
 	contentFrag  = "application/trickle-ice-sdpfrag"
 	adminID      = "admin"
-	roleAdmin    = "admin"
-	roleUser     = "user"
-	roleModerate = "moderator"
+	roleAdmin    = room.PlatformAdmin
+	roleUser     = room.PlatformUser
+	roleModerate = room.PlatformModerator
 )
 
 // Config holds the API's dependencies.
