@@ -44,9 +44,30 @@ func (m *fakeMedia) Publish(_ context.Context, room, member, offer string) (Publ
 	s := &fakeSession{id: "s" + strconv.FormatInt(m.n.Add(1), 10), room: room, member: member, done: make(chan struct{})}
 	m.mu.Lock()
 	s.gate = m.gate
+	var old []*fakeSession
+	for _, o := range m.sessions {
+		if o.room == room && o.member == member {
+			old = append(old, o)
+		}
+	}
 	m.sessions = append(m.sessions, s)
 	m.mu.Unlock()
+	for _, o := range old { // replaced, as the stage does: no LeftStage
+		o.Close()
+	}
 	return s, "answer:" + offer, nil
+}
+
+// session returns the member's latest session.
+func (m *fakeMedia) session(member string) *fakeSession {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.sessions) - 1; i >= 0; i-- {
+		if m.sessions[i].member == member {
+			return m.sessions[i]
+		}
+	}
+	return nil
 }
 
 type fakeSession struct {
@@ -60,6 +81,7 @@ type fakeSession struct {
 func (s *fakeSession) ID() string            { return s.id }
 func (s *fakeSession) Done() <-chan struct{} { return s.done }
 func (s *fakeSession) Close()                { s.once.Do(func() { close(s.done) }) }
+func (s *fakeSession) closed() bool          { return !running(s) }
 func (s *fakeSession) SetMuted(m bool) {
 	if s.gate != nil {
 		s.gate.wait()
@@ -74,6 +96,8 @@ type gate struct {
 	release  chan struct{}
 	enterOne sync.Once
 }
+
+func newGate() *gate { return &gate{entered: make(chan struct{}), release: make(chan struct{})} }
 
 func (g *gate) wait() {
 	if !g.armed.Load() {

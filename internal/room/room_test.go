@@ -12,7 +12,7 @@ import (
 	"majlis/internal/store"
 )
 
-func newService(t *testing.T, edit func(*Config)) (*Service, *store.Store, *fakeMedia) {
+func newService(t testing.TB, edit func(*Config)) (*Service, *store.Store, *fakeMedia) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "db"))
 	if err != nil {
@@ -31,10 +31,10 @@ func newService(t *testing.T, edit func(*Config)) (*Service, *store.Store, *fake
 	return s, st, m
 }
 
-func liveRoom(t *testing.T, s *Service, st *store.Store) (string, Actor) {
+func liveRoom(t testing.TB, s *Service, st *store.Store) (string, Actor) {
 	t.Helper()
 	ctx := context.Background()
-	u, _, err := st.CreateUser(ctx, "host", PlatformUser)
+	u, _, err := st.CreateUser(ctx, "host-"+store.NewID(), PlatformUser)
 	if err != nil {
 		t.Fatal(err)
 	}
