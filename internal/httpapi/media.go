@@ -27,43 +27,28 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return b, nil
 }
 
-// whipPost is RFC 9725 ingest: an SDP offer in, 201 + SDP answer + Location out.
+// whipPost is RFC 9725 ingest: an SDP offer in, 201 + SDP answer + Location
+// out. The room decides who may publish and starts the session (the offer is
+// checked after the permission, so a refused publisher learns nothing about
+// its offer).
 func (a *API) whipPost(w http.ResponseWriter, r *http.Request) error {
 	p, err := a.auth(r)
 	if err != nil {
 		return err
 	}
-	rm, err := a.st.Room(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	// Only stage members (host, co-hosts, speakers) and admins publish.
-	if err := a.rooms.CanPublish(r.Context(), p.actor(), rm.ID); err != nil {
-		return err
-	}
 	if mediaType(r) != contentSDP {
 		return errUnsupportedCT
-	}
-	lr, err := a.liveRoom(r.Context(), rm)
-	if err != nil {
-		return err
 	}
 	body, err := readBody(w, r, maxSDPBody)
 	if err != nil {
 		return err
 	}
-	if err := stage.ValidateOffer(string(body)); err != nil {
-		return err
-	}
-	src := lr.AddSpeaker(p.ID)
-	sess, answer, err := a.stage.Publish(r.Context(), stage.PublishRequest{Room: rm.ID, Member: p.ID, Offer: string(body), Ingest: src})
+	id := r.PathValue("id")
+	sess, answer, err := a.rooms.Publish(r.Context(), p.actor(), id, string(body))
 	if err != nil {
-		src.Close()
 		return err
 	}
-	a.rooms.Published(r.Context(), rm.ID, p.actor(), sess, src)
-	loc := apiPrefix + "/rooms/" + rm.ID + "/whip/" + sess.ID()
-	w.Header().Set("Location", loc)
+	w.Header().Set("Location", apiPrefix+"/rooms/"+id+"/whip/"+sess)
 	w.Header().Set("Content-Type", contentSDP)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusCreated)

@@ -12,9 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"majlis/internal/live"
 	"majlis/internal/room"
-	"majlis/internal/stage"
 )
 
 // Event stream limits.
@@ -64,7 +62,7 @@ func (a *API) routeRooms(m *http.ServeMux) {
 // reactionSet gives clients the allowed reactions (room.Reactions), so the
 // web app never keeps a copy of its own.
 func (a *API) reactionSet(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]any{"reactions": room.Reactions})
+	writeJSON(w, http.StatusOK, map[string]any{"reactions": room.Reactions()})
 	return nil
 }
 
@@ -301,30 +299,4 @@ func (a *API) eventsSSE(w http.ResponseWriter, r *http.Request, sub *room.Subscr
 			return nil
 		}
 	}
-}
-
-// media gives the room domain the running media of rooms.
-type media struct {
-	live  *live.Manager
-	stage *stage.Stage
-}
-
-// Media adapts the live rooms and the stage to room.Media.
-func Media(l *live.Manager, s *stage.Stage) room.Media { return media{live: l, stage: s} }
-
-func (m media) Start(id string) error {
-	_, err := m.live.Start(id)
-	return err
-}
-
-func (m media) End(id string) {
-	m.stage.CloseRoom(id)
-	m.live.End(id)
-}
-
-func (m media) Listeners(id string) int64 {
-	if lr := m.live.Get(id); lr != nil {
-		return lr.Listeners()
-	}
-	return 0
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,21 +12,7 @@ import (
 	"majlis/internal/store"
 )
 
-type fakeMedia struct {
-	mu        sync.Mutex
-	ended     []string
-	listeners atomic.Int64
-}
-
-func (m *fakeMedia) Start(string) error { return nil }
-func (m *fakeMedia) End(id string) {
-	m.mu.Lock()
-	m.ended = append(m.ended, id)
-	m.mu.Unlock()
-}
-func (m *fakeMedia) Listeners(string) int64 { return m.listeners.Load() }
-
-func newService(t *testing.T, edit func(*Config)) (*Service, *store.Store, *fakeMedia) {
+func newService(t testing.TB, edit func(*Config)) (*Service, *store.Store, *fakeMedia) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "db"))
 	if err != nil {
@@ -47,10 +31,10 @@ func newService(t *testing.T, edit func(*Config)) (*Service, *store.Store, *fake
 	return s, st, m
 }
 
-func liveRoom(t *testing.T, s *Service, st *store.Store) (string, Actor) {
+func liveRoom(t testing.TB, s *Service, st *store.Store) (string, Actor) {
 	t.Helper()
 	ctx := context.Background()
-	u, _, err := st.CreateUser(ctx, "host", PlatformUser)
+	u, _, err := st.CreateUser(ctx, "host-"+store.NewID(), PlatformUser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +145,9 @@ func TestAutoEnd(t *testing.T) {
 	h2 := Actor{ID: u.ID, Platform: PlatformUser}
 	r, _ := s.Create(ctx, h2, "t2", "", time.Time{})
 	s.Start(ctx, h2, r.ID)
-	s.Published(ctx, r.ID, h2, nil, nil)
+	if _, _, err := s.Publish(ctx, h2, r.ID, "offer"); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(time.Second)
 	rec, _ := st.Room(ctx, gone)
 	if rec.State != store.StateEnded {
@@ -214,17 +200,13 @@ func TestManySubscribersOneEvent(t *testing.T) {
 		}()
 	}
 	// A thousand joins between two ticks make at most a couple of counts events.
-	s.mu.Lock()
-	before := s.rooms[id].stream.Seq()
-	s.mu.Unlock()
+	before := s.loaded(id).stream.Seq()
 	for i := 0; i < 1000; i++ {
 		m.listeners.Add(1)
 		s.ListenerJoined(id, uint64(i))
 	}
 	time.Sleep(150 * time.Millisecond)
-	s.mu.Lock()
-	after := s.rooms[id].stream.Seq()
-	s.mu.Unlock()
+	after := s.loaded(id).stream.Seq()
 	if after-before > 4 {
 		t.Errorf("1000 joins made %d events", after-before)
 	}

@@ -16,8 +16,8 @@ func TestReactionSetServed(t *testing.T) {
 	if code := ts.call(t, "GET", "/api/v1/reactions", "", nil, &got); code != http.StatusOK {
 		t.Fatalf("GET /api/v1/reactions = %d", code)
 	}
-	if !slices.Equal(got.Reactions, room.Reactions) || len(got.Reactions) == 0 {
-		t.Fatalf("reaction set %q, want room.Reactions %q", got.Reactions, room.Reactions)
+	if !slices.Equal(got.Reactions, room.Reactions()) || len(got.Reactions) == 0 {
+		t.Fatalf("reaction set %q, want room.Reactions %q", got.Reactions, room.Reactions())
 	}
 	_, tok := ts.createUser(t, "rana")
 	id := ts.liveRoom(t, tok)

@@ -151,7 +151,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.live = live.NewManager(live.Config{Metrics: s.met, Logger: s.log, Channels: cfg.Channels, Bitrate: cfg.Bitrate, ChunkFrames: cfg.ChunkFrames, ChunkMaxFrames: cfg.ChunkMaxFrames})
 	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met, Logger: s.log})
-	if s.rooms, err = room.New(room.Config{Store: s.st, Media: httpapi.Media(s.live, s.stage), Logger: s.log,
+	if s.rooms, err = room.New(room.Config{Store: s.st, Media: live.NewMedia(s.live, s.stage), Logger: s.log,
 		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd}); err != nil {
 		s.closeAll()
 		return nil, err

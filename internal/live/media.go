@@ -1,0 +1,72 @@
+package live
+
+import (
+	"context"
+
+	"majlis/internal/audio"
+	"majlis/internal/room"
+	"majlis/internal/stage"
+)
+
+// Media is the running media of rooms as the room domain uses it
+// (room.Media): the live rooms' programs and the stage's sessions.
+type Media struct {
+	live  *Manager
+	stage *stage.Stage
+}
+
+// NewMedia returns the media of the live rooms m and the stage s.
+func NewMedia(m *Manager, s *stage.Stage) *Media { return &Media{live: m, stage: s} }
+
+var _ room.Media = (*Media)(nil)
+
+// Start starts a room's program.
+func (m *Media) Start(id string) error {
+	_, err := m.live.Start(id)
+	return err
+}
+
+// End closes a room's stage sessions, then stops its program.
+func (m *Media) End(id string) {
+	m.stage.CloseRoom(id)
+	m.live.End(id)
+}
+
+// Listeners is the number of listeners of a live room in this process.
+func (m *Media) Listeners(id string) int64 {
+	if lr := m.live.Get(id); lr != nil {
+		return lr.Listeners()
+	}
+	return 0
+}
+
+// Publish connects a member's stage session to the room's mixer: the offer
+// is checked first (stage.ValidateOffer), then the member gets a mixer
+// source and a WHIP session feeding it.
+func (m *Media) Publish(ctx context.Context, id, member, offer string) (room.Published, string, error) {
+	lr := m.live.Get(id)
+	if lr == nil {
+		return nil, "", room.ErrNotLive
+	}
+	if err := stage.ValidateOffer(offer); err != nil {
+		return nil, "", err
+	}
+	src := lr.AddSpeaker(member)
+	sess, answer, err := m.stage.Publish(ctx, stage.PublishRequest{Room: id, Member: member, Offer: offer, Ingest: src})
+	if err != nil {
+		src.Close()
+		return nil, "", err
+	}
+	return published{sess, src}, answer, nil
+}
+
+// published is a member's stage session and mixer source.
+type published struct {
+	sess *stage.Session
+	src  *audio.Source
+}
+
+func (p published) ID() string            { return p.sess.ID() }
+func (p published) SetMuted(m bool)       { p.src.SetMuted(m) }
+func (p published) Close()                { p.sess.Close() }
+func (p published) Done() <-chan struct{} { return p.sess.Done() }

@@ -1,0 +1,47 @@
+// Package room is the domain of a room's life: lifecycle (scheduled → live →
+// ended), who holds which room role (host, co-hosts, speakers, listeners),
+// requests to speak, mutes, blocks, the pinned link, reactions and live
+// counts. It knows nothing of HTTP or WebRTC: callers pass an Actor and get
+// domain errors back; the media (stage sessions, mixer sources, programs) is
+// reached through the small interfaces in media.go.
+//
+// Every stage change is written to the store before it is acknowledged, then
+// published on the room's event stream (internal/events). Counts and reaction
+// aggregates are published by one ticker per Service, at most once per
+// interval per room, so the event rate does not grow with the audience.
+//
+// # Files
+//
+// service.go (Config, New, Close), registry.go (loaded rooms), roles.go
+// (roles and ranks), lifecycle.go (create, start, end), requests.go
+// (requests to speak, invitations), moderation.go (co-hosts, back to the
+// audience, mutes, blocks, pin), publish.go (the publish decision, leaving
+// the stage), reactions.go, counts.go, views.go, events.go (the event
+// stream and subscriptions), tick.go (the periodic work).
+//
+// # Planes and locks
+//
+// The stage (people who talk and those who manage them) and the audience
+// (listeners, reactions, counts) never share a lock:
+//
+//   - Service.regMu guards inserting and removing loaded rooms only. Finding a
+//     loaded room is lock-free (a sync.Map). It is never held across a store
+//     read or write, nor while any other lock is taken.
+//   - state.mu is a room's stage lock: roles, requests, mutes, blocks, the pin,
+//     stage sessions, the room's record. Stage operations hold it across their
+//     store write and their media call (Publish starts the stage session under
+//     it, so a role cannot change in between). Each change publishes a new
+//     immutable snapshot (state.snap) before its event.
+//   - The audience path (ListenerJoined, React, Counts, CanJoin, View, Room,
+//     Subscribe) never takes state.mu: it reads the snapshot and keeps its own
+//     atomics and audience-only locks (the unique-listener and reaction-bucket
+//     shards), which no stage operation waits on.
+//   - audience.flushMu orders the counts flushes (ticker, End, Close); End
+//     takes it under state.mu, nothing takes state.mu under it.
+//   - Service.namesMu guards the name cache for a map access only.
+//
+// Lock order: state.mu → audience.flushMu → (events.Stream's own lock). No
+// lock of one room is held while another room's lock is taken. Stage
+// sessions are closed, and media of an ended room stopped, after state.mu is
+// released: closing a session calls back into LeftStage.
+package room

@@ -1,0 +1,98 @@
+package room
+
+import (
+	"context"
+	"time"
+
+	"majlis/internal/store"
+)
+
+// Create stores a new scheduled room hosted by the actor.
+func (s *Service) Create(ctx context.Context, a Actor, title, description string, at time.Time) (store.Room, error) {
+	if a.Suspended {
+		return store.Room{}, ErrSuspended
+	}
+	if !at.IsZero() {
+		now := time.Now()
+		if at.Before(now.Add(-time.Minute)) || at.After(now.Add(MaxScheduleAhead)) {
+			return store.Room{}, ErrBadSchedule
+		}
+	}
+	return s.st.NewRoom(ctx, store.Room{Title: title, Host: a.ID, Description: description, ScheduledAt: at.UTC().Truncate(time.Millisecond)})
+}
+
+// Room returns a room's stored record as this process sees it.
+func (s *Service) Room(ctx context.Context, id string) (store.Room, error) {
+	r, err := s.get(ctx, id)
+	if err != nil {
+		return store.Room{}, err
+	}
+	return r.snap.Load().rec, nil
+}
+
+// Start makes a room live (host, co-hosts, platform admins).
+func (s *Service) Start(ctx context.Context, a Actor, id string) (store.Room, error) {
+	r, err := s.lock(ctx, id)
+	if err != nil {
+		return store.Room{}, err
+	}
+	defer r.mu.Unlock()
+	// Starting is the room's own people's call (and the admin's); platform
+	// moderators may end a room but not start one.
+	if a.Suspended || (a.Platform != PlatformAdmin && rank(r.roleOf(a.ID)) < rankCohost) {
+		return store.Room{}, ErrForbidden
+	}
+	switch r.rec.State {
+	case store.StateEnded:
+		return store.Room{}, ErrEnded
+	case store.StateScheduled:
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		if err := s.st.SetRoomState(ctx, id, store.StateLive, now); err != nil {
+			return store.Room{}, err
+		}
+		r.rec.State, r.rec.StartedAt = store.StateLive, now
+		r.hostGone.Store(time.Now().UnixNano())
+	}
+	if err := s.cfg.Media.Start(id); err != nil {
+		return store.Room{}, err
+	}
+	s.commitLocked(ctx, r, "room_started", nil)
+	return r.rec, nil
+}
+
+// End ends a room (host, co-hosts, platform admins and moderators).
+func (s *Service) End(ctx context.Context, a Actor, id string) (store.Room, error) {
+	r, err := s.lock(ctx, id)
+	if err != nil {
+		return store.Room{}, err
+	}
+	if r.actorRank(a) < rankCohost || a.Suspended {
+		r.mu.Unlock()
+		return store.Room{}, ErrForbidden
+	}
+	rec, err := s.endLocked(ctx, r)
+	r.mu.Unlock()
+	if err != nil {
+		return store.Room{}, err
+	}
+	s.cfg.Media.End(id)
+	return rec, nil
+}
+
+// endLocked records the end; the caller stops the media after unlocking
+// (that closes the stage sessions, which call LeftStage).
+func (s *Service) endLocked(ctx context.Context, r *state) (store.Room, error) {
+	if r.rec.State != store.StateEnded {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		if err := s.st.SetRoomState(ctx, r.rec.ID, store.StateEnded, now); err != nil {
+			return store.Room{}, err
+		}
+		r.rec.State, r.rec.EndedAt = store.StateEnded, now
+		s.flushCounts(ctx, r, true, true)
+		s.commitLocked(ctx, r, "room_ended", nil)
+		r.stream.Close()
+		r.pub = make(map[string]Published)
+		s.refreshLocked(ctx, r)
+	}
+	return r.rec, nil
+}

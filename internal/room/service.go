@@ -1,0 +1,160 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"majlis/internal/ratelimit"
+	"majlis/internal/store"
+)
+
+// Defaults and limits.
+const (
+	DefaultMaxCohosts    = 2
+	DefaultMaxSpeakers   = 10
+	DefaultInterval      = time.Second
+	MaxScheduleAhead     = 14 * 24 * time.Hour
+	MaxPendingRequests   = 200
+	DefaultReactionRate  = 5 // per second per user
+	DefaultReactionBurst = 10
+	maxNames             = 100000
+)
+
+// Config configures a Service.
+type Config struct {
+	Store         *store.Store
+	Media         Media
+	Logger        *slog.Logger
+	MaxCohosts    int           // co-hosts besides the host, default 2
+	MaxSpeakers   int           // speakers besides host and co-hosts, default 10
+	AutoEnd       time.Duration // end a live room when its host has been off stage this long; 0: never
+	Interval      time.Duration // counts and reactions period, default 1 s
+	ReactionRate  float64       // reactions per second per user
+	ReactionBurst float64
+}
+
+// Service runs the rooms of this process.
+type Service struct {
+	cfg  Config
+	st   *store.Store
+	log  *slog.Logger
+	rate ratelimit.Rate // per-user reactions
+	seed maphash.Seed   // audience shards
+
+	// The registry of loaded rooms (every live one, others when touched):
+	// lock-free lookups; regMu serialises inserts and removals.
+	rooms    sync.Map // id → *state
+	regMu    sync.Mutex
+	removals atomic.Uint64 // bumped on every removal: a load that read the store before one retries
+
+	namesMu sync.Mutex
+	names   map[string]string // user id → name cache
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New returns a running Service with every live room loaded.
+func New(cfg Config) (*Service, error) {
+	if cfg.MaxCohosts <= 0 {
+		cfg.MaxCohosts = DefaultMaxCohosts
+	}
+	if cfg.MaxSpeakers <= 0 {
+		cfg.MaxSpeakers = DefaultMaxSpeakers
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.ReactionRate <= 0 {
+		cfg.ReactionRate = DefaultReactionRate
+	}
+	if cfg.ReactionBurst <= 0 {
+		cfg.ReactionBurst = DefaultReactionBurst
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, seed: maphash.MakeSeed(),
+		rate:  ratelimit.Rate{PerSecond: cfg.ReactionRate, Burst: cfg.ReactionBurst},
+		names: make(map[string]string), stop: make(chan struct{})}
+	live, err := s.st.RoomsInState(context.Background(), store.StateLive)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range live {
+		if _, err := s.get(context.Background(), r.ID); err != nil {
+			return nil, err
+		}
+	}
+	s.wg.Add(1)
+	go s.tick()
+	return s, nil
+}
+
+// Close stops the ticker and writes every loaded live room's peak and
+// unique listener counts to the store, so the next process resumes them.
+func (s *Service) Close() {
+	select {
+	case <-s.stop:
+		return
+	default:
+	}
+	close(s.stop)
+	s.wg.Wait()
+	ctx := context.Background()
+	for _, r := range s.loadedRooms() {
+		if r.snap.Load().rec.State == store.StateLive {
+			s.flushCounts(ctx, r, true, false)
+		}
+	}
+}
+
+// name returns a user's display name (cached). It may read the store; no
+// lock is held across that read but the caller's own room lock.
+func (s *Service) name(ctx context.Context, id string) string {
+	s.namesMu.Lock()
+	n, ok := s.names[id]
+	s.namesMu.Unlock()
+	if ok {
+		return n
+	}
+	n = id
+	if u, err := s.st.UserByID(ctx, id); err == nil {
+		n = u.Name
+	}
+	s.cacheName(id, n)
+	return n
+}
+
+func (s *Service) cacheName(id, name string) {
+	s.namesMu.Lock()
+	if len(s.names) >= maxNames {
+		clear(s.names) // names are only a cache
+	}
+	s.names[id] = name
+	s.namesMu.Unlock()
+}
+
+// userExists checks a target id names a user.
+func (s *Service) userExists(ctx context.Context, id string) error {
+	s.namesMu.Lock()
+	_, ok := s.names[id]
+	s.namesMu.Unlock()
+	if ok {
+		return nil
+	}
+	u, err := s.st.UserByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrUserNotFound
+	}
+	if err != nil {
+		return err
+	}
+	s.cacheName(id, u.Name)
+	return nil
+}
