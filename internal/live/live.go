@@ -37,7 +37,10 @@ type Config struct {
 type Manager struct {
 	cfg   Config
 	mu    sync.Mutex
-	rooms map[string]*Room
+	// mu serialises Start, End and Close; lookups (every listener, every
+	// count) read rooms without it, so they never wait on another room's
+	// mixer being built.
+	rooms sync.Map // room id → *Room
 	wg    sync.WaitGroup
 }
 
@@ -79,14 +82,14 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New(nil)
 	}
-	return &Manager{cfg: cfg, rooms: make(map[string]*Room)}
+	return &Manager{cfg: cfg}
 }
 
 // Start begins the media of room id (idempotent) and returns it.
 func (m *Manager) Start(id string) (*Room, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if r := m.rooms[id]; r != nil {
+	if r := m.Get(id); r != nil {
 		return r, nil
 	}
 	prog := program.New(program.Config{Channels: m.cfg.Channels, ChunkFrames: m.cfg.ChunkFrames})
@@ -116,7 +119,7 @@ func (m *Manager) Start(id string) (*Room, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Room{ID: id, Program: prog, mixer: mix, cancel: cancel, done: make(chan struct{}),
 		chunkMin: prog.Config().ChunkFrames, chunkMax: m.cfg.ChunkMaxFrames}
-	m.rooms[id] = r
+	m.rooms.Store(id, r)
 	met.RoomsLive.Inc()
 	m.wg.Add(1)
 	go func() {
@@ -131,20 +134,21 @@ func (m *Manager) Start(id string) (*Room, error) {
 
 // Get returns the live room id, or nil.
 func (m *Manager) Get(id string) *Room {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.rooms[id]
+	if r, ok := m.rooms.Load(id); ok {
+		return r.(*Room)
+	}
+	return nil
 }
 
 // End stops room id's media and closes its program; listeners are disconnected cleanly.
 func (m *Manager) End(id string) {
 	m.mu.Lock()
-	r := m.rooms[id]
-	delete(m.rooms, id)
+	v, ok := m.rooms.LoadAndDelete(id)
 	m.mu.Unlock()
-	if r == nil {
+	if !ok {
 		return
 	}
+	r := v.(*Room)
 	r.stop()
 	m.cfg.Metrics.RoomsLive.Dec()
 	if m.cfg.OnEnd != nil {
@@ -161,8 +165,12 @@ func (r *Room) stop() {
 // Close stops every room (shutdown) and waits for the mixers.
 func (m *Manager) Close() {
 	m.mu.Lock()
-	rooms := m.rooms
-	m.rooms = make(map[string]*Room)
+	var rooms []*Room
+	m.rooms.Range(func(id, v any) bool {
+		rooms = append(rooms, v.(*Room))
+		m.rooms.Delete(id)
+		return true
+	})
 	m.mu.Unlock()
 	for _, r := range rooms {
 		r.stop()
