@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -14,7 +13,7 @@ import (
 	"majlis/internal/live"
 	"majlis/internal/metrics"
 	"majlis/internal/overload"
-	"majlis/internal/store"
+	"majlis/internal/room"
 )
 
 // Admission headers (docs/api.md, "Admission").
@@ -33,7 +32,7 @@ const (
 
 // AudienceConfig holds the audience plane's admission dependencies.
 type AudienceConfig struct {
-	Store     *store.Store
+	Rooms     RoomPeeker // nil on an edge: no joins there
 	Tickets   *admission.Signer
 	Waiting   *admission.WaitingRoom
 	PoW       *admission.PoW
@@ -58,6 +57,11 @@ type AudienceConfig struct {
 	MaxInFlight int
 }
 
+// RoomPeeker reads a room's record without loading it (room.Service.Peek).
+type RoomPeeker interface {
+	Peek(ctx context.Context, id string) (room.Info, error)
+}
+
 // Audience guards the audience plane: it sits in front of the API on the
 // audience port and applies, per request, the limits and the shedding order
 // (internal/overload): reactions and event detail first, joins through the
@@ -71,6 +75,12 @@ type Audience struct {
 	mu    sync.Mutex
 	rooms map[string]cachedRoom
 }
+
+// Room states as the guard compares them (its handlers name their room id "room").
+const (
+	roomLive  = room.StateLive
+	roomEnded = room.StateEnded
+)
 
 type cachedRoom struct {
 	state   string
@@ -249,11 +259,11 @@ func (a *Audience) join(w http.ResponseWriter, r *http.Request, room string, lev
 	qtok := r.Header.Get(HeaderQueue)
 	holds := a.cfg.Waiting.Holds(room, qtok)
 	rm, err := a.room(r.Context(), room, holds)
-	if err != nil || rm.state == store.StateEnded {
+	if err != nil || rm.state == roomEnded {
 		a.next.ServeHTTP(w, r) // 404, 410 or a store error: the API answers
 		return
 	}
-	live := rm.state == store.StateLive
+	live := rm.state == roomLive
 	factor := 1.0
 	if level > overload.Normal {
 		factor = a.cfg.RateFactor[min(int(level), 3)-1]
@@ -302,19 +312,16 @@ func (a *Audience) room(ctx context.Context, id string, holder bool) (cachedRoom
 	a.mu.Unlock()
 	// Live rooms (the flood case) are cached a second; others briefly, so a start is seen at once.
 	ttl := roomCacheTTL
-	if c.state != store.StateLive {
+	if c.state != room.StateLive {
 		ttl = roomCacheTTL / 5
 		if holder {
 			ttl = roomCacheTTL / 50
 		}
 	}
-	if ok && now.Sub(c.at) < ttl && !(c.state == store.StateScheduled && a.cfg.Live != nil && a.cfg.Live.Get(id) != nil) {
+	if ok && now.Sub(c.at) < ttl && !(c.state == room.StateScheduled && a.cfg.Live != nil && a.cfg.Live.Get(id) != nil) {
 		return c, nil
 	}
-	rm, err := a.cfg.Store.Room(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return cachedRoom{}, err
-	}
+	rm, err := a.cfg.Rooms.Peek(ctx, id)
 	if err != nil {
 		return cachedRoom{}, err
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"majlis/internal/admission"
 	"majlis/internal/overload"
+	"majlis/internal/room"
 	"majlis/internal/store"
 )
 
@@ -55,7 +57,7 @@ func TestJoinSurgeWithoutPoW(t *testing.T) {
 	defer func() { stop(); dwg.Wait() }()
 	wide := admission.Rate{PerSecond: 1e6, Burst: 1e6} // the per-source limits are not what this tests
 	aud := NewAudience(AudienceConfig{
-		Store:    st,
+		Rooms:    storePeeker{st},
 		Tickets:  tickets,
 		Waiting:  admission.NewWaitingRoom(admission.WaitingConfig{Key: key, Rate: 1e5}),
 		PoW:      admission.NewPoW(key),
@@ -176,4 +178,16 @@ func TestJoinSurgeWithoutPoW(t *testing.T) {
 	if status, code := join(nil); status != http.StatusTooManyRequests || code != "pow_required" {
 		t.Fatalf("join at elevated without work = %d %q, want 429 pow_required", status, code)
 	}
+}
+
+// storePeeker reads room records straight from a store (room.Service.Peek
+// without the rest of the room domain).
+type storePeeker struct{ st *store.Store }
+
+func (p storePeeker) Peek(ctx context.Context, id string) (room.Info, error) {
+	rec, err := p.st.Room(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return room.Info{}, room.ErrRoomNotFound
+	}
+	return room.Info(rec), err
 }

@@ -24,7 +24,6 @@ import (
 	"majlis/internal/metrics"
 	"majlis/internal/room"
 	"majlis/internal/stage"
-	"majlis/internal/store"
 )
 
 // Limits on input.
@@ -40,7 +39,6 @@ const (
 
 // Config holds the API's dependencies.
 type Config struct {
-	Store   *store.Store
 	Live    *live.Manager
 	Stage   *stage.Stage
 	Fanout  *fanout.Hub
@@ -58,7 +56,6 @@ type Config struct {
 
 // API serves the HTTP API.
 type API struct {
-	st      *store.Store
 	live    *live.Manager
 	stage   *stage.Stage
 	fan     *fanout.Hub
@@ -72,7 +69,7 @@ type API struct {
 
 // New returns the API handler.
 func New(cfg Config) *API {
-	a := &API{st: cfg.Store, live: cfg.Live, stage: cfg.Stage, fan: cfg.Fanout, tickets: cfg.Tickets,
+	a := &API{live: cfg.Live, stage: cfg.Stage, fan: cfg.Fanout, tickets: cfg.Tickets,
 		met: cfg.Metrics, log: cfg.Logger, acc: cfg.Accounts, rooms: cfg.Rooms, mux: http.NewServeMux()}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -238,7 +235,7 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-func (a *API) roomView(rm store.Room) roomJSON {
+func (a *API) roomView(rm room.Info) roomJSON {
 	v := roomJSON{ID: rm.ID, Title: rm.Title, Host: rm.Host, State: rm.State, CreatedAt: rm.CreatedAt,
 		StartedAt: timePtr(rm.StartedAt), EndedAt: timePtr(rm.EndedAt), Stage: []string{},
 		Description: rm.Description, ScheduledAt: timePtr(rm.ScheduledAt), Pin: rm.Pin,
@@ -321,11 +318,11 @@ func (a *API) endRoom(w http.ResponseWriter, r *http.Request) error {
 }
 
 // liveRoom returns the running room or the error that explains why it is not running.
-func (a *API) liveRoom(ctx context.Context, rm store.Room) (*live.Room, error) {
+func (a *API) liveRoom(ctx context.Context, rm room.Info) (*live.Room, error) {
 	switch rm.State {
-	case store.StateEnded:
+	case room.StateEnded:
 		return nil, errRoomEnded
-	case store.StateScheduled:
+	case room.StateScheduled:
 		return nil, errRoomNotLive
 	}
 	lr := a.live.Get(rm.ID)

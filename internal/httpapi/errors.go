@@ -11,7 +11,6 @@ import (
 	"majlis/internal/program"
 	"majlis/internal/room"
 	"majlis/internal/stage"
-	"majlis/internal/store"
 )
 
 // apiError is an error with its stable API code and HTTP status (the one
@@ -107,8 +106,6 @@ func toAPIError(err error) *apiError {
 		return errBodyTooLarge
 	case errors.Is(err, room.ErrShutdown):
 		return errShuttingDown
-	case errors.Is(err, store.ErrNotFound):
-		return errRoomNotFound
 	case errors.Is(err, program.ErrNotLive):
 		return errorf(http.StatusGone, "room_not_live", "the room is not live")
 	case errors.Is(err, program.ErrUnavailable):

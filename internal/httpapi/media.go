@@ -117,7 +117,7 @@ func (a *API) join(w http.ResponseWriter, r *http.Request) error {
 	// read (a surge of joins into a popular room is the common case). A
 	// room not running here gets the store's answer: 404, 409 or 410.
 	if a.live.Get(id) == nil {
-		rm, err := a.st.Room(r.Context(), id)
+		rm, err := a.rooms.Peek(r.Context(), id)
 		if err != nil {
 			return err
 		}

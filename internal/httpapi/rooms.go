@@ -194,12 +194,9 @@ func (a *API) listRooms(w http.ResponseWriter, r *http.Request) error {
 	if state != "live" && state != "scheduled" {
 		return errorf(http.StatusBadRequest, "bad_state", "state must be live or scheduled")
 	}
-	rooms, err := a.st.RoomsInState(r.Context(), state)
+	rooms, err := a.rooms.List(r.Context(), state, maxRoomList)
 	if err != nil {
 		return err
-	}
-	if len(rooms) > maxRoomList {
-		rooms = rooms[len(rooms)-maxRoomList:]
 	}
 	out := make([]roomJSON, 0, len(rooms))
 	for _, rm := range rooms {

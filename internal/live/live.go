@@ -35,8 +35,8 @@ type Config struct {
 
 // Manager holds the live rooms of this process.
 type Manager struct {
-	cfg   Config
-	mu    sync.Mutex
+	cfg Config
+	mu  sync.Mutex
 	// mu serialises Start, End and Close; lookups (every listener, every
 	// count) read rooms without it, so they never wait on another room's
 	// mixer being built.

@@ -8,75 +8,76 @@ import (
 )
 
 // Create stores a new scheduled room hosted by the actor.
-func (s *Service) Create(ctx context.Context, a Actor, title, description string, at time.Time) (store.Room, error) {
+func (s *Service) Create(ctx context.Context, a Actor, title, description string, at time.Time) (Info, error) {
 	if a.Suspended {
-		return store.Room{}, ErrSuspended
+		return Info{}, ErrSuspended
 	}
 	if !at.IsZero() {
 		now := time.Now()
 		if at.Before(now.Add(-time.Minute)) || at.After(now.Add(MaxScheduleAhead)) {
-			return store.Room{}, ErrBadSchedule
+			return Info{}, ErrBadSchedule
 		}
 	}
-	return s.st.NewRoom(ctx, store.Room{Title: title, Host: a.ID, Description: description, ScheduledAt: at.UTC().Truncate(time.Millisecond)})
+	rec, err := s.st.NewRoom(ctx, store.Room{Title: title, Host: a.ID, Description: description, ScheduledAt: at.UTC().Truncate(time.Millisecond)})
+	return infoOf(rec), err
 }
 
 // Room returns a room's stored record as this process sees it.
-func (s *Service) Room(ctx context.Context, id string) (store.Room, error) {
+func (s *Service) Room(ctx context.Context, id string) (Info, error) {
 	r, err := s.get(ctx, id)
 	if err != nil {
-		return store.Room{}, err
+		return Info{}, err
 	}
-	return r.snap.Load().rec, nil
+	return infoOf(r.snap.Load().rec), nil
 }
 
 // Start makes a room live (host, co-hosts, platform admins).
-func (s *Service) Start(ctx context.Context, a Actor, id string) (store.Room, error) {
+func (s *Service) Start(ctx context.Context, a Actor, id string) (Info, error) {
 	r, err := s.lock(ctx, id)
 	if err != nil {
-		return store.Room{}, err
+		return Info{}, err
 	}
 	defer r.mu.Unlock()
 	// Starting is the room's own people's call (and the admin's); platform
 	// moderators may end a room but not start one.
 	if a.Suspended || (a.Platform != PlatformAdmin && rank(r.roleOf(a.ID)) < rankCohost) {
-		return store.Room{}, ErrForbidden
+		return Info{}, ErrForbidden
 	}
 	switch r.rec.State {
 	case store.StateEnded:
-		return store.Room{}, ErrEnded
+		return Info{}, ErrEnded
 	case store.StateScheduled:
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		if err := s.st.SetRoomState(ctx, id, store.StateLive, now); err != nil {
-			return store.Room{}, err
+			return Info{}, err
 		}
 		r.rec.State, r.rec.StartedAt = store.StateLive, now
 		r.hostGone.Store(time.Now().UnixNano())
 	}
 	if err := s.cfg.Media.Start(id); err != nil {
-		return store.Room{}, err
+		return Info{}, err
 	}
 	s.commitLocked(ctx, r, "room_started", nil)
-	return r.rec, nil
+	return infoOf(r.rec), nil
 }
 
 // End ends a room (host, co-hosts, platform admins and moderators).
-func (s *Service) End(ctx context.Context, a Actor, id string) (store.Room, error) {
+func (s *Service) End(ctx context.Context, a Actor, id string) (Info, error) {
 	r, err := s.lock(ctx, id)
 	if err != nil {
-		return store.Room{}, err
+		return Info{}, err
 	}
 	if r.actorRank(a) < rankCohost || a.Suspended {
 		r.mu.Unlock()
-		return store.Room{}, ErrForbidden
+		return Info{}, ErrForbidden
 	}
 	rec, err := s.endLocked(ctx, r)
 	r.mu.Unlock()
 	if err != nil {
-		return store.Room{}, err
+		return Info{}, err
 	}
 	s.cfg.Media.End(id)
-	return rec, nil
+	return infoOf(rec), nil
 }
 
 // endLocked records the end; the caller stops the media after unlocking

@@ -16,7 +16,7 @@ import (
 	"majlis/internal/live"
 	"majlis/internal/metrics"
 	"majlis/internal/overload"
-	"majlis/internal/store"
+	"majlis/internal/room"
 )
 
 // AdmissionConfig configures the audience plane's defences and the separate
@@ -90,10 +90,18 @@ type audienceDeps struct {
 	ac      AdmissionConfig
 	met     *metrics.Metrics
 	tickets *admission.Signer
-	key     []byte       // the shared ticket key: waiting-room and PoW tokens agree across processes
-	next    http.Handler // the API (origin) or the listen path (edge)
-	store   *store.Store // nil on an edge: no joins there
+	key     []byte        // the shared ticket key: waiting-room and PoW tokens agree across processes
+	next    http.Handler  // the API (origin) or the listen path (edge)
+	rooms   *room.Service // nil on an edge: no joins there
 	live    *live.Manager
+}
+
+// roomPeeker keeps a nil *room.Service a nil interface (an edge's guard then admits no joins).
+func roomPeeker(r *room.Service) httpapi.RoomPeeker {
+	if r == nil {
+		return nil
+	}
+	return r
 }
 
 // newAudiencePlane wraps the bound audience listener in its caps and builds
@@ -113,7 +121,7 @@ func newAudiencePlane(d audienceDeps) *planes {
 	oc := ac.Overload
 	oc.ConnUse = func() (int, int) { return p.audLn.Open(), p.audLn.Max() }
 	var waiting *admission.WaitingRoom
-	if d.store != nil {
+	if d.rooms != nil {
 		waiting = admission.NewWaitingRoom(admission.WaitingConfig{Key: d.key, Rate: ac.JoinRate, Burst: ac.JoinBurst})
 		oc.Backlog = waiting.Backlog
 	}
@@ -125,7 +133,7 @@ func newAudiencePlane(d audienceDeps) *planes {
 		PerIP:     orRate(ac.ReactionsPerIP, admission.Rate{PerSecond: 5, Burst: 20}),
 		PerPrefix: orRate(ac.ReactionsPerPrefix, admission.Rate{PerSecond: 200, Burst: 1000})})
 	p.audience = httpapi.NewAudience(httpapi.AudienceConfig{
-		Store:   d.store,
+		Rooms:   roomPeeker(d.rooms),
 		Tickets: d.tickets,
 		Waiting: waiting,
 		PoW:     admission.NewPoW(d.key),
@@ -149,7 +157,7 @@ func newAudiencePlane(d audienceDeps) *planes {
 // public port and, when configured, the stage plane's own listener.
 func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
 	ac := s.cfg.Admission
-	p := newAudiencePlane(audienceDeps{ln: s.httpLn, ac: ac, met: s.met, tickets: tickets, key: key, next: s.api, store: s.st, live: s.live})
+	p := newAudiencePlane(audienceDeps{ln: s.httpLn, ac: ac, met: s.met, tickets: tickets, key: key, next: s.api, rooms: s.rooms, live: s.live})
 	s.httpLn = p.audLn
 	if ac.StageHTTPAddr != "" {
 		ln, err := net.Listen("tcp", ac.StageHTTPAddr)
