@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"majlis/internal/program"
+	"majlis/internal/wsframe"
 )
 
 // The sharded WebSocket path: the handshake (RFC 6455 section 4.2) is done
@@ -47,7 +48,7 @@ var (
 
 // wsCloseFrame is a server close frame with code and reason.
 func wsCloseFrame(code uint16, reason string) []byte {
-	b := program.AppendWSFrameHeader(nil, 0x8, 2+len(reason))
+	b := wsframe.AppendHeader(nil, 0x8, 2+len(reason))
 	b = binary.BigEndian.AppendUint16(b, code)
 	return append(b, reason...)
 }
@@ -110,7 +111,7 @@ type wsPing struct {
 
 // pongFrame is the server's pong carrying payload.
 func pongFrame(payload []byte) []byte {
-	return append(program.AppendWSFrameHeader(nil, 0xA, len(payload)), payload...)
+	return append(wsframe.AppendHeader(nil, 0xA, len(payload)), payload...)
 }
 
 // feed consumes client bytes; it returns the error that ends the listener.
@@ -301,7 +302,7 @@ func (h *Hub) serveWSSharded(w http.ResponseWriter, r *http.Request, p *program.
 	head = append(head, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	head = append(head, accept...)
 	head = append(head, "\r\n\r\n"...)
-	head = program.AppendWSFrameHeader(head, 0x1, len(hello))
+	head = wsframe.AppendHeader(head, 0x1, len(hello))
 	head = append(head, hello...)
 	// The head is small: one blocking write with a deadline.
 	_ = conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
