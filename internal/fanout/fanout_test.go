@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"majlis/internal/program"
+	"majlis/internal/testkit"
 )
 
 // oggClient reads listen.ogg in a goroutine, recording the frames received.
@@ -40,7 +41,7 @@ func oggClient(t *testing.T, ctx context.Context, url string) *collector {
 
 // readOgg reads an Ogg stream into c until it ends.
 func readOgg(body io.Reader, c *collector) {
-	r := program.NewOggReader(body)
+	r := testkit.NewOggReader(body)
 	for n := 0; ; n++ {
 		pkt, _, err := r.NextPacket()
 		if err != nil {

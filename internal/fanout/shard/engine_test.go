@@ -13,6 +13,7 @@ import (
 
 	"majlis/internal/program"
 	"majlis/internal/ratelimit"
+	"majlis/internal/testkit"
 	"majlis/internal/uring"
 	"majlis/internal/wsframe"
 )
@@ -120,7 +121,7 @@ func listen(t *testing.T, url string) *oggClient {
 	c := &oggClient{done: make(chan error, 1)}
 	go func() {
 		defer resp.Body.Close()
-		r := program.NewOggReader(resp.Body)
+		r := testkit.NewOggReader(resp.Body)
 		for n := 0; ; n++ {
 			if _, _, err := r.NextPacket(); err != nil {
 				c.done <- err
