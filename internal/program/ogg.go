@@ -11,9 +11,6 @@ import (
 const (
 	oggHeaderLen   = 27
 	oggMaxSegments = 255
-	// oggMaxPage is the largest possible Ogg page: header, full segment
-	// table and 255 segments of 255 bytes.
-	oggMaxPage = oggHeaderLen + oggMaxSegments + oggMaxSegments*255
 
 	oggFlagContinued = 0x01
 	oggFlagBOS       = 0x02
