@@ -34,8 +34,8 @@ func (s *discardSink) write(b []byte) error {
 func (s *discardSink) flush() error { return nil }
 
 // BenchmarkFanout measures one chunk delivered to N listeners through the
-// real listener loop (position, backlog check, metrics, wakeup) with
-// instant sinks. One op is one chunk published and written by every
+// goroutine-per-listener loop (perlistener_test.go: position, backlog
+// check, metrics, wakeup) with instant sinks. One op is one chunk published and written by every
 // listener; allocs/op must not grow with N (the program's own framing
 // allocations per chunk are the whole of it).
 func BenchmarkFanout(b *testing.B) {
@@ -82,18 +82,25 @@ func BenchmarkFanout(b *testing.B) {
 // same process: allocs/op include both ends.
 func BenchmarkFanoutSockets(b *testing.B) {
 	const n = 50
-	// "ogg" and "ws" are the sharded writer, "-perlistener" the goroutine
-	// per listener writing through net/http or github.com/coder/websocket
-	// (Config.PerListener).
+	// "ogg" and "ws" are the engine, "-perlistener" the goroutine per
+	// listener writing through net/http or github.com/coder/websocket
+	// (perlistener_test.go, the baseline).
 	for _, mode := range []string{"ogg", "ogg-perlistener", "ws", "ws-perlistener"} {
 		proto := strings.TrimSuffix(mode, "-perlistener")
 		b.Run(fmt.Sprintf("%s/listeners=%d", mode, n), func(b *testing.B) {
 			m := metrics.New(nil)
-			h := NewHub(Config{Metrics: m, MaxBacklog: 100, PerListener: strings.HasSuffix(mode, "-perlistener")})
+			h := NewHub(Config{Metrics: m, MaxBacklog: 100})
 			p := program.New(program.Config{RingChunks: 256})
 			mux := http.NewServeMux()
-			mux.HandleFunc("/listen.ogg", func(w http.ResponseWriter, r *http.Request) { h.ServeOgg(w, r, p) })
-			mux.HandleFunc("/listen.ws", func(w http.ResponseWriter, r *http.Request) { h.ServeWS(w, r, p) })
+			if strings.HasSuffix(mode, "-perlistener") {
+				pl := newPerListener(h)
+				defer pl.close()
+				mux.HandleFunc("/listen.ogg", func(w http.ResponseWriter, r *http.Request) { pl.serveOgg(w, r, p) })
+				mux.HandleFunc("/listen.ws", func(w http.ResponseWriter, r *http.Request) { pl.serveWS(w, r, p) })
+			} else {
+				mux.HandleFunc("/listen.ogg", func(w http.ResponseWriter, r *http.Request) { h.ServeOggDetached(w, r, p, func() {}) })
+				mux.HandleFunc("/listen.ws", func(w http.ResponseWriter, r *http.Request) { h.ServeWSDetached(w, r, p, func() {}) })
+			}
 			srv := newBenchServer(mux)
 			defer srv.Close()
 			defer h.Close()

@@ -1,35 +1,31 @@
 // Package fanout delivers a room's program to its listeners over HTTP
-// (Ogg/Opus) and WebSocket.
+// (Ogg/Opus) and WebSocket: it decides what each listener gets and when a
+// slow one is skipped or dropped, answers the HTTP side, keeps the metrics,
+// and has the raw-socket engine (package shard) do the writing.
 //
 // Data flow: the program (package program) publishes immutable chunks that
 // are already framed for each protocol, down to the wire bytes (an HTTP/1.1
 // chunked-encoding chunk of an Ogg page, a complete WebSocket frame).
+// ServeOggDetached and ServeWSDetached check the request (method, the
+// WebSocket handshake and origin), build the response head and the stream
+// header (the Ogg header pages, or the 101 response and the hello message),
+// pick the start (the newest PrerollChunks chunks, so playback starts at
+// once) and hand the connection to the engine with one of the hub's three
+// listener kinds: chunked Ogg (HTTP/1.1), plain Ogg (HTTP/1.0), WebSocket.
+// They return at once: the engine's shards write each chunk's shared bytes
+// to every socket, so no goroutine or buffer stays with a listener, and
+// onEnd runs when the listener ends.
 //
-// Listeners on HTTP/1.1 use the sharded writer (shard.go): the request is
-// hijacked (for WebSocket after our own handshake, wsraw.go) and its socket
-// handed to one of a few shard goroutines of the program, which write each
-// chunk's shared bytes (Chunk.OggHTTP or Chunk.WSFrame) to all their
-// sockets with one non-blocking write(2) each, and read WebSocket clients'
-// input with one non-blocking read(2) each; ServeOggDetached and
-// ServeWSDetached then keep no goroutine or buffer per listener. With
-// Config.PerListener, or when the connection cannot be hijacked as a plain
-// socket (TLS, HTTP/2), listeners use the per-listener path below.
+// Policy: a listener that falls more than MaxBacklog chunks behind the head
+// (or whose next chunk was overwritten in the ring) is skipped forward to
+// the newest PrerollChunks chunks; after MaxSkips skips, or when its socket
+// takes nothing for WriteTimeout, it is disconnected (slowPolicy, and the
+// close frame of wsFinal). A slow listener therefore only ever hurts itself.
+// WebSocket clients may send pings and a close, within a budget of
+// wsMsgBurst frames and wsMsgPerSecond after that; more ends them with 1008.
 //
-// Per-listener path: every listener is one goroutine with
-// its own position in the program's ring: it writes the shared bytes of each
-// chunk (Chunk.Ogg or Chunk.WS) straight to its connection, and sleeps on
-// Program.Wait when it has caught up. Nothing is encoded or copied per
-// listener, and listeners share no lock or queue with each other or with the
-// mixer.
-//
-// A new listener first gets the protocol's stream header and the newest
-// PrerollChunks chunks, so playback starts at once. A listener that falls
-// more than MaxBacklog chunks behind the head (or whose next chunk was
-// overwritten in the ring) is skipped forward to the newest PrerollChunks
-// chunks; after MaxSkips skips, or a write that does not complete within
-// WriteTimeout, it is disconnected. A slow listener therefore only ever
-// hurts itself.
-//
-// The Hub owns the listener goroutines (HTTP handler goroutines, plus one
-// WebSocket reader each): Hub.Close ends them all and waits for them.
+// A connection the engine cannot take (HTTP/2, TLS terminated here, no
+// socket) is answered 505 http1_required in the API's JSON error shape.
+// Hub.Close ends every listener (the Ogg body cleanly, WebSocket with 1001)
+// and waits for the engine.
 package fanout

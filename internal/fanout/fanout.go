@@ -1,26 +1,24 @@
 package fanout
 
 import (
-	"context"
 	"errors"
 	"log/slog"
-	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"majlis/internal/fanout/shard"
 	"majlis/internal/metrics"
 	"majlis/internal/program"
+	"majlis/internal/ratelimit"
 )
 
 // Defaults of Config.
 const (
-	defaultPreroll      = 200 * time.Millisecond
-	defaultMaxBacklog   = 25
-	defaultMaxSkips     = 3
-	defaultWriteTimeout = 5 * time.Second
+	defaultPreroll    = 200 * time.Millisecond
+	defaultMaxBacklog = 25
+	defaultMaxSkips   = 3
 )
 
 // Config tunes a Hub. Zero values take the documented defaults.
@@ -38,21 +36,18 @@ type Config struct {
 	// next time it falls behind it is disconnected. Default 3; negative
 	// means none (disconnect the first time it falls behind).
 	MaxSkips int
-	// WriteTimeout bounds each write to a listener; a listener that cannot
-	// take a write within it is disconnected. Default 5 s.
+	// WriteTimeout: a listener whose connection takes no byte for this
+	// long is disconnected. Default 5 s.
 	WriteTimeout time.Duration
 	// InsecureSkipVerify disables the WebSocket origin check (for
 	// development and cross-origin players). Default false: the browser's
 	// Origin must match the Host.
 	InsecureSkipVerify bool
-	// Shards is how many writer goroutines serve the sharded listeners of
-	// one program; default GOMAXPROCS. PerListener turns the sharded
-	// writer off: one goroutine per listener, writing through net/http
-	// (kept for comparison and for connections that cannot be hijacked).
-	Shards      int
-	PerListener bool
+	// Shards is how many writer goroutines serve the listeners of one
+	// program; default GOMAXPROCS.
+	Shards int
 	// NoURing makes the shards write with write(2) even when io_uring is
-	// available (for comparison; see batch.go).
+	// available (for comparison).
 	NoURing bool
 	// RingMinListeners is the audience of a shard from which it writes
 	// through io_uring; default 64.
@@ -64,23 +59,14 @@ type Config struct {
 // Hub serves listeners of any number of programs.
 type Hub struct {
 	cfg    Config
-	ctx    context.Context // canceled by Close
-	cancel context.CancelFunc
-
-	mu     sync.Mutex // guards closed and wg.Add against Close
-	closed bool
-	wg     sync.WaitGroup
+	engine *shard.Engine
+	closed atomic.Bool
 
 	listeners atomic.Int64
-	ringSends atomic.Int64 // sends that went through io_uring (tests look)
-	breakRing atomic.Bool  // tests: the next ring batch fails
-	noRing    atomic.Bool  // the kernel offers no io_uring: shards use write(2)
 	ogg, ws   protoMetrics
-	// oggKind and wsKind describe detached listeners of each protocol.
-	oggKind, wsKind listenerKind
-
-	smu      sync.Mutex // guards stations
-	stations map[*program.Program]*station
+	// The listener kinds of the engine: chunked Ogg over HTTP/1.1, plain
+	// Ogg over HTTP/1.0, WebSocket.
+	oggKind, ogg10Kind, wsKind shard.Kind
 }
 
 // protoMetrics are the collectors of one protocol, resolved once so the hot
@@ -102,6 +88,12 @@ func newProtoMetrics(m *metrics.Metrics, proto string) protoMetrics {
 	}
 }
 
+// sent counts one shard round's deliveries.
+func (pm *protoMetrics) sent(bytes, chunks int) {
+	pm.bytes.Add(float64(bytes))
+	pm.chunks.Add(float64(chunks))
+}
+
 // NewHub returns a Hub ready to serve.
 func NewHub(cfg Config) *Hub {
 	if cfg.Metrics == nil {
@@ -116,58 +108,61 @@ func NewHub(cfg Config) *Hub {
 	case cfg.MaxSkips < 0:
 		cfg.MaxSkips = 0
 	}
-	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = defaultWriteTimeout
-	}
-	if cfg.RingMinListeners <= 0 {
-		cfg.RingMinListeners = defaultRingMinListeners
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
-		cfg:    cfg,
-		ctx:    ctx,
-		cancel: cancel,
-		ogg:    newProtoMetrics(cfg.Metrics, "ogg"),
-		ws:     newProtoMetrics(cfg.Metrics, "ws"),
+		cfg: cfg,
+		ogg: newProtoMetrics(cfg.Metrics, "ogg"),
+		ws:  newProtoMetrics(cfg.Metrics, "ws"),
 	}
-	h.oggKind = listenerKind{idx: 0, wire: oggHTTPWire, final: oggFinal, pm: &h.ogg}
-	h.wsKind = listenerKind{idx: 1, wire: wsFrameWire, final: wsFinal, pm: &h.ws}
+	h.oggKind = shard.Kind{Wire: oggHTTPWire, Final: oggFinal, Sent: h.ogg.sent}
+	h.ogg10Kind = shard.Kind{Wire: oggWire, Sent: h.ogg.sent}
+	h.wsKind = shard.Kind{Wire: wsFrameWire, Final: wsFinal, Sent: h.ws.sent, Input: &shard.Input{
+		MaxFrame: wsReadLimit,
+		Rate:     ratelimit.Rate{PerSecond: wsMsgPerSecond, Burst: wsMsgBurst},
+	}}
+	h.engine = shard.New(shard.Config{
+		Shards:           cfg.Shards,
+		NoURing:          cfg.NoURing,
+		RingMinListeners: cfg.RingMinListeners,
+		MaxBacklog:       cfg.MaxBacklog,
+		WriteTimeout:     cfg.WriteTimeout,
+		Logger:           cfg.Logger,
+	}, slowPolicy{h}, &h.oggKind, &h.ogg10Kind, &h.wsKind)
 	return h
 }
 
 // Listeners is the number of listeners currently connected to this hub.
 func (h *Hub) Listeners() int { return int(h.listeners.Load()) }
 
-// Close disconnects every listener and waits until their goroutines have
-// ended. Later requests are refused with 503.
+// Close disconnects every listener and waits until the engine's shards
+// have ended. Later requests are refused with 503.
 func (h *Hub) Close() {
-	h.mu.Lock()
-	h.closed = true
-	h.mu.Unlock()
-	h.cancel()
-	h.wg.Wait()
+	h.closed.Store(true)
+	h.engine.Close()
 }
 
-// join registers a listener goroutine; false once the hub is closed.
-func (h *Hub) join() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return false
+// metricsOf is the protocol metrics of listeners of kind k.
+func (h *Hub) metricsOf(k *shard.Kind) *protoMetrics {
+	if k == &h.wsKind {
+		return &h.ws
 	}
-	h.wg.Add(1)
-	return true
+	return &h.ogg
 }
 
-func (h *Hub) connected(pm *protoMetrics) (disconnected func()) {
+// connected counts a listener in; the returned function, the listener's
+// Handover.Ended, counts it out (a write timeout as a drop) and runs onEnd.
+func (h *Hub) connected(pm *protoMetrics, onEnd func()) (ended func(error)) {
 	h.listeners.Add(1)
 	pm.listeners.Inc()
-	return func() {
+	return func(err error) {
+		if errors.Is(err, shard.ErrWriteTimeout) {
+			pm.drops.Inc()
+		}
 		h.listeners.Add(-1)
 		pm.listeners.Dec()
+		onEnd()
 	}
 }
 
@@ -185,96 +180,27 @@ func (h *Hub) preroll(p *program.Program) uint64 {
 	return uint64(max(n, 0))
 }
 
-var (
-	errTooSlow      = errors.New("listener too slow")
-	errWriteTimeout = errors.New("write timed out")
-	errInterrupted  = errors.New("write interrupted: hub closing")
-)
-
-// sink is one listener's connection.
-type sink interface {
-	// write sends one chunk's (or the stream header's) shared bytes. It
-	// returns errWriteTimeout when the write did not finish in time, and
-	// errInterrupted when the hub closed during the write.
-	write(b []byte) error
-	// flush pushes buffered bytes; called whenever the listener has caught
-	// up with the head, so a lagging listener batches its writes.
-	flush() error
-}
-
 // startPos is where a listener connecting now starts: the newest preroll.
 func (h *Hub) startPos(p *program.Program) uint64 {
 	head := p.Head()
 	return head - min(h.preroll(p), head)
 }
 
-// stream writes p's chunks to s from chunk pos on, until p closes (nil),
-// ctx is done, a write fails or the listener is too slow.
-func (h *Hub) stream(ctx context.Context, p *program.Program, pos uint64, s sink, pm *protoMetrics, ws bool) error {
-	preroll := h.preroll(p)
-	maxBacklog := uint64(h.cfg.MaxBacklog)
-	var head uint64
-	skips := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		head = p.Head()
-		if pos < head {
-			var c *program.Chunk
-			if head-pos <= maxBacklog {
-				c = p.Chunk(pos)
-			}
-			if c == nil { // too far behind, or the chunk was overwritten
-				if skips == h.cfg.MaxSkips {
-					pm.drops.Inc()
-					return errTooSlow
-				}
-				skips++
-				pm.skips.Inc()
-				pos = head - min(preroll, head)
-				continue
-			}
-			b := c.Ogg
-			if ws {
-				b = c.WS
-			}
-			if err := s.write(b); err != nil {
-				if errors.Is(err, errWriteTimeout) {
-					pm.drops.Inc()
-				}
-				return err
-			}
-			pm.bytes.Add(float64(len(b)))
-			pm.chunks.Inc()
-			pos++
-			continue
-		}
-		if err := s.flush(); err != nil {
-			if errors.Is(err, errWriteTimeout) {
-				pm.drops.Inc()
-			}
-			return err
-		}
-		// Take the wait channel before the last look at Head, so a chunk
-		// published in between still wakes us.
-		wait := p.Wait()
-		if p.Head() > pos {
-			continue
-		}
-		if p.Closed() {
-			return nil
-		}
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
+// errTooSlow ends a listener that fell behind more than MaxSkips times.
+var errTooSlow = errors.New("listener too slow")
 
-// shuttingDown answers requests that arrive after Close.
-func shuttingDown(w http.ResponseWriter) {
-	w.Header().Set("Retry-After", "1")
-	http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+// slowPolicy is the hub's rule for lagging listeners: skip forward to the
+// newest preroll, MaxSkips times; the next time, disconnect. A slow
+// listener therefore only ever hurts itself.
+type slowPolicy struct{ h *Hub }
+
+func (sp slowPolicy) Lagging(p *program.Program, k *shard.Kind, head uint64, skips int) (uint64, error) {
+	h := sp.h
+	pm := h.metricsOf(k)
+	if skips >= h.cfg.MaxSkips {
+		pm.drops.Inc()
+		return 0, errTooSlow
+	}
+	pm.skips.Inc()
+	return head - min(h.preroll(p), head), nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"majlis/internal/program"
+	"majlis/internal/testkit"
 )
 
 // oggClient reads listen.ogg in a goroutine, recording the frames received.
@@ -33,25 +34,30 @@ func oggClient(t *testing.T, ctx context.Context, url string) *collector {
 	c := newCollector()
 	go func() {
 		defer resp.Body.Close()
-		r := program.NewOggReader(resp.Body)
-		for n := 0; ; n++ {
-			pkt, _, err := r.NextPacket()
-			if err != nil {
-				c.finish(err)
-				return
-			}
-			if n < 2 { // OpusHead, OpusTags: checked by the reader
-				continue
-			}
-			seq, err := packetSeq(pkt)
-			if err != nil {
-				c.finish(err)
-				return
-			}
-			c.add(seq)
-		}
+		readOgg(resp.Body, c)
 	}()
 	return c
+}
+
+// readOgg reads an Ogg stream into c until it ends.
+func readOgg(body io.Reader, c *collector) {
+	r := testkit.NewOggReader(body)
+	for n := 0; ; n++ {
+		pkt, _, err := r.NextPacket()
+		if err != nil {
+			c.finish(err)
+			return
+		}
+		if n < 2 { // OpusHead, OpusTags: checked by the reader
+			continue
+		}
+		seq, err := packetSeq(pkt)
+		if err != nil {
+			c.finish(err)
+			return
+		}
+		c.add(seq)
+	}
 }
 
 // wsClient reads listen.ws in a goroutine: hello, then chunk messages.

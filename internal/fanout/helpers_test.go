@@ -56,8 +56,8 @@ func newHarness(t *testing.T, cfg Config, pcfg program.Config, sndbuf int) *harn
 	cfg.Metrics = hh.metrics
 	hh.hub = NewHub(cfg)
 	mux := http.NewServeMux()
-	mux.HandleFunc("/listen.ogg", func(w http.ResponseWriter, r *http.Request) { hh.hub.ServeOgg(w, r, hh.prog) })
-	mux.HandleFunc("/listen.ws", func(w http.ResponseWriter, r *http.Request) { hh.hub.ServeWS(w, r, hh.prog) })
+	mux.HandleFunc("/listen.ogg", func(w http.ResponseWriter, r *http.Request) { hh.hub.ServeOggDetached(w, r, hh.prog, func() {}) })
+	mux.HandleFunc("/listen.ws", func(w http.ResponseWriter, r *http.Request) { hh.hub.ServeWSDetached(w, r, hh.prog, func() {}) })
 	hh.srv = httptest.NewUnstartedServer(mux)
 	if sndbuf > 0 {
 		hh.srv.Listener = smallSendBuffer{hh.srv.Listener, sndbuf}
@@ -187,7 +187,7 @@ func (c *collector) checkConsecutive(t *testing.T, name string, first, end uint6
 	}
 }
 
-// writePaths are the shard's two ways of writing: write(2) per listener,
+// writePaths are the engine's two ways of writing: write(2) per listener,
 // and io_uring batches from the first listener on.
 var writePaths = []struct {
 	name string

@@ -1,133 +1,86 @@
 package fanout
 
 import (
-	"context"
-	"errors"
 	"net/http"
-	"os"
-	"sync"
-	"sync/atomic"
-	"time"
 
+	"majlis/internal/fanout/shard"
 	"majlis/internal/program"
 )
 
-// ServeOgg streams p as one endless Ogg/Opus HTTP response: the header pages,
-// the preroll, then live pages until the program closes (the response then
-// ends cleanly), the client goes away, or the hub closes.
+// ServeOggDetached streams p as one endless Ogg/Opus HTTP response: the
+// header pages, the preroll, then live pages until the program closes (the
+// response then ends cleanly), the client goes away, or the hub closes.
 //
-// It returns when the listener ends; ServeOggDetached does not wait.
-func (h *Hub) ServeOgg(w http.ResponseWriter, r *http.Request, p *program.Program) {
-	done := make(chan struct{})
-	h.ServeOggDetached(w, r, p, func() { close(done) })
-	<-done
-}
-
-// ServeOggDetached is ServeOgg, except that with the sharded writer it
-// returns as soon as the listener is handed to its shard, so no goroutine
-// (and no net/http buffer) stays with the listener; onEnd runs exactly once
-// when the listener ends (possibly before ServeOggDetached returns).
+// The connection is hijacked and handed to the engine (package shard), so
+// ServeOggDetached returns at once and no goroutine or buffer stays with
+// the listener; onEnd runs exactly once when the listener ends (possibly
+// before ServeOggDetached returns). A request the engine cannot take (not
+// plain HTTP/1.x) is answered 505 http1_required; a HEAD gets the headers.
 func (h *Hub) ServeOggDetached(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) {
-	if !h.join() {
+	if h.closed.Load() {
 		shuttingDown(w)
 		onEnd()
 		return
 	}
-	defer h.wg.Done()
-	if !h.cfg.PerListener && h.serveOggSharded(w, r, p, onEnd) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodHead:
+		hd := w.Header()
+		hd.Set("Content-Type", "audio/ogg")
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusOK)
+		onEnd()
+		return
+	default:
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "listen.ogg takes GET")
+		onEnd()
 		return
 	}
-	defer onEnd()
-
-	hd := w.Header()
-	hd.Set("Content-Type", "audio/ogg")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		return
+	// HTTP/1.1 gets a chunked body, which ends cleanly; HTTP/1.0 a body
+	// that ends with the connection.
+	kind, resp, headers := &h.oggKind, oggHead, p.OggHeadersHTTP()
+	if r.ProtoMinor == 0 {
+		kind, resp, headers = &h.ogg10Kind, oggHead10, p.OggHeaders()
 	}
-
-	// The listener ends with the request (client gone) or the hub.
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	defer context.AfterFunc(h.ctx, cancel)()
-
-	rc := http.NewResponseController(w)
-	s := &oggSink{w: w, rc: rc, timeout: h.cfg.WriteTimeout}
-	// A write blocked on a stuck client must not hold up shutdown: when the
-	// hub closes, expire the write deadline, unless the handler has already
-	// finished streaming (then net/http must be able to end the body).
-	// Only the hub triggers this: net/http cancels r.Context() itself when
-	// a write fails, which must still count as a timeout.
-	var (
-		dmu      sync.Mutex
-		finished bool
-	)
-	stopInterrupt := context.AfterFunc(h.ctx, func() {
-		dmu.Lock()
-		defer dmu.Unlock()
-		if !finished {
-			s.interrupted.Store(true)
-			_ = rc.SetWriteDeadline(time.Now())
-		}
-	})
-
-	pos := h.startPos(p)
-	disconnected := h.connected(&h.ogg)
-	err := s.write(p.OggHeaders())
-	if err == nil {
-		h.ogg.bytes.Add(float64(len(p.OggHeaders())))
-		err = h.stream(ctx, p, pos, s, &h.ogg, false)
-	}
-	disconnected()
-	stopInterrupt()
-	dmu.Lock()
-	finished = true
-	dmu.Unlock()
-	if err == nil || h.ctx.Err() != nil {
-		// Program ended or server shutting down: let net/http end the
-		// chunked body cleanly, so players see the end of the stream.
-		_ = rc.SetWriteDeadline(time.Now().Add(finishTimeout))
+	head := make([]byte, 0, len(resp)+len(headers))
+	head = append(append(head, resp...), headers...)
+	ended := h.connected(&h.ogg, onEnd)
+	err := h.engine.Take(w, r, shard.Handover{Program: p, Kind: kind, Head: head, Pos: h.startPos(p), Ended: ended})
+	switch err {
+	case nil:
+		h.ogg.bytes.Add(float64(len(head)))
+	case shard.ErrClosed:
+		shuttingDown(w)
+		ended(err)
+	default:
+		http1Required(w)
+		ended(err)
 	}
 }
 
-// finishTimeout bounds net/http's final write after a listener ends.
-const finishTimeout = time.Second
+// oggHead and oggHead10 are the response heads of a listen.ogg stream.
+// The connection is the engine's after the hijack, so it is closed at the end.
+const (
+	oggHead = "HTTP/1.1 200 OK\r\nContent-Type: audio/ogg\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n" +
+		"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+	oggHead10 = "HTTP/1.0 200 OK\r\nContent-Type: audio/ogg\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n" +
+		"Connection: close\r\n\r\n"
+)
 
-// oggSink writes to an HTTP response, with a deadline per write.
-type oggSink struct {
-	w           http.ResponseWriter
-	rc          *http.ResponseController
-	timeout     time.Duration
-	interrupted atomic.Bool // the deadline was expired on purpose
-}
+// chunkedEnd is the last chunk of a chunked body.
+var chunkedEnd = []byte("0\r\n\r\n")
 
-func (s *oggSink) write(b []byte) error {
-	if err := s.rc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
-		return err
+func oggHTTPWire(c *program.Chunk) []byte { return c.OggHTTP }
+func oggWire(c *program.Chunk) []byte     { return c.Ogg }
+
+// oggFinal ends the chunked body when the program ends or the server shuts
+// down, so players see a clean end of stream; otherwise the connection is
+// just closed.
+func oggFinal(err error) []byte {
+	if err == shard.ErrEnded || err == shard.ErrShutdown {
+		return chunkedEnd
 	}
-	_, err := s.w.Write(b)
-	return s.err(err)
-}
-
-func (s *oggSink) flush() error {
-	if err := s.rc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
-		return err
-	}
-	return s.err(s.rc.Flush())
-}
-
-// err classifies a write error: a deadline that expired because the hub
-// closed is an interruption, not a slow listener.
-func (s *oggSink) err(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case s.interrupted.Load():
-		return errInterrupted
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return errWriteTimeout
-	}
-	return err
+	return nil
 }

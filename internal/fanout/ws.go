@@ -1,25 +1,30 @@
 package fanout
 
 import (
-	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"sync/atomic"
-	"time"
+	"net/url"
+	"strings"
 
-	"github.com/coder/websocket"
-
+	"majlis/internal/fanout/shard"
 	"majlis/internal/program"
+	"majlis/internal/wsframe"
 )
+
+// The WebSocket listen path: the handshake (RFC 6455 section 4.2) is
+// checked here, then the connection is handed to the engine like a
+// listen.ogg one, with the 101 response and the hello message as its head;
+// the engine writes each chunk's shared, pre-framed Chunk.WSFrame and reads
+// the client's input under the limits below.
 
 // Limits on what a WebSocket listener may send us: it has nothing to say
 // beyond pings and close, so anything more is abuse.
 const (
-	wsReadLimit    = 1024              // bytes per client message
-	wsMsgBurst     = 16                // client messages allowed at once
-	wsMsgPerSecond = 4                 // sustained client messages per second
+	wsReadLimit    = 1024              // bytes per client frame
+	wsMsgBurst     = 16                // client frames allowed at once
+	wsMsgPerSecond = 4                 // sustained client frames per second
 	wsProtoVersion = program.WSVersion // announced in the hello message
 )
 
@@ -32,90 +37,100 @@ type wsHello struct {
 	Version      int    `json:"version"`
 }
 
-// ServeWS upgrades to a WebSocket and streams p: a JSON hello text message,
-// then one binary message per chunk (Chunk.WS), from the preroll on. When
-// the program closes it closes with StatusNormalClosure "room ended".
+// ServeWSDetached upgrades to a WebSocket and streams p: a JSON hello text
+// message, then one binary message per chunk (Chunk.WS), from the preroll
+// on. When the program closes it closes with 1000 "room ended"; a listener
+// too slow gets 1013, a flooding one 1008, a frame over the limit 1009, a
+// shutdown 1001.
 //
-// It returns when the listener ends; ServeWSDetached does not wait.
-func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, p *program.Program) {
-	done := make(chan struct{})
-	h.ServeWSDetached(w, r, p, func() { close(done) })
-	<-done
-}
-
-// ServeWSDetached is ServeWS, except that with the sharded writer it returns
-// as soon as the upgraded connection is handed to its shard (see
-// serveWSSharded); onEnd runs exactly once when the listener ends (possibly
-// before ServeWSDetached returns). With Config.PerListener, or when the
-// connection cannot be hijacked as a plain socket, the listener is served
-// by github.com/coder/websocket from this goroutine plus a reader.
+// The connection is handed to the engine (package shard), so
+// ServeWSDetached returns at once; onEnd runs exactly once when the
+// listener ends (possibly before ServeWSDetached returns). A bad handshake
+// is answered 400, 403 or 426; a request the engine cannot take (not plain
+// HTTP/1.1) 505 http1_required.
 func (h *Hub) ServeWSDetached(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) {
-	if !h.join() {
+	if h.closed.Load() {
 		shuttingDown(w)
 		onEnd()
 		return
 	}
-	defer h.wg.Done()
-	if !h.cfg.PerListener && h.serveWSSharded(w, r, p, onEnd) {
+	accept, status, err := h.wsHandshake(r)
+	if err != nil {
+		if status == http.StatusUpgradeRequired {
+			w.Header().Set("Connection", "Upgrade")
+			w.Header().Set("Upgrade", "websocket")
+		}
+		if r.Header.Get("Sec-WebSocket-Version") != "13" {
+			w.Header().Set("Sec-WebSocket-Version", "13")
+		}
+		http.Error(w, http.StatusText(status), status)
+		onEnd()
 		return
 	}
-	defer onEnd()
-	h.serveWSPerListener(w, r, p)
+	hello := helloJSON(p)
+	head := make([]byte, 0, 160+len(hello))
+	head = append(head, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	head = append(head, accept...)
+	head = append(head, "\r\n\r\n"...)
+	head = wsframe.AppendFrame(head, wsframe.OpText, hello)
+	ended := h.connected(&h.ws, onEnd)
+	err = h.engine.Take(w, r, shard.Handover{Program: p, Kind: &h.wsKind, Head: head, Pos: h.startPos(p), Ended: ended})
+	switch err {
+	case nil:
+	case shard.ErrClosed:
+		shuttingDown(w)
+		ended(err)
+	default:
+		http1Required(w)
+		ended(err)
+	}
 }
 
-// serveWSPerListener is the goroutine-per-listener WebSocket path.
-func (h *Hub) serveWSPerListener(w http.ResponseWriter, r *http.Request, p *program.Program) {
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		InsecureSkipVerify: h.cfg.InsecureSkipVerify,
-		// Opus does not compress; deflate would only cost CPU per listener.
-		CompressionMode: websocket.CompressionDisabled,
-	})
-	if err != nil {
-		return // Accept has answered the request
-	}
-	conn.SetReadLimit(wsReadLimit)
+// errWSHandshake is a request that is not a valid WebSocket upgrade.
+var errWSHandshake = errors.New("bad websocket handshake")
 
-	// The hijacked connection outlives r.Context(): the listener ends with
-	// the hub, the program, or the reader (client closed or flooded).
-	ctx, cancel := context.WithCancel(h.ctx)
-	defer cancel()
-	var flooded atomic.Bool
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		defer cancel()
-		if errors.Is(discardClientMessages(conn), errFlood) {
-			flooded.Store(true)
+// wsHandshake checks an upgrade request and returns its Sec-WebSocket-Accept
+// value, or the status to answer with. The checks and codes are those of
+// github.com/coder/websocket's Accept, except that a method other than GET
+// is a 400.
+func (h *Hub) wsHandshake(r *http.Request) (accept string, status int, err error) {
+	if !r.ProtoAtLeast(1, 1) ||
+		!headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
+		return "", http.StatusUpgradeRequired, errWSHandshake
+	}
+	if r.Method != http.MethodGet || r.Header.Get("Sec-WebSocket-Version") != "13" {
+		return "", http.StatusBadRequest, errWSHandshake
+	}
+	keys := r.Header.Values("Sec-WebSocket-Key")
+	if len(keys) != 1 {
+		return "", http.StatusBadRequest, errWSHandshake
+	}
+	key := strings.TrimSpace(keys[0])
+	if v, err := base64.StdEncoding.DecodeString(key); err != nil || len(v) != 16 {
+		return "", http.StatusBadRequest, errWSHandshake
+	}
+	if !h.cfg.InsecureSkipVerify {
+		if origin := r.Header.Get("Origin"); origin != "" {
+			u, err := url.Parse(origin)
+			if err != nil || !strings.EqualFold(r.Host, u.Host) {
+				return "", http.StatusForbidden, errWSHandshake
+			}
 		}
-	}()
-
-	s := newWSSink(conn, h.cfg.WriteTimeout)
-	defer s.timer.Stop()
-	pos := h.startPos(p)
-	disconnected := h.connected(&h.ws)
-	err = s.writeTyped(websocket.MessageText, helloJSON(p))
-	if err == nil {
-		err = h.stream(ctx, p, pos, s, &h.ws, true)
 	}
-	disconnected()
-
-	// The library bounds a close handshake to a few seconds.
-	switch {
-	case err == nil:
-		_ = conn.Close(websocket.StatusNormalClosure, "room ended")
-	case flooded.Load():
-		_ = conn.Close(websocket.StatusPolicyViolation, "too many messages")
-	case errors.Is(err, errTooSlow):
-		_ = conn.Close(websocket.StatusTryAgainLater, "listener too slow")
-	case h.ctx.Err() != nil:
-		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
-	default: // write failed or timed out, or the client closed
-		_ = conn.CloseNow()
-	}
-	<-readerDone
+	return wsframe.AcceptKey(key), 0, nil
 }
 
-var errFlood = errors.New("client sent too many messages")
+// headerHasToken reports whether a comma-separated header holds token.
+func headerHasToken(hd http.Header, name, token string) bool {
+	for _, v := range hd.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // helloJSON is the payload of the hello message for p.
 func helloJSON(p *program.Program) []byte {
@@ -129,63 +144,37 @@ func helloJSON(p *program.Program) []byte {
 	return hello
 }
 
-// discardClientMessages reads and drops client messages, which keeps ping,
-// pong and close handling going, until the connection ends or the client
-// exceeds its message budget (token bucket: wsMsgBurst, wsMsgPerSecond).
-// It reads without a context deadline: a canceled read context would make
-// the library drop the connection before our close handshake.
-func discardClientMessages(conn *websocket.Conn) error {
-	tokens := float64(wsMsgBurst)
-	last := time.Now()
-	for {
-		_, r, err := conn.Reader(context.Background())
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(io.Discard, r); err != nil {
-			return err
-		}
-		now := time.Now()
-		tokens = min(wsMsgBurst, tokens+now.Sub(last).Seconds()*wsMsgPerSecond)
-		last = now
-		if tokens < 1 {
-			return errFlood
-		}
-		tokens--
+func wsFrameWire(c *program.Chunk) []byte { return c.WSFrame }
+
+// The close frames, built once; never modified.
+var (
+	wsCloseEnded    = wsframe.CloseFrame(wsframe.CloseNormal, "room ended")
+	wsCloseReply    = wsframe.CloseFrame(wsframe.CloseNormal, "")
+	wsCloseShutdown = wsframe.CloseFrame(wsframe.CloseGoingAway, "server shutting down")
+	wsCloseProtocol = wsframe.CloseFrame(wsframe.CloseProtocolError, "protocol error")
+	wsCloseFlood    = wsframe.CloseFrame(wsframe.ClosePolicy, "too many messages")
+	wsCloseTooBig   = wsframe.CloseFrame(wsframe.CloseTooBig, "message too big")
+	wsCloseTooSlow  = wsframe.CloseFrame(wsframe.CloseTryAgainLater, "listener too slow")
+)
+
+// wsFinal is the close frame for each way a WebSocket listener ends; a
+// write timeout or a vanished client gets none.
+func wsFinal(err error) []byte {
+	switch err {
+	case shard.ErrEnded:
+		return wsCloseEnded
+	case shard.ErrShutdown:
+		return wsCloseShutdown
+	case errTooSlow:
+		return wsCloseTooSlow
+	case shard.ErrClientClosed:
+		return wsCloseReply
+	case shard.ErrFlood:
+		return wsCloseFlood
+	case shard.ErrTooBig:
+		return wsCloseTooBig
+	case shard.ErrProtocol:
+		return wsCloseProtocol
 	}
+	return nil
 }
-
-// wsSink writes binary messages. The write deadline is a timer that closes
-// the connection, rather than a per-write context: the library allocates for
-// every write with a cancelable context.
-type wsSink struct {
-	conn     *websocket.Conn
-	timeout  time.Duration
-	timer    *time.Timer
-	timedOut atomic.Bool
-}
-
-func newWSSink(conn *websocket.Conn, timeout time.Duration) *wsSink {
-	s := &wsSink{conn: conn, timeout: timeout}
-	s.timer = time.AfterFunc(time.Hour, func() {
-		s.timedOut.Store(true)
-		_ = conn.CloseNow()
-	})
-	s.timer.Stop()
-	return s
-}
-
-func (s *wsSink) write(b []byte) error { return s.writeTyped(websocket.MessageBinary, b) }
-
-func (s *wsSink) writeTyped(typ websocket.MessageType, b []byte) error {
-	s.timer.Reset(s.timeout)
-	err := s.conn.Write(context.Background(), typ, b)
-	s.timer.Stop()
-	if err != nil && s.timedOut.Load() {
-		return errWriteTimeout
-	}
-	return err
-}
-
-// flush is a no-op: every message is flushed as it is written.
-func (s *wsSink) flush() error { return nil }

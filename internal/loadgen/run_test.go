@@ -35,8 +35,8 @@ func liveProgram(t *testing.T, p *program.Program, stopAfter int) {
 func serveProgram(t *testing.T, p *program.Program) string {
 	hub := fanout.NewHub(fanout.Config{})
 	mux := http.NewServeMux()
-	mux.HandleFunc("/api/v1/rooms/r/listen.ogg", func(w http.ResponseWriter, r *http.Request) { hub.ServeOgg(w, r, p) })
-	mux.HandleFunc("/api/v1/rooms/r/listen.ws", func(w http.ResponseWriter, r *http.Request) { hub.ServeWS(w, r, p) })
+	mux.HandleFunc("/api/v1/rooms/r/listen.ogg", func(w http.ResponseWriter, r *http.Request) { hub.ServeOggDetached(w, r, p, func() {}) })
+	mux.HandleFunc("/api/v1/rooms/r/listen.ws", func(w http.ResponseWriter, r *http.Request) { hub.ServeWSDetached(w, r, p, func() {}) })
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { hub.Close(); srv.Close() })
 	return srv.URL

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"majlis/internal/ogg"
+	"majlis/internal/wsframe"
 )
 
 // The stream parsers below take the body of a listener's stream in pieces
@@ -28,9 +31,7 @@ const (
 	// maxWSFrame is the largest WebSocket frame accepted; chunks are far smaller.
 	maxWSFrame = 1 << 20
 	// maxWSControl is the largest control frame payload (RFC 6455 5.5).
-	maxWSControl = 125
-	// oggHeaderLen is the fixed part of an Ogg page header (RFC 3533).
-	oggHeaderLen = 27
+	maxWSControl = wsframe.MaxControlPayload
 	// wsChunkHeaderLen is the part of a WebSocket chunk message the
 	// verifier needs: version, first seq, first sample, frame samples, count.
 	wsChunkHeaderLen = 20
@@ -47,30 +48,18 @@ const (
 	chunkDataLF               // LF after the payload
 )
 
-// States of the Ogg page parser.
-const (
-	pageHeader uint8 = iota
-	pageSegments
-	pageBody
-)
-
 // oggStream parses a listen.ogg body: HTTP/1.1 chunked framing (when
-// chunked) around Ogg pages. Only page headers are parsed: the granule
-// position of a data page is the media position of its end, and each packet
-// on it is one 20 ms frame. CRCs are not checked: the program's tests do
-// that, and the load generator must stay cheap.
+// chunked) around Ogg pages, read by an ogg.Parser (which checks each
+// page's CRC without keeping its body). The granule position of a data
+// page is the media position of its end, and each packet on it is one
+// 20 ms frame.
 type oggStream struct {
 	chunked bool
 	cstate  uint8
-	pstate  uint8
-	hdrN    uint8
-	segLeft uint8
-	packets uint8
 	digits  uint8
 	lineN   uint16
-	body    int32  // page body bytes left
 	chunk   uint64 // chunk payload bytes left, or the size being read
-	hdr     [oggHeaderLen]byte
+	pg      ogg.Parser
 }
 
 // errChunked is a malformed HTTP chunked framing.
@@ -193,47 +182,20 @@ func hexDigit(b byte) (byte, bool) {
 // pages parses de-chunked body bytes into Ogg pages.
 func (o *oggStream) pages(p []byte, now time.Time, v observer) error {
 	for {
-		switch o.pstate {
-		case pageHeader:
-			if len(p) == 0 {
-				return nil
-			}
-			n := copy(o.hdr[o.hdrN:], p)
-			o.hdrN += uint8(n)
-			p = p[n:]
-			if o.hdrN < oggHeaderLen {
-				return nil
-			}
-			if string(o.hdr[:4]) != "OggS" {
-				return fmt.Errorf("%w: ogg capture pattern", errFraming)
-			}
-			o.segLeft, o.body, o.packets = o.hdr[26], 0, 0
-			o.pstate = pageSegments
-		case pageSegments:
-			n := min(len(p), int(o.segLeft))
-			for _, s := range p[:n] {
-				o.body += int32(s)
-				if s < 255 {
-					o.packets++
-				}
-			}
-			o.segLeft -= uint8(n)
-			p = p[n:]
-			if o.segLeft > 0 {
-				return nil
-			}
-			o.pstate = pageBody
-		case pageBody:
-			n := min(len(p), int(o.body))
-			o.body -= int32(n)
-			p = p[n:]
-			if o.body > 0 {
-				return nil
-			}
-			o.pstate, o.hdrN = pageHeader, 0
-			if binary.LittleEndian.Uint32(o.hdr[18:]) >= 2 { // not OpusHead, OpusTags
-				granule := int64(binary.LittleEndian.Uint64(o.hdr[6:]))
-				v.Observe(now, granule-int64(o.packets)*960, granule)
+		n, tok, err := o.pg.Next(p)
+		p = p[n:]
+		switch {
+		case errors.Is(err, ogg.ErrCapture):
+			return fmt.Errorf("%w: ogg capture pattern", errFraming)
+		case err != nil:
+			return fmt.Errorf("%w: %v", errFraming, err)
+		}
+		switch tok {
+		case ogg.None:
+			return nil
+		case ogg.PageEnd:
+			if pg := o.pg.Page(); pg.Seq >= 2 { // not OpusHead, OpusTags
+				v.Observe(now, pg.Granule-int64(pg.Packets)*960, pg.Granule)
 			}
 		}
 	}
@@ -241,7 +203,7 @@ func (o *oggStream) pages(p []byte, now time.Time, v observer) error {
 
 // pageEOF is the end of the de-chunked body: clean between pages.
 func (o *oggStream) pageEOF() error {
-	if o.pstate == pageHeader && o.hdrN == 0 {
+	if o.pg.Between() {
 		return io.EOF
 	}
 	return io.ErrUnexpectedEOF
@@ -266,20 +228,17 @@ const (
 
 // wsStream parses the server frames of a listen.ws connection after the
 // handshake (unmasked, unfragmented as the server sends them; fragments
-// are handled anyway). From each binary chunk message it uses only the
-// header: first seq, frame samples and count. A close with status 1000
-// ends cleanly (io.EOF); a ping is answered.
+// are handled anyway) with a wsframe.Parser. From each binary chunk
+// message it uses only the header: first seq, frame samples and count. A
+// close with status 1000 ends cleanly (io.EOF); a ping is answered.
 type wsStream struct {
+	p        wsframe.Parser
 	state    uint8
-	hN       uint8
-	hWant    uint8
 	fin      bool
 	opcode   byte // of the current frame
 	op       byte // of the current message
 	msgHeadN uint8
 	ctlN     uint8
-	left     int64 // payload bytes left in the current frame
-	h        [10]byte
 	msgHead  [wsChunkHeaderLen]byte
 	ctl      *[maxWSControl]byte // control payload, only while one is read
 }
@@ -292,52 +251,30 @@ var errWSClosed = errors.New("websocket closed")
 // with status 1000 and an error otherwise; after that the stream is over.
 func (s *wsStream) feed(p []byte, now time.Time, v observer, w io.Writer) error {
 	for {
-		switch s.state {
-		case wsHead:
+		if s.state == wsHead {
 			if len(p) == 0 {
 				return nil
 			}
-			if s.hWant == 0 {
-				s.hWant = 2
-			}
-			n := copy(s.h[s.hN:s.hWant], p)
-			s.hN += uint8(n)
+			n, ok := s.p.ReadHeader(p)
 			p = p[n:]
-			if s.hN < s.hWant {
+			if !ok {
 				return nil
-			}
-			if s.hWant == 2 {
-				if s.h[1]&0x80 != 0 {
-					return fmt.Errorf("%w: masked server frame", errFraming)
-				}
-				switch s.h[1] & 0x7F {
-				case 126:
-					s.hWant = 4
-					continue
-				case 127:
-					s.hWant = 10
-					continue
-				}
 			}
 			if err := s.frameStart(); err != nil {
 				return err
 			}
+		}
+		pl, _ := s.p.Payload(p)
+		p = p[len(pl):]
+		switch s.state {
 		case wsData:
-			take := min(s.left, int64(len(s.msgHead)-int(s.msgHeadN)))
-			if take > 0 {
-				n := copy(s.msgHead[s.msgHeadN:], p[:min(int64(len(p)), take)])
-				s.msgHeadN += uint8(n)
-				s.left -= int64(n)
-				p = p[n:]
-			}
-			n := min(int64(len(p)), s.left)
-			s.left -= n
-			p = p[n:]
-			if s.left > 0 {
+			k := copy(s.msgHead[s.msgHeadN:], pl)
+			s.msgHeadN += uint8(k)
+			if s.p.Left() > 0 {
 				return nil
 			}
 			s.state = wsHead
-			if !s.fin || s.op != 0x2 {
+			if !s.fin || s.op != wsframe.OpBinary {
 				continue // hello (text) or an unfinished message
 			}
 			if s.msgHeadN < wsChunkHeaderLen || s.msgHead[0] != 1 {
@@ -349,20 +286,16 @@ func (s *wsStream) feed(p []byte, now time.Time, v observer, w io.Writer) error 
 			from := int64(first) * fs
 			v.Observe(now, from, from+count*fs)
 		case wsControl:
-			n := copy(s.ctl[s.ctlN:s.left], p)
-			s.ctlN += uint8(n)
-			p = p[n:]
-			if int64(s.ctlN) < s.left {
+			k := copy(s.ctl[s.ctlN:], pl) // a long close reason is cut
+			s.ctlN += uint8(k)
+			if s.p.Left() > 0 {
 				return nil
 			}
 			if err := s.control(w); err != nil {
 				return err
 			}
 		case wsSkip:
-			n := min(int64(len(p)), s.left)
-			s.left -= n
-			p = p[n:]
-			if s.left > 0 {
+			if s.p.Left() > 0 {
 				return nil
 			}
 			s.state = wsHead
@@ -372,39 +305,28 @@ func (s *wsStream) feed(p []byte, now time.Time, v observer, w io.Writer) error 
 
 // frameStart acts on a complete frame header.
 func (s *wsStream) frameStart() error {
-	var n int64
-	switch s.hWant {
-	case 2:
-		n = int64(s.h[1] & 0x7F)
-	case 4:
-		n = int64(binary.BigEndian.Uint16(s.h[2:4]))
-	default:
-		u := binary.BigEndian.Uint64(s.h[2:10])
-		if u > maxWSFrame {
-			return fmt.Errorf("%w: frame of %d bytes", errFraming, u)
-		}
-		n = int64(u)
+	h := s.p.Header()
+	if h.Masked {
+		return fmt.Errorf("%w: masked server frame", errFraming)
 	}
-	if n > maxWSFrame {
-		return fmt.Errorf("%w: frame of %d bytes", errFraming, n)
+	if h.Len > maxWSFrame {
+		return fmt.Errorf("%w: frame of %d bytes", errFraming, h.Len)
 	}
-	s.fin, s.opcode = s.h[0]&0x80 != 0, s.h[0]&0x0F
-	s.hN, s.hWant, s.left = 0, 0, n
+	s.fin, s.opcode = h.Fin, h.Op
 	switch s.opcode {
-	case 0x8, 0x9: // close, ping: keep the payload
-		if s.opcode == 0x9 && n > maxWSControl {
-			return fmt.Errorf("%w: ping of %d bytes", errFraming, n)
+	case wsframe.OpClose, wsframe.OpPing: // keep the payload
+		if s.opcode == wsframe.OpPing && h.Len > maxWSControl {
+			return fmt.Errorf("%w: ping of %d bytes", errFraming, h.Len)
 		}
-		s.left = min(n, maxWSControl) // a long close reason is cut
 		if s.ctl == nil {
 			s.ctl = new([maxWSControl]byte)
 		}
 		s.ctlN, s.state = 0, wsControl
-	case 0xA: // pong
+	case wsframe.OpPong:
 		s.state = wsSkip
-	case 0x1, 0x2:
+	case wsframe.OpText, wsframe.OpBinary:
 		s.op, s.msgHeadN, s.state = s.opcode, 0, wsData
-	case 0x0: // continuation of op
+	case wsframe.OpContinuation: // of op
 		s.state = wsData
 	default:
 		return fmt.Errorf("%w: opcode %d", errFraming, s.opcode)
@@ -416,8 +338,8 @@ func (s *wsStream) frameStart() error {
 func (s *wsStream) control(w io.Writer) error {
 	p := s.ctl[:s.ctlN]
 	s.state = wsHead
-	if s.opcode == 0x8 {
-		if len(p) >= 2 && binary.BigEndian.Uint16(p) == 1000 {
+	if s.opcode == wsframe.OpClose {
+		if len(p) >= 2 && binary.BigEndian.Uint16(p) == wsframe.CloseNormal {
 			return io.EOF
 		}
 		if len(p) >= 2 {
@@ -427,10 +349,9 @@ func (s *wsStream) control(w io.Writer) error {
 	}
 	// A ping: answer with a masked pong of the same payload, zero mask key.
 	var pong [6 + maxWSControl]byte
-	pong[0], pong[1] = 0x8A, 0x80|byte(len(p))
-	m := copy(pong[6:], p)
+	b := wsframe.AppendMasked(pong[:0], wsframe.OpPong, [4]byte{}, p)
 	s.ctl = nil // pings are rare: do not keep 125 bytes per listener
-	if _, err := w.Write(pong[:6+m]); err != nil {
+	if _, err := w.Write(b); err != nil {
 		return fmt.Errorf("pong: %w", err)
 	}
 	return nil
@@ -439,7 +360,7 @@ func (s *wsStream) control(w io.Writer) error {
 // eof is the end of the connection: clean only between frames, as a
 // server that closes without a close frame ends the stream.
 func (s *wsStream) eof() error {
-	if s.state == wsHead && s.hN == 0 {
+	if s.state == wsHead && s.p.Between() {
 		return io.EOF
 	}
 	return io.ErrUnexpectedEOF

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"majlis/internal/program"
+	"majlis/internal/wsframe"
 )
 
 // span is one Observe call (the arrival time is left out: tests feed a fixed one).
@@ -72,7 +73,7 @@ func oggTestBody(t testing.TB, n int) []byte {
 }
 
 func wsFrame(op byte, fin bool, payload []byte) []byte {
-	b := program.AppendWSFrameHeader(nil, op, len(payload))
+	b := wsframe.AppendHeader(nil, op, len(payload))
 	if !fin {
 		b[0] &^= 0x80
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http/httputil"
 	"testing"
+
+	"majlis/internal/testkit"
 )
 
 // TestAdaptiveChunkLength: SetChunkFrames changes the length of the next
@@ -49,7 +51,7 @@ func TestAdaptiveChunkLength(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewOggReader(bytes.NewReader(body))
+	r := testkit.NewOggReader(bytes.NewReader(body))
 	var got [][]byte
 	for n := 0; ; n++ {
 		pkt, g, err := r.NextPacket()

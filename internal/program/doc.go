@@ -14,7 +14,8 @@
 // so far behind that its chunk was overwritten gets nil from Chunk and must
 // skip forward; the program never waits for readers.
 //
-// ParseWS and OggReader are the matching readers of both framings, used by
-// tests, the load generator and Go clients. docs/listen-protocol.md describes
-// the wire formats.
+// ParseWS reads a WebSocket chunk message back (tests, the load generator
+// and Go clients); Ogg pages are read back with package ogg (incremental)
+// or testkit.OggReader (blocking, tests). The WebSocket frame headers come
+// from package wsframe. docs/listen-protocol.md describes the wire formats.
 package program

@@ -1,45 +1,24 @@
 package program
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"majlis/internal/ogg"
+)
 
 // Ogg page layout (RFC 3533): a 27-byte header, a segment table of up to 255
 // lacing values, then the packet data.
 const (
 	oggHeaderLen   = 27
 	oggMaxSegments = 255
-	// oggMaxPage is the largest possible Ogg page: header, full segment
-	// table and 255 segments of 255 bytes.
-	oggMaxPage = oggHeaderLen + oggMaxSegments + oggMaxSegments*255
 
 	oggFlagContinued = 0x01
 	oggFlagBOS       = 0x02
 	oggFlagEOS       = 0x04
 )
 
-// oggCRCTable is the lookup table of the Ogg checksum: CRC-32 with polynomial
-// 0x04c11db7, initial value 0, no bit reflection and no final xor. It differs
-// from hash/crc32 (which is reflected), hence our own table.
-var oggCRCTable = func() (t [256]uint32) {
-	for i := range t {
-		r := uint32(i) << 24
-		for range 8 {
-			if r&0x80000000 != 0 {
-				r = r<<1 ^ 0x04c11db7
-			} else {
-				r <<= 1
-			}
-		}
-		t[i] = r
-	}
-	return t
-}()
-
-func oggCRC(crc uint32, b []byte) uint32 {
-	for _, c := range b {
-		crc = crc<<8 ^ oggCRCTable[byte(crc>>24)^c]
-	}
-	return crc
-}
+// oggCRC is the Ogg page checksum (package ogg).
+func oggCRC(crc uint32, b []byte) uint32 { return ogg.CRC(crc, b) }
 
 // lacingSegments is how many segment-table entries a packet of n bytes
 // needs: one per full 255 bytes plus a final entry below 255 (possibly 0).

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"io"
 	"testing"
+
+	"majlis/internal/testkit"
 )
 
 // appendRawPage builds a page with an explicit lacing table, to make pages
@@ -48,7 +50,7 @@ func TestOggReaderContinuedPacket(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stream := tc.pages(append([]byte(nil), p.OggHeaders()...))
-			r := NewOggReader(bytes.NewReader(stream))
+			r := testkit.NewOggReader(bytes.NewReader(stream))
 			var got [][]byte
 			for {
 				pkt, _, err := r.NextPacket()

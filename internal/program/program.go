@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"majlis/internal/wsframe"
 )
 
 // Timing of the program: every frame is one 20 ms Opus packet, counted in
@@ -284,7 +286,7 @@ func (p *Program) buildChunk(idx, first uint64, frames [][]byte) *Chunk {
 	oggHTTP := buf[:len(buf):len(buf)]
 
 	frameStart := len(buf)
-	buf = AppendWSFrameHeader(buf, 0x2, wsLen)
+	buf = wsframe.AppendHeader(buf, wsframe.OpBinary, wsLen)
 	wsStart := len(buf)
 	ws := buf[wsStart:wsStart]
 	ws = append(ws, WSVersion)
@@ -298,20 +300,6 @@ func (p *Program) buildChunk(idx, first uint64, frames [][]byte) *Chunk {
 	}
 	wsFrame := buf[frameStart : wsStart+len(ws) : wsStart+len(ws)]
 	return &Chunk{Index: idx, FirstSeq: first, Frames: frames, Ogg: ogg, WS: ws, OggHTTP: oggHTTP, WSFrame: wsFrame}
-}
-
-// AppendWSFrameHeader appends the header of one final, unmasked
-// server-to-client WebSocket frame of opcode op (0x1 text, 0x2 binary, 0x8
-// close) carrying n payload bytes (RFC 6455 section 5.2).
-func AppendWSFrameHeader(dst []byte, op byte, n int) []byte {
-	dst = append(dst, 0x80|op)
-	switch {
-	case n < 126:
-		return append(dst, byte(n))
-	case n <= 0xFFFF:
-		return binary.BigEndian.AppendUint16(append(dst, 126), uint16(n))
-	}
-	return binary.BigEndian.AppendUint64(append(dst, 127), uint64(n))
 }
 
 // ChunkStep is one step of an adaptive chunk length: from Listeners

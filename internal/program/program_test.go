@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"majlis/internal/ogg"
+	"majlis/internal/testkit"
 )
 
 // silence20ms is a valid Opus packet: CELT-only fullband mono 20 ms, code 0,
@@ -56,7 +59,7 @@ func TestHeaders(t *testing.T) {
 			if tc.cfg.Serial != 0 && binary.LittleEndian.Uint32(hdr[14:]) != tc.cfg.Serial {
 				t.Fatalf("serial %d, want %d", binary.LittleEndian.Uint32(hdr[14:]), tc.cfg.Serial)
 			}
-			r := NewOggReader(bytes.NewReader(hdr))
+			r := testkit.NewOggReader(bytes.NewReader(hdr))
 			head, g, err := r.NextPacket()
 			if err != nil {
 				t.Fatal(err)
@@ -139,7 +142,7 @@ func TestOggRoundTrip(t *testing.T) {
 // data pages holding chunkFrames packets each, returning the audio packets.
 func readAll(t *testing.T, stream []byte, chunkFrames int) [][]byte {
 	t.Helper()
-	r := NewOggReader(bytes.NewReader(stream))
+	r := testkit.NewOggReader(bytes.NewReader(stream))
 	var pkts [][]byte
 	var lastSeq uint32
 	for n := 0; ; n++ {
@@ -182,7 +185,7 @@ func TestMidStreamJoin(t *testing.T) {
 	for i := uint64(12); i < p.Head(); i++ {
 		stream = append(stream, p.Chunk(i).Ogg...)
 	}
-	r := NewOggReader(bytes.NewReader(stream))
+	r := testkit.NewOggReader(bytes.NewReader(stream))
 	for range 2 {
 		if _, _, err := r.NextPacket(); err != nil {
 			t.Fatal(err)
@@ -219,14 +222,14 @@ func TestOggReaderRejects(t *testing.T) {
 		want  error
 		after int // packets expected before the error
 	}{
-		{"corrupt header page", flip(30), ErrOggCRC, 0},
-		{"corrupt data page", flip(hdrLen + 100), ErrOggCRC, 2},
-		{"bad capture", append([]byte("OggX"), good[4:]...), ErrOggCapture, 0},
-		{"no headers", p.Chunk(1).Ogg, ErrOggStream, 0},
+		{"corrupt header page", flip(30), ogg.ErrCRC, 0},
+		{"corrupt data page", flip(hdrLen + 100), ogg.ErrCRC, 2},
+		{"bad capture", append([]byte("OggX"), good[4:]...), ogg.ErrCapture, 0},
+		{"no headers", p.Chunk(1).Ogg, ogg.ErrStream, 0},
 		{"truncated", good[:len(good)-5], io.ErrUnexpectedEOF, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := NewOggReader(bytes.NewReader(tc.in))
+			r := testkit.NewOggReader(bytes.NewReader(tc.in))
 			for i := range tc.after {
 				if _, _, err := r.NextPacket(); err != nil {
 					t.Fatalf("packet %d: %v", i, err)

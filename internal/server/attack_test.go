@@ -25,6 +25,7 @@ import (
 	"majlis/internal/joinclient"
 	"majlis/internal/overload"
 	"majlis/internal/program"
+	"majlis/internal/testkit"
 )
 
 // startAdmissionServer runs a server with the given admission config and a
@@ -325,7 +326,7 @@ func firstTone(ctx context.Context, url string, freq float64) (time.Time, error)
 	if err != nil {
 		return time.Time{}, err
 	}
-	or := program.NewOggReader(resp.Body)
+	or := testkit.NewOggReader(resp.Body)
 	pcm := make([]int16, 5760)
 	for n := 0; ; n++ {
 		pkt, _, err := or.NextPacket()

@@ -17,7 +17,7 @@ import (
 
 	"majlis/internal/audio"
 	"majlis/internal/program"
-	"majlis/internal/whipclient"
+	"majlis/internal/testkit"
 )
 
 // testServer runs a whole server on loopback with a fresh data dir.
@@ -137,7 +137,7 @@ func (g *tone) frame(pcm []int16) {
 
 // speaker publishes a tone over WHIP in real time and decodes what the server sends back.
 type speaker struct {
-	c      *whipclient.Client
+	c      *testkit.WHIPClient
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -163,7 +163,7 @@ func publishPCM(t testing.TB, ts *testServer, room, token string, gen func(n int
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pcmOut := make([]int16, 5760)
-	sp.c, err = whipclient.Publish(ctx, ts.base+"/api/v1/rooms/"+room+"/whip", token, whipclient.Options{
+	sp.c, err = testkit.PublishWHIP(ctx, ts.base+"/api/v1/rooms/"+room+"/whip", token, testkit.WHIPOptions{
 		LoopbackOnly: true,
 		OnPacket: func(_ uint16, _ uint32, payload []byte) {
 			sp.mu.Lock()
@@ -264,7 +264,7 @@ func listenOgg(t *testing.T, ctx context.Context, url string) *listener {
 	go func() {
 		defer close(l.done)
 		defer resp.Body.Close()
-		or := program.NewOggReader(resp.Body)
+		or := testkit.NewOggReader(resp.Body)
 		pcm := make([]int16, 5760)
 		var lastGranule int64 = -1
 		var samplesSince int64

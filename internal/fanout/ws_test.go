@@ -2,7 +2,6 @@ package fanout
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -196,13 +195,12 @@ func TestWSClientEnds(t *testing.T) {
 
 // TestDetachedWS: ServeWSDetached returns while the listener streams from
 // its shard; the listener gets consecutive chunks and a normal close 1000
-// "room ended" when the program ends. Both writer paths, for comparison.
+// "room ended" when the program ends. Both write paths.
 func TestDetachedWS(t *testing.T) {
-	for _, mode := range []string{"sharded-write", "sharded-uring", "per-listener"} {
-		perListener := mode == "per-listener"
+	for _, mode := range []string{"sharded-write", "sharded-uring"} {
 		name := mode
 		t.Run(name, func(t *testing.T) {
-			cfg := Config{PerListener: perListener}
+			var cfg Config
 			if mode == "sharded-uring" {
 				cfg = writePaths[1].cfg(cfg)
 			} else {
@@ -219,9 +217,7 @@ func TestDetachedWS(t *testing.T) {
 			defer h.Close()
 			c := wsClient(t, t.Context(), srv.URL, 1)
 			waitFor(t, "1 listener", func() bool { return h.Listeners() == 1 })
-			if !perListener {
-				waitFor(t, "handler returned", func() bool { return returned.Load() == 1 })
-			}
+			waitFor(t, "handler returned", func() bool { return returned.Load() == 1 })
 			for i := range 40 {
 				p.WriteFrame(packet(uint64(i), 50))
 			}
@@ -245,54 +241,11 @@ func TestDetachedWS(t *testing.T) {
 	}
 }
 
-// FuzzWSInput: the client frame parser never panics, and its verdict does
-// not depend on how the bytes are split across reads.
-func FuzzWSInput(f *testing.F) {
-	f.Add(maskedFrame(0x1, []byte("hi")), uint8(1))
-	f.Add(maskedFrame(0x8, []byte{3, 0xe8}), uint8(3))
-	f.Add([]byte{0x82, 0xfe, 0x04, 0x01, 1, 2, 3, 4}, uint8(5))
-	f.Add([]byte{0x82, 0xff, 0, 0, 0, 0, 0, 0, 0, 9, 1, 2, 3, 4}, uint8(2))
-	f.Fuzz(func(t *testing.T, b []byte, split uint8) {
-		now := time.Unix(1000, 0)
-		whole := wsInput{tokens: wsMsgBurst, last: now}
-		want := whole.feed(b, now)
-		parts := wsInput{tokens: wsMsgBurst, last: now}
-		var got error
-		step := int(split%16) + 1
-		for i := 0; i < len(b) && got == nil; i += step {
-			got = parts.feed(b[i:min(i+step, len(b))], now)
-		}
-		if got != want {
-			t.Fatalf("split every %d: %v, whole: %v", step, got, want)
-		}
-		if got == nil && !bytes.Equal(parts.pong, whole.pong) {
-			t.Fatalf("split every %d: pong %x, whole: %x", step, parts.pong, whole.pong)
-		}
-	})
-}
-
-// TestWSPingAnswered: a listener's ping (masked, any payload up to 125
-// bytes, split anywhere) is answered with a pong carrying the unmasked
-// payload, written between two chunks, and the chunks stay whole and in
-// order around it.
+// TestWSPingAnswered: a listener's ping is answered with a pong carrying
+// the unmasked payload, written between two chunks, and the chunks stay
+// whole and in order around it (the parsing itself: shard's
+// TestWSInputPing).
 func TestWSPingAnswered(t *testing.T) {
-	now := time.Unix(1000, 0)
-	for _, payload := range [][]byte{nil, []byte("abc"), bytes.Repeat([]byte("x"), 125)} {
-		frame := maskedFrame(0x9, payload)
-		for split := 1; split <= len(frame); split++ {
-			in := wsInput{tokens: wsMsgBurst, last: now}
-			if err := in.feed(frame[:split], now); err != nil {
-				t.Fatal(err)
-			}
-			if err := in.feed(frame[split:], now); err != nil {
-				t.Fatal(err)
-			}
-			if want := pongFrame(payload); !bytes.Equal(in.pong, want) {
-				t.Fatalf("payload %d bytes, split at %d: pong %x, want %x", len(payload), split, in.pong, want)
-			}
-		}
-	}
-
 	for _, wp := range writePaths {
 		t.Run(wp.name, func(t *testing.T) {
 			needRing(t, wp.name)

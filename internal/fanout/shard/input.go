@@ -1,4 +1,4 @@
-package fanout
+package shard
 
 import (
 	"syscall"
@@ -23,13 +23,13 @@ const inputSafetyRead = 10 * time.Second
 type inputs struct {
 	ep     int // -1: none (not set up yet, or failed)
 	failed bool
-	byFD   map[int32]*rawListener
+	byFD   map[int32]*listener
 	events []syscall.EpollEvent
 }
 
 // watch starts watching l's input and marks l watched; without an epoll
 // l stays unwatched and is read every clientReadEvery.
-func (sh *shard) watch(l *rawListener) {
+func (sh *shard) watch(l *listener) {
 	in := &sh.inputs
 	if in.ep < 0 {
 		if in.failed {
@@ -38,10 +38,10 @@ func (sh *shard) watch(l *rawListener) {
 		ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 		if err != nil {
 			in.failed = true
-			sh.st.h.cfg.Logger.Warn("fanout: no epoll for client input; reading it every second", "err", err)
+			sh.st.e.cfg.Logger.Warn("shard: no epoll for client input; reading it every second", "err", err)
 			return
 		}
-		in.ep, in.byFD, in.events = ep, make(map[int32]*rawListener), make([]syscall.EpollEvent, 128)
+		in.ep, in.byFD, in.events = ep, make(map[int32]*listener), make([]syscall.EpollEvent, 128)
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: l.fd}
 	if err := syscall.EpollCtl(in.ep, syscall.EPOLL_CTL_ADD, int(l.fd), &ev); err != nil {
@@ -55,7 +55,7 @@ func (sh *shard) watch(l *rawListener) {
 const epollET = 1 << 31
 
 // unwatch stops watching l (before its descriptor is closed).
-func (sh *shard) unwatch(l *rawListener) {
+func (sh *shard) unwatch(l *listener) {
 	in := &sh.inputs
 	if in.ep < 0 || in.byFD[l.fd] != l {
 		return

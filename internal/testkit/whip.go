@@ -1,9 +1,4 @@
-// Package whipclient is a WHIP (RFC 9725) publisher built on Pion, as OBS
-// and GStreamer build theirs: one offer with all candidates gathered (no
-// trickle), one Opus track sent, and whatever the server sends back on the
-// same transceiver delivered to a callback. Tests, benchmarks and the load
-// tools use it to act as a stage member.
-package whipclient
+package testkit
 
 import (
 	"bytes"
@@ -21,8 +16,8 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 )
 
-// Options tune the client.
-type Options struct {
+// WHIPOptions tune a WHIP client.
+type WHIPOptions struct {
 	// LoopbackOnly restricts ICE to 127.0.0.0/8 (tests).
 	LoopbackOnly bool
 	// OnPacket receives the RTP packets the server forwards to this member.
@@ -31,8 +26,11 @@ type Options struct {
 	HTTPClient *http.Client
 }
 
-// Client is one published WHIP session.
-type Client struct {
+// WHIPClient is one published WHIP session: a WHIP (RFC 9725) publisher
+// built on Pion, as OBS and GStreamer build theirs: one offer with all
+// candidates gathered (no trickle), one Opus track sent, and whatever the
+// server sends back on the same transceiver delivered to a callback.
+type WHIPClient struct {
 	pc       *webrtc.PeerConnection
 	track    *webrtc.TrackLocalStaticSample
 	Location string // absolute URL of the WHIP session resource
@@ -42,8 +40,8 @@ type Client struct {
 	once     sync.Once
 }
 
-// Publish offers an Opus track to the WHIP endpoint and waits for the answer.
-func Publish(ctx context.Context, endpoint, token string, opt Options) (*Client, error) {
+// PublishWHIP offers an Opus track to the WHIP endpoint and waits for the answer.
+func PublishWHIP(ctx context.Context, endpoint, token string, opt WHIPOptions) (*WHIPClient, error) {
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if opt.LoopbackOnly {
@@ -63,7 +61,7 @@ func Publish(ctx context.Context, endpoint, token string, opt Options) (*Client,
 	if err != nil {
 		return nil, fmt.Errorf("whip client: %w", err)
 	}
-	c := &Client{pc: pc, token: token, hc: opt.HTTPClient}
+	c := &WHIPClient{pc: pc, token: token, hc: opt.HTTPClient}
 	if c.hc == nil {
 		c.hc = http.DefaultClient
 	}
@@ -165,12 +163,12 @@ func Publish(ctx context.Context, endpoint, token string, opt Options) (*Client,
 }
 
 // WriteOpus sends one Opus packet lasting d.
-func (c *Client) WriteOpus(pkt []byte, d time.Duration) error {
+func (c *WHIPClient) WriteOpus(pkt []byte, d time.Duration) error {
 	return c.track.WriteSample(media.Sample{Data: pkt, Duration: d})
 }
 
 // Close deletes the WHIP session and closes the peer connection.
-func (c *Client) Close(ctx context.Context) error {
+func (c *WHIPClient) Close(ctx context.Context) error {
 	var err error
 	c.once.Do(func() {
 		if c.Location != "" {

@@ -1,41 +1,45 @@
-package program
+package testkit
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+
+	"majlis/internal/ogg"
 )
 
 // MaxOggPacket bounds the size of a packet OggReader reassembles across
 // pages, so hostile input cannot make it allocate without limit.
 const MaxOggPacket = 256 << 10
 
-// Errors of OggReader; returned errors wrap one of them (or an io error).
+// Errors of OggReader beyond package ogg's (ogg.ErrCapture, ogg.ErrCRC,
+// ogg.ErrStream); returned errors wrap one of them (or an io error).
 var (
-	ErrOggCapture  = errors.New("ogg: bad capture pattern")
-	ErrOggCRC      = errors.New("ogg: page checksum mismatch")
-	ErrOggStream   = errors.New("ogg: unexpected stream structure")
 	ErrOggTooLarge = errors.New("ogg: packet too large")
 	ErrOpusHeader  = errors.New("ogg: bad Opus header")
 )
 
-// OggReader reads the packets of one Ogg/Opus logical stream (RFC 7845). It
-// verifies every page CRC, reassembles packets across lacing values and
-// pages, and checks that the first two packets are OpusHead and OpusTags.
+// OggReader reads the packets of one Ogg/Opus logical stream (RFC 7845)
+// from an io.Reader, blocking: package ogg's Parser checks every page (CRC,
+// sequence gaps), and OggReader keeps each page's lacing and body to
+// reassemble packets across lacing values and pages, and checks that the
+// first two packets are OpusHead and OpusTags and that the stream is one
+// logical stream.
 //
 // Page sequence gaps are accepted (a listener joining mid-stream sees one
 // after the header pages); a packet cut by a gap is dropped, and Gaps counts
 // the gaps seen.
 type OggReader struct {
 	r       io.Reader
-	page    []byte // reused page buffer, oggMaxPage bytes
-	hdr     [oggHeaderLen]byte
+	p       ogg.Parser
+	buf     []byte // read from r, not yet parsed: buf[off:]
+	off     int
+	lacing  []byte // of the page being read
+	page    []byte // body of the page being read
 	started bool
 	serial  uint32
 	seq     uint32
-	gaps    int
 	packets int // packets returned so far
 
 	// Segments of the current page not yet returned.
@@ -58,7 +62,7 @@ func (o *OggReader) Serial() uint32 { return o.serial }
 func (o *OggReader) PageSeq() uint32 { return o.seq }
 
 // Gaps is the number of page sequence discontinuities seen so far.
-func (o *OggReader) Gaps() int { return o.gaps }
+func (o *OggReader) Gaps() int { return o.p.Gaps() }
 
 // NextPacket returns the next complete packet, a fresh copy the caller owns.
 // granule is the granule position of the page the packet ends on when it is
@@ -95,7 +99,7 @@ func (o *OggReader) NextPacket() (packet []byte, granule int64, err error) {
 			o.partial = o.partial[:0]
 			o.inPart = false
 			g := int64(-1)
-			if !lastPacketEnds(o.segs) {
+			if !packetEnds(o.segs) {
 				g = o.granule
 			}
 			if err := o.checkHeader(pkt); err != nil {
@@ -110,8 +114,8 @@ func (o *OggReader) NextPacket() (packet []byte, granule int64, err error) {
 	}
 }
 
-// lastPacketEnds reports whether another packet ends within segs.
-func lastPacketEnds(segs []byte) bool {
+// packetEnds reports whether another packet ends within segs.
+func packetEnds(segs []byte) bool {
 	for _, s := range segs {
 		if s < 255 {
 			return true
@@ -140,74 +144,79 @@ func (o *OggReader) checkHeader(pkt []byte) error {
 	return nil
 }
 
+// readPage runs the parser over r's bytes up to the end of the next page
+// and takes the page: its lacing and body become o.segs and o.body.
 func (o *OggReader) readPage() error {
-	if _, err := io.ReadFull(o.r, o.hdr[:]); err != nil {
-		if err == io.EOF {
-			return io.EOF
+	o.lacing, o.page = o.lacing[:0], o.page[:0]
+	for {
+		n, tok, err := o.p.Next(o.buf[o.off:])
+		chunk := o.buf[o.off : o.off+n]
+		o.off += n
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("ogg page header: %w", noEOF(err))
+		switch tok {
+		case ogg.Lacing:
+			o.lacing = append(o.lacing, chunk...)
+		case ogg.Body:
+			o.page = append(o.page, chunk...)
+		case ogg.PageEnd:
+			return o.takePage(o.p.Page())
+		case ogg.None:
+			if err := o.fill(); err != nil {
+				return err
+			}
+		}
 	}
-	h := o.hdr[:]
-	if string(h[:4]) != "OggS" {
-		return ErrOggCapture
-	}
-	if h[4] != 0 {
-		return fmt.Errorf("%w: version %d", ErrOggStream, h[4])
-	}
-	flags := h[5]
-	granule := int64(binary.LittleEndian.Uint64(h[6:]))
-	serial := binary.LittleEndian.Uint32(h[14:])
-	seq := binary.LittleEndian.Uint32(h[18:])
-	crc := binary.LittleEndian.Uint32(h[22:])
-	nseg := int(h[26])
+}
 
-	if o.page == nil {
-		o.page = make([]byte, oggMaxPage)
+// fill reads more of the stream into buf.
+func (o *OggReader) fill() error {
+	if o.buf == nil {
+		o.buf = make([]byte, 8<<10)
 	}
-	page := o.page[:oggHeaderLen+nseg]
-	copy(page, h)
-	if _, err := io.ReadFull(o.r, page[oggHeaderLen:]); err != nil {
-		return fmt.Errorf("ogg segment table: %w", noEOF(err))
+	n, err := o.r.Read(o.buf[:cap(o.buf)])
+	o.buf, o.off = o.buf[:n], 0
+	if n > 0 {
+		return nil
 	}
-	bodyLen := 0
-	for _, s := range page[oggHeaderLen:] {
-		bodyLen += int(s)
+	if err == nil {
+		return nil // nothing this time; Read again
 	}
-	page = o.page[:oggHeaderLen+nseg+bodyLen]
-	if _, err := io.ReadFull(o.r, page[oggHeaderLen+nseg:]); err != nil {
-		return fmt.Errorf("ogg page body: %w", noEOF(err))
+	if err == io.EOF && !o.p.Between() {
+		return fmt.Errorf("ogg page: %w", io.ErrUnexpectedEOF)
 	}
-	page[22], page[23], page[24], page[25] = 0, 0, 0, 0
-	if got := oggCRC(0, page); got != crc {
-		return fmt.Errorf("%w: page %d", ErrOggCRC, seq)
-	}
+	return err
+}
 
+// takePage checks a complete page against the stream and makes its packets
+// the ones to return next.
+func (o *OggReader) takePage(pg ogg.Page) error {
 	if !o.started {
-		if flags&oggFlagBOS == 0 {
-			return fmt.Errorf("%w: first page lacks BOS", ErrOggStream)
+		if pg.Flags&ogg.FlagBOS == 0 {
+			return fmt.Errorf("%w: first page lacks BOS", ogg.ErrStream)
 		}
 		o.started = true
-		o.serial = serial
+		o.serial = pg.Serial
 	} else {
-		if serial != o.serial {
-			return fmt.Errorf("%w: serial %08x, stream is %08x", ErrOggStream, serial, o.serial)
+		if pg.Serial != o.serial {
+			return fmt.Errorf("%w: serial %08x, stream is %08x", ogg.ErrStream, pg.Serial, o.serial)
 		}
-		if flags&oggFlagBOS != 0 {
-			return fmt.Errorf("%w: BOS inside stream", ErrOggStream)
+		if pg.Flags&ogg.FlagBOS != 0 {
+			return fmt.Errorf("%w: BOS inside stream", ogg.ErrStream)
 		}
-		if seq != o.seq+1 {
-			o.gaps++
+		if pg.Gap {
 			// A packet cut by lost pages cannot be completed.
 			o.partial = o.partial[:0]
 			o.inPart = false
 		}
 	}
-	o.seq = seq
-	o.granule = granule
-	o.segs = page[oggHeaderLen : oggHeaderLen+nseg]
-	o.body = page[oggHeaderLen+nseg:]
+	o.seq = pg.Seq
+	o.granule = pg.Granule
+	o.segs = o.lacing
+	o.body = o.page
 
-	if flags&oggFlagContinued != 0 && !o.inPart {
+	if pg.Flags&ogg.FlagContinued != 0 && !o.inPart {
 		// Skip the tail of a packet whose start we never saw.
 		for len(o.segs) > 0 {
 			s := o.segs[0]
@@ -217,17 +226,10 @@ func (o *OggReader) readPage() error {
 				break
 			}
 		}
-	} else if flags&oggFlagContinued == 0 && o.inPart {
+	} else if pg.Flags&ogg.FlagContinued == 0 && o.inPart {
 		// The previous packet was never finished: drop it.
 		o.partial = o.partial[:0]
 		o.inPart = false
 	}
 	return nil
-}
-
-func noEOF(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }

@@ -1,4 +1,4 @@
-package fanout
+package shard
 
 import (
 	"errors"
@@ -49,18 +49,18 @@ func (sh *shard) useRing() bool {
 	if b.ring != nil {
 		return true
 	}
-	h := sh.st.h
-	if b.failed || h.cfg.NoURing || h.noRing.Load() || len(sh.ls) < h.cfg.RingMinListeners {
+	e := sh.st.e
+	if b.failed || e.cfg.NoURing || e.noRing.Load() || len(sh.ls) < e.cfg.RingMinListeners {
 		return false
 	}
 	r, err := uring.New(ringEntries)
 	if err != nil {
 		b.failed = true
-		if errors.Is(err, uring.ErrUnsupported) && !h.noRing.Swap(true) {
-			// The kernel has none: no shard of this hub asks again.
-			h.cfg.Logger.Warn("fanout: io_uring unavailable, writing with write(2)", "err", err)
+		if errors.Is(err, uring.ErrUnsupported) && !e.noRing.Swap(true) {
+			// The kernel has none: no shard of this engine asks again.
+			e.cfg.Logger.Warn("shard: io_uring unavailable, writing with write(2)", "err", err)
 		} else if !errors.Is(err, uring.ErrUnsupported) {
-			h.cfg.Logger.Warn("fanout: no io_uring for this shard, writing with write(2)", "err", err)
+			e.cfg.Logger.Warn("shard: no io_uring for this shard, writing with write(2)", "err", err)
 		}
 		return false
 	}
@@ -166,15 +166,15 @@ func (sh *shard) roundBatched(head uint64, closed bool, now time.Time) (blocked 
 func (sh *shard) sendBatch(start, end int) {
 	b := &sh.batch
 	if b.ring != nil {
-		if sh.st.h.breakRing.Swap(false) {
+		if sh.st.e.breakRing.Swap(false) {
 			b.ring.Close() // as if the kernel had failed the ring
 		}
 		err := b.ring.Send(b.fds[start:end], b.bufs[start:end], b.res[start:end])
 		if err == nil {
-			sh.st.h.ringSends.Add(int64(end - start))
+			sh.st.e.ringSends.Add(int64(end - start))
 			return
 		}
-		sh.st.h.cfg.Logger.Warn("fanout: io_uring failed, writing with write(2) from now on", "err", err)
+		sh.st.e.cfg.Logger.Warn("shard: io_uring failed, writing with write(2) from now on", "err", err)
 		sh.closeRing()
 		b.failed = true
 		for k := start; k < end; k++ {

@@ -1,0 +1,16 @@
+// Package testkit is test-support code shared between packages: readers
+// and clients that act as the other end of the server in tests and
+// benchmarks, never used by the product.
+//
+//   - OggReader reads the packets of a listen.ogg stream (or any Ogg/Opus
+//     stream) from an io.Reader, blocking: package ogg's incremental Parser
+//     checks each page, OggReader reassembles packets across pages and
+//     checks the Opus headers. Data flows r → Parser → page lacing and
+//     body → NextPacket.
+//   - WHIPClient publishes an Opus track to a WHIP endpoint the way OBS and
+//     GStreamer do (PublishWHIP), and hands what the server forwards back to
+//     a callback: a stage member in tests.
+//
+// It imports no package of the server (only ogg), so any package's own
+// tests can use it.
+package testkit
