@@ -1,37 +1,43 @@
 package fanout
 
 import (
-	"encoding/json"
 	"net/http"
+	"time"
+
+	"majlis/internal/apierror"
 )
 
-// writeError answers a request the hub cannot serve with the API's error
-// shape, {"error":{"code":…,"message":…}}.
+// Answers of the hub when it cannot serve a listener (the API's one error
+// shape, internal/apierror).
+var (
+	errShuttingDown = apierror.New(http.StatusServiceUnavailable, "shutting_down", "server shutting down").Retry(time.Second)
+	errHTTP1        = apierror.New(http.StatusHTTPVersionNotSupported, "http1_required",
+		"listen streams are served over plain HTTP/1.1 (terminate TLS and HTTP/2 in front of this server)")
+)
+
+// writeError answers a request the hub cannot serve.
 func writeError(w http.ResponseWriter, status int, code, message string) {
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	body.Error.Code, body.Error.Message = code, message
-	b, _ := json.Marshal(body)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	apierror.Write(w, apierror.New(status, code, message))
 }
 
 // shuttingDown answers requests that arrive after Close.
-func shuttingDown(w http.ResponseWriter) {
-	w.Header().Set("Retry-After", "1")
-	writeError(w, http.StatusServiceUnavailable, "shutting_down", "server shutting down")
-}
+func shuttingDown(w http.ResponseWriter) { apierror.Write(w, errShuttingDown) }
 
 // http1Required answers a request whose connection cannot be handed to the
 // engine: HTTP/2, TLS terminated in this process, or a connection without
 // a socket.
-func http1Required(w http.ResponseWriter) {
-	writeError(w, http.StatusHTTPVersionNotSupported, "http1_required",
-		"listen streams are served over plain HTTP/1.1 (terminate TLS and HTTP/2 in front of this server)")
+func http1Required(w http.ResponseWriter) { apierror.Write(w, errHTTP1) }
+
+// wsHandshakeError answers a listen.ws request that is not a valid
+// WebSocket handshake (RFC 6455 4.2.1): the status the RFC asks for, in the
+// API's error shape.
+func wsHandshakeError(w http.ResponseWriter, status int) {
+	code := "websocket_required"
+	switch status {
+	case http.StatusForbidden:
+		code = "forbidden_origin"
+	case http.StatusMethodNotAllowed:
+		code = "method_not_allowed"
+	}
+	apierror.Write(w, apierror.New(status, code, "listen.ws needs a WebSocket handshake: "+http.StatusText(status)))
 }

@@ -63,7 +63,7 @@ func (h *Hub) ServeWSDetached(w http.ResponseWriter, r *http.Request, p *program
 		if r.Header.Get("Sec-WebSocket-Version") != "13" {
 			w.Header().Set("Sec-WebSocket-Version", "13")
 		}
-		http.Error(w, http.StatusText(status), status)
+		wsHandshakeError(w, status)
 		onEnd()
 		return
 	}

@@ -59,6 +59,7 @@ type engineHarness struct {
 	taken  atomic.Int64 // Takes returned: the listener is its shard's
 	mu     sync.Mutex
 	ends   []error
+	frames uint64 // frames published, numbering the packets
 }
 
 func newEngineHarness(t *testing.T, cfg Config) *engineHarness {
@@ -88,7 +89,8 @@ func newEngineHarness(t *testing.T, cfg Config) *engineHarness {
 
 func (eh *engineHarness) publish(chunks int) {
 	for range chunks * eh.prog.Config().ChunkFrames {
-		eh.prog.WriteFrame(packet(eh.prog.Head()))
+		eh.prog.WriteFrame(packet(eh.frames))
+		eh.frames++
 	}
 }
 
@@ -101,10 +103,29 @@ func (eh *engineHarness) endCount() int {
 // packet is a small fake Opus packet.
 func packet(seq uint64) []byte { return []byte{0xF8, byte(seq), byte(seq >> 8), 1, 2, 3, 4, 5} }
 
-// oggClient counts the data packets of a listen stream in a goroutine.
+// oggClient counts the data packets of a listen stream in a goroutine and
+// keeps their sequence numbers (see packet).
 type oggClient struct {
 	packets atomic.Int64
 	done    chan error
+	mu      sync.Mutex
+	seqs    []uint64
+}
+
+// checkConsecutive asserts the client got frames first..end-1 exactly, in order.
+func (c *oggClient) checkConsecutive(t *testing.T, name string, first, end uint64) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if uint64(len(c.seqs)) != end-first {
+		t.Errorf("%s: got %d frames, want %d (%d..%d)", name, len(c.seqs), end-first, first, end-1)
+	}
+	for i, s := range c.seqs {
+		if s != first+uint64(i) {
+			t.Errorf("%s: frame %d is seq %d, want %d", name, i, s, first+uint64(i))
+			return
+		}
+	}
 }
 
 var testClient = &http.Client{Timeout: 20 * time.Second}
@@ -123,11 +144,17 @@ func listen(t *testing.T, url string) *oggClient {
 		defer resp.Body.Close()
 		r := testkit.NewOggReader(resp.Body)
 		for n := 0; ; n++ {
-			if _, _, err := r.NextPacket(); err != nil {
+			pkt, _, err := r.NextPacket()
+			if err != nil {
 				c.done <- err
 				return
 			}
 			if n >= 2 { // after OpusHead, OpusTags
+				if len(pkt) >= 3 {
+					c.mu.Lock()
+					c.seqs = append(c.seqs, uint64(pkt[1])|uint64(pkt[2])<<8)
+					c.mu.Unlock()
+				}
 				c.packets.Add(1)
 			}
 		}
@@ -325,6 +352,7 @@ func TestRingFailure(t *testing.T) {
 	if err := first.wait(t); err == io.EOF {
 		t.Fatalf("listener under the failed ring got a clean end")
 	}
+	first.checkConsecutive(t, "first", 0, uint64(first.packets.Load()))
 	sends := eh.e.RingSends()
 	second := listen(t, eh.srv.URL)
 	// Closing the program before the shard has the listener would drop
@@ -338,6 +366,8 @@ func TestRingFailure(t *testing.T) {
 	if got := second.packets.Load(); got != 10 {
 		t.Fatalf("listener after the failure got %d packets, want the 10 published after it joined", got)
 	}
+	end := eh.frames
+	second.checkConsecutive(t, "second", end-uint64(second.packets.Load()), end)
 	if got := eh.e.RingSends(); got != sends {
 		t.Fatalf("ring used after it failed: %d sends, was %d", got, sends)
 	}
