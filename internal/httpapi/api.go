@@ -74,7 +74,6 @@ func New(cfg Config) *API {
 	if a.log == nil {
 		a.log = slog.Default()
 	}
-	a.stage.SetOnLeave(a.rooms.LeftStage)
 	m := a.mux
 	m.HandleFunc("POST /api/v1/users", a.handle(a.createUser))
 	a.routeAccounts(m)

@@ -156,6 +156,7 @@ func New(cfg Config) (*Server, error) {
 		s.closeAll()
 		return nil, err
 	}
+	s.stage.SetOnLeave(s.rooms.LeftStage) // a session that ends by itself leaves the room's stage
 	accounts := account.New(account.Config{Store: s.st, AdminToken: s.adminTok, Signup: cfg.Signup,
 		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend})
 	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(),
