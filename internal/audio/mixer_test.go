@@ -2,6 +2,7 @@ package audio
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -410,5 +411,46 @@ func TestRunBatch(t *testing.T) {
 		if got := m.batch(); got != tc.want {
 			t.Errorf("Batch %d: %d frames per wake-up, want %d", tc.ask, got, tc.want)
 		}
+	}
+}
+
+// TestMixerManySpeakers: every speaker is in the mix, not only the first
+// two: four speakers at four tones are each heard at their own level, and
+// the one that leaves is gone while the other three stay.
+func TestMixerManySpeakers(t *testing.T) {
+	m, c := newTestMixer(t, MixerConfig{Channels: 1})
+	freqs := []float64{300, 550, 800, 1200}
+	const amp = 0.15 // four at once peak at 0.6: under the limiter's threshold
+	srcs := make([]*Source, len(freqs))
+	spk := make([]*speaker, len(freqs))
+	for i, f := range freqs {
+		srcs[i] = m.AddSource(fmt.Sprintf("s%d", i))
+		spk[i] = newSpeaker(t, f, amp, FrameSamples)
+	}
+	run := func(ticks int) {
+		for range ticks {
+			for i := range srcs {
+				p := spk[i].next(t)
+				srcs[i].Push(p.seq, p.ts, p.payload)
+			}
+			m.Tick()
+		}
+	}
+	run(100)
+	pcm := decodeFrames(t, 1, c.frames)
+	mix := concat(pcm[50:])
+	for _, f := range freqs {
+		assertTone(t, "four speakers", mix, f, amp)
+	}
+	srcs[2].Close()
+	run(60)
+	pcm = decodeFrames(t, 1, c.frames)
+	after := concat(pcm[120:])
+	for i, f := range freqs {
+		want := amp
+		if i == 2 {
+			want = 0
+		}
+		assertTone(t, "after the third left", after, f, want)
 	}
 }
