@@ -71,7 +71,7 @@ func TestBadInput(t *testing.T) {
 			if c.ctype != "" {
 				req.Header.Set("Content-Type", c.ctype)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := testHTTP.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,7 +118,7 @@ func TestAdminPort(t *testing.T) {
 	ts.liveRoom(t, hostTok)
 	ts.call(t, "GET", "/api/v1/rooms/nope", "", nil, nil) // one error, counted
 	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + ts.AdminAddr() + path)
+		resp, err := testHTTP.Get("http://" + ts.AdminAddr() + path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -48,7 +48,8 @@ func startAdmissionServer(t testing.TB, ac AdmissionConfig) (aud, stage *testSer
 // sourceClient is an HTTP client whose connections come from src (a loopback address).
 func sourceClient(src string) *http.Client {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	d.Timeout = 5 * time.Second
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
 }
 
 type apiAnswer struct {
@@ -169,7 +170,7 @@ func TestAdmissionPlanes(t *testing.T) {
 			t.Fatalf("second connection with one ticket = %d, want 409", resp.StatusCode)
 		}
 		// The ticket streaming Ogg cannot open a WebSocket either; a second ticket's WebSocket is alone too.
-		if _, resp, err := websocket.Dial(ctx, strings.Replace(ts.base, "http", "ws", 1)+j.Listen.WS, nil); err == nil || resp == nil || resp.StatusCode != http.StatusConflict {
+		if _, resp, err := websocket.Dial(ctx, strings.Replace(ts.base, "http", "ws", 1)+j.Listen.WS, &websocket.DialOptions{HTTPClient: testHTTP}); err == nil || resp == nil || resp.StatusCode != http.StatusConflict {
 			t.Fatalf("WebSocket with a ticket already streaming Ogg: %v, want 409", err)
 		}
 		j2, err := joinclient.Join(ctx, ts.base, room, joinclient.Options{Client: sourceClient("127.0.4.3")})
@@ -178,7 +179,7 @@ func TestAdmissionPlanes(t *testing.T) {
 		}
 		wsURL := strings.Replace(ts.base, "http", "ws", 1) + j2.Listen.WS
 		w1 := watchWS(t, ctx, wsURL, lowHz)
-		if _, resp, err := websocket.Dial(ctx, wsURL, nil); err == nil || resp == nil || resp.StatusCode != http.StatusConflict {
+		if _, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: testHTTP}); err == nil || resp == nil || resp.StatusCode != http.StatusConflict {
 			t.Fatalf("second WebSocket with one ticket: %v, want 409", err)
 		}
 		cancel()
@@ -186,7 +187,7 @@ func TestAdmissionPlanes(t *testing.T) {
 		<-w1.done
 		deadline := time.Now().Add(3 * time.Second)
 		for {
-			resp, err := http.Get(ts.base + j.Listen.Ogg)
+			resp, err := testHTTP.Get(ts.base + j.Listen.Ogg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -256,7 +257,7 @@ type wsWatch struct {
 
 func watchWS(t *testing.T, ctx context.Context, url string, freq float64) *wsWatch {
 	t.Helper()
-	c, _, err := websocket.Dial(ctx, url, nil)
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: testHTTP})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +315,7 @@ func watchWS(t *testing.T, ctx context.Context, url string, freq float64) *wsWat
 // firstTone listens to url (Ogg) and reports when the tone freq is first heard.
 func firstTone(ctx context.Context, url string, freq float64) (time.Time, error) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := streamHTTP.Do(req)
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -81,7 +81,7 @@ func TestEdgeAudienceDefences(t *testing.T) {
 		}
 		dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
 		defer dcancel()
-		if _, resp, err := websocket.Dial(dctx, strings.Replace(edgeBase, "http", "ws", 1)+j.Listen.WS, nil); err == nil || resp == nil || resp.StatusCode != http.StatusConflict {
+		if _, resp, err := websocket.Dial(dctx, strings.Replace(edgeBase, "http", "ws", 1)+j.Listen.WS, &websocket.DialOptions{HTTPClient: testHTTP}); err == nil || resp == nil || resp.StatusCode != http.StatusConflict {
 			t.Fatalf("WebSocket with a ticket already streaming Ogg on the edge: %v, want 409", err)
 		}
 		cancel()

@@ -36,7 +36,7 @@ func TestEdgeRelaysProgram(t *testing.T) {
 	_, hostTok := ts.createUser(t, "amal")
 	room := ts.liveRoom(t, hostTok)
 
-	resp, err := http.Get(edgeBase + "/api/v1/rooms/" + room + "/listen.ogg?t=forged")
+	resp, err := testHTTP.Get(edgeBase + "/api/v1/rooms/" + room + "/listen.ogg?t=forged")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -18,6 +19,19 @@ import (
 	"majlis/internal/audio"
 	"majlis/internal/program"
 	"majlis/internal/testkit"
+)
+
+// Every test HTTP client has a timeout: a request that hangs fails its test
+// instead of stalling the suite. testHTTP is for calls; streamHTTP is for
+// listener and event streams, whose bodies last as long as the request's
+// context (each stream test gives it a deadline), so it bounds the dial and
+// the response head instead.
+var (
+	testHTTP   = &http.Client{Timeout: 30 * time.Second}
+	streamHTTP = &http.Client{Transport: &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		ResponseHeaderTimeout: 10 * time.Second,
+	}}
 )
 
 // testServer runs a whole server on loopback with a fresh data dir.
@@ -69,7 +83,7 @@ func (ts *testServer) call(t testing.TB, method, path, token string, body any, o
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testHTTP.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -249,7 +263,7 @@ func (l *listener) snapshot() []int16 {
 func listenOgg(t *testing.T, ctx context.Context, url string) *listener {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := streamHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +315,7 @@ func listenOgg(t *testing.T, ctx context.Context, url string) *listener {
 
 func listenWS(t *testing.T, ctx context.Context, url string) *listener {
 	t.Helper()
-	c, _, err := websocket.Dial(ctx, url, nil)
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: testHTTP})
 	if err != nil {
 		t.Fatal(err)
 	}

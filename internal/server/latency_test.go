@@ -30,7 +30,7 @@ func BenchmarkMouthToEar(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(b.N)*time.Second+30*time.Second)
 	defer cancel()
 
-	c, _, err := websocket.Dial(ctx, strings.Replace(ts.base, "http", "ws", 1)+ts.join(b, room).Listen.WS, nil)
+	c, _, err := websocket.Dial(ctx, strings.Replace(ts.base, "http", "ws", 1)+ts.join(b, room).Listen.WS, &websocket.DialOptions{HTTPClient: testHTTP})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func TestAccounts(t *testing.T) {
 		}
 	}
 	jar, _ := cookiejar.New(nil)
-	web := &http.Client{Jar: jar}
+	web := &http.Client{Jar: jar, Timeout: 30 * time.Second}
 	post := func(path, body string, hdr map[string]string) *http.Response {
 		req, _ := http.NewRequest("POST", ts.base+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -83,7 +83,7 @@ func TestAccounts(t *testing.T) {
 		}
 	}
 	jar2, _ := cookiejar.New(nil)
-	web = &http.Client{Jar: jar2}
+	web = &http.Client{Jar: jar2, Timeout: 30 * time.Second}
 	if resp := post("/api/v1/login", `{"name":"zed","password":"correct horse"}`, nil); resp.StatusCode != 200 {
 		t.Fatalf("login: %d", resp.StatusCode)
 	}
@@ -241,7 +241,7 @@ func TestRoomRestartAndResume(t *testing.T) {
 	readSSE := func(query string, n int) []roomEvent {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(ctx, "GET", ts.base+base+"/events"+query, nil)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := streamHTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -71,7 +71,7 @@ func (ts *testServer) do(t testing.TB, method, path, token, body string, hdr map
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testHTTP.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

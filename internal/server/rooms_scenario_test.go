@@ -30,7 +30,7 @@ type roomEvent struct {
 func subscribeWS(t *testing.T, ctx context.Context, ts *testServer, room, query string) *eventLog {
 	t.Helper()
 	url := strings.Replace(ts.base, "http", "ws", 1) + "/api/v1/rooms/" + room + "/events" + query
-	c, _, err := websocket.Dial(ctx, url, nil)
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: testHTTP})
 	if err != nil {
 		t.Fatalf("events: %v", err)
 	}
@@ -190,7 +190,7 @@ func TestRoomScenario(t *testing.T) {
 				req, _ := http.NewRequest("POST", ts.base+base+"/reactions", strings.NewReader(`{"emoji":"`+emoji[i%2]+`"}`))
 				req.Header.Set("Authorization", "Bearer "+toks[i])
 				req.Header.Set("Content-Type", "application/json")
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := testHTTP.Do(req)
 				if err != nil {
 					failed.Store(i, err.Error())
 					continue

@@ -288,9 +288,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.ready.Store(false)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// Listener streams never finish on their own: close them first so Shutdown can drain.
+	// The room service first: it stores every live room's counts while the
+	// listeners are still connected (the peak is sampled from them), and
+	// ends the event streams. Then the listener streams, which never finish
+	// on their own, so that Shutdown can drain.
+	s.rooms.Close()
 	s.fan.Close()
-	s.rooms.Close() // ends event streams
 	pub.Shutdown(shutCtx)
 	s.shutdownPlanes(shutCtx)
 	adm.Shutdown(shutCtx)
