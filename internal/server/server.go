@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -156,8 +157,14 @@ func New(cfg Config) (*Server, error) {
 		s.closeAll()
 		return nil, err
 	}
+	// Ending a user's stage sessions is how both a suspension and a revoked
+	// token take effect on the stage (room.Service.Suspend closes them in
+	// every room). Login puzzles use a key of their own, so a solution for a
+	// join is no solution for a login.
+	loginKey := sha256.Sum256(append([]byte("majlis login pow v1\x00"), key...))
 	accounts := account.New(account.Config{Store: s.st, AdminToken: s.adminTok, Signup: cfg.Signup,
-		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend})
+		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend,
+		OnTokenRevoked: s.rooms.Suspend, PoW: admission.NewPoW(loginKey[:])})
 	s.api = httpapi.New(httpapi.Config{Store: s.st, Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(),
 		Accounts: accounts, Rooms: s.rooms})
 
