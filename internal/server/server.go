@@ -214,17 +214,24 @@ func udpAddr(udp, httpAddr string) string {
 
 // adminToken returns the configured token, or the one stored in the data dir,
 // generating and printing it on first start.
+// Either must pass account.ValidAdminToken.
 func adminToken(cfg Config) (string, error) {
 	if cfg.AdminToken != "" {
+		if !account.ValidAdminToken(cfg.AdminToken) {
+			return "", fmt.Errorf("admin token (MAJLIS_ADMIN_TOKEN or admin-token in the config file): want %s", account.AdminTokenRule)
+		}
 		return cfg.AdminToken, nil
 	}
 	path := filepath.Join(cfg.DataDir, "admin.token")
 	if b, err := os.ReadFile(path); err == nil {
 		if t := strings.TrimSpace(string(b)); t != "" {
+			if !account.ValidAdminToken(t) {
+				return "", fmt.Errorf("admin token in %s: want %s (delete the file to have one generated)", path, account.AdminTokenRule)
+			}
 			return t, nil
 		}
 	}
-	var b [24]byte
+	var b [32]byte
 	rand.Read(b[:])
 	tok := "mja_" + hex.EncodeToString(b[:])
 	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
