@@ -69,7 +69,7 @@ func TestServeHelp(t *testing.T) {
 }
 
 func TestConfigRedactsAndLoadsBack(t *testing.T) {
-	vars := env(map[string]string{"MAJLIS_ADMIN_TOKEN": "s3cret-admin", "MAJLIS_BITRATE": "64000", "MAJLIS_TICKET_TTL": "2m"})
+	vars := env(map[string]string{"MAJLIS_ADMIN_TOKEN": "s3cret-admin-0123456789abcdefghijklmnopqrstuvwxyz", "MAJLIS_BITRATE": "64000", "MAJLIS_TICKET_TTL": "2m"})
 	args := []string{"--role", "edge", "--origin", "http://127.0.0.1:1", "--join-limit-ip", "1/2", "--public-ip", "192.0.2.1,192.0.2.2",
 		"--overload", "high", "--join-rate", "12.5", "--signup", "true"}
 	var out, errOut bytes.Buffer
@@ -77,7 +77,7 @@ func TestConfigRedactsAndLoadsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := out.String()
-	if strings.Contains(text, "s3cret-admin") {
+	if strings.Contains(text, "s3cret-admin-0123456789abcdefghijklmnopqrstuvwxyz") {
 		t.Fatalf("majlis config printed the admin token:\n%s", text)
 	}
 	for _, want := range []string{"\nadmin-token = \"<redacted>\"\n", "\nbitrate = 64000\n", "\nrole = \"edge\"\n", "\njoin-limit-ip = \"1/2\"\n"} {
@@ -94,7 +94,7 @@ func TestConfigRedactsAndLoadsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The file alone (the token still from the env) gives the same config.
-	got, err := config.Load([]string{"--config", file}, env(map[string]string{"MAJLIS_ADMIN_TOKEN": "s3cret-admin"}))
+	got, err := config.Load([]string{"--config", file}, env(map[string]string{"MAJLIS_ADMIN_TOKEN": "s3cret-admin-0123456789abcdefghijklmnopqrstuvwxyz"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestServeRuns(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--data", filepath.Join(dir, "data")},
-			env(map[string]string{"MAJLIS_CONFIG": file, "MAJLIS_ADMIN_TOKEN": "s3cret-admin"}), &stdout, &stderr)
+			env(map[string]string{"MAJLIS_CONFIG": file, "MAJLIS_ADMIN_TOKEN": "s3cret-admin-0123456789abcdefghijklmnopqrstuvwxyz"}), &stdout, &stderr)
 	}()
 	addr := regexp.MustCompile(`msg="majlis serving" http=(127\.0\.0\.1:\d+)`)
 	var base string
@@ -211,7 +211,7 @@ func TestServeRuns(t *testing.T) {
 	for _, tc := range []struct {
 		token string
 		want  int
-	}{{"wrong", http.StatusUnauthorized}, {"s3cret-admin", http.StatusCreated}} {
+	}{{"wrong", http.StatusUnauthorized}, {"s3cret-admin-0123456789abcdefghijklmnopqrstuvwxyz", http.StatusCreated}} {
 		req, _ := http.NewRequest("POST", base+"/api/v1/users", strings.NewReader(`{"name":"amal"}`))
 		req.Header.Set("Authorization", "Bearer "+tc.token)
 		resp, err := client.Do(req)

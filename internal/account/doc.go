@@ -5,14 +5,22 @@
 // the session cookie, checks CSRF and maps this package's errors to API codes
 // in its one error table.
 //
-// A login: Service.Login checks the name and the password's length, refuses
-// a name that has failed too often (one token bucket per lower-cased name:
-// a burst of LoginBurst failures, then one per LoginRefill), looks the user
-// up and checks the password (a name with no user or no password costs one
-// dummy hash, so timing does not tell which names exist), refuses a
-// suspended user, then starts a session in the store and returns its secret,
-// which httpapi sets as the session cookie. Sign-up is the same without the
-// throttle, after creating the user.
+// A login: httpapi passes the name, password, client address and any
+// proof of work as an Attempt. Service.Login checks the name and the
+// password's length, spends a token of the address's and its /24's (/48's)
+// buckets (admission.Limiter, shared with sign-up), and, when the account
+// (its NameKey: NFKC, case-folded) has failed past its budget (LoginBurst,
+// then one per LoginRefill) and the address is not one its owner logged in
+// from, asks for a proof of work (admission.PoW) instead of refusing, so
+// strangers' failures never lock the owner out. Only then is the password
+// checked (a name with no user or no password costs one dummy hash, so
+// timing does not tell which names exist), in a slot of the hashing pool:
+// at most HashSlots hashes run at once, a bounded queue waits at most
+// HashWait, and beyond that the answer is ErrBusy. A suspended user is
+// refused; otherwise a session starts in the store, its secret returned
+// (httpapi sets the cookie) and the address remembered as the owner's.
+// Sign-up is the same without the account budget, after refusing reserved
+// names and creating the user; user names are unique by key in the store.
 //
 // A request: httpapi passes the bearer token to Service.Resolve (the admin
 // token, compared in constant time, or an API token looked up by its hash) or
@@ -23,5 +31,6 @@
 //
 // Suspending a user ends their web sessions in the store and then calls
 // Config.OnSuspend, which the server wires to the room domain so that their
-// stage sessions end as well.
+// stage sessions end as well; deleting an API token calls
+// Config.OnTokenRevoked, wired the same way.
 package account

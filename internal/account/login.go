@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -12,31 +12,67 @@ import (
 	"majlis/internal/store"
 )
 
+// Attempt is a login or a sign-up as it arrived.
+type Attempt struct {
+	Name, Password string
+	// Addr is the client's address (the TCP peer): attempts are limited per
+	// address and per /24 (/48) with it, and an account's owner is known by
+	// it. The zero Addr is limited by neither and known nowhere.
+	Addr netip.Addr
+	// PoW is a solved puzzle, "challenge:solution", "" for none.
+	PoW string
+}
+
 // Login checks a name and password and starts a web session, whose secret
-// it returns. Failures are counted per lower-cased name; past LoginBurst of
-// them the name is refused with ErrLoginLimited, even with the right
-// password, until its bucket refills. A suspended user with the right
-// password gets ErrSuspended.
-func (s *Service) Login(ctx context.Context, name, password string) (User, string, error) {
-	if len(password) > MaxPassword || !ValidName(name) {
+// it returns. In order, each before any password is hashed:
+//
+//   - a malformed name or password is ErrBadCredentials;
+//   - the attempt spends a token of its address's and its network's
+//     buckets (LoginsPerIP, LoginsPerPrefix), shared with sign-up: none
+//     left is a *LimitError (ErrLoginLimited);
+//   - an account (its name key) that has failed more than its budget
+//     (LoginBurst, then one per LoginRefill) needs a proof of work from
+//     any address its owner has not logged in from (*PoWError,
+//     ErrPoWRequired); from a known address it is not slowed, so failures
+//     made by others never keep the owner out;
+//   - the check waits for a hashing slot: the pool full or no slot within
+//     HashWait is ErrBusy.
+//
+// A wrong password (or a name with no user, which costs a dummy hash so
+// timing does not tell which names exist) is ErrBadCredentials and spends
+// one of the account's failures. A suspended user with the right password
+// gets ErrSuspended. A success remembers the address as the owner's.
+func (s *Service) Login(ctx context.Context, at Attempt) (User, string, error) {
+	if len(at.Password) > MaxPassword || !ValidName(at.Name) {
 		return User{}, "", ErrBadCredentials
 	}
-	key := strings.ToLower(name)
-	if !s.logins.allow(key, s.now()) {
-		return User{}, "", ErrLoginLimited
+	if err := s.admitAddr(at.Addr); err != nil {
+		return User{}, "", err
 	}
-	u, err := s.st.UserByName(ctx, name)
+	key := NameKey(at.Name)
+	if !s.known.has(key, at.Addr) && !s.logins.allow(key, s.now()) {
+		if s.pow.Verify(at.PoW, s.powBits) != nil {
+			return User{}, "", &PoWError{Challenge: s.pow.Challenge(s.powBits), Difficulty: s.powBits}
+		}
+	}
+	u, err := s.st.UserByNameKey(ctx, at.Name, key)
 	if errors.Is(err, store.ErrNotFound) || err == nil && u.PasswordHash == "" {
-		s.hasher.CheckDummy(password)
+		if err := s.pool.do(ctx, func() { s.hasher.CheckDummy(at.Password) }); err != nil {
+			return User{}, "", err
+		}
 		s.logins.failed(key, s.now())
 		return User{}, "", ErrBadCredentials
 	}
 	if err != nil {
 		return User{}, "", fmt.Errorf("account: login: %w", err)
 	}
-	ok, err := Check(u.PasswordHash, password)
-	if err != nil {
-		return User{}, "", fmt.Errorf("account: login %s: %w", u.ID, err)
+	var ok bool
+	var cerr error
+	if err := s.pool.do(ctx, func() { ok, cerr = Check(u.PasswordHash, at.Password) }); err != nil {
+		return User{}, "", err
+	}
+	if cerr != nil {
+		return User{}, "", fmt.Errorf("account: login %s: %w", u.ID, cerr)
 	}
 	if !ok {
 		s.logins.failed(key, s.now())
@@ -49,7 +85,16 @@ func (s *Service) Login(ctx context.Context, name, password string) (User, strin
 	if err != nil {
 		return User{}, "", err
 	}
+	s.known.add(key, at.Addr)
 	return userOf(u), sess, nil
+}
+
+// admitAddr spends an attempt of addr's buckets.
+func (s *Service) admitAddr(addr netip.Addr) error {
+	if ok, retry := s.addrs.Allow(addr); !ok {
+		return &LimitError{Retry: retry}
+	}
+	return nil
 }
 
 // newSession starts a web session of SessionTTL for user and returns its secret.
@@ -82,8 +127,9 @@ func (s *Service) EndSession(ctx context.Context, secret string) error {
 	return nil
 }
 
-// loginLimiter slows password guessing against one name: one token bucket
-// per name that has failed, spent only by failures.
+// loginLimiter counts failures per account (name key): one token bucket
+// per key that has failed, spent only by failures. An empty bucket makes
+// strangers prove work, it refuses no one.
 type loginLimiter struct {
 	rate ratelimit.Rate
 	max  int // names kept before the table is reset
@@ -129,4 +175,83 @@ func (l *loginLimiter) names() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.m)
+}
+
+// knownAddrs remembers where each account's owner logged in from: up to
+// MaxKnownAddrs networks per name key (an IPv4 address, an IPv6 /64), the
+// newest replacing the oldest; the table holds at most max keys, dropping
+// an arbitrary one to make room.
+type knownAddrs struct {
+	max int
+
+	mu sync.Mutex
+	m  map[string][]netip.Prefix
+}
+
+func newKnownAddrs(maxNames int) knownAddrs {
+	if maxNames <= 0 {
+		maxNames = DefaultMaxLoginNames
+	}
+	return knownAddrs{max: maxNames, m: make(map[string][]netip.Prefix)}
+}
+
+// ownerNet is the network an owner is known by: IPv6 hosts change their
+// low 64 bits (privacy addresses).
+func ownerNet(a netip.Addr) netip.Prefix {
+	a = a.Unmap()
+	bits := a.BitLen()
+	if a.Is6() {
+		bits = 64
+	}
+	p, _ := a.Prefix(bits)
+	return p
+}
+
+func (k *knownAddrs) has(key string, a netip.Addr) bool {
+	if !a.IsValid() {
+		return false
+	}
+	n := ownerNet(a)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, p := range k.m[key] {
+		if p == n {
+			return true
+		}
+	}
+	return false
+}
+
+func (k *knownAddrs) add(key string, a netip.Addr) {
+	if !a.IsValid() {
+		return
+	}
+	n := ownerNet(a)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	ps, seen := k.m[key]
+	for i, p := range ps {
+		if p == n { // most recent last
+			ps = append(append(ps[:i:i], ps[i+1:]...), n)
+			k.m[key] = ps
+			return
+		}
+	}
+	if !seen && len(k.m) >= k.max {
+		for other := range k.m {
+			delete(k.m, other)
+			break
+		}
+	}
+	if len(ps) >= MaxKnownAddrs {
+		ps = append(ps[:0:0], ps[1:]...)
+	}
+	k.m[key] = append(ps, n)
+}
+
+// len is how many accounts the table holds (for tests).
+func (k *knownAddrs) len() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.m)
 }

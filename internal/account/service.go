@@ -2,11 +2,14 @@ package account
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"time"
 
+	"majlis/internal/admission"
+	"majlis/internal/ratelimit"
 	"majlis/internal/store"
 )
 
@@ -27,12 +30,28 @@ const (
 	MaxSecret    = 256 // longest bearer token or session secret worth looking up
 	SessionTTL   = 30 * 24 * time.Hour
 
-	// Failed logins per name: a burst of LoginBurst, then one per LoginRefill.
+	// Failed logins per account (name key): a burst of LoginBurst, then one
+	// per LoginRefill; past it, logins for the account from an address it
+	// has not logged in from need a proof of work (login.go).
 	LoginBurst  = 5
 	LoginRefill = 12 * time.Second
 	// DefaultMaxLoginNames bounds the failed-login table: it is reset when it
-	// grows past this many names.
+	// grows past this many names. The table of known addresses has the same bound.
 	DefaultMaxLoginNames = 100000
+	// DefaultLoginPoWBits is the difficulty of a login's proof of work.
+	DefaultLoginPoWBits = 18
+	// MaxKnownAddrs is how many addresses an account's owner is remembered at.
+	MaxKnownAddrs = 4
+	// maxLoginAddrs bounds the per-address login buckets (admission.Limiter).
+	maxLoginAddrs = 1 << 16
+)
+
+// Default login and sign-up attempt limits per source address and per
+// IPv4 /24 or IPv6 /48 (Config.LoginsPerIP, LoginsPerPrefix), spent by
+// every attempt that would check a password, before it is checked.
+var (
+	DefaultLoginsPerIP     = ratelimit.Rate{PerSecond: 1.0 / 3, Burst: 20}
+	DefaultLoginsPerPrefix = ratelimit.Rate{PerSecond: 5, Burst: 100}
 )
 
 // Errors of the accounts domain; httpapi maps each to a stable API code.
@@ -47,18 +66,37 @@ var (
 	ErrBadTokenName   = errors.New("account: bad token name")
 	ErrNameTaken      = errors.New("account: name taken")
 	ErrBadCredentials = errors.New("account: wrong name or password")
-	ErrLoginLimited   = errors.New("account: too many failed logins for this name")
+	ErrLoginLimited   = errors.New("account: too many login attempts from this address or network")
+	ErrPoWRequired    = errors.New("account: a proof of work is required to log in to this account from here")
+	ErrBusy           = errors.New("account: too many password checks at once")
+	ErrNameReserved   = errors.New("account: name reserved")
 	ErrSignupDisabled = errors.New("account: self sign-up is disabled")
 	ErrUserNotFound   = errors.New("account: no such user")
 	ErrTokenNotFound  = errors.New("account: no such token")
 	ErrSelfSuspend    = errors.New("account: cannot suspend oneself")
 )
 
+// LimitError is ErrLoginLimited with when to come back.
+type LimitError struct{ Retry time.Duration }
+
+func (e *LimitError) Error() string { return ErrLoginLimited.Error() }
+func (e *LimitError) Unwrap() error { return ErrLoginLimited }
+
+// PoWError is ErrPoWRequired with the puzzle to solve (admission.PoW's
+// format): the client logs in again with the solution.
+type PoWError struct {
+	Challenge  string
+	Difficulty int
+}
+
+func (e *PoWError) Error() string { return ErrPoWRequired.Error() }
+func (e *PoWError) Unwrap() error { return ErrPoWRequired }
+
 // Store is the storage the accounts domain needs; *store.Store implements it.
 type Store interface {
-	CreateAccount(ctx context.Context, name, role, passwordHash string, withToken bool) (store.User, string, error)
+	CreateAccountWithKey(ctx context.Context, name, nameKey, role, passwordHash string, withToken bool) (store.User, string, error)
 	UserByID(ctx context.Context, id string) (store.User, error)
-	UserByName(ctx context.Context, name string) (store.User, error)
+	UserByNameKey(ctx context.Context, name, nameKey string) (store.User, error)
 	UserByToken(ctx context.Context, tok string) (store.User, error)
 	SetSuspended(ctx context.Context, id string, suspended bool) error
 
@@ -83,8 +121,29 @@ type Config struct {
 	// OnSuspend is called with a user's id once they are suspended (the
 	// server ends their stage sessions); nil does nothing.
 	OnSuspend func(user string)
+	// OnTokenRevoked is called with a user's id once one of their API
+	// tokens is deleted (the server ends their stage sessions, which may
+	// have been opened with it); nil does nothing.
+	OnTokenRevoked func(user string)
 	// MaxLoginNames bounds the failed-login table (0: DefaultMaxLoginNames).
 	MaxLoginNames int
+
+	// HashSlots is how many passwords are hashed at once (0: DefaultHashSlots()),
+	// HashQueue how many more requests may wait for a slot (0: DefaultHashQueue)
+	// and HashWait how long (0: DefaultHashWait); beyond them a login,
+	// sign-up or user creation is ErrBusy.
+	HashSlots int
+	HashQueue int
+	HashWait  time.Duration
+	// LoginsPerIP and LoginsPerPrefix limit login and sign-up attempts per
+	// source address and per /24 (/48), before any hash (zero:
+	// DefaultLoginsPerIP, DefaultLoginsPerPrefix).
+	LoginsPerIP, LoginsPerPrefix ratelimit.Rate
+	// PoW issues and checks the puzzles of logins for an account past its
+	// failure budget (nil: one with a random key of its own).
+	PoW *admission.PoW
+	// LoginPoWBits is their difficulty (0: DefaultLoginPoWBits).
+	LoginPoWBits int
 	// Now is the clock of sessions and the login throttle (nil: time.Now).
 	Now func() time.Time
 }
@@ -94,23 +153,50 @@ type Service struct {
 	st        Store
 	admin     string
 	hasher    *Hasher
+	pool      *hashPool
 	signup    bool
 	onSuspend func(string)
+	onRevoke  func(string)
 	now       func() time.Time
-	logins    loginLimiter
+	logins    loginLimiter       // failures per account
+	addrs     *admission.Limiter // attempts per address and prefix
+	known     knownAddrs         // where each account's owner logged in from
+	pow       *admission.PoW
+	powBits   int
 }
 
 // New returns a Service ready to use.
 func New(cfg Config) *Service {
-	s := &Service{st: cfg.Store, admin: cfg.AdminToken, signup: cfg.Signup, onSuspend: cfg.OnSuspend, now: cfg.Now,
+	s := &Service{st: cfg.Store, admin: cfg.AdminToken, signup: cfg.Signup, onSuspend: cfg.OnSuspend, onRevoke: cfg.OnTokenRevoked, now: cfg.Now,
 		hasher: &Hasher{Time: cfg.PasswordTime, MemoryKiB: cfg.PasswordMemoryKiB},
-		logins: newLoginLimiter(cfg.MaxLoginNames)}
+		pool:   newHashPool(cfg.HashSlots, cfg.HashQueue, cfg.HashWait),
+		logins: newLoginLimiter(cfg.MaxLoginNames), known: newKnownAddrs(cfg.MaxLoginNames),
+		pow: cfg.PoW, powBits: cfg.LoginPoWBits}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.onSuspend == nil {
 		s.onSuspend = func(string) {}
 	}
+	if s.onRevoke == nil {
+		s.onRevoke = func(string) {}
+	}
+	if s.pow == nil {
+		key := make([]byte, 32)
+		rand.Read(key)
+		s.pow = admission.NewPoW(key)
+	}
+	if s.powBits <= 0 {
+		s.powBits = DefaultLoginPoWBits
+	}
+	perIP, perPrefix := cfg.LoginsPerIP, cfg.LoginsPerPrefix
+	if perIP == (ratelimit.Rate{}) {
+		perIP = DefaultLoginsPerIP
+	}
+	if perPrefix == (ratelimit.Rate{}) {
+		perPrefix = DefaultLoginsPerPrefix
+	}
+	s.addrs = admission.NewLimiter(admission.LimiterConfig{PerIP: perIP, PerPrefix: perPrefix, MaxEntries: maxLoginAddrs, Now: s.now})
 	return s
 }
 

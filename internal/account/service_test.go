@@ -52,7 +52,7 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{st: st, clock: &clock{t: time.Now()}}
-	cfg := Config{Store: st, AdminToken: testAdminToken, PasswordTime: 1, PasswordMemoryKiB: 64, Signup: true,
+	cfg := Config{Store: st, AdminToken: testAdminToken, PasswordTime: 1, PasswordMemoryKiB: 64, Signup: true, LoginPoWBits: 4,
 		OnSuspend: func(u string) { f.suspended = append(f.suspended, u) }, Now: f.clock.Now}
 	if mod != nil {
 		mod(&cfg)
@@ -99,7 +99,7 @@ func TestSignup(t *testing.T) {
 	if off.svc.SignupEnabled() {
 		t.Error("SignupEnabled with Signup off")
 	}
-	if _, _, err := off.svc.Signup(ctx, "zed", "correct horse"); !errors.Is(err, ErrSignupDisabled) {
+	if _, _, err := off.svc.Signup(ctx, Attempt{Name: "zed", Password: "correct horse"}); !errors.Is(err, ErrSignupDisabled) {
 		t.Errorf("signup when disabled: %v", err)
 	}
 	if _, err := off.st.UserByName(ctx, "zed"); !errors.Is(err, store.ErrNotFound) {
@@ -120,11 +120,11 @@ func TestSignup(t *testing.T) {
 		{"zed", "", ErrBadPassword},
 		{"zed", strings.Repeat("p", MaxPassword+1), ErrBadPassword},
 	} {
-		if _, _, err := f.svc.Signup(ctx, c.name, c.password); !errors.Is(err, c.want) {
+		if _, _, err := f.svc.Signup(ctx, Attempt{Name: c.name, Password: c.password}); !errors.Is(err, c.want) {
 			t.Errorf("Signup(%q, %d bytes) = %v, want %v", c.name, len(c.password), err, c.want)
 		}
 	}
-	u, sess, err := f.svc.Signup(ctx, "zed", "correct horse")
+	u, sess, err := f.svc.Signup(ctx, Attempt{Name: "zed", Password: "correct horse"})
 	if err != nil || u.Name != "zed" || u.Role != RoleUser || u.Suspended || u.ID == "" {
 		t.Fatalf("Signup = %+v, %v", u, err)
 	}
@@ -135,10 +135,10 @@ func TestSignup(t *testing.T) {
 	if toks, err := f.svc.Tokens(ctx, p); err != nil || len(toks) != 0 {
 		t.Errorf("signup made tokens %+v, %v", toks, err)
 	}
-	if _, _, err := f.svc.Signup(ctx, "zed", "another one"); !errors.Is(err, ErrNameTaken) {
+	if _, _, err := f.svc.Signup(ctx, Attempt{Name: "zed", Password: "another one"}); !errors.Is(err, ErrNameTaken) {
 		t.Errorf("signup twice: %v", err)
 	}
-	if _, _, err := f.svc.Login(ctx, "zed", "correct horse"); err != nil {
+	if _, _, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse"}); err != nil {
 		t.Errorf("login after signup: %v", err)
 	}
 }
@@ -172,7 +172,7 @@ func TestCreateUser(t *testing.T) {
 	if p, err := f.svc.Resolve(ctx, tok); err != nil || p.ID != u.ID || p.Role != RoleModerator {
 		t.Errorf("first token resolves to %+v, %v", p, err)
 	}
-	if _, _, err := f.svc.Login(ctx, "bob", "any password"); !errors.Is(err, ErrBadCredentials) {
+	if _, _, err := f.svc.Login(ctx, Attempt{Name: "bob", Password: "any password"}); !errors.Is(err, ErrBadCredentials) {
 		t.Errorf("login without a password set: %v", err)
 	}
 	if got, err := f.svc.User(ctx, u.ID); err != nil || got != u {
@@ -192,7 +192,7 @@ func TestLogin(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, nil)
 	zed, _ := f.user(t, "zed")
-	u, sess, err := f.svc.Login(ctx, "zed", "correct horse")
+	u, sess, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse"})
 	if err != nil || u != zed || sess == "" {
 		t.Fatalf("Login = %+v %q %v", u, sess, err)
 	}
@@ -207,68 +207,70 @@ func TestLogin(t *testing.T) {
 		{"a b", "correct horse"},
 		{"", "correct horse"},
 	} {
-		if _, _, err := f.svc.Login(ctx, c.name, c.password); !errors.Is(err, ErrBadCredentials) {
+		if _, _, err := f.svc.Login(ctx, Attempt{Name: c.name, Password: c.password}); !errors.Is(err, ErrBadCredentials) {
 			t.Errorf("Login(%q, %d bytes) = %v, want ErrBadCredentials", c.name, len(c.password), err)
 		}
 	}
 }
 
-// TestLoginThrottle: failures per lower-cased name, a burst of LoginBurst,
-// then one per LoginRefill; the right password is refused too while limited;
-// successes spend nothing; other names are not affected.
+// TestLoginThrottle: failures per account (name key), a burst of
+// LoginBurst, then one per LoginRefill; past it, an attempt from an address
+// the owner has not logged in from needs a proof of work, with the right
+// password too; successes spend nothing; other names are not affected.
+// (TestLoginOwnerNotLockedOut: the owner's known address is not slowed.)
 func TestLoginThrottle(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, nil)
 	f.user(t, "zed")
 	f.user(t, "amal")
 	for range 3 {
-		if _, _, err := f.svc.Login(ctx, "zed", "correct horse"); err != nil {
+		if _, _, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse"}); err != nil {
 			t.Fatalf("good login: %v", err)
 		}
 	}
 	// Differently cased names share one budget, whether or not they exist.
 	for i, name := range []string{"zed", "ZED", "Zed", "zEd", "zed"} {
-		if _, _, err := f.svc.Login(ctx, name, "wrong horse"); !errors.Is(err, ErrBadCredentials) {
+		if _, _, err := f.svc.Login(ctx, Attempt{Name: name, Password: "wrong horse"}); !errors.Is(err, ErrBadCredentials) {
 			t.Fatalf("failure %d (%s): %v", i, name, err)
 		}
 	}
 	for _, pw := range []string{"wrong horse", "correct horse"} {
-		if _, _, err := f.svc.Login(ctx, "zed", pw); !errors.Is(err, ErrLoginLimited) {
-			t.Errorf("after %d failures, %q: %v, want ErrLoginLimited", LoginBurst, pw, err)
+		if _, _, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: pw}); !errors.Is(err, ErrPoWRequired) {
+			t.Errorf("after %d failures, %q: %v, want ErrPoWRequired", LoginBurst, pw, err)
 		}
 	}
-	if _, _, err := f.svc.Login(ctx, "ZeD", "x"); !errors.Is(err, ErrLoginLimited) {
+	if _, _, err := f.svc.Login(ctx, Attempt{Name: "ZeD", Password: "x"}); !errors.Is(err, ErrPoWRequired) {
 		t.Errorf("other casing while limited: %v", err)
 	}
-	if _, _, err := f.svc.Login(ctx, "amal", "correct horse"); err != nil {
+	if _, _, err := f.svc.Login(ctx, Attempt{Name: "amal", Password: "correct horse"}); err != nil {
 		t.Errorf("another name while zed is limited: %v", err)
 	}
 
 	// One more try per refill period.
 	f.clock.Add(LoginRefill - time.Second)
-	if _, _, err := f.svc.Login(ctx, "zed", "correct horse"); !errors.Is(err, ErrLoginLimited) {
+	if _, _, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse"}); !errors.Is(err, ErrPoWRequired) {
 		t.Errorf("before a refill period: %v", err)
 	}
 	f.clock.Add(time.Second)
-	if _, _, err := f.svc.Login(ctx, "zed", "wrong horse"); !errors.Is(err, ErrBadCredentials) {
+	if _, _, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "wrong horse"}); !errors.Is(err, ErrBadCredentials) {
 		t.Errorf("after a refill period: %v", err)
 	}
-	if _, _, err := f.svc.Login(ctx, "zed", "correct horse"); !errors.Is(err, ErrLoginLimited) {
+	if _, _, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse"}); !errors.Is(err, ErrPoWRequired) {
 		t.Errorf("second try in one refill period: %v", err)
 	}
 	f.clock.Add(LoginRefill)
-	if _, _, err := f.svc.Login(ctx, "zed", "correct horse"); err != nil {
+	if _, _, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse"}); err != nil {
 		t.Errorf("right password after a refill period: %v", err)
 	}
 
 	// Fully refilled after LoginBurst periods: a whole burst again.
 	f.clock.Add(LoginBurst * LoginRefill)
 	for i := range LoginBurst {
-		if _, _, err := f.svc.Login(ctx, "zed", "wrong horse"); !errors.Is(err, ErrBadCredentials) {
+		if _, _, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "wrong horse"}); !errors.Is(err, ErrBadCredentials) {
 			t.Fatalf("refilled burst, failure %d: %v", i, err)
 		}
 	}
-	if _, _, err := f.svc.Login(ctx, "zed", "wrong horse"); !errors.Is(err, ErrLoginLimited) {
+	if _, _, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "wrong horse"}); !errors.Is(err, ErrPoWRequired) {
 		t.Errorf("after the refilled burst: %v", err)
 	}
 }
@@ -305,7 +307,7 @@ func TestLoginLimiterBounded(t *testing.T) {
 	// Through the Service: Config.MaxLoginNames bounds the table.
 	f := newFixture(t, func(c *Config) { c.MaxLoginNames = 2 })
 	for _, name := range []string{"a", "b", "c", "d", "e"} {
-		f.svc.Login(context.Background(), name, "wrong horse")
+		f.svc.Login(context.Background(), Attempt{Name: name, Password: "wrong horse"})
 	}
 	if n := f.svc.logins.names(); n > 3 {
 		t.Errorf("service table holds %d names, bound 2", n)
@@ -316,11 +318,11 @@ func TestSessions(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, nil)
 	zed, _ := f.user(t, "zed")
-	_, sess, err := f.svc.Login(ctx, "zed", "correct horse")
+	_, sess, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, other, err := f.svc.Login(ctx, "zed", "correct horse")
+	_, other, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse"})
 	if err != nil || other == sess {
 		t.Fatalf("second session %q, %v", other, err)
 	}
@@ -426,7 +428,7 @@ func TestSuspend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, sess, err := f.svc.Login(ctx, "zed", "correct horse")
+	_, sess, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,10 +467,10 @@ func TestSuspend(t *testing.T) {
 	if _, _, err := f.svc.CreateToken(ctx, p, "again"); !errors.Is(err, ErrSuspended) {
 		t.Errorf("suspended user creating a token: %v", err)
 	}
-	if _, _, err := f.svc.Login(ctx, "zed", "correct horse"); !errors.Is(err, ErrSuspended) {
+	if _, _, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse"}); !errors.Is(err, ErrSuspended) {
 		t.Errorf("login while suspended: %v", err)
 	}
-	if _, _, err := f.svc.Login(ctx, "zed", "wrong horse"); !errors.Is(err, ErrBadCredentials) {
+	if _, _, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "wrong horse"}); !errors.Is(err, ErrBadCredentials) {
 		t.Errorf("wrong password while suspended: %v", err)
 	}
 
@@ -482,7 +484,7 @@ func TestSuspend(t *testing.T) {
 	if p, err := f.svc.Resolve(ctx, tok); err != nil || p.Suspended {
 		t.Errorf("token after reinstatement: %+v, %v", p, err)
 	}
-	if _, _, err := f.svc.Login(ctx, "zed", "correct horse"); err != nil {
+	if _, _, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse"}); err != nil {
 		t.Errorf("login after reinstatement: %v", err)
 	}
 	// Without a hook, suspension still works.

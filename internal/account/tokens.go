@@ -62,7 +62,11 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, name string) (To
 	return Token(t), tok, nil
 }
 
-// DeleteToken revokes p's token id; another user's token is ErrTokenNotFound.
+// DeleteToken revokes p's token id; another user's token is
+// ErrTokenNotFound. It then calls Config.OnTokenRevoked with p's id, which
+// ends their stage sessions: a session does not say which credential
+// opened it, so all of them end, and the user publishes again with a
+// credential they still hold.
 func (s *Service) DeleteToken(ctx context.Context, p Principal, id string) error {
 	if err := requireUser(p); err != nil {
 		return err
@@ -72,5 +76,6 @@ func (s *Service) DeleteToken(ctx context.Context, p Principal, id string) error
 	} else if err != nil {
 		return fmt.Errorf("account: %w", err)
 	}
+	s.onRevoke(p.ID)
 	return nil
 }

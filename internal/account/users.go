@@ -8,20 +8,6 @@ import (
 	"majlis/internal/store"
 )
 
-// ValidName says whether s is an acceptable user name: 1-MaxName ASCII
-// letters, digits, '.', '_' or '-'.
-func ValidName(s string) bool {
-	if len(s) == 0 || len(s) > MaxName {
-		return false
-	}
-	for _, c := range s {
-		if !(c == '.' || c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
-
 // CreateUser is an admin creating an account with a platform role ("" is
 // RoleUser) and an optional password ("" for none: the user then signs in
 // only with the API token returned, which is the account's first).
@@ -43,27 +29,62 @@ func (s *Service) CreateUser(ctx context.Context, by Principal, name, role, pass
 		if !ValidPassword(password) {
 			return User{}, "", ErrBadPassword
 		}
-		hash = s.hasher.Hash(password)
+		if err := s.nameFree(ctx, name); err != nil {
+			return User{}, "", err
+		}
+		if err := s.pool.do(ctx, func() { hash = s.hasher.Hash(password) }); err != nil {
+			return User{}, "", err
+		}
 	}
 	return s.createAccount(ctx, name, role, hash, true)
+}
+
+// nameFree refuses a name whose key is taken before a hash is spent on it
+// (the store's unique key still decides a race).
+func (s *Service) nameFree(ctx context.Context, name string) error {
+	_, err := s.st.UserByNameKey(ctx, name, NameKey(name))
+	switch {
+	case err == nil:
+		return ErrNameTaken
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	}
+	return fmt.Errorf("account: %w", err)
 }
 
 // SignupEnabled says whether anyone may create an account with Signup.
 func (s *Service) SignupEnabled() bool { return s.signup }
 
 // Signup creates a user account with a password and starts its first web
-// session, whose secret it returns.
-func (s *Service) Signup(ctx context.Context, name, password string) (User, string, error) {
+// session, whose secret it returns. A reserved name (Reserved) is
+// ErrNameReserved, a name whose key is taken ErrNameTaken. The attempt
+// spends a token of its address's login buckets before the password is
+// hashed, and the hash waits for the pool, as Login's do; the address is
+// then known as the new account's owner.
+func (s *Service) Signup(ctx context.Context, at Attempt) (User, string, error) {
 	if !s.signup {
 		return User{}, "", ErrSignupDisabled
 	}
-	if !ValidName(name) {
+	if !ValidName(at.Name) {
 		return User{}, "", ErrBadName
 	}
-	if !ValidPassword(password) {
+	if Reserved(at.Name) {
+		return User{}, "", ErrNameReserved
+	}
+	if !ValidPassword(at.Password) {
 		return User{}, "", ErrBadPassword
 	}
-	u, _, err := s.createAccount(ctx, name, RoleUser, s.hasher.Hash(password), false)
+	if err := s.admitAddr(at.Addr); err != nil {
+		return User{}, "", err
+	}
+	if err := s.nameFree(ctx, at.Name); err != nil {
+		return User{}, "", err
+	}
+	var hash string
+	if err := s.pool.do(ctx, func() { hash = s.hasher.Hash(at.Password) }); err != nil {
+		return User{}, "", err
+	}
+	u, _, err := s.createAccount(ctx, at.Name, RoleUser, hash, false)
 	if err != nil {
 		return User{}, "", err
 	}
@@ -71,11 +92,12 @@ func (s *Service) Signup(ctx context.Context, name, password string) (User, stri
 	if err != nil {
 		return User{}, "", err
 	}
+	s.known.add(NameKey(at.Name), at.Addr)
 	return u, sess, nil
 }
 
 func (s *Service) createAccount(ctx context.Context, name, role, hash string, withToken bool) (User, string, error) {
-	u, tok, err := s.st.CreateAccount(ctx, name, role, hash, withToken)
+	u, tok, err := s.st.CreateAccountWithKey(ctx, name, NameKey(name), role, hash, withToken)
 	if errors.Is(err, store.ErrExists) {
 		return User{}, "", ErrNameTaken
 	}

@@ -97,6 +97,9 @@ func (c Config) Validate() error {
 		if s.ok == nil || s.ok(c) {
 			continue
 		}
+		if s.secret { // no flag, and its value is never shown
+			return fmt.Errorf("%s (%s or %s in the config file): want %s", s.name, envName(s.name), s.name, s.want)
+		}
 		return fmt.Errorf("--%s %s: want %s", s.name, show(s.bind(&c).String()), s.want)
 	}
 	if c.Role == RoleEdge && c.Origin == "" {

@@ -148,7 +148,7 @@ func TestBadValues(t *testing.T) {
 		{"audience-accept-rate", "-5", "--audience-accept-rate -5: want a positive number"},
 		{"overload", "panic", `--overload "panic": want auto, elevated, high or critical`},
 	}
-	covered := map[string]bool{}
+	covered := map[string]bool{"admin-token": true} // no flag: TestAdminTokenRule
 	for _, tt := range tests {
 		covered[tt.name] = true
 		_, err := Load([]string{"--" + tt.name, tt.value}, env(nil))
@@ -216,8 +216,8 @@ func TestArgs(t *testing.T) {
 	if _, err := Load([]string{"--admin-token", "x"}, env(nil)); err == nil {
 		t.Error("--admin-token accepted as a flag")
 	}
-	c, err = Load(nil, env(map[string]string{"MAJLIS_ADMIN_TOKEN": "s3cret"}))
-	if err != nil || c.AdminToken != "s3cret" {
+	c, err = Load(nil, env(map[string]string{"MAJLIS_ADMIN_TOKEN": testToken}))
+	if err != nil || c.AdminToken != testToken {
 		t.Errorf("MAJLIS_ADMIN_TOKEN: %q, %v", c.AdminToken, err)
 	}
 }
@@ -285,7 +285,7 @@ func changed() Config {
 		Signup: true, MaxCohosts: 4, MaxSpeakers: 20, AutoEnd: time.Hour + 30*time.Second,
 		JoinRate: 12.5, JoinBurst: 40, JoinsPerIP: ratelimit.Rate{PerSecond: 0.5, Burst: 3}, JoinsPerNet: ratelimit.Rate{PerSecond: 50, Burst: 250},
 		AudienceMaxConns: 50000, AudienceConnsPerIP: 64, AudienceAcceptRate: 500, Overload: overload.High,
-		AdminToken: "s3cret-token",
+		AdminToken: testToken,
 	}
 }
 
@@ -351,5 +351,29 @@ func TestExampleFile(t *testing.T) {
 	}
 	if b.String() != string(data) {
 		t.Errorf("%s is not WriteTOML(Default()); regenerate it: env -u MAJLIS_CONFIG go run ./cmd/majlis config > docs/majlis.example.toml (with no MAJLIS_* set)", examplePath)
+	}
+}
+
+// testToken is an admin token of the required strength.
+const testToken = "s3cret-admin-token-0123456789abcdefghijklmnopqrstuvwxyz"
+
+// TestAdminTokenRule: a weak admin token from the env or the file is
+// refused with an error naming the setting and not showing the token;
+// none at all is fine (one is generated).
+func TestAdminTokenRule(t *testing.T) {
+	for _, weak := range []string{"zq", "s3cret", strings.Repeat("a", 42), strings.Repeat("a", 42) + "!"} {
+		_, err := Load(nil, env(map[string]string{"MAJLIS_ADMIN_TOKEN": weak}))
+		if err == nil || !strings.Contains(err.Error(), "MAJLIS_ADMIN_TOKEN") || !strings.Contains(err.Error(), "at least 43 characters") || strings.Contains(err.Error(), weak) {
+			t.Errorf("MAJLIS_ADMIN_TOKEN=%q: err %v", weak, err)
+		}
+		file := writeFile(t, "weak.toml", "admin-token = \""+weak+"\"\n")
+		if _, err := Load([]string{"--config", file}, env(nil)); err == nil || !strings.Contains(err.Error(), "admin-token") || strings.Contains(err.Error(), weak) {
+			t.Errorf("admin-token = %q in the file: err %v", weak, err)
+		}
+	}
+	for _, ok := range []string{"", testToken, strings.Repeat("0f", 32)} {
+		if c, err := Load(nil, env(map[string]string{"MAJLIS_ADMIN_TOKEN": ok})); err != nil || c.AdminToken != ok {
+			t.Errorf("MAJLIS_ADMIN_TOKEN=%q: %q, %v", ok, c.AdminToken, err)
+		}
 	}
 }

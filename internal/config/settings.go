@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"majlis/internal/account"
 	"majlis/internal/overload"
 	"majlis/internal/program"
 	"majlis/internal/ratelimit"
@@ -86,8 +87,9 @@ func settings() []setting {
 		{name: "overload", arg: "LEVEL", help: "overload level: auto (measured) or pinned: elevated, high, critical", want: "auto, elevated, high or critical",
 			bind: func(c *Config) value { return (*levelValue)(&c.Overload) }, ok: func(c Config) bool { return c.Overload >= overload.Normal && c.Overload <= overload.Critical }},
 
-		{name: "admin-token", arg: "TOKEN", help: "admin bearer token (empty: generated into <data>/admin.token on first start)", want: "a token",
-			bind: func(c *Config) value { return (*stringValue)(&c.AdminToken) }, secret: true},
+		{name: "admin-token", arg: "TOKEN", help: "admin bearer token (empty: generated into <data>/admin.token on first start)", want: account.AdminTokenRule,
+			bind: func(c *Config) value { return (*stringValue)(&c.AdminToken) }, secret: true,
+			ok: func(c Config) bool { return c.AdminToken == "" || account.ValidAdminToken(c.AdminToken) }},
 	}
 }
 

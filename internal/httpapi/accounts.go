@@ -49,7 +49,8 @@ func (a *API) authCookie(r *http.Request) (principal, error) {
 	return principal{ID: p.ID, Role: p.Role, Suspended: p.Suspended, Cookie: true, session: c.Value}, nil
 }
 
-// csrfOK accepts the custom header, or an Origin naming this host.
+// csrfOK accepts the custom header, or an Origin naming this scheme and
+// host (an https page may not act on the http origin, nor the reverse).
 func csrfOK(r *http.Request) bool {
 	if r.Header.Get(csrfHeader) != "" {
 		return true
@@ -62,7 +63,32 @@ func csrfOK(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	return strings.EqualFold(u.Host, r.Host)
+	return strings.EqualFold(u.Scheme, requestScheme(r)) && strings.EqualFold(u.Host, r.Host)
+}
+
+// requestScheme is the scheme the client used: majlis terminates TLS itself
+// or not at all (it trusts no forwarding header), so r.TLS says it.
+func requestScheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// requireJSON refuses a body that is not declared application/json on the
+// endpoints that change state without any credential (login, sign-up): a
+// cross-site form or a "simple" fetch can send text/plain without a
+// preflight, application/json it cannot (login CSRF).
+func requireJSON(r *http.Request) error {
+	if mediaType(r) != "application/json" {
+		return errUnsupportedCT
+	}
+	return nil
+}
+
+// attempt is a login or sign-up as the accounts domain sees it.
+func attempt(r *http.Request, in credentials) account.Attempt {
+	return account.Attempt{Name: in.Name, Password: in.Password, Addr: ClientAddr(r), PoW: r.Header.Get(HeaderPoW)}
 }
 
 func userJSON(u account.User) map[string]any {
@@ -84,11 +110,14 @@ func (a *API) signupUser(w http.ResponseWriter, r *http.Request) error {
 	if !a.acc.SignupEnabled() {
 		return account.ErrSignupDisabled
 	}
+	if err := requireJSON(r); err != nil {
+		return err
+	}
 	var in credentials
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	u, secret, err := a.acc.Signup(r.Context(), in.Name, in.Password)
+	u, secret, err := a.acc.Signup(r.Context(), attempt(r, in))
 	if err != nil {
 		return err
 	}
@@ -98,11 +127,14 @@ func (a *API) signupUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) login(w http.ResponseWriter, r *http.Request) error {
+	if err := requireJSON(r); err != nil {
+		return err
+	}
 	var in credentials
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	u, secret, err := a.acc.Login(r.Context(), in.Name, in.Password)
+	u, secret, err := a.acc.Login(r.Context(), attempt(r, in))
 	if err != nil {
 		return err
 	}

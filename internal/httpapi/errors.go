@@ -45,7 +45,9 @@ var (
 	errNameTaken      = errorf(http.StatusConflict, "name_taken", "a user with this name exists")
 	errBadCredentials = errorf(http.StatusUnauthorized, "bad_credentials", "wrong name or password")
 	errUserNotFound   = errorf(http.StatusNotFound, "user_not_found", "no user has this id")
-	errLoginLimited   = errorf(http.StatusTooManyRequests, "rate_limited", "too many failed logins for this name; wait a minute")
+	errLoginLimited   = errorf(http.StatusTooManyRequests, "rate_limited", "too many login attempts from your network; retry after Retry-After")
+	errLoginPoW       = errorf(http.StatusTooManyRequests, "pow_required", "this account has had many failed logins: solve the puzzle and log in again with the Majlis-Pow header")
+	errAccountsBusy   = errorf(http.StatusServiceUnavailable, "busy", "too many password checks at once; retry after Retry-After").Retry(account.DefaultHashWait)
 )
 
 // roomErrors maps the room domain's errors to their API form.
@@ -88,6 +90,9 @@ var accountErrors = []struct {
 	{account.ErrNameTaken, errNameTaken},
 	{account.ErrBadCredentials, errBadCredentials},
 	{account.ErrLoginLimited, errLoginLimited},
+	{account.ErrPoWRequired, errLoginPoW},
+	{account.ErrBusy, errAccountsBusy},
+	{account.ErrNameReserved, errorf(http.StatusConflict, "name_reserved", "this name is reserved")},
 	{account.ErrSignupDisabled, errorf(http.StatusForbidden, "signup_disabled", "self sign-up is disabled on this server")},
 	{account.ErrUserNotFound, errUserNotFound},
 	{account.ErrTokenNotFound, errorf(http.StatusNotFound, "token_not_found", "you have no token with this id")},
@@ -129,10 +134,24 @@ func toAPIError(err error) *apiError {
 	}
 	for _, e := range accountErrors {
 		if errors.Is(err, e.err) {
-			return e.api
+			return accountDetail(err, e.api)
 		}
 	}
 	return errInternal
+}
+
+// accountDetail adds what an account error carries to its API form: when
+// to come back, the puzzle to solve.
+func accountDetail(err error, ae *apiError) *apiError {
+	var le *account.LimitError
+	var pe *account.PoWError
+	switch {
+	case errors.As(err, &le):
+		return ae.Retry(max(le.Retry, time.Nanosecond)) // Retry-After: at least 1
+	case errors.As(err, &pe):
+		return ae.With(map[string]any{"pow": map[string]any{"algorithm": "sha256-leading-zero-bits", "challenge": pe.Challenge, "difficulty": pe.Difficulty}})
+	}
+	return ae
 }
 
 // writeError answers with the JSON error format {"error":{"code","message"}}.

@@ -48,7 +48,7 @@ func startServer(t testing.TB, dataDir string) *testServer {
 		dataDir = t.TempDir()
 	}
 	s, err := New(Config{DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", WebRTCUDP: "127.0.0.1:0",
-		AdminToken: "test-admin-token", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		AdminToken: "test-admin-token-0123456789abcdefghijklmnopqrstuvwxyz", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

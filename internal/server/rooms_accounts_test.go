@@ -139,13 +139,14 @@ func TestAccounts(t *testing.T) {
 		t.Errorf("old session after suspension: %d, want 401", resp.StatusCode)
 	}
 	ts.must(t, 200, "POST", "/api/v1/users/"+me.ID+"/suspend", ts.AdminToken(), `{"suspended":false}`)
-	// Guessing: five failures per name, then 429 even for the right password.
+	// Guessing: five failures per account, then a stranger's address must
+	// solve a puzzle; the owner's known address is not slowed (docs/api.md).
 	for i := 0; i < 5; i++ {
 		if r := ts.do(t, "POST", "/api/v1/login", "", `{"name":"other","password":"guess guess"}`, nil); r.code != "bad_credentials" {
 			t.Fatalf("guess %d: %d %s", i, r.status, r.code)
 		}
 	}
-	if r := ts.do(t, "POST", "/api/v1/login", "", `{"name":"other","password":"guess guess"}`, nil); r.status != 429 || r.code != "rate_limited" {
+	if r := ts.do(t, "POST", "/api/v1/login", "", `{"name":"other","password":"guess guess"}`, nil); r.status != 429 || r.code != "pow_required" {
 		t.Errorf("sixth failure: %d %s", r.status, r.code)
 	}
 	if r := ts.do(t, "POST", "/api/v1/login", "", `{"name":"zed","password":"correct horse"}`, nil); r.status != 200 {

@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -157,8 +158,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.stage.SetOnLeave(s.rooms.LeftStage) // a session that ends by itself leaves the room's stage
+	// Ending a user's stage sessions is how both a suspension and a revoked
+	// token take effect on the stage (room.Service.Suspend closes them in
+	// every room). Login puzzles use a key of their own, so a solution for a
+	// join is no solution for a login.
+	loginKey := sha256.Sum256(append([]byte("majlis login pow v1\x00"), key...))
 	accounts := account.New(account.Config{Store: s.st, AdminToken: s.adminTok, Signup: cfg.Signup,
-		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend})
+		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend,
+		OnTokenRevoked: s.rooms.Suspend, PoW: admission.NewPoW(loginKey[:])})
 	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(),
 		Accounts: accounts, Rooms: s.rooms})
 
@@ -208,17 +215,24 @@ func udpAddr(udp, httpAddr string) string {
 
 // adminToken returns the configured token, or the one stored in the data dir,
 // generating and printing it on first start.
+// Either must pass account.ValidAdminToken.
 func adminToken(cfg Config) (string, error) {
 	if cfg.AdminToken != "" {
+		if !account.ValidAdminToken(cfg.AdminToken) {
+			return "", fmt.Errorf("admin token (MAJLIS_ADMIN_TOKEN or admin-token in the config file): want %s", account.AdminTokenRule)
+		}
 		return cfg.AdminToken, nil
 	}
 	path := filepath.Join(cfg.DataDir, "admin.token")
 	if b, err := os.ReadFile(path); err == nil {
 		if t := strings.TrimSpace(string(b)); t != "" {
+			if !account.ValidAdminToken(t) {
+				return "", fmt.Errorf("admin token in %s: want %s (delete the file to have one generated)", path, account.AdminTokenRule)
+			}
 			return t, nil
 		}
 	}
-	var b [24]byte
+	var b [32]byte
 	rand.Read(b[:])
 	tok := "mja_" + hex.EncodeToString(b[:])
 	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {

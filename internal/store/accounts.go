@@ -35,6 +35,14 @@ func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
 	return s.userWhere(ctx, `FROM users u WHERE u.name = ?`, name)
 }
 
+// UserByNameKey returns the user called exactly name or, failing that, the
+// one whose name key (its folded form) is nameKey. The exact name comes
+// first so that a user whose name collided with another's before keys
+// were unique (migration 3) still logs in by it.
+func (s *Store) UserByNameKey(ctx context.Context, name, nameKey string) (User, error) {
+	return s.userWhere(ctx, `FROM users u WHERE u.name = ? OR u.name_key = ? ORDER BY u.name = ? DESC LIMIT 1`, name, nameKey, name)
+}
+
 // SetSuspended suspends or reinstates a user. Suspending also ends the
 // user's web sessions.
 func (s *Store) SetSuspended(ctx context.Context, id string, suspended bool) error {

@@ -79,6 +79,14 @@ var migrations = []string{
 		since INTEGER NOT NULL,
 		PRIMARY KEY (room_id, user_id)
 	);`,
+	// 3: user names are unique by their folded form (account.NameKey). Every
+	// name stored so far is ASCII, for which the key is lower(name). Of
+	// names that already differ only in case, the first stored keeps the
+	// key; the others keep a NULL key (NULLs do not collide), still log in
+	// by their exact name (UserByNameKey), and block no one but the key's holder.
+	`ALTER TABLE users ADD COLUMN name_key TEXT;
+	UPDATE users SET name_key = lower(name) WHERE rowid IN (SELECT min(rowid) FROM users GROUP BY lower(name));
+	CREATE UNIQUE INDEX users_name_key ON users(name_key);`,
 }
 
 // Store is the embedded database.
@@ -261,8 +269,15 @@ func (s *Store) CreateUser(ctx context.Context, name, role string) (User, string
 }
 
 // CreateAccount stores a user with an (already hashed) password, "" for none,
-// and, when withToken, a first API token, which it returns.
+// and, when withToken, a first API token, which it returns. Its name key is
+// the lower-cased name (account.NameKey for an ASCII name).
 func (s *Store) CreateAccount(ctx context.Context, name, role, passwordHash string, withToken bool) (User, string, error) {
+	return s.CreateAccountWithKey(ctx, name, strings.ToLower(name), role, passwordHash, withToken)
+}
+
+// CreateAccountWithKey is CreateAccount with the name's folded form, which
+// must be unique: a name whose key is taken is ErrExists.
+func (s *Store) CreateAccountWithKey(ctx context.Context, name, nameKey, role, passwordHash string, withToken bool) (User, string, error) {
 	u := User{ID: NewID(), Name: name, Role: role, CreatedAt: time.Now().UTC().Truncate(time.Millisecond), PasswordHash: passwordHash}
 	tok := "mjt_" + NewID() + NewID()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -270,7 +285,7 @@ func (s *Store) CreateAccount(ctx context.Context, name, role, passwordHash stri
 		return User{}, "", fmt.Errorf("create user: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, role, created_at, password_hash) VALUES (?, ?, ?, ?, ?)`, u.ID, u.Name, u.Role, u.CreatedAt.UnixMilli(), u.PasswordHash); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, name_key, role, created_at, password_hash) VALUES (?, ?, ?, ?, ?, ?)`, u.ID, u.Name, nameKey, u.Role, u.CreatedAt.UnixMilli(), u.PasswordHash); err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return User{}, "", ErrExists
 		}
