@@ -247,7 +247,8 @@ func (a *Audience) join(w http.ResponseWriter, r *http.Request, room string, lev
 		return
 	}
 	qtok := r.Header.Get(HeaderQueue)
-	holds := a.cfg.Waiting.Holds(room, qtok)
+	from := ClientAddr(r)
+	holds := a.cfg.Waiting.Holds(room, qtok, from)
 	rm, err := a.room(r.Context(), room, holds)
 	if err != nil || rm.state == store.StateEnded {
 		a.next.ServeHTTP(w, r) // 404, 410 or a store error: the API answers
@@ -265,17 +266,29 @@ func (a *Audience) join(w http.ResponseWriter, r *http.Request, room string, lev
 	if powLevel == overload.Normal && a.cfg.Waiting.RoomBacklog(room) > powBacklog {
 		powLevel = overload.Elevated
 	}
+	arr := admission.Arrival{Live: live, Started: rm.started, Token: qtok, From: from, Factor: factor}
+	bits := 0
 	if powLevel > overload.Normal {
-		// Proof of work: for arrivals, not for people already holding their place.
-		if bits := a.cfg.PoWBits[min(int(powLevel), 3)-1]; bits > 0 && !holds {
-			if err := a.cfg.PoW.Verify(r.Header.Get(HeaderPoW), bits); err != nil {
-				a.refuse(w, http.StatusTooManyRequests, "pow_required", "solve the puzzle and join again with the Majlis-Pow header", 0,
-					map[string]any{"pow": map[string]any{"algorithm": "sha256-leading-zero-bits", "challenge": a.cfg.PoW.Challenge(bits), "difficulty": bits}})
-				return
-			}
+		bits = a.cfg.PoWBits[min(int(powLevel), 3)-1]
+	}
+	if bits > 0 {
+		// Proof of work: for arrivals, not for people holding their place
+		// (a queue token not used yet, bound to them if they paid for it).
+		switch {
+		case holds:
+			arr.HolderOnly = true
+		case a.cfg.PoW.Verify(r.Header.Get(HeaderPoW), bits) == nil:
+			arr.Paid = true
+		default:
+			a.refusePoW(w, bits)
+			return
 		}
 	}
-	d := a.cfg.Waiting.Join(room, live, rm.started, qtok, factor)
+	d := a.cfg.Waiting.Join(room, arr)
+	if d.NeedPoW { // the token's place went to a concurrent request with it
+		a.refusePoW(w, bits)
+		return
+	}
 	queue := func(state string) map[string]any {
 		return map[string]any{"queue": map[string]any{"token": d.Token, "position": d.Position, "wait_ms": d.Wait.Milliseconds(), "state": state}}
 	}
@@ -289,6 +302,12 @@ func (a *Audience) join(w http.ResponseWriter, r *http.Request, room string, lev
 	default:
 		a.refuse(w, http.StatusTooManyRequests, "queued", "you are in the waiting room; join again with the Majlis-Queue header after Retry-After", d.Wait, queue("waiting"))
 	}
+}
+
+// refusePoW asks for a puzzle of bits.
+func (a *Audience) refusePoW(w http.ResponseWriter, bits int) {
+	a.refuse(w, http.StatusTooManyRequests, "pow_required", "solve the puzzle and join again with the Majlis-Pow header", 0,
+		map[string]any{"pow": map[string]any{"algorithm": "sha256-leading-zero-bits", "challenge": a.cfg.PoW.Challenge(bits), "difficulty": bits}})
 }
 
 // room returns the room's state from a cache, so a join flood costs the

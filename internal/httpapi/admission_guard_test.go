@@ -1,0 +1,174 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"majlis/internal/admission"
+	"majlis/internal/overload"
+	"majlis/internal/store"
+)
+
+type guardAnswer struct {
+	status int
+	retry  string
+	Error  struct{ Code string }
+	Queue  struct {
+		Token  string
+		WaitMS int64 `json:"wait_ms"`
+	}
+	PoW struct{ Challenge string }
+}
+
+func answerOf(t *testing.T, rec *httptest.ResponseRecorder) guardAnswer {
+	t.Helper()
+	a := guardAnswer{status: rec.Code, retry: rec.Header().Get("Retry-After")}
+	if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
+			t.Fatalf("answer %d %q: %v", rec.Code, rec.Body, err)
+		}
+	}
+	return a
+}
+
+func serve(t *testing.T, h http.Handler, method, target, addr string, hdr map[string]string, body io.Reader) guardAnswer {
+	t.Helper()
+	req := httptest.NewRequest(method, target, body)
+	req.RemoteAddr = addr + ":40000"
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return answerOf(t, rec)
+}
+
+func testSigner(t *testing.T) *admission.Signer {
+	t.Helper()
+	s, err := admission.NewSigner(make([]byte, 32), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type joinGuard struct {
+	aud   *Audience
+	det   *overload.Detector
+	room  string
+	mu    sync.Mutex
+	clock time.Time
+}
+
+func newJoinGuard(t *testing.T, rate float64) *joinGuard {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "majlis.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	rm, err := st.CreateRoom(ctx, "replay", "host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetRoomState(ctx, rm.ID, store.StateLive, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	g := &joinGuard{det: overload.New(overload.Config{}), room: rm.ID, clock: time.Now()}
+	wide := admission.Rate{PerSecond: 1e6, Burst: 1e6}
+	g.aud = NewAudience(AudienceConfig{
+		Store:    st,
+		Tickets:  testSigner(t),
+		Waiting:  admission.NewWaitingRoom(admission.WaitingConfig{Key: key, Rate: rate, Burst: 1, Now: g.now}),
+		PoW:      admission.NewPoW(key),
+		Joins:    admission.NewLimiter(admission.LimiterConfig{PerIP: wide, PerPrefix: wide}),
+		Leases:   admission.NewLeases(),
+		Overload: g.det,
+		PoWBits:  [3]int{4, 4, 4}, // cheap to solve: the policy is what this tests
+	}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"ticket": "t"})
+	}))
+	return g
+}
+
+func (g *joinGuard) now() time.Time { g.mu.Lock(); defer g.mu.Unlock(); return g.clock }
+
+func (g *joinGuard) advance(d time.Duration) { g.mu.Lock(); g.clock = g.clock.Add(d); g.mu.Unlock() }
+
+func (g *joinGuard) join(t *testing.T, addr string, hdr map[string]string) guardAnswer {
+	t.Helper()
+	return serve(t, g.aud, "POST", "/api/v1/rooms/"+g.room+"/join", addr, hdr, nil)
+}
+
+func TestQueueTokenReplayNeedsPoW(t *testing.T) {
+	g := newJoinGuard(t, 1)
+	g.det.Force(overload.Elevated)
+	const holder, other = "192.0.2.1", "198.51.100.9"
+	paidJoin := func(addr string, hdr map[string]string) guardAnswer {
+		t.Helper()
+		a := g.join(t, addr, hdr)
+		if a.status != http.StatusTooManyRequests || a.Error.Code != "pow_required" || a.PoW.Challenge == "" {
+			t.Fatalf("join without work at elevated = %d %q, want pow_required", a.status, a.Error.Code)
+		}
+		h := map[string]string{HeaderPoW: admission.Solve(a.PoW.Challenge)}
+		for k, v := range hdr {
+			h[k] = v
+		}
+		return g.join(t, addr, h)
+	}
+	if a := paidJoin(holder, nil); a.status != http.StatusOK {
+		t.Fatalf("first paid join (the burst) = %d %q", a.status, a.Error.Code)
+	}
+	q := paidJoin(holder, nil)
+	if q.status != http.StatusTooManyRequests || q.Error.Code != "queued" || q.Queue.Token == "" {
+		t.Fatalf("second paid join = %d %q, want queued", q.status, q.Error.Code)
+	}
+	tok := map[string]string{HeaderQueue: q.Queue.Token}
+	// Its holder retries early without work: still its place.
+	if a := g.join(t, holder, tok); a.Error.Code != "queued" || a.Queue.Token != q.Queue.Token {
+		t.Fatalf("holder early = %d %q, want queued with the same token", a.status, a.Error.Code)
+	}
+	// The token taken elsewhere exempts no one.
+	if a := g.join(t, other, tok); a.Error.Code != "pow_required" {
+		t.Fatalf("token from another address = %d %q, want pow_required", a.status, a.Error.Code)
+	}
+	g.advance(time.Duration(q.Queue.WaitMS) * time.Millisecond)
+	if a := g.join(t, holder, tok); a.status != http.StatusOK {
+		t.Fatalf("holder at its turn = %d %q, want 200", a.status, a.Error.Code)
+	}
+	// Used: replayed, by its holder or anyone, it is no exemption.
+	for _, addr := range []string{holder, other} {
+		if a := g.join(t, addr, tok); a.status != http.StatusTooManyRequests || a.Error.Code != "pow_required" {
+			t.Fatalf("used token replayed from %s = %d %q, want pow_required", addr, a.status, a.Error.Code)
+		}
+	}
+	// Paying again with the used token is a new arrival (a new place).
+	if a := paidJoin(holder, tok); a.Error.Code != "queued" || a.Queue.Token == q.Queue.Token {
+		t.Fatalf("used token with a new puzzle = %d %q, want a new place", a.status, a.Error.Code)
+	}
+
+	// A token taken at normal load (no puzzle) expires like any: past its
+	// turn's grace it exempts no one either.
+	g.det.Force(overload.Normal)
+	g.advance(time.Minute)
+	g.join(t, other, nil) // the burst
+	n := g.join(t, other, nil)
+	if n.Error.Code != "queued" || n.Queue.Token == "" {
+		t.Fatalf("join at normal beyond the rate = %d %q, want queued", n.status, n.Error.Code)
+	}
+	g.det.Force(overload.Elevated)
+	g.advance(time.Duration(n.Queue.WaitMS)*time.Millisecond + time.Minute)
+	if a := g.join(t, other, map[string]string{HeaderQueue: n.Queue.Token}); a.Error.Code != "pow_required" {
+		t.Fatalf("expired token at elevated = %d %q, want pow_required", a.status, a.Error.Code)
+	}
+}
