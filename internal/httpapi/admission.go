@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -26,6 +28,9 @@ const (
 	HeaderShed = "Majlis-Shed"
 	// maxAudienceBody bounds every request body on the audience port.
 	maxAudienceBody = 64 << 10
+	// bodyReadTimeout bounds reading a request body (at most maxAudienceBody),
+	// which the guard does before the request takes an in-flight slot.
+	bodyReadTimeout = 10 * time.Second
 	roomCacheTTL    = time.Second
 	roomCacheMax    = 10000
 	powBacklog      = 2 * time.Second
@@ -53,7 +58,8 @@ type AudienceConfig struct {
 	StageElsewhere bool
 	// MaxInFlight bounds the audience's short requests (joins, API reads,
 	// reactions, polls) being handled at once: the audience's goroutine
-	// budget; beyond it requests get 503 at once (256). Streams (listen,
+	// budget; beyond it requests get 503 at once (256). A request takes its
+	// slot once its body is read (slow senders hold none). Streams (listen,
 	// events) are bounded by the connection cap instead.
 	MaxInFlight int
 }
@@ -143,11 +149,10 @@ func classify(r *http.Request) (audienceRoute, string) {
 	return routeOther, id
 }
 
+var errBodyTimeout = errorf(http.StatusRequestTimeout, "body_timeout", "the request body did not arrive whole in time")
+
 func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.cfg.Overload.Request()
-	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, maxAudienceBody)
-	}
 	level := a.cfg.Overload.Level()
 	route, room := classify(r)
 	r.Header.Del(HeaderShed)
@@ -156,6 +161,9 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if route == routeStage && a.cfg.StageElsewhere {
 		apierror.Write(w, errStageElsewhere)
+		return
+	}
+	if !a.readBody(w, r) {
 		return
 	}
 	if route != routeListen && route != routeEvents {
@@ -198,6 +206,41 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a.next.ServeHTTP(w, r)
+}
+
+// readBody reads the request's body (at most maxAudienceBody, within
+// bodyReadTimeout) into memory and hands it on in r.Body: a request takes
+// its in-flight slot only with its body in hand, so connections trickling a
+// body hold a goroutine and the bytes they sent, but no slot. false means
+// the body was too large or did not arrive, and that was answered.
+func (a *Audience) readBody(w http.ResponseWriter, r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	rc := http.NewResponseController(w)
+	// A writer without deadlines (a test recorder) leaves the server's ReadTimeout alone.
+	deadline := rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) == nil
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAudienceBody))
+	if deadline {
+		// The body is in: no deadline for the rest (the server sets the next request's).
+		rc.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		ae := errBodyTimeout
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			ae = errBodyTooLarge
+		}
+		if a.cfg.Metrics != nil {
+			a.cfg.Metrics.HTTPErrors.WithLabelValues(ae.Code).Inc()
+		}
+		apierror.Write(w, ae)
+		return false
+	}
+	r.Body = http.NoBody
+	if len(b) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	return true
 }
 
 // refuse answers an admission error with Retry-After and optional extra JSON fields.

@@ -60,6 +60,51 @@ func testSigner(t *testing.T) *admission.Signer {
 	return s
 }
 
+func TestBodyReadBeforeBudget(t *testing.T) {
+	bodies := make(chan string, 4)
+	aud := NewAudience(AudienceConfig{Overload: overload.New(overload.Config{}), MaxInFlight: 1},
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			bodies <- string(b)
+			w.WriteHeader(http.StatusOK)
+		}))
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	done := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		rec := httptest.NewRecorder()
+		aud.ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/login", pr))
+		done <- rec
+	}()
+	if _, err := pw.Write([]byte(`{"name":`)); err != nil { // the guard is reading it
+		t.Fatal(err)
+	}
+	// The only slot is free for others meanwhile.
+	if a := serve(t, aud, "POST", "/api/v1/rooms/r/join", "192.0.2.2", nil, strings.NewReader(`{}`)); a.status != http.StatusOK {
+		t.Fatalf("request while another's body trickles = %d %q, want 200", a.status, a.Error.Code)
+	}
+	if b := <-bodies; b != `{}` {
+		t.Fatalf("handler got body %q", b)
+	}
+	pw.Write([]byte(`"x"}`))
+	pw.Close()
+	select {
+	case rec := <-done:
+		if rec.Code != http.StatusOK {
+			t.Fatalf("trickled request = %d %s", rec.Code, rec.Body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("trickled request not answered")
+	}
+	if b := <-bodies; b != `{"name":"x"}` {
+		t.Fatalf("handler got the trickled body as %q", b)
+	}
+	a := serve(t, aud, "POST", "/api/v1/login", "192.0.2.1", nil, strings.NewReader(strings.Repeat("x", maxAudienceBody+1)))
+	if a.status != http.StatusRequestEntityTooLarge || a.Error.Code != "body_too_large" || len(bodies) != 0 {
+		t.Fatalf("body over the cap = %d %q, want 413 body_too_large before the handler", a.status, a.Error.Code)
+	}
+}
+
 type joinGuard struct {
 	aud   *Audience
 	det   *overload.Detector
