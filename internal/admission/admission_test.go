@@ -422,3 +422,22 @@ func TestLobbyTokenExemptsUntilItsTurnPasses(t *testing.T) {
 		t.Fatal("lobby token past its turn's grace still holds a place")
 	}
 }
+
+func TestLimiterPeekTakesNothing(t *testing.T) {
+	c := newClock()
+	l := NewLimiter(LimiterConfig{PerIP: Rate{PerSecond: 1, Burst: 2}, PerPrefix: Rate{PerSecond: 10, Burst: 3}, Now: c.now})
+	for range 5 {
+		if ok, _ := l.Peek(addr("10.0.0.1")); !ok {
+			t.Fatal("Peek on a full bucket refused")
+		}
+	}
+	allow(l, "10.0.0.1")
+	allow(l, "10.0.0.1")
+	if ok, retry := l.Peek(addr("10.0.0.1")); ok || retry <= 0 || retry > time.Second {
+		t.Fatalf("Peek after the burst = %v, %v; want refused with retry in (0,1s]", ok, retry)
+	}
+	allow(l, "10.0.0.2") // the /24's third token
+	if ok, _ := l.Peek(addr("10.0.0.3")); ok {
+		t.Fatal("Peek passed an address whose /24 is spent")
+	}
+}

@@ -62,6 +62,10 @@ type AudienceConfig struct {
 	// slot once its body is read (slow senders hold none). Streams (listen,
 	// events) are bounded by the connection cap instead.
 	MaxInFlight int
+	// AuthFailures counts, per IP and per prefix, requests whose bearer token
+	// failed (answered 401): an address out of budget is refused 429 before
+	// its next token lookup (nil: not limited).
+	AuthFailures *admission.Limiter
 }
 
 // Audience guards the audience plane: it sits in front of the API on the
@@ -163,7 +167,24 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, errStageElsewhere)
 		return
 	}
-	if !a.readBody(w, r) {
+	conn := w // the server's own writer: the body reader marks it on a body too large
+	// Listen paths take a ticket, never a bearer token (and need the
+	// connection's own writer: they hijack it).
+	if a.cfg.AuthFailures != nil && route != routeListen && bearer(r) != "" {
+		addr := ClientAddr(r)
+		if ok, retry := a.cfg.AuthFailures.Peek(addr); !ok {
+			a.refuse(w, http.StatusTooManyRequests, "rate_limited", "too many requests with a bad token from your network", retry, nil)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if sw.status == http.StatusUnauthorized {
+				a.cfg.AuthFailures.Allow(addr)
+			}
+		}()
+		w = sw
+	}
+	if !a.readBody(conn, r) {
 		return
 	}
 	if route != routeListen && route != routeEvents {
@@ -242,6 +263,29 @@ func (a *Audience) readBody(w http.ResponseWriter, r *http.Request) bool {
 	}
 	return true
 }
+
+// statusWriter notes the status answered (the bearer-failure count).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushes, deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // refuse answers an admission error with Retry-After and optional extra JSON fields.
 func (a *Audience) refuse(w http.ResponseWriter, status int, code, msg string, retry time.Duration, extra map[string]any) {

@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"majlis/internal/admission"
+	"majlis/internal/apierror"
 	"majlis/internal/overload"
 	"majlis/internal/store"
 )
@@ -102,6 +104,73 @@ func TestBodyReadBeforeBudget(t *testing.T) {
 	a := serve(t, aud, "POST", "/api/v1/login", "192.0.2.1", nil, strings.NewReader(strings.Repeat("x", maxAudienceBody+1)))
 	if a.status != http.StatusRequestEntityTooLarge || a.Error.Code != "body_too_large" || len(bodies) != 0 {
 		t.Fatalf("body over the cap = %d %q, want 413 body_too_large before the handler", a.status, a.Error.Code)
+	}
+}
+
+func TestBearerFailuresLimited(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var lookups atomic.Int64
+	aud := NewAudience(AudienceConfig{
+		Overload: overload.New(overload.Config{}),
+		AuthFailures: admission.NewLimiter(admission.LimiterConfig{
+			PerIP: admission.Rate{PerSecond: 1, Burst: 3}, PerPrefix: admission.Rate{PerSecond: 1, Burst: 5}, Now: clock}),
+	}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if bearer(r) != "" {
+			lookups.Add(1)
+		}
+		if r.URL.Path == "/api/v1/rooms/r/events" {
+			// Streams flush through the guard's writer.
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				t.Errorf("flush through the guard: %v", err)
+			}
+		}
+		if tok := bearer(r); tok != "" && tok != "good" {
+			apierror.Write(w, errUnauthorized)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"ok": "yes"})
+	}))
+	send := func(addr, tok string) guardAnswer {
+		return serve(t, aud, "POST", "/api/v1/rooms/r/start", addr, map[string]string{"Authorization": "Bearer " + tok}, nil)
+	}
+	for i := range 3 {
+		if a := send("192.0.2.1", "junk"); a.status != http.StatusUnauthorized {
+			t.Fatalf("junk token %d = %d %q, want 401 from the handler", i, a.status, a.Error.Code)
+		}
+	}
+	for _, tok := range []string{"junk", "good"} {
+		before := lookups.Load()
+		a := send("192.0.2.1", tok)
+		if a.status != http.StatusTooManyRequests || a.Error.Code != "rate_limited" || a.retry == "" || lookups.Load() != before {
+			t.Fatalf("token %q after 3 failures = %d %q (Retry-After %q), want 429 rate_limited before any lookup", tok, a.status, a.Error.Code, a.retry)
+		}
+	}
+	// The /24 has 2 failures left; then its other addresses are refused too.
+	send("192.0.2.2", "junk")
+	send("192.0.2.3", "junk")
+	if a := send("192.0.2.4", "junk"); a.status != http.StatusTooManyRequests || a.Error.Code != "rate_limited" {
+		t.Fatalf("junk from a /24 over its budget = %d %q, want 429 rate_limited", a.status, a.Error.Code)
+	}
+	// Another network's good and bad tokens are its own; good ones are free.
+	for range 10 {
+		if a := send("198.51.100.1", "good"); a.status != http.StatusOK {
+			t.Fatalf("good token elsewhere = %d %q", a.status, a.Error.Code)
+		}
+	}
+	if a := serve(t, aud, "GET", "/api/v1/rooms/r/events", "198.51.100.1", map[string]string{"Authorization": "Bearer good"}, nil); a.status != http.StatusOK {
+		t.Fatalf("event stream with a good token = %d %q", a.status, a.Error.Code)
+	}
+	// Requests without a token are not the limiter's business.
+	if a := serve(t, aud, "GET", "/api/v1/rooms/r", "192.0.2.1", nil, nil); a.status != http.StatusOK {
+		t.Fatalf("request without a token from a limited address = %d %q", a.status, a.Error.Code)
+	}
+	mu.Lock()
+	now = now.Add(3 * time.Second)
+	mu.Unlock()
+	if a := send("192.0.2.1", "good"); a.status != http.StatusOK {
+		t.Fatalf("good token after the refill = %d %q", a.status, a.Error.Code)
 	}
 }
 
