@@ -19,6 +19,7 @@ import (
 	"majlis/internal/store"
 )
 
+// guardAnswer is an answer of the guard (or of the handler behind it).
 type guardAnswer struct {
 	status int
 	retry  string
@@ -41,6 +42,7 @@ func answerOf(t *testing.T, rec *httptest.ResponseRecorder) guardAnswer {
 	return a
 }
 
+// serve sends one request from addr (host only) through h.
 func serve(t *testing.T, h http.Handler, method, target, addr string, hdr map[string]string, body io.Reader) guardAnswer {
 	t.Helper()
 	req := httptest.NewRequest(method, target, body)
@@ -62,6 +64,181 @@ func testSigner(t *testing.T) *admission.Signer {
 	return s
 }
 
+func ticketFor(t *testing.T, s *admission.Signer, room string) string {
+	t.Helper()
+	tok, _, err := s.Issue(room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// blockingNext is a handler that records each request reaching it and
+// holds it until released.
+type blockingNext struct {
+	entered chan string
+	release chan struct{}
+}
+
+func newBlockingNext() *blockingNext {
+	return &blockingNext{entered: make(chan string, 64), release: make(chan struct{})}
+}
+
+func (b *blockingNext) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.entered <- r.URL.Path
+	<-b.release
+	w.WriteHeader(http.StatusOK)
+}
+
+func (b *blockingNext) wait(t *testing.T, n int) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for range n {
+		select {
+		case <-b.entered:
+		case <-timeout:
+			t.Fatalf("%d requests expected at the handler, fewer arrived", n)
+		}
+	}
+}
+
+// TestInFlightBudget fills the short-request budget with requests the
+// handler holds: the next short request is refused 503 overloaded at once,
+// while listener and event streams, which the budget does not count, go on
+// being served; and streams filling past the budget keep no short request out.
+func TestInFlightBudget(t *testing.T) {
+	const budget = 4
+	tickets := testSigner(t)
+	next := newBlockingNext()
+	aud := NewAudience(AudienceConfig{Tickets: tickets, Leases: admission.NewLeases(), Overload: overload.New(overload.Config{}), MaxInFlight: budget}, next)
+	short := []struct{ method, path string }{
+		{"GET", "/api/v1/rooms/r"},
+		{"POST", "/api/v1/rooms/r/reactions"},
+		{"GET", "/api/v1/rooms/r/hls/index.m3u8"},
+		{"POST", "/api/v1/rooms/r/join"}, // no waiting room here (an edge): the handler answers
+		{"POST", "/api/v1/rooms/r/start"},
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(next.release)
+		}
+	}
+	defer release()
+	async := func(method, target string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec := httptest.NewRecorder()
+			aud.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+		}()
+	}
+	for i := range budget {
+		async(short[i].method, short[i].path)
+	}
+	next.wait(t, budget)
+	for _, s := range short {
+		res := make(chan *httptest.ResponseRecorder, 1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec := httptest.NewRecorder()
+			aud.ServeHTTP(rec, httptest.NewRequest(s.method, s.path, nil))
+			res <- rec
+		}()
+		select {
+		case rec := <-res:
+			a := answerOf(t, rec)
+			if a.status != http.StatusServiceUnavailable || a.Error.Code != "overloaded" || a.retry == "" {
+				t.Fatalf("%s %s with the budget full = %d %q (Retry-After %q), want 503 overloaded with Retry-After", s.method, s.path, a.status, a.Error.Code, a.retry)
+			}
+		case p := <-next.entered:
+			t.Fatalf("%s reached the handler with the budget full", p)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s %s with the budget full: no answer", s.method, s.path)
+		}
+	}
+	// Streams are not counted: they reach the handler with the budget full.
+	async("GET", "/api/v1/rooms/r/events")
+	async("GET", "/api/v1/rooms/r/listen.ogg?t="+ticketFor(t, tickets, "r"))
+	async("GET", "/api/v1/rooms/r/listen.ws?t="+ticketFor(t, tickets, "r"))
+	next.wait(t, 3)
+	release()
+	wg.Wait()
+	if a := serve(t, aud, "GET", "/api/v1/rooms/r", "192.0.2.1", nil, nil); a.status != http.StatusOK {
+		t.Fatalf("short request after the budget emptied = %d %q", a.status, a.Error.Code)
+	}
+
+	// Streams beyond the budget's size take none of it.
+	next = newBlockingNext()
+	released = false
+	aud = NewAudience(AudienceConfig{Tickets: tickets, Leases: admission.NewLeases(), Overload: overload.New(overload.Config{}), MaxInFlight: budget}, next)
+	for range budget + 2 {
+		async("GET", "/api/v1/rooms/r/events")
+		async("GET", "/api/v1/rooms/r/listen.ogg?t="+ticketFor(t, tickets, "r"))
+	}
+	next.wait(t, 2*(budget+2))
+	for i := range budget {
+		async(short[i].method, short[i].path)
+	}
+	next.wait(t, budget)
+}
+
+// TestShedByLevel pins the overload level and checks the shedding order:
+// reactions from elevated, event requests and polling from high, listeners
+// and other requests never.
+func TestShedByLevel(t *testing.T) {
+	tickets := testSigner(t)
+	det := overload.New(overload.Config{})
+	var reached atomic.Int64
+	aud := NewAudience(AudienceConfig{Tickets: tickets, Leases: admission.NewLeases(), Overload: det},
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			reached.Add(1)
+			w.WriteHeader(http.StatusOK)
+		}))
+	type route struct {
+		name, method, path string
+		shedFrom           overload.Level // overload.Critical + 1: never
+	}
+	never := overload.Critical + 1
+	routes := []route{
+		{"events stream", "GET", "/api/v1/rooms/r/events", overload.High},
+		{"events poll", "GET", "/api/v1/rooms/r/events?since=3", overload.High},
+		{"reaction", "POST", "/api/v1/rooms/r/reactions", overload.Elevated},
+		{"HLS playlist", "GET", "/api/v1/rooms/r/hls/index.m3u8", overload.High},
+		{"HLS part", "GET", "/api/v1/rooms/r/hls/part-12.m4s", overload.High},
+		{"listener ogg", "GET", "/api/v1/rooms/r/listen.ogg", never},
+		{"listener ws", "GET", "/api/v1/rooms/r/listen.ws", never},
+		{"room", "GET", "/api/v1/rooms/r", never},
+	}
+	for _, level := range []overload.Level{overload.Normal, overload.Elevated, overload.High, overload.Critical} {
+		det.Force(level)
+		for _, rt := range routes {
+			target := rt.path
+			if strings.HasPrefix(rt.name, "listener") {
+				target += "?t=" + ticketFor(t, tickets, "r")
+			}
+			before := reached.Load()
+			a := serve(t, aud, rt.method, target, "192.0.2.1", nil, nil)
+			passed := reached.Load() > before
+			if level >= rt.shedFrom {
+				if passed || a.status != http.StatusServiceUnavailable || a.Error.Code != "shed" || a.retry == "" {
+					t.Errorf("%s at %v = %d %q (Retry-After %q, reached the handler %v), want 503 shed with Retry-After",
+						rt.name, level, a.status, a.Error.Code, a.retry, passed)
+				}
+			} else if !passed || a.status != http.StatusOK {
+				t.Errorf("%s at %v = %d %q, want it served", rt.name, level, a.status, a.Error.Code)
+			}
+		}
+	}
+}
+
+// TestBodyReadBeforeBudget: a request whose body trickles in holds no
+// in-flight slot while it does; once in, the handler gets the whole body;
+// a body over the cap is refused 413.
 func TestBodyReadBeforeBudget(t *testing.T) {
 	bodies := make(chan string, 4)
 	aud := NewAudience(AudienceConfig{Overload: overload.New(overload.Config{}), MaxInFlight: 1},
@@ -107,6 +284,10 @@ func TestBodyReadBeforeBudget(t *testing.T) {
 	}
 }
 
+// TestBearerFailuresLimited: requests whose bearer token fails (401) are
+// counted per address and per /24; beyond the budget the address is refused
+// 429 rate_limited before the handler looks its token up, until the bucket
+// refills. Good tokens cost no budget.
 func TestBearerFailuresLimited(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	var mu sync.Mutex
@@ -174,6 +355,8 @@ func TestBearerFailuresLimited(t *testing.T) {
 	}
 }
 
+// joinGuard is an audience guard admitting joins to one live room, with the
+// waiting room on a test clock; next answers 200 with a ticket.
 type joinGuard struct {
 	aud   *Audience
 	det   *overload.Detector
@@ -224,6 +407,10 @@ func (g *joinGuard) join(t *testing.T, addr string, hdr map[string]string) guard
 	return serve(t, g.aud, "POST", "/api/v1/rooms/"+g.room+"/join", addr, hdr, nil)
 }
 
+// TestQueueTokenReplayNeedsPoW: under elevated load a queue token exempts
+// its holder from the puzzle only while it holds a place: replayed after
+// its admission, or from another address than the one that solved the
+// puzzle for it, it is answered pow_required.
 func TestQueueTokenReplayNeedsPoW(t *testing.T) {
 	g := newJoinGuard(t, 1)
 	g.det.Force(overload.Elevated)
