@@ -17,6 +17,11 @@ func newClock() *fakeClock               { return &fakeClock{t: time.Unix(1_800_
 func addr(s string) netip.Addr           { return netip.MustParseAddr(s) }
 func allow(l *Limiter, a string) bool    { ok, _ := l.Allow(addr(a)); return ok }
 
+// joinAt is one unpaid join from a fixed address.
+func joinAt(w *WaitingRoom, room string, live bool, started time.Time, tok string, factor float64) Decision {
+	return w.Join(room, Arrival{Live: live, Started: started, Token: tok, From: addr("192.0.2.1"), Factor: factor})
+}
+
 func TestLimiterPerIPAndPrefix(t *testing.T) {
 	c := newClock()
 	l := NewLimiter(LimiterConfig{PerIP: Rate{PerSecond: 1, Burst: 2}, PerPrefix: Rate{PerSecond: 2, Burst: 3}, Now: c.now})
@@ -132,7 +137,7 @@ func TestWaitingRoomRateAndOrder(t *testing.T) {
 	admitted := 0
 	var queued []Decision
 	for range 25 {
-		d := w.Join("r", true, start, "", 1)
+		d := joinAt(w, "r", true, start, "", 1)
 		if d.Admit {
 			admitted++
 			continue
@@ -151,33 +156,33 @@ func TestWaitingRoomRateAndOrder(t *testing.T) {
 		}
 	}
 	// Too early: told to wait again, same token.
-	if d := w.Join("r", true, start, queued[3].Token, 1); d.Admit || d.Token != queued[3].Token {
+	if d := joinAt(w, "r", true, start, queued[3].Token, 1); d.Admit || d.Token != queued[3].Token {
 		t.Fatalf("early token = %+v", d)
 	}
 	// Another room's token is not valid here.
 	c.add(3 * time.Second)
-	if d := w.Join("other", true, start, queued[0].Token, 1); d.Token == queued[0].Token {
+	if d := joinAt(w, "other", true, start, queued[0].Token, 1); d.Token == queued[0].Token {
 		t.Fatal("token accepted for another room")
 	}
 	// After 3 s the first 20 turns (0.1 s apart) have come; each admits once.
 	for i, d := range queued {
-		got := w.Join("r", true, start, d.Token, 1)
+		got := joinAt(w, "r", true, start, d.Token, 1)
 		if want := d.Wait <= 3*time.Second; got.Admit != want {
 			t.Fatalf("turn %d (wait %v) at 3 s: admit %v", i, d.Wait, got.Admit)
 		}
 	}
 	for range 5 { // use up the burst: a replayed token is only a new arrival
-		w.Join("r", true, start, "", 1)
+		joinAt(w, "r", true, start, "", 1)
 	}
-	if d := w.Join("r", true, start, queued[0].Token, 1); d.Admit {
+	if d := joinAt(w, "r", true, start, queued[0].Token, 1); d.Admit {
 		t.Fatal("queue token replayed")
 	}
 	// Overload factor halves the rate: turns twice as far apart.
 	c.add(time.Hour)
 	for range 5 {
-		w.Join("r", true, start, "", 1)
+		joinAt(w, "r", true, start, "", 1)
 	}
-	a, b := w.Join("r", true, start, "", 0.5), w.Join("r", true, start, "", 0.5)
+	a, b := joinAt(w, "r", true, start, "", 0.5), joinAt(w, "r", true, start, "", 0.5)
 	if d := b.Wait - a.Wait; d < 190*time.Millisecond || d > 210*time.Millisecond {
 		t.Fatalf("turn spacing at factor 0.5 = %v, want 200ms", d)
 	}
@@ -188,7 +193,7 @@ func TestWaitingRoomFull(t *testing.T) {
 	w := NewWaitingRoom(WaitingConfig{Key: bytes.Repeat([]byte{3}, 32), Rate: 1, Burst: 1, MaxWait: 5 * time.Second, Now: c.now})
 	full := 0
 	for range 20 {
-		if d := w.Join("r", true, c.t, "", 1); d.Full {
+		if d := joinAt(w, "r", true, c.t, "", 1); d.Full {
 			full++
 		}
 	}
@@ -206,24 +211,24 @@ func TestWaitingRoomLobbyShuffle(t *testing.T) {
 	c.add(-time.Minute)
 	toks := make([]string, n)
 	for i := range toks {
-		d := w.Join("r", false, time.Time{}, "", 1)
+		d := joinAt(w, "r", false, time.Time{}, "", 1)
 		if !d.Lobby || d.Token == "" {
 			t.Fatalf("pre-start join = %+v, want a lobby token", d)
 		}
 		toks[i] = d.Token
 	}
-	if d := w.Join("r", false, time.Time{}, toks[0], 1); !d.Lobby || d.Token != toks[0] {
+	if d := joinAt(w, "r", false, time.Time{}, toks[0], 1); !d.Lobby || d.Token != toks[0] {
 		t.Fatalf("lobby token before start = %+v", d)
 	}
 	// Holders poll every LobbyPoll (2 s) until the start; 1000 bot tokens taken
 	// a minute earlier are never presented again and must not hold turns.
 	for range 1000 {
-		w.Join("r", false, time.Time{}, "", 1)
+		joinAt(w, "r", false, time.Time{}, "", 1)
 	}
 	for range 30 {
 		c.add(2 * time.Second)
 		for _, tok := range toks {
-			w.Join("r", false, time.Time{}, tok, 1)
+			joinAt(w, "r", false, time.Time{}, tok, 1)
 		}
 	}
 	start := c.t
@@ -233,14 +238,14 @@ func TestWaitingRoomLobbyShuffle(t *testing.T) {
 	}
 	turns := make([]turn, n)
 	for i, tok := range toks {
-		d := w.Join("r", true, start, tok, 1)
+		d := joinAt(w, "r", true, start, tok, 1)
 		if !d.Admit && d.Token == "" {
 			t.Fatalf("lobby token after start = %+v", d)
 		}
 		turns[i] = turn{i, d.Wait}
 	}
 	// A new arrival queues behind the whole lobby (400 at 100/s = 4 s).
-	if d := w.Join("r", true, start, "", 1); d.Wait < 3900*time.Millisecond || d.Wait > 4100*time.Millisecond {
+	if d := joinAt(w, "r", true, start, "", 1); d.Wait < 3900*time.Millisecond || d.Wait > 4100*time.Millisecond {
 		t.Fatalf("arrival after start waits %v, want 4 s behind the 400 active holders of the lobby", d.Wait)
 	}
 	sort.Slice(turns, func(i, j int) bool { return turns[i].wait < turns[j].wait })
@@ -300,7 +305,7 @@ func BenchmarkWaitingRoomJoin(b *testing.B) {
 	start := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		w.Join("room", true, start, "", 1)
+		joinAt(w, "room", true, start, "", 1)
 	}
 }
 
@@ -308,5 +313,131 @@ func BenchmarkSolve16(b *testing.B) {
 	p := NewPoW(bytes.Repeat([]byte{1}, 32))
 	for b.Loop() {
 		Solve(p.Challenge(16))
+	}
+}
+
+// TestQueueTokenExemptsOnce: a queue token exempts its holder from the
+// proof of work only while it holds a place: once used or expired it exempts
+// no one, and a token issued after a puzzle exempts only the address it was
+// issued to.
+func TestQueueTokenExemptsOnce(t *testing.T) {
+	c := newClock()
+	w := NewWaitingRoom(WaitingConfig{Key: bytes.Repeat([]byte{3}, 32), Rate: 10, Burst: 1, Grace: 5 * time.Second, Now: c.now})
+	start := c.t
+	a, b := addr("192.0.2.1"), addr("198.51.100.7")
+	arrive := func(tok string, from netip.Addr, paid, holderOnly bool) Decision {
+		return w.Join("r", Arrival{Live: true, Started: start, Token: tok, From: from, Factor: 1, Paid: paid, HolderOnly: holderOnly})
+	}
+	if d := arrive("", a, true, false); !d.Admit {
+		t.Fatalf("first arrival (the burst) = %+v", d)
+	}
+	paid := arrive("", a, true, false)    // solved a puzzle: its token is bound to a
+	unpaid := arrive("", b, false, false) // no puzzle was asked: not bound
+	if paid.Token == "" || unpaid.Token == "" {
+		t.Fatalf("queued arrivals = %+v, %+v", paid, unpaid)
+	}
+	cases := []struct {
+		name string
+		tok  string
+		from netip.Addr
+		want bool
+	}{
+		{"paid token, its address", paid.Token, a, true},
+		{"paid token, another address", paid.Token, b, false},
+		{"unpaid token, its address", unpaid.Token, b, true},
+		{"unpaid token, another address", unpaid.Token, a, true},
+		{"another room's token", unpaid.Token + "x", b, false},
+		{"no token", "", a, false},
+	}
+	for _, tc := range cases {
+		if got := w.Holds("r", tc.tok, tc.from); got != tc.want {
+			t.Errorf("before its turn, %s: Holds = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// Early, the holder keeps its place; from elsewhere a bound token is no token.
+	if d := arrive(paid.Token, a, false, true); d.Admit || d.NeedPoW || d.Token != paid.Token {
+		t.Fatalf("holder early = %+v, want its place again", d)
+	}
+	if d := arrive(paid.Token, b, false, true); !d.NeedPoW {
+		t.Fatalf("bound token replayed from another address, no puzzle = %+v, want NeedPoW", d)
+	}
+	c.add(paid.Wait)
+	// Two requests with the token at its turn (a race past Holds): one admits, the other gets no new place.
+	first, second := arrive(paid.Token, a, false, true), arrive(paid.Token, a, false, true)
+	if !first.Admit || !second.NeedPoW || second.Token != "" {
+		t.Fatalf("token at its turn twice = %+v then %+v, want admit then NeedPoW", first, second)
+	}
+	if w.Holds("r", paid.Token, a) {
+		t.Fatal("a used token still holds a place")
+	}
+	if d := arrive(paid.Token, a, true, false); d.Admit || d.Token == "" || d.Token == paid.Token {
+		t.Fatalf("used token with a new puzzle = %+v, want a new place at the back", d)
+	}
+	// Unused, past its turn's grace: expired, exempts no one.
+	if !w.Holds("r", unpaid.Token, b) {
+		t.Fatal("unpaid token lost its place within its grace")
+	}
+	c.add(unpaid.Wait + 6*time.Second)
+	if w.Holds("r", unpaid.Token, b) {
+		t.Fatal("an expired token still holds a place")
+	}
+	if d := arrive(unpaid.Token, b, false, true); !d.NeedPoW {
+		t.Fatalf("expired token, no puzzle = %+v, want NeedPoW", d)
+	}
+}
+
+// TestLobbyTokenExemptsUntilItsTurnPasses: a lobby token holds its place
+// until the start and then until its shuffled turn's grace has passed.
+func TestLobbyTokenExemptsUntilItsTurnPasses(t *testing.T) {
+	c := newClock()
+	w := NewWaitingRoom(WaitingConfig{Key: bytes.Repeat([]byte{3}, 32), Rate: 10, Burst: 1, Grace: 5 * time.Second, Now: c.now})
+	from := addr("192.0.2.1")
+	d := w.Join("r", Arrival{Token: "", From: from, Paid: true})
+	if !d.Lobby || d.Token == "" {
+		t.Fatalf("join before the start = %+v", d)
+	}
+	c.add(time.Hour)
+	if !w.Holds("r", d.Token, from) || w.Holds("r", d.Token, addr("192.0.2.2")) {
+		t.Fatal("a lobby token taken after a puzzle holds its place for its address only, however long before the start")
+	}
+	w.Join("r", Arrival{Token: d.Token, From: from}) // it polls
+	start := c.t
+	// One holder: its turn is within 1/Rate of the start.
+	w.Join("r", Arrival{Live: true, Started: start, From: addr("192.0.2.9"), Paid: true})
+	c.add(100 * time.Millisecond)
+	if got := w.Join("r", Arrival{Live: true, Started: start, Token: d.Token, From: from, HolderOnly: true}); !got.Admit {
+		t.Fatalf("lobby token 0.1 s after the start = %+v", got)
+	}
+	if w.Holds("r", d.Token, from) {
+		t.Fatal("a used lobby token still holds a place")
+	}
+	// Another lobby token, never presented after the start: it expires with its turn.
+	d2 := w.Join("other", Arrival{From: from})
+	w.Join("other", Arrival{Live: true, Started: start, From: addr("192.0.2.9")})
+	if !w.Holds("other", d2.Token, from) {
+		t.Fatal("lobby token lost its place at the start")
+	}
+	c.add(6 * time.Second)
+	if w.Holds("other", d2.Token, from) {
+		t.Fatal("lobby token past its turn's grace still holds a place")
+	}
+}
+
+func TestLimiterPeekTakesNothing(t *testing.T) {
+	c := newClock()
+	l := NewLimiter(LimiterConfig{PerIP: Rate{PerSecond: 1, Burst: 2}, PerPrefix: Rate{PerSecond: 10, Burst: 3}, Now: c.now})
+	for range 5 {
+		if ok, _ := l.Peek(addr("10.0.0.1")); !ok {
+			t.Fatal("Peek on a full bucket refused")
+		}
+	}
+	allow(l, "10.0.0.1")
+	allow(l, "10.0.0.1")
+	if ok, retry := l.Peek(addr("10.0.0.1")); ok || retry <= 0 || retry > time.Second {
+		t.Fatalf("Peek after the burst = %v, %v; want refused with retry in (0,1s]", ok, retry)
+	}
+	allow(l, "10.0.0.2") // the /24's third token
+	if ok, _ := l.Peek(addr("10.0.0.3")); ok {
+		t.Fatal("Peek passed an address whose /24 is spent")
 	}
 }

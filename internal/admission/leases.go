@@ -78,9 +78,9 @@ func newOnceSet(max int, span time.Duration) *onceSet {
 func (s *onceSet) use(id uint64, now int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if now-s.rotated >= s.span {
+	if since := now - s.rotated; since >= s.span {
 		s.prev, s.cur, s.rotated = s.cur, make(map[uint64]struct{}), now
-		if now-s.rotated >= 2*s.span {
+		if since >= 2*s.span { // the old current generation is older than span too
 			clear(s.prev)
 		}
 	}
@@ -92,4 +92,13 @@ func (s *onceSet) use(id uint64, now int64) bool {
 	}
 	s.cur[id] = struct{}{}
 	return true
+}
+
+// seen reports whether id was used (within the last span at least), recording nothing.
+func (s *onceSet) seen(id uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, inCur := s.cur[id]
+	_, inPrev := s.prev[id]
+	return inCur || inPrev
 }

@@ -75,24 +75,40 @@ func (l *Limiter) Allow(a netip.Addr) (ok bool, retry time.Duration) {
 	}
 	a = a.Unmap()
 	now := l.cfg.Now()
-	host := netip.PrefixFrom(a, a.BitLen())
 	// Check both before taking from either, so a refused request costs nothing.
+	if ok, retry := l.peek(a, now); !ok {
+		return false, retry
+	}
+	if l.cfg.PerIP.PerSecond > 0 {
+		l.take(netip.PrefixFrom(a, a.BitLen()), l.cfg.PerIP, now, true)
+	}
+	if l.cfg.PerPrefix.PerSecond > 0 {
+		l.take(PrefixOf(a), l.cfg.PerPrefix, now, true)
+	}
+	return true, 0
+}
+
+// Peek reports whether Allow would pass now, taking nothing: a caller that
+// counts failures (Allow after each one) asks it before doing the work that
+// may fail.
+func (l *Limiter) Peek(a netip.Addr) (ok bool, retry time.Duration) {
+	if !a.IsValid() {
+		return true, 0
+	}
+	return l.peek(a.Unmap(), l.cfg.Now())
+}
+
+func (l *Limiter) peek(a netip.Addr, now time.Time) (bool, time.Duration) {
 	var r1, r2 time.Duration
 	ok1, ok2 := true, true
 	if l.cfg.PerIP.PerSecond > 0 {
-		ok1, r1 = l.take(host, l.cfg.PerIP, now, false)
+		ok1, r1 = l.take(netip.PrefixFrom(a, a.BitLen()), l.cfg.PerIP, now, false)
 	}
 	if l.cfg.PerPrefix.PerSecond > 0 {
 		ok2, r2 = l.take(PrefixOf(a), l.cfg.PerPrefix, now, false)
 	}
 	if !ok1 || !ok2 {
 		return false, max(r1, r2)
-	}
-	if l.cfg.PerIP.PerSecond > 0 {
-		l.take(host, l.cfg.PerIP, now, true)
-	}
-	if l.cfg.PerPrefix.PerSecond > 0 {
-		l.take(PrefixOf(a), l.cfg.PerPrefix, now, true)
 	}
 	return true, 0
 }

@@ -17,10 +17,15 @@ func newMacPool(key []byte) *macPool {
 }
 
 // sum appends the truncated MAC of b to dst.
-func (m *macPool) sum(dst, b []byte) []byte {
+func (m *macPool) sum(dst, b []byte) []byte { return m.sumWith(dst, b, nil) }
+
+// sumWith appends the truncated MAC of b followed by extra (bound to the
+// token without being carried in it) to dst.
+func (m *macPool) sumWith(dst, b, extra []byte) []byte {
 	h := m.p.Get().(hash.Hash)
 	h.Reset()
 	h.Write(b)
+	h.Write(extra)
 	var out [sha256.Size]byte
 	s := h.Sum(out[:0])
 	m.p.Put(h)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -35,6 +36,29 @@ type Decision struct {
 	Token    string        // the queue token to present next time (empty when admitted)
 	Position int           // people ahead (estimated from the admission rate)
 	Wait     time.Duration // until the turn comes (Retry-After)
+	// NeedPoW: the arrival was let past the puzzle for its token
+	// (Arrival.HolderOnly), but the token holds no place any more: ask
+	// for the puzzle instead of giving it a new place.
+	NeedPoW bool
+}
+
+// Arrival is one join as the waiting room sees it.
+type Arrival struct {
+	Live    bool      // the room has started, at Started (zero: now)
+	Started time.Time // when the room started
+	Token   string    // the queue token the client presents, if any
+	// From is the client's address: a token issued to a client that solved
+	// a puzzle (Paid) holds its place for that address only.
+	From netip.Addr
+	// Factor (0..1] scales the admission rate down under overload; 0 means 1.
+	Factor float64
+	// Paid says the client solved a proof of work to come in: the token it
+	// is given is bound to From.
+	Paid bool
+	// HolderOnly says the client skipped the puzzle because Holds said its
+	// token holds a place: if the token no longer does (a concurrent request
+	// used it), the answer is NeedPoW, not a new place.
+	HolderOnly bool
 }
 
 // WaitingRoom admits joins to each room at a rate and queues the rest in
@@ -42,7 +66,12 @@ type Decision struct {
 // the burst is given the next free turn, a time, inside a signed queue token;
 // presenting the token at or after that time admits once (tokens are
 // single-use). Nothing is held per waiting person, so a million-strong queue
-// costs nothing but the tokens they carry.
+// costs nothing but the tokens they carry (and the ids of used ones, for as
+// long as they would be valid).
+//
+// A valid, unused token exempts its holder from the proof of work (Holds):
+// once used or expired it exempts no one, and a token issued to a client
+// that solved a puzzle is bound to that client's address.
 //
 // People who join before the room starts get a lobby token holding a random
 // number; at the start, the lobby's turns are laid out first, in the order of
@@ -74,6 +103,9 @@ type roomQueue struct {
 const (
 	tokLobby = 1
 	tokTurn  = 2
+	// tokBound flags a token whose MAC also covers the address it was
+	// issued to (after a puzzle): from another address it does not verify.
+	tokBound = 0x80
 	// MaxQueueTokenLen bounds what the waiting room reads.
 	MaxQueueTokenLen = 256
 )
@@ -105,22 +137,37 @@ func NewWaitingRoom(cfg WaitingConfig) *WaitingRoom {
 func (w *WaitingRoom) Rate() float64 { return w.cfg.Rate }
 
 type queueToken struct {
-	kind byte
-	turn float64 // unix seconds
-	id   uint64
+	kind  byte
+	turn  float64 // unix seconds
+	id    uint64
+	bound bool // to the address it was issued to
 }
 
-func (w *WaitingRoom) issue(room string, t queueToken) string {
+// binding is what a bound token's MAC covers besides the token: the address.
+func binding(bound bool, from netip.Addr) []byte {
+	if !bound {
+		return nil
+	}
+	a := from.Unmap().As16()
+	return a[:]
+}
+
+func (w *WaitingRoom) issue(room string, t queueToken, from netip.Addr) string {
 	b := make([]byte, 0, 18+len(room)+macLen)
-	b = append(b, t.kind)
+	kind := t.kind
+	if t.bound {
+		kind |= tokBound
+	}
+	b = append(b, kind)
 	b = binary.BigEndian.AppendUint64(b, uint64(int64(t.turn*1000)))
 	b = binary.BigEndian.AppendUint64(b, t.id)
 	b = append(b, room...)
-	b = w.mac.sum(b, b)
+	b = w.mac.sumWith(b, b, binding(t.bound, from))
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (w *WaitingRoom) parse(tok, room string) (queueToken, bool) {
+// parse verifies tok as a token of room presented from from.
+func (w *WaitingRoom) parse(tok, room string, from netip.Addr) (queueToken, bool) {
 	if tok == "" || len(tok) > MaxQueueTokenLen {
 		return queueToken{}, false
 	}
@@ -130,11 +177,12 @@ func (w *WaitingRoom) parse(tok, room string) (queueToken, bool) {
 		return queueToken{}, false
 	}
 	body := buf[:n-macLen]
+	bound := body[0]&tokBound != 0
 	var sum [macLen]byte
-	if !hmac.Equal(w.mac.sum(sum[:0], body), buf[n-macLen:n]) || string(body[17:]) != room {
+	if !hmac.Equal(w.mac.sumWith(sum[:0], body, binding(bound, from)), buf[n-macLen:n]) || string(body[17:]) != room {
 		return queueToken{}, false
 	}
-	t := queueToken{kind: body[0], turn: float64(int64(binary.BigEndian.Uint64(body[1:9]))) / 1000, id: binary.BigEndian.Uint64(body[9:17])}
+	t := queueToken{kind: body[0] &^ tokBound, turn: float64(int64(binary.BigEndian.Uint64(body[1:9]))) / 1000, id: binary.BigEndian.Uint64(body[9:17]), bound: bound}
 	if t.kind != tokLobby && t.kind != tokTurn {
 		return queueToken{}, false
 	}
@@ -147,12 +195,14 @@ func randID() uint64 {
 	return binary.BigEndian.Uint64(b[:])
 }
 
-// Join decides one join to room. live says whether the room has started
-// (at started); tok is the queue token the client presents, if any; factor
-// (0..1] scales the admission rate down under overload.
-func (w *WaitingRoom) Join(room string, live bool, started time.Time, tok string, factor float64) Decision {
+// Join decides one join to room.
+func (w *WaitingRoom) Join(room string, a Arrival) Decision {
 	now := w.cfg.Now()
 	nowS := float64(now.UnixNano()) / 1e9
+	factor := a.Factor
+	if factor <= 0 {
+		factor = 1
+	}
 	rate := w.cfg.Rate * math.Min(1, math.Max(factor, 0.02))
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -163,11 +213,11 @@ func (w *WaitingRoom) Join(room string, live bool, started time.Time, tok string
 		w.rooms[room] = q
 	}
 	q.touched = now
-	if live && !q.live {
+	if a.Live && !q.live {
 		q.live, q.lobbyRate = true, rate
 		q.start = nowS
-		if !started.IsZero() {
-			q.start = float64(started.UnixNano()) / 1e9
+		if !a.Started.IsZero() {
+			q.start = float64(a.Started.UnixNano()) / 1e9
 		}
 		// The lobby is the holders active lately (each polls once per
 		// LobbyPoll): tokens taken and abandoned (bots) reserve no turns.
@@ -175,21 +225,19 @@ func (w *WaitingRoom) Join(room string, live bool, started time.Time, tok string
 		q.lobbyN = max(q.prevCount, q.winCount)
 		q.tat = math.Max(q.tat, q.start+float64(q.lobbyN)/rate)
 	}
-	if t, ok := w.parse(tok, room); ok {
+	if t, ok := w.parse(a.Token, room, a.From); ok {
 		turn := t.turn
 		if t.kind == tokLobby {
-			if !live {
+			if !a.Live {
 				q.lobbySeen(nowS, w.cfg.LobbyPoll.Seconds())
-				return Decision{Lobby: true, Token: tok, Wait: w.cfg.LobbyPoll}
+				return Decision{Lobby: true, Token: a.Token, Wait: w.cfg.LobbyPoll}
 			}
-			// The shuffle: the random id places the holder uniformly among the lobby.
-			rank := float64(t.id>>11) / (1 << 53) * float64(q.lobbyN)
-			turn = q.start + rank/q.lobbyRate
+			turn = q.lobbyTurn(t.id)
 		}
 		switch {
 		case turn > nowS:
 			wait := turn - nowS
-			return Decision{Token: tok, Wait: seconds(wait), Position: int(math.Ceil(wait * rate))}
+			return Decision{Token: a.Token, Wait: seconds(wait), Position: int(math.Ceil(wait * rate))}
 		case nowS <= turn+w.cfg.Grace.Seconds():
 			if w.used.use(t.id, now.UnixNano()) {
 				return Decision{Admit: true}
@@ -197,9 +245,16 @@ func (w *WaitingRoom) Join(room string, live bool, started time.Time, tok string
 		}
 		// Expired or already used: a new arrival.
 	}
-	if !live {
+	if a.HolderOnly {
+		return Decision{NeedPoW: true}
+	}
+	issue := func(t queueToken) string {
+		t.id, t.bound = randID(), a.Paid
+		return w.issue(room, t, a.From)
+	}
+	if !a.Live {
 		// Not counted until it polls: tokens taken and never shown again (bots) hold no turn.
-		return Decision{Lobby: true, Token: w.issue(room, queueToken{kind: tokLobby, id: randID()}), Wait: w.cfg.LobbyPoll}
+		return Decision{Lobby: true, Token: issue(queueToken{kind: tokLobby}), Wait: w.cfg.LobbyPoll}
 	}
 	interval := 1 / rate
 	tolerance := (w.cfg.Burst - 1) * interval * math.Min(1, math.Max(factor, 0.02))
@@ -214,7 +269,14 @@ func (w *WaitingRoom) Join(room string, live bool, started time.Time, tok string
 		return Decision{Full: true, Wait: min(w.cfg.MaxWait/10, 30*time.Second), Position: int(wait * rate)}
 	}
 	q.tat = tat + interval
-	return Decision{Token: w.issue(room, queueToken{kind: tokTurn, turn: turn, id: randID()}), Wait: seconds(wait), Position: int(math.Ceil(wait * rate))}
+	return Decision{Token: issue(queueToken{kind: tokTurn, turn: turn}), Wait: seconds(wait), Position: int(math.Ceil(wait * rate))}
+}
+
+// lobbyTurn is the turn of a lobby token with id once the room has started:
+// the random id places the holder uniformly among the lobby (the shuffle).
+func (q *roomQueue) lobbyTurn(id uint64) float64 {
+	rank := float64(id>>11) / (1 << 53) * float64(q.lobbyN)
+	return q.start + rank/q.lobbyRate
 }
 
 // Waiting estimates how many people hold a future turn in room.
@@ -247,11 +309,28 @@ func (w *WaitingRoom) sweep(now time.Time) {
 	}
 }
 
-// Holds reports whether tok is a valid queue token of room (it may not be
-// its turn yet): such a client already paid to enter and is not taxed again.
-func (w *WaitingRoom) Holds(room, tok string) bool {
-	_, ok := w.parse(tok, room)
-	return ok
+// Holds reports whether tok, presented from from, holds a place in room's
+// queue: a valid token of room (bound ones from the address they were issued
+// to), not used yet and not past its turn's grace (it may not be its turn
+// yet). Such a client already paid to enter and is not taxed again; Join
+// with HolderOnly settles a race with a concurrent use of the same token.
+func (w *WaitingRoom) Holds(room, tok string, from netip.Addr) bool {
+	t, ok := w.parse(tok, room, from)
+	if !ok || w.used.seen(t.id) {
+		return false
+	}
+	turn := t.turn
+	if t.kind == tokLobby {
+		w.mu.Lock()
+		q := w.rooms[room]
+		if q == nil || !q.live { // before the start a lobby place does not end
+			w.mu.Unlock()
+			return true
+		}
+		turn = q.lobbyTurn(t.id)
+		w.mu.Unlock()
+	}
+	return float64(w.cfg.Now().UnixNano())/1e9 <= turn+w.cfg.Grace.Seconds()
 }
 
 // roll moves the lobby activity window to now.

@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -25,6 +28,9 @@ const (
 	HeaderShed = "Majlis-Shed"
 	// maxAudienceBody bounds every request body on the audience port.
 	maxAudienceBody = 64 << 10
+	// bodyReadTimeout bounds reading a request body (at most maxAudienceBody),
+	// which the guard does before the request takes an in-flight slot.
+	bodyReadTimeout = 10 * time.Second
 	roomCacheTTL    = time.Second
 	roomCacheMax    = 10000
 	powBacklog      = 2 * time.Second
@@ -52,9 +58,14 @@ type AudienceConfig struct {
 	StageElsewhere bool
 	// MaxInFlight bounds the audience's short requests (joins, API reads,
 	// reactions, polls) being handled at once: the audience's goroutine
-	// budget; beyond it requests get 503 at once (256). Streams (listen,
+	// budget; beyond it requests get 503 at once (256). A request takes its
+	// slot once its body is read (slow senders hold none). Streams (listen,
 	// events) are bounded by the connection cap instead.
 	MaxInFlight int
+	// AuthFailures counts, per IP and per prefix, requests whose bearer token
+	// failed (answered 401): an address out of budget is refused 429 before
+	// its next token lookup (nil: not limited).
+	AuthFailures *admission.Limiter
 }
 
 // RoomPeeker reads a room's record without loading it (room.Service.Peek).
@@ -153,11 +164,10 @@ func classify(r *http.Request) (audienceRoute, string) {
 	return routeOther, id
 }
 
+var errBodyTimeout = errorf(http.StatusRequestTimeout, "body_timeout", "the request body did not arrive whole in time")
+
 func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.cfg.Overload.Request()
-	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, maxAudienceBody)
-	}
 	level := a.cfg.Overload.Level()
 	route, room := classify(r)
 	r.Header.Del(HeaderShed)
@@ -166,6 +176,26 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if route == routeStage && a.cfg.StageElsewhere {
 		apierror.Write(w, errStageElsewhere)
+		return
+	}
+	conn := w // the server's own writer: the body reader marks it on a body too large
+	// Listen paths take a ticket, never a bearer token (and need the
+	// connection's own writer: they hijack it).
+	if a.cfg.AuthFailures != nil && route != routeListen && bearer(r) != "" {
+		addr := ClientAddr(r)
+		if ok, retry := a.cfg.AuthFailures.Peek(addr); !ok {
+			a.refuse(w, http.StatusTooManyRequests, "rate_limited", "too many requests with a bad token from your network", retry, nil)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if sw.status == http.StatusUnauthorized {
+				a.cfg.AuthFailures.Allow(addr)
+			}
+		}()
+		w = sw
+	}
+	if !a.readBody(conn, r) {
 		return
 	}
 	if route != routeListen && route != routeEvents {
@@ -209,6 +239,64 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	a.next.ServeHTTP(w, r)
 }
+
+// readBody reads the request's body (at most maxAudienceBody, within
+// bodyReadTimeout) into memory and hands it on in r.Body: a request takes
+// its in-flight slot only with its body in hand, so connections trickling a
+// body hold a goroutine and the bytes they sent, but no slot. false means
+// the body was too large or did not arrive, and that was answered.
+func (a *Audience) readBody(w http.ResponseWriter, r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	rc := http.NewResponseController(w)
+	// A writer without deadlines (a test recorder) leaves the server's ReadTimeout alone.
+	deadline := rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) == nil
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAudienceBody))
+	if deadline {
+		// The body is in: no deadline for the rest (the server sets the next request's).
+		rc.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		ae := errBodyTimeout
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			ae = errBodyTooLarge
+		}
+		if a.cfg.Metrics != nil {
+			a.cfg.Metrics.HTTPErrors.WithLabelValues(ae.Code).Inc()
+		}
+		apierror.Write(w, ae)
+		return false
+	}
+	r.Body = http.NoBody
+	if len(b) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	return true
+}
+
+// statusWriter notes the status answered (the bearer-failure count).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushes, deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // refuse answers an admission error with Retry-After and optional extra JSON fields.
 func (a *Audience) refuse(w http.ResponseWriter, status int, code, msg string, retry time.Duration, extra map[string]any) {
@@ -257,7 +345,8 @@ func (a *Audience) join(w http.ResponseWriter, r *http.Request, room string, lev
 		return
 	}
 	qtok := r.Header.Get(HeaderQueue)
-	holds := a.cfg.Waiting.Holds(room, qtok)
+	from := ClientAddr(r)
+	holds := a.cfg.Waiting.Holds(room, qtok, from)
 	rm, err := a.room(r.Context(), room, holds)
 	if err != nil || rm.state == roomEnded {
 		a.next.ServeHTTP(w, r) // 404, 410 or a store error: the API answers
@@ -275,17 +364,29 @@ func (a *Audience) join(w http.ResponseWriter, r *http.Request, room string, lev
 	if powLevel == overload.Normal && a.cfg.Waiting.RoomBacklog(room) > powBacklog {
 		powLevel = overload.Elevated
 	}
+	arr := admission.Arrival{Live: live, Started: rm.started, Token: qtok, From: from, Factor: factor}
+	bits := 0
 	if powLevel > overload.Normal {
-		// Proof of work: for arrivals, not for people already holding their place.
-		if bits := a.cfg.PoWBits[min(int(powLevel), 3)-1]; bits > 0 && !holds {
-			if err := a.cfg.PoW.Verify(r.Header.Get(HeaderPoW), bits); err != nil {
-				a.refuse(w, http.StatusTooManyRequests, "pow_required", "solve the puzzle and join again with the Majlis-Pow header", 0,
-					map[string]any{"pow": map[string]any{"algorithm": "sha256-leading-zero-bits", "challenge": a.cfg.PoW.Challenge(bits), "difficulty": bits}})
-				return
-			}
+		bits = a.cfg.PoWBits[min(int(powLevel), 3)-1]
+	}
+	if bits > 0 {
+		// Proof of work: for arrivals, not for people holding their place
+		// (a queue token not used yet, bound to them if they paid for it).
+		switch {
+		case holds:
+			arr.HolderOnly = true
+		case a.cfg.PoW.Verify(r.Header.Get(HeaderPoW), bits) == nil:
+			arr.Paid = true
+		default:
+			a.refusePoW(w, bits)
+			return
 		}
 	}
-	d := a.cfg.Waiting.Join(room, live, rm.started, qtok, factor)
+	d := a.cfg.Waiting.Join(room, arr)
+	if d.NeedPoW { // the token's place went to a concurrent request with it
+		a.refusePoW(w, bits)
+		return
+	}
 	queue := func(state string) map[string]any {
 		return map[string]any{"queue": map[string]any{"token": d.Token, "position": d.Position, "wait_ms": d.Wait.Milliseconds(), "state": state}}
 	}
@@ -299,6 +400,12 @@ func (a *Audience) join(w http.ResponseWriter, r *http.Request, room string, lev
 	default:
 		a.refuse(w, http.StatusTooManyRequests, "queued", "you are in the waiting room; join again with the Majlis-Queue header after Retry-After", d.Wait, queue("waiting"))
 	}
+}
+
+// refusePoW asks for a puzzle of bits.
+func (a *Audience) refusePoW(w http.ResponseWriter, bits int) {
+	a.refuse(w, http.StatusTooManyRequests, "pow_required", "solve the puzzle and join again with the Majlis-Pow header", 0,
+		map[string]any{"pow": map[string]any{"algorithm": "sha256-leading-zero-bits", "challenge": a.cfg.PoW.Challenge(bits), "difficulty": bits}})
 }
 
 // room returns the room's state from a cache, so a join flood costs the

@@ -59,7 +59,7 @@ func newBrowser(t *testing.T) context.Context {
 		if os.Getenv("MAJLIS_REQUIRE_BROWSER") == "1" {
 			t.Fatal("chromium not found (apt-get install chromium, or set MAJLIS_CHROMIUM)")
 		}
-		t.Skip("chromium not installed")
+		t.Skip("MAJLIS-SKIP: chromium not installed")
 	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),

@@ -49,6 +49,11 @@ type AdmissionConfig struct {
 	// ForceLevel pins the overload level from start (tests, an operator
 	// expecting an attack); negative or zero means measured.
 	ForceLevel overload.Level
+
+	// AuthFailuresPerIP and AuthFailuresPerPrefix budget the audience port's
+	// requests whose bearer token failed (401): beyond them an address is
+	// refused 429 before its next token lookup (1/s, burst 10; 10/s, burst 100).
+	AuthFailuresPerIP, AuthFailuresPerPrefix admission.Rate
 }
 
 // planes holds the audience plane's guard and the stage plane's server.
@@ -73,6 +78,9 @@ const (
 var (
 	DefaultJoinsPerIP     = admission.Rate{PerSecond: 5, Burst: 20}
 	DefaultJoinsPerPrefix = admission.Rate{PerSecond: 100, Burst: 500}
+
+	DefaultAuthFailuresPerIP     = admission.Rate{PerSecond: 1, Burst: 10}
+	DefaultAuthFailuresPerPrefix = admission.Rate{PerSecond: 10, Burst: 100}
 )
 
 func orRate(r, def admission.Rate) admission.Rate {
@@ -148,6 +156,9 @@ func newAudiencePlane(d audienceDeps) *planes {
 		PoWBits:        ac.PoWBits,
 		StageElsewhere: ac.StageHTTPAddr != "",
 		RateFactor:     ac.RateFactor,
+		AuthFailures: admission.NewLimiter(admission.LimiterConfig{
+			PerIP:     orRate(ac.AuthFailuresPerIP, DefaultAuthFailuresPerIP),
+			PerPrefix: orRate(ac.AuthFailuresPerPrefix, DefaultAuthFailuresPerPrefix)}),
 	}, d.next)
 	p.register(d.met.Registry)
 	return p
