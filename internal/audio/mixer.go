@@ -118,17 +118,34 @@ func NewMixer(cfg MixerConfig) (*Mixer, error) {
 // AddSource adds a speaker and returns it. Adding an id that is already
 // present replaces (and closes) the old source.
 func (m *Mixer) AddSource(id string) *Source {
+	s := m.NewSource(id)
+	s.Attach()
+	return s
+}
+
+// NewSource returns a speaker that is not mixed yet: it buffers what is
+// pushed to it, and joins the mix (replacing the source registered under
+// its id) only with Attach. A session that may still fail to start uses
+// it, so a failed attempt never takes the place of a working source.
+func (m *Mixer) NewSource(id string) *Source {
 	// The channel count was validated by NewMixer, so this cannot fail in
 	// practice; if libopus ever refuses, the source is silent rather than
 	// the caller having to handle an impossible error.
 	dec, _ := NewDecoder(m.cfg.Channels)
-	s := newSource(m, id, dec)
+	return newSource(m, id, dec)
+}
 
+// Attach puts s in the mix, replacing the source registered under its id.
+// It does nothing once s is closed.
+func (s *Source) Attach() {
+	m := s.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.byID[id] = s
+	if s.closed.Load() {
+		return
+	}
+	m.byID[s.id] = s
 	m.publishLocked()
-	return s
 }
 
 // remove drops s if it is still the source registered under its id.

@@ -51,8 +51,9 @@ type Source struct {
 	id string
 	m  *Mixer
 
-	muted atomic.Bool
-	level atomic.Uint64 // math.Float64bits of the smoothed RMS
+	muted  atomic.Bool
+	closed atomic.Bool   // Close was called: Attach does nothing
+	level  atomic.Uint64 // math.Float64bits of the smoothed RMS
 
 	packets, invalid, dups, late, dropped, concealed atomic.Uint64
 
@@ -179,7 +180,10 @@ func (s *Source) Stats() SourceStats {
 
 // Close removes the source from its mixer. Pushing to a closed source is
 // harmless.
-func (s *Source) Close() { s.m.remove(s) }
+func (s *Source) Close() {
+	s.closed.Store(true)
+	s.m.remove(s)
+}
 
 // firstLocked returns the buffered packet with the lowest sequence number at
 // or after readSeq, or nil. s.mu must be held.

@@ -195,6 +195,11 @@ func (m *Manager) Acquire(id string) (*program.Program, func(), error) {
 // returned source's Close removes it.
 func (r *Room) AddSpeaker(member string) *audio.Source { return r.mixer.AddSource(member) }
 
+// NewSpeaker is AddSpeaker for a session that may still fail to start: the
+// source joins the mix, replacing the member's current one, only when
+// Attach is called (live.Media.Publish, once the stage accepted the offer).
+func (r *Room) NewSpeaker(member string) *audio.Source { return r.mixer.NewSource(member) }
+
 // ListenerJoined and ListenerLeft keep the room's live listener count.
 // They also adapt the program's chunk length to the audience.
 func (r *Room) ListenerJoined() { r.adapt(r.listeners.Add(1)) }

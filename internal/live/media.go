@@ -51,12 +51,15 @@ func (m *Media) Publish(ctx context.Context, id, member, offer string) (room.Pub
 	if err := stage.ValidateOffer(offer); err != nil {
 		return nil, "", err
 	}
-	src := lr.AddSpeaker(member)
+	// The new source joins the mix only once the stage accepted the offer:
+	// a refused re-publish leaves the member's working session heard.
+	src := lr.NewSpeaker(member)
 	sess, answer, err := m.stage.Publish(ctx, stage.PublishRequest{Room: id, Member: member, Offer: offer, Ingest: src})
 	if err != nil {
 		src.Close()
 		return nil, "", err
 	}
+	src.Attach()
 	return published{sess, src}, answer, nil
 }
 

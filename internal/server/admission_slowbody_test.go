@@ -48,7 +48,7 @@ func audienceConns(t *testing.T, ts *testServer) int {
 // host's start are served.
 func TestSlowBodiesHoldNoBudget(t *testing.T) {
 	s, err := New(Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", WebRTCUDP: "127.0.0.1:0",
-		AdminToken: "test-admin-token", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AdminToken: testAdminToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		// The connection caps are not what this tests: all the stalls get in,
 		// whatever the file limit (the default per-address cap is the budget's size).
 		Admission: AdmissionConfig{AudienceMaxConns: 2000, AudienceConnsPerIP: 1000, AudienceConnsPerNet: 2000}})

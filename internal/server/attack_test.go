@@ -34,7 +34,7 @@ func startAdmissionServer(t testing.TB, ac AdmissionConfig) (aud, stage *testSer
 	t.Helper()
 	ac.StageHTTPAddr = "127.0.0.1:0"
 	s, err := New(Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", WebRTCUDP: "127.0.0.1:0",
-		AdminToken: "test-admin-token-0123456789abcdefghijklmnopqrstuvwxyz", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Admission: ac})
+		AdminToken: testAdminToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Admission: ac})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,10 @@ import (
 	"majlis/internal/testkit"
 )
 
+// testAdminToken is the admin token of in-process test servers (at least
+// 43 characters, as the server requires).
+const testAdminToken = "test-admin-token-0123456789abcdefghijklmnopqrstuvwxyz"
+
 // Every test HTTP client has a timeout: a request that hangs fails its test
 // instead of stalling the suite. testHTTP is for calls; streamHTTP is for
 // listener and event streams, whose bodies last as long as the request's
@@ -48,7 +52,7 @@ func startServer(t testing.TB, dataDir string) *testServer {
 		dataDir = t.TempDir()
 	}
 	s, err := New(Config{DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", WebRTCUDP: "127.0.0.1:0",
-		AdminToken: "test-admin-token-0123456789abcdefghijklmnopqrstuvwxyz", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		AdminToken: testAdminToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

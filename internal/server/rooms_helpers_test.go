@@ -20,7 +20,7 @@ func startServerWith(t testing.TB, dataDir string, edit func(*Config)) *testServ
 		dataDir = t.TempDir()
 	}
 	cfg := Config{DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", WebRTCUDP: "127.0.0.1:0",
-		AdminToken: "test-admin-token-0123456789abcdefghijklmnopqrstuvwxyz", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		AdminToken: testAdminToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	quietAdmission(&cfg)
 	edit(&cfg)
 	s, err := New(cfg)
