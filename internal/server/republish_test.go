@@ -43,7 +43,7 @@ func TestRefusedRepublishKeepsSession(t *testing.T) {
 		t.Fatalf("an offer the stack refuses: %d %q, want 400 bad_sdp", r.status, r.code)
 	}
 	from := len(l.snapshot())
-	waitSamples(from + 2*48000) // two more seconds of program
+	waitSamples(from + 2*48000)      // two more seconds of program
 	pcm := l.snapshot()[from+24000:] // past any chunk in flight at the refusal
 	for i, row := range windowLevels(pcm, win, lowHz) {
 		if !within(row[0], toneAmp, 3) {
