@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"majlis/internal/store"
+	"majlis/internal/usertext"
 )
 
 // Token describes a named API token (never its secret).
@@ -52,7 +52,7 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, name string) (To
 		return Token{}, "", err
 	}
 	name = strings.TrimSpace(name)
-	if name == "" || utf8.RuneCountInString(name) > MaxTokenName || !utf8.ValidString(name) {
+	if name == "" || usertext.Check(name, MaxTokenName, false) != nil {
 		return Token{}, "", ErrBadTokenName
 	}
 	t, tok, err := s.st.CreateToken(ctx, p.ID, name)

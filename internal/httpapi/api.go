@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"majlis/internal/account"
 	"majlis/internal/admission"
@@ -24,6 +23,7 @@ import (
 	"majlis/internal/metrics"
 	"majlis/internal/room"
 	"majlis/internal/stage"
+	"majlis/internal/usertext"
 )
 
 // Limits on input.
@@ -266,11 +266,11 @@ func (a *API) createRoom(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.Title = strings.TrimSpace(in.Title)
-	if in.Title == "" || utf8.RuneCountInString(in.Title) > maxTitleLen || !utf8.ValidString(in.Title) {
-		return errorf(http.StatusBadRequest, "bad_title", "title must be 1-200 characters")
+	if in.Title == "" || usertext.Check(in.Title, maxTitleLen, false) != nil {
+		return errorf(http.StatusBadRequest, "bad_title", "title must be 1-200 visible characters, with no control or bidirectional override characters")
 	}
-	if utf8.RuneCountInString(in.Description) > maxDescLen || !utf8.ValidString(in.Description) {
-		return errorf(http.StatusBadRequest, "bad_description", "description must be at most 2000 characters")
+	if usertext.Check(in.Description, maxDescLen, true) != nil {
+		return errorf(http.StatusBadRequest, "bad_description", "description must be at most 2000 characters, with no control or bidirectional override characters")
 	}
 	rm, err := a.rooms.Create(r.Context(), p.actor(), in.Title, strings.TrimSpace(in.Description), in.ScheduledAt)
 	if err != nil {

@@ -8,11 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
 	"majlis/internal/room"
+	"majlis/internal/usertext"
 )
 
 // Event stream limits.
@@ -144,8 +144,11 @@ func (a *API) pin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u, err := url.Parse(in.URL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(in.URL) > maxPinLen || !utf8.ValidString(in.URL) {
-		return errorf(http.StatusBadRequest, "bad_url", "url must be an http(s) URL of at most 500 bytes")
+	// No credentials in a link shown to every listener (https://user:pw@host),
+	// and nothing a control or override character could disguise.
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || len(in.URL) > maxPinLen ||
+		usertext.Check(in.URL, maxPinLen, false) != nil || strings.ContainsAny(in.URL, " \u00a0") {
+		return errorf(http.StatusBadRequest, "bad_url", "url must be an http(s) URL of at most 500 bytes, without user:password@")
 	}
 	if err := a.rooms.Pin(r.Context(), p.actor(), r.PathValue("id"), in.URL); err != nil {
 		return err

@@ -128,6 +128,11 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	// A data dir that existed before (created by hand, or by an older
+	// version) is made private too: it holds the keys and the database.
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, met: metrics.New(nil)}
 	var err error
 	if s.adminTok, err = adminToken(cfg); err != nil {

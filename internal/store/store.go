@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -96,6 +97,12 @@ type Store struct {
 
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(path string) (*Store, error) {
+	// The database and its WAL and shared-memory files are readable by the
+	// server's user only, whatever the umask and however old the files:
+	// SQLite creates the WAL and -shm files with the database file's mode.
+	if err := privateFiles(path); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -113,6 +120,22 @@ func Open(path string) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
+
+// privateFiles creates the database file with mode 0600 if it does not
+// exist and makes it and its companion files 0600 if they do.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
 
 func (s *Store) migrate() error {
 	var v int
