@@ -33,7 +33,8 @@ var (
 	errNotWebSocket  = errorf(http.StatusBadRequest, "websocket_required", "this endpoint needs a WebSocket upgrade")
 	errUnsupportedCT = errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "wrong Content-Type for this endpoint")
 
-	errShuttingDown = errorf(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down").Retry(time.Second)
+	errCreateLimited = errorf(http.StatusTooManyRequests, "rate_limited", "rooms created too fast; retry after Retry-After")
+	errShuttingDown  = errorf(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down").Retry(time.Second)
 
 	errStageElsewhere    = errorf(http.StatusNotFound, "not_found", "stage endpoints are served on the stage port")
 	errAudienceElsewhere = errorf(http.StatusNotFound, "not_found", "audience endpoints are served on the audience port")
@@ -72,6 +73,7 @@ var roomErrors = []struct {
 	{room.ErrTooManyAsks, errorf(http.StatusConflict, "requests_full", "too many pending requests to speak")},
 	{room.ErrBadSchedule, errorf(http.StatusBadRequest, "bad_schedule", "scheduled_at must be from now to 14 days ahead")},
 	{room.ErrAlreadyOnStage, errorf(http.StatusConflict, "already_on_stage", "this user already has a stage role")},
+	{room.ErrRoomQuota, errorf(http.StatusConflict, "room_quota", "you host too many rooms that have not ended; end one first")},
 }
 
 // accountErrors maps the accounts domain's errors to their API form.
@@ -104,11 +106,14 @@ var accountErrors = []struct {
 func toAPIError(err error) *apiError {
 	var ae *apiError
 	var mbe *http.MaxBytesError
+	var cle *room.CreateLimitError
 	switch {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &mbe):
 		return errBodyTooLarge
+	case errors.As(err, &cle):
+		return errCreateLimited.Retry(max(cle.Retry, time.Nanosecond))
 	case errors.Is(err, room.ErrShutdown):
 		return errShuttingDown
 	case errors.Is(err, program.ErrNotLive):

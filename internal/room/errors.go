@@ -3,6 +3,7 @@ package room
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Domain errors; the HTTP layer maps each to a stable code.
@@ -25,7 +26,16 @@ var (
 	ErrBadSchedule    = errors.New("bad scheduled time")
 	ErrAlreadyOnStage = errors.New("already on stage")
 	ErrShutdown       = errors.New("server shutting down")
+	ErrRoomQuota      = errors.New("too many open rooms")
 )
+
+// CreateLimitError is a room creation refused for coming too fast; Retry
+// says when the user may create the next room.
+type CreateLimitError struct{ Retry time.Duration }
+
+func (e *CreateLimitError) Error() string {
+	return fmt.Sprintf("rooms created too fast; retry in %v", e.Retry)
+}
 
 // Actor is who acts: a user (or the admin token) with a platform role.
 type Actor struct {

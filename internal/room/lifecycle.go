@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"majlis/internal/ratelimit"
 	"majlis/internal/store"
 )
 
@@ -16,6 +17,11 @@ func (s *Service) Create(ctx context.Context, a Actor, title, description string
 		now := time.Now()
 		if at.Before(now.Add(-time.Minute)) || at.After(now.Add(MaxScheduleAhead)) {
 			return Info{}, ErrBadSchedule
+		}
+	}
+	if a.Platform != PlatformAdmin {
+		if err := s.mayCreate(ctx, a.ID); err != nil {
+			return Info{}, err
 		}
 	}
 	rec, err := s.st.NewRoom(ctx, store.Room{Title: title, Host: a.ID, Description: description, ScheduledAt: at.UTC().Truncate(time.Millisecond)})
@@ -96,4 +102,47 @@ func (s *Service) endLocked(ctx context.Context, r *state) (store.Room, error) {
 		s.refreshLocked(ctx, r)
 	}
 	return r.rec, nil
+}
+
+// mayCreate applies the per-user limits on rooms: a creation rate (one
+// token bucket per user) and a number of rooms open at once, so that one
+// account cannot fill the process with idle live rooms (each one costs a
+// mixer, and every live room restarts after a crash).
+func (s *Service) mayCreate(ctx context.Context, user string) error {
+	now := time.Now()
+	s.createMu.Lock()
+	b := s.creates[user]
+	if b == nil {
+		if len(s.creates) >= maxNames {
+			for u, old := range s.creates { // forget refilled buckets: they equal fresh ones
+				if old.Full(s.cfg.CreateRate, now) {
+					delete(s.creates, u)
+				}
+			}
+			if len(s.creates) >= maxNames {
+				clear(s.creates)
+			}
+		}
+		b = &ratelimit.Bucket{}
+		s.creates[user] = b
+	}
+	ok, retry := b.Peek(s.cfg.CreateRate, now)
+	s.createMu.Unlock()
+	if !ok {
+		return &CreateLimitError{Retry: retry}
+	}
+	n, err := s.st.OpenRoomsOf(ctx, user)
+	if err != nil {
+		return err
+	}
+	if n >= s.cfg.MaxOpenRooms {
+		return ErrRoomQuota
+	}
+	s.createMu.Lock()
+	ok, retry = b.Take(s.cfg.CreateRate, now)
+	s.createMu.Unlock()
+	if !ok {
+		return &CreateLimitError{Retry: retry}
+	}
+	return nil
 }

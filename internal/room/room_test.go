@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"majlis/internal/events"
+	"majlis/internal/ratelimit"
 	"majlis/internal/store"
 )
 
@@ -19,7 +20,10 @@ func newService(t testing.TB, edit func(*Config)) (*Service, *store.Store, *fake
 		t.Fatal(err)
 	}
 	m := &fakeMedia{}
-	cfg := Config{Store: st, Media: m, Interval: 50 * time.Millisecond}
+	// Room-creation limits out of the way: tests create many rooms per host
+	// (TestCreateLimits tests the limits themselves).
+	cfg := Config{Store: st, Media: m, Interval: 50 * time.Millisecond,
+		MaxOpenRooms: 1 << 20, CreateRate: ratelimit.Rate{PerSecond: 1e6, Burst: 1e6}}
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -23,7 +23,14 @@ const (
 	DefaultReactionRate  = 5 // per second per user
 	DefaultReactionBurst = 10
 	maxNames             = 100000
+	// DefaultMaxOpenRooms is how many rooms (scheduled or live) one user may
+	// host at once; platform admins are not limited.
+	DefaultMaxOpenRooms = 20
 )
+
+// DefaultCreateRate is how fast one user may create rooms: a burst of 10,
+// then one a minute.
+var DefaultCreateRate = ratelimit.Rate{PerSecond: 1.0 / 60, Burst: 10}
 
 // Config configures a Service.
 type Config struct {
@@ -36,6 +43,8 @@ type Config struct {
 	Interval      time.Duration // counts and reactions period, default 1 s
 	ReactionRate  float64       // reactions per second per user
 	ReactionBurst float64
+	MaxOpenRooms  int            // rooms one user may host at once (scheduled or live); default DefaultMaxOpenRooms
+	CreateRate    ratelimit.Rate // room creations per user; default DefaultCreateRate
 }
 
 // Service runs the rooms of this process.
@@ -54,6 +63,9 @@ type Service struct {
 
 	namesMu sync.Mutex
 	names   map[string]string // user id → name cache
+
+	createMu sync.Mutex
+	creates  map[string]*ratelimit.Bucket // per-user room creations; bounded by maxNames
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -76,12 +88,18 @@ func New(cfg Config) (*Service, error) {
 	if cfg.ReactionBurst <= 0 {
 		cfg.ReactionBurst = DefaultReactionBurst
 	}
+	if cfg.MaxOpenRooms <= 0 {
+		cfg.MaxOpenRooms = DefaultMaxOpenRooms
+	}
+	if cfg.CreateRate.PerSecond <= 0 {
+		cfg.CreateRate = DefaultCreateRate
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, seed: maphash.MakeSeed(),
 		rate:  ratelimit.Rate{PerSecond: cfg.ReactionRate, Burst: cfg.ReactionBurst},
-		names: make(map[string]string), stop: make(chan struct{})}
+		names: make(map[string]string), creates: make(map[string]*ratelimit.Bucket), stop: make(chan struct{})}
 	live, err := s.st.RoomsInState(context.Background(), store.StateLive)
 	if err != nil {
 		return nil, err

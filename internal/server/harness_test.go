@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"majlis/internal/admission"
 	"majlis/internal/audio"
 	"majlis/internal/program"
 	"majlis/internal/testkit"
@@ -52,7 +53,8 @@ func startServer(t testing.TB, dataDir string) *testServer {
 		dataDir = t.TempDir()
 	}
 	s, err := New(Config{DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", WebRTCUDP: "127.0.0.1:0",
-		AdminToken: testAdminToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		AdminToken: testAdminToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MaxOpenRooms: 1 << 20, RoomCreateRate: admission.Rate{PerSecond: 1e6, Burst: 1e6}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,8 @@ func quietAdmission(c *Config) {
 	c.Admission.JoinsPerIP, c.Admission.JoinsPerPrefix = lots, lots
 	c.Admission.JoinRate, c.Admission.JoinBurst = 1e6, 1e6
 	c.Admission.Overload.PressureRPS = 1e12 // CPU and scheduling delay never count
+	// Tests create many rooms per user (TestRoomCreationLimits tests the limits).
+	c.MaxOpenRooms, c.RoomCreateRate = 1<<20, lots
 	// Cheap password hashing: -race makes argon2id at full cost take seconds.
 	c.PasswordTime, c.PasswordMemoryKiB = 1, 64
 }

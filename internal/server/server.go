@@ -31,6 +31,7 @@ import (
 	"majlis/internal/httpapi"
 	"majlis/internal/live"
 	"majlis/internal/metrics"
+	"majlis/internal/ratelimit"
 	"majlis/internal/room"
 	"majlis/internal/stage"
 	"majlis/internal/store"
@@ -59,6 +60,9 @@ type Config struct {
 	MaxCohosts  int
 	MaxSpeakers int
 	AutoEnd     time.Duration
+	// MaxOpenRooms and RoomCreateRate limit each user's rooms (room.Config; 0: room's defaults).
+	MaxOpenRooms   int
+	RoomCreateRate ratelimit.Rate
 	// PasswordMemoryKiB and PasswordTime set the argon2id cost (0: 19 MiB, 2 passes).
 	PasswordMemoryKiB, PasswordTime uint32
 	// Admission configures the audience plane's defences and the stage plane (planes.go).
@@ -158,7 +162,8 @@ func New(cfg Config) (*Server, error) {
 	s.live = live.NewManager(live.Config{Metrics: s.met, Logger: s.log, Channels: cfg.Channels, Bitrate: cfg.Bitrate, ChunkFrames: cfg.ChunkFrames, ChunkMaxFrames: cfg.ChunkMaxFrames})
 	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met, Logger: s.log})
 	if s.rooms, err = room.New(room.Config{Store: s.st, Media: live.NewMedia(s.live, s.stage), Logger: s.log,
-		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd}); err != nil {
+		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd,
+		MaxOpenRooms: cfg.MaxOpenRooms, CreateRate: cfg.RoomCreateRate}); err != nil {
 		s.closeAll()
 		return nil, err
 	}

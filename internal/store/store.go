@@ -241,6 +241,16 @@ func (s *Store) Room(ctx context.Context, id string) (Room, error) {
 	return r, nil
 }
 
+// OpenRoomsOf counts the rooms a user hosts that have not ended.
+func (s *Store) OpenRoomsOf(ctx context.Context, host string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM rooms WHERE host = ? AND state != ?`, host, StateEnded).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("open rooms of %s: %w", host, err)
+	}
+	return n, nil
+}
+
 // RoomsInState lists rooms in a state, oldest first.
 func (s *Store) RoomsInState(ctx context.Context, state string) ([]Room, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+roomCols+` FROM rooms WHERE state = ? ORDER BY created_at`, state)
