@@ -14,7 +14,7 @@ func (s *Store) userWhere(ctx context.Context, where string, args ...any) (User,
 	var u User
 	var c int64
 	var susp int
-	err := s.db.QueryRowContext(ctx, `SELECT `+userCols+` `+where, args...).Scan(&u.ID, &u.Name, &u.Role, &c, &susp, &u.PasswordHash)
+	err := s.rd.QueryRowContext(ctx, `SELECT `+userCols+` `+where, args...).Scan(&u.ID, &u.Name, &u.Role, &c, &susp, &u.PasswordHash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
@@ -85,7 +85,7 @@ func (s *Store) CreateToken(ctx context.Context, user, name string) (Token, stri
 
 // Tokens lists user's API tokens, oldest first.
 func (s *Store) Tokens(ctx context.Context, user string) ([]Token, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, created_at FROM tokens WHERE user_id = ? ORDER BY created_at, id`, user)
+	rows, err := s.rd.QueryContext(ctx, `SELECT id, name, created_at FROM tokens WHERE user_id = ? ORDER BY created_at, id`, user)
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}

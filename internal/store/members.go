@@ -26,7 +26,7 @@ func b2i(b bool) int {
 
 // RoomMembers lists a room's member rows, oldest first.
 func (s *Store) RoomMembers(ctx context.Context, room string) ([]Member, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT user_id, role, forced_mute, self_mute, since FROM room_members WHERE room_id = ? ORDER BY since, user_id`, room)
+	rows, err := s.rd.QueryContext(ctx, `SELECT user_id, role, forced_mute, self_mute, since FROM room_members WHERE room_id = ? ORDER BY since, user_id`, room)
 	if err != nil {
 		return nil, fmt.Errorf("room members %s: %w", room, err)
 	}

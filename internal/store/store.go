@@ -92,7 +92,8 @@ var migrations = []string{
 
 // Store is the embedded database.
 type Store struct {
-	db *sql.DB
+	db *sql.DB // the one writer connection
+	rd *sql.DB // the read pool (query_only)
 }
 
 // Open opens (creating if needed) the database at path and migrates it.
@@ -115,11 +116,26 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	// Reads have a pool of their own (WAL readers never wait for the
+	// writer): a flood of audience reads (room lists, token lookups) does
+	// not queue in front of a stage member's write, nor a write in front of
+	// them. Every write commits before it returns, so a read that follows
+	// it sees it.
+	rd, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store readers: %w", err)
+	}
+	rd.SetMaxOpenConns(readConns)
+	s.rd = rd
 	return s, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return errors.Join(s.rd.Close(), s.db.Close()) }
+
+// readConns is the size of the read pool.
+const readConns = 4
 
 // privateFiles creates the database file with mode 0600 if it does not
 // exist and makes it and its companion files 0600 if they do.
@@ -231,7 +247,7 @@ func scanRoom(sc interface{ Scan(...any) error }) (Room, error) {
 
 // Room returns the room with id.
 func (s *Store) Room(ctx context.Context, id string) (Room, error) {
-	r, err := scanRoom(s.db.QueryRowContext(ctx, `SELECT `+roomCols+` FROM rooms WHERE id = ?`, id))
+	r, err := scanRoom(s.rd.QueryRowContext(ctx, `SELECT `+roomCols+` FROM rooms WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Room{}, ErrNotFound
 	}
@@ -244,7 +260,7 @@ func (s *Store) Room(ctx context.Context, id string) (Room, error) {
 // OpenRoomsOf counts the rooms a user hosts that have not ended.
 func (s *Store) OpenRoomsOf(ctx context.Context, host string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM rooms WHERE host = ? AND state != ?`, host, StateEnded).Scan(&n)
+	err := s.rd.QueryRowContext(ctx, `SELECT count(*) FROM rooms WHERE host = ? AND state != ?`, host, StateEnded).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("open rooms of %s: %w", host, err)
 	}
@@ -253,7 +269,7 @@ func (s *Store) OpenRoomsOf(ctx context.Context, host string) (int, error) {
 
 // RoomsInState lists rooms in a state, oldest first.
 func (s *Store) RoomsInState(ctx context.Context, state string) ([]Room, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+roomCols+` FROM rooms WHERE state = ? ORDER BY created_at`, state)
+	rows, err := s.rd.QueryContext(ctx, `SELECT `+roomCols+` FROM rooms WHERE state = ? ORDER BY created_at`, state)
 	if err != nil {
 		return nil, fmt.Errorf("rooms in %s: %w", state, err)
 	}
