@@ -482,13 +482,26 @@ function credentialsForm(kind) {
   const out = h("div", { "aria-live": "assertive" });
   const form = h("form", { class: "card stack", onsubmit: async (e) => {
     e.preventDefault();
+    const send = (hdr) => api.call("POST", kind === "signup" ? "/signup" : "/login", { name: name.value.trim(), password: pw.value }, hdr);
     try {
-      const u = await api.call("POST", kind === "signup" ? "/signup" : "/login", { name: name.value.trim(), password: pw.value });
+      let u;
+      try {
+        u = await send();
+      } catch (err) {
+        // After failed sign-ins, a browser the account has not signed in
+        // from before proves a little work first (docs/api.md, Accounts).
+        if (err.code !== "pow_required" || !err.data || !err.data.pow) throw err;
+        out.replaceChildren(h("p", { class: "muted", role: "status" }, t("auth.pow")));
+        u = await send({ "Majlis-Pow": await api.solvePoW(err.data.pow.challenge, err.data.pow.difficulty) });
+      }
       api.setMe(u);
       go(safeNext());
     } catch (err) {
-      out.replaceChildren(h("p", { class: "error", role: "alert" },
-        err.code === "signup_disabled" ? t("auth.signup.unavailable") : t("auth.failed", { message: err.message })));
+      const msg = err.code === "signup_disabled" ? t("auth.signup.unavailable")
+        : err.code === "busy" ? t("auth.busy", { s: Math.max(1, Math.ceil(err.retryAfter || 1)) })
+        : err.code === "name_reserved" ? t("auth.reserved")
+        : t("auth.failed", { message: err.message });
+      out.replaceChildren(h("p", { class: "error", role: "alert" }, msg));
     }
   } }, h("label", { for: `${kind}-name` }, t("auth.name")), name, h("label", { for: `${kind}-password` }, t("auth.password")), pw,
     h("button", { type: "submit", class: "primary" }, t(kind === "signup" ? "auth.submit.signup" : "auth.submit.signin")), out);
