@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
@@ -366,14 +367,19 @@ func TestStartOnTimeUnderAttack(t *testing.T) {
 		existingHz  = 440.0
 		stageBudget = 100 * time.Millisecond
 	)
-	// Timing is asserted only when this process gets most of the machine:
-	// on a box oversubscribed by other work (shared CI) the stage, the
-	// listeners and the test's own publisher are all starved alike, which
-	// says nothing about admission; the functional checks always apply.
-	// Measured by spinning before and after the attack: timing counts
-	// when both reach 60% of the cores.
+	// The attacker is a separate process (`majlis attack`) at the lowest CPU
+	// priority, so the server's share of the machine does not depend on
+	// how hard the attacker spins: the timing checks measure admission, not
+	// the scheduler. The behaviour checks (every frame, the tone, every
+	// joiner admitted, every attack kind sent) always apply. Timing needs
+	// this process to get most of the machine (spinning before and after:
+	// 60% of the cores): on a box busy with other work the timing checks
+	// are not asserted, and the test ends in a visible MAJLIS-SKIP with
+	// what they measured (scripts/test fails on CI for it).
+	bin := buildMajlis(t)
 	share := cpuShare()
-	terrorf := t.Errorf
+	var timing []string // timing checks that failed
+	terrorf := func(format string, args ...any) { timing = append(timing, fmt.Sprintf(format, args...)) }
 	ts, stage := startAdmissionServer(t, AdmissionConfig{
 		JoinRate: 30, JoinBurst: 5,
 		AudienceMaxConns: 3000, AudienceConnsPerIP: 64, AudienceConnsPerNet: 64, AudienceAcceptRate: 300,
@@ -410,9 +416,12 @@ func TestStartOnTimeUnderAttack(t *testing.T) {
 	var rep attack.Report
 	atkDone := make(chan error, 1)
 	go func() {
-		var err error
-		rep, err = attack.Run(atkCtx, attack.Config{Target: ts.base, Room: rb.ID, Duration: attackFor,
-			Workers: 3, Sockets: 100, WSConns: 2, SourceNets: 8})
+		cmd := exec.CommandContext(atkCtx, "nice", "-n", "19", bin, "attack", "--target", ts.base, "--room", rb.ID,
+			"--duration", attackFor.String(), "--workers", "3", "--sockets", "100", "--ws", "2", "--source-nets", "8", "--json")
+		out, err := cmd.Output()
+		if err == nil {
+			err = json.Unmarshal(out, &rep)
+		}
 		atkDone <- err
 	}()
 
@@ -500,9 +509,6 @@ func TestStartOnTimeUnderAttack(t *testing.T) {
 	after := cpuShare()
 	timed := share >= 0.6 && after >= 0.6
 	t.Logf("CPU share of %d cores: %.2f before, %.2f after the attack (timing asserted: %v)", runtime.GOMAXPROCS(0), share, after, timed)
-	if !timed {
-		terrorf = t.Logf
-	}
 	t.Logf("overload at start: %+v", levelAtStart)
 	t.Logf("start → published %v, start → first listener hears the host %v (join %v, %d puzzles, refusals %v)",
 		publishedAt.Sub(startAt).Round(time.Millisecond), heardAt.Sub(startAt).Round(time.Millisecond), first.Took.Round(time.Millisecond), first.Puzzles, first.Answers)
@@ -524,7 +530,7 @@ func TestStartOnTimeUnderAttack(t *testing.T) {
 			terrorf("existing listener %d: longest silence %v (stall limit %v)", i, w.maxGap, stallLimit)
 		}
 		if w.toneWins < w.frames*9/10 {
-			terrorf("existing listener %d: tone in %d of %d frames", i, w.toneWins, w.frames)
+			t.Errorf("existing listener %d: tone in %d of %d frames, want ≥ 90%%", i, w.toneWins, w.frames)
 		}
 		w.mu.Unlock()
 	}
@@ -561,12 +567,31 @@ func TestStartOnTimeUnderAttack(t *testing.T) {
 	if budget := max(budget, 2*baseP99); p99 > budget {
 		terrorf("stage API p99 %v under attack, want ≤ %v (100 ms, 250 ms with -race, or twice the %v measured without the attack)", p99, budget, baseP99)
 	}
-	// The attack did hit the audience port.
-	if k := rep.Kinds["join"]; k == nil || k.Requests < 50 {
-		t.Errorf("join flood too small to mean anything: %+v", k)
+	// The attack did hit the audience port: every kind sent its traffic.
+	for _, kind := range attack.Kinds {
+		k := rep.Kinds[kind]
+		switch {
+		case k == nil:
+			t.Errorf("attack kind %s did not run", kind)
+		case kind == "wsflood": // a few connections (they join through the queue), flooding
+			if k.Requests < 1 || k.Bytes < 1<<20 {
+				t.Errorf("WebSocket flood: %d connections, %d bytes, want ≥ 1 and ≥ 1 MiB: %+v", k.Requests, k.Bytes, k)
+			}
+		case k.Requests < 20:
+			t.Errorf("attack kind %s sent %d requests or sockets, too few to mean anything: %+v", kind, k.Requests, k)
+		}
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Errorf("test ran into its 40 s bound")
+	}
+	if len(timing) > 0 {
+		if timed {
+			for _, f := range timing {
+				t.Error(f)
+			}
+		} else {
+			t.Skipf("MAJLIS-SKIP: busy machine (CPU share %.2f before, %.2f after the attack, want 0.60): timing not asserted; it measured: %s", share, after, strings.Join(timing, "; "))
+		}
 	}
 }
 
