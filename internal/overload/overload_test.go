@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -128,6 +129,34 @@ func TestDetectorLevels(t *testing.T) {
 	if s := d2.Signals(); s.CPU <= 0 {
 		t.Fatalf("CPU signal not measured: %+v", s)
 	}
+
+	// A known load with audience pressure: between two samples 200 ms
+	// apart (the wall time is the detector's clock, given here), this
+	// process burns 100 ms of CPU and sends requests above PressureRPS.
+	// The CPU signal is then 100 ms / 200 ms / GOMAXPROCS (a little more:
+	// the runtime works too), whatever else the machine runs, and it is
+	// over the critical threshold set here: once sustained, the level is
+	// critical.
+	n := float64(runtime.GOMAXPROCS(0))
+	want := 0.1 / 0.2 / n
+	d3 := New(Config{Interval: 200 * time.Millisecond, Sustain: 400 * time.Millisecond, PressureRPS: 10,
+		CPU: Thresholds{want * 0.3, want * 0.6, want * 0.9}, SchedP99: Thresholds{3600, 3600, 3600}})
+	clock := time.Now()
+	d3.sample(clock)
+	for range 4 {
+		burn(100 * time.Millisecond)
+		for range 20 {
+			d3.Request()
+		}
+		clock = clock.Add(200 * time.Millisecond)
+		d3.sample(clock)
+		if got := d3.Signals().CPU; got < want*0.95 || got > want*1.6 {
+			t.Fatalf("100 ms of CPU in 200 ms on %v cores measured as %.3f of the cores, want %.3f", n, got, want)
+		}
+	}
+	if l := d3.Level(); l != Critical {
+		t.Fatalf("CPU %.3f over the critical threshold %.3f with requests over PressureRPS, sustained: level %v, want critical", d3.Signals().CPU, want*0.9, l)
+	}
 }
 
 func TestDetectorBacklog(t *testing.T) {
@@ -188,4 +217,16 @@ func TestDetectorPressure(t *testing.T) {
 			}
 		})
 	}
+}
+
+// burn spins until this process has used d more CPU time.
+func burn(d time.Duration) {
+	end := processCPU() + d
+	x := 0
+	for processCPU() < end {
+		for i := range 10000 {
+			x += i
+		}
+	}
+	_ = x
 }
