@@ -1,6 +1,8 @@
 package apierror
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -52,4 +54,31 @@ func TestWrite(t *testing.T) {
 	if base.RetryAfter != 0 || base.Extra != nil {
 		t.Fatal("Retry/With changed the shared error")
 	}
+}
+
+// FuzzJSONForGoError: whatever bytes the server writes, the rewrite only
+// ever replaces a plain-text error answer of net/http with a well-formed
+// JSON one, and leaves everything else alone.
+func FuzzJSONForGoError(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 400 Bad Request" + goErrorHeaders + "400 Bad Request"))
+	f.Add([]byte("HTTP/1.1 431 Request Header Fields Too Large" + goErrorHeaders + "431 Request Header Fields Too Large"))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nDate: x\r\nContent-Length: 2\r\n\r\n{}"))
+	f.Add([]byte("HTTP/1.1 4xx" + goErrorHeaders))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, ok := jsonForGoError(b)
+		if !ok {
+			return
+		}
+		if !bytes.Contains(b, []byte(goErrorHeaders)) {
+			t.Fatalf("rewrote %q, which is not a net/http error answer", b)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(out)), nil)
+		if err != nil {
+			t.Fatalf("rewritten answer does not parse: %v\n%q", err, out)
+		}
+		var body struct{ Error struct{ Code string } }
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Error.Code == "" {
+			t.Fatalf("rewritten body is not the error JSON: %v %q", err, out)
+		}
+	})
 }

@@ -109,7 +109,7 @@ func (s *EdgeServer) Serve(ctx context.Context) error {
 	pub := publicServer(s.planes.audience, s.log)
 	adm := &http.Server{Handler: adminHandler(s.met, &s.ready), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
 	errc := make(chan error, 2)
-	go func() { errc <- pub.Serve(s.planes.audLn) }()
+	go func() { errc <- pub.Serve(apierror.Listener(s.planes.audLn)) }()
 	go func() { errc <- adm.Serve(s.adminLn) }()
 	s.planes.serve(errc)
 	s.ready.Store(true)

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"majlis/internal/admission"
+	"majlis/internal/apierror"
 	"majlis/internal/httpapi"
 	"majlis/internal/live"
 	"majlis/internal/metrics"
@@ -224,7 +225,7 @@ func (p *planes) serve(errc chan<- error) {
 	p.wg.Add(1)
 	go func() { defer p.wg.Done(); p.detector.Run(ctx) }()
 	if p.stageSrv != nil {
-		go func() { errc <- p.stageSrv.Serve(p.stageLn) }()
+		go func() { errc <- p.stageSrv.Serve(apierror.Listener(p.stageLn)) }()
 	}
 }
 

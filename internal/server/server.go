@@ -27,6 +27,7 @@ import (
 
 	"majlis/internal/account"
 	"majlis/internal/admission"
+	"majlis/internal/apierror"
 	"majlis/internal/fanout"
 	"majlis/internal/httpapi"
 	"majlis/internal/live"
@@ -298,7 +299,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	pub := publicServer(s.planes.audience, s.log)
 	adm := &http.Server{Handler: adminHandler(s.met, &s.ready), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
 	errc := make(chan error, 3)
-	go func() { errc <- pub.Serve(s.httpLn) }()
+	go func() { errc <- pub.Serve(apierror.Listener(s.httpLn)) }()
 	go func() { errc <- adm.Serve(s.adminLn) }()
 	s.servePlanes(errc)
 	s.ready.Store(true)
