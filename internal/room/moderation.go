@@ -12,6 +12,8 @@ func (s *Service) MakeCohost(ctx context.Context, a Actor, id, target string) er
 		if err := r.requireNotEnded(); err != nil {
 			return nil, err
 		}
+		// Nobody gives themselves a stage role: a platform moderator acts
+		// with a host's authority over others, not to take the stage.
 		if a.Suspended || r.actorRank(a) < rankHost {
 			return nil, ErrForbidden
 		}
@@ -24,6 +26,9 @@ func (s *Service) MakeCohost(ctx context.Context, a Actor, id, target string) er
 		switch r.roleOf(target) {
 		case RoleHost, RoleCohost:
 			return nil, ErrBadTarget
+		}
+		if target == a.ID {
+			return nil, ErrForbidden
 		}
 		if r.count(RoleCohost) >= s.cfg.MaxCohosts {
 			return nil, ErrCohostsFull

@@ -211,7 +211,7 @@ func TestPermissionMatrix(t *testing.T) {
 
 	// Invitations.
 	add("invite lis", invite("lis"), []string{"admin", "mod", "host", "co"}, forbidden("sp", "blk", "sus", "hostSus"))
-	add("invite self", invite("self"), nil, forbidden("lis"))
+	add("invite self", invite("self"), nil, forbidden("lis", "mod")) // a platform moderator does not take the stage
 	add("invite nobody", invite("nobody"), nil, map[string]error{"host": ErrUserNotFound})
 	add("invite sp", invite("sp"), nil, map[string]error{"host": ErrAlreadyOnStage})
 	add("invite blk", invite("blk"), nil, map[string]error{"host": ErrBlocked})
@@ -223,6 +223,7 @@ func TestPermissionMatrix(t *testing.T) {
 	add("make sp co-host", cohost("sp"), []string{"admin", "mod", "host"}, forbidden("co", "sp2", "lis", "sus", "hostSus"))
 	add("make lis co-host", cohost("lis"), []string{"host"}, nil)
 	add("make host co-host", cohost("host"), nil, map[string]error{"host": ErrBadTarget})
+	add("make self co-host", cohost("self"), nil, forbidden("mod", "lis")) // a platform moderator does not take the stage
 	add("make co co-host", cohost("co"), nil, map[string]error{"host": ErrBadTarget})
 	add("make blk co-host", cohost("blk"), nil, map[string]error{"host": ErrBlocked})
 	add("make nobody co-host", cohost("nobody"), nil, map[string]error{"host": ErrUserNotFound})

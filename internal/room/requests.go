@@ -110,6 +110,9 @@ func (s *Service) Invite(ctx context.Context, a Actor, id, target string) error 
 		if r.roleOf(target) != RoleListener {
 			return nil, ErrAlreadyOnStage
 		}
+		if target == a.ID { // no self-promotion (a platform moderator taking the stage)
+			return nil, ErrForbidden
+		}
 		return nil, s.addSpeakerLocked(ctx, r, a, target)
 	})
 }
