@@ -49,6 +49,7 @@ func originAdmission(c config.Config) server.AdmissionConfig {
 	a := audienceConfig(c)
 	a.StageHTTPAddr, a.JoinRate, a.JoinBurst = c.StageHTTPAddr, c.JoinRate, c.JoinBurst
 	a.JoinsPerIP, a.JoinsPerPrefix = c.JoinsPerIP, c.JoinsPerNet
+	a.AuthFailuresPerIP, a.AuthFailuresPerPrefix = c.AuthFailuresPerIP, c.AuthFailuresPerNet
 	return a
 }
 

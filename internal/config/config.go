@@ -51,6 +51,8 @@ type Config struct {
 	JoinBurst          float64        // --join-burst; 0: JoinRate
 	JoinsPerIP         ratelimit.Rate // --join-limit-ip
 	JoinsPerNet        ratelimit.Rate // --join-limit-net, per /24 or /48
+	AuthFailuresPerIP  ratelimit.Rate // --auth-fail-limit-ip: failed bearer tokens per address
+	AuthFailuresPerNet ratelimit.Rate // --auth-fail-limit-net, per /24 or /48
 	AudienceMaxConns   int            // --audience-max-conns; 0: file limit − 1024
 	AudienceConnsPerIP int            // --audience-conns-per-ip
 	AudienceAcceptRate float64        // --audience-accept-rate, per second
@@ -85,6 +87,8 @@ func Default() Config {
 		JoinRate:           admission.DefaultJoinRate,
 		JoinsPerIP:         server.DefaultJoinsPerIP,
 		JoinsPerNet:        server.DefaultJoinsPerPrefix,
+		AuthFailuresPerIP:  server.DefaultAuthFailuresPerIP,
+		AuthFailuresPerNet: server.DefaultAuthFailuresPerPrefix,
 		AudienceConnsPerIP: server.DefaultAudienceConnsPerIP,
 		AudienceAcceptRate: server.DefaultAudienceAcceptRate,
 	}

@@ -143,6 +143,8 @@ func TestBadValues(t *testing.T) {
 		{"join-limit-ip", "5", `--join-limit-ip "5": want RATE/BURST, e.g. 5/20`},
 		{"join-limit-ip", "5/0", "--join-limit-ip 5/0: want RATE/BURST, e.g. 5/20"},
 		{"join-limit-net", "0/10", "--join-limit-net 0/10: want RATE/BURST, e.g. 100/500"},
+		{"auth-fail-limit-ip", "1/0", "--auth-fail-limit-ip 1/0: want RATE/BURST, e.g. 1/10"},
+		{"auth-fail-limit-net", "x", `--auth-fail-limit-net "x": want RATE/BURST, e.g. 10/100`},
 		{"audience-max-conns", "-1", "--audience-max-conns -1: want a count"},
 		{"audience-conns-per-ip", "0", "--audience-conns-per-ip 0: want a count ≥ 1"},
 		{"audience-accept-rate", "-5", "--audience-accept-rate -5: want a positive number"},
