@@ -46,18 +46,25 @@ func (h *Hub) ServeOggDetached(w http.ResponseWriter, r *http.Request, p *progra
 	}
 	head := make([]byte, 0, len(resp)+len(headers))
 	head = append(append(head, resp...), headers...)
-	ended := h.connected(&h.ogg, onEnd)
-	err := h.engine.Take(w, r, shard.Handover{Program: p, Kind: kind, Head: head, Pos: h.startPos(p), Ended: ended})
+	if h.handOver(w, r, shard.Handover{Program: p, Kind: kind, Head: head, Pos: h.startPos(p), Ended: h.connected(&h.ogg, onEnd)}) {
+		h.ogg.bytes.Add(float64(len(head)))
+	}
+}
+
+// handOver gives a listener's connection to the engine; when the engine
+// cannot take it, the request is answered here and the listener ended.
+func (h *Hub) handOver(w http.ResponseWriter, r *http.Request, ho shard.Handover) bool {
+	err := h.engine.Take(w, r, ho)
 	switch err {
 	case nil:
-		h.ogg.bytes.Add(float64(len(head)))
+		return true
 	case shard.ErrClosed:
 		shuttingDown(w)
-		ended(err)
 	default:
 		http1Required(w)
-		ended(err)
 	}
+	ho.Ended(err)
+	return false
 }
 
 // oggHead and oggHead10 are the response heads of a listen.ogg stream.

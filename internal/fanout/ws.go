@@ -73,17 +73,7 @@ func (h *Hub) ServeWSDetached(w http.ResponseWriter, r *http.Request, p *program
 	head = append(head, accept...)
 	head = append(head, "\r\n\r\n"...)
 	head = wsframe.AppendFrame(head, wsframe.OpText, hello)
-	ended := h.connected(&h.ws, onEnd)
-	err = h.engine.Take(w, r, shard.Handover{Program: p, Kind: &h.wsKind, Head: head, Pos: h.startPos(p), Ended: ended})
-	switch err {
-	case nil:
-	case shard.ErrClosed:
-		shuttingDown(w)
-		ended(err)
-	default:
-		http1Required(w)
-		ended(err)
-	}
+	h.handOver(w, r, shard.Handover{Program: p, Kind: &h.wsKind, Head: head, Pos: h.startPos(p), Ended: h.connected(&h.ws, onEnd)})
 }
 
 // errWSHandshake is a request that is not a valid WebSocket upgrade.

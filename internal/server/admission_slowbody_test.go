@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -47,18 +46,11 @@ func audienceConns(t *testing.T, ts *testServer) int {
 // (256), so meanwhile joins from other addresses and, on a single port, the
 // host's start are served.
 func TestSlowBodiesHoldNoBudget(t *testing.T) {
-	s, err := New(Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", WebRTCUDP: "127.0.0.1:0",
-		AdminToken: testAdminToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		// The connection caps are not what this tests: all the stalls get in,
-		// whatever the file limit (the default per-address cap is the budget's size).
-		Admission: AdmissionConfig{AudienceMaxConns: 2000, AudienceConnsPerIP: 1000, AudienceConnsPerNet: 2000}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{Server: s, base: "http://" + s.HTTPAddr(), cancel: cancel, done: make(chan error, 1)}
-	go func() { ts.done <- s.Serve(ctx) }()
-	t.Cleanup(ts.stop)
+	cfg := testConfig(t, "")
+	// The connection caps are not what this tests: all the stalls get in,
+	// whatever the file limit (the default per-address cap is the budget's size).
+	cfg.Admission = AdmissionConfig{AudienceMaxConns: 2000, AudienceConnsPerIP: 1000, AudienceConnsPerNet: 2000}
+	ts := runServer(t, cfg)
 
 	_, hostTok := ts.createUser(t, "host")
 	live := ts.liveRoom(t, hostTok)
@@ -77,7 +69,7 @@ func TestSlowBodiesHoldNoBudget(t *testing.T) {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}, Timeout: 2 * time.Second}
 	head := "POST /api/v1/login HTTP/1.1\r\nHost: majlis\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{\"name\":"
 	for range stalls {
-		c, err := d.Dial("tcp", s.HTTPAddr())
+		c, err := d.Dial("tcp", ts.HTTPAddr())
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}

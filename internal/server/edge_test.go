@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,16 +12,8 @@ import (
 // (and so its ticket key).
 func startEdge(t *testing.T, ts *testServer, dataDir string) string {
 	t.Helper()
-	e, err := NewEdge(EdgeConfig{Origin: ts.base, DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + e.HTTPAddr()
+	_, base := startEdgeWith(t, ts, dataDir, func(*EdgeConfig) {})
+	return base
 }
 
 // TestEdgeRelaysProgram: listeners of an edge hear the host's tone that the

@@ -49,12 +49,25 @@ type testServer struct {
 
 func startServer(t testing.TB, dataDir string) *testServer {
 	t.Helper()
+	cfg := testConfig(t, dataDir)
+	cfg.MaxOpenRooms, cfg.RoomCreateRate = 1<<20, admission.Rate{PerSecond: 1e6, Burst: 1e6}
+	return runServer(t, cfg)
+}
+
+// testConfig is a server on loopback ports the kernel picks, with dataDir
+// (a fresh one when empty) and the test admin token.
+func testConfig(t testing.TB, dataDir string) Config {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	s, err := New(Config{DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", WebRTCUDP: "127.0.0.1:0",
-		AdminToken: testAdminToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		MaxOpenRooms: 1 << 20, RoomCreateRate: admission.Rate{PerSecond: 1e6, Burst: 1e6}})
+	return Config{DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", WebRTCUDP: "127.0.0.1:0",
+		AdminToken: testAdminToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+// runServer builds a server from cfg and serves it until the test ends.
+func runServer(t testing.TB, cfg Config) *testServer {
+	t.Helper()
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,21 +88,26 @@ func (ts *testServer) stop() {
 }
 
 // call does a JSON API call and decodes the answer into out (when non-nil).
-func (ts *testServer) call(t testing.TB, method, path, token string, body any, out any) int {
-	t.Helper()
+// jsonRequest is a request with an optional bearer token and JSON body.
+func jsonRequest(method, url, token string, body any) *http.Request {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, ts.base+path, rd)
+	req, _ := http.NewRequest(method, url, rd)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := testHTTP.Do(req)
+	return req
+}
+
+func (ts *testServer) call(t testing.TB, method, path, token string, body any, out any) int {
+	t.Helper()
+	resp, err := testHTTP.Do(jsonRequest(method, ts.base+path, token, body))
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

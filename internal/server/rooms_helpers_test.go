@@ -2,10 +2,8 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"testing"
 
@@ -16,22 +14,10 @@ import (
 // startServerWith is startServer with extra configuration.
 func startServerWith(t testing.TB, dataDir string, edit func(*Config)) *testServer {
 	t.Helper()
-	if dataDir == "" {
-		dataDir = t.TempDir()
-	}
-	cfg := Config{DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", WebRTCUDP: "127.0.0.1:0",
-		AdminToken: testAdminToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := testConfig(t, dataDir)
 	quietAdmission(&cfg)
 	edit(&cfg)
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{Server: s, base: "http://" + s.HTTPAddr(), cancel: cancel, done: make(chan error, 1)}
-	go func() { ts.done <- s.Serve(ctx) }()
-	t.Cleanup(ts.stop)
-	return ts
+	return runServer(t, cfg)
 }
 
 // quietAdmission keeps the audience plane's defences (per-address rates,

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -113,18 +112,7 @@ func (p *proc) call(t *testing.T, method, path, token string, body, out any) int
 
 // try is call that returns a transport error instead of failing the test.
 func (p *proc) try(client *http.Client, method, path, token string, body, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, p.base+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	req := jsonRequest(method, p.base+path, token, body)
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
