@@ -20,7 +20,7 @@ func attackCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	target := fs.String("target", "http://"+server.DefaultHTTPAddr, "audience base URL (loopback only)")
 	room := fs.String("room", "", "room id to aim at")
-	kinds := fs.String("kinds", strings.Join(attack.Kinds, ","), "comma-separated: "+strings.Join(attack.Kinds, ","))
+	kinds := fs.String("kinds", strings.Join(attack.Kinds, ","), "comma-separated: "+strings.Join(attack.Kinds, ",")+"; also "+strings.Join(attack.MoreKinds, ","))
 	dur := fs.Duration("duration", 20*time.Second, "how long (at most 5m)")
 	workers := fs.Int("workers", 16, "concurrent requesters per request kind")
 	sockets := fs.Int("sockets", 200, "sockets per socket kind (slowloris, idle)")

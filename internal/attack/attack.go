@@ -37,6 +37,13 @@ import (
 // Kinds lists the attack kinds.
 var Kinds = []string{"listen", "join", "slowloris", "idle", "wsflood", "whip"}
 
+// MoreKinds are kinds run only when asked for by name: "login" (wrong
+// passwords for random names, each from a fresh address: the password
+// hashing pool and the per-address login limits) and "slowbody" (POSTs
+// whose body trickles in, holding a socket each: the guard reads bodies
+// before a request takes its in-flight slot).
+var MoreKinds = []string{"login", "slowbody"}
+
 // Bounds on any run.
 const (
 	MaxDuration = 5 * time.Minute
@@ -165,6 +172,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				requests(ctx, src, c, "POST", cfg.Target+"/api/v1/rooms/"+cfg.Room+"/whip", "application/sdp",
 					map[string]string{"Authorization": "Bearer junk-token"})
 			}
+		case "login":
+			work = func(ctx context.Context, i int) {
+				requests(ctx, src, c, "POST", cfg.Target+"/api/v1/login", "application/json", nil)
+			}
+		case "slowbody":
+			n = cfg.Sockets
+			work = func(ctx context.Context, i int) { slowbody(ctx, src, c, hostport, cfg.Room) }
 		case "slowloris":
 			n = cfg.Sockets
 			work = func(ctx context.Context, i int) { slowloris(ctx, src, c, hostport, cfg.Room) }
@@ -175,7 +189,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			n = cfg.WSConns
 			work = func(ctx context.Context, i int) { wsflood(ctx, src, c, cfg) }
 		default:
-			return Report{}, fmt.Errorf("attack kind %q: want one of %v", k, Kinds)
+			return Report{}, fmt.Errorf("attack kind %q: want one of %v or %v", k, Kinds, MoreKinds)
 		}
 		for i := range n {
 			wg.Add(1)
@@ -222,8 +236,11 @@ func requests(ctx context.Context, src *sources, c *counter, method, target, cty
 	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	for ctx.Err() == nil {
 		var body io.Reader
-		if ctype != "" {
+		switch ctype {
+		case "application/sdp":
 			body = strings.NewReader("v=0\r\no=- junk\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n\x00\xff")
+		case "application/json": // a login guess
+			body = strings.NewReader(fmt.Sprintf(`{"name":"user%d","password":"guess-%d"}`, c.requests.Load()%1000, c.requests.Load()))
 		}
 		req, _ := http.NewRequestWithContext(ctx, method, target, body)
 		if ctype != "" {
@@ -284,6 +301,26 @@ func slowloris(ctx context.Context, src *sources, c *counter, hostport, room str
 			case <-time.After(2 * time.Second):
 			}
 			if _, err := fmt.Fprintf(conn, "X-Slow-%d: %d\r\n", i, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// slowbody sends a POST's headers and then its body a few bytes every 2 s.
+func slowbody(ctx context.Context, src *sources, c *counter, hostport, room string) {
+	hold(ctx, src, c, hostport, func(conn net.Conn) error {
+		if _, err := fmt.Fprintf(conn, "POST /api/v1/rooms/%s/reactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{", room); err != nil {
+			return err
+		}
+		for ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(2 * time.Second):
+			}
+			if _, err := io.WriteString(conn, "  "); err != nil {
 				return err
 			}
 		}

@@ -2,8 +2,10 @@ package attack
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,5 +56,35 @@ func TestRunBounded(t *testing.T) {
 	}
 	if hits.Load() == 0 {
 		t.Fatal("nothing reached the server")
+	}
+}
+
+// TestMoreKinds: the login and slow-body kinds send what they say: JSON
+// login guesses, and POSTs whose body trickles on held sockets.
+func TestMoreKinds(t *testing.T) {
+	var logins, bodies atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/api/v1/login" && r.Header.Get("Content-Type") == "application/json":
+			var in struct{ Name, Password string }
+			if json.NewDecoder(r.Body).Decode(&in) == nil && in.Name != "" && in.Password != "" {
+				logins.Add(1)
+			}
+			http.Error(w, "no", http.StatusUnauthorized)
+		case strings.HasSuffix(r.URL.Path, "/reactions") && r.ContentLength == 60000:
+			bodies.Add(1)
+			r.Body.Read(make([]byte, 1)) // the body trickles: take a byte and give up
+		}
+	}))
+	defer srv.Close()
+	rep, err := Run(context.Background(), Config{Target: srv.URL, Room: "r", Kinds: MoreKinds, Duration: time.Second, Workers: 2, Sockets: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kr := rep.Kinds["login"]; kr == nil || kr.Status["401"] == 0 || logins.Load() == 0 {
+		t.Errorf("login: %+v, %d guesses decoded by the server", kr, logins.Load())
+	}
+	if kr := rep.Kinds["slowbody"]; kr == nil || kr.Requests < 4 || bodies.Load() < 1 {
+		t.Errorf("slowbody: %+v, %d slow POSTs seen by the server", kr, bodies.Load())
 	}
 }
