@@ -256,7 +256,7 @@ type wsWatch struct {
 	err      error
 }
 
-func watchWS(t *testing.T, ctx context.Context, url string, freq float64) *wsWatch {
+func watchWS(t testing.TB, ctx context.Context, url string, freq float64) *wsWatch {
 	t.Helper()
 	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: testHTTP})
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 
 // startEdgeWith runs an edge in-process against ts with its admission
 // settings edited; it shares dataDir (the ticket key) with the origin.
-func startEdgeWith(t *testing.T, ts *testServer, dataDir string, edit func(*EdgeConfig)) (*EdgeServer, string) {
+func startEdgeWith(t testing.TB, ts *testServer, dataDir string, edit func(*EdgeConfig)) (*EdgeServer, string) {
 	t.Helper()
 	cfg := EdgeConfig{Origin: ts.base, DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}

@@ -26,7 +26,7 @@ type proc struct {
 }
 
 // buildMajlis builds the command once per test binary run.
-func buildMajlis(t *testing.T) string {
+func buildMajlis(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "majlis")
 	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/majlis").CombinedOutput()
