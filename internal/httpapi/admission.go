@@ -181,19 +181,15 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn := w // the server's own writer: the body reader marks it on a body too large
 	// Listen paths take a ticket, never a bearer token (and need the
 	// connection's own writer: they hijack it).
-	if a.cfg.AuthFailures != nil && route != routeListen && bearer(r) != "" {
-		addr := ClientAddr(r)
-		if ok, retry := a.cfg.AuthFailures.Peek(addr); !ok {
-			a.refuse(w, http.StatusTooManyRequests, "rate_limited", "too many requests with a bad token from your network", retry, nil)
+	if route != routeListen {
+		gw, done, ok := authFailureGate(a.cfg.AuthFailures, w, r, func(retry time.Duration) {
+			a.refuse(w, http.StatusTooManyRequests, "rate_limited", errAuthFailuresMessage, retry, nil)
+		})
+		if !ok {
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			if sw.status == http.StatusUnauthorized {
-				a.cfg.AuthFailures.Allow(addr)
-			}
-		}()
-		w = sw
+		defer done()
+		w = gw
 	}
 	if !a.readBody(conn, r) {
 		return
@@ -273,6 +269,29 @@ func (a *Audience) readBody(w http.ResponseWriter, r *http.Request) bool {
 		r.Body = io.NopCloser(bytes.NewReader(b))
 	}
 	return true
+}
+
+const errAuthFailuresMessage = "too many requests with a bad token from your network"
+
+// authFailureGate limits failed bearer tokens per address (lim; nil: no
+// limit): a request with a bearer token from an address over its budget
+// is refused (refuse) before any token lookup, and one answered 401 spends
+// from the budget when done runs. It returns the writer to serve with.
+func authFailureGate(lim *admission.Limiter, w http.ResponseWriter, r *http.Request, refuse func(retry time.Duration)) (http.ResponseWriter, func(), bool) {
+	if lim == nil || bearer(r) == "" {
+		return w, func() {}, true
+	}
+	addr := ClientAddr(r)
+	if ok, retry := lim.Peek(addr); !ok {
+		refuse(retry)
+		return nil, nil, false
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	return sw, func() {
+		if sw.status == http.StatusUnauthorized {
+			lim.Allow(addr)
+		}
+	}, true
 }
 
 // statusWriter notes the status answered (the bearer-failure count).
@@ -444,12 +463,21 @@ func (a *Audience) room(ctx context.Context, id string, holder bool) (cachedRoom
 
 // StageOnly serves the stage plane (--stage-http): everything but the
 // audience's endpoints (join, listen streams), which live on the audience port.
-func StageOnly(next http.Handler) http.Handler {
+// Failed bearer tokens are limited per address there too (authFailures;
+// nil: not limited), with a budget of the stage port's own.
+func StageOnly(next http.Handler, authFailures *admission.Limiter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if route, _ := classify(r); route == routeJoin || route == routeListen {
 			apierror.Write(w, errAudienceElsewhere)
 			return
 		}
-		next.ServeHTTP(w, r)
+		gw, done, ok := authFailureGate(authFailures, w, r, func(retry time.Duration) {
+			apierror.Write(w, errorf(http.StatusTooManyRequests, "rate_limited", errAuthFailuresMessage).Retry(max(retry, time.Nanosecond)))
+		})
+		if !ok {
+			return
+		}
+		defer done()
+		next.ServeHTTP(gw, r)
 	})
 }

@@ -181,7 +181,11 @@ func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
 			max = 1024
 		}
 		p.stageLn = overload.NewListener(ln, overload.ListenerConfig{Max: max, PerIP: max, PerPrefix: max})
-		p.stageSrv = publicServer(httpapi.StageOnly(s.api), s.log)
+		// The stage port limits failed bearer tokens too, on a budget of its own.
+		stageAuth := admission.NewLimiter(admission.LimiterConfig{
+			PerIP:     orRate(ac.AuthFailuresPerIP, DefaultAuthFailuresPerIP),
+			PerPrefix: orRate(ac.AuthFailuresPerPrefix, DefaultAuthFailuresPerPrefix)})
+		p.stageSrv = publicServer(httpapi.StageOnly(s.api, stageAuth), s.log)
 	}
 	s.planes = p
 	return nil
