@@ -183,7 +183,11 @@ func (c *Config) listener(ctx context.Context, hc *http.Client, rcv *receiver, n
 		s.fail("join: " + err.Error())
 		return
 	}
-	u, err := url.Parse(base + path)
+	target := base + path
+	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
+		target = path // the join placed the listener on an edge
+	}
+	u, err := url.Parse(target)
 	if err != nil {
 		s.fail(err.Error())
 		return

@@ -36,6 +36,7 @@ type Config struct {
 	Interval      time.Duration // counts and reactions period, default 1 s
 	ReactionRate  float64       // reactions per second per user
 	ReactionBurst float64
+	Fleet         FleetCounts // the room's listeners on edges (nil: none)
 }
 
 // Service runs the rooms of this process.

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"majlis/internal/cluster"
+)
+
+// startClusterEdge runs an edge in-process on the origin's embedded NATS server.
+func startClusterEdge(t *testing.T, dataDir, natsURL string) *EdgeServer {
+	t.Helper()
+	e, err := NewEdge(EdgeConfig{Cluster: cluster.Config{URL: natsURL}, DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return e
+}
+
+// TestClusterEmbedded: an origin with --cluster embedded and two edges in
+// process. Joins are placed on the edges (absolute listen URLs), whose
+// listeners hear the host's tone with no gaps; the room's counts sum the
+// edges' listeners; ending the room at the origin ends the edges' streams
+// cleanly.
+func TestClusterEmbedded(t *testing.T) {
+	dir := t.TempDir()
+	ts := startClusterOrigin(t, dir, cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0"})
+	natsURL := ts.cluster.ServerURL()
+	e1, e2 := startClusterEdge(t, dir, natsURL), startClusterEdge(t, dir, natsURL)
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.fleet.Edges() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("edges reporting: %d, want 2", ts.fleet.Edges())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, hostTok := ts.createUser(t, "amal")
+	room := ts.liveRoom(t, hostTok)
+	host := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
+	defer host.stop()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var ls []*listener
+	placed := map[string]int{}
+	for range 4 {
+		u := ts.join(t, room).Listen.WS
+		if !strings.HasPrefix(u, "http://") {
+			t.Fatalf("listen URL %q: want an absolute URL on an edge", u)
+		}
+		placed[u[:strings.Index(u, "/api/")]]++
+		ls = append(ls, listenWS(t, ctx, "ws"+strings.TrimPrefix(u, "http")))
+	}
+	if placed["http://"+e1.HTTPAddr()] == 0 || placed["http://"+e2.HTTPAddr()] == 0 {
+		t.Fatalf("placement %v: want both edges", placed)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		c, _ := ts.rooms.Counts(room)
+		if c.Listeners == 4 && c.Peak >= 4 && c.Unique == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counts %+v, want 4 listeners, peak 4, unique 4 from the edges", c)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	if code := ts.call(t, "POST", "/api/v1/rooms/"+room+"/end", hostTok, nil, nil); code != http.StatusOK {
+		t.Fatalf("end room: %d", code)
+	}
+	for i, l := range ls {
+		select {
+		case <-l.done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("listener %d still connected 10 s after the room ended", i)
+		}
+		if l.endErr != nil {
+			t.Errorf("listener %d: stream did not end cleanly: %v", i, l.endErr)
+		}
+		pcm := l.snapshot()
+		if len(pcm) < 48000 {
+			t.Fatalf("listener %d heard %d samples, want at least 1 s", i, len(pcm))
+		}
+		if err := hearsTone(pcm[len(pcm)-48000:]); err != nil {
+			t.Errorf("listener %d, the last second: %v", i, err)
+		}
+		if l.gaps != 0 {
+			t.Errorf("listener %d: %d gaps", i, l.gaps)
+		}
+	}
+	if c, _ := ts.rooms.Counts(room); c.Peak < 4 || c.Unique != 4 {
+		t.Errorf("counts after the end %+v: want peak 4, unique 4 kept", c)
+	}
+}
