@@ -44,6 +44,17 @@ func TestClusterEmbedded(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	resp, err := testHTTP.Get("http://" + ts.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"majlis_cluster_edges 2", "majlis_cluster_connected 1", "majlis_cluster_bad_messages_total 0"} {
+		if !strings.Contains(string(m), want+"\n") {
+			t.Errorf("origin /metrics lacks %q", want)
+		}
+	}
 	_, hostTok := ts.createUser(t, "amal")
 	room := ts.liveRoom(t, hostTok)
 	host := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})

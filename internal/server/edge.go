@@ -96,6 +96,11 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 			ln.Close()
 			return nil, err
 		}
+		if err := s.cluster.Register(s.met.Registry); err != nil {
+			ln.Close()
+			s.cluster.Close()
+			return nil, err
+		}
 	}
 	// Over a cluster the origin's joins send browsers here from the
 	// origin's pages: a listen.ws request then comes from another origin.

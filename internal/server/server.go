@@ -242,8 +242,13 @@ func (s *Server) joinCluster(cc cluster.Config) error {
 	}); err != nil {
 		return err
 	}
-	s.fleet, err = cluster.NewFleet(c, s.pub.Epoch(), cc.MaxPerEdge)
-	return err
+	if s.fleet, err = cluster.NewFleet(c, s.pub.Epoch(), cc.MaxPerEdge); err != nil {
+		return err
+	}
+	if err := c.Register(s.met.Registry); err != nil {
+		return err
+	}
+	return s.fleet.Register(s.met.Registry)
 }
 
 // udpAddr turns a bare port into HOST:PORT on the public HTTP host.
