@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -112,5 +113,87 @@ func TestClusterEmbedded(t *testing.T) {
 	}
 	if c, _ := ts.rooms.Counts(room); c.Peak < 4 || c.Unique != 4 {
 		t.Errorf("counts after the end %+v: want peak 4, unique 4 kept", c)
+	}
+}
+
+// TestClusterOriginRestart: the origin restarts (graceful stop, a new
+// process on the same data dir) while an edge's listener is connected.
+// The listener stays connected throughout and hears silence while the
+// origin is away (the edge holds the room), then the host's tone again
+// once the new origin runs the room and the host publishes anew; its
+// stream has no gap in frame numbers.
+func TestClusterOriginRestart(t *testing.T) {
+	// The cluster outlives the origin: a NATS server of its own.
+	nc, err := cluster.Connect(cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	natsURL := nc.ServerURL()
+	dir := t.TempDir()
+	ts := startClusterOrigin(t, dir, cluster.Config{URL: natsURL})
+	startClusterEdge(t, dir, natsURL)
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.fleet.Edges() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no edge reporting in 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, hostTok := ts.createUser(t, "amal")
+	room := ts.liveRoom(t, hostTok)
+	host := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	u := ts.join(t, room).Listen.WS
+	l := listenWS(t, ctx, "ws"+strings.TrimPrefix(u, "http"))
+	waitHeard := func(what string, check func([]int16) error) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			pcm := l.snapshot()
+			var err error
+			if len(pcm) < 48000 {
+				err = io.ErrShortBuffer
+			} else {
+				err = check(pcm[len(pcm)-48000:])
+			}
+			if err == nil {
+				return
+			}
+			select {
+			case <-l.done:
+				t.Fatalf("%s: the listener's stream ended: %v", what, l.endErr)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %v", what, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitHeard("tone before the restart", hearsTone)
+
+	host.stop()
+	ts.stop()
+	silent := func(pcm []int16) error {
+		for i, row := range windowLevels(pcm, win, lowHz) {
+			if row[1] > 0.01 {
+				return fmt.Errorf("window %d: RMS %.3f, want silence", i, row[1])
+			}
+		}
+		return nil
+	}
+	waitHeard("silence while the origin is away", silent)
+
+	ts2 := startClusterOrigin(t, dir, cluster.Config{URL: natsURL})
+	host2 := publishTone(t, ts2, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
+	defer host2.stop()
+	waitHeard("tone from the new origin", hearsTone)
+	l.mu.Lock()
+	gaps := l.gaps
+	l.mu.Unlock()
+	if gaps != 0 {
+		t.Errorf("%d gaps in the listener's frame numbers", gaps)
 	}
 }
