@@ -190,6 +190,19 @@ func TestClusterOriginRestart(t *testing.T) {
 	host2 := publishTone(t, ts2, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
 	defer host2.stop()
 	waitHeard("tone from the new origin", hearsTone)
+	// The counts came back from the store, and the edge's listener is not
+	// counted twice (its sketch started again with the new origin's epoch).
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		c, _ := ts2.rooms.Counts(room)
+		if c.Listeners == 1 && c.Peak == 1 && c.Unique == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counts after the restart %+v, want 1 listener, peak 1, unique 1", c)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	l.mu.Lock()
 	gaps := l.gaps
 	l.mu.Unlock()
