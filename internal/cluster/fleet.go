@@ -19,8 +19,14 @@ const (
 	// this (they report every second), so a killed edge gets no new
 	// listeners well before its counts expire.
 	healthyAge = 2500 * time.Millisecond
-	// maxSketchRooms bounds the rooms the fleet keeps a merged sketch of.
-	maxSketchRooms = 100000
+	// maxSketchRooms bounds the rooms the fleet keeps a merged sketch of
+	// (at most 16 KiB each, dense); when full, sketches not updated for
+	// sketchIdle go first.
+	maxSketchRooms = 20000
+	sketchIdle     = 10 * time.Minute
+	// forgetAfter: an ended room's unique estimate is kept this long after
+	// its sketch is dropped (the room's final counts are stored by then).
+	forgetAfter = time.Minute
 )
 
 // Fleet is the origin's view of its edges, from their reports: listeners
@@ -54,6 +60,7 @@ type edgeView struct {
 
 type roomSketch struct {
 	sk *sketch
+	at time.Time // last merge
 }
 
 // NewFleet subscribes to the edges' reports. epoch is the origin's
@@ -151,6 +158,9 @@ func (f *Fleet) ingestSketch(s SketchReport) {
 	rs := f.sketches[s.Room]
 	if rs == nil {
 		if len(f.sketches) >= maxSketchRooms {
+			f.pruneLocked()
+		}
+		if len(f.sketches) >= maxSketchRooms {
 			return
 		}
 		rs = &roomSketch{sk: newSketch()}
@@ -160,8 +170,28 @@ func (f *Fleet) ingestSketch(s SketchReport) {
 		f.c.bad.Add(1)
 		return
 	}
+	rs.at = f.now()
 	v, _ := f.unique.LoadOrStore(s.Room, new(atomic.Int64))
 	v.(*atomic.Int64).Store(int64(rs.sk.estimate()))
+}
+
+// pruneLocked drops the sketches not merged for sketchIdle; f.mu is held.
+func (f *Fleet) pruneLocked() {
+	now := f.now()
+	for room, rs := range f.sketches {
+		if now.Sub(rs.at) >= sketchIdle {
+			delete(f.sketches, room)
+		}
+	}
+}
+
+// Forget drops an ended room's sketch (its final counts are stored); its
+// estimate goes a minute later.
+func (f *Fleet) Forget(room string) {
+	f.mu.Lock()
+	delete(f.sketches, room)
+	f.mu.Unlock()
+	time.AfterFunc(forgetAfter, func() { f.unique.Delete(room) })
 }
 
 // fresh returns the edges whose report is younger than age.

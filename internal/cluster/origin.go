@@ -153,10 +153,12 @@ func (p *Publisher) Close() {
 
 // Media is a room.Media whose rooms are also published on the cluster:
 // Start starts the room's follower after its program, End tells edges
-// after the program stopped.
+// after the program stopped (and drops the room's merged sketch from
+// Fleet, when set: the room service stored its final counts before).
 type Media struct {
 	room.Media
 	Publisher *Publisher
+	Fleet     *Fleet
 }
 
 // Start starts the room's program, then publishes it.
@@ -172,4 +174,7 @@ func (m Media) Start(id string) error {
 func (m Media) End(id string) {
 	m.Media.End(id)
 	m.Publisher.End(id)
+	if m.Fleet != nil {
+		m.Fleet.Forget(id)
+	}
 }

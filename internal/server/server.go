@@ -168,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 			s.closeAll()
 			return nil, err
 		}
-		media, fleet = cluster.Media{Media: media, Publisher: s.pub}, s.fleet
+		media, fleet = cluster.Media{Media: media, Publisher: s.pub, Fleet: s.fleet}, s.fleet
 	}
 	if s.rooms, err = room.New(room.Config{Store: s.st, Media: media, Logger: s.log, Fleet: fleet,
 		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd}); err != nil {
