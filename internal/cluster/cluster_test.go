@@ -65,6 +65,7 @@ func TestProgramOverEmbedded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pub.Close()
+	o.Flush(time.Second)
 	feed, err := e.Follow("room1")
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +146,7 @@ func TestFleetCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	o.Flush(time.Second) // the subscriptions reached the server
 	var mu sync.Mutex
 	now := time.Now()
 	f.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }

@@ -26,10 +26,12 @@ const (
 	reconnectWait     = 250 * time.Millisecond
 	connectTimeout    = 5 * time.Second
 	drainTimeout      = 2 * time.Second
-	// reconnectBuf bounds what a client buffers while it reconnects (after
-	// that, publishes fail and programs have a gap): about 2 s of a few
-	// rooms' programs.
-	reconnectBuf = 1 << 20
+	// reconnectBuf: a client buffers nothing while it reconnects, publishes
+	// fail at once. Program chunks held back and sent in a burst after the
+	// reconnect would reach edges late, after they held the room with
+	// silence, and add their age to every listener's delay for good; a
+	// lost chunk is a gap instead. Reports are sent again each second.
+	reconnectBuf = -1
 )
 
 // Config says how a process joins the cluster.
