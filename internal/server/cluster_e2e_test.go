@@ -22,6 +22,7 @@ import (
 	"majlis/internal/audio"
 	"majlis/internal/cluster"
 	"majlis/internal/joinclient"
+	"majlis/internal/loadgen"
 	"majlis/internal/program"
 )
 
@@ -390,6 +391,14 @@ func TestClusterEndToEnd(t *testing.T) {
 			moved = append(moved, l)
 		}
 	}
+	// loadgen's listeners too (--reconnect): placed on both edges, those of
+	// the killed one join again.
+	lg := loadgen.Config{Origin: ts.base, Room: room, Listeners: 6, Proto: "mix", Duration: loadgen.Duration(12 * time.Second), Reconnect: true}
+	var lgResults []loadgen.Result
+	var lgErr error
+	lgDone := make(chan struct{})
+	go func() { defer close(lgDone); lgResults, lgErr = loadgen.Run(ctx, lg) }()
+	time.Sleep(3 * time.Second)
 	killed := time.Now()
 	if err := victim.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -422,6 +431,21 @@ func TestClusterEndToEnd(t *testing.T) {
 		}
 	}
 	waitTone(t, "tone after the edge's kill", ls, 10*time.Second)
+	<-lgDone
+	if lgErr != nil {
+		t.Fatal(lgErr)
+	}
+	reconnects := 0
+	for i, r := range lgResults {
+		reconnects += r.Reconnects
+		if !r.Audio || r.Err != "" {
+			t.Errorf("loadgen listener %d (%s, %d reconnects): audio %v, err %q", i, r.Remote, r.Reconnects, r.Audio, r.Err)
+		}
+	}
+	if reconnects == 0 {
+		t.Errorf("no loadgen listener reconnected after the kill: %+v", lgResults)
+	}
+	t.Logf("loadgen: %d listeners, %d reconnects", len(lgResults), reconnects)
 
 	// Restart NATS nodes: the program resumes on the surviving edge, whose
 	// listeners stay connected (held with silence meanwhile).
