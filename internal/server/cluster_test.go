@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"majlis/internal/cluster"
 )
 
@@ -208,5 +210,44 @@ func TestClusterOriginRestart(t *testing.T) {
 	l.mu.Unlock()
 	if gaps != 0 {
 		t.Errorf("%d gaps in the listener's frame numbers", gaps)
+	}
+}
+
+// TestClusterEdgeStop: an edge that stops (SIGTERM) ends its WebSocket
+// listeners with 1001 "going away", not 1000 "room ended": players join
+// again (and move to another edge) instead of showing the room's end.
+func TestClusterEdgeStop(t *testing.T) {
+	dir := t.TempDir()
+	ts := startClusterOrigin(t, dir, cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0"})
+	e, err := NewEdge(EdgeConfig{Cluster: cluster.Config{URL: ts.cluster.ServerURL()}, DataDir: dir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ectx, stopEdge := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Serve(ectx) }()
+	defer func() { stopEdge(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.fleet.Edges() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no edge reporting in 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, hostTok := ts.createUser(t, "amal")
+	room := ts.liveRoom(t, hostTok)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l := listenWS(t, ctx, "ws"+strings.TrimPrefix(ts.join(t, room).Listen.WS, "http"))
+	time.Sleep(500 * time.Millisecond)
+	stopEdge()
+	select {
+	case <-l.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("listener still connected 10 s after the edge stopped")
+	}
+	if got := websocket.CloseStatus(l.endErr); got != websocket.StatusGoingAway {
+		t.Fatalf("close status %d (%v), want 1001 going away", got, l.endErr)
 	}
 }

@@ -161,8 +161,11 @@ func (s *EdgeServer) Serve(ctx context.Context) error {
 	s.ready.Store(false)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s.edge.Close()
+	// The listeners first, with "going away" (1001): a player reconnects
+	// through a new join (to another edge). Ending the feeds first would
+	// close the programs, which listeners hear as the room's end.
 	s.fan.Close()
+	s.edge.Close()
 	if s.cluster != nil {
 		s.cluster.Close()
 	}
