@@ -1,11 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -250,4 +253,47 @@ func TestClusterEdgeStop(t *testing.T) {
 	if got := websocket.CloseStatus(l.endErr); got != websocket.StatusGoingAway {
 		t.Fatalf("close status %d (%v), want 1001 going away", got, l.endErr)
 	}
+}
+
+// TestEdgeKeyRotation: an edge whose key file holds a new key and the old
+// one (a rotation in progress) still accepts tickets the origin signed
+// with the old key.
+func TestEdgeKeyRotation(t *testing.T) {
+	dir := t.TempDir()
+	ts := startClusterOrigin(t, dir, cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0"})
+	old, err := os.ReadFile(filepath.Join(dir, "ticket.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "ticket.key")
+	if err := os.WriteFile(keyFile, append(bytes.Repeat([]byte{7}, 32), old[:32]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEdge(EdgeConfig{Cluster: cluster.Config{URL: ts.cluster.ServerURL()}, TicketKeyFile: keyFile, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.fleet.Edges() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no edge reporting in 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, hostTok := ts.createUser(t, "amal")
+	room := ts.liveRoom(t, hostTok)
+	lctx, lcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer lcancel()
+	u := ts.join(t, room).Listen.Ogg
+	if !strings.HasPrefix(u, "http://"+e.HTTPAddr()) {
+		t.Fatalf("listen URL %q: want the edge", u)
+	}
+	l := listenOgg(t, lctx, u) // fails the test unless 200 audio/ogg
+	lcancel()
+	<-l.done
 }

@@ -73,11 +73,21 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	if path == "" {
 		path = filepath.Join(cfg.DataDir, "ticket.key")
 	}
-	key, err := os.ReadFile(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("edge ticket key (the origin's, via --data or --ticket-key-file): %w", err)
 	}
-	signer, err := admission.NewSigner(key, time.Minute)
+	// 32-byte keys, the current one first; the others still verify (a
+	// rotation in progress: docs/operations.md).
+	var keys [][]byte
+	for ; len(b) >= 32; b = b[32:] {
+		keys = append(keys, b[:32:32])
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("edge ticket key %s: too short", path)
+	}
+	key := keys[0]
+	signer, err := admission.NewSignerKeys(keys, time.Minute)
 	if err != nil {
 		return nil, err
 	}
