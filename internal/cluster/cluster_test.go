@@ -222,3 +222,47 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestEmbeddedAuth: the embedded server requires the configured user and
+// password; a client with a wrong one fails to start (a configuration
+// error, not a server that is not up yet).
+func TestEmbeddedAuth(t *testing.T) {
+	o, err := Connect(Config{URL: Embedded, Listen: "127.0.0.1:0", User: "majlis", Password: "s3cret", Logger: quiet}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if !o.Connected() {
+		t.Fatal("the origin is not connected to its own server")
+	}
+	good, err := Connect(Config{URL: o.ServerURL(), User: "majlis", Password: "s3cret", Logger: quiet}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good.Close()
+	if !good.Connected() {
+		t.Fatal("a client with the password is not connected")
+	}
+	if bad, err := Connect(Config{URL: o.ServerURL(), User: "majlis", Password: "wrong", Logger: quiet}, false); err == nil {
+		bad.Close()
+		t.Fatal("a client with a wrong password connected")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{
+		{URL: "redis://x"},
+		{URL: Embedded, Listen: "nohostport"},
+		{URL: "nats://a:1", User: "u", CredsFile: "/c"},
+		{URL: "nats://a:1", TLSCert: "/c"},
+	} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v: valid, want an error", c)
+		}
+	}
+	for _, c := range []Config{{}, {URL: Embedded}, {URL: "nats://a:4222,tls://b:4222", User: "u", Password: "p", TLSCA: "/ca"}} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%+v: %v", c, err)
+		}
+	}
+}

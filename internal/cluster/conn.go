@@ -181,12 +181,23 @@ func Connect(cfg Config, serve bool) (*Conn, error) {
 		opts = append(opts, nats.ClientCert(cfg.TLSCert, cfg.TLSKey))
 	}
 	nc, err := nats.Connect(url, opts...)
+	if err == nil && !nc.IsConnected() && isAuthError(nc.LastError()) {
+		// Unreachable servers are retried (the cluster may come up after
+		// this process); refused credentials are a configuration error.
+		err = nc.LastError()
+		nc.Close()
+	}
 	if err != nil {
 		c.shutdownServer()
 		return nil, fmt.Errorf("cluster connect %s: %w", redact(url), err)
 	}
 	c.nc = nc
 	return c, nil
+}
+
+func isAuthError(err error) bool {
+	return err != nil && (errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		strings.Contains(strings.ToLower(err.Error()), "authorization"))
 }
 
 // runEmbedded starts the in-process NATS server on cfg.Listen.
