@@ -266,3 +266,39 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestPlacementSurge: joins between two reports spread over the edges, and
+// listeners sent to an edge that its next report does not show yet still
+// weigh on it.
+func TestPlacementSurge(t *testing.T) {
+	o, e := embedded(t)
+	f, err := NewFleet(o, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	o.Flush(time.Second)
+	e.PublishLoad(nil, LoadReport{Edge: "a", BaseURL: "http://127.0.0.1:1"})
+	e.PublishLoad(nil, LoadReport{Edge: "b", BaseURL: "http://127.0.0.1:2"})
+	e.Flush(time.Second)
+	waitFor(t, func() bool { return f.Edges() == 2 })
+	got := map[string]int{}
+	for range 100 {
+		base, _ := f.EdgeFor("r")
+		got[base]++
+	}
+	if got["http://127.0.0.1:1"] != 50 || got["http://127.0.0.1:2"] != 50 {
+		t.Fatalf("100 joins between reports: %v, want 50 each", got)
+	}
+	// a reports again with none of its 50 connected yet: 25 still weigh on it.
+	e.PublishLoad(nil, LoadReport{Edge: "a", BaseURL: "http://127.0.0.1:1"})
+	e.Flush(time.Second)
+	waitFor(t, func() bool {
+		for _, v := range *f.edges.Load() {
+			if v.id == "a" && v.assigned.Load() == 25 {
+				return true
+			}
+		}
+		return false
+	})
+}

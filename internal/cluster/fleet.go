@@ -135,7 +135,17 @@ func (f *Fleet) ingestLoad(r LoadReport) {
 	next := make([]*edgeView, 0, len(old)+1)
 	now := f.now()
 	for _, e := range old {
-		if e.id != r.Edge && now.Sub(e.at) < time.Minute {
+		if e.id == r.Edge {
+			// Listeners sent there that its connections do not show yet
+			// still count, halved each report (a join that never connects
+			// is forgotten in a few seconds): a surge of joins between two
+			// reports does not all go to the edge that looked idlest.
+			if pending := e.assigned.Load() - (capN - e.conns); pending > 0 && now.Sub(e.at) < ReportTTL {
+				v.assigned.Store(pending / 2)
+			}
+			continue
+		}
+		if now.Sub(e.at) < time.Minute {
 			next = append(next, e)
 		}
 	}
