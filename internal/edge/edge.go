@@ -50,7 +50,8 @@ type Config struct {
 	Logger         *slog.Logger
 }
 
-// Edge relays live rooms from an origin to local listeners.
+// Edge serves an origin's live rooms to local listeners: each room fed from
+// the cluster (runCluster) or relayed from the origin's listen.ws (run).
 type Edge struct {
 	cfg    Config
 	ctx    context.Context
@@ -64,7 +65,7 @@ type Edge struct {
 	sketches map[string]*roomSketch
 }
 
-// relay is one room's program received from the origin.
+// relay is one room's program received from the origin (over either feed).
 type relay struct {
 	room      string
 	prog      *program.Program
