@@ -212,8 +212,10 @@ func (e *Edge) report() {
 				}
 				rs.dirty, rs.sentAt = false, now
 			}
-			if e.relays[room] == nil && !rs.dirty && !rs.sentAt.IsZero() {
-				delete(e.sketches, room) // sent; a later listener starts a new one (merging is a union)
+			if e.relays[room] == nil && (!rs.dirty || rs.epoch == 0) {
+				// Sent (or, the origin's epoch never learnt, not sendable):
+				// a later listener starts a new one (merging is a union).
+				delete(e.sketches, room)
 			}
 		}
 		e.mu.Unlock()
