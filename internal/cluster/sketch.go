@@ -9,7 +9,8 @@ import (
 
 // sketch is a HyperLogLog of ticket nonces (axiomhq/hyperloglog at
 // precision 14: 16384 registers, a standard error of 1.04/√16384 ≈ 0.81 %,
-// at most about 10 KiB; sparse, and exact in practice, while small).
+// 16 KiB encoded at most; sparse, and exact in practice, while small:
+// 420 bytes for 100 nonces, 2.8 KiB for 1,000).
 type sketch struct{ hll *hyperloglog.Sketch }
 
 func newSketch() *sketch { return &sketch{hll: hyperloglog.New14()} }

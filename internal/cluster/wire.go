@@ -20,7 +20,7 @@ const (
 	maxEdgeID     = 64
 	maxBaseURL    = 512
 	maxRooms      = 10000    // rooms in one load report
-	maxSketch     = 64 << 10 // bytes of one HyperLogLog sketch (p14 dense is ~10 KiB)
+	maxSketch     = 64 << 10 // bytes of one HyperLogLog sketch (p14 dense is 16 KiB)
 	programHeader = 1 + 8 + 8 + 1
 )
 
