@@ -241,7 +241,7 @@ func (c *Conn) Connected() bool { return c.nc.IsConnected() }
 // Stats returns the message counters.
 func (c *Conn) Stats() Stats { return Stats{Bad: c.bad.Load(), Dropped: c.dropped.Load()} }
 
-// Close drains the subscriptions, closes the connection and stops the
+// Close flushes what was published, closes the connection and stops the
 // embedded server.
 func (c *Conn) Close() {
 	if c.nc != nil {
