@@ -106,6 +106,7 @@ type Conn struct {
 
 	bad     atomic.Uint64 // messages that did not decode
 	dropped atomic.Uint64 // messages a full local queue dropped
+	closed  chan struct{} // closed by the client once it has closed (drained)
 }
 
 // Stats are a connection's message counters.
@@ -128,7 +129,7 @@ func Connect(cfg Config, serve bool) (*Conn, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c := &Conn{log: cfg.Logger}
+	c := &Conn{log: cfg.Logger, closed: make(chan struct{})}
 	url := cfg.URL
 	if url == Embedded {
 		url = "nats://" + cfg.listen()
@@ -145,7 +146,8 @@ func Connect(cfg Config, serve bool) (*Conn, error) {
 		nats.Name(cfg.Name), nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait),
 		nats.ReconnectJitter(100*time.Millisecond, time.Second), nats.RetryOnFailedConnect(true),
 		nats.Timeout(connectTimeout), nats.ReconnectBufSize(reconnectBuf),
-		nats.PingInterval(2 * time.Second), nats.MaxPingsOutstanding(2),
+		nats.PingInterval(2 * time.Second), nats.MaxPingsOutstanding(2), nats.DrainTimeout(drainTimeout),
+		nats.ClosedHandler(func(*nats.Conn) { close(c.closed) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				c.log.Warn("cluster disconnected", "err", err)
@@ -241,12 +243,19 @@ func (c *Conn) Connected() bool { return c.nc.IsConnected() }
 // Stats returns the message counters.
 func (c *Conn) Stats() Stats { return Stats{Bad: c.bad.Load(), Dropped: c.dropped.Load()} }
 
-// Close flushes what was published, closes the connection and stops the
-// embedded server.
+// Close drains the connection (the subscriptions stop, the callbacks
+// running finish, what was published is flushed), waits for it to close
+// and stops the embedded server.
 func (c *Conn) Close() {
 	if c.nc != nil {
-		c.nc.FlushTimeout(drainTimeout)
-		c.nc.Close()
+		if err := c.nc.Drain(); err != nil {
+			c.nc.Close()
+		}
+		select {
+		case <-c.closed:
+		case <-time.After(2 * drainTimeout):
+			c.nc.Close()
+		}
 	}
 	c.shutdownServer()
 }

@@ -23,7 +23,7 @@
 // edge's listeners, exactly as for a listener that fell behind.
 //
 // Goroutines: the NATS client's own (reader, flusher, one per
-// subscription) are owned by Conn (Close flushes and closes); the Publisher
+// subscription) are owned by Conn (Close drains and waits); the Publisher
 // owns one follower per live room (End, Close); the Fleet owns its
 // subscriptions (Close). The embedded server is shut down by Conn.Close.
 package cluster
