@@ -35,6 +35,7 @@ func loadgenCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	workers := fs.Int("workers", 1, "worker processes (each is limited to 20,000 open files)")
 	pids := fs.String("server-pids", "", "comma-separated PIDs of the server processes to measure (CPU, RSS)")
 	out := fs.String("out", "", "also write the JSON report to this file")
+	reconnect := fs.Bool("reconnect", false, "a listener whose stream ends early joins again and reconnects (as a player does when its edge dies)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func loadgenCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 	c := loadgen.Config{Origin: strings.TrimSuffix(*origin, "/"), Room: *room, Listeners: *n, Proto: *proto, Ramp: *ramp,
-		Duration: loadgen.Duration(*dur), Sources: srcs, Ticket: *ticket, Tolerance: loadgen.Duration(*tol)}
+		Duration: loadgen.Duration(*dur), Sources: srcs, Ticket: *ticket, Tolerance: loadgen.Duration(*tol), Reconnect: *reconnect}
 	if *keyFile != "" {
 		if c.TicketKey, err = os.ReadFile(*keyFile); err != nil {
 			return err

@@ -48,8 +48,8 @@ func TestServeHelp(t *testing.T) {
 	help := out.String()
 	for _, name := range settingKeys(t) {
 		flagName := "--" + name + " "
-		if name == "admin-token" { // env or file only
-			flagName = "  admin-token "
+		if name == "admin-token" || name == "cluster-password" { // secrets: env or file only
+			flagName = "  " + name + " "
 		}
 		env := "MAJLIS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 		if !strings.Contains(help, flagName) || !strings.Contains(help, "; env "+env) {
@@ -129,6 +129,7 @@ func TestServerConfig(t *testing.T) {
 	c.JoinRate, c.JoinBurst = 12.5, 40
 	c.JoinsPerIP, c.JoinsPerNet = ratelimit.Rate{PerSecond: 1, Burst: 2}, ratelimit.Rate{PerSecond: 3, Burst: 4}
 	c.AudienceMaxConns, c.AudienceConnsPerIP, c.AudienceAcceptRate, c.Overload = 5000, 64, 500, overload.Critical
+	c.Cluster, c.ClusterUser, c.EdgeMaxListeners, c.PublicURL = "nats://n:4222", "u", 9, "http://e:1"
 	var out bytes.Buffer
 	s := serverConfig(c, nil, &out)
 	a := s.Admission
@@ -149,6 +150,9 @@ func TestServerConfig(t *testing.T) {
 	if got, want := []any{e.Origin, e.DataDir, e.TicketKeyFile, e.HTTPAddr, e.AdminAddr, e.ChunkFrames, e.ChunkMaxFrames, e.Channels},
 		[]any{c.Origin, c.DataDir, c.TicketKeyFile, c.HTTPAddr, c.AdminAddr, c.ChunkFrames, c.ChunkMaxFrames, c.Channels}; !reflect.DeepEqual(got, want) {
 		t.Errorf("server.EdgeConfig fields\n got %v\nwant %v", got, want)
+	}
+	if s.Cluster != c.ClusterConfig() || e.Cluster != c.ClusterConfig() || e.PublicURL != c.PublicURL {
+		t.Errorf("cluster settings not wired: origin %+v, edge %+v %q", s.Cluster, e.Cluster, e.PublicURL)
 	}
 	// An edge's audience plane takes the same defences as an origin's.
 	if got, want := []any{e.Admission.AudienceMaxConns, e.Admission.AudienceConnsPerIP, e.Admission.AudienceAcceptRate, e.Admission.ForceLevel},

@@ -40,7 +40,7 @@ func serverConfig(c config.Config, log *slog.Logger, out io.Writer) server.Confi
 		AdminToken: c.AdminToken, TicketTTL: c.TicketTTL, Logger: log, Out: out,
 		Channels: c.Channels, Bitrate: c.Bitrate, ChunkFrames: c.ChunkFrames, ChunkMaxFrames: c.ChunkMaxFrames,
 		Signup: c.Signup, MaxCohosts: c.MaxCohosts, MaxSpeakers: c.MaxSpeakers, AutoEnd: c.AutoEnd,
-		Admission: originAdmission(c),
+		Admission: originAdmission(c), Cluster: c.ClusterConfig(),
 	}
 }
 
@@ -60,7 +60,7 @@ func originAdmission(c config.Config) server.AdmissionConfig {
 func edgeConfig(c config.Config, log *slog.Logger) server.EdgeConfig {
 	return server.EdgeConfig{Origin: c.Origin, DataDir: c.DataDir, TicketKeyFile: c.TicketKeyFile, HTTPAddr: c.HTTPAddr, AdminAddr: c.AdminAddr,
 		ChunkFrames: c.ChunkFrames, ChunkMaxFrames: c.ChunkMaxFrames, Channels: c.Channels, Logger: log,
-		Admission: audienceConfig(c)}
+		Admission: audienceConfig(c), Cluster: c.ClusterConfig(), PublicURL: c.PublicURL}
 }
 
 // audienceConfig is the audience plane's part of the admission settings,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"majlis/internal/admission"
+	"majlis/internal/cluster"
 	"majlis/internal/live"
 	"majlis/internal/overload"
 	"majlis/internal/program"
@@ -35,6 +36,18 @@ type Config struct {
 	Role          Role     // --role
 	Origin        string   // --origin (edge)
 	TicketKeyFile string   // --ticket-key-file (edge)
+
+	Cluster          string // --cluster: "", embedded or nats://host:port[,…]
+	ClusterListen    string // --cluster-listen: the embedded server's address
+	ClusterUser      string // --cluster-user
+	ClusterPassword  string // cluster-password (secret: file or MAJLIS_CLUSTER_PASSWORD)
+	ClusterCreds     string // --cluster-creds: NATS credentials file
+	ClusterNKey      string // --cluster-nkey: nkey seed file
+	ClusterTLSCA     string // --cluster-tls-ca
+	ClusterTLSCert   string // --cluster-tls-cert
+	ClusterTLSKey    string // --cluster-tls-key
+	PublicURL        string // --public-url (edge): base URL announced to the origin
+	EdgeMaxListeners int    // --edge-max-listeners (origin): cap of one edge's reported listeners
 
 	Bitrate        int           // --bitrate, bit/s
 	Channels       int           // --channels
@@ -75,6 +88,9 @@ func Default() Config {
 		WebRTCUDP: server.DefaultWebRTCUDP,
 		Role:      RoleOrigin,
 
+		ClusterListen:    cluster.DefaultListen,
+		EdgeMaxListeners: cluster.DefaultMaxPerEdge,
+
 		Bitrate:        live.DefaultBitrate,
 		Channels:       live.DefaultChannels,
 		ChunkFrames:    program.DefaultChunkFrames,
@@ -106,8 +122,18 @@ func (c Config) Validate() error {
 		}
 		return fmt.Errorf("--%s %s: want %s", s.name, show(s.bind(&c).String()), s.want)
 	}
-	if c.Role == RoleEdge && c.Origin == "" {
-		return errors.New("--origin: required with --role edge (the origin's base URL)")
+	if c.Role == RoleEdge && c.Origin == "" && c.Cluster == "" {
+		return errors.New("--cluster (or --origin): required with --role edge")
+	}
+	if err := c.ClusterConfig().Validate(); err != nil {
+		return fmt.Errorf("--cluster: %w", err)
 	}
 	return nil
+}
+
+// ClusterConfig is the cluster connection the settings describe.
+func (c Config) ClusterConfig() cluster.Config {
+	return cluster.Config{URL: c.Cluster, Listen: c.ClusterListen, User: c.ClusterUser, Password: c.ClusterPassword,
+		CredsFile: c.ClusterCreds, NKeyFile: c.ClusterNKey, TLSCA: c.ClusterTLSCA, TLSCert: c.ClusterTLSCert, TLSKey: c.ClusterTLSKey,
+		MaxPerEdge: c.EdgeMaxListeners}
 }

@@ -149,6 +149,7 @@ func TestBadValues(t *testing.T) {
 		{"audience-conns-per-ip", "0", "--audience-conns-per-ip 0: want a count ≥ 1"},
 		{"audience-accept-rate", "-5", "--audience-accept-rate -5: want a positive number"},
 		{"overload", "panic", `--overload "panic": want auto, elevated, high or critical`},
+		{"edge-max-listeners", "0", "--edge-max-listeners 0: want a count ≥ 1"},
 	}
 	covered := map[string]bool{"admin-token": true} // no flag: TestAdminTokenRule
 	for _, tt := range tests {
@@ -184,7 +185,9 @@ func TestValidateInCode(t *testing.T) {
 	}{
 		{func(c *Config) { c.Overload = 7 }, "--overload 7: want auto, elevated, high or critical"},
 		{func(c *Config) { c.Role = "" }, `--role "": want origin or edge`},
-		{func(c *Config) { c.Role = RoleEdge }, "--origin: required with --role edge (the origin's base URL)"},
+		{func(c *Config) { c.Role = RoleEdge }, "--cluster (or --origin): required with --role edge"},
+		{func(c *Config) { c.Cluster = "redis://x" }, `--cluster: cluster "redis://x": want embedded or nats://host:port[,…]`},
+		{func(c *Config) { c.Cluster, c.ClusterUser, c.ClusterCreds = "embedded", "u", "/f" }, "--cluster: cluster credentials: one of user/password, a creds file or an nkey file"},
 		{func(c *Config) { c.JoinsPerNet = ratelimit.Rate{} }, "--join-limit-net 0/0: want RATE/BURST, e.g. 100/500"},
 	}
 	for _, tt := range tests {
@@ -288,6 +291,10 @@ func changed() Config {
 		JoinRate: 12.5, JoinBurst: 40, JoinsPerIP: ratelimit.Rate{PerSecond: 0.5, Burst: 3}, JoinsPerNet: ratelimit.Rate{PerSecond: 50, Burst: 250},
 		AudienceMaxConns: 50000, AudienceConnsPerIP: 64, AudienceAcceptRate: 500, Overload: overload.High,
 		AdminToken: testToken,
+		Cluster:    "nats://10.0.0.2:4222,nats://10.0.0.3:4222", ClusterListen: "127.0.0.1:4333", ClusterUser: "majlis",
+		ClusterCreds: "/etc/majlis/nats.creds", ClusterNKey: "/etc/majlis/nats.nk", ClusterTLSCA: "/etc/majlis/ca.pem",
+		ClusterTLSCert: "/etc/majlis/client.pem", ClusterTLSKey: "/etc/majlis/client.key", PublicURL: "https://edge1.example.org",
+		EdgeMaxListeners: 5000,
 	}
 }
 

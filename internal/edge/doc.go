@@ -5,17 +5,26 @@
 // with the same connection caps, one connection per ticket and shedding);
 // Edge is that path's program.Source. When a listener with a valid ticket
 // (verified with the ticket key shared with the origin) asks for a room,
-// the edge starts one relay for that room: a single
-// long-lived WebSocket connection to the origin's listen.ws, authorized by a
-// ticket the edge mints itself with the shared key. Every Opus packet it
-// receives is written into a local program.Program, which frames chunks
-// once (Ogg pages, WS messages) for the edge's own fan-out hub. So an
-// origin serves one connection per edge and room, however large the
-// audience, and one box can run several edges to use all its cores and
-// pass the per-process file limit.
+// the edge starts one feed for that room and writes every Opus frame it
+// receives into a local program.Program, which frames chunks once (Ogg
+// pages, WS messages) for the edge's own fan-out hub.
 //
-// A relay ends when the origin ends the room (its program closes, so edge
-// listeners see the same clean end as origin listeners), when the origin
-// connection fails (listeners are disconnected and reconnect, starting a
-// new relay), or when it has had no listener for IdleTimeout.
+// With a cluster (Config.Cluster, cluster.go) the feed subscribes to the
+// room's program and events subjects on NATS and asks the origin whether
+// the room is live. Frames are written in order (lost ones are a gap); when
+// the program stops coming the room is held with silence at the program's
+// pace, so listeners stay connected through an origin restart or a NATS
+// node restart; the room's end (an event, or the origin saying it is not
+// live) closes the program. A reporter sends the edge's load every second
+// and each room's HyperLogLog of ticket nonces (Joined) when it changed:
+// the origin sums them into the room's counts and places new listeners by
+// them.
+//
+// Without a cluster the feed is a relay: a single long-lived WebSocket
+// connection to the origin's listen.ws, authorized by a ticket the edge
+// mints itself with the shared key; it ends when the origin ends the room,
+// when the connection fails (listeners reconnect, starting a new relay).
+//
+// Either feed ends when it has had no listener for IdleTimeout (the
+// subscription is dropped), and Close ends them all.
 package edge

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"majlis/internal/admission"
+	"majlis/internal/cluster"
 	"majlis/internal/program"
 )
 
@@ -28,7 +29,18 @@ const (
 
 // Config configures an Edge.
 type Config struct {
-	Origin  string            // origin base URL, e.g. http://127.0.0.1:8080
+	// Cluster, when set, feeds the rooms from the cluster (cluster.go);
+	// otherwise each room is relayed from Origin's listen.ws.
+	Cluster *cluster.Conn
+	// PublicURL is the base URL this edge's listeners connect to, announced
+	// in its load reports (placement); required with Cluster.
+	PublicURL string
+	// ID names this edge in its reports; random when empty.
+	ID string
+	// ReportEvery is the load report period; default 1 s.
+	ReportEvery time.Duration
+
+	Origin  string            // origin base URL, e.g. http://127.0.0.1:8080 (without Cluster)
 	Tickets *admission.Signer // made with the key shared with the origin
 	Program program.Config    // framing of the local programs (ChunkFrames, Channels)
 	// ChunkMaxFrames caps the adaptive chunk length (see live.Config); at
@@ -38,7 +50,8 @@ type Config struct {
 	Logger         *slog.Logger
 }
 
-// Edge relays live rooms from an origin to local listeners.
+// Edge serves an origin's live rooms to local listeners: each room fed from
+// the cluster (runCluster) or relayed from the origin's listen.ws (run).
 type Edge struct {
 	cfg    Config
 	ctx    context.Context
@@ -47,9 +60,12 @@ type Edge struct {
 
 	mu     sync.Mutex
 	relays map[string]*relay
+	// sketches count each room's unique listener tickets (Cluster only);
+	// guarded by mu.
+	sketches map[string]*roomSketch
 }
 
-// relay is one room's program received from the origin.
+// relay is one room's program received from the origin (over either feed).
 type relay struct {
 	room      string
 	prog      *program.Program
@@ -60,11 +76,25 @@ type relay struct {
 
 // New returns an edge; Close stops every relay.
 func New(cfg Config) (*Edge, error) {
-	u, err := url.Parse(cfg.Origin)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("edge origin %q: want http(s)://host:port", cfg.Origin)
+	if cfg.Cluster == nil {
+		u, err := url.Parse(cfg.Origin)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("edge origin %q: want http(s)://host:port", cfg.Origin)
+		}
+		cfg.Origin = strings.TrimSuffix(cfg.Origin, "/")
+	} else {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("edge public URL %q: want http(s)://host:port", cfg.PublicURL)
+		}
+		cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	}
-	cfg.Origin = strings.TrimSuffix(cfg.Origin, "/")
+	if cfg.ReportEvery <= 0 {
+		cfg.ReportEvery = defaultReportEvery
+	}
+	if cfg.ID == "" {
+		cfg.ID = randomID()
+	}
 	if cfg.Tickets == nil {
 		return nil, errors.New("edge: tickets are required")
 	}
@@ -75,7 +105,12 @@ func New(cfg Config) (*Edge, error) {
 		cfg.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Edge{cfg: cfg, ctx: ctx, cancel: cancel, relays: make(map[string]*relay)}, nil
+	e := &Edge{cfg: cfg, ctx: ctx, cancel: cancel, relays: make(map[string]*relay), sketches: make(map[string]*roomSketch)}
+	if cfg.Cluster != nil {
+		e.wg.Add(1)
+		go e.report()
+	}
+	return e, nil
 }
 
 // Acquire gives a listener room's program (program.Source), starting the
@@ -105,7 +140,12 @@ func (e *Edge) acquire(room string) (*relay, error) {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
-			err := e.run(ctx, rl)
+			var err error
+			if e.cfg.Cluster != nil {
+				err = e.runCluster(ctx, rl)
+			} else {
+				err = e.run(ctx, rl)
+			}
 			e.mu.Lock()
 			if e.relays[room] == rl {
 				delete(e.relays, room)

@@ -52,6 +52,8 @@ type Config struct {
 	Rooms *room.Service
 	// Web serves everything outside /api/ (the web app); nil means 404 JSON.
 	Web http.Handler
+	// Placement, when set, sends joined listeners to an edge (media.go).
+	Placement Placement
 }
 
 // API serves the HTTP API.
@@ -65,12 +67,13 @@ type API struct {
 	acc     *account.Service
 	rooms   *room.Service
 	mux     *http.ServeMux
+	place   Placement
 }
 
 // New returns the API handler.
 func New(cfg Config) *API {
 	a := &API{live: cfg.Live, stage: cfg.Stage, fan: cfg.Fanout, tickets: cfg.Tickets,
-		met: cfg.Metrics, log: cfg.Logger, acc: cfg.Accounts, rooms: cfg.Rooms, mux: http.NewServeMux()}
+		met: cfg.Metrics, log: cfg.Logger, acc: cfg.Accounts, rooms: cfg.Rooms, mux: http.NewServeMux(), place: cfg.Placement}
 	if a.log == nil {
 		a.log = slog.Default()
 	}

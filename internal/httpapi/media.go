@@ -110,7 +110,15 @@ func (a *API) whipDelete(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// join mints a ticket for a live room.
+// Placement picks the edge a joined listener connects to (cluster.Fleet).
+type Placement interface {
+	// EdgeFor returns an edge's base URL (http(s)://host:port) for a new
+	// listener of room; ok is false when the origin serves it itself.
+	EdgeFor(room string) (base string, ok bool)
+}
+
+// join mints a ticket for a live room. Its listen URLs are paths on this
+// server, or absolute URLs on an edge when a Placement chooses one.
 func (a *API) join(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	// A room running here is live: an anonymous join then costs no store
@@ -134,6 +142,11 @@ func (a *API) join(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.met.TicketsIssued.Inc()
 	base := apiPrefix + "/rooms/" + id
+	if a.place != nil {
+		if edge, ok := a.place.EdgeFor(id); ok {
+			base = edge + base // absolute: the listener connects to that edge
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"ticket":     tok,
 		"expires_at": t.Expires.UTC().Format(time.RFC3339),

@@ -11,26 +11,27 @@ import (
 
 // Report summarizes a run.
 type Report struct {
-	Config    Config         `json:"config"`
-	Workers   int            `json:"workers"`
-	Started   string         `json:"started"`
-	Listeners int            `json:"listeners"`
-	Joined    int            `json:"joined"`           // got a ticket and connected
-	WithAudio int            `json:"with_audio"`       // received audio
-	Failed    int            `json:"failed"`           // no audio, or ended with an error
-	Stalled   int            `json:"stalled"`          // listeners with at least one stall
-	Stalls    int            `json:"stalls"`           // stalls in total
-	Gapped    int            `json:"gapped"`           // listeners with at least one gap (skip)
-	BelowRate int            `json:"below_rate"`       // listeners under 99% of the stream rate
-	RateMin   float64        `json:"rate_min"`         // lowest listener rate
-	RateP1    float64        `json:"rate_p1"`          // 1st percentile of listener rates
-	RateMax   float64        `json:"rate_max"`         // highest; below 1 too means the program itself ran slow (mixer starved)
-	TTFBp50ms float64        `json:"ttfb_p50_ms"`      // join start to first audio byte
-	TTFBp99ms float64        `json:"ttfb_p99_ms"`      //
-	TTFBmaxms float64        `json:"ttfb_max_ms"`      //
-	MBytes    float64        `json:"mbytes"`           // total received
-	Errors    map[string]int `json:"errors,omitempty"` // error text (first 80 chars) → count
-	Server    *ProcUsage     `json:"server,omitempty"` // server processes during the steady window
+	Config     Config         `json:"config"`
+	Workers    int            `json:"workers"`
+	Started    string         `json:"started"`
+	Listeners  int            `json:"listeners"`
+	Joined     int            `json:"joined"`           // got a ticket and connected
+	WithAudio  int            `json:"with_audio"`       // received audio
+	Failed     int            `json:"failed"`           // no audio, or ended with an error
+	Stalled    int            `json:"stalled"`          // listeners with at least one stall
+	Stalls     int            `json:"stalls"`           // stalls in total
+	Gapped     int            `json:"gapped"`           // listeners with at least one gap (skip)
+	Reconnects int            `json:"reconnects"`       // new joins after a stream broke (--reconnect)
+	BelowRate  int            `json:"below_rate"`       // listeners under 99% of the stream rate
+	RateMin    float64        `json:"rate_min"`         // lowest listener rate
+	RateP1     float64        `json:"rate_p1"`          // 1st percentile of listener rates
+	RateMax    float64        `json:"rate_max"`         // highest; below 1 too means the program itself ran slow (mixer starved)
+	TTFBp50ms  float64        `json:"ttfb_p50_ms"`      // join start to first audio byte
+	TTFBp99ms  float64        `json:"ttfb_p99_ms"`      //
+	TTFBmaxms  float64        `json:"ttfb_max_ms"`      //
+	MBytes     float64        `json:"mbytes"`           // total received
+	Errors     map[string]int `json:"errors,omitempty"` // error text (first 80 chars) → count
+	Server     *ProcUsage     `json:"server,omitempty"` // server processes during the steady window
 }
 
 // MinRate is the share of the stream rate every listener must receive.
@@ -66,6 +67,7 @@ func Summarize(c Config, workers int, started time.Time, rs []Result) Report {
 			rep.Stalled++
 			rep.Stalls += r.Stalls
 		}
+		rep.Reconnects += r.Reconnects
 		if r.Gaps > 0 {
 			rep.Gapped++
 		}

@@ -40,7 +40,18 @@ type Config struct {
 	Offset    int      `json:"offset"`               // number of this worker's first listener
 	signer    *admission.Signer
 	Stride    int `json:"stride"` // listener numbers step (the worker count), so sources and protocols interleave
+	// Reconnect: a listener whose stream ends before the run does joins
+	// again and connects where the new answer says, as a player does (an
+	// edge died). A refused join (the room ended) is final: the verdict is
+	// then the last stream's.
+	Reconnect bool `json:"reconnect,omitempty"`
 }
+
+// Reconnects of one listener: at most maxReconnects, reconnectWait apart.
+const (
+	maxReconnects = 100
+	reconnectWait = 100 * time.Millisecond
+)
 
 // Duration is a time.Duration that reads and writes JSON as "1m30s".
 type Duration time.Duration
@@ -169,8 +180,43 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 
 // listener connects listener number n and hands its stream to rcv. Its
 // verdict goes to out when the stream ends or the run does (at end), then
-// done is called.
+// done is called (with Reconnect, after the last of its streams).
 func (c *Config) listener(ctx context.Context, hc *http.Client, rcv *receiver, n int, end time.Time, out *Result, done func()) {
+	c.listen(ctx, hc, rcv, n, end, out, done, 0, nil)
+}
+
+// listen is one attempt of listener n; prev is the verdict of its last
+// stream when this attempt is a reconnect.
+func (c *Config) listen(ctx context.Context, hc *http.Client, rcv *receiver, n int, end time.Time, out *Result, done func(), reconnects int, prev *Result) {
+	if c.Reconnect {
+		final := done
+		done = func() {
+			refused := strings.HasPrefix(out.Err, "join: ")
+			if refused && prev != nil {
+				// Joining again was refused (the room ended): the last
+				// stream's verdict stands.
+				*out = *prev
+				out.Reconnects = reconnects - 1
+				final()
+				return
+			}
+			if ctx.Err() == nil && out.Err != "" && !refused && reconnects < maxReconnects {
+				last := *out
+				go func() {
+					select {
+					case <-time.After(reconnectWait):
+						c.listen(ctx, hc, rcv, n, end, out, final, reconnects+1, &last)
+					case <-ctx.Done():
+						out.Reconnects = reconnects
+						final()
+					}
+				}()
+				return
+			}
+			out.Reconnects = reconnects
+			final()
+		}
+	}
 	proto := c.Proto
 	if proto == "mix" {
 		proto = [2]string{"ogg", "ws"}[n%2]
@@ -183,7 +229,15 @@ func (c *Config) listener(ctx context.Context, hc *http.Client, rcv *receiver, n
 		s.fail("join: " + err.Error())
 		return
 	}
-	u, err := url.Parse(base + path)
+	target := base + path
+	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
+		target = path // the join placed the listener on an edge
+		if err := loopbackURL(target); err != nil {
+			s.fail(err.Error())
+			return
+		}
+	}
+	u, err := url.Parse(target)
 	if err != nil {
 		s.fail(err.Error())
 		return

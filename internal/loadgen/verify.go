@@ -105,6 +105,9 @@ type Result struct {
 	Gaps    int     `json:"gaps"`             // media discontinuities (skips)
 	Bytes   int64   `json:"bytes"`            // bytes read after the handshake
 	Remote  string  `json:"remote,omitempty"` // listen URL host (origin or edge)
+	// Reconnects is how many times the listener joined again after its
+	// stream broke (Config.Reconnect); the other fields are its last stream's.
+	Reconnects int `json:"reconnects,omitempty"`
 }
 
 // Finish closes the verification at time end (the end of the run or of the

@@ -51,6 +51,17 @@ func (a *audience) init(rec store.Room) {
 	}
 }
 
+// FleetCounts is a room's audience in other processes (the edges of a
+// cluster), as the origin's room service counts it. Both calls are on the
+// audience path: they must not block (the cluster's Fleet reads atomics).
+type FleetCounts interface {
+	// Listeners is the room's listeners connected to edges now.
+	Listeners(room string) int64
+	// Unique is the room's distinct listener tickets seen by edges since
+	// this process started (an estimate).
+	Unique(room string) int64
+}
+
 // Counts are a room's listener figures.
 type Counts struct {
 	Listeners int64 `json:"listeners"`
@@ -88,11 +99,17 @@ func (s *Service) Counts(id string) (Counts, bool) {
 }
 
 // counts reads the room's figures, raising the peak to the current
-// listener count (of the media, when live).
+// listener count (of the media and the fleet's edges, when live). Unique
+// is the count stored by earlier processes, plus this process's exact
+// count, plus the edges' estimate.
 func (s *Service) counts(r *state, live bool) Counts {
 	var c Counts
+	fleet := s.cfg.Fleet
 	if live {
 		c.Listeners = s.cfg.Media.Listeners(r.id)
+		if fleet != nil {
+			c.Listeners += fleet.Listeners(r.id)
+		}
 	}
 	for {
 		p := r.aud.peak.Load()
@@ -102,6 +119,9 @@ func (s *Service) counts(r *state, live bool) Counts {
 		}
 	}
 	c.Unique = r.aud.uniqBase + r.aud.uniqN.Load()
+	if fleet != nil {
+		c.Unique += fleet.Unique(r.id)
+	}
 	return c
 }
 

@@ -45,6 +45,7 @@ type Config struct {
 	ReactionBurst float64
 	MaxOpenRooms  int            // rooms one user may host at once (scheduled or live); default DefaultMaxOpenRooms
 	CreateRate    ratelimit.Rate // room creations per user; default DefaultCreateRate
+	Fleet         FleetCounts    // the room's listeners on edges (nil: none)
 }
 
 // Service runs the rooms of this process.

@@ -14,6 +14,7 @@ import (
 
 	"majlis/internal/admission"
 	"majlis/internal/apierror"
+	"majlis/internal/cluster"
 	"majlis/internal/edge"
 	"majlis/internal/fanout"
 	"majlis/internal/httpapi"
@@ -24,7 +25,13 @@ import (
 
 // EdgeConfig configures an edge process (majlis serve --role edge).
 type EdgeConfig struct {
-	Origin         string // origin base URL
+	// Cluster, when enabled, feeds the rooms from the cluster and reports
+	// this edge's load there; otherwise rooms are relayed from Origin.
+	Cluster cluster.Config
+	// PublicURL is the base URL listeners reach this edge at (announced for
+	// placement); default http://<the bound HTTPAddr>.
+	PublicURL      string
+	Origin         string // origin base URL (without Cluster)
 	DataDir        string // where ticket.key is read from (when TicketKeyFile is empty)
 	TicketKeyFile  string // the origin's ticket key; read only, never created
 	HTTPAddr       string // listeners
@@ -48,6 +55,7 @@ type EdgeServer struct {
 	met     *metrics.Metrics
 	fan     *fanout.Hub
 	edge    *edge.Edge
+	cluster *cluster.Conn
 	planes  *planes
 	adminLn net.Listener
 	ready   atomic.Bool
@@ -65,31 +73,72 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	if path == "" {
 		path = filepath.Join(cfg.DataDir, "ticket.key")
 	}
-	key, err := os.ReadFile(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("edge ticket key (the origin's, via --data or --ticket-key-file): %w", err)
 	}
-	signer, err := admission.NewSigner(key, time.Minute)
+	// 32-byte keys, the current one first; the others still verify (a
+	// rotation in progress: docs/operations.md).
+	var keys [][]byte
+	for ; len(b) >= 32; b = b[32:] {
+		keys = append(keys, b[:32:32])
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("edge ticket key %s: too short", path)
+	}
+	key := keys[0]
+	signer, err := admission.NewSignerKeys(keys, time.Minute)
 	if err != nil {
 		return nil, err
 	}
 	s := &EdgeServer{cfg: cfg, log: cfg.Logger, met: metrics.New(nil)}
-	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met, Logger: s.log})
-	s.edge, err = edge.New(edge.Config{Origin: cfg.Origin, Tickets: signer, Logger: s.log, ChunkMaxFrames: cfg.ChunkMaxFrames,
-		Program: program.Config{ChunkFrames: cfg.ChunkFrames, Channels: cfg.Channels}})
-	if err != nil {
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	httpapi.NewListen(httpapi.ListenConfig{Tickets: signer, Fanout: s.fan, Programs: s.edge, Metrics: s.met}).Route(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { apierror.Write(w, errEdgeOnly) })
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + ln.Addr().String()
+	}
+	if cfg.Cluster.Enabled() {
+		cc := cfg.Cluster
+		cc.Logger, cc.Name = s.log, "majlis edge "+cfg.PublicURL
+		if s.cluster, err = cluster.Connect(cc, false); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		if err := s.cluster.Register(s.met.Registry); err != nil {
+			ln.Close()
+			s.cluster.Close()
+			return nil, err
+		}
+	}
+	// Over a cluster the origin's joins send browsers here from the
+	// origin's pages: a listen.ws request then comes from another origin.
+	// The stream is authorized by its ticket, never by a cookie, so the
+	// origin check (against cross-site use of a browser's credentials)
+	// protects nothing here and is off.
+	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met, Logger: s.log, InsecureSkipVerify: s.cluster != nil})
+	s.edge, err = edge.New(edge.Config{Cluster: s.cluster, PublicURL: cfg.PublicURL, Origin: cfg.Origin, Tickets: signer, Logger: s.log, ChunkMaxFrames: cfg.ChunkMaxFrames,
+		Program: program.Config{ChunkFrames: cfg.ChunkFrames, Channels: cfg.Channels}})
+	if err != nil {
+		ln.Close()
+		s.fan.Close()
+		if s.cluster != nil {
+			s.cluster.Close()
+		}
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	httpapi.NewListen(httpapi.ListenConfig{Tickets: signer, Fanout: s.fan, Programs: s.edge, Metrics: s.met, Joined: s.edge.Joined}).Route(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { apierror.Write(w, errEdgeOnly) })
 	s.planes = newAudiencePlane(audienceDeps{ln: ln, ac: cfg.Admission, met: s.met, tickets: signer, key: key, next: mux})
 	if s.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
 		ln.Close()
+		s.edge.Close()
+		s.fan.Close()
+		if s.cluster != nil {
+			s.cluster.Close()
+		}
 		return nil, fmt.Errorf("admin listen: %w", err)
 	}
 	return s, nil
@@ -113,7 +162,7 @@ func (s *EdgeServer) Serve(ctx context.Context) error {
 	go func() { errc <- adm.Serve(s.adminLn) }()
 	s.planes.serve(errc)
 	s.ready.Store(true)
-	s.log.Info("majlis edge serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "origin", s.cfg.Origin)
+	s.log.Info("majlis edge serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "origin", s.cfg.Origin, "cluster", s.cluster != nil)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -122,8 +171,14 @@ func (s *EdgeServer) Serve(ctx context.Context) error {
 	s.ready.Store(false)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s.edge.Close()
+	// The listeners first, with "going away" (1001): a player reconnects
+	// through a new join (to another edge). Ending the feeds first would
+	// close the programs, which listeners hear as the room's end.
 	s.fan.Close()
+	s.edge.Close()
+	if s.cluster != nil {
+		s.cluster.Close()
+	}
 	pub.Shutdown(shutCtx)
 	s.planes.shutdown(shutCtx, s.log)
 	adm.Shutdown(shutCtx)

@@ -28,10 +28,12 @@ import (
 	"majlis/internal/account"
 	"majlis/internal/admission"
 	"majlis/internal/apierror"
+	"majlis/internal/cluster"
 	"majlis/internal/fanout"
 	"majlis/internal/httpapi"
 	"majlis/internal/live"
 	"majlis/internal/metrics"
+	"majlis/internal/program"
 	"majlis/internal/ratelimit"
 	"majlis/internal/room"
 	"majlis/internal/stage"
@@ -68,6 +70,9 @@ type Config struct {
 	PasswordMemoryKiB, PasswordTime uint32
 	// Admission configures the audience plane's defences and the stage plane (planes.go).
 	Admission AdmissionConfig
+	// Cluster, when enabled, publishes the live programs and room events
+	// to edges and counts and places the edges' listeners (internal/cluster).
+	Cluster cluster.Config
 }
 
 // Server is one running majlis process.
@@ -87,6 +92,10 @@ type Server struct {
 	ready     atomic.Bool
 	planes    *planes
 	closeOnce sync.Once
+	// The cluster (nil without one): connection, program publisher, edges' reports.
+	cluster *cluster.Conn
+	pub     *cluster.Publisher
+	fleet   *cluster.Fleet
 }
 
 // HTTP server timeouts. There is no WriteTimeout: listener streams are
@@ -162,7 +171,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.live = live.NewManager(live.Config{Metrics: s.met, Logger: s.log, Channels: cfg.Channels, Bitrate: cfg.Bitrate, ChunkFrames: cfg.ChunkFrames, ChunkMaxFrames: cfg.ChunkMaxFrames})
 	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met, Logger: s.log})
-	if s.rooms, err = room.New(room.Config{Store: s.st, Media: live.NewMedia(s.live, s.stage), Logger: s.log,
+	var media room.Media = live.NewMedia(s.live, s.stage)
+	var fleet room.FleetCounts
+	if cfg.Cluster.Enabled() {
+		if err := s.joinCluster(cfg.Cluster); err != nil {
+			s.closeAll()
+			return nil, err
+		}
+		media, fleet = cluster.Media{Media: media, Publisher: s.pub, Fleet: s.fleet}, s.fleet
+	}
+	if s.rooms, err = room.New(room.Config{Store: s.st, Media: media, Logger: s.log, Fleet: fleet,
 		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd,
 		MaxOpenRooms: cfg.MaxOpenRooms, CreateRate: cfg.RoomCreateRate}); err != nil {
 		s.closeAll()
@@ -177,8 +195,12 @@ func New(cfg Config) (*Server, error) {
 	accounts := account.New(account.Config{Store: s.st, AdminToken: s.adminTok, Signup: cfg.Signup,
 		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend,
 		OnTokenRevoked: s.rooms.Suspend, PoW: admission.NewPoW(loginKey[:])})
+	var place httpapi.Placement
+	if s.fleet != nil {
+		place = s.fleet
+	}
 	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(),
-		Accounts: accounts, Rooms: s.rooms})
+		Accounts: accounts, Rooms: s.rooms, Placement: place})
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		s.closeAll()
@@ -207,9 +229,37 @@ func New(cfg Config) (*Server, error) {
 	for _, r := range rooms {
 		if _, err := s.live.Start(r.ID); err != nil {
 			s.log.Error("restore live room", "room", r.ID, "err", err)
+		} else if s.pub != nil {
+			s.pub.Start(r.ID) // edges holding the room resume
 		}
 	}
 	return s, nil
+}
+
+// joinCluster connects to the cluster (running the embedded server when
+// asked), and starts publishing programs and reading the edges' reports.
+func (s *Server) joinCluster(cc cluster.Config) error {
+	cc.Logger, cc.Name = s.log, "majlis origin"
+	c, err := cluster.Connect(cc, true)
+	if err != nil {
+		return err
+	}
+	s.cluster = c
+	if s.pub, err = cluster.NewPublisher(c, func(id string) *program.Program {
+		if r := s.live.Get(id); r != nil {
+			return r.Program
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if s.fleet, err = cluster.NewFleet(c, s.pub.Epoch(), cc.MaxPerEdge); err != nil {
+		return err
+	}
+	if err := c.Register(s.met.Registry); err != nil {
+		return err
+	}
+	return s.fleet.Register(s.met.Registry)
 }
 
 // udpAddr turns a bare port into HOST:PORT on the public HTTP host.
@@ -343,6 +393,15 @@ func (s *Server) closeAll() {
 		}
 		if s.rooms != nil {
 			s.rooms.Close()
+		}
+		if s.pub != nil {
+			s.pub.Close() // edges are not told: they hold the rooms until this origin returns
+		}
+		if s.fleet != nil {
+			s.fleet.Close()
+		}
+		if s.cluster != nil {
+			s.cluster.Close()
 		}
 		s.st.Close()
 	})

@@ -1,0 +1,29 @@
+// Package cluster carries programs, room events and edge load reports
+// between processes over NATS: an external NATS cluster
+// (--cluster nats://host:4222[,…]) or a NATS server embedded in the origin
+// (--cluster embedded, nats-server/v2 in process). Without --cluster
+// majlis stays one process and this package is not used.
+//
+// Data flow:
+//
+//	origin: live room's program ──Publisher (one follower per live room)──► majlis.room.<id>.program
+//	        room ends (Media.End) ─────────────────────────────────────────► majlis.room.<id>.events
+//	        "is this room live?" (request/reply) ◄─────────────────────────  majlis.room.<id>.state
+//	edge:   Conn.Follow(room) subscribes to the program and events subjects of
+//	        a room it serves; its reports ──► majlis.edges.load (every second),
+//	        majlis.edges.sketch (a room's HyperLogLog of ticket nonces, when it changed)
+//	origin: Fleet sums the fresh load reports (listener counts, placement)
+//	        and merges the sketches (unique listeners).
+//
+// NATS forwards a subject only to servers with a subscriber, so a room's
+// program crosses the cluster only to the edges serving it. Every message
+// is a compact binary encoding whose first byte is its version (wire.go);
+// one that does not decode is dropped and counted (Conn.Stats), never a
+// crash. Delivery is at most once: a lost program message is a gap for the
+// edge's listeners, exactly as for a listener that fell behind.
+//
+// Goroutines: the NATS client's own (reader, flusher, one per
+// subscription) are owned by Conn (Close drains and waits); the Publisher
+// owns one follower per live room (End, Close); the Fleet owns its
+// subscriptions (Close). The embedded server is shut down by Conn.Close.
+package cluster

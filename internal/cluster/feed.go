@@ -1,0 +1,107 @@
+package cluster
+
+import (
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// feedQueue bounds a room's decoded messages waiting for the edge's room
+// goroutine: about 10 s of 40 ms chunks. When it is full a message is
+// dropped and counted (a gap), never waited for.
+const feedQueue = 256
+
+// Msg is one decoded message of a room's feed: a program chunk or an event.
+type Msg struct {
+	Program *ProgramMsg
+	Event   *EventMsg
+}
+
+// Feed is one room's program and events as an edge receives them.
+type Feed struct {
+	C    <-chan Msg
+	ch   chan Msg
+	subs []*nats.Subscription
+}
+
+// Follow subscribes to room's program and events subjects.
+func (c *Conn) Follow(room string) (*Feed, error) {
+	f := &Feed{ch: make(chan Msg, feedQueue)}
+	f.C = f.ch
+	prog, err := c.nc.Subscribe(programSubject(room), func(m *nats.Msg) {
+		pm, err := ParseProgram(m.Data)
+		if err != nil {
+			c.bad.Add(1)
+			return
+		}
+		f.push(c, Msg{Program: &pm})
+	})
+	if err != nil {
+		return nil, err
+	}
+	ev, err := c.nc.Subscribe(eventsSubject(room), func(m *nats.Msg) {
+		e, err := ParseEvent(m.Data)
+		if err != nil {
+			c.bad.Add(1)
+			return
+		}
+		f.push(c, Msg{Event: &e})
+	})
+	if err != nil {
+		_ = prog.Unsubscribe()
+		return nil, err
+	}
+	f.subs = []*nats.Subscription{prog, ev}
+	return f, nil
+}
+
+func (f *Feed) push(c *Conn, m Msg) {
+	select {
+	case f.ch <- m:
+	default:
+		c.dropped.Add(1)
+	}
+}
+
+// Close drops the subscriptions (messages already queued stay readable).
+func (f *Feed) Close() {
+	for _, s := range f.subs {
+		_ = s.Unsubscribe()
+	}
+}
+
+// ErrNoOrigin: no origin answered a state request (it is down, or the
+// cluster is unreachable).
+var ErrNoOrigin = errors.New("cluster: no origin answered")
+
+// RoomState asks the origin whether room is live.
+func (c *Conn) RoomState(room string, timeout time.Duration) (StateMsg, error) {
+	m, err := c.nc.Request(stateSubject(room), nil, timeout)
+	if err != nil {
+		return StateMsg{}, errors.Join(ErrNoOrigin, err)
+	}
+	st, err := ParseState(m.Data)
+	if err != nil {
+		c.bad.Add(1)
+		return StateMsg{}, err
+	}
+	return st, nil
+}
+
+// PublishLoad sends an edge's load report.
+func (c *Conn) PublishLoad(buf []byte, r LoadReport) []byte {
+	buf = AppendLoad(buf[:0], r)
+	_ = c.nc.Publish(subjectLoad, buf)
+	return buf
+}
+
+// PublishSketch sends one room's unique-listener sketch.
+func (c *Conn) PublishSketch(buf []byte, s SketchReport) []byte {
+	buf = AppendSketch(buf[:0], s)
+	_ = c.nc.Publish(subjectSketch, buf)
+	return buf
+}
+
+// Flush waits until the server has everything published so far.
+func (c *Conn) Flush(timeout time.Duration) error { return c.nc.FlushTimeout(timeout) }

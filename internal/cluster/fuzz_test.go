@@ -1,0 +1,77 @@
+package cluster
+
+import (
+	"errors"
+	"testing"
+)
+
+// The decoders face the network (any publisher on the cluster): whatever
+// the bytes, they return a message or ErrBadMessage, never panic, and what
+// they accept encodes back to the same bytes.
+
+func FuzzParseProgram(f *testing.F) {
+	f.Add(AppendProgram(nil, 1, 0, [][]byte{{0xF8, 0xFF, 0xFE}, {1, 2}}))
+	f.Add([]byte{Version})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseProgram(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadMessage) {
+				t.Fatalf("error %v is not ErrBadMessage", err)
+			}
+			return
+		}
+		if got := AppendProgram(nil, m.Epoch, m.FirstSeq, m.Frames); string(got) != string(b) {
+			t.Fatalf("re-encoded %x, want %x", got, b)
+		}
+	})
+}
+
+func FuzzParseLoad(f *testing.F) {
+	f.Add(AppendLoad(nil, LoadReport{Edge: "e1", BaseURL: "http://127.0.0.1:8081", Connections: 2, Rooms: []RoomLoad{{Room: "r", Listeners: 2}}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseLoad(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadMessage) {
+				t.Fatalf("error %v is not ErrBadMessage", err)
+			}
+			return
+		}
+		if got := AppendLoad(nil, r); string(got) != string(b) {
+			t.Fatalf("re-encoded %x, want %x", got, b)
+		}
+	})
+}
+
+func FuzzParseSketch(f *testing.F) {
+	sk := NewSketch()
+	for i := range uint64(50) {
+		sk.Insert(i)
+	}
+	sb, _ := sk.MarshalBinary()
+	f.Add(AppendSketch(nil, SketchReport{Edge: "e1", Room: "r", Epoch: 1, Sketch: sb}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := ParseSketch(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadMessage) {
+				t.Fatalf("error %v is not ErrBadMessage", err)
+			}
+			return
+		}
+		if _, err := parseSketch(s.Sketch); err != nil && !errors.Is(err, ErrBadMessage) {
+			t.Fatalf("sketch error %v is not ErrBadMessage", err)
+		}
+	})
+}
+
+func FuzzParseEventState(f *testing.F) {
+	f.Add(AppendEvent(nil, EventMsg{Kind: EventRoomEnded, Epoch: 1}))
+	f.Add(AppendState(nil, StateMsg{State: StateLive, Epoch: 1}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := ParseEvent(b); err != nil && !errors.Is(err, ErrBadMessage) {
+			t.Fatal(err)
+		}
+		if _, err := ParseState(b); err != nil && !errors.Is(err, ErrBadMessage) {
+			t.Fatal(err)
+		}
+	})
+}

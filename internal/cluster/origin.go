@@ -1,0 +1,180 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+
+	"majlis/internal/program"
+	"majlis/internal/room"
+)
+
+// Publisher puts an origin's live programs on the cluster: one follower
+// goroutine per live room publishes each new chunk of the room's program
+// as one message on the room's program subject. It answers the rooms'
+// state requests and publishes a room's end on its events subject.
+type Publisher struct {
+	c        *Conn
+	epoch    uint64
+	programs func(room string) *program.Program // a live room's program, or nil
+	stateSub *nats.Subscription
+
+	mu     sync.Mutex
+	rooms  map[string]*follower
+	closed bool
+	wg     sync.WaitGroup
+}
+
+type follower struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewPublisher returns an origin's publisher. programs finds a live room's
+// program (live.Manager.Get). Its epoch, random per process, tells edges
+// that frame numbers started again.
+func NewPublisher(c *Conn, programs func(room string) *program.Program) (*Publisher, error) {
+	var b [8]byte
+	rand.Read(b[:])
+	p := &Publisher{c: c, epoch: binary.BigEndian.Uint64(b[:]) | 1, programs: programs, rooms: make(map[string]*follower)}
+	sub, err := c.nc.Subscribe(subjectPrefix+"*.state", p.answerState)
+	if err != nil {
+		return nil, err
+	}
+	p.stateSub = sub
+	return p, nil
+}
+
+// Epoch is this origin process's epoch (never 0).
+func (p *Publisher) Epoch() uint64 { return p.epoch }
+
+// answerState replies whether a room is live here (and this epoch).
+func (p *Publisher) answerState(m *nats.Msg) {
+	tok := strings.TrimSuffix(strings.TrimPrefix(m.Subject, subjectPrefix), ".state")
+	id, ok := roomFromToken(tok)
+	if !ok || m.Reply == "" {
+		p.c.bad.Add(1)
+		return
+	}
+	st := StateMsg{State: StateNotLive, Epoch: p.epoch}
+	if p.programs(id) != nil {
+		st.State = StateLive
+	}
+	_ = m.Respond(AppendState(nil, st))
+}
+
+// Start begins publishing room's program (a no-op when it is not live or
+// already published).
+func (p *Publisher) Start(id string) {
+	prog := p.programs(id)
+	if prog == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.rooms[id] != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &follower{cancel: cancel, done: make(chan struct{})}
+	p.rooms[id] = f
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer close(f.done)
+		p.follow(ctx, id, prog)
+		p.mu.Lock()
+		if p.rooms[id] == f {
+			delete(p.rooms, id)
+		}
+		p.mu.Unlock()
+	}()
+}
+
+// follow publishes every chunk of prog from now on until it closes or ctx
+// ends. A chunk overwritten before it was read (never, unless the NATS
+// client stalls for the whole ring) is skipped.
+func (p *Publisher) follow(ctx context.Context, id string, prog *program.Program) {
+	subj := programSubject(id)
+	var buf []byte
+	next := prog.Head()
+	for {
+		wait := prog.Wait()
+		for head := prog.Head(); next < head; next++ {
+			c := prog.Chunk(next)
+			if c == nil {
+				continue
+			}
+			buf = AppendProgram(buf[:0], p.epoch, c.FirstSeq, c.Frames)
+			// Publish copies buf into the client's buffer; while the client
+			// reconnects it buffers up to reconnectBuf, then fails: a gap.
+			_ = p.c.nc.Publish(subj, buf)
+		}
+		if prog.Closed() {
+			return
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// End stops publishing room's program and tells edges the room ended.
+func (p *Publisher) End(id string) {
+	p.mu.Lock()
+	f := p.rooms[id]
+	delete(p.rooms, id)
+	p.mu.Unlock()
+	if f != nil {
+		f.cancel()
+		<-f.done
+	}
+	_ = p.c.nc.Publish(eventsSubject(id), AppendEvent(nil, EventMsg{Kind: EventRoomEnded, Epoch: p.epoch}))
+}
+
+// Close stops every follower without telling edges anything: rooms go on
+// when this origin (or its successor) comes back, and edges hold meanwhile.
+func (p *Publisher) Close() {
+	p.mu.Lock()
+	p.closed = true
+	for _, f := range p.rooms {
+		f.cancel()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	_ = p.stateSub.Unsubscribe()
+}
+
+// Media is a room.Media whose rooms are also published on the cluster:
+// Start starts the room's follower after its program, End tells edges
+// after the program stopped (and drops the room's merged sketch from
+// Fleet, when set: the room service stored its final counts before).
+type Media struct {
+	room.Media
+	Publisher *Publisher
+	Fleet     *Fleet
+}
+
+// Start starts the room's program, then publishes it.
+func (m Media) Start(id string) error {
+	if err := m.Media.Start(id); err != nil {
+		return err
+	}
+	m.Publisher.Start(id)
+	return nil
+}
+
+// End stops the room's media, then tells the edges.
+func (m Media) End(id string) {
+	m.Media.End(id)
+	m.Publisher.End(id)
+	if m.Fleet != nil {
+		m.Fleet.Forget(id)
+	}
+}

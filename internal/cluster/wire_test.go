@@ -1,0 +1,132 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestProgramRoundTrip(t *testing.T) {
+	frames := [][]byte{{0xF8, 0xFF, 0xFE}, bytes.Repeat([]byte{7}, maxPacket), {}}
+	b := AppendProgram(nil, 42, 1000, frames)
+	m, err := ParseProgram(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Epoch != 42 || m.FirstSeq != 1000 || len(m.Frames) != 3 {
+		t.Fatalf("got %+v", m)
+	}
+	for i := range frames {
+		if !bytes.Equal(m.Frames[i], frames[i]) {
+			t.Fatalf("frame %d differs", i)
+		}
+	}
+}
+
+func TestEventStateRoundTrip(t *testing.T) {
+	e, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventRoomEnded, Epoch: 9}))
+	if err != nil || e.Kind != EventRoomEnded || e.Epoch != 9 {
+		t.Fatalf("event: %+v %v", e, err)
+	}
+	s, err := ParseState(AppendState(nil, StateMsg{State: StateLive, Epoch: 3}))
+	if err != nil || s.State != StateLive || s.Epoch != 3 {
+		t.Fatalf("state: %+v %v", s, err)
+	}
+}
+
+func TestLoadSketchRoundTrip(t *testing.T) {
+	r := LoadReport{Edge: "e1", BaseURL: "http://127.0.0.1:8081", Connections: 7,
+		Rooms: []RoomLoad{{Room: "abc", Listeners: 3}, {Room: "def", Listeners: 4}}}
+	got, err := ParseLoad(AppendLoad(nil, r))
+	if err != nil || !reflect.DeepEqual(got, r) {
+		t.Fatalf("load: %+v %v", got, err)
+	}
+	s := SketchReport{Edge: "e1", Room: "abc", Epoch: 5, Sketch: []byte{1, 2, 3}}
+	gs, err := ParseSketch(AppendSketch(nil, s))
+	if err != nil || !reflect.DeepEqual(gs, s) {
+		t.Fatalf("sketch: %+v %v", gs, err)
+	}
+}
+
+// TestBadMessages: every malformed message is ErrBadMessage, never a panic.
+func TestBadMessages(t *testing.T) {
+	good := AppendProgram(nil, 1, 2, [][]byte{{1, 2, 3}})
+	wrongVersion := append([]byte{2}, good[1:]...)
+	tooLong := AppendProgram(nil, 1, 2, [][]byte{bytes.Repeat([]byte{1}, maxPacket+1)})
+	overflow := AppendProgram(nil, 1, ^uint64(0), [][]byte{{1}})
+	load := AppendLoad(nil, LoadReport{Edge: "e", BaseURL: "http://h:1", Rooms: []RoomLoad{{Room: "r", Listeners: 1}}})
+	cases := map[string]func() error{
+		"program empty":         func() error { _, err := ParseProgram(nil); return err },
+		"program version":       func() error { _, err := ParseProgram(wrongVersion); return err },
+		"program truncated":     func() error { _, err := ParseProgram(good[:len(good)-1]); return err },
+		"program trailing":      func() error { _, err := ParseProgram(append(good, 0)); return err },
+		"program frame too big": func() error { _, err := ParseProgram(tooLong); return err },
+		"program seq overflow":  func() error { _, err := ParseProgram(overflow); return err },
+		"program no frames":     func() error { _, err := ParseProgram(AppendProgram(nil, 1, 2, nil)); return err },
+		"event kind":            func() error { _, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: 99})); return err },
+		"state value":           func() error { _, err := ParseState(AppendState(nil, StateMsg{State: 7})); return err },
+		"load truncated":        func() error { _, err := ParseLoad(load[:len(load)-2]); return err },
+		"load trailing":         func() error { _, err := ParseLoad(append(load, 1)); return err },
+		"load no edge":          func() error { _, err := ParseLoad(AppendLoad(nil, LoadReport{BaseURL: "http://h:1"})); return err },
+		"sketch bad length": func() error {
+			_, err := ParseSketch(append(AppendSketch(nil, SketchReport{Edge: "e", Room: "r", Sketch: []byte{1}}), 9))
+			return err
+		},
+		"sketch bytes": func() error { _, err := parseSketch([]byte{1, 2, 3, 4, 5}); return err },
+	}
+	for name, f := range cases {
+		if err := f(); !errors.Is(err, ErrBadMessage) {
+			t.Errorf("%s: %v, want ErrBadMessage", name, err)
+		}
+	}
+}
+
+func TestRoomToken(t *testing.T) {
+	for _, id := range []string{"abcdefgh23456789", "xabc", "A.B", "*", ">", "room with space", "ü"} {
+		tok := roomToken(id)
+		for _, c := range []byte(tok) {
+			if c == '.' || c == '*' || c == '>' || c == ' ' {
+				t.Fatalf("%q: token %q is not one subject token", id, tok)
+			}
+		}
+		if back, ok := roomFromToken(tok); !ok || back != id {
+			t.Fatalf("%q: token %q reads back as %q", id, tok, back)
+		}
+	}
+}
+
+func TestSketchEstimate(t *testing.T) {
+	a, b := NewSketch(), NewSketch()
+	for i := range uint64(20000) {
+		a.Insert(i)
+		b.Insert(i + 10000) // half of them shared
+	}
+	ab, _ := a.MarshalBinary()
+	bb, _ := b.MarshalBinary()
+	sa, err := parseSketch(ab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := parseSketch(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newSketch()
+	for _, s := range []*sketch{sa, sb, sa} { // merging again changes nothing
+		if err := m.merge(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 30000 distinct; 4 standard errors of 0.81 % is ±3.3 %.
+	if got := float64(m.estimate()); got < 30000*0.967 || got > 30000*1.033 {
+		t.Fatalf("merged estimate %.0f, want 30000 ± 3.3 %%", got)
+	}
+	small := NewSketch()
+	for i := range uint64(100) {
+		small.Insert(i * 7919)
+	}
+	if got := small.Estimate(); got < 98 || got > 102 {
+		t.Fatalf("small sketch: %d, want 100 ± 2 (sparse)", got)
+	}
+}

@@ -1,0 +1,228 @@
+package edge
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"majlis/internal/admission"
+	"majlis/internal/cluster"
+	"majlis/internal/program"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func frame(n uint64) []byte { return binary.BigEndian.AppendUint64([]byte{0xFC}, n) }
+
+var silence = []byte{0xF8, 0xFF, 0xFE}
+
+// origin is a stand-in origin on the cluster: a program of numbered frames
+// written by the test, published by a real cluster.Publisher.
+type origin struct {
+	pub  *cluster.Publisher
+	prog *program.Program
+	mu   sync.Mutex
+	live bool
+}
+
+func newOrigin(t *testing.T, c *cluster.Conn, room string) *origin {
+	t.Helper()
+	o := &origin{prog: program.New(program.Config{ChunkFrames: 2}), live: true}
+	var err error
+	o.pub, err = cluster.NewPublisher(c, func(id string) *program.Program {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if id == room && o.live {
+			return o.prog
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.pub.Start(room)
+	return o
+}
+
+// reader collects the frames of an edge program.
+type reader struct {
+	mu     sync.Mutex
+	frames [][]byte
+	closed chan struct{}
+}
+
+func read(p *program.Program) *reader {
+	r := &reader{closed: make(chan struct{})}
+	go func() {
+		defer close(r.closed)
+		var next uint64
+		for {
+			w := p.Wait()
+			for ; next < p.Head(); next++ {
+				if c := p.Chunk(next); c != nil {
+					r.mu.Lock()
+					r.frames = append(r.frames, c.Frames...)
+					r.mu.Unlock()
+				}
+			}
+			if p.Closed() {
+				return
+			}
+			<-w
+		}
+	}()
+	return r
+}
+
+func (r *reader) snapshot() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]byte(nil), r.frames...)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10 s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestEdgeOverCluster: an edge fed from the cluster writes the origin's
+// frames into its program in order; it reports its listener and unique
+// counts; when the origin stops (restart) it holds the room with silence
+// and resumes with the new origin's frames; the room's end closes the
+// edge's program.
+func TestEdgeOverCluster(t *testing.T) {
+	oc, err := cluster.Connect(cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0", Logger: quiet}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oc.Close()
+	ec, err := cluster.Connect(cluster.Config{URL: oc.ServerURL(), Logger: quiet}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	key := bytes.Repeat([]byte{1}, 32)
+	signer, _ := admission.NewSigner(key, time.Minute)
+
+	const room = "room1"
+	o := newOrigin(t, oc, room)
+	fleet, err := cluster.NewFleet(oc, o.pub.Epoch(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fleet.Close()
+
+	e, err := New(Config{Cluster: ec, PublicURL: "http://127.0.0.1:9", Tickets: signer, Logger: quiet, ReportEvery: 100 * time.Millisecond,
+		Program: program.Config{ChunkFrames: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.Joined(room, 12345)
+	p, release, err := e.Acquire(room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	r := read(p)
+	time.Sleep(300 * time.Millisecond) // subscribed, and the origin's follower runs
+
+	for i := range uint64(50) {
+		o.prog.WriteFrame(frame(i))
+		time.Sleep(2 * time.Millisecond)
+	}
+	waitFor(t, "50 frames on the edge", func() bool { return len(r.snapshot()) >= 50 })
+	got := r.snapshot()
+	// The first frames may precede the subscription; from the first one
+	// heard, every frame comes in order.
+	first := binary.BigEndian.Uint64(got[0][1:])
+	for i, f := range got {
+		if !bytes.Equal(f, frame(first+uint64(i))) {
+			t.Fatalf("edge frame %d: %x, want frame %d", i, f, first+uint64(i))
+		}
+	}
+	waitFor(t, "the fleet counts the edge's listener", func() bool { return fleet.Listeners(room) == 1 && fleet.Unique(room) == 1 })
+	if base, ok := fleet.EdgeFor(room); !ok || base != "http://127.0.0.1:9" {
+		t.Fatalf("placement: %q %v", base, ok)
+	}
+
+	// The origin stops (a restart): the edge holds the room with silence.
+	o.pub.Close()
+	n := len(r.snapshot())
+	waitFor(t, "silence while held", func() bool {
+		s := r.snapshot()
+		return len(s) >= n+10 && bytes.Equal(s[len(s)-1], silence)
+	})
+	// A new origin process: new epoch, frames numbered from 0 again.
+	o2 := newOrigin(t, oc, room)
+	defer o2.pub.Close()
+	time.Sleep(100 * time.Millisecond)
+	for i := range uint64(20) {
+		o2.prog.WriteFrame(frame(1000 + i))
+		time.Sleep(2 * time.Millisecond)
+	}
+	waitFor(t, "the new origin's frames", func() bool {
+		for _, f := range r.snapshot()[n:] {
+			if bytes.Equal(f, frame(1019)) {
+				return true
+			}
+		}
+		return false
+	})
+
+	// The room ends at the origin: the edge's program closes.
+	o2.mu.Lock()
+	o2.live = false
+	o2.mu.Unlock()
+	o2.pub.End(room)
+	select {
+	case <-r.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("edge program still open 10 s after the room ended")
+	}
+	if !p.Closed() {
+		t.Fatal("program not closed")
+	}
+}
+
+// TestEdgeRoomNotLive: a listener of a room the origin says is not live
+// gets a program that ends at once.
+func TestEdgeRoomNotLive(t *testing.T) {
+	oc, err := cluster.Connect(cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0", Logger: quiet}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oc.Close()
+	pub, err := cluster.NewPublisher(oc, func(string) *program.Program { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	signer, _ := admission.NewSigner(bytes.Repeat([]byte{1}, 32), time.Minute)
+	e, err := New(Config{Cluster: oc, PublicURL: "http://127.0.0.1:9", Tickets: signer, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	p, release, err := e.Acquire("gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	r := read(p)
+	select {
+	case <-r.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("program of a room not live still open after 10 s")
+	}
+}
