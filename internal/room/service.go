@@ -29,6 +29,7 @@ const (
 type Config struct {
 	Store         *store.Store
 	Media         Media
+	Recorder      Recorder // nil: recording is not available
 	Logger        *slog.Logger
 	MaxCohosts    int           // co-hosts besides the host, default 2
 	MaxSpeakers   int           // speakers besides host and co-hosts, default 10
