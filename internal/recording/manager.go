@@ -247,10 +247,11 @@ func (m *Manager) Recording(id string) room.RecordingState {
 // Attach is called when a room's program starts (live.Config.OnStart):
 // an armed or resumed recording begins at once.
 func (m *Manager) Attach(id string, p *program.Program) {
-	e := m.entry(id, false)
-	if e == nil {
+	if !validRoom(id) {
 		return
 	}
+	e := m.entry(id, true) // recording may be turned on later: the entry keeps the program
+
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.prog = p
