@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"majlis/internal/audio"
+	"majlis/internal/recording"
 	"majlis/internal/testkit"
 )
 
@@ -119,7 +120,7 @@ func (ts *testServer) get(t *testing.T, path, token string, hdr map[string]strin
 // request from the index's offset for 7 s plays the tone of 7 s; a 5 s
 // clip from a given offset holds exactly that audio.
 func TestRecordingReplay(t *testing.T) {
-	ts := startServerWith(t, "", func(*Config) {})
+	ts := startServerWith(t, "", func(c *Config) { c.EvidenceSpeakers = true })
 	_, hostTok := ts.createUser(t, "rec-host")
 	_, lisTok := ts.createUser(t, "rec-listener")
 	room := ts.liveRoom(t, hostTok)
@@ -239,8 +240,10 @@ func TestRecordingReplay(t *testing.T) {
 		t.Fatalf("Range requests: %d, %d %v (%d bytes)", code, code2, rh, len(tail))
 	}
 	seekPCM, _, _ := decodeRecording(t, append(head, tail...))
-	at := int((7 - pos.TimeS) * 48000)
-	want := dominant(pcm, 7*48000, recFrame, lowHz, highHz)
+	// Compared 100 ms after 7 s: a decoder that starts mid-stream (no
+	// pre-roll) needs a few frames to reach the tone's level.
+	at := int((7.1 - pos.TimeS) * 48000)
+	want := dominant(pcm, int(7.1*48000), recFrame, lowHz, highHz)
 	if got := dominant(seekPCM, at, recFrame, lowHz, highHz); got != want || want < 0 {
 		t.Fatalf("at 7 s: tone %d after the seek, %d in the whole replay, want the same tone", got, want)
 	}
@@ -283,13 +286,80 @@ func TestRecordingReplay(t *testing.T) {
 	if code, page, _ := ts.get(t, clip.Page, "", nil); code != 200 || !bytes.Contains(page, []byte("<html")) {
 		t.Fatalf("clip page %s: %d", clip.Page, code)
 	}
+
+	// The evidence store kept the speaker's own track (as sent, not
+	// re-encoded): it holds both tones too.
+	var segs struct {
+		Segments []struct{ ID, Track string } `json:"segments"`
+	}
+	ts.call(t, "GET", "/api/v1/evidence?room="+room+"&from="+onAt.Add(-time.Minute).UTC().Format(time.RFC3339), ts.AdminToken(), nil, &segs)
+	var heard []int16
+	for _, s := range segs.Segments {
+		if s.Track == "program" {
+			continue
+		}
+		code, b, _ := ts.get(t, "/api/v1/evidence/"+s.ID+".ogg", ts.AdminToken(), nil)
+		if code != 200 {
+			t.Fatalf("speaker evidence %s: %d", s.ID, code)
+		}
+		p, _, _ := decodeRecording(t, b)
+		heard = append(heard, p...)
+	}
+	if sf, sl := toneRuns(heard, lowHz, highHz); sf[0] < 0 || sf[1] < 0 || sl[0] > sf[1] || math.Abs(float64(sl[1]-sf[0]+1)*0.02-sent) > 0.1 {
+		t.Fatalf("speaker track in the evidence (%d segments): 440 Hz %d..%d, 1000 Hz %d..%d", len(segs.Segments), sf[0], sl[0], sf[1], sl[1])
+	}
+}
+
+// TestRecordingGracefulStop: a graceful stop ends the recording cleanly
+// (no repair needed at the next start): its meta says paused, its file
+// ends with the end of stream, and the next process resumes it.
+func TestRecordingGracefulStop(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServerWith(t, dir, func(*Config) {})
+	_, hostTok := ts.createUser(t, "stop-host")
+	room := ts.liveRoom(t, hostTok)
+	ts.must(t, 200, "POST", "/api/v1/rooms/"+room+"/recording", hostTok, `{"on":true}`)
+	time.Sleep(1500 * time.Millisecond)
+	ts.stop()
+	var meta struct {
+		State   string `json:"state"`
+		Bytes   int64  `json:"bytes"`
+		Samples int64  `json:"samples"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "recordings", room, "meta.json"))
+	if err != nil || json.Unmarshal(b, &meta) != nil || meta.State != "paused" {
+		t.Fatalf("meta after a graceful stop: %s %v", b, err)
+	}
+	file, _ := os.ReadFile(filepath.Join(dir, "recordings", room, "program.ogg"))
+	_, gaps, granule := decodeRecording(t, file)
+	if int64(len(file)) != meta.Bytes || granule != meta.Samples || gaps != 0 || granule < 48000 {
+		t.Fatalf("file after a graceful stop: %d bytes (meta %d), %d samples (meta %d), %d gaps", len(file), meta.Bytes, granule, meta.Samples, gaps)
+	}
+	if eos := file[len(file)-27:]; string(eos[:4]) != "OggS" || eos[5]&4 == 0 {
+		t.Fatal("the file does not end with an end-of-stream page")
+	}
+	ts = startServerWith(t, dir, func(*Config) {})
+	if v := ts.do(t, "GET", "/api/v1/rooms/"+room+"/state", "", "", nil); !bytes.Contains(v.body, []byte(`"recording":true`)) {
+		t.Fatalf("room after the restart: %s", v.body)
+	}
 }
 
 // TestRecordingPermissions: who may turn recording on, download, delete,
 // clip, and what ended and deleted recordings answer (the room domain's
 // matrix in internal/room/perm_test.go, as HTTP sees it).
 func TestRecordingPermissions(t *testing.T) {
-	ts := startServerWith(t, "", func(*Config) {})
+	var audit struct {
+		mu  sync.Mutex
+		got []recording.Access
+	}
+	ts := startServerWith(t, "", func(c *Config) {
+		c.EvidenceAccess = func(a recording.Access) error {
+			audit.mu.Lock()
+			defer audit.mu.Unlock()
+			audit.got = append(audit.got, a)
+			return nil
+		}
+	})
 	_, hostTok := ts.createUser(t, "perm-rec-host")
 	coID, coTok := ts.createUser(t, "perm-rec-co")
 	_, lisTok := ts.createUser(t, "perm-rec-lis")
@@ -350,6 +420,49 @@ func TestRecordingPermissions(t *testing.T) {
 			t.Errorf("%s: %s %s = %d %s, want %d %s", c.who, c.method, c.path, r.status, r.code, c.status, c.code)
 		}
 	}
+	// Moderation evidence: the program's segment of the ended room, for
+	// platform moderators and admins only; every access goes to the hook.
+	var mod struct{ Token string }
+	if code := ts.call(t, "POST", "/api/v1/users", ts.AdminToken(), map[string]string{"name": "perm-rec-mod", "role": "moderator"}, &mod); code != 201 {
+		t.Fatalf("create moderator: %d", code)
+	}
+	list := "/api/v1/evidence?room=" + room + "&from=" + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	for _, c := range []struct {
+		who, tok string
+		status   int
+		code     string
+	}{{"anonymous", "", 401, "unauthorized"}, {"the host", hostTok, 403, "forbidden"}, {"the co-host", coTok, 403, "forbidden"}, {"a listener", lisTok, 403, "forbidden"}} {
+		if r := ts.do(t, "GET", list, c.tok, "", nil); r.status != c.status || r.code != c.code {
+			t.Errorf("evidence list by %s: %d %s, want %d %s", c.who, r.status, r.code, c.status, c.code)
+		}
+	}
+	var segs struct {
+		Segments []struct{ ID, Track string } `json:"segments"`
+	}
+	if code := ts.call(t, "GET", list, mod.Token, nil, &segs); code != 200 || len(segs.Segments) == 0 || segs.Segments[0].Track != "program" {
+		t.Fatalf("evidence list by a moderator: %d %+v", code, segs)
+	}
+	seg := "/api/v1/evidence/" + segs.Segments[0].ID + ".ogg?reason=report"
+	if r := ts.do(t, "GET", seg, hostTok, "", nil); r.status != 403 {
+		t.Errorf("evidence played by the host: %d %s, want 403", r.status, r.code)
+	}
+	if code, b, h := ts.get(t, seg, mod.Token, nil); code != 200 || h.Get("Content-Type") != "audio/ogg" || h.Get("Cache-Control") != "private, no-store" {
+		t.Errorf("evidence played by a moderator: %d %v", code, h)
+	} else if _, gaps, g := decodeRecording(t, b); gaps != 0 || g < 48000 {
+		t.Errorf("evidence segment: %d gaps, %d samples", gaps, g)
+	}
+	if code := ts.call(t, "GET", seg, ts.AdminToken(), nil, nil); code != 200 {
+		t.Errorf("evidence played by the admin: %d", code)
+	}
+	if r := ts.do(t, "GET", "/api/v1/evidence/nope.ogg", mod.Token, "", nil); r.status != 404 || r.code != "evidence_not_found" {
+		t.Errorf("unknown evidence: %d %s", r.status, r.code)
+	}
+	audit.mu.Lock()
+	if len(audit.got) != 2 || audit.got[0].Reason != "report" || audit.got[0].Room != room {
+		t.Errorf("evidence accesses in the audit hook: %+v, want the moderator's and the admin's", audit.got)
+	}
+	audit.mu.Unlock()
+
 	other := ts.liveRoom(t, hostTok)
 	ts.must(t, 200, "POST", "/api/v1/rooms/"+other+"/end", hostTok, "")
 	if r := ts.do(t, "GET", "/api/v1/rooms/"+other+"/recording.ogg", hostTok, "", nil); r.status != 404 || r.code != "recording_not_found" {
