@@ -249,10 +249,10 @@ func (ev *Evidence) Attach(room string, p *program.Program) {
 		return
 	}
 	ev.wg.Add(1)
+	pos := p.Head()
 	go func() {
 		defer ev.wg.Done()
 		defer tr.closeIn()
-		pos := p.Head()
 		for {
 			wait := p.Wait()
 			closed := p.Closed()

@@ -299,7 +299,7 @@ func (m *Manager) startLocked(e *entry) {
 	prev := e.w
 	e.w = w
 	m.met.active.Inc()
-	go w.follow()
+	go w.follow(w.prog.Head()) // from this moment, whenever the goroutine runs
 	go w.run(prev)
 }
 

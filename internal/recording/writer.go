@@ -45,11 +45,11 @@ type writer struct {
 
 func (w *writer) halt() { w.once.Do(func() { close(w.stop) }) }
 
-// follow copies the program's chunks into the queue from the live edge on.
-func (w *writer) follow() {
+// follow copies the program's chunks into the queue from pos (the live
+// edge when recording was turned on) on.
+func (w *writer) follow(pos uint64) {
 	defer w.m.wg.Done()
 	defer close(w.queue)
-	pos := w.prog.Head()
 	for {
 		wait := w.prog.Wait()
 		closed := w.prog.Closed()
