@@ -12,7 +12,7 @@ var ErrRange = errors.New("recording: nothing recorded in this range")
 
 // cutResult describes what cut wrote.
 type cutResult struct {
-	From    int64 // granule position in the source where the output starts (a page boundary)
+	From    int64 // granule position in the (first) source where the output starts (a page boundary)
 	Samples int64 // granule position at the output's end
 	Bytes   int64
 	Index   []indexEntry // of the output
@@ -28,37 +28,60 @@ type cutResult struct {
 // starts with the page holding from and ends with the page holding to−1.
 // Nothing is decoded. to < 0 means to the end.
 func cut(w io.Writer, src Object, limit int64, idx []indexEntry, from, to int64, serial uint32) (cutResult, error) {
-	var res cutResult
-	var buf, out []byte
+	c := &cutter{w: w, serial: serial}
+	if err := c.pages(src, limit, idx, from, to); err != nil {
+		return c.res, err
+	}
+	return c.finish()
+}
+
+// cutter writes one output stream from the pages of one or more sources
+// (the segments of an evidence track, oldest first), one after the other.
+type cutter struct {
+	w       io.Writer
+	serial  uint32
+	out     []byte
+	buf     []byte
+	seq     uint32
+	res     cutResult
+	started bool
+	written int64
+	nextIdx int64
+}
+
+func (c *cutter) flush() error {
+	n, err := c.w.Write(c.out)
+	c.written += int64(n)
+	c.out = c.out[:0]
+	return err
+}
+
+// pages appends the pages of src holding [from, to) (the source's own
+// granule positions); the first call also copies the source's headers.
+func (c *cutter) pages(src Object, limit int64, idx []indexEntry, from, to int64) error {
 	var off int64
 	var pg pageAt
 	var err error
 	for i := range 2 {
-		pg, buf, err = readPage(src, off, limit, buf)
+		pg, c.buf, err = readPage(src, off, limit, c.buf)
 		if err != nil {
-			return res, err
+			return err
 		}
-		out = appendPage(out, buf, buf[5], 0, serial, uint32(i))
+		if c.seq < 2 {
+			c.out = appendPage(c.out, c.buf, c.buf[5], 0, c.serial, uint32(i))
+			c.seq = uint32(i) + 1
+		}
 		off += int64(pg.n)
 	}
+	c.seq = max(c.seq, 2)
 	g := int64(0) // granule at the start of the page at off
 	if e, ok := seek(idx, from); ok && e.Offset < limit {
 		off, g = e.Offset, e.Granule
 	}
-	seq := uint32(2)
-	started := false
-	var written int64
-	nextIdx := int64(0)
-	flush := func() error {
-		n, err := w.Write(out)
-		written += int64(n)
-		out = out[:0]
-		return err
-	}
 	for {
-		pg, buf, err = readPage(src, off, limit, buf)
+		pg, c.buf, err = readPage(src, off, limit, c.buf)
 		if err != nil || pg.segs == 0 && pg.flags&ogg.FlagEOS != 0 {
-			break
+			return nil
 		}
 		start, end := g, pg.granule
 		g = end
@@ -67,36 +90,40 @@ func cut(w io.Writer, src Object, limit int64, idx []indexEntry, from, to int64,
 			continue
 		}
 		if to >= 0 && start >= to {
-			break
+			return nil
 		}
-		if !started {
-			started, res.From = true, start
+		if !c.started {
+			c.started, c.res.From = true, start
 		}
-		if res.Samples >= nextIdx {
-			res.Index = append(res.Index, indexEntry{Granule: res.Samples, Offset: written + int64(len(out))})
-			nextIdx = res.Samples - res.Samples%indexEvery + indexEvery
+		if c.res.Samples >= c.nextIdx {
+			c.res.Index = append(c.res.Index, indexEntry{Granule: c.res.Samples, Offset: c.written + int64(len(c.out))})
+			c.nextIdx = c.res.Samples - c.res.Samples%indexEvery + indexEvery
 		}
-		res.Samples += end - start
-		out = appendPage(out, buf, 0, res.Samples, serial, seq)
-		seq++
-		if len(out) >= 64<<10 {
-			if err := flush(); err != nil {
-				return res, err
+		c.res.Samples += end - start
+		c.out = appendPage(c.out, c.buf, 0, c.res.Samples, c.serial, c.seq)
+		c.seq++
+		if len(c.out) >= 64<<10 {
+			if err := c.flush(); err != nil {
+				return err
 			}
 		}
 		if pg.flags&ogg.FlagEOS != 0 {
-			break
+			return nil
 		}
 	}
-	if !started {
-		return res, ErrRange
+}
+
+// finish ends the stream.
+func (c *cutter) finish() (cutResult, error) {
+	if !c.started {
+		return c.res, ErrRange
 	}
-	res.DataEnd = written + int64(len(out))
-	res.Seq = seq
-	out = appendEOS(out, res.Samples, serial, seq)
-	if err := flush(); err != nil {
-		return res, err
+	c.res.DataEnd = c.written + int64(len(c.out))
+	c.res.Seq = c.seq
+	c.out = appendEOS(c.out, c.res.Samples, c.serial, c.seq)
+	if err := c.flush(); err != nil {
+		return c.res, err
 	}
-	res.Bytes = written
-	return res, nil
+	c.res.Bytes = c.written
+	return c.res, nil
 }
