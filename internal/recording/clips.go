@@ -31,7 +31,8 @@ type Clip struct {
 	ID       string        `json:"id"`
 	Room     string        `json:"room"`
 	By       string        `json:"by"`
-	From     float64       `json:"from_s"` // where it starts in the room's recording, seconds
+	From     float64       `json:"from_s"`      // where it starts in the room's recording, seconds
+	At       time.Time     `json:"at,omitzero"` // a clip of a live room not being recorded: when its audio was live
 	Seconds  float64       `json:"seconds"`
 	Bytes    int64         `json:"bytes"`
 	Created  time.Time     `json:"created"`
@@ -57,7 +58,14 @@ func (m *Manager) MakeClip(id, by string, from, length, ttl time.Duration) (Clip
 	}
 	e.mu.Lock()
 	meta := e.meta
+	live := e.prog != nil && !e.prog.Closed()
+	recording := e.w != nil
 	e.mu.Unlock()
+	if from < 0 && live && !recording && m.cfg.Ring != nil {
+		// Not being recorded: the last seconds of the live program come
+		// from the evidence ring (the program the audience just heard).
+		return m.clipRing(id, by, length, ttl)
+	}
 	if meta.State == StateDeleted {
 		return Clip{}, ErrDeleted
 	}
@@ -88,6 +96,55 @@ func (m *Manager) MakeClip(id, by string, from, length, ttl time.Duration) (Clip
 	if err != nil {
 		return Clip{}, err
 	}
+	return m.storeClip(Clip{Room: id, By: by, From: float64(res.From) / samplesPerSecond, Seconds: float64(res.Samples) / samplesPerSecond}, out.Bytes(), ttl)
+}
+
+// clipRing cuts the last length of a live room's program from the
+// evidence ring's segments.
+func (m *Manager) clipRing(id, by string, length, ttl time.Duration) (Clip, error) {
+	n := int64(length.Seconds() * samplesPerSecond)
+	segs := m.cfg.Ring.programTail(id, n)
+	if len(segs) == 0 {
+		return Clip{}, ErrNotFound
+	}
+	var total int64
+	for _, s := range segs {
+		total += s.Samples
+	}
+	skip := max(total-n, 0)
+	var out bytes.Buffer
+	c := &cutter{w: &out, serial: segs[0].Serial}
+	var at time.Time
+	before := int64(0)
+	for _, s := range segs {
+		if before+s.Samples <= skip {
+			before += s.Samples
+			continue
+		}
+		from := max(skip-before, 0)
+		o, err := m.st.Open(s.File)
+		if err != nil {
+			return Clip{}, err
+		}
+		err = c.pages(o, min(s.Bytes, o.Size()), nil, from, -1)
+		o.Close()
+		if err != nil {
+			return Clip{}, err
+		}
+		if at.IsZero() && c.started {
+			at = s.Start.Add(time.Duration(c.res.From) * time.Second / samplesPerSecond)
+		}
+		before += s.Samples
+	}
+	res, err := c.finish()
+	if err != nil {
+		return Clip{}, err
+	}
+	return m.storeClip(Clip{Room: id, By: by, At: at, Seconds: float64(res.Samples) / samplesPerSecond}, out.Bytes(), ttl)
+}
+
+// storeClip gives a clip its id and stores it.
+func (m *Manager) storeClip(c Clip, data []byte, ttl time.Duration) (Clip, error) {
 	var rb [clipIDBytes]byte
 	rand.Read(rb[:])
 	cid := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(rb[:]))
@@ -95,13 +152,12 @@ func (m *Manager) MakeClip(id, by string, from, length, ttl time.Duration) (Clip
 	if ttl <= 0 {
 		ttl = DefaultClipTTL
 	}
-	c := Clip{ID: cid, Room: id, By: by, From: float64(res.From) / samplesPerSecond, Seconds: float64(res.Samples) / samplesPerSecond,
-		Bytes: int64(out.Len()), Created: now, Expires: now.Add(ttl), File: clipFile(cid)}
+	c.ID, c.Bytes, c.Created, c.Expires, c.File = cid, int64(len(data)), now, now.Add(ttl), clipFile(cid)
 	f, err := m.st.Create(c.File)
 	if err != nil {
 		return Clip{}, err
 	}
-	_, err = f.Write(out.Bytes())
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -443,6 +444,12 @@ func (tr *track) flush() {
 	tr.seg.Bytes += int64(len(tr.buf))
 	tr.ev.bytes.Add(float64(len(tr.buf)))
 	tr.buf = tr.buf[:0]
+	// What is in the file so far can be read (clips of a live room).
+	tr.ev.mu.Lock()
+	if s := tr.ev.segs[tr.seg.ID]; s != nil {
+		s.Bytes, s.Samples = tr.seg.Bytes, tr.seg.Samples
+	}
+	tr.ev.mu.Unlock()
 }
 
 func (tr *track) fail(err error) {
@@ -619,4 +626,28 @@ func (ev *Evidence) Close() {
 	}
 	ev.mu.Unlock()
 	ev.wg.Wait()
+}
+
+// programTail returns the room's program segments that hold its last n
+// samples, oldest first (the open one with what is flushed of it).
+func (ev *Evidence) programTail(room string, n int64) []Segment {
+	ev.mu.Lock()
+	var segs []Segment
+	for _, s := range ev.segs {
+		if s.Room == room && s.Track == "program" && s.Samples > 0 {
+			segs = append(segs, *s)
+		}
+	}
+	ev.mu.Unlock()
+	sort.Slice(segs, func(i, j int) bool { return segs[i].Start.After(segs[j].Start) })
+	var got int64
+	for i, s := range segs {
+		got += s.Samples
+		if got >= n {
+			segs = segs[:i+1]
+			break
+		}
+	}
+	slices.Reverse(segs)
+	return segs
 }

@@ -132,3 +132,54 @@ func TestEvidenceRing(t *testing.T) {
 		t.Fatalf("after a restart: %d segments", n)
 	}
 }
+
+// TestClipFromRing: a live room that is not being recorded is clipped from
+// the evidence ring: the last 3 s across 1 s segments, in one stream with
+// granules from 0 (1 s of 440 Hz, then 2 s of 1000 Hz). Once the room has
+// ended, the ring is no source of clips.
+func TestClipFromRing(t *testing.T) {
+	st := Dir{Root: t.TempDir()}
+	ev, err := NewEvidence(EvidenceConfig{Storage: st, Logger: quietLog(), Segment: time.Second, FlushEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	m, err := New(Config{Storage: st, Logger: quietLog(), Ring: ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	p := program.New(program.Config{RingChunks: 1024})
+	m.Attach("room7", p)
+	ev.Attach("room7", p)
+	src := newToneSource(t)
+	feed(p, src, 440, 2*time.Second)
+	feed(p, src, 1000, 2*time.Second)
+	time.Sleep(100 * time.Millisecond) // flushed
+	c, err := m.MakeClip("room7", "user", -1, 3*time.Second, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.At.IsZero() || c.Seconds < 3-0.05 || c.Seconds > 3.05 {
+		t.Fatalf("clip from the ring: %+v", c)
+	}
+	o, _, err := m.OpenClip(c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, o.Size())
+	o.ReadAt(b, 0)
+	o.Close()
+	pcm, g := decodeOgg(t, b)
+	if g != int64(c.Seconds*48000) {
+		t.Fatalf("clip: granule %d for %.3f s", g, c.Seconds)
+	}
+	if at := transition(pcm, 440, 1000); at < int((c.Seconds-2)*48000)-960 || at > int((c.Seconds-2)*48000)+960 {
+		t.Fatalf("clip from the ring: 1000 Hz from sample %d, want %d", at, int((c.Seconds-2)*48000))
+	}
+	p.Close()
+	m.RoomEnded("room7")
+	if _, err := m.MakeClip("room7", "user", -1, 3*time.Second, time.Hour); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("clip of an ended room that was not recorded: %v", err)
+	}
+}

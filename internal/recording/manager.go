@@ -48,6 +48,9 @@ type Config struct {
 	// goroutine, when a recording's state changes by itself (a write
 	// error, the end of a stretch).
 	OnChange func(room string)
+	// Ring, when set, is where clips of the last seconds of a live room
+	// that is not being recorded come from (the evidence ring's program).
+	Ring *Evidence
 }
 
 // Manager records the programs of live rooms: one entry per room that was

@@ -366,6 +366,16 @@ func TestRecordingPermissions(t *testing.T) {
 	room := ts.liveRoom(t, hostTok)
 	ts.must(t, 200, "POST", "/api/v1/rooms/"+room+"/cohosts/"+coID, hostTok, "")
 	p := "/api/v1/rooms/" + room
+	time.Sleep(time.Second)
+	// Not recorded: a clip of the last second comes from the evidence ring.
+	var ringClip struct {
+		At      time.Time `json:"at"`
+		Seconds float64   `json:"seconds"`
+	}
+	json.Unmarshal(ts.must(t, 201, "POST", p+"/clips", lisTok, `{"seconds":1}`).body, &ringClip)
+	if ringClip.At.IsZero() || ringClip.Seconds < 0.9 {
+		t.Errorf("clip of a live room not recorded: %+v", ringClip)
+	}
 	for _, c := range []struct {
 		who, tok, method, path, body string
 		status                       int

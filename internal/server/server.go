@@ -168,20 +168,21 @@ func New(cfg Config) (*Server, error) {
 		s.st.Close()
 		return nil, fmt.Errorf("stage: %w", err)
 	}
-	// Recordings live in the data dir; recordings a crash left open are
-	// repaired here, before any room goes live again.
-	if s.recs, err = recording.New(recording.Config{Storage: recording.Dir{Root: cfg.DataDir}, Logger: s.log, Registry: s.met.Registry,
-		OnChange: func(id string) {
-			if s.rooms != nil {
-				s.rooms.RecordingChanged(id)
-			}
-		}}); err != nil {
+	if s.evidence, err = recording.NewEvidence(recording.EvidenceConfig{Storage: recording.Dir{Root: cfg.DataDir}, Logger: s.log, Registry: s.met.Registry,
+		Window: cfg.EvidenceWindow, Retention: cfg.EvidenceRetention, Speakers: cfg.EvidenceSpeakers, Access: cfg.EvidenceAccess}); err != nil {
 		s.stage.Close()
 		s.st.Close()
 		return nil, err
 	}
-	if s.evidence, err = recording.NewEvidence(recording.EvidenceConfig{Storage: recording.Dir{Root: cfg.DataDir}, Logger: s.log, Registry: s.met.Registry,
-		Window: cfg.EvidenceWindow, Retention: cfg.EvidenceRetention, Speakers: cfg.EvidenceSpeakers, Access: cfg.EvidenceAccess}); err != nil {
+	// Recordings live in the data dir; recordings a crash left open are
+	// repaired here, before any room goes live again.
+	if s.recs, err = recording.New(recording.Config{Storage: recording.Dir{Root: cfg.DataDir}, Logger: s.log, Registry: s.met.Registry,
+		Ring: s.evidence, OnChange: func(id string) {
+			if s.rooms != nil {
+				s.rooms.RecordingChanged(id)
+			}
+		}}); err != nil {
+		s.evidence.Close()
 		s.stage.Close()
 		s.st.Close()
 		return nil, err

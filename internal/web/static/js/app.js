@@ -209,7 +209,7 @@ function viewRoom(id) {
         h("div", { class: "row" }, (reactionSet || []).map((em) => h("button", { class: "react", "data-emoji": em, "aria-label": t("react.send", { emoji: em }),
           onclick: () => api.call("POST", `/rooms/${encodeURIComponent(id)}/reactions`, { emoji: em }).catch((e) => { status.textContent = t("common.error", { message: e.message }); }) }, em))),
         totalsSlot));
-      if (view.recording) parts.push(clipButton(id));
+      parts.push(clipButton(id));
       const onStage = view.stage.some((m) => m.id === me.id);
       const requested = (view.requests || []).some((r) => r.id === me.id);
       if (onStage) {
