@@ -78,12 +78,18 @@ type recordingJSON struct {
 	Created   time.Time `json:"created"`
 	Ended     time.Time `json:"ended,omitzero"`
 	Ogg       string    `json:"ogg"`
+	// Chapters are the speaker turns: {"t_s","user","name"}.
+	Chapters []recording.Chapter `json:"chapters"`
 }
 
 func recordingView(id string, m recording.Meta) recordingJSON {
-	return recordingJSON{State: m.State, On: m.On, Public: m.Public, Clips: !m.ClipsOff, DurationS: m.Duration().Seconds(),
+	v := recordingJSON{State: m.State, On: m.On, Public: m.Public, Clips: !m.ClipsOff, DurationS: m.Duration().Seconds(),
 		Bytes: m.Bytes, Plays: m.Plays, Dropped: m.Dropped, Error: m.Err, TrimmedS: m.TrimmedS, Created: m.Created, Ended: m.Ended,
-		Ogg: apiPrefix + "/rooms/" + id + "/recording.ogg"}
+		Ogg: apiPrefix + "/rooms/" + id + "/recording.ogg", Chapters: m.Chapters}
+	if v.Chapters == nil {
+		v.Chapters = []recording.Chapter{}
+	}
+	return v
 }
 
 func (a *API) recordingInfo(w http.ResponseWriter, r *http.Request) error {

@@ -311,7 +311,7 @@ func (m *Manager) startLocked(e *entry) {
 func (m *Manager) setMeta(e *entry, meta Meta) error {
 	e.mu.Lock()
 	meta.On, meta.Public, meta.ClipsOff, meta.Plays = e.meta.On, e.meta.Public, e.meta.ClipsOff, e.meta.Plays
-	meta.Err = e.meta.Err
+	meta.Err, meta.Chapters = e.meta.Err, e.meta.Chapters
 	e.meta = meta
 	e.mu.Unlock()
 	return m.putMeta(meta)
@@ -330,6 +330,7 @@ func (m *Manager) finishStretch(w *writer, meta Meta, complete bool) {
 		}
 	}
 	meta.On, meta.Public, meta.ClipsOff, meta.Plays, meta.Err = e.meta.On, e.meta.Public, e.meta.ClipsOff, e.meta.Plays, e.meta.Err
+	meta.Chapters = e.meta.Chapters
 	if meta.State == StateFinished {
 		meta.On = false
 	}
@@ -584,4 +585,19 @@ func (m *Manager) Seek(id string, d time.Duration) (Position, error) {
 		pos.Offset, pos.At = e.Offset, time.Duration(e.Granule)*time.Second/samplesPerSecond
 	}
 	return pos, nil
+}
+
+// SpeakerTurn adds a chapter at the recording's current end when the room
+// is being recorded (room.Recorder).
+func (m *Manager) SpeakerTurn(id, member, name string) {
+	e := m.entry(id, false)
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.w == nil || len(e.meta.Chapters) >= maxChapters {
+		return
+	}
+	e.meta.Chapters = append(e.meta.Chapters, Chapter{AtS: float64(e.samples.Load()) / samplesPerSecond, User: member, Name: name})
 }

@@ -39,6 +39,8 @@ type Meta struct {
 	Dropped  int64   `json:"dropped"` // program chunks the writer could not take (see writer.queue)
 	Err      string  `json:"error,omitempty"`
 	TrimmedS float64 `json:"trimmed_s,omitempty"`
+	// Chapters are the speaker turns while recording, in order.
+	Chapters []Chapter `json:"chapters,omitempty"`
 
 	Created time.Time `json:"created"`
 	Ended   time.Time `json:"ended,omitzero"`   // the room ended
@@ -59,3 +61,14 @@ func (m *Manager) putMeta(meta Meta) error {
 	}
 	return m.st.Put(metaName(meta.Room), b)
 }
+
+// Chapter is a speaker's turn: from AtS seconds into the recording.
+type Chapter struct {
+	AtS  float64 `json:"t_s"`
+	User string  `json:"user"`
+	Name string  `json:"name"`
+}
+
+// maxChapters bounds a recording's chapters (a room with a very busy stage
+// keeps its first ones).
+const maxChapters = 2000

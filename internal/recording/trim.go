@@ -69,7 +69,15 @@ func (m *Manager) Trim(id string, d time.Duration) (Meta, error) {
 	}
 	e.meta.File, e.meta.Index = file, index
 	e.meta.Samples, e.meta.DataEnd, e.meta.Bytes, e.meta.Seq = res.Samples, res.DataEnd, res.Bytes, res.Seq
-	e.meta.TrimmedS += float64(res.From) / samplesPerSecond
+	cutS := float64(res.From) / samplesPerSecond
+	e.meta.TrimmedS += cutS
+	var ch []Chapter
+	for _, c := range e.meta.Chapters {
+		if c.AtS -= cutS; c.AtS >= 0 {
+			ch = append(ch, c)
+		}
+	}
+	e.meta.Chapters = ch
 	e.flushed.Store(res.DataEnd)
 	e.samples.Store(res.Samples)
 	nm := e.meta

@@ -13,6 +13,9 @@ type Recorder interface {
 	SetRecording(room string, on bool) error
 	// Recording is a room's recording state; it takes no room lock.
 	Recording(room string) RecordingState
+	// SpeakerTurn marks that a member began speaking (took the stage):
+	// a chapter of the replay when the room is being recorded.
+	SpeakerTurn(room, member, name string)
 }
 
 // RecordingState is what the room's view and the decisions need of a

@@ -26,6 +26,8 @@ func (f *fakeRecorder) SetRecording(id string, on bool) error {
 	return nil
 }
 
+func (f *fakeRecorder) SpeakerTurn(room, member, name string) {}
+
 func (f *fakeRecorder) Recording(id string) RecordingState {
 	f.mu.Lock()
 	defer f.mu.Unlock()

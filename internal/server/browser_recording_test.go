@@ -43,6 +43,7 @@ func TestBrowserReplay(t *testing.T) {
 		chromedp.Navigate(roomURL),
 		waitFor(`document.querySelector('[data-testid=replay-audio]') !== null`, 10*time.Second),
 		waitFor(`document.querySelector('[data-testid=rec]') === null`, 5*time.Second),
+		waitFor(`document.querySelector('[data-testid=next-speaker]') !== null`, 5*time.Second),
 		waitFor(`(() => { const a = document.querySelector('[data-testid=replay-audio]'); return a.readyState >= 1 && a.duration > 5; })()`, 10*time.Second),
 		chromedp.Evaluate[chromedp.Void](`void document.querySelector('[data-testid=replay-audio]').play()`),
 		waitFor(`document.querySelector('[data-testid=replay-audio]').currentTime > 0.5`, 10*time.Second),

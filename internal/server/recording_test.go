@@ -121,7 +121,7 @@ func (ts *testServer) get(t *testing.T, path, token string, hdr map[string]strin
 // clip from a given offset holds exactly that audio.
 func TestRecordingReplay(t *testing.T) {
 	ts := startServerWith(t, "", func(c *Config) { c.EvidenceSpeakers = true })
-	_, hostTok := ts.createUser(t, "rec-host")
+	hostID, hostTok := ts.createUser(t, "rec-host")
 	_, lisTok := ts.createUser(t, "rec-listener")
 	room := ts.liveRoom(t, hostTok)
 	var v roomView
@@ -185,6 +185,11 @@ func TestRecordingReplay(t *testing.T) {
 		DurationS float64 `json:"duration_s"`
 		Bytes     int64   `json:"bytes"`
 		Plays     int64   `json:"plays"`
+		Chapters  []struct {
+			AtS  float64 `json:"t_s"`
+			User string  `json:"user"`
+			Name string  `json:"name"`
+		} `json:"chapters"`
 	}
 	for i := 0; ; i++ {
 		ts.call(t, "GET", "/api/v1/rooms/"+room+"/recording", hostTok, nil, &info)
@@ -210,6 +215,10 @@ func TestRecordingReplay(t *testing.T) {
 		t.Fatalf("replay lasts %.3f s (info %.3f s), recording was on for %.3f s", rec, info.DurationS, wall)
 	}
 	first, last := toneRuns(pcm, lowHz, highHz)
+	// The host's turn is a chapter: it starts before the tone does.
+	if len(info.Chapters) != 1 || info.Chapters[0].User != hostID || info.Chapters[0].Name != "rec-host" || info.Chapters[0].AtS > float64(first[0])*0.02 {
+		t.Fatalf("chapters %+v, want the host's turn before %.2f s", info.Chapters, float64(first[0])*0.02)
+	}
 	if first[0] < 0 || first[1] < 0 || !(first[0] < last[0] && last[0] < first[1] && first[1] < last[1]) {
 		t.Fatalf("tones in the replay (20 ms windows): 440 Hz %d..%d, 1000 Hz %d..%d, want both in order", first[0], last[0], first[1], last[1])
 	}

@@ -72,6 +72,16 @@ export function replaySection(id) {
     if (r.state !== "finished" && r.state !== "paused") return;
     const p = player(`/api/v1${rooms(id)}/recording.ogg`, "replay-audio");
     box.append(h("p", { class: "muted" }, t("replay.length", { d: mmss(r.duration_s) }), " · ", t("replay.plays", { n: r.plays || 0 })), p.el);
+    const chapters = r.chapters || [];
+    if (chapters.length) {
+      // Speaker turns kept while live: jump to the next one, or to any.
+      box.append(h("div", { class: "row" }, h("button", { type: "button", "data-testid": "next-speaker", onclick: () => {
+        const next = chapters.find((c) => c.t_s > p.audio.currentTime + 0.5);
+        if (next) p.audio.currentTime = next.t_s;
+      } }, t("replay.next"))),
+      h("ol", { class: "chapters", "aria-label": t("replay.chapters") }, chapters.map((c) => h("li", {},
+        h("button", { type: "button", class: "link", onclick: () => { p.audio.currentTime = c.t_s; } }, t("replay.chapter", { name: c.name || c.user, t: mmss(c.t_s) }))))));
+    }
     if (api.signedIn() && r.clips) box.append(clipButton(id, () => p.audio.currentTime));
     box.hidden = false;
   }, () => {});
