@@ -96,7 +96,7 @@ func newCollectors(reg *prometheus.Registry) collectors {
 		errors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "majlis_recording_write_errors_total", Help: "Recordings stopped by a write error (disk full, I/O error)."}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "majlis_recording_dropped_chunks_total", Help: "Program chunks a recording missed because its writer was behind."}),
 		active:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "majlis_recordings_active", Help: "Recordings being written now."}),
-		storage: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "majlis_recording_storage_bytes", Help: "Bytes stored for a room: its recording and its clips."}, []string{"room"}),
+		storage: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "majlis_recording_storage_bytes", Help: "Bytes stored for a room's recording (what the host sees in the studio)."}, []string{"room"}),
 	}
 	if reg != nil {
 		reg.MustRegister(c.bytes, c.errors, c.dropped, c.active, c.storage)

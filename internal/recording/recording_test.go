@@ -101,6 +101,19 @@ func TestRecordAndReplay(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "recordings/room1")); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("recording dir: %v %v, want mode 0700", fi.Mode(), err)
 	}
+	// The retention job: kept for an hour after the room ended, then
+	// deleted (a tombstone stays: the replay is "gone").
+	m.Sweep(time.Now().Add(30*time.Minute), time.Hour)
+	if _, err := m.Meta("room1"); err != nil {
+		t.Fatalf("within the retention: %v", err)
+	}
+	m.Sweep(time.Now().Add(2*time.Hour), time.Hour)
+	if _, err := m.OpenReplay("room1"); !errors.Is(err, ErrDeleted) {
+		t.Fatalf("after the retention: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "recordings/room1/program.ogg")); !os.IsNotExist(err) {
+		t.Fatalf("the file after the retention: %v", err)
+	}
 }
 
 func headerLen(t *testing.T, b []byte) int {
