@@ -585,5 +585,28 @@ func TestRecordingSurvivesKill9(t *testing.T) {
 	if err != nil || len(idx)%16 != 0 || len(idx)/16 < int(float64(granule)/48000)-1 {
 		t.Fatalf("index: %d bytes for %.1f s (%v)", len(idx), float64(granule)/48000, err)
 	}
+	// The evidence ring's segment that was open at the kill was repaired too.
+	var segs struct {
+		Segments []struct {
+			ID, Track string
+			Samples   int64
+		} `json:"segments"`
+	}
+	from := killedAt.Add(-time.Minute).UTC().Format(time.RFC3339)
+	if code := p.call(t, "GET", "/api/v1/evidence?room="+rm.ID+"&from="+from, sigtermToken, nil, &segs); code != 200 || len(segs.Segments) == 0 {
+		t.Fatalf("evidence after the restart: %d %+v", code, segs)
+	}
+	req, _ := http.NewRequest("GET", p.base+"/api/v1/evidence/"+segs.Segments[0].ID+".ogg", nil)
+	req.Header.Set("Authorization", "Bearer "+sigtermToken)
+	resp, err := testHTTP.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("evidence segment after the restart: %v %v", err, resp)
+	}
+	eb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	epcm, egaps, egran := decodeRecording(t, eb)
+	if ef, el := toneRuns(epcm, lowHz); egaps != 0 || egran != segs.Segments[0].Samples || ef[0] < 0 || float64(el[0]-ef[0]+1)*0.02 < toneSent-2 {
+		t.Fatalf("evidence segment open at the kill: %d gaps, %d samples (meta %d), tone windows %d..%d", egaps, egran, segs.Segments[0].Samples, ef[0], el[0])
+	}
 	t.Logf("kept %.2f s of %.2f s of tone sent before the kill; file %.2f s, ffprobe %s s", kept, toneSent, float64(granule)/48000, probe.Format.Duration)
 }
