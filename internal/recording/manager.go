@@ -273,6 +273,16 @@ func (m *Manager) RoomEnded(id string) {
 	e.mu.Lock()
 	e.prog = nil
 	e.ended = true
+	if e.meta.File == "" && e.meta.State == "" && e.w == nil && !e.meta.On {
+		// Never recorded: nothing to keep of the room here.
+		m.mu.Lock()
+		if m.entries[id] == e {
+			delete(m.entries, id)
+		}
+		m.mu.Unlock()
+		e.mu.Unlock()
+		return
+	}
 	var save bool
 	if e.w == nil && e.meta.State == StatePaused {
 		e.meta.State, e.meta.Ended, e.meta.On = StateFinished, time.Now().UTC(), false
@@ -514,7 +524,7 @@ func (m *Manager) Delete(id, why string) error {
 			}
 		}
 	}
-	m.met.storage.WithLabelValues(id).Set(0)
+	m.met.storage.DeleteLabelValues(id)
 	m.log.Info("recording deleted", "room", id, "why", why, "bytes", meta.Bytes, "duration", meta.Duration())
 	m.changed(id)
 	return nil
