@@ -67,3 +67,56 @@ func processCPU() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkWriteFrameRecorded is the mixer's side of recording: the cost of
+// program.WriteFrame (framing each chunk once) with no reader, and with a
+// recording and the evidence ring following the program. The readers run
+// on their own goroutines and the program never waits for them; what
+// remains is sharing the CPU.
+func BenchmarkWriteFrameRecorded(b *testing.B) {
+	enc, err := newEncoder()
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := &toneSource{enc: enc}
+	frames := make([][]byte, 50)
+	for i := range frames {
+		frames[i] = src.frame(440)
+	}
+	for _, recorded := range []bool{false, true} {
+		name := "none"
+		if recorded {
+			name = "recording+evidence"
+		}
+		b.Run(name, func(b *testing.B) {
+			st := Dir{Root: b.TempDir()}
+			p := program.New(program.Config{})
+			if recorded {
+				m, err := New(Config{Storage: st, Logger: quietLog()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer m.Close()
+				ev, err := NewEvidence(EvidenceConfig{Storage: st, Logger: quietLog()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer ev.Close()
+				m.SetRecording("room", true)
+				m.Attach("room", p)
+				ev.Attach("room", p)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p.WriteFrame(frames[i%len(frames)])
+				if i%50 == 49 { // let the readers keep up, as in real time, off the clock
+					b.StopTimer()
+					time.Sleep(time.Millisecond)
+					b.StartTimer()
+				}
+			}
+			b.StopTimer()
+			p.Close()
+		})
+	}
+}

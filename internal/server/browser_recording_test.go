@@ -8,7 +8,9 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// The REC badge shows on the listener page while the room is recorded; once
+// The REC badge shows on the listener page and in the studio while the room
+// is recorded (the studio tells the speaker, and that audio is kept for
+// review); once
 // the room ends, the same page offers the replay: it plays, seeks and
 // changes speed (Chromium's own Ogg/Opus demuxer and decoder, with the
 // Range requests it makes).
@@ -32,6 +34,14 @@ func TestBrowserReplay(t *testing.T) {
 	run(t, tab, 15*time.Second, "REC badge", log,
 		waitFor(`document.querySelector('[data-testid=rec]')?.textContent === "REC"`, 10*time.Second))
 	screenshot(t, tab, "listener-rec")
+	// The studio shows it too, and tells the speaker; and that audio is kept for review.
+	studio := newTab(t, browser, "studio", log)
+	signIn(t, studio, ts, hostTok, "/studio/"+room, log)
+	run(t, studio, 15*time.Second, "studio REC badge and notices", log,
+		waitFor(`document.querySelector('[data-testid=rec]')?.textContent === "REC"`, 10*time.Second),
+		waitFor(`document.querySelector('[data-testid=rec-notice] span')?.hidden === false`, 5*time.Second),
+		waitFor(`document.querySelector('[data-testid=evidence-notice]')?.textContent.includes("review")`, 5*time.Second),
+		waitFor(`document.querySelector('#recording-toggle')?.getAttribute('aria-pressed') === "true"`, 5*time.Second))
 
 	sp := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
 	time.Sleep(6 * time.Second)

@@ -302,6 +302,7 @@ function viewStudio(id) {
   const manage = h("div", { class: "stack" });
   const recSlot = h("span");
   const recCard = h("div");
+  const recNotice = h("span", { hidden: true }, t("rec.speaker"));
   let recKey = "";
   let view = null;
   let stageKey = "";
@@ -420,6 +421,7 @@ function viewStudio(id) {
     if (key !== stageKey) { stageKey = key; stageBox.replaceChildren(stageList(v, false, memberControls)); }
     pinSlot.replaceChildren(pinBox(v));
     recSlot.replaceChildren(recBadge(v));
+    recNotice.hidden = !v.recording;
     const rk = JSON.stringify([v.state, v.recording, v.recording_error, canRun()]);
     if (rk !== recKey) { recKey = rk; recCard.replaceChildren(canRun() ? hostRecording(id, v, () => feed.soon()) : ""); }
     renderManage();
@@ -437,6 +439,7 @@ function viewStudio(id) {
     h("div", { class: "row" }, start, end, leaveRole), out,
     h("section", { class: "card stack", "aria-labelledby": "mic-h" }, h("h2", { id: "mic-h" }, t("studio.mic")),
       h("div", { class: "row" }, golive, mute), level, status,
+      h("p", { class: "notice", "data-testid": "rec-notice", "aria-live": "polite" }, recNotice),
       h("p", { class: "muted small", "data-testid": "evidence-notice" }, t("rec.notice"))),
     recCard,
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
