@@ -1,6 +1,8 @@
 package recording
 
 import (
+	"os"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -118,5 +120,67 @@ func BenchmarkWriteFrameRecorded(b *testing.B) {
 			b.StopTimer()
 			p.Close()
 		})
+	}
+}
+
+// BenchmarkRecordingLoad records many rooms at once in real time: one
+// goroutine stands in for the rooms' mixers and writes a frame to every
+// room's program each 20 ms (ROOMS, default 100), each room recorded and
+// in the evidence ring, for 5 s per op. It reports how late the stand-in
+// mixer's ticks ran (p99 and max, ms) and the process CPU per room: what
+// recording that many rooms costs the mixers sharing the machine.
+func BenchmarkRecordingLoad(b *testing.B) {
+	rooms := 100
+	if v, err := strconv.Atoi(os.Getenv("ROOMS")); err == nil && v > 0 {
+		rooms = v
+	}
+	enc, err := newEncoder()
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := &toneSource{enc: enc}
+	frames := make([][]byte, 50)
+	for i := range frames {
+		frames[i] = src.frame(440)
+	}
+	for n := 0; n < b.N; n++ {
+		st := Dir{Root: b.TempDir()}
+		m, err := New(Config{Storage: st, Logger: quietLog()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ev, err := NewEvidence(EvidenceConfig{Storage: st, Logger: quietLog()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		progs := make([]*program.Program, rooms)
+		for i := range progs {
+			id := "load" + strconv.Itoa(i)
+			progs[i] = program.New(program.Config{})
+			m.SetRecording(id, true)
+			m.Attach(id, progs[i])
+			ev.Attach(id, progs[i])
+		}
+		cpu0 := processCPU()
+		start := time.Now()
+		var late []time.Duration
+		for tick := 0; tick < 250; tick++ { // 5 s
+			due := start.Add(time.Duration(tick) * 20 * time.Millisecond)
+			time.Sleep(time.Until(due))
+			late = append(late, time.Since(due))
+			for _, p := range progs {
+				p.WriteFrame(frames[tick%len(frames)])
+			}
+		}
+		cpu := processCPU() - cpu0
+		for _, p := range progs {
+			p.Close()
+		}
+		m.Close()
+		ev.Close()
+		slices.Sort(late)
+		b.ReportMetric(float64(late[len(late)*99/100].Microseconds())/1000, "p99-late-ms")
+		b.ReportMetric(float64(late[len(late)-1].Microseconds())/1000, "max-late-ms")
+		b.ReportMetric(cpu.Seconds()/5/float64(rooms)*100, "cpu%/room")
 	}
 }

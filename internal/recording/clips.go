@@ -28,17 +28,16 @@ var (
 
 // Clip is a short cut of a room's recording with its own page.
 type Clip struct {
-	ID       string        `json:"id"`
-	Room     string        `json:"room"`
-	By       string        `json:"by"`
-	From     float64       `json:"from_s"`      // where it starts in the room's recording, seconds
-	At       time.Time     `json:"at,omitzero"` // a clip of a live room not being recorded: when its audio was live
-	Seconds  float64       `json:"seconds"`
-	Bytes    int64         `json:"bytes"`
-	Created  time.Time     `json:"created"`
-	Expires  time.Time     `json:"expires"`
-	File     string        `json:"-"`
-	Duration time.Duration `json:"-"`
+	ID      string    `json:"id"`
+	Room    string    `json:"room"`
+	By      string    `json:"by"`
+	From    float64   `json:"from_s"`      // where it starts in the room's recording, seconds
+	At      time.Time `json:"at,omitzero"` // a clip of a live room not being recorded: when its audio was live
+	Seconds float64   `json:"seconds"`
+	Bytes   int64     `json:"bytes"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
+	File    string    `json:"-"`
 }
 
 func clipMeta(id string) string { return "clips/" + id + ".json" }
