@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"majlis/internal/program"
 )
 
@@ -306,7 +309,8 @@ func TestWriteErrorReported(t *testing.T) {
 	var changes sync.WaitGroup
 	changes.Add(1)
 	var once sync.Once
-	m, err := New(Config{Storage: st, Logger: quietLog(), FlushEvery: 20 * time.Millisecond, QueueChunks: 10,
+	reg := prometheus.NewRegistry()
+	m, err := New(Config{Storage: st, Logger: quietLog(), FlushEvery: 20 * time.Millisecond, QueueChunks: 10, Registry: reg,
 		OnChange: func(string) { once.Do(changes.Done) }})
 	if err != nil {
 		t.Fatal(err)
@@ -338,6 +342,12 @@ func TestWriteErrorReported(t *testing.T) {
 	if rs.Error == "" {
 		t.Fatalf("state after a write error: %+v", rs)
 	}
+	if n := counter(m.met.errors); n != 1 {
+		t.Fatalf("majlis_recording_write_errors_total %v after one write error", n)
+	}
+	if n := counter(m.met.dropped); n == 0 {
+		t.Fatal("majlis_recording_dropped_chunks_total 0 after a stalled disk")
+	}
 	st.mu.Lock()
 	st.fail = false // space again: the file is repaired at the end of the stretch
 	st.mu.Unlock()
@@ -358,4 +368,10 @@ func TestWriteErrorReported(t *testing.T) {
 	}
 	b, _ := json.Marshal(meta)
 	t.Logf("meta after a write error: %s", b)
+}
+
+func counter(c prometheus.Counter) float64 {
+	var m dto.Metric
+	c.Write(&m)
+	return m.GetCounter().GetValue()
 }
