@@ -374,14 +374,8 @@ func (tr *track) run() {
 // add takes a chunk's frames (one page) or a speaker's packet (gathered
 // into pages of speakerPagePackets).
 func (tr *track) add(packets [][]byte) {
-	if tr.failed {
-		return
-	}
-	if tr.f == nil {
+	if tr.f == nil && !tr.failed {
 		tr.open()
-		if tr.failed {
-			return
-		}
 	}
 	for _, p := range packets {
 		tr.pending = append(tr.pending, p)
@@ -397,7 +391,14 @@ func (tr *track) add(packets [][]byte) {
 }
 
 func (tr *track) page() {
-	if len(tr.pending) == 0 || tr.f == nil {
+	if len(tr.pending) == 0 {
+		return
+	}
+	if tr.f == nil || tr.failed {
+		// Not written (a write error): the time still counts, so the
+		// segment ends and the next one tries the disk again.
+		tr.seg.Samples += tr.psamp
+		tr.pending, tr.psamp = tr.pending[:0], 0
 		return
 	}
 	tr.seg.Samples += tr.psamp
@@ -490,8 +491,8 @@ func (tr *track) finish(last bool) {
 		ev.segs[seg.ID] = &seg
 		ev.mu.Unlock()
 		tr.ring = append(tr.ring, seg.ID)
-		tr.failed = false
 	}
+	tr.failed, tr.seg = false, Segment{}
 	if last {
 		return
 	}

@@ -56,8 +56,17 @@ func TestEvidenceRing(t *testing.T) {
 	}
 	tap.Close()
 	p.Close()
-	time.Sleep(200 * time.Millisecond)
-	segs := ev.Find("room6", start, time.Now())
+	var segs []Segment
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		segs = ev.Find("room6", start, time.Now())
+		open := false
+		for _, s := range segs {
+			open = open || s.Open()
+		}
+		if !open || time.Now().After(deadline) {
+			break
+		}
+	}
 	var program, speaker int
 	for _, s := range segs {
 		if s.Open() {

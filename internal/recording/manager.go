@@ -284,6 +284,16 @@ func (m *Manager) RoomEnded(id string) {
 		return
 	}
 	var save bool
+	if e.w == nil && e.meta.State == StateRecording {
+		// A stretch a write error ended and its repair could not finish:
+		// try again now that the room is over.
+		if fixed, err := m.repair(e.meta); err == nil {
+			fixed.Err = e.meta.Err
+			e.meta = fixed
+		} else {
+			m.log.Error("recording repair failed", "room", id, "err", err)
+		}
+	}
 	if e.w == nil && e.meta.State == StatePaused {
 		e.meta.State, e.meta.Ended, e.meta.On = StateFinished, time.Now().UTC(), false
 		save = true

@@ -348,8 +348,11 @@ func TestWriteErrorReported(t *testing.T) {
 	if n := counter(m.met.dropped); n == 0 {
 		t.Fatal("majlis_recording_dropped_chunks_total 0 after a stalled disk")
 	}
+	if rs.On {
+		t.Fatalf("still recording after a write error: %+v", rs)
+	}
 	st.mu.Lock()
-	st.fail = false // space again: the file is repaired at the end of the stretch
+	st.fail = false // space again: the file is repaired when the room ends
 	st.mu.Unlock()
 	p.Close()
 	m.RoomEnded("room5")

@@ -232,7 +232,9 @@ func (w *writer) fail(err error) {
 	w.m.log.Error("recording write failed", "room", w.meta.Room, "err", err)
 	w.e.mu.Lock()
 	w.e.meta.Err = err.Error()
+	w.e.meta.On = false // not recording any more; turning it on again retries
 	w.e.mu.Unlock()
+	w.halt() // the stretch ends (the file is repaired); the program goes on
 	w.m.changed(w.meta.Room)
 }
 
