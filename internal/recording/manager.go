@@ -298,12 +298,13 @@ func (m *Manager) RoomEnded(id string) {
 		e.meta.State, e.meta.Ended, e.meta.On = StateFinished, time.Now().UTC(), false
 		save = true
 	}
-	meta := e.meta
-	e.mu.Unlock()
 	if save {
-		if err := m.putMeta(meta); err != nil {
+		if err := m.putMeta(e.meta); err != nil {
 			m.log.Error("recording meta", "room", id, "err", err)
 		}
+	}
+	e.mu.Unlock()
+	if save {
 		m.changed(id)
 	}
 }
@@ -333,7 +334,7 @@ func (m *Manager) setMeta(e *entry, meta Meta) error {
 	meta.On, meta.Public, meta.ClipsOff, meta.Plays = e.meta.On, e.meta.Public, e.meta.ClipsOff, e.meta.Plays
 	meta.Err, meta.Chapters = e.meta.Err, e.meta.Chapters
 	e.meta = meta
-	e.mu.Unlock()
+	defer e.mu.Unlock()
 	return m.putMeta(meta)
 }
 
@@ -361,13 +362,13 @@ func (m *Manager) finishStretch(w *writer, meta Meta, complete bool) {
 	restart := e.w == nil && meta.On && e.prog != nil && !e.prog.Closed() && meta.State == StatePaused && meta.Err == ""
 	e.flushed.Store(meta.DataEnd)
 	e.samples.Store(meta.Samples)
+	if err := m.putMeta(meta); err != nil {
+		m.log.Error("recording meta", "room", meta.Room, "err", err)
+	}
 	if restart { // turned off and on again while this stretch was finishing
 		m.startLocked(e)
 	}
 	e.mu.Unlock()
-	if err := m.putMeta(meta); err != nil {
-		m.log.Error("recording meta", "room", meta.Room, "err", err)
-	}
 	m.met.storage.WithLabelValues(meta.Room).Set(float64(meta.Bytes))
 	m.changed(meta.Room)
 }
@@ -456,12 +457,10 @@ func (m *Manager) CountPlay(id string) {
 		return
 	}
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.meta.Plays++
-	meta := e.meta
-	busy := e.w != nil
-	e.mu.Unlock()
-	if !busy {
-		if err := m.putMeta(meta); err != nil {
+	if e.w == nil { // else the stretch's end stores it
+		if err := m.putMeta(e.meta); err != nil {
 			m.log.Error("recording meta", "room", id, "err", err)
 		}
 	}
@@ -490,9 +489,9 @@ func (m *Manager) Update(id string, s Settings) (Meta, error) {
 	if s.ClipsOff != nil {
 		e.meta.ClipsOff = *s.ClipsOff
 	}
-	meta := e.meta
+	err := m.putMeta(e.meta)
 	e.mu.Unlock()
-	if err := m.putMeta(meta); err != nil {
+	if err != nil {
 		return Meta{}, err
 	}
 	return m.Meta(id)
@@ -522,9 +521,9 @@ func (m *Manager) Delete(id, why string) error {
 	e.mu.Lock()
 	meta := e.meta
 	e.meta = Meta{Room: id, State: StateDeleted, Created: meta.Created, Ended: meta.Ended, Deleted: time.Now().UTC(), Plays: meta.Plays}
-	tomb := e.meta
+	err := m.putMeta(e.meta)
 	e.mu.Unlock()
-	if err := m.putMeta(tomb); err != nil {
+	if err != nil {
 		return err
 	}
 	for _, n := range []string{meta.File, meta.Index} {

@@ -81,8 +81,9 @@ func (m *Manager) Trim(id string, d time.Duration) (Meta, error) {
 	e.flushed.Store(res.DataEnd)
 	e.samples.Store(res.Samples)
 	nm := e.meta
+	err = m.putMeta(nm)
 	e.mu.Unlock()
-	if err := m.putMeta(nm); err != nil {
+	if err != nil {
 		return Meta{}, err
 	}
 	m.st.Delete(meta.File)
