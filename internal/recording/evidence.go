@@ -254,8 +254,9 @@ func (ev *Evidence) Attach(room string, p *program.Program) {
 	go func() {
 		defer ev.wg.Done()
 		defer tr.closeIn()
+		tick := time.NewTicker(ev.cfg.FlushEvery) // like a recording's follower: no wake-up per chunk
+		defer tick.Stop()
 		for {
-			wait := p.Wait()
 			closed := p.Closed()
 			for head := p.Head(); pos < head; pos++ {
 				c := p.Chunk(pos)
@@ -273,7 +274,7 @@ func (ev *Evidence) Attach(room string, p *program.Program) {
 				return
 			}
 			select {
-			case <-wait:
+			case <-tick.C:
 			case <-tr.stop:
 				return
 			}

@@ -50,8 +50,12 @@ func (w *writer) halt() { w.once.Do(func() { close(w.stop) }) }
 func (w *writer) follow(pos uint64) {
 	defer w.m.wg.Done()
 	defer close(w.queue)
+	// It wakes every FlushEvery, not for every chunk: the ring holds at
+	// least 128 chunks (5 s at the shortest), and a recording needs no
+	// chunk sooner than its next flush.
+	tick := time.NewTicker(w.m.cfg.FlushEvery)
+	defer tick.Stop()
 	for {
-		wait := w.prog.Wait()
 		closed := w.prog.Closed()
 		for head := w.prog.Head(); pos < head; pos++ {
 			c := w.prog.Chunk(pos)
@@ -69,7 +73,7 @@ func (w *writer) follow(pos uint64) {
 			return
 		}
 		select {
-		case <-wait:
+		case <-tick.C:
 		case <-w.stop:
 			return
 		}
