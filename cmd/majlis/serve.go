@@ -40,6 +40,8 @@ func serverConfig(c config.Config, log *slog.Logger, out io.Writer) server.Confi
 		AdminToken: c.AdminToken, TicketTTL: c.TicketTTL, Logger: log, Out: out,
 		Channels: c.Channels, Bitrate: c.Bitrate, ChunkFrames: c.ChunkFrames, ChunkMaxFrames: c.ChunkMaxFrames,
 		Signup: c.Signup, MaxCohosts: c.MaxCohosts, MaxSpeakers: c.MaxSpeakers, AutoEnd: c.AutoEnd,
+		RecordingRetention: c.RecordingRetention, ClipTTL: c.ClipTTL,
+		EvidenceWindow: c.EvidenceWindow, EvidenceRetention: c.EvidenceRetention, EvidenceSpeakers: c.EvidenceSpeakers,
 		Admission: originAdmission(c), Cluster: c.ClusterConfig(),
 	}
 }

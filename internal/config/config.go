@@ -11,6 +11,7 @@ import (
 	"majlis/internal/overload"
 	"majlis/internal/program"
 	"majlis/internal/ratelimit"
+	"majlis/internal/recording"
 	"majlis/internal/room"
 	"majlis/internal/server"
 )
@@ -60,6 +61,12 @@ type Config struct {
 	MaxSpeakers int           // --max-speakers
 	AutoEnd     time.Duration // --auto-end; 0: never
 
+	RecordingRetention time.Duration // --recording-retention; 0: until deleted
+	ClipTTL            time.Duration // --clip-ttl
+	EvidenceWindow     time.Duration // --evidence-window
+	EvidenceRetention  time.Duration // --evidence-retention
+	EvidenceSpeakers   bool          // --evidence-speakers
+
 	JoinRate           float64        // --join-rate, per room per second
 	JoinBurst          float64        // --join-burst; 0: JoinRate
 	JoinsPerIP         ratelimit.Rate // --join-limit-ip
@@ -99,6 +106,10 @@ func Default() Config {
 
 		MaxCohosts:  room.DefaultMaxCohosts,
 		MaxSpeakers: room.DefaultMaxSpeakers,
+		ClipTTL:     recording.DefaultClipTTL,
+
+		EvidenceWindow:    recording.DefaultEvidenceWindow,
+		EvidenceRetention: recording.DefaultEvidenceRetention,
 
 		JoinRate:           admission.DefaultJoinRate,
 		JoinsPerIP:         server.DefaultJoinsPerIP,

@@ -138,10 +138,16 @@ const (
 	routeEvents
 	routePoll  // HLS playlists and parts
 	routeStage // WHIP, start, end: the stage plane
+	// routeReplay: recording.ogg and clips' audio, files a player may hold
+	// open for long: outside the in-flight budget, shed at high load.
+	routeReplay
 )
 
 func classify(r *http.Request) (audienceRoute, string) {
 	p := r.URL.Path
+	if strings.HasPrefix(p, apiPrefix+"/clips/") && strings.HasSuffix(p, ".ogg") {
+		return routeReplay, ""
+	}
 	if !strings.HasPrefix(p, apiPrefix+"/rooms/") {
 		return routeOther, ""
 	}
@@ -152,6 +158,8 @@ func classify(r *http.Request) (audienceRoute, string) {
 		return routeJoin, id
 	case tail == "listen.ogg" || tail == "listen.ws":
 		return routeListen, id
+	case tail == "recording.ogg":
+		return routeReplay, id
 	case strings.HasPrefix(tail, "reactions"):
 		return routeReaction, id
 	case strings.HasPrefix(tail, "events"):
@@ -194,7 +202,7 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !a.readBody(conn, r) {
 		return
 	}
-	if route != routeListen && route != routeEvents {
+	if route != routeListen && route != routeEvents && route != routeReplay {
 		select {
 		case a.inFlight <- struct{}{}:
 			defer func() { <-a.inFlight }()
@@ -225,6 +233,11 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A stream already open goes on; new polls and streams wait.
 		if level >= overload.High {
 			a.refuse(w, http.StatusServiceUnavailable, "shed", "event updates are paused while the server is under load", 5*time.Second, nil)
+			return
+		}
+	case routeReplay:
+		if level >= overload.High {
+			a.refuse(w, http.StatusServiceUnavailable, "shed", "replays and clips are paused while the server is under load", 5*time.Second, nil)
 			return
 		}
 	case routePoll:

@@ -21,6 +21,7 @@ import (
 	"majlis/internal/fanout"
 	"majlis/internal/live"
 	"majlis/internal/metrics"
+	"majlis/internal/recording"
 	"majlis/internal/room"
 	"majlis/internal/stage"
 	"majlis/internal/usertext"
@@ -54,6 +55,11 @@ type Config struct {
 	Web http.Handler
 	// Placement, when set, sends joined listeners to an edge (media.go).
 	Placement Placement
+	// Recordings keeps recordings, replays and clips; nil: no recording routes.
+	Recordings *recording.Manager
+	ClipTTL    time.Duration // clip lifetime, default recording.DefaultClipTTL
+	// Evidence is the moderation evidence store; nil: no evidence routes.
+	Evidence *recording.Evidence
 }
 
 // API serves the HTTP API.
@@ -66,6 +72,9 @@ type API struct {
 	log     *slog.Logger
 	acc     *account.Service
 	rooms   *room.Service
+	recs    *recording.Manager
+	clipTTL time.Duration
+	ev      *recording.Evidence
 	mux     *http.ServeMux
 	place   Placement
 }
@@ -73,7 +82,8 @@ type API struct {
 // New returns the API handler.
 func New(cfg Config) *API {
 	a := &API{live: cfg.Live, stage: cfg.Stage, fan: cfg.Fanout, tickets: cfg.Tickets,
-		met: cfg.Metrics, log: cfg.Logger, acc: cfg.Accounts, rooms: cfg.Rooms, mux: http.NewServeMux(), place: cfg.Placement}
+		met: cfg.Metrics, log: cfg.Logger, acc: cfg.Accounts, rooms: cfg.Rooms, mux: http.NewServeMux(), place: cfg.Placement,
+		recs: cfg.Recordings, clipTTL: cfg.ClipTTL, ev: cfg.Evidence}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -81,6 +91,12 @@ func New(cfg Config) *API {
 	m.HandleFunc("POST /api/v1/users", a.handle(a.createUser))
 	a.routeAccounts(m)
 	a.routeRooms(m)
+	if a.recs != nil {
+		a.routeRecording(m)
+	}
+	if a.ev != nil {
+		a.routeEvidence(m)
+	}
 	m.HandleFunc("POST /api/v1/rooms", a.handle(a.createRoom))
 	m.HandleFunc("GET /api/v1/rooms/{id}", a.handle(a.getRoom))
 	m.HandleFunc("POST /api/v1/rooms/{id}/start", a.handle(a.startRoom))

@@ -9,6 +9,7 @@ import (
 	"majlis/internal/admission"
 	"majlis/internal/apierror"
 	"majlis/internal/program"
+	"majlis/internal/recording"
 	"majlis/internal/room"
 	"majlis/internal/stage"
 )
@@ -74,6 +75,25 @@ var roomErrors = []struct {
 	{room.ErrBadSchedule, errorf(http.StatusBadRequest, "bad_schedule", "scheduled_at must be from now to 14 days ahead")},
 	{room.ErrAlreadyOnStage, errorf(http.StatusConflict, "already_on_stage", "this user already has a stage role")},
 	{room.ErrRoomQuota, errorf(http.StatusConflict, "room_quota", "you host too many rooms that have not ended; end one first")},
+	{room.ErrNoRecorder, errorf(http.StatusNotFound, "recording_unavailable", "recording is not available on this server")},
+	{room.ErrClipsOff, errorf(http.StatusForbidden, "clips_off", "the host turned clips off in this room")},
+}
+
+// recordingErrors maps the recorder's errors to their API form.
+var recordingErrors = []struct {
+	err error
+	api *apiError
+}{
+	{recording.ErrNotFound, errorf(http.StatusNotFound, "recording_not_found", "this room has no recording")},
+	{recording.ErrDeleted, errorf(http.StatusGone, "recording_gone", "this recording or clip was deleted or has expired")},
+	{recording.ErrInProgress, errorf(http.StatusConflict, "recording_in_progress", "the recording is being written; it is available when the room ends or recording is turned off")},
+	{recording.ErrRange, errorf(http.StatusBadRequest, "bad_range", "nothing was recorded in this range")},
+	{recording.ErrClipLength, errorf(http.StatusBadRequest, "bad_clip_length", "seconds must be more than 0 and at most 60")},
+	{recording.ErrClipNotFound, errorf(http.StatusNotFound, "clip_not_found", "no clip has this id")},
+	{recording.ErrBadRoom, errRoomNotFound},
+	{recording.ErrClosed, errShuttingDown},
+	{recording.ErrEvidenceNotFound, errorf(http.StatusNotFound, "evidence_not_found", "no finished evidence segment has this id")},
+	{recording.ErrAccessRefused, errorf(http.StatusServiceUnavailable, "audit_unavailable", "the access could not be recorded in the audit log; try again")},
 }
 
 // accountErrors maps the accounts domain's errors to their API form.
@@ -133,6 +153,11 @@ func toAPIError(err error) *apiError {
 		return errorf(http.StatusUnprocessableEntity, "ice_restart_unsupported", "ICE restarts are not supported; publish again")
 	}
 	for _, re := range roomErrors {
+		if errors.Is(err, re.err) {
+			return re.api
+		}
+	}
+	for _, re := range recordingErrors {
 		if errors.Is(err, re.err) {
 			return re.api
 		}

@@ -31,6 +31,21 @@ type Config struct {
 	ChunkMaxFrames int
 	// OnEnd is called (without locks held) after a room's media stopped because End was called.
 	OnEnd func(room string)
+	// OnStart is called when a room's program begins (a tap: the recorder
+	// follows the program from here like any reader). It must not block.
+	OnStart func(room string, p *program.Program)
+	// OnSpeaker, when set, taps each stage member's Opus packets where the
+	// stage hands them to the mixer (the moderation evidence keeps them);
+	// it returns the tap, or nil for none.
+	OnSpeaker func(room, member string) Tap
+}
+
+// Tap is told a stage member's packets as the mixer is (stage.Ingest): its
+// Push must copy the payload and never block; Close is called once, after
+// the last Push.
+type Tap interface {
+	Push(seq uint16, ts uint32, payload []byte)
+	Close()
 }
 
 // Manager holds the live rooms of this process.
@@ -121,6 +136,9 @@ func (m *Manager) Start(id string) (*Room, error) {
 		chunkMin: prog.Config().ChunkFrames, chunkMax: m.cfg.ChunkMaxFrames}
 	m.rooms.Store(id, r)
 	met.RoomsLive.Inc()
+	if m.cfg.OnStart != nil {
+		m.cfg.OnStart(id, prog)
+	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -189,6 +207,14 @@ func (m *Manager) Acquire(id string) (*program.Program, func(), error) {
 	r.ListenerJoined()
 	var once sync.Once
 	return r.Program, func() { once.Do(r.ListenerLeft) }, nil
+}
+
+// speakerTap is the configured tap of a member's packets, or nil.
+func (m *Manager) speakerTap(room, member string) Tap {
+	if m.cfg.OnSpeaker == nil {
+		return nil
+	}
+	return m.cfg.OnSpeaker(room, member)
 }
 
 // AddSpeaker connects a stage member's audio to the room's mixer. The

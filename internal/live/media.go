@@ -54,9 +54,13 @@ func (m *Media) Publish(ctx context.Context, id, member, offer string) (room.Pub
 	// The new source joins the mix only once the stage accepted the offer:
 	// a refused re-publish leaves the member's working session heard.
 	src := lr.NewSpeaker(member)
-	sess, answer, err := m.stage.Publish(ctx, stage.PublishRequest{Room: id, Member: member, Offer: offer, Ingest: src})
+	var in stage.Ingest = src
+	if tap := m.live.speakerTap(id, member); tap != nil {
+		in = tee{src, tap}
+	}
+	sess, answer, err := m.stage.Publish(ctx, stage.PublishRequest{Room: id, Member: member, Offer: offer, Ingest: in})
 	if err != nil {
-		src.Close()
+		in.Close()
 		return nil, "", err
 	}
 	src.Attach()
@@ -73,3 +77,19 @@ func (p published) ID() string            { return p.sess.ID() }
 func (p published) SetMuted(m bool)       { p.src.SetMuted(m) }
 func (p published) Close()                { p.sess.Close() }
 func (p published) Done() <-chan struct{} { return p.sess.Done() }
+
+// tee hands a member's packets to the mixer and to a tap.
+type tee struct {
+	mix stage.Ingest
+	tap Tap
+}
+
+func (t tee) Push(seq uint16, ts uint32, payload []byte) {
+	t.mix.Push(seq, ts, payload)
+	t.tap.Push(seq, ts, payload)
+}
+
+func (t tee) Close() {
+	t.mix.Close()
+	t.tap.Close()
+}

@@ -122,7 +122,7 @@ type permRow struct {
 }
 
 func TestPermissionMatrix(t *testing.T) {
-	s, st, _ := newService(t, func(c *Config) { c.MaxSpeakers = 3; c.Interval = time.Hour })
+	s, st, _ := newService(t, func(c *Config) { c.MaxSpeakers = 3; c.Interval = time.Hour; c.Recorder = &fakeRecorder{} })
 	ctx := context.Background()
 	who := map[string]Actor{
 		"admin": {ID: "admin", Platform: PlatformAdmin},
@@ -292,6 +292,40 @@ func TestPermissionMatrix(t *testing.T) {
 
 	// Joining (signed in; anonymous joins are always allowed).
 	add("join", join(), []string{"anon", "admin", "mod", "host", "sp", "lis", "req"}, map[string]error{"blk": ErrBlocked, "sus": ErrSuspended})
+
+	// Recording: the room's hosts and the platform's moderators turn it on
+	// (before or during the room), manage it (download, trim, delete,
+	// public or not, also after the end); anyone plays a public replay,
+	// signed-in users clip unless the host turned clips off; evidence is for
+	// platform moderators and admins only.
+	add("record", setRecording(true), []string{"admin", "mod", "host", "co"}, forbidden("sp", "lis", "req", "blk", "sus", "hostSus"))
+	add("stop recording", setRecording(false), []string{"admin", "mod", "host", "co"}, forbidden("sp", "lis", "sus"))
+	rows = append(rows,
+		permRow{action: "record", who: "host", do: setRecording(true), phase: phaseScheduled},
+		permRow{action: "record", who: "lis", do: setRecording(true), want: ErrForbidden, phase: phaseScheduled},
+		permRow{action: "record", who: "host", do: setRecording(true), want: ErrEnded, phase: phaseEnded})
+	manage := with(with(forbidden("sp", "lis", "req", "blk", "anon"), "sus", ErrSuspended), "hostSus", ErrSuspended)
+	add("download, trim or delete the recording", manageRecording(), []string{"admin", "mod", "host", "co"}, manage)
+	rows = append(rows,
+		permRow{action: "delete the recording", who: "host", do: manageRecording(), phase: phaseEnded},
+		permRow{action: "delete the recording", who: "co", do: manageRecording(), phase: phaseEnded},
+		permRow{action: "delete the recording", who: "lis", do: manageRecording(), want: ErrForbidden, phase: phaseEnded})
+	add("play a hosts-only replay", playReplay(), []string{"admin", "mod", "host", "co"}, forbidden("sp", "lis", "anon"))
+	public := []permStep{{"host", recorderSetting(func(r *RecordingState) { r.Exists, r.Public = true, true })}}
+	for _, w := range []string{"anon", "lis", "blk", "host"} {
+		rows = append(rows, permRow{action: "play a public replay", who: w, do: playReplay(), phase: phaseEnded, prep: public})
+	}
+	add("clip", makeClip(), []string{"admin", "mod", "host", "co", "sp", "lis", "req"}, map[string]error{
+		"blk": ErrBlocked, "sus": ErrSuspended, "anon": ErrForbidden})
+	clipsOff := []permStep{{"host", recorderSetting(func(r *RecordingState) { r.ClipsOff = true })}}
+	for w, err := range map[string]error{"lis": ErrClipsOff, "host": ErrClipsOff} {
+		rows = append(rows, permRow{action: "clip with clips off", who: w, do: makeClip(), want: err, prep: clipsOff})
+	}
+	rows = append(rows,
+		permRow{action: "clip a hosts-only replay", who: "lis", do: makeClip(), want: ErrForbidden, phase: phaseEnded},
+		permRow{action: "clip a hosts-only replay", who: "host", do: makeClip(), phase: phaseEnded},
+		permRow{action: "clip a public replay", who: "lis", do: makeClip(), phase: phaseEnded, prep: public})
+	add("play evidence", playEvidence(), []string{"admin", "mod"}, with(forbidden("host", "co", "sp", "lis", "anon"), "sus", ErrSuspended))
 
 	for _, row := range rows {
 		t.Run(row.action+"/"+row.who, func(t *testing.T) {

@@ -52,6 +52,9 @@ func (s *Service) Publish(ctx context.Context, a Actor, id, offer string) (sessi
 	if a.ID == r.rec.Host {
 		r.hostGone.Store(0)
 	}
+	if s.cfg.Recorder != nil {
+		s.cfg.Recorder.SpeakerTurn(id, a.ID, s.name(ctx, a.ID))
+	}
 	s.commitLocked(ctx, r, "stage_changed", map[string]any{"user": a.ID, "publishing": true})
 	return p.ID(), answer, nil
 }

@@ -36,6 +36,7 @@ var DefaultCreateRate = ratelimit.Rate{PerSecond: 1.0 / 60, Burst: 10}
 type Config struct {
 	Store         *store.Store
 	Media         Media
+	Recorder      Recorder // nil: recording is not available
 	Logger        *slog.Logger
 	MaxCohosts    int           // co-hosts besides the host, default 2
 	MaxSpeakers   int           // speakers besides host and co-hosts, default 10

@@ -39,6 +39,10 @@ type View struct {
 	Stage       []MemberView  `json:"stage"`
 	Requests    []RequestView `json:"requests"`
 	Counts      Counts        `json:"counts"`
+	// Recording: the room is being recorded (or will be from its start);
+	// RecordingError says why a recording stopped by itself.
+	Recording      bool   `json:"recording"`
+	RecordingError string `json:"recording_error,omitempty"`
 }
 
 func (r *state) muted(user string) (muted, forced bool) {
@@ -53,6 +57,9 @@ func (r *state) muted(user string) (muted, forced bool) {
 func (s *Service) refreshLocked(ctx context.Context, r *state) View {
 	v := View{ID: r.rec.ID, Title: r.rec.Title, Description: r.rec.Description, State: r.rec.State, Host: r.rec.Host,
 		Pin: r.rec.Pin, Stage: []MemberView{}, Requests: []RequestView{}}
+	if rs := s.recording(r.rec.ID); rs.On || rs.Error != "" {
+		v.Recording, v.RecordingError = rs.On && r.rec.State != StateEnded, rs.Error
+	}
 	if !r.rec.ScheduledAt.IsZero() {
 		t := r.rec.ScheduledAt
 		v.ScheduledAt = &t

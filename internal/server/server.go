@@ -35,6 +35,7 @@ import (
 	"majlis/internal/metrics"
 	"majlis/internal/program"
 	"majlis/internal/ratelimit"
+	"majlis/internal/recording"
 	"majlis/internal/room"
 	"majlis/internal/stage"
 	"majlis/internal/store"
@@ -73,6 +74,18 @@ type Config struct {
 	// Cluster, when enabled, publishes the live programs and room events
 	// to edges and counts and places the edges' listeners (internal/cluster).
 	Cluster cluster.Config
+	// Recordings: how long a finished recording is kept after its room
+	// ended (0: until the host deletes it) and how long clips live (0:
+	// recording.DefaultClipTTL); RetentionEvery is how often expired ones
+	// are deleted (0: hourly).
+	RecordingRetention, ClipTTL, RetentionEvery time.Duration
+	// Evidence for moderation: the on-disk ring of each live room's program
+	// (EvidenceWindow), kept EvidenceRetention after the room ended; with
+	// EvidenceSpeakers each speaker's own track too. EvidenceAccess, when
+	// set, records every access (the audit log); it may refuse it.
+	EvidenceWindow, EvidenceRetention time.Duration
+	EvidenceSpeakers                  bool
+	EvidenceAccess                    func(recording.Access) error
 }
 
 // Server is one running majlis process.
@@ -86,6 +99,10 @@ type Server struct {
 	fan       *fanout.Hub
 	api       *httpapi.API
 	rooms     *room.Service
+	recs      *recording.Manager
+	evidence  *recording.Evidence
+	retStop   context.CancelFunc
+	retDone   chan struct{}
 	httpLn    net.Listener
 	adminLn   net.Listener
 	adminTok  string
@@ -169,7 +186,37 @@ func New(cfg Config) (*Server, error) {
 		s.st.Close()
 		return nil, fmt.Errorf("stage: %w", err)
 	}
-	s.live = live.NewManager(live.Config{Metrics: s.met, Logger: s.log, Channels: cfg.Channels, Bitrate: cfg.Bitrate, ChunkFrames: cfg.ChunkFrames, ChunkMaxFrames: cfg.ChunkMaxFrames})
+	if s.evidence, err = recording.NewEvidence(recording.EvidenceConfig{Storage: recording.Dir{Root: cfg.DataDir}, Logger: s.log, Registry: s.met.Registry,
+		Window: cfg.EvidenceWindow, Retention: cfg.EvidenceRetention, Speakers: cfg.EvidenceSpeakers, Access: cfg.EvidenceAccess}); err != nil {
+		s.stage.Close()
+		s.st.Close()
+		return nil, err
+	}
+	// Recordings live in the data dir; recordings a crash left open are
+	// repaired here, before any room goes live again.
+	if s.recs, err = recording.New(recording.Config{Storage: recording.Dir{Root: cfg.DataDir}, Logger: s.log, Registry: s.met.Registry,
+		Ring: s.evidence, OnChange: func(id string) {
+			if s.rooms != nil {
+				s.rooms.RecordingChanged(id)
+			}
+		}}); err != nil {
+		s.evidence.Close()
+		s.stage.Close()
+		s.st.Close()
+		return nil, err
+	}
+	s.live = live.NewManager(live.Config{Metrics: s.met, Logger: s.log, Channels: cfg.Channels, Bitrate: cfg.Bitrate, ChunkFrames: cfg.ChunkFrames, ChunkMaxFrames: cfg.ChunkMaxFrames,
+		OnStart: func(id string, p *program.Program) {
+			s.recs.Attach(id, p)
+			s.evidence.Attach(id, p)
+		},
+		OnSpeaker: func(id, member string) live.Tap {
+			if t := s.evidence.Speaker(id, member); t != nil {
+				return t
+			}
+			return nil
+		},
+		OnEnd: s.recs.RoomEnded})
 	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met, Logger: s.log})
 	var media room.Media = live.NewMedia(s.live, s.stage)
 	var fleet room.FleetCounts
@@ -182,7 +229,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.rooms, err = room.New(room.Config{Store: s.st, Media: media, Logger: s.log, Fleet: fleet,
 		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd,
-		MaxOpenRooms: cfg.MaxOpenRooms, CreateRate: cfg.RoomCreateRate}); err != nil {
+		MaxOpenRooms: cfg.MaxOpenRooms, CreateRate: cfg.RoomCreateRate, Recorder: s.recs}); err != nil {
 		s.closeAll()
 		return nil, err
 	}
@@ -200,7 +247,7 @@ func New(cfg Config) (*Server, error) {
 		place = s.fleet
 	}
 	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(),
-		Accounts: accounts, Rooms: s.rooms, Placement: place})
+		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence})
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		s.closeAll()
@@ -233,6 +280,11 @@ func New(cfg Config) (*Server, error) {
 			s.pub.Start(r.ID) // edges holding the room resume
 		}
 	}
+	// A recording whose room ended while the process was down is the replay now.
+	s.recs.Reconcile(func(id string) bool {
+		info, err := s.rooms.Peek(context.Background(), id)
+		return err == nil && info.State == room.StateEnded
+	})
 	return s, nil
 }
 
@@ -352,6 +404,15 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { errc <- pub.Serve(apierror.Listener(s.httpLn)) }()
 	go func() { errc <- adm.Serve(s.adminLn) }()
 	s.servePlanes(errc)
+	retCtx, retStop := context.WithCancel(context.Background())
+	s.retStop, s.retDone = retStop, make(chan struct{})
+	go func() {
+		defer close(s.retDone)
+		recording.RunRetention(retCtx, s.cfg.RetentionEvery, func(now time.Time) {
+			s.recs.Sweep(now, s.cfg.RecordingRetention)
+			s.evidence.Sweep(now)
+		})
+	}()
 	s.ready.Store(true)
 	s.log.Info("majlis serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "webrtc_udp", s.stage.UDPAddr().String())
 
@@ -372,6 +433,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	pub.Shutdown(shutCtx)
 	s.shutdownPlanes(shutCtx)
 	adm.Shutdown(shutCtx)
+	s.retStop()
+	<-s.retDone
 	s.closeAll()
 	s.log.Info("majlis stopped")
 	if errors.Is(err, http.ErrServerClosed) {
@@ -387,6 +450,14 @@ func (s *Server) closeAll() {
 		}
 		if s.live != nil {
 			s.live.Close()
+		}
+		// The programs are closed: every recording ends its file (end of
+		// stream, sync, meta) before the store closes.
+		if s.recs != nil {
+			s.recs.Close()
+		}
+		if s.evidence != nil {
+			s.evidence.Close()
 		}
 		if s.fan != nil {
 			s.fan.Close()

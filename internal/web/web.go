@@ -3,7 +3,7 @@
 // translations in static/i18n.
 //
 // The app routes in the browser; the handler answers its paths (/r/{id},
-// /studio/{id}, /mod, /signin, /signup) with index.html so that links and
+// /studio/{id}, /c/{id}, /mod, /signin, /signup) with index.html so that links and
 // reloads work, and serves everything else as files.
 package web
 
@@ -32,7 +32,7 @@ func appPath(path string) bool {
 	case "/", "/mod", "/signin", "/signup":
 		return true
 	}
-	for _, p := range []string{"/r/", "/studio/"} {
+	for _, p := range []string{"/r/", "/studio/", "/c/"} {
 		if id, ok := strings.CutPrefix(path, p); ok && id != "" && !strings.Contains(id, "/") {
 			return true
 		}

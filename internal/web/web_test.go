@@ -105,6 +105,7 @@ func TestRoutes(t *testing.T) {
 		{"/", "text/html", 200, `id="main"`},
 		{"/r/abc123", "text/html", 200, `id="main"`},
 		{"/studio/abc123", "text/html", 200, `id="main"`},
+		{"/c/abc123", "text/html", 200, `id="main"`},
 		{"/mod", "text/html", 200, `id="main"`},
 		{"/signin", "text/html", 200, `id="main"`},
 		{"/signup", "text/html", 200, `id="main"`},

@@ -1,11 +1,12 @@
-// The majlis web app: a small router over /, /r/{id}, /studio/{id}, /mod,
-// /signin and /signup. Views build DOM with h(); every string goes through t().
+// The majlis web app: a small router over /, /r/{id}, /studio/{id}, /c/{id},
+// /mod, /signin and /signup. Views build DOM with h(); every string goes through t().
 import * as i18n from "./i18n.js";
 import { t } from "./i18n.js";
 import * as api from "./api.js";
 import { Player } from "./player.js";
 import { Publisher } from "./publisher.js";
 import { RoomFeed } from "./feed.js";
+import { recBadge, replaySection, clipButton, hostRecording, viewClip } from "./recording.js";
 
 const pollMs = 2000;
 // The server's reaction set (GET /api/v1/reactions, internal/room.Reactions),
@@ -166,6 +167,8 @@ function viewRoom(id) {
   const extras = h("div", { class: "stack" });
   const totals = {};
   const totalsSlot = h("div", {}, reactionLine(totals));
+  const recSlot = h("span");
+  const replaySlot = h("div");
   let view = null;
   let removed = false;
   const me = api.user();
@@ -198,7 +201,7 @@ function viewRoom(id) {
     const live = view && view.state === "live" && !removed;
     // Rebuild only when what is shown changes: rebuilding on every counts
     // event would take keyboard focus away from the buttons.
-    const key = JSON.stringify([live, me && me.id, view && view.stage.map((m) => m.id), view && (view.requests || []).map((r) => r.id), !!reactionSet]);
+    const key = JSON.stringify([live, me && me.id, view && view.stage.map((m) => m.id), view && (view.requests || []).map((r) => r.id), !!reactionSet, view && view.recording]);
     if (key === extrasKey) return;
     extrasKey = key;
     if (me && live) {
@@ -206,6 +209,7 @@ function viewRoom(id) {
         h("div", { class: "row" }, (reactionSet || []).map((em) => h("button", { class: "react", "data-emoji": em, "aria-label": t("react.send", { emoji: em }),
           onclick: () => api.call("POST", `/rooms/${encodeURIComponent(id)}/reactions`, { emoji: em }).catch((e) => { status.textContent = t("common.error", { message: e.message }); }) }, em))),
         totalsSlot));
+      parts.push(clipButton(id));
       const onStage = view.stage.some((m) => m.id === me.id);
       const requested = (view.requests || []).some((r) => r.id === me.id);
       if (onStage) {
@@ -236,6 +240,8 @@ function viewRoom(id) {
     notice.textContent = v.state === "scheduled" ? t("room.scheduled.body") + (when ? " " + t("room.scheduled.at", { when }) : "") : v.state === "ended" ? t("room.ended.body") : "";
     play.disabled = v.state === "ended" || removed;
     pinSlot.replaceChildren(pinBox(v));
+    recSlot.replaceChildren(recBadge(v));
+    if (v.state === "ended" && !replaySlot.childElementCount) replaySlot.append(replaySection(id));
     renderStage();
     renderExtras();
   }, (ev) => {
@@ -268,8 +274,8 @@ function viewRoom(id) {
   onLeave(() => clearInterval(levelTimer));
 
   return h("section", { class: "stack room" },
-    h("header", { class: "room-head" }, title, h("div", { class: "row" }, badge, count)),
-    desc, notice, pinSlot,
+    h("header", { class: "room-head" }, title, h("div", { class: "row" }, badge, recSlot, count)),
+    desc, notice, pinSlot, replaySlot,
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
     h("section", { class: "card stack player" }, h("div", { class: "row" }, play, status), level),
     extras);
@@ -294,6 +300,10 @@ function viewStudio(id) {
   const totals = {};
   const totalsSlot = h("div", {}, reactionLine(totals));
   const manage = h("div", { class: "stack" });
+  const recSlot = h("span");
+  const recCard = h("div");
+  const recNotice = h("span", { hidden: true }, t("rec.speaker"));
+  let recKey = "";
   let view = null;
   let stageKey = "";
   let requestsKey = "";
@@ -410,6 +420,10 @@ function viewStudio(id) {
     const key = JSON.stringify([v.stage, canModerate()]);
     if (key !== stageKey) { stageKey = key; stageBox.replaceChildren(stageList(v, false, memberControls)); }
     pinSlot.replaceChildren(pinBox(v));
+    recSlot.replaceChildren(recBadge(v));
+    recNotice.hidden = !v.recording;
+    const rk = JSON.stringify([v.state, v.recording, v.recording_error, canRun()]);
+    if (rk !== recKey) { recKey = rk; recCard.replaceChildren(canRun() ? hostRecording(id, v, () => feed.soon()) : ""); }
     renderManage();
   }, (ev) => {
     if (ev.type === "reactions" && ev.data && ev.data.counts) {
@@ -421,10 +435,13 @@ function viewStudio(id) {
   onLeave(() => feed.stop());
 
   return h("section", { class: "stack studio" },
-    h("header", { class: "room-head" }, h("p", { class: "muted" }, t("studio.title")), title, h("div", { class: "row" }, badge, count)),
+    h("header", { class: "room-head" }, h("p", { class: "muted" }, t("studio.title")), title, h("div", { class: "row" }, badge, recSlot, count)),
     h("div", { class: "row" }, start, end, leaveRole), out,
     h("section", { class: "card stack", "aria-labelledby": "mic-h" }, h("h2", { id: "mic-h" }, t("studio.mic")),
-      h("div", { class: "row" }, golive, mute), level, status),
+      h("div", { class: "row" }, golive, mute), level, status,
+      h("p", { class: "notice", "data-testid": "rec-notice", "aria-live": "polite" }, recNotice),
+      h("p", { class: "muted small", "data-testid": "evidence-notice" }, t("rec.notice"))),
+    recCard,
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
     manage,
     h("section", { class: "card stack", "aria-labelledby": "link-h" }, h("h2", { id: "link-h" }, t("studio.listen.link")),
@@ -535,6 +552,7 @@ const routes = [
   [/^\/$/, viewHome],
   [/^\/r\/([^/]+)$/, viewRoom],
   [/^\/studio\/([^/]+)$/, viewStudio],
+  [/^\/c\/([^/]+)$/, viewClip],
   [/^\/mod$/, viewMod],
   [/^\/signin$/, viewSignin],
   [/^\/signup$/, viewSignup],

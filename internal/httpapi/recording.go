@@ -1,0 +1,292 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"majlis/internal/account"
+	"majlis/internal/recording"
+	"majlis/internal/room"
+)
+
+// Recording and clip limits.
+const maxTrim = 24 * time.Hour
+
+func (a *API) routeRecording(m *http.ServeMux) {
+	m.HandleFunc("POST /api/v1/rooms/{id}/recording", a.handle(a.setRecording))
+	m.HandleFunc("GET /api/v1/rooms/{id}/recording", a.handle(a.recordingInfo))
+	m.HandleFunc("PATCH /api/v1/rooms/{id}/recording", a.handle(a.updateRecording))
+	m.HandleFunc("DELETE /api/v1/rooms/{id}/recording", a.handle(a.deleteRecording))
+	m.HandleFunc("GET /api/v1/rooms/{id}/recording.ogg", a.handle(a.recordingOgg))
+	m.HandleFunc("GET /api/v1/rooms/{id}/recording/seek", a.handle(a.recordingSeek))
+	m.HandleFunc("POST /api/v1/rooms/{id}/clips", a.handle(a.makeClip))
+	m.HandleFunc("GET /api/v1/clips/{clip}", a.handle(a.getClip))
+}
+
+// optionalActor is the caller, or the anonymous actor when no credential
+// was sent (public replays and clips need none); a bad credential fails.
+func (a *API) optionalActor(r *http.Request) (room.Actor, error) {
+	p, err := a.auth(r)
+	if errors.Is(err, account.ErrUnauthorized) && bearer(r) == "" {
+		if _, cerr := r.Cookie(sessionCookie); cerr != nil {
+			return room.Actor{}, nil
+		}
+	}
+	if err != nil {
+		return room.Actor{}, err
+	}
+	return p.actor(), nil
+}
+
+func (a *API) setRecording(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.auth(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		On *bool `json:"on"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.On == nil {
+		return errorf(http.StatusBadRequest, "bad_json", `body must be {"on":true|false}`)
+	}
+	if err := a.rooms.SetRecording(r.Context(), p.actor(), r.PathValue("id"), *in.On); err != nil {
+		return err
+	}
+	return a.stateAfter(w, r)
+}
+
+// recordingJSON is a recording as the API shows it.
+type recordingJSON struct {
+	State     string    `json:"state"`
+	On        bool      `json:"on"`
+	Public    bool      `json:"public"`
+	Clips     bool      `json:"clips"`
+	DurationS float64   `json:"duration_s"`
+	Bytes     int64     `json:"bytes"` // the room's storage use
+	Plays     int64     `json:"plays"`
+	Dropped   int64     `json:"dropped_chunks"`
+	Error     string    `json:"error,omitempty"`
+	TrimmedS  float64   `json:"trimmed_s"`
+	Created   time.Time `json:"created"`
+	Ended     time.Time `json:"ended,omitzero"`
+	Ogg       string    `json:"ogg"`
+	// Chapters are the speaker turns: {"t_s","user","name"}.
+	Chapters []recording.Chapter `json:"chapters"`
+}
+
+func recordingView(id string, m recording.Meta) recordingJSON {
+	v := recordingJSON{State: m.State, On: m.On, Public: m.Public, Clips: !m.ClipsOff, DurationS: m.Duration().Seconds(),
+		Bytes: m.Bytes, Plays: m.Plays, Dropped: m.Dropped, Error: m.Err, TrimmedS: m.TrimmedS, Created: m.Created, Ended: m.Ended,
+		Ogg: apiPrefix + "/rooms/" + id + "/recording.ogg", Chapters: m.Chapters}
+	if v.Chapters == nil {
+		v.Chapters = []recording.Chapter{}
+	}
+	return v
+}
+
+func (a *API) recordingInfo(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.optionalActor(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if err := a.rooms.PlayReplay(r.Context(), act, id); err != nil {
+		return err
+	}
+	meta, err := a.recs.Meta(id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, recordingView(id, meta))
+	return nil
+}
+
+func (a *API) updateRecording(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.auth(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Public     *bool    `json:"public"`
+		Clips      *bool    `json:"clips"`
+		TrimStartS *float64 `json:"trim_start_s"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.TrimStartS != nil && (math.IsNaN(*in.TrimStartS) || *in.TrimStartS <= 0 || *in.TrimStartS > maxTrim.Seconds()) {
+		return errorf(http.StatusBadRequest, "bad_trim", "trim_start_s must be more than 0 and at most 86400")
+	}
+	id := r.PathValue("id")
+	if err := a.rooms.ManageRecording(r.Context(), p.actor(), id); err != nil {
+		return err
+	}
+	s := recording.Settings{Public: in.Public}
+	if in.Clips != nil {
+		off := !*in.Clips
+		s.ClipsOff = &off
+	}
+	meta, err := a.recs.Update(id, s)
+	if err != nil {
+		return err
+	}
+	if in.TrimStartS != nil {
+		if meta, err = a.recs.Trim(id, time.Duration(*in.TrimStartS*float64(time.Second))); err != nil {
+			return err
+		}
+	}
+	a.rooms.RecordingChanged(id)
+	writeJSON(w, http.StatusOK, recordingView(id, meta))
+	return nil
+}
+
+func (a *API) deleteRecording(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.auth(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if err := a.rooms.ManageRecording(r.Context(), p.actor(), id); err != nil {
+		return err
+	}
+	if err := a.recs.Delete(id, "deleted by "+p.ID); err != nil {
+		return err
+	}
+	a.rooms.RecordingChanged(id)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// recordingOgg serves a complete recording with Range requests
+// (http.ServeContent). A request for the whole file (no Range, or
+// "bytes=0-" as a browser's first request) counts as a play.
+func (a *API) recordingOgg(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.optionalActor(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if err := a.rooms.PlayReplay(r.Context(), act, id); err != nil {
+		return err
+	}
+	rp, err := a.recs.OpenReplay(id)
+	if err != nil {
+		return err
+	}
+	defer rp.Close()
+	if rg := r.Header.Get("Range"); r.Method == http.MethodGet && (rg == "" || rg == "bytes=0-") {
+		a.recs.CountPlay(id)
+	}
+	w.Header().Set("Content-Type", "audio/ogg")
+	if !rp.Meta.Public {
+		w.Header().Set("Cache-Control", "private, no-store")
+	}
+	http.ServeContent(w, r, "", rp.Meta.Ended, rp)
+	return nil
+}
+
+// recordingSeek answers where time t (seconds) starts in recording.ogg,
+// from the side index: {"offset","time_s","header_bytes"}.
+func (a *API) recordingSeek(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.optionalActor(r)
+	if err != nil {
+		return err
+	}
+	t, err := strconv.ParseFloat(r.URL.Query().Get("t"), 64)
+	if err != nil || math.IsNaN(t) || t < 0 || t > maxTrim.Seconds() {
+		return errorf(http.StatusBadRequest, "bad_range", "t must be a time in seconds from 0 to 86400")
+	}
+	id := r.PathValue("id")
+	if err := a.rooms.PlayReplay(r.Context(), act, id); err != nil {
+		return err
+	}
+	pos, err := a.recs.Seek(id, time.Duration(t*float64(time.Second)))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"offset": pos.Offset, "time_s": pos.At.Seconds(), "header_bytes": pos.HeaderBytes})
+	return nil
+}
+
+// clipJSON is a clip as the API shows it.
+type clipJSON struct {
+	recording.Clip
+	Page string `json:"page"`
+	Ogg  string `json:"ogg"`
+}
+
+func clipView(c recording.Clip) clipJSON {
+	return clipJSON{Clip: c, Page: "/c/" + c.ID, Ogg: apiPrefix + "/clips/" + c.ID + ".ogg"}
+}
+
+// makeClip cuts a clip: {"seconds":N} is the last N seconds of a live room
+// (default 30, at most 60); {"from_s":T,"seconds":N} a range of its
+// recording or replay.
+func (a *API) makeClip(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.auth(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		FromS   *float64 `json:"from_s"`
+		Seconds *float64 `json:"seconds"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	length := recording.DefaultClip
+	if in.Seconds != nil {
+		if math.IsNaN(*in.Seconds) || *in.Seconds <= 0 || *in.Seconds > recording.MaxClip.Seconds() {
+			return errorf(http.StatusBadRequest, "bad_clip_length", "seconds must be more than 0 and at most 60")
+		}
+		length = time.Duration(*in.Seconds * float64(time.Second))
+	}
+	from := time.Duration(-1)
+	if in.FromS != nil {
+		if math.IsNaN(*in.FromS) || *in.FromS < 0 || *in.FromS > maxTrim.Seconds() {
+			return errorf(http.StatusBadRequest, "bad_range", "from_s must be from 0 to 86400")
+		}
+		from = time.Duration(*in.FromS * float64(time.Second))
+	}
+	id := r.PathValue("id")
+	if err := a.rooms.MakeClip(r.Context(), p.actor(), id); err != nil {
+		return err
+	}
+	c, err := a.recs.MakeClip(id, p.ID, from, length, a.clipTTL)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, clipView(c))
+	return nil
+}
+
+// getClip answers GET /api/v1/clips/{id} (JSON) and /api/v1/clips/{id}.ogg.
+func (a *API) getClip(w http.ResponseWriter, r *http.Request) error {
+	id, ogg := strings.CutSuffix(r.PathValue("clip"), ".ogg")
+	if !ogg {
+		c, err := a.recs.ClipInfo(id)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, clipView(c))
+		return nil
+	}
+	o, c, err := a.recs.OpenClip(id)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	w.Header().Set("Content-Type", "audio/ogg")
+	http.ServeContent(w, r, "", c.Created, ioSection(o))
+	return nil
+}
+
+func ioSection(o recording.Object) *io.SectionReader { return io.NewSectionReader(o, 0, o.Size()) }
