@@ -48,8 +48,8 @@ func TestServeHelp(t *testing.T) {
 	help := out.String()
 	for _, name := range settingKeys(t) {
 		flagName := "--" + name + " "
-		if name == "admin-token" { // env or file only
-			flagName = "  admin-token "
+		if name == "admin-token" || name == "hls-cdn-secret" { // secrets: env or file only
+			flagName = "  " + name + " "
 		}
 		env := "MAJLIS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 		if !strings.Contains(help, flagName) || !strings.Contains(help, "; env "+env) {

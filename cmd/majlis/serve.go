@@ -41,6 +41,8 @@ func serverConfig(c config.Config, log *slog.Logger, out io.Writer) server.Confi
 		Channels: c.Channels, Bitrate: c.Bitrate, ChunkFrames: c.ChunkFrames, ChunkMaxFrames: c.ChunkMaxFrames,
 		Signup: c.Signup, MaxCohosts: c.MaxCohosts, MaxSpeakers: c.MaxSpeakers, AutoEnd: c.AutoEnd,
 		Admission: originAdmission(c),
+		HLS: server.HLSConfig{Part: c.HLSPart, Segment: c.HLSSegment, TokenWindow: c.HLSTokenWindow,
+			BaseURL: c.HLSURL, CDNSecret: c.HLSCDNSecret},
 	}
 }
 

@@ -55,6 +55,8 @@ type AudienceConfig struct {
 	// budget; beyond it requests get 503 at once (256). Streams (listen,
 	// events) are bounded by the connection cap instead.
 	MaxInFlight int
+	// Heartbeats limits HLS players' heartbeats per address and prefix (nil: not limited here).
+	Heartbeats *admission.Limiter
 }
 
 // RoomPeeker reads a room's record without loading it (room.Service.Peek).
@@ -168,7 +170,9 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, errStageElsewhere)
 		return
 	}
-	if route != routeListen && route != routeEvents {
+	// HLS GETs may wait for a part (at most three target durations): like
+	// streams they are bounded by the connection caps, not by this budget.
+	if route != routeListen && route != routeEvents && !(route == routePoll && r.Method == http.MethodGet) {
 		select {
 		case a.inFlight <- struct{}{}:
 			defer func() { <-a.inFlight }()
@@ -202,9 +206,13 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case routePoll:
-		if level >= overload.High {
-			a.refuse(w, http.StatusServiceUnavailable, "shed", "polling is paused while the server is under load", 2*time.Second, nil)
-			return
+		// At high load the HLS handler answers blocking reloads at once and
+		// refuses new HLS sessions (hls.go); parts are never shed.
+		if r.Method == http.MethodPost && a.cfg.Heartbeats != nil {
+			if ok, retry := a.cfg.Heartbeats.Allow(ClientAddr(r)); !ok {
+				a.refuse(w, http.StatusTooManyRequests, "rate_limited", "too many HLS heartbeats from your network", retry, nil)
+				return
+			}
 		}
 	}
 	a.next.ServeHTTP(w, r)

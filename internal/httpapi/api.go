@@ -52,6 +52,8 @@ type Config struct {
 	Rooms *room.Service
 	// Web serves everything outside /api/ (the web app); nil means 404 JSON.
 	Web http.Handler
+	// HLS serves the rooms' LL-HLS renditions; nil: no HLS.
+	HLS *HLSConfig
 }
 
 // API serves the HTTP API.
@@ -64,6 +66,7 @@ type API struct {
 	log     *slog.Logger
 	acc     *account.Service
 	rooms   *room.Service
+	hls     *hlsAPI // nil: no HLS
 	mux     *http.ServeMux
 }
 
@@ -87,6 +90,10 @@ func New(cfg Config) *API {
 	m.HandleFunc("PATCH /api/v1/rooms/{id}/whip/{session}", a.handle(a.whipPatch))
 	m.HandleFunc("DELETE /api/v1/rooms/{id}/whip/{session}", a.handle(a.whipDelete))
 	m.HandleFunc("POST /api/v1/rooms/{id}/join", a.handle(a.join))
+	if cfg.HLS != nil {
+		a.hls = &hlsAPI{cfg: *cfg.HLS}
+		a.hls.route(m)
+	}
 	NewListen(ListenConfig{Tickets: a.tickets, Fanout: a.fan, Programs: a.live, Metrics: a.met, Joined: a.rooms.ListenerJoined}).Route(m)
 	m.HandleFunc("/api/", a.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not_found", "no such endpoint")
@@ -245,6 +252,9 @@ func (a *API) roomView(rm room.Info) roomJSON {
 	}
 	if lr := a.live.Get(rm.ID); lr != nil {
 		v.Listeners = lr.Listeners()
+		if c, ok := a.rooms.Counts(rm.ID); ok && a.hls != nil {
+			v.Listeners = c.Listeners // with the HLS listeners heard from lately
+		}
 		if m := a.stage.Members(rm.ID); m != nil {
 			v.Stage = m
 		}

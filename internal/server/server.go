@@ -28,9 +28,11 @@ import (
 	"majlis/internal/account"
 	"majlis/internal/admission"
 	"majlis/internal/fanout"
+	"majlis/internal/hls"
 	"majlis/internal/httpapi"
 	"majlis/internal/live"
 	"majlis/internal/metrics"
+	"majlis/internal/program"
 	"majlis/internal/room"
 	"majlis/internal/stage"
 	"majlis/internal/store"
@@ -63,6 +65,17 @@ type Config struct {
 	PasswordMemoryKiB, PasswordTime uint32
 	// Admission configures the audience plane's defences and the stage plane (planes.go).
 	Admission AdmissionConfig
+	// HLS configures the rooms' LL-HLS renditions.
+	HLS HLSConfig
+}
+
+// HLSConfig configures the LL-HLS renditions (internal/hls); zero fields
+// take hls's defaults.
+type HLSConfig struct {
+	Part, Segment time.Duration
+	TokenWindow   time.Duration
+	BaseURL       string // listen.hls prefix (a CDN)
+	CDNSecret     string // required from the cache on every fill when set
 }
 
 // Server is one running majlis process.
@@ -76,6 +89,7 @@ type Server struct {
 	fan       *fanout.Hub
 	api       *httpapi.API
 	rooms     *room.Service
+	hls       *hls.Origin
 	httpLn    net.Listener
 	adminLn   net.Listener
 	adminTok  string
@@ -166,8 +180,17 @@ func New(cfg Config) (*Server, error) {
 	accounts := account.New(account.Config{Store: s.st, AdminToken: s.adminTok, Signup: cfg.Signup,
 		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend,
 		OnTokenRevoked: s.rooms.Suspend, PoW: admission.NewPoW(loginKey[:])})
+	hlsTokens, err := hls.NewTokens(keys, cfg.HLS.TokenWindow, nil)
+	if err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	s.hls = hls.New(hls.Config{Timing: hls.Timing{Part: cfg.HLS.Part, Segment: cfg.HLS.Segment}, Programs: s.program,
+		Bandwidth: s.hlsBandwidth()})
 	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(),
-		Accounts: accounts, Rooms: s.rooms})
+		Accounts: accounts, Rooms: s.rooms,
+		HLS: &httpapi.HLSConfig{Origin: s.hls, Tokens: hlsTokens, Tickets: signer, Metrics: s.met, Rooms: s.rooms,
+			CDNSecret: cfg.HLS.CDNSecret, BaseURL: cfg.HLS.BaseURL}})
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		s.closeAll()
@@ -199,6 +222,24 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// program is a live room's program (the HLS packagers' source), or nil.
+func (s *Server) program(room string) *program.Program {
+	if lr := s.live.Get(room); lr != nil {
+		return lr.Program
+	}
+	return nil
+}
+
+// hlsBandwidth is the rendition's BANDWIDTH: the program's bitrate and
+// about a quarter more for the fMP4 boxes and the variable bitrate.
+func (s *Server) hlsBandwidth() int {
+	b := s.cfg.Bitrate
+	if b == 0 {
+		b = live.DefaultBitrate
+	}
+	return b * 5 / 4
 }
 
 // udpAddr turns a bare port into HOST:PORT on the public HTTP host.
@@ -308,6 +349,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	// on their own, so that Shutdown can drain.
 	s.rooms.Close()
 	s.fan.Close()
+	s.hls.Close() // HLS requests waiting on a part end at once (EXT-X-ENDLIST)
 	pub.Shutdown(shutCtx)
 	s.shutdownPlanes(shutCtx)
 	adm.Shutdown(shutCtx)
@@ -332,6 +374,9 @@ func (s *Server) closeAll() {
 		}
 		if s.rooms != nil {
 			s.rooms.Close()
+		}
+		if s.hls != nil {
+			s.hls.Close()
 		}
 		s.st.Close()
 	})
