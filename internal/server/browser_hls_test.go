@@ -1,0 +1,46 @@
+package server
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserPlaysLLHLS: the listener page, told to use LL-HLS
+// (?transport=hls, as a browser without WebCodecs would), plays the room
+// through the vendored hls.js in Chromium: the decoded audio is the host's
+// tone (a real level), frames advance, no errors, and the heartbeat counts
+// the listener in the room.
+func TestBrowserPlaysLLHLS(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	_, hostTok := ts.createUser(t, "amal")
+	room := ts.liveRoom(t, hostTok)
+	sp := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
+	defer sp.stop()
+	browser := newBrowser(t)
+	log := &browserLog{}
+	listener := newTab(t, browser, "listener", log)
+	run(t, listener, 45*time.Second, "LL-HLS listener", log,
+		chromedp.Navigate(ts.base+"/r/"+room+"?transport=hls&lang=en"),
+		chromedp.Click(chromedp.CSS("#play")),
+		waitFor(`(() => { const s = window.majlisPlayer?.stats() ?? {}; return s.transport === "hls" && s.state === "playing" && s.frames >= 50 && s.peak > 0.02; })()`, 40*time.Second),
+	)
+	before := eval[playerStats](t, listener, `window.majlisPlayer.stats()`)
+	run(t, listener, 15*time.Second, "LL-HLS frames advance", log,
+		waitFor(`window.majlisPlayer.stats().frames >= `+strconv.Itoa(before.Frames+50)+` && window.majlisPlayer.stats().level > 0.02`, 10*time.Second))
+	after := eval[playerStats](t, listener, `window.majlisPlayer.stats()`)
+	t.Logf("LL-HLS listener: %+v (last error %q)", after, eval[string](t, listener, `window.majlisPlayer.stats().lastError ?? ""`))
+	if after.Errors != 0 || after.Transport != "hls" {
+		t.Errorf("player %+v: want hls without errors", after)
+	}
+	var rm struct{ Listeners int64 }
+	ts.call(t, "GET", "/api/v1/rooms/"+room, "", nil, &rm)
+	if rm.Listeners != 1 {
+		t.Errorf("room listeners %d with one LL-HLS player, want 1 (its heartbeat)", rm.Listeners)
+	}
+}
