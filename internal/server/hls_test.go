@@ -60,7 +60,7 @@ worker_processes 1;
 daemon off;
 pid {{dir}}/nginx.pid;
 error_log {{dir}}/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections {{conns}}; }
 http {
     log_format hls '$upstream_cache_status $status "$request_uri"';
     access_log {{dir}}/access.log hls;
@@ -103,7 +103,10 @@ http {
 `
 
 // startNginx runs nginx in front of origin (HOST:PORT) until the test ends.
-func startNginx(t *testing.T, origin string) *nginxCache {
+func startNginx(t testing.TB, origin string) *nginxCache { return startNginxConns(t, origin, 1024) }
+
+// startNginxConns is startNginx with room for conns connections.
+func startNginxConns(t testing.TB, origin string, conns int) *nginxCache {
 	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
@@ -123,7 +126,7 @@ func startNginx(t *testing.T, origin string) *nginxCache {
 	if os.Geteuid() == 0 {
 		user = "user root;" // the workers write the cache in the test's own directory
 	}
-	conf := strings.NewReplacer("{{user}}", user, "{{dir}}", dir, "{{origin}}", origin, "{{listen}}", addr, "{{secret}}", testCDNSecret).Replace(nginxConf)
+	conf := strings.NewReplacer("{{user}}", user, "{{dir}}", dir, "{{origin}}", origin, "{{listen}}", addr, "{{secret}}", testCDNSecret, "{{conns}}", strconv.Itoa(conns)).Replace(nginxConf)
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +163,7 @@ func startNginx(t *testing.T, origin string) *nginxCache {
 }
 
 // cacheLog reads nginx's access log: per request URI, the cache statuses seen.
-func (n *nginxCache) cacheLog(t *testing.T) map[string][]string {
+func (n *nginxCache) cacheLog(t testing.TB) map[string][]string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(n.dir, "access.log"))
 	if err != nil {
