@@ -238,7 +238,15 @@ export class Player {
     const beat = () => {
       fetch(j.listen.hls_heartbeat, { method: "POST" }).then(async (r) => {
         if (!this.running || this.s.transport !== "hls") return;
-        if (r.status === 401) { this.retry(0); return; } // the ticket expired: join again (a fresh ticket and token)
+        if (r.status === 401) {
+          // The ticket expired (the playback does not need it): join again
+          // for a fresh one, without stopping what plays.
+          call("POST", `/rooms/${encodeURIComponent(this.roomId)}/join`).then((nj) => {
+            if (nj.listen && nj.listen.hls_heartbeat) j.listen.hls_heartbeat = nj.listen.hls_heartbeat;
+            beat();
+          }, (e) => { this.beatTimer = setTimeout(beat, Math.max((e.retryAfter || 10) * 1000, 1000)); });
+          return;
+        }
         const b = r.ok ? await r.json().catch(() => ({})) : {};
         this.beatTimer = setTimeout(beat, b.every_ms || 10000);
       }, () => { this.beatTimer = setTimeout(beat, 10000); });
