@@ -34,7 +34,8 @@ func TestBrowserPlaysLLHLS(t *testing.T) {
 	run(t, listener, 15*time.Second, "LL-HLS frames advance", log,
 		waitFor(`window.majlisPlayer.stats().frames >= `+strconv.Itoa(before.Frames+50)+` && window.majlisPlayer.stats().level > 0.02`, 10*time.Second))
 	after := eval[playerStats](t, listener, `window.majlisPlayer.stats()`)
-	t.Logf("LL-HLS listener: %+v (last error %q)", after, eval[string](t, listener, `window.majlisPlayer.stats().lastError ?? ""`))
+	t.Logf("LL-HLS listener: %+v (last error %q, hls.js latency %.2f s behind live)", after, eval[string](t, listener, `window.majlisPlayer.stats().lastError ?? ""`),
+		eval[float64](t, listener, `window.majlisPlayer.stats().latency ?? 0`))
 	if after.Errors != 0 || after.Transport != "hls" {
 		t.Errorf("player %+v: want hls without errors", after)
 	}

@@ -231,6 +231,8 @@ export class Player {
         this.s.lastError = d.details;
         this.lost();
       });
+      const h = this.hls;
+      this.hls.on(Hls.Events.FRAG_BUFFERED, () => { this.s.latency = h.latency || 0; }); // s behind live (program-date-time)
       this.hls.loadSource(j.listen.hls);
       this.hls.attachMedia(a);
     }
