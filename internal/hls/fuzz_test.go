@@ -40,3 +40,22 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTokenValid: a token from the path is checked without panicking, and
+// only the room's own current token passes.
+func FuzzTokenValid(f *testing.F) {
+	tk, err := NewTokens([][]byte{make([]byte, 32)}, 0, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	good := tk.Mint("room")
+	f.Add("room", good)
+	f.Add("room", good[:len(good)-1])
+	f.Add("other", good)
+	f.Add("room", "")
+	f.Fuzz(func(t *testing.T, room, tok string) {
+		if tk.Valid(room, tok) && (room != "room" || tok != good) {
+			t.Fatalf("token %q valid for room %q", tok, room)
+		}
+	})
+}
