@@ -244,6 +244,7 @@ export class Player {
           // The ticket expired (the playback does not need it): join again
           // for a fresh one, without stopping what plays.
           call("POST", `/rooms/${encodeURIComponent(this.roomId)}/join`).then((nj) => {
+            this.s.renewals = (this.s.renewals || 0) + 1;
             if (nj.listen && nj.listen.hls_heartbeat) j.listen.hls_heartbeat = nj.listen.hls_heartbeat;
             beat();
           }, (e) => { this.beatTimer = setTimeout(beat, Math.max((e.retryAfter || 10) * 1000, 1000)); });
