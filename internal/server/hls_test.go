@@ -69,6 +69,9 @@ http {
     fastcgi_temp_path {{dir}}/fastcgi;
     uwsgi_temp_path {{dir}}/uwsgi;
     scgi_temp_path {{dir}}/scgi;
+    # Plain reloads (no _HLS_msn) are not cacheable (max-age=0 with parts
+    # under 2 s): bypass the cache, or its lock serialises a crowd's first loads.
+    map "$uri:$arg__HLS_msn" $hls_plain { "~/media\.m3u8:$" 1; default 0; }
     proxy_cache_path {{dir}}/cache levels=1:2 keys_zone=hls:10m max_size=256m inactive=10m use_temp_path=off;
     upstream majlis {
         server {{origin}};
@@ -84,6 +87,8 @@ http {
             proxy_set_header Connection "";
             proxy_set_header Majlis-Cdn-Secret "{{secret}}";
             proxy_cache hls;
+            proxy_cache_bypass $hls_plain;
+            proxy_no_cache $hls_plain;
             proxy_cache_key "$uri?m=$arg__HLS_msn&p=$arg__HLS_part&s=$arg__HLS_skip";
             proxy_cache_lock on;
             proxy_cache_lock_timeout 10s;
