@@ -22,7 +22,9 @@ func frame(n int) []byte { return []byte{0xF8, 0xFF, 0xFE, byte(n)} }
 // newRendition starts an Origin over one program.
 func newRendition(t *testing.T, tm Timing) (*Origin, *program.Program, *Packager) {
 	t.Helper()
-	prog := program.New(program.Config{ChunkFrames: 2})
+	// A ring longer than any test writes: the packager, however late it
+	// starts reading, begins at frame 0.
+	prog := program.New(program.Config{ChunkFrames: 2, RingChunks: 4096})
 	o := New(Config{Timing: tm, Programs: func(room string) *program.Program {
 		if room == "r" {
 			return prog
