@@ -25,7 +25,7 @@ func loadgenCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	room := fs.String("room", "", "room id (must be live)")
 	listenAt := fs.String("listen-at", "", "comma-separated base URLs listeners connect to (edges); default --origin")
 	n := fs.Int("listeners", 100, "listeners to simulate")
-	proto := fs.String("proto", "ogg", "ogg, ws or mix")
+	proto := fs.String("proto", "ogg", "ogg, ws, mix or hls (LL-HLS players: blocking reloads, each part once; --listen-at a cache)")
 	ramp := fs.Float64("ramp", 1000, "new listeners per second (0: all at once)")
 	dur := fs.Duration("duration", time.Minute, "run length from the first connect")
 	sources := fs.String("sources", "127.0.0.1", "local source IPs: comma-separated, or 127.0.0.A-B")
@@ -41,6 +41,9 @@ func loadgenCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	if *worker {
 		return loadgen.RunWorker(ctx, stdin, stdout)
+	}
+	if *proto == "hls" {
+		return loadgenHLS(ctx, strings.TrimSuffix(*origin, "/"), strings.TrimSuffix(*listenAt, "/"), *room, *n, *ramp, *dur, *out, stdout)
 	}
 	srcs, err := parseSources(*sources)
 	if err != nil {
@@ -103,4 +106,25 @@ func parseSources(s string) ([]string, error) {
 		return out, nil
 	}
 	return strings.Split(s, ","), nil
+}
+
+// loadgenHLS runs LL-HLS players in this process (they are cheap: HTTP
+// requests on kept-alive connections, not streams) and prints the report.
+func loadgenHLS(ctx context.Context, origin, listenAt, room string, n int, ramp float64, dur time.Duration, out string, stdout io.Writer) error {
+	if strings.Contains(listenAt, ",") {
+		return fmt.Errorf("--listen-at: one base URL with --proto hls (a cache)")
+	}
+	rep, err := loadgen.RunHLS(ctx, loadgen.HLSConfig{Origin: origin, ListenAt: listenAt, Room: room, Players: n, Ramp: ramp, Duration: dur})
+	if err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(rep, "", "  ")
+	b = append(b, '\n')
+	if out != "" {
+		if err := os.WriteFile(out, b, 0o644); err != nil {
+			return err
+		}
+	}
+	_, err = stdout.Write(b)
+	return err
 }

@@ -43,6 +43,8 @@ func serverConfig(c config.Config, log *slog.Logger, out io.Writer) server.Confi
 		RecordingRetention: c.RecordingRetention, ClipTTL: c.ClipTTL,
 		EvidenceWindow: c.EvidenceWindow, EvidenceRetention: c.EvidenceRetention, EvidenceSpeakers: c.EvidenceSpeakers,
 		Admission: originAdmission(c), Cluster: c.ClusterConfig(),
+		HLS: server.HLSConfig{Part: c.HLSPart, Segment: c.HLSSegment, TokenWindow: c.HLSTokenWindow,
+			BaseURL: c.HLSURL, CDNSecret: c.HLSCDNSecret},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"majlis/internal/admission"
 	"majlis/internal/cluster"
+	"majlis/internal/hls"
 	"majlis/internal/live"
 	"majlis/internal/overload"
 	"majlis/internal/program"
@@ -80,6 +81,14 @@ type Config struct {
 	// measured ("auto").
 	Overload overload.Level
 
+	HLSPart        time.Duration // --hls-part: LL-HLS part target
+	HLSSegment     time.Duration // --hls-segment
+	HLSTokenWindow time.Duration // --hls-token-window
+	HLSURL         string        // --hls-url: prefix of listen.hls (a CDN); empty: the origin
+	// HLSCDNSecret, when set, is required from the cache on every HLS fill
+	// (hls-cdn-secret, MAJLIS_HLS_CDN_SECRET; a secret: no flag).
+	HLSCDNSecret string
+
 	// AdminToken is the admin bearer token (admin-token, MAJLIS_ADMIN_TOKEN;
 	// never a flag: the command line is readable by every local user).
 	// Empty: generated into the data dir on first start.
@@ -118,6 +127,10 @@ func Default() Config {
 		AuthFailuresPerNet: server.DefaultAuthFailuresPerPrefix,
 		AudienceConnsPerIP: server.DefaultAudienceConnsPerIP,
 		AudienceAcceptRate: server.DefaultAudienceAcceptRate,
+
+		HLSPart:        hls.DefaultPart,
+		HLSSegment:     hls.DefaultSegment,
+		HLSTokenWindow: hls.DefaultTokenWindow,
 	}
 }
 

@@ -154,8 +154,14 @@ func TestBadValues(t *testing.T) {
 		{"audience-accept-rate", "-5", "--audience-accept-rate -5: want a positive number"},
 		{"overload", "panic", `--overload "panic": want auto, elevated, high or critical`},
 		{"edge-max-listeners", "0", "--edge-max-listeners 0: want a count ≥ 1"},
+		{"hls-part", "30ms", "--hls-part 30ms: want a multiple of 20ms from 100ms to 2s"},
+		{"hls-part", "3s", "--hls-part 3s: want a multiple of 20ms from 100ms to 2s"},
+		{"hls-segment", "1700ms", "--hls-segment 1.7s: want a multiple of --hls-part up to 10s"},
+		{"hls-token-window", "10s", "--hls-token-window 10s: want a duration of at least 1m"},
+		{"hls-url", "ftp://cdn", "--hls-url ftp://cdn: want http(s)://HOST[:PORT] or empty"},
+		{"hls-url", "https://cdn/", "--hls-url https://cdn/: want http(s)://HOST[:PORT] or empty"},
 	}
-	covered := map[string]bool{"admin-token": true} // no flag: TestAdminTokenRule
+	covered := map[string]bool{"admin-token": true, "hls-cdn-secret": true} // no flag: TestAdminTokenRule, TestHLSCDNSecretRule
 	for _, tt := range tests {
 		covered[tt.name] = true
 		_, err := Load([]string{"--" + tt.name, tt.value}, env(nil))
@@ -388,5 +394,21 @@ func TestAdminTokenRule(t *testing.T) {
 		if c, err := Load(nil, env(map[string]string{"MAJLIS_ADMIN_TOKEN": ok})); err != nil || c.AdminToken != ok {
 			t.Errorf("MAJLIS_ADMIN_TOKEN=%q: %q, %v", ok, c.AdminToken, err)
 		}
+	}
+}
+
+// TestHLSCDNSecretRule: the cache's secret is a secret (env or file, no
+// flag) of at least 16 characters, and never shown.
+func TestHLSCDNSecretRule(t *testing.T) {
+	_, err := Load(nil, env(map[string]string{"MAJLIS_HLS_CDN_SECRET": "short"}))
+	if want := "hls-cdn-secret (MAJLIS_HLS_CDN_SECRET or hls-cdn-secret in the config file): want empty or at least 16 characters"; err == nil || err.Error() != want {
+		t.Fatalf("short secret: %v, want %q", err, want)
+	}
+	c, err := Load(nil, env(map[string]string{"MAJLIS_HLS_CDN_SECRET": "a-long-enough-cdn-secret"}))
+	if err != nil || c.HLSCDNSecret != "a-long-enough-cdn-secret" {
+		t.Fatalf("secret from env: %q %v", c.HLSCDNSecret, err)
+	}
+	if _, err := Load([]string{"--hls-cdn-secret", "a-long-enough-cdn-secret"}, env(nil)); err == nil {
+		t.Fatal("the secret was accepted as a flag")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"majlis/internal/account"
+	"majlis/internal/hls"
 	"majlis/internal/overload"
 	"majlis/internal/program"
 	"majlis/internal/ratelimit"
@@ -123,11 +124,31 @@ func settings() []setting {
 		{name: "overload", arg: "LEVEL", help: "overload level: auto (measured) or pinned: elevated, high, critical", want: "auto, elevated, high or critical",
 			bind: func(c *Config) value { return (*levelValue)(&c.Overload) }, ok: func(c Config) bool { return c.Overload >= overload.Normal && c.Overload <= overload.Critical }},
 
+		{name: "hls-part", help: "LL-HLS part target (a multiple of 20ms)", want: "a multiple of 20ms from 100ms to 2s",
+			bind: func(c *Config) value { return (*durationValue)(&c.HLSPart) },
+			ok: func(c Config) bool {
+				return (hls.Timing{Part: c.HLSPart, Segment: c.HLSPart}).Validate() == nil // the segment checks the pair
+			}},
+		{name: "hls-segment", help: "LL-HLS segment length (a multiple of --hls-part)", want: "a multiple of --hls-part up to 10s",
+			bind: func(c *Config) value { return (*durationValue)(&c.HLSSegment) }, ok: func(c Config) bool { return c.hlsTiming().Validate() == nil }},
+		{name: "hls-token-window", help: "lifetime step of the room-scoped HLS URL token (valid one to two windows)", want: "a duration of at least 1m",
+			bind: func(c *Config) value { return (*durationValue)(&c.HLSTokenWindow) }, ok: func(c Config) bool { return c.HLSTokenWindow >= time.Minute }},
+		{name: "hls-url", arg: "URL", help: "base URL of listen.hls in join answers (a CDN in front of the origin); empty: the origin's path", want: "http(s)://HOST[:PORT] or empty",
+			bind: func(c *Config) value { return (*stringValue)(&c.HLSURL) },
+			ok: func(c Config) bool {
+				return c.HLSURL == "" || (strings.HasPrefix(c.HLSURL, "http://") || strings.HasPrefix(c.HLSURL, "https://")) && !strings.HasSuffix(c.HLSURL, "/")
+			}},
+		{name: "hls-cdn-secret", arg: "SECRET", help: "shared secret the cache sends in Majlis-Cdn-Secret on HLS fills; set: only the cache fills (empty: anyone with the token)", want: "empty or at least 16 characters",
+			bind: func(c *Config) value { return (*stringValue)(&c.HLSCDNSecret) }, secret: true,
+			ok: func(c Config) bool { return c.HLSCDNSecret == "" || len(c.HLSCDNSecret) >= 16 }},
+
 		{name: "admin-token", arg: "TOKEN", help: "admin bearer token (empty: generated into <data>/admin.token on first start)", want: account.AdminTokenRule,
 			bind: func(c *Config) value { return (*stringValue)(&c.AdminToken) }, secret: true,
 			ok: func(c Config) bool { return c.AdminToken == "" || account.ValidAdminToken(c.AdminToken) }},
 	}
 }
+
+func (c Config) hlsTiming() hls.Timing { return hls.Timing{Part: c.HLSPart, Segment: c.HLSSegment} }
 
 // minTicketTTL is the shortest ticket lifetime: a listener's reconnect
 // must fit in it.

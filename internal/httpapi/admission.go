@@ -66,6 +66,8 @@ type AudienceConfig struct {
 	// failed (answered 401): an address out of budget is refused 429 before
 	// its next token lookup (nil: not limited).
 	AuthFailures *admission.Limiter
+	// Heartbeats limits HLS players' heartbeats per address and prefix (nil: not limited here).
+	Heartbeats *admission.Limiter
 }
 
 // RoomPeeker reads a room's record without loading it (room.Service.Peek).
@@ -202,7 +204,9 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !a.readBody(conn, r) {
 		return
 	}
-	if route != routeListen && route != routeEvents && route != routeReplay {
+	// HLS GETs may wait for a part (at most three target durations): like
+	// streams they are bounded by the connection caps, not by this budget.
+	if route != routeListen && route != routeEvents && route != routeReplay && !(route == routePoll && r.Method == http.MethodGet) {
 		select {
 		case a.inFlight <- struct{}{}:
 			defer func() { <-a.inFlight }()
@@ -241,9 +245,13 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case routePoll:
-		if level >= overload.High {
-			a.refuse(w, http.StatusServiceUnavailable, "shed", "polling is paused while the server is under load", 2*time.Second, nil)
-			return
+		// At high load the HLS handler answers blocking reloads at once and
+		// refuses new HLS sessions (hls.go); parts are never shed.
+		if r.Method == http.MethodPost && a.cfg.Heartbeats != nil {
+			if ok, retry := a.cfg.Heartbeats.Allow(ClientAddr(r)); !ok {
+				a.refuse(w, http.StatusTooManyRequests, "rate_limited", "too many HLS heartbeats from your network", retry, nil)
+				return
+			}
 		}
 	}
 	a.next.ServeHTTP(w, r)

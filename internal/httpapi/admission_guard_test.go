@@ -114,7 +114,7 @@ func TestInFlightBudget(t *testing.T) {
 	short := []struct{ method, path string }{
 		{"GET", "/api/v1/rooms/r"},
 		{"POST", "/api/v1/rooms/r/reactions"},
-		{"GET", "/api/v1/rooms/r/hls/index.m3u8"},
+		{"POST", "/api/v1/rooms/r/hls/heartbeat"},
 		{"POST", "/api/v1/rooms/r/join"}, // no waiting room here (an edge): the handler answers
 		{"POST", "/api/v1/rooms/r/start"},
 	}
@@ -161,11 +161,13 @@ func TestInFlightBudget(t *testing.T) {
 			t.Fatalf("%s %s with the budget full: no answer", s.method, s.path)
 		}
 	}
-	// Streams are not counted: they reach the handler with the budget full.
+	// Streams are not counted: they reach the handler with the budget full;
+	// nor are HLS GETs, which may wait for a part like a stream.
 	async("GET", "/api/v1/rooms/r/events")
 	async("GET", "/api/v1/rooms/r/listen.ogg?t="+ticketFor(t, tickets, "r"))
 	async("GET", "/api/v1/rooms/r/listen.ws?t="+ticketFor(t, tickets, "r"))
-	next.wait(t, 3)
+	async("GET", "/api/v1/rooms/r/hls/tok/media.m3u8?_HLS_msn=9")
+	next.wait(t, 4)
 	release()
 	wg.Wait()
 	if a := serve(t, aud, "GET", "/api/v1/rooms/r", "192.0.2.1", nil, nil); a.status != http.StatusOK {
@@ -188,8 +190,9 @@ func TestInFlightBudget(t *testing.T) {
 }
 
 // TestShedByLevel pins the overload level and checks the shedding order:
-// reactions from elevated, event requests and polling from high, listeners
-// and other requests never.
+// reactions from elevated, event requests from high, listeners, HLS
+// playlists and parts (the HLS handler sheds by answering blocking reloads
+// at once and refusing new HLS sessions: hls tests) and other requests never.
 func TestShedByLevel(t *testing.T) {
 	tickets := testSigner(t)
 	det := overload.New(overload.Config{})
@@ -208,8 +211,8 @@ func TestShedByLevel(t *testing.T) {
 		{"events stream", "GET", "/api/v1/rooms/r/events", overload.High},
 		{"events poll", "GET", "/api/v1/rooms/r/events?since=3", overload.High},
 		{"reaction", "POST", "/api/v1/rooms/r/reactions", overload.Elevated},
-		{"HLS playlist", "GET", "/api/v1/rooms/r/hls/index.m3u8", overload.High},
-		{"HLS part", "GET", "/api/v1/rooms/r/hls/part-12.m4s", overload.High},
+		{"HLS playlist", "GET", "/api/v1/rooms/r/hls/index.m3u8", never},
+		{"HLS part", "GET", "/api/v1/rooms/r/hls/part-12.m4s", never},
 		{"listener ogg", "GET", "/api/v1/rooms/r/listen.ogg", never},
 		{"listener ws", "GET", "/api/v1/rooms/r/listen.ws", never},
 		{"room", "GET", "/api/v1/rooms/r", never},

@@ -60,6 +60,8 @@ type Config struct {
 	ClipTTL    time.Duration // clip lifetime, default recording.DefaultClipTTL
 	// Evidence is the moderation evidence store; nil: no evidence routes.
 	Evidence *recording.Evidence
+	// HLS serves the rooms' LL-HLS renditions; nil: no HLS.
+	HLS *HLSConfig
 }
 
 // API serves the HTTP API.
@@ -75,6 +77,7 @@ type API struct {
 	recs    *recording.Manager
 	clipTTL time.Duration
 	ev      *recording.Evidence
+	hls     *hlsAPI // nil: no HLS
 	mux     *http.ServeMux
 	place   Placement
 }
@@ -106,6 +109,10 @@ func New(cfg Config) *API {
 	m.HandleFunc("PATCH /api/v1/rooms/{id}/whip/{session}", a.handle(a.whipPatch))
 	m.HandleFunc("DELETE /api/v1/rooms/{id}/whip/{session}", a.handle(a.whipDelete))
 	m.HandleFunc("POST /api/v1/rooms/{id}/join", a.handle(a.join))
+	if cfg.HLS != nil {
+		a.hls = &hlsAPI{cfg: *cfg.HLS}
+		a.hls.route(m)
+	}
 	NewListen(ListenConfig{Tickets: a.tickets, Fanout: a.fan, Programs: a.live, Metrics: a.met, Joined: a.rooms.ListenerJoined}).Route(m)
 	m.HandleFunc("/api/", a.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not_found", "no such endpoint")
@@ -264,6 +271,9 @@ func (a *API) roomView(rm room.Info) roomJSON {
 	}
 	if lr := a.live.Get(rm.ID); lr != nil {
 		v.Listeners = lr.Listeners()
+		if c, ok := a.rooms.Counts(rm.ID); ok && a.hls != nil {
+			v.Listeners = c.Listeners // with the HLS listeners heard from lately
+		}
 		if m := a.stage.Members(rm.ID); m != nil {
 			v.Stage = m
 		}

@@ -147,13 +147,17 @@ func (a *API) join(w http.ResponseWriter, r *http.Request) error {
 			base = edge + base // absolute: the listener connects to that edge
 		}
 	}
+	listen := map[string]string{
+		"ogg": base + "/listen.ogg?t=" + tok,
+		"ws":  base + "/listen.ws?t=" + tok,
+	}
+	if a.hls != nil {
+		listen["hls"], listen["hls_heartbeat"] = a.hls.listen(id, tok)
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"ticket":     tok,
 		"expires_at": t.Expires.UTC().Format(time.RFC3339),
-		"listen": map[string]string{
-			"ogg": base + "/listen.ogg?t=" + tok,
-			"ws":  base + "/listen.ws?t=" + tok,
-		},
+		"listen":     listen,
 	})
 	return nil
 }

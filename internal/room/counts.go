@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"majlis/internal/ratelimit"
 	"majlis/internal/store"
@@ -20,6 +21,8 @@ type audience struct {
 	uniqBase int64        // unique count stored by earlier processes
 	uniqN    atomic.Int64 // listener tickets seen by this process
 	uniq     [audienceShards]uniqShard
+
+	hls [audienceShards]hlsShard // HLS listeners: tickets heard from lately (HLSHeartbeat)
 
 	reacts [len(reactionSet)]atomic.Int64 // this interval's aggregate, by reactionSet index
 	limits [audienceShards]limitShard     // per-user reaction buckets
@@ -48,6 +51,9 @@ func (a *audience) init(rec store.Room) {
 	}
 	for i := range a.limits {
 		a.limits[i].m = make(map[string]ratelimit.Bucket)
+	}
+	for i := range a.hls {
+		a.hls[i].cur, a.hls[i].prev = make(map[uint64]struct{}), make(map[uint64]struct{})
 	}
 }
 
@@ -88,6 +94,86 @@ func (s *Service) ListenerJoined(id string, nonce uint64) {
 	}
 }
 
+// HLS listeners are counted by their players' heartbeats, since behind a
+// cache the origin never sees them one by one. A player beats every
+// HLSBeat with its join ticket; the count is the number of distinct tickets
+// heard in the last hlsInterval (the larger of the current and the previous
+// interval, so a listener who leaves is counted at most two intervals
+// more). Memory is bounded per room (hlsMaxPerShard tickets a shard); a
+// flood of beats of one ticket counts once, and tickets come only from the
+// admitted joins.
+const (
+	HLSBeat        = 10 * time.Second
+	hlsInterval    = 3 * HLSBeat / 2
+	hlsMaxPerShard = 1 << 16 // 1 M HLS listeners per room
+)
+
+type hlsShard struct {
+	mu         sync.Mutex
+	gen        int64 // the interval cur holds
+	cur, prev  map[uint64]struct{}
+	curN, prvN int // len(cur), len(prev), readable under mu
+}
+
+// rotate moves the shard to interval g.
+func (h *hlsShard) rotate(g int64) {
+	if g <= h.gen {
+		return
+	}
+	if g == h.gen+1 {
+		h.prev, h.prvN = h.cur, h.curN
+	} else {
+		clear(h.prev)
+		h.prvN = 0
+	}
+	h.cur, h.curN = make(map[uint64]struct{}, h.prvN), 0
+	h.gen = g
+}
+
+// HLSHeartbeat records a beat of an HLS player holding the ticket nonce in
+// live room id. A ticket not heard from in the last two intervals is a new
+// session: it is taken only when admitNew (callers refuse new sessions
+// while shedding) and while the room has room for it. It reports whether
+// the beat was counted; ErrNotLive when the room is not live here.
+func (s *Service) HLSHeartbeat(id string, nonce uint64, admitNew bool) (bool, error) {
+	r := s.loaded(id)
+	if r == nil || r.snap.Load().rec.State != store.StateLive {
+		return false, ErrNotLive
+	}
+	sh := &r.aud.hls[(nonce*0x9e3779b97f4a7c15)>>60]
+	sh.mu.Lock()
+	sh.rotate(time.Now().UnixNano() / int64(hlsInterval))
+	_, inCur := sh.cur[nonce]
+	_, inPrev := sh.prev[nonce]
+	if !inCur {
+		if !inPrev && (!admitNew || sh.curN+sh.prvN >= hlsMaxPerShard) {
+			sh.mu.Unlock()
+			return false, nil
+		}
+		sh.cur[nonce] = struct{}{}
+		sh.curN++
+	}
+	sh.mu.Unlock()
+	if !inCur && !inPrev {
+		s.ListenerJoined(id, nonce) // an HLS listener is a unique listener too
+	}
+	return true, nil
+}
+
+// hlsListeners is the number of HLS players heard from lately.
+func (a *audience) hlsListeners() int64 {
+	g := time.Now().UnixNano() / int64(hlsInterval)
+	var cur, prev int
+	for i := range a.hls {
+		sh := &a.hls[i]
+		sh.mu.Lock()
+		sh.rotate(g)
+		cur, prev = cur+sh.curN, prev+sh.prvN
+		sh.mu.Unlock()
+	}
+	return int64(max(cur, prev))
+}
+
 // Counts returns a loaded room's counts (false when it is not loaded: not
 // live in this process and untouched since the start).
 func (s *Service) Counts(id string) (Counts, bool) {
@@ -106,7 +192,7 @@ func (s *Service) counts(r *state, live bool) Counts {
 	var c Counts
 	fleet := s.cfg.Fleet
 	if live {
-		c.Listeners = s.cfg.Media.Listeners(r.id)
+		c.Listeners = s.cfg.Media.Listeners(r.id) + r.aud.hlsListeners()
 		if fleet != nil {
 			c.Listeners += fleet.Listeners(r.id)
 		}

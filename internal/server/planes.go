@@ -160,6 +160,10 @@ func newAudiencePlane(d audienceDeps) *planes {
 		AuthFailures: admission.NewLimiter(admission.LimiterConfig{
 			PerIP:     orRate(ac.AuthFailuresPerIP, DefaultAuthFailuresPerIP),
 			PerPrefix: orRate(ac.AuthFailuresPerPrefix, DefaultAuthFailuresPerPrefix)}),
+		// An HLS player beats every 10 s: 30/s is a NAT of 300 players.
+		Heartbeats: admission.NewLimiter(admission.LimiterConfig{
+			PerIP:     admission.Rate{PerSecond: 30, Burst: 60},
+			PerPrefix: admission.Rate{PerSecond: 300, Burst: 600}}),
 	}, d.next)
 	p.register(d.met.Registry)
 	return p

@@ -30,6 +30,7 @@ import (
 	"majlis/internal/apierror"
 	"majlis/internal/cluster"
 	"majlis/internal/fanout"
+	"majlis/internal/hls"
 	"majlis/internal/httpapi"
 	"majlis/internal/live"
 	"majlis/internal/metrics"
@@ -86,6 +87,17 @@ type Config struct {
 	EvidenceWindow, EvidenceRetention time.Duration
 	EvidenceSpeakers                  bool
 	EvidenceAccess                    func(recording.Access) error
+	// HLS configures the rooms' LL-HLS renditions.
+	HLS HLSConfig
+}
+
+// HLSConfig configures the LL-HLS renditions (internal/hls); zero fields
+// take hls's defaults.
+type HLSConfig struct {
+	Part, Segment time.Duration
+	TokenWindow   time.Duration
+	BaseURL       string // listen.hls prefix (a CDN)
+	CDNSecret     string // required from the cache on every fill when set
 }
 
 // Server is one running majlis process.
@@ -103,6 +115,7 @@ type Server struct {
 	evidence  *recording.Evidence
 	retStop   context.CancelFunc
 	retDone   chan struct{}
+	hls       *hls.Origin
 	httpLn    net.Listener
 	adminLn   net.Listener
 	adminTok  string
@@ -242,12 +255,21 @@ func New(cfg Config) (*Server, error) {
 	accounts := account.New(account.Config{Store: s.st, AdminToken: s.adminTok, Signup: cfg.Signup,
 		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend,
 		OnTokenRevoked: s.rooms.Suspend, PoW: admission.NewPoW(loginKey[:])})
+	hlsTokens, err := hls.NewTokens(keys, cfg.HLS.TokenWindow, nil)
+	if err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	s.hls = hls.New(hls.Config{Timing: hls.Timing{Part: cfg.HLS.Part, Segment: cfg.HLS.Segment}, Programs: s.program,
+		Bandwidth: s.hlsBandwidth()})
 	var place httpapi.Placement
 	if s.fleet != nil {
 		place = s.fleet
 	}
 	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(),
-		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence})
+		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence,
+		HLS: &httpapi.HLSConfig{Origin: s.hls, Tokens: hlsTokens, Tickets: signer, Metrics: s.met, Rooms: s.rooms,
+			CDNSecret: cfg.HLS.CDNSecret, BaseURL: cfg.HLS.BaseURL}})
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		s.closeAll()
@@ -297,12 +319,7 @@ func (s *Server) joinCluster(cc cluster.Config) error {
 		return err
 	}
 	s.cluster = c
-	if s.pub, err = cluster.NewPublisher(c, func(id string) *program.Program {
-		if r := s.live.Get(id); r != nil {
-			return r.Program
-		}
-		return nil
-	}); err != nil {
+	if s.pub, err = cluster.NewPublisher(c, s.program); err != nil {
 		return err
 	}
 	if s.fleet, err = cluster.NewFleet(c, s.pub.Epoch(), cc.MaxPerEdge); err != nil {
@@ -312,6 +329,25 @@ func (s *Server) joinCluster(cc cluster.Config) error {
 		return err
 	}
 	return s.fleet.Register(s.met.Registry)
+}
+
+// program is a live room's program (the source of the HLS packagers and
+// of the cluster's publisher), or nil.
+func (s *Server) program(room string) *program.Program {
+	if lr := s.live.Get(room); lr != nil {
+		return lr.Program
+	}
+	return nil
+}
+
+// hlsBandwidth is the rendition's BANDWIDTH: the program's bitrate and
+// about a quarter more for the fMP4 boxes and the variable bitrate.
+func (s *Server) hlsBandwidth() int {
+	b := s.cfg.Bitrate
+	if b == 0 {
+		b = live.DefaultBitrate
+	}
+	return b * 5 / 4
 }
 
 // udpAddr turns a bare port into HOST:PORT on the public HTTP host.
@@ -430,6 +466,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	// on their own, so that Shutdown can drain.
 	s.rooms.Close()
 	s.fan.Close()
+	s.hls.Close() // HLS requests waiting on a part end at once (EXT-X-ENDLIST)
 	pub.Shutdown(shutCtx)
 	s.shutdownPlanes(shutCtx)
 	adm.Shutdown(shutCtx)
@@ -473,6 +510,9 @@ func (s *Server) closeAll() {
 		}
 		if s.cluster != nil {
 			s.cluster.Close()
+		}
+		if s.hls != nil {
+			s.hls.Close()
 		}
 		s.st.Close()
 	})

@@ -1,5 +1,8 @@
-// Player plays a room's program: listen.ws decoded with WebCodecs where the
-// browser has AudioDecoder, else listen.ogg in an <audio> element. It joins
+// Player plays a room's program. The choice, in order: listen.ws decoded
+// with WebCodecs where the browser has AudioDecoder for Opus; else the LL-HLS
+// rendition (listen.hls) in an <audio> element, natively where the browser
+// plays HLS (Safari, iOS) or through the vendored hls.js where Media Source
+// Extensions take Opus in fMP4; else listen.ogg in an <audio> element. It joins
 // (gets a ticket), connects, and on any loss reconnects by itself with
 // jittered exponential backoff, honouring Retry-After from the join endpoint.
 import { call, APIError, solvePoW } from "./api.js";
@@ -11,6 +14,36 @@ const backoffMax = 15000; // ms
 const leadSeconds = 0.15;
 const slackSeconds = 0.5; // scheduled further ahead than lead + 2 chunks + this: drop frames to catch up
 const maxLobbyWait = 10; // s: re-ask a scheduled room at least this often
+const hlsJsPath = "/vendor/hls.js/hls.light.min.js"; // hls.js 1.6.15 (vendor/hls.js/README.md)
+const hlsMime = 'audio/mp4; codecs="opus"';
+
+// loadHlsJs loads the vendored hls.js once and resolves to its Hls class.
+let hlsJs = null;
+function loadHlsJs() {
+  if (!hlsJs) {
+    hlsJs = new Promise((resolve, reject) => {
+      const el = document.createElement("script");
+      el.src = hlsJsPath;
+      el.onload = () => (window.Hls ? resolve(window.Hls) : reject(new Error("hls.js did not load")));
+      el.onerror = () => { hlsJs = null; reject(new Error("hls.js did not load")); };
+      document.head.appendChild(el);
+    });
+  }
+  return hlsJs;
+}
+
+// hlsSupport says how this browser can play LL-HLS: "native", "hlsjs" or "".
+// Safari and iOS play it natively (their own LL-HLS player); elsewhere
+// hls.js over Media Source Extensions, which must take Opus in fMP4 (newer
+// Chromium also answers canPlayType for HLS, but its native player does not
+// follow LL-HLS as hls.js does); the native player of other browsers last.
+function hlsSupport() {
+  const native = document.createElement("audio").canPlayType("application/vnd.apple.mpegurl") !== "";
+  if (native && /Apple/.test(navigator.vendor || "")) return "native";
+  const MS = window.ManagedMediaSource || window.MediaSource;
+  if (MS && MS.isTypeSupported && MS.isTypeSupported(hlsMime)) return "hlsjs";
+  return native ? "native" : "";
+}
 
 export class Player {
   // onState(state, info): state is connecting|playing|reconnecting|waiting|scheduled|ended|removed|stopped.
@@ -19,8 +52,10 @@ export class Player {
     this.onState = onState || (() => {});
     this.running = false;
     this.attempt = 0;
-    // ?transport=ogg forces the Ogg fallback (tests, and browsers whose WebCodecs misbehave).
-    this.forceOgg = new URLSearchParams(location.search).get("transport") === "ogg";
+    // ?transport=ogg (or hls) forces that fallback (tests, and browsers whose WebCodecs misbehave).
+    const transport = new URLSearchParams(location.search).get("transport");
+    this.forceOgg = transport === "ogg";
+    this.forceHLS = transport === "hls";
     this.s = { transport: "", frames: 0, level: 0, peak: 0, reconnects: 0, state: "stopped", lastSeq: -1, gaps: 0, errors: 0, dropped: 0, buffered: 0, chunk: 0 };
   }
 
@@ -52,8 +87,10 @@ export class Player {
   teardown() {
     if (this.ws) { this.ws.onclose = null; this.ws.close(); this.ws = null; }
     if (this.dec) { try { this.dec.close(); } catch { /* already closed */ } this.dec = null; }
+    if (this.hls) { this.hls.destroy(); this.hls = null; }
     if (this.audio) { this.audio.onended = this.audio.onerror = null; this.audio.pause(); this.audio.removeAttribute("src"); this.audio.load(); }
     clearInterval(this.meterTimer);
+    clearTimeout(this.beatTimer);
   }
 
   // retry schedules the next connect: at exactMs (plus a little jitter) when
@@ -134,9 +171,90 @@ export class Player {
       return;
     }
     if (!this.running) return;
-    const useWS = typeof AudioDecoder !== "undefined" && j.listen.ws && !this.forceOgg &&
+    const useWS = typeof AudioDecoder !== "undefined" && j.listen.ws && !this.forceOgg && !this.forceHLS &&
       (await AudioDecoder.isConfigSupported({ codec: "opus", sampleRate: 48000, numberOfChannels: 1 }).then((r) => r.supported, () => false));
-    if (useWS) this.connectWS(j.listen.ws); else this.connectOgg(j.listen.ogg);
+    const hls = j.listen.hls && !this.forceOgg ? hlsSupport() : "";
+    if (useWS) this.connectWS(j.listen.ws);
+    else if (hls) this.connectHLS(j, hls);
+    else this.connectOgg(j.listen.ogg);
+  }
+
+  // attachAudio makes the <audio> element (once) and meters what it plays.
+  attachAudio() {
+    if (!this.audio) {
+      this.audio = new Audio();
+      this.audio.crossOrigin = "anonymous";
+      this.analyser = this.ctx.createAnalyser();
+      this.ctx.createMediaElementSource(this.audio).connect(this.analyser);
+      this.analyser.connect(this.gain);
+    }
+    const a = this.audio;
+    const buf = new Float32Array(960);
+    let lastT = a.currentTime;
+    this.meterTimer = setInterval(() => {
+      this.analyser.getFloatTimeDomainData(buf);
+      this.meter(buf);
+      this.s.frames += Math.max(0, Math.round((a.currentTime - lastT) * 50));
+      lastT = a.currentTime;
+    }, 100);
+    return a;
+  }
+
+  // lost asks the room whether it ended, else reconnects.
+  lost() {
+    call("GET", `/rooms/${encodeURIComponent(this.roomId)}`).then((r) => {
+      if (r.state === "ended") { this.running = false; this.teardown(); this.setState("ended"); return; }
+      const ms = this.retry(0);
+      this.setState("reconnecting", { seconds: Math.ceil(ms / 1000) });
+    }, () => { const ms = this.retry(0); this.setState("reconnecting", { seconds: Math.ceil(ms / 1000) }); });
+  }
+
+  // connectHLS plays listen.hls (natively or with hls.js) and sends the
+  // heartbeat that counts this listener (docs/api.md, "LL-HLS").
+  async connectHLS(j, how) {
+    this.s.transport = "hls";
+    const a = this.attachAudio();
+    a.onplaying = () => { this.attempt = 0; this.setState("playing"); };
+    a.onended = () => this.lost(); // EXT-X-ENDLIST reached: the room ended
+    if (how === "native") {
+      a.onerror = () => { this.s.errors++; this.s.lastError = "media " + (a.error ? a.error.code : ""); this.lost(); };
+      a.src = j.listen.hls;
+    } else { // hls.js reports (and recovers from) media errors itself
+      a.onerror = null;
+      let Hls;
+      try { Hls = await loadHlsJs(); } catch { this.connectOgg(j.listen.ogg); return; }
+      if (!this.running) return;
+      this.hls = new Hls({ lowLatencyMode: true, backBufferLength: 10, liveSyncDurationCount: 1 });
+      this.hls.on(Hls.Events.ERROR, (_, d) => {
+        if (!d.fatal) return;
+        this.s.errors++;
+        this.s.lastError = d.details;
+        this.lost();
+      });
+      const h = this.hls;
+      this.hls.on(Hls.Events.FRAG_BUFFERED, () => { this.s.latency = h.latency || 0; }); // s behind live (program-date-time)
+      this.hls.loadSource(j.listen.hls);
+      this.hls.attachMedia(a);
+    }
+    a.play().catch(() => {});
+    const beat = () => {
+      fetch(j.listen.hls_heartbeat, { method: "POST" }).then(async (r) => {
+        if (!this.running || this.s.transport !== "hls") return;
+        if (r.status === 401) {
+          // The ticket expired (the playback does not need it): join again
+          // for a fresh one, without stopping what plays.
+          call("POST", `/rooms/${encodeURIComponent(this.roomId)}/join`).then((nj) => {
+            this.s.renewals = (this.s.renewals || 0) + 1;
+            if (nj.listen && nj.listen.hls_heartbeat) j.listen.hls_heartbeat = nj.listen.hls_heartbeat;
+            beat();
+          }, (e) => { this.beatTimer = setTimeout(beat, Math.max((e.retryAfter || 10) * 1000, 1000)); });
+          return;
+        }
+        const b = r.ok ? await r.json().catch(() => ({})) : {};
+        this.beatTimer = setTimeout(beat, b.every_ms || 10000);
+      }, () => { this.beatTimer = setTimeout(beat, 10000); });
+    };
+    beat();
   }
 
   connectWS(path) {
@@ -223,34 +341,12 @@ export class Player {
 
   connectOgg(path) {
     this.s.transport = "ogg";
-    if (!this.audio) {
-      this.audio = new Audio();
-      this.audio.crossOrigin = "anonymous";
-      this.analyser = this.ctx.createAnalyser();
-      this.ctx.createMediaElementSource(this.audio).connect(this.analyser);
-      this.analyser.connect(this.gain);
-    }
-    const a = this.audio;
+    const a = this.attachAudio();
     a.src = path;
     a.onplaying = () => { this.attempt = 0; this.setState("playing"); };
-    const lost = () => {
-      // The body ends cleanly when the room ends; ask the room which it was.
-      call("GET", `/rooms/${encodeURIComponent(this.roomId)}`).then((r) => {
-        if (r.state === "ended") { this.running = false; this.teardown(); this.setState("ended"); return; }
-        const ms = this.retry(0);
-        this.setState("reconnecting", { seconds: Math.ceil(ms / 1000) });
-      }, () => { const ms = this.retry(0); this.setState("reconnecting", { seconds: Math.ceil(ms / 1000) }); });
-    };
-    a.onended = lost;
-    a.onerror = lost;
+    // The body ends cleanly when the room ends; lost asks the room which it was.
+    a.onended = () => this.lost();
+    a.onerror = () => this.lost();
     a.play().catch(() => {});
-    const buf = new Float32Array(960);
-    let lastT = 0;
-    this.meterTimer = setInterval(() => {
-      this.analyser.getFloatTimeDomainData(buf);
-      this.meter(buf);
-      this.s.frames += Math.max(0, Math.round((a.currentTime - lastT) * 50));
-      lastT = a.currentTime;
-    }, 100);
   }
 }
