@@ -1,13 +1,11 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -142,44 +140,7 @@ var edgeServingRE = regexp.MustCompile(`msg="majlis edge serving" http=(\S+)`)
 // startEdgeProc runs `majlis serve --role edge` on the cluster as its own process.
 func startEdgeProc(t *testing.T, bin, dataDir, natsURL string) *proc {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--role", "edge", "--cluster", natsURL, "--data", dataDir, "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0")
-	cmd.Env = os.Environ()
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, done: make(chan error, 1)}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := edgeServingRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-		p.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	select {
-	case a := <-addr:
-		p.base = "http://" + a
-	case err := <-p.done:
-		t.Fatalf("edge exited before serving: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("edge did not start serving in 30 s")
-	}
-	return p
+	return runProc(t, bin, []string{"serve", "--role", "edge", "--cluster", natsURL, "--data", dataDir, "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, nil, edgeServingRE)
 }
 
 // segment is what one connection of a listener heard.

@@ -40,13 +40,22 @@ var servingRE = regexp.MustCompile(`msg="majlis serving" http=(\S+)`)
 
 // startProc runs `majlis serve` on loopback ports the kernel picks and
 // waits for it to serve.
-func startProc(t *testing.T, bin, dataDir string) *proc {
+func startProc(t testing.TB, bin, dataDir string) *proc {
 	t.Helper()
 	// Wide per-address limits: these tests drive many users and checks from
 	// one loopback address.
-	cmd := exec.Command(bin, "serve", "--data", dataDir, "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--webrtc-udp", "127.0.0.1:0",
-		"--auth-fail-limit-ip", "100000/100000", "--auth-fail-limit-net", "100000/100000")
-	cmd.Env = append(os.Environ(), "MAJLIS_ADMIN_TOKEN="+sigtermToken)
+	return runProc(t, bin, []string{"serve", "--data", dataDir, "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--webrtc-udp", "127.0.0.1:0",
+		"--auth-fail-limit-ip", "100000/100000", "--auth-fail-limit-net", "100000/100000"},
+		[]string{"MAJLIS_ADMIN_TOKEN=" + sigtermToken}, servingRE)
+}
+
+// runProc runs bin with args (and env added to this process's) and waits
+// until its log says it serves (serving's first group is the address).
+// The process is killed at the end of the test if it still runs.
+func runProc(t testing.TB, bin string, args, env []string, serving *regexp.Regexp) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +68,7 @@ func startProc(t *testing.T, bin, dataDir string) *proc {
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+			if m := serving.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case addr <- m[1]:
 				default:
@@ -78,9 +87,9 @@ func startProc(t *testing.T, bin, dataDir string) *proc {
 	case a := <-addr:
 		p.base = "http://" + a
 	case err := <-p.done:
-		t.Fatalf("majlis exited before serving: %v", err)
+		t.Fatalf("%s exited before serving: %v", bin, err)
 	case <-time.After(30 * time.Second):
-		t.Fatal("majlis did not start serving in 30 s")
+		t.Fatalf("%s %v did not start serving in 30 s", bin, args)
 	}
 	return p
 }

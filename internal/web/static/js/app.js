@@ -7,6 +7,7 @@ import { Player } from "./player.js";
 import { Publisher } from "./publisher.js";
 import { RoomFeed } from "./feed.js";
 import { recBadge, replaySection, clipButton, hostRecording, viewClip } from "./recording.js";
+import { h } from "./dom.js";
 
 const pollMs = 2000;
 // The server's reaction set (GET /api/v1/reactions, internal/room.Reactions),
@@ -15,19 +16,6 @@ let reactionSet = null;
 async function loadReactions() {
   if (!reactionSet) reactionSet = (await api.call("GET", "/reactions")).reactions;
   return reactionSet;
-}
-
-// h makes an element: h("button", {class: "x", onclick: f}, "text", child).
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "class") el.className = v;
-    else el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c);
-  return el;
 }
 
 const main = () => document.getElementById("main");

@@ -5,18 +5,7 @@
 import * as i18n from "./i18n.js";
 import { t } from "./i18n.js";
 import * as api from "./api.js";
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "class") el.className = v;
-    else el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c);
-  return el;
-}
+import { h } from "./dom.js";
 
 const rooms = (id) => `/rooms/${encodeURIComponent(id)}`;
 export const speeds = [1, 1.5, 2];
