@@ -206,8 +206,12 @@ func TestRepairAfterCrash(t *testing.T) {
 	m.Attach("room4", p)
 	src := newToneSource(t)
 	feed(p, src, 440, 3*time.Second)
-	time.Sleep(200 * time.Millisecond) // flushed
+	// Written out (every 250 ms): wait until the file holds the 3 s, at most
+	// 10 s on a loaded machine.
 	meta, _ := m.Meta("room4")
+	for deadline := time.Now().Add(10 * time.Second); meta.Samples < 3*48000 && time.Now().Before(deadline); meta, _ = m.Meta("room4") {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if meta.State != StateRecording {
 		t.Fatalf("state %q while writing", meta.State)
 	}
