@@ -92,13 +92,20 @@ func recordingView(id string, m recording.Meta) recordingJSON {
 	return v
 }
 
-func (a *API) recordingInfo(w http.ResponseWriter, r *http.Request) error {
+// replayFor is the room of a replay request, once the caller (signed in or
+// not) may hear its replay.
+func (a *API) replayFor(r *http.Request) (string, error) {
 	act, err := a.optionalActor(r)
 	if err != nil {
-		return err
+		return "", err
 	}
 	id := r.PathValue("id")
-	if err := a.rooms.PlayReplay(r.Context(), act, id); err != nil {
+	return id, a.rooms.PlayReplay(r.Context(), act, id)
+}
+
+func (a *API) recordingInfo(w http.ResponseWriter, r *http.Request) error {
+	id, err := a.replayFor(r)
+	if err != nil {
 		return err
 	}
 	meta, err := a.recs.Meta(id)
@@ -169,12 +176,8 @@ func (a *API) deleteRecording(w http.ResponseWriter, r *http.Request) error {
 // (http.ServeContent). A request for the whole file (no Range, or
 // "bytes=0-" as a browser's first request) counts as a play.
 func (a *API) recordingOgg(w http.ResponseWriter, r *http.Request) error {
-	act, err := a.optionalActor(r)
+	id, err := a.replayFor(r)
 	if err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	if err := a.rooms.PlayReplay(r.Context(), act, id); err != nil {
 		return err
 	}
 	rp, err := a.recs.OpenReplay(id)
