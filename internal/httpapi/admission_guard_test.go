@@ -1,12 +1,10 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,7 +14,6 @@ import (
 	"majlis/internal/admission"
 	"majlis/internal/apierror"
 	"majlis/internal/overload"
-	"majlis/internal/store"
 )
 
 // guardAnswer is an answer of the guard (or of the handler behind it).
@@ -370,19 +367,7 @@ type joinGuard struct {
 
 func newJoinGuard(t *testing.T, rate float64) *joinGuard {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "majlis.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ctx := context.Background()
-	rm, err := st.CreateRoom(ctx, "replay", "host")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.SetRoomState(ctx, rm.ID, store.StateLive, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	st, rm := liveStoreRoom(t, "replay")
 	key := make([]byte, 32)
 	g := &joinGuard{det: overload.New(overload.Config{}), room: rm.ID, clock: time.Now()}
 	wide := admission.Rate{PerSecond: 1e6, Burst: 1e6}

@@ -28,19 +28,7 @@ type surgeGuard struct {
 
 func newSurgeGuard(t *testing.T, det *overload.Detector, workers int) *surgeGuard {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "majlis.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ctx := context.Background()
-	rm, err := st.CreateRoom(ctx, "surge", "host")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.SetRoomState(ctx, rm.ID, store.StateLive, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	st, rm := liveStoreRoom(t, "surge")
 	key := make([]byte, 32)
 	tickets, err := admission.NewSigner(key, time.Minute)
 	if err != nil {
@@ -255,4 +243,23 @@ func (p storePeeker) Peek(ctx context.Context, id string) (room.Info, error) {
 		return room.Info{}, room.ErrRoomNotFound
 	}
 	return room.Info(rec), err
+}
+
+// liveStoreRoom is a store in a temp dir holding one live room with title.
+func liveStoreRoom(t *testing.T, title string) (*store.Store, store.Room) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "majlis.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	rm, err := st.CreateRoom(ctx, title, "host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetRoomState(ctx, rm.ID, store.StateLive, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return st, rm
 }
