@@ -226,3 +226,67 @@ func TestManySubscribersOneEvent(t *testing.T) {
 		t.Errorf("counts %+v", c)
 	}
 }
+
+// Every state change gets a higher view version than the view before it,
+// and the event carrying the change holds the same version as a read after
+// it: a client can order a fetched view against the events it applied.
+func TestViewVersionOrdersChanges(t *testing.T) {
+	ctx := context.Background()
+	s, st, _ := newService(t, nil)
+	id, host := liveRoom(t, s, st)
+	sub, err := s.Subscribe(ctx, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sub.Next(ctx); err != nil { // the opening snapshot
+		t.Fatal(err)
+	}
+	before, err := s.View(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Version == 0 {
+		t.Fatal("a live room's view has no version")
+	}
+	if err := s.Pin(ctx, host, id, "https://example.org/a"); err != nil {
+		t.Fatal(err)
+	}
+	batch, _, err := sub.Next(ctx)
+	if err != nil || len(batch) == 0 {
+		t.Fatalf("no event after the pin: %v", err)
+	}
+	var ev struct {
+		Data struct{ Room View }
+	}
+	if err := json.Unmarshal(batch[len(batch)-1].Raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.View(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Data.Room.Pin != "https://example.org/a" || ev.Data.Room.Version <= before.Version || after.Version != ev.Data.Room.Version {
+		t.Fatalf("versions: before %d, event %d (pin %q), after %d: want before < event == after", before.Version, ev.Data.Room.Version, ev.Data.Room.Pin, after.Version)
+	}
+	if err := s.Pin(ctx, host, id, "https://example.org/b"); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := s.View(ctx, id)
+	if again.Version <= after.Version {
+		t.Fatalf("second change: version %d after %d", again.Version, after.Version)
+	}
+	// A new process (the room loaded again) numbers its views after these.
+	s.Close()
+	s2, err := New(Config{Store: st, Media: &fakeMedia{}, Interval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	reloaded, err := s2.View(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reloaded.Version <= again.Version {
+		t.Fatalf("reloaded room's version %d, not after %d", reloaded.Version, again.Version)
+	}
+}

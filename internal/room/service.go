@@ -69,6 +69,11 @@ type Service struct {
 	createMu sync.Mutex
 	creates  map[string]*ratelimit.Bucket // per-user room creations; bounded by maxNames
 
+	// version numbers the rooms' views (View.Version): one counter for all
+	// rooms, seeded from the clock so a restarted process or a room loaded
+	// again numbers its views after the ones clients already hold.
+	version atomic.Uint64
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -102,6 +107,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, seed: maphash.MakeSeed(),
 		rate:  ratelimit.Rate{PerSecond: cfg.ReactionRate, Burst: cfg.ReactionBurst},
 		names: make(map[string]string), creates: make(map[string]*ratelimit.Bucket), stop: make(chan struct{})}
+	s.version.Store(uint64(time.Now().UnixMicro()))
 	live, err := s.st.RoomsInState(context.Background(), store.StateLive)
 	if err != nil {
 		return nil, err

@@ -43,6 +43,11 @@ type View struct {
 	// RecordingError says why a recording stopped by itself.
 	Recording      bool   `json:"recording"`
 	RecordingError string `json:"recording_error,omitempty"`
+	// Version grows with every change of the room's state (not its
+	// counts): a client holding a view of a higher version drops an older
+	// one that arrives late (a fetch answered before an event it already
+	// applied). Zero: unversioned (an ended room's last snapshot).
+	Version uint64 `json:"version,omitempty"`
 }
 
 func (r *state) muted(user string) (muted, forced bool) {
@@ -56,7 +61,7 @@ func (r *state) muted(user string) (muted, forced bool) {
 // audience path and returns its view (without counts).
 func (s *Service) refreshLocked(ctx context.Context, r *state) View {
 	v := View{ID: r.rec.ID, Title: r.rec.Title, Description: r.rec.Description, State: r.rec.State, Host: r.rec.Host,
-		Pin: r.rec.Pin, Stage: []MemberView{}, Requests: []RequestView{}}
+		Pin: r.rec.Pin, Stage: []MemberView{}, Requests: []RequestView{}, Version: s.version.Add(1)}
 	if rs := s.recording(r.rec.ID); rs.On || rs.Error != "" {
 		v.Recording, v.RecordingError = rs.On && r.rec.State != StateEnded, rs.Error
 	}

@@ -40,7 +40,7 @@ type browserLog struct {
 
 func (l *browserLog) add(s string) {
 	l.mu.Lock()
-	l.lines = append(l.lines, s)
+	l.lines = append(l.lines, time.Now().Format("15:04:05.000 ")+s)
 	l.mu.Unlock()
 }
 
@@ -113,6 +113,15 @@ func newTab(t *testing.T, browser context.Context, name string, log *browserLog)
 			mu.Lock()
 			urls[e.RequestID] = e.Request.Method + " " + e.Request.URL
 			mu.Unlock()
+		case *network.EventResponseReceived:
+			// The console says only "the server responded with a status
+			// of 401": name the request.
+			if e.Response.Status >= 400 {
+				mu.Lock()
+				u := urls[e.RequestID]
+				mu.Unlock()
+				log.add(fmt.Sprintf("[%s] %s: %d", name, u, e.Response.Status))
+			}
 		case *network.EventLoadingFailed:
 			mu.Lock()
 			u := urls[e.RequestID]
@@ -141,9 +150,21 @@ func run(t *testing.T, ctx context.Context, d time.Duration, what string, log *b
 	defer cancel()
 	start := time.Now()
 	if err := chromedp.Do(c, actions...); err != nil {
-		t.Fatalf("%s: %v\npage console:\n%s", what, err, log)
+		t.Fatalf("%s: %v\npage state: %s\npage console:\n%s", what, err, pageState(ctx), log)
 	}
 	t.Logf("%s: %v", what, time.Since(start).Round(time.Millisecond))
+}
+
+// pageState is what the tab's player and studio report (their stats), for
+// a failure report.
+func pageState(ctx context.Context) string {
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(c, chromedp.Evaluate[string](`JSON.stringify({url: location.href, player: window.majlisPlayer?.stats?.(), studio: window.majlisStudio?.stats?.()})`))
+	if err != nil {
+		return "(unavailable: " + err.Error() + ")"
+	}
+	return v
 }
 
 // eval evaluates a JavaScript expression (promises awaited) into T.

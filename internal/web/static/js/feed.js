@@ -89,7 +89,10 @@ export class RoomFeed {
     this.pending = setTimeout(() => this.refetch(), refetchDelay);
   }
 
+  // set shows v unless it is older than the view shown: a fetch answered
+  // before an event already applied must not undo it (View.Version).
   set(v) {
+    if (v && v.version && this.view && this.view.version > v.version) return;
     this.view = v;
     this.onView(v);
   }
