@@ -140,7 +140,7 @@ const (
 	routeEvents
 	routePoll  // HLS playlists and parts
 	routeStage // WHIP, start, end: the stage plane
-	// routeReplay: recording.ogg and clips' audio, files a player may hold
+	// routeReplay: recording.ogg, its HLS VOD rendition and clips' audio, files a player may hold
 	// open for long: outside the in-flight budget, shed at high load.
 	routeReplay
 )
@@ -160,7 +160,7 @@ func classify(r *http.Request) (audienceRoute, string) {
 		return routeJoin, id
 	case tail == "listen.ogg" || tail == "listen.ws":
 		return routeListen, id
-	case tail == "recording.ogg":
+	case tail == "recording.ogg" || tail == "recording.m3u8" || strings.HasPrefix(tail, "recording/hls/"):
 		return routeReplay, id
 	case strings.HasPrefix(tail, "reactions"):
 		return routeReaction, id

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"majlis/internal/account"
+	"majlis/internal/hls"
 	"majlis/internal/recording"
 	"majlis/internal/room"
 )
@@ -24,6 +25,8 @@ func (a *API) routeRecording(m *http.ServeMux) {
 	m.HandleFunc("DELETE /api/v1/rooms/{id}/recording", a.handle(a.deleteRecording))
 	m.HandleFunc("GET /api/v1/rooms/{id}/recording.ogg", a.handle(a.recordingOgg))
 	m.HandleFunc("GET /api/v1/rooms/{id}/recording/seek", a.handle(a.recordingSeek))
+	m.HandleFunc("GET /api/v1/rooms/{id}/recording.m3u8", a.handle(a.recordingVOD))
+	m.HandleFunc("GET /api/v1/rooms/{id}/recording/hls/{file}", a.handle(a.recordingVODFile))
 	m.HandleFunc("POST /api/v1/rooms/{id}/clips", a.handle(a.makeClip))
 	m.HandleFunc("GET /api/v1/clips/{clip}", a.handle(a.getClip))
 }
@@ -78,6 +81,7 @@ type recordingJSON struct {
 	Created   time.Time `json:"created"`
 	Ended     time.Time `json:"ended,omitzero"`
 	Ogg       string    `json:"ogg"`
+	HLS       string    `json:"hls"` // the HLS VOD playlist (Safari, hls.js)
 	// Chapters are the speaker turns: {"t_s","user","name"}.
 	Chapters []recording.Chapter `json:"chapters"`
 }
@@ -85,7 +89,7 @@ type recordingJSON struct {
 func recordingView(id string, m recording.Meta) recordingJSON {
 	v := recordingJSON{State: m.State, On: m.On, Public: m.Public, Clips: !m.ClipsOff, DurationS: m.Duration().Seconds(),
 		Bytes: m.Bytes, Plays: m.Plays, Dropped: m.Dropped, Error: m.Err, TrimmedS: m.TrimmedS, Created: m.Created, Ended: m.Ended,
-		Ogg: apiPrefix + "/rooms/" + id + "/recording.ogg", Chapters: m.Chapters}
+		Ogg: apiPrefix + "/rooms/" + id + "/recording.ogg", HLS: apiPrefix + "/rooms/" + id + "/recording.m3u8", Chapters: m.Chapters}
 	if v.Chapters == nil {
 		v.Chapters = []recording.Chapter{}
 	}
@@ -293,3 +297,84 @@ func (a *API) getClip(w http.ResponseWriter, r *http.Request) error {
 }
 
 func ioSection(o recording.Object) *io.SectionReader { return io.NewSectionReader(o, 0, o.Size()) }
+
+// replayCacheControl says how caches may keep a replay's files: a public
+// replay a minute (a deleted or removed replay leaves caches that fast), a
+// private one not at all.
+func replayCacheControl(public bool) string {
+	if public {
+		return "public, max-age=60"
+	}
+	return "private, no-store"
+}
+
+// recordingVOD serves a complete recording's HLS VOD playlist (4 s fMP4
+// segments of its Opus packets). Fetching it counts as a play: a player
+// reads a VOD playlist once.
+func (a *API) recordingVOD(w http.ResponseWriter, r *http.Request) error {
+	id, err := a.replayFor(r)
+	if err != nil {
+		return err
+	}
+	meta, err := a.recs.Meta(id)
+	if err != nil {
+		return err
+	}
+	if meta.State == recording.StateRecording {
+		return recording.ErrInProgress
+	}
+	if meta.State == recording.StateDeleted {
+		return recording.ErrDeleted
+	}
+	a.recs.CountPlay(id)
+	w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+	w.Header().Set("Cache-Control", replayCacheControl(meta.Public))
+	w.Write(hls.VODPlaylist(meta.Samples, recording.VODSegment, "recording/hls/init.mp4", func(i int) string {
+		return "recording/hls/" + strconv.Itoa(i) + ".m4s"
+	}))
+	return nil
+}
+
+var errBadVODFile = errorf(http.StatusNotFound, "not_found", "no such file in this replay's HLS rendition")
+
+// recordingVODFile serves the init section or segment N.m4s of a replay's
+// HLS VOD rendition.
+func (a *API) recordingVODFile(w http.ResponseWriter, r *http.Request) error {
+	file := r.PathValue("file")
+	seg := -1
+	if file != "init.mp4" {
+		num, ok := strings.CutSuffix(file, ".m4s")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil || n < 0 || n > math.MaxInt32 || strconv.Itoa(n) != num {
+			return errBadVODFile
+		}
+		seg = n
+	}
+	id, err := a.replayFor(r)
+	if err != nil {
+		return err
+	}
+	from := int64(max(seg, 0)) * recording.VODSegment
+	sp, err := a.recs.ReplaySpan(id, from, from+recording.VODSegment)
+	if errors.Is(err, recording.ErrRange) {
+		return errBadVODFile
+	}
+	if err != nil {
+		return err
+	}
+	meta, err := a.recs.Meta(id)
+	if err != nil {
+		return err
+	}
+	body := hls.VODInit(sp.Channels, sp.PreSkip)
+	if seg >= 0 {
+		if body, err = hls.VODFragment(uint32(seg), sp.Start, sp.Packets, sp.Samples); err != nil {
+			return err
+		}
+	}
+	w.Header().Set("Content-Type", "audio/mp4")
+	w.Header().Set("Cache-Control", replayCacheControl(meta.Public))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
+	return nil
+}

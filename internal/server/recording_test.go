@@ -300,6 +300,11 @@ func TestRecordingReplay(t *testing.T) {
 		t.Fatalf("clip page %s: %d", clip.Page, code)
 	}
 
+	// The HLS VOD rendition (Safari, hls.js) of the now public replay:
+	// ffmpeg plays the playlist through; it holds what recording.ogg
+	// holds: both tones in order, as long as sent, no gap.
+	checkReplayVOD(t, ts, room, pcm, sent)
+
 	// The evidence store kept the speaker's own track (as sent, not
 	// re-encoded): it holds both tones too.
 	var segs struct {
@@ -623,4 +628,47 @@ func TestRecordingSurvivesKill9(t *testing.T) {
 		t.Fatalf("evidence segment open at the kill: %d gaps, %d samples (meta %d), tone windows %d..%d", egaps, egran, segs.Segments[0].Samples, ef[0], el[0])
 	}
 	t.Logf("kept %.2f s of %.2f s of tone sent before the kill; file %.2f s, ffprobe %s s", kept, toneSent, float64(granule)/48000, probe.Format.Duration)
+}
+
+// checkReplayVOD checks a public replay's HLS VOD rendition against the
+// replay's own decoded audio (pcm) and the tones' sent length.
+func checkReplayVOD(t *testing.T, ts *testServer, room string, pcm []int16, sent float64) {
+	t.Helper()
+	var before struct{ Plays int64 }
+	ts.call(t, "GET", "/api/v1/rooms/"+room+"/recording", "", nil, &before)
+	vpath := "/api/v1/rooms/" + room + "/recording.m3u8"
+	code, pl, vh := ts.get(t, vpath, "", nil)
+	if code != 200 || !bytes.Contains(pl, []byte("#EXT-X-PLAYLIST-TYPE:VOD\n")) || !bytes.HasSuffix(pl, []byte("#EXT-X-ENDLIST\n")) ||
+		vh.Get("Cache-Control") != "public, max-age=60" || vh.Get("Content-Type") != "application/vnd.apple.mpegurl" {
+		t.Fatalf("recording.m3u8: %d %v\n%s", code, vh, pl)
+	}
+	vpcm := decodeHLS(t, ts.base+vpath, 60)
+	// The same packets: the same length, to within a frame (decoders
+	// differ in what they do with the very end).
+	if d := len(vpcm) - len(pcm); d < -960 || d > 960 {
+		t.Fatalf("HLS VOD decodes %d samples, the Ogg replay %d: more than a frame apart", len(vpcm), len(pcm))
+	}
+	vf, vl := toneRuns(vpcm, lowHz, highHz)
+	if vf[0] < 0 || vf[1] < 0 || !(vf[0] < vl[0] && vl[0] < vf[1] && vf[1] < vl[1]) {
+		t.Fatalf("tones in the HLS VOD replay (20 ms windows): 440 Hz %d..%d, 1000 Hz %d..%d, want both in order", vf[0], vl[0], vf[1], vl[1])
+	}
+	if span := float64(vl[1]-vf[0]+1) * 0.02; math.Abs(span-sent) > sent*0.01 {
+		t.Fatalf("tones last %.3f s in the HLS VOD replay, %.3f s as sent (over 1%% apart)", span, sent)
+	}
+	for w := vf[0]; w <= vl[1]; w++ {
+		if dominant(vpcm, w*recFrame, recFrame, lowHz, highHz) < 0 {
+			t.Fatalf("HLS VOD replay: no tone in window %d (%.2f s), a gap inside the tones", w, float64(w)*0.02)
+		}
+	}
+	var after struct{ Plays int64 }
+	ts.call(t, "GET", "/api/v1/rooms/"+room+"/recording", "", nil, &after)
+	if after.Plays != before.Plays+2 {
+		t.Fatalf("plays %d after two playlist fetches, %d before", after.Plays, before.Plays)
+	}
+	for _, f := range []string{"999.m4s", "x.m4s", "01.m4s", "-1.m4s", "1.mp4"} {
+		var e struct{ Error struct{ Code string } }
+		if code := ts.call(t, "GET", "/api/v1/rooms/"+room+"/recording/hls/"+f, "", nil, &e); code != 404 || e.Error.Code != "not_found" {
+			t.Errorf("recording/hls/%s: %d %q, want 404 not_found", f, code, e.Error.Code)
+		}
+	}
 }

@@ -59,7 +59,10 @@ export function replaySection(id) {
     h("h2", { id: "replay-h" }, t("replay.title")));
   api.call("GET", `${rooms(id)}/recording`).then((r) => {
     if (r.state !== "finished" && r.state !== "paused") return;
-    const p = player(`/api/v1${rooms(id)}/recording.ogg`, "replay-audio");
+    // Safari plays HLS natively and Ogg not at all: the HLS VOD rendition there.
+    const hls = r.hls && !document.createElement("audio").canPlayType("audio/ogg; codecs=opus") &&
+      document.createElement("audio").canPlayType("application/vnd.apple.mpegurl");
+    const p = player(hls ? r.hls : `/api/v1${rooms(id)}/recording.ogg`, "replay-audio");
     box.append(h("p", { class: "muted" }, t("replay.length", { d: mmss(r.duration_s) }), " · ", t("replay.plays", { n: r.plays || 0 })), p.el);
     const chapters = r.chapters || [];
     if (chapters.length) {
