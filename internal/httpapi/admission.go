@@ -201,7 +201,9 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer done()
 		w = gw
 	}
-	if !a.readBody(conn, r) {
+	// Refusals that need no body come before it is read: a shed or
+	// rate-limited request costs no body read and holds no slot.
+	if a.refuseEarly(w, r, route, level) || !a.readBody(conn, r) {
 		return
 	}
 	// HLS GETs may wait for a part (at most three target durations): like
@@ -222,39 +224,51 @@ func (a *Audience) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case routeListen:
 		a.listen(w, r, room)
 		return
+	}
+	a.next.ServeHTTP(w, r)
+}
+
+// refuseEarly answers the refusals decided by the route and the overload
+// level alone (shedding, per-address rate limits), before the body is read;
+// true means it answered. A refused request's unread body closes its
+// connection rather than being read.
+func (a *Audience) refuseEarly(w http.ResponseWriter, r *http.Request, route audienceRoute, level overload.Level) bool {
+	refuse := func(status int, code, msg string, retry time.Duration) bool {
+		if r.ContentLength != 0 {
+			w.Header().Set("Connection", "close")
+		}
+		a.refuse(w, status, code, msg, retry, nil)
+		return true
+	}
+	switch route {
 	case routeReaction:
 		if level >= overload.Elevated {
-			a.refuse(w, http.StatusServiceUnavailable, "shed", "reactions are paused while the server is under load", 5*time.Second, nil)
-			return
+			return refuse(http.StatusServiceUnavailable, "shed", "reactions are paused while the server is under load", 5*time.Second)
 		}
 		if a.cfg.Reactions != nil && r.Method == http.MethodPost {
 			if ok, retry := a.cfg.Reactions.Allow(ClientAddr(r)); !ok {
-				a.refuse(w, http.StatusTooManyRequests, "rate_limited", "too many reactions from your network", retry, nil)
-				return
+				return refuse(http.StatusTooManyRequests, "rate_limited", "too many reactions from your network", retry)
 			}
 		}
 	case routeEvents:
 		// A stream already open goes on; new polls and streams wait.
 		if level >= overload.High {
-			a.refuse(w, http.StatusServiceUnavailable, "shed", "event updates are paused while the server is under load", 5*time.Second, nil)
-			return
+			return refuse(http.StatusServiceUnavailable, "shed", "event updates are paused while the server is under load", 5*time.Second)
 		}
 	case routeReplay:
 		if level >= overload.High {
-			a.refuse(w, http.StatusServiceUnavailable, "shed", "replays and clips are paused while the server is under load", 5*time.Second, nil)
-			return
+			return refuse(http.StatusServiceUnavailable, "shed", "replays and clips are paused while the server is under load", 5*time.Second)
 		}
 	case routePoll:
 		// At high load the HLS handler answers blocking reloads at once and
 		// refuses new HLS sessions (hls.go); parts are never shed.
 		if r.Method == http.MethodPost && a.cfg.Heartbeats != nil {
 			if ok, retry := a.cfg.Heartbeats.Allow(ClientAddr(r)); !ok {
-				a.refuse(w, http.StatusTooManyRequests, "rate_limited", "too many HLS heartbeats from your network", retry, nil)
-				return
+				return refuse(http.StatusTooManyRequests, "rate_limited", "too many HLS heartbeats from your network", retry)
 			}
 		}
 	}
-	a.next.ServeHTTP(w, r)
+	return false
 }
 
 // readBody reads the request's body (at most maxAudienceBody, within

@@ -284,6 +284,36 @@ func TestBodyReadBeforeBudget(t *testing.T) {
 	}
 }
 
+// TestShedBeforeBody: a request the overload level sheds is refused before
+// its body is read (a trickling body costs no read), with Connection: close
+// so the unread rest is not read either.
+func TestShedBeforeBody(t *testing.T) {
+	det := overload.New(overload.Config{})
+	det.Force(overload.Elevated)
+	aud := NewAudience(AudienceConfig{Overload: det}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("a shed reaction reached the handler")
+	}))
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	done := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/api/v1/rooms/r/reactions", pr)
+		req.ContentLength = 100
+		aud.ServeHTTP(rec, req)
+		done <- rec
+	}()
+	go pw.Write([]byte(`{"emoji":`)) // and no more: it returns only if the guard reads it
+	select {
+	case rec := <-done:
+		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"shed"`) || rec.Header().Get("Connection") != "close" {
+			t.Fatalf("shed reaction with its body unsent = %d %v %s, want 503 shed with Connection: close", rec.Code, rec.Header(), rec.Body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a shed reaction waited for its body")
+	}
+}
+
 // TestBearerFailuresLimited: requests whose bearer token fails (401) are
 // counted per address and per /24; beyond the budget the address is refused
 // 429 rate_limited before the handler looks its token up, until the bucket
