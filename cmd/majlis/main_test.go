@@ -130,15 +130,19 @@ func TestServerConfig(t *testing.T) {
 	c.JoinsPerIP, c.JoinsPerNet = ratelimit.Rate{PerSecond: 1, Burst: 2}, ratelimit.Rate{PerSecond: 3, Burst: 4}
 	c.AudienceMaxConns, c.AudienceConnsPerIP, c.AudienceAcceptRate, c.Overload = 5000, 64, 500, overload.Critical
 	c.Cluster, c.ClusterUser, c.EdgeMaxListeners, c.PublicURL = "nats://n:4222", "u", 9, "http://e:1"
+	c.LoginsPerIP, c.LoginsPerNet = ratelimit.Rate{PerSecond: 0.5, Burst: 6}, ratelimit.Rate{PerSecond: 7, Burst: 8}
+	c.HashSlots, c.HashQueue, c.HashWait = 3, 9, 700*time.Millisecond
 	var out bytes.Buffer
 	s := serverConfig(c, nil, &out)
 	a := s.Admission
 	got := []any{s.DataDir, s.HTTPAddr, a.StageHTTPAddr, s.AdminAddr, s.WebRTCUDP, s.PublicIPs, s.AdminToken, s.TicketTTL,
 		s.Bitrate, s.Channels, s.ChunkFrames, s.ChunkMaxFrames, s.Signup, s.MaxCohosts, s.MaxSpeakers, s.AutoEnd,
-		a.JoinRate, a.JoinBurst, a.JoinsPerIP, a.JoinsPerPrefix, a.AudienceMaxConns, a.AudienceConnsPerIP, a.AudienceAcceptRate, a.ForceLevel}
+		a.JoinRate, a.JoinBurst, a.JoinsPerIP, a.JoinsPerPrefix, a.AudienceMaxConns, a.AudienceConnsPerIP, a.AudienceAcceptRate, a.ForceLevel,
+		s.LoginsPerIP, s.LoginsPerPrefix, s.HashSlots, s.HashQueue, s.HashWait}
 	want := []any{c.DataDir, c.HTTPAddr, c.StageHTTPAddr, c.AdminAddr, c.WebRTCUDP, c.PublicIPs, c.AdminToken, c.TicketTTL,
 		c.Bitrate, c.Channels, c.ChunkFrames, c.ChunkMaxFrames, c.Signup, c.MaxCohosts, c.MaxSpeakers, c.AutoEnd,
-		c.JoinRate, c.JoinBurst, c.JoinsPerIP, c.JoinsPerNet, c.AudienceMaxConns, c.AudienceConnsPerIP, c.AudienceAcceptRate, c.Overload}
+		c.JoinRate, c.JoinBurst, c.JoinsPerIP, c.JoinsPerNet, c.AudienceMaxConns, c.AudienceConnsPerIP, c.AudienceAcceptRate, c.Overload,
+		c.LoginsPerIP, c.LoginsPerNet, c.HashSlots, c.HashQueue, c.HashWait}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("server.Config fields\n got %v\nwant %v", got, want)
 	}

@@ -39,6 +39,7 @@ func serverConfig(c config.Config, log *slog.Logger, out io.Writer) server.Confi
 		DataDir: c.DataDir, HTTPAddr: c.HTTPAddr, AdminAddr: c.AdminAddr, WebRTCUDP: c.WebRTCUDP, PublicIPs: c.PublicIPs,
 		AdminToken: c.AdminToken, TicketTTL: c.TicketTTL, Logger: log, Out: out,
 		Channels: c.Channels, Bitrate: c.Bitrate, ChunkFrames: c.ChunkFrames, ChunkMaxFrames: c.ChunkMaxFrames,
+		LoginsPerIP: c.LoginsPerIP, LoginsPerPrefix: c.LoginsPerNet, HashSlots: c.HashSlots, HashQueue: c.HashQueue, HashWait: c.HashWait,
 		Signup: c.Signup, MaxCohosts: c.MaxCohosts, MaxSpeakers: c.MaxSpeakers, AutoEnd: c.AutoEnd,
 		RecordingRetention: c.RecordingRetention, ClipTTL: c.ClipTTL,
 		EvidenceWindow: c.EvidenceWindow, EvidenceRetention: c.EvidenceRetention, EvidenceSpeakers: c.EvidenceSpeakers,

@@ -50,7 +50,7 @@ const (
 // IPv4 /24 or IPv6 /48 (Config.LoginsPerIP, LoginsPerPrefix), spent by
 // every attempt that would check a password, before it is checked.
 var (
-	DefaultLoginsPerIP     = ratelimit.Rate{PerSecond: 1.0 / 3, Burst: 20}
+	DefaultLoginsPerIP     = ratelimit.Rate{PerSecond: 0.25, Burst: 20}
 	DefaultLoginsPerPrefix = ratelimit.Rate{PerSecond: 5, Burst: 100}
 )
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"majlis/internal/account"
 	"majlis/internal/admission"
 	"majlis/internal/cluster"
 	"majlis/internal/hls"
@@ -57,10 +58,17 @@ type Config struct {
 	ChunkMaxFrames int           // --chunk-max-frames
 	TicketTTL      time.Duration // --ticket-ttl
 
-	Signup      bool          // --signup
-	MaxCohosts  int           // --max-cohosts
-	MaxSpeakers int           // --max-speakers
-	AutoEnd     time.Duration // --auto-end; 0: never
+	Signup bool // --signup
+	// Logins: attempts per address and per /24 (/48) before any hash, and
+	// the hashing pool (account.Config).
+	LoginsPerIP  ratelimit.Rate // --login-limit-ip
+	LoginsPerNet ratelimit.Rate // --login-limit-net
+	HashSlots    int            // --hash-slots; 0: half the cores
+	HashQueue    int            // --hash-queue
+	HashWait     time.Duration  // --hash-wait
+	MaxCohosts   int            // --max-cohosts
+	MaxSpeakers  int            // --max-speakers
+	AutoEnd      time.Duration  // --auto-end; 0: never
 
 	RecordingRetention time.Duration // --recording-retention; 0: until deleted
 	ClipTTL            time.Duration // --clip-ttl
@@ -112,6 +120,11 @@ func Default() Config {
 		ChunkFrames:    program.DefaultChunkFrames,
 		ChunkMaxFrames: program.MaxChunkFrames,
 		TicketTTL:      server.DefaultTicketTTL,
+
+		LoginsPerIP:  account.DefaultLoginsPerIP,
+		LoginsPerNet: account.DefaultLoginsPerPrefix,
+		HashQueue:    account.DefaultHashQueue,
+		HashWait:     account.DefaultHashWait,
 
 		MaxCohosts:  room.DefaultMaxCohosts,
 		MaxSpeakers: room.DefaultMaxSpeakers,

@@ -16,6 +16,7 @@ import (
 
 	"majlis/internal/admission"
 	"majlis/internal/audio"
+	"majlis/internal/ratelimit"
 )
 
 // apiReply is one answer as the account tests read it.
@@ -188,6 +189,30 @@ func TestAccountsOwnerNotLockedOut(t *testing.T) {
 	}
 	if r := login("127.0.30.1", "zed", "correct horse", admission.Solve(pow.Challenge)); r.status != 200 {
 		t.Errorf("owner with the solved puzzle: %d %s", r.status, r.code)
+	}
+}
+
+// TestAccountsLoginLimitSetting: the per-address login limit is the
+// server's setting: with a budget of 2, the third wrong password from one
+// address is refused 429 before it is hashed, and another address still
+// gets its answer.
+func TestAccountsLoginLimitSetting(t *testing.T) {
+	ts := startServerWith(t, "", func(c *Config) { c.LoginsPerIP = ratelimit.Rate{PerSecond: 0.001, Burst: 2} })
+	ts.must(t, 201, "POST", "/api/v1/users", ts.AdminToken(), `{"name":"zed","password":"correct horse"}`)
+	login := func(src string) apiReply {
+		t.Helper()
+		return send(t, timedClient(src), "POST", ts.base+"/api/v1/login", "application/json", `{"name":"zed","password":"guess guess"}`, nil)
+	}
+	for i := range 2 {
+		if r := login("127.0.0.1"); r.status != 401 {
+			t.Fatalf("wrong password %d within the budget: %d %s", i, r.status, r.code)
+		}
+	}
+	if r := login("127.0.0.1"); r.status != 429 || r.code != "rate_limited" {
+		t.Fatalf("third wrong password from the address: %d %s, want 429 rate_limited", r.status, r.code)
+	}
+	if r := login("127.0.5.1"); r.status != 401 {
+		t.Fatalf("another address: %d %s, want its 401", r.status, r.code)
 	}
 }
 

@@ -70,6 +70,11 @@ type Config struct {
 	RoomCreateRate ratelimit.Rate
 	// PasswordMemoryKiB and PasswordTime set the argon2id cost (0: 19 MiB, 2 passes).
 	PasswordMemoryKiB, PasswordTime uint32
+	// Logins: per-address limits before any hash and the hashing pool
+	// (account.Config; zero values: account's defaults).
+	LoginsPerIP, LoginsPerPrefix ratelimit.Rate
+	HashSlots, HashQueue         int
+	HashWait                     time.Duration
 	// Admission configures the audience plane's defences and the stage plane (planes.go).
 	Admission AdmissionConfig
 	// Cluster, when enabled, publishes the live programs and room events
@@ -254,7 +259,8 @@ func New(cfg Config) (*Server, error) {
 	loginKey := sha256.Sum256(append([]byte("majlis login pow v1\x00"), key...))
 	accounts := account.New(account.Config{Store: s.st, AdminToken: s.adminTok, Signup: cfg.Signup,
 		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend,
-		OnTokenRevoked: s.rooms.Suspend, PoW: admission.NewPoW(loginKey[:])})
+		OnTokenRevoked: s.rooms.Suspend, PoW: admission.NewPoW(loginKey[:]),
+		LoginsPerIP: cfg.LoginsPerIP, LoginsPerPrefix: cfg.LoginsPerPrefix, HashSlots: cfg.HashSlots, HashQueue: cfg.HashQueue, HashWait: cfg.HashWait})
 	hlsTokens, err := hls.NewTokens(keys, cfg.HLS.TokenWindow, nil)
 	if err != nil {
 		s.closeAll()
