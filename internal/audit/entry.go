@@ -7,6 +7,8 @@ package audit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -46,4 +48,12 @@ type Row struct {
 // audit row on disk.
 type Recorder interface {
 	Record(ctx context.Context, e Entry) (Row, error)
+}
+
+// Unavailable is err, from a Recorder, as ErrUnavailable (if it is not already).
+func Unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }

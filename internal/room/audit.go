@@ -1,0 +1,50 @@
+package room
+
+import (
+	"context"
+	"fmt"
+
+	"majlis/internal/audit"
+)
+
+// ActorSystem is the audit log's actor for what the service does by itself
+// (ending a room whose host is gone).
+const ActorSystem = "system"
+
+// The audit log's actions of the room domain (docs/audit.md lists every action).
+const (
+	AuditMute         = "room.mute"          // a moderator's forced mute
+	AuditUnmute       = "room.unmute"        // a moderator releasing a forced mute
+	AuditRemove       = "room.remove"        // a moderator moving a stage member to the audience
+	AuditBlock        = "room.block"         //
+	AuditUnblock      = "room.unblock"       //
+	AuditCohost       = "room.cohost"        // made a co-host
+	AuditApprove      = "room.approve"       // a request to speak approved
+	AuditDeny         = "room.deny"          // a request to speak denied
+	AuditInvite       = "room.invite"        // a listener put on stage
+	AuditPin          = "room.pin"           // the pinned link set or cleared
+	AuditStart        = "room.start"         //
+	AuditEnd          = "room.end"           // by a moderator, or by "system" (host gone)
+	AuditRecordingOn  = "room.recording_on"  //
+	AuditRecordingOff = "room.recording_off" //
+)
+
+// audit records a room action that has just taken effect (its store write
+// done, its event published). Without a Recorder it records nothing. When
+// the log cannot take the row, the action stands but the call fails with
+// audit.ErrUnavailable, so the client is told (503 audit_unavailable) and
+// the row is in the server's log instead of lost in silence.
+func (s *Service) audit(ctx context.Context, actor, action, target, room string, detail map[string]any) error {
+	if s.cfg.Audit == nil {
+		return nil
+	}
+	e := audit.Entry{Actor: actor, Action: action, Target: target, Room: room, Detail: detail}
+	if _, err := s.cfg.Audit.Record(ctx, e); err != nil {
+		s.log.Error("audit: action done but not recorded", "actor", actor, "action", action, "target", target, "room", room, "detail", detail, "err", err)
+		return fmt.Errorf("room %s: %w", room, audit.Unavailable(err))
+	}
+	return nil
+}
+
+func userTarget(id string) string { return "user:" + id }
+func roomTarget(id string) string { return "room:" + id }
