@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"majlis/internal/audit"
@@ -48,3 +49,33 @@ func (s *Service) audit(ctx context.Context, actor, action, target, room string,
 
 func userTarget(id string) string { return "user:" + id }
 func roomTarget(id string) string { return "room:" + id }
+
+// ErrAuditForbidden: the caller may not read these audit rows.
+var ErrAuditForbidden = errors.New("room: only platform admins and moderators, and a room's host for their own room, may read the audit log")
+
+// ReadAudit decides who may read the audit log: platform admins and
+// moderators all of it; a room's host the rows of their own room (room
+// must then name it); nobody else.
+func (s *Service) ReadAudit(ctx context.Context, a Actor, room string) error {
+	if a.Suspended {
+		return ErrSuspended
+	}
+	switch a.Platform {
+	case PlatformAdmin, PlatformModerator:
+		return nil
+	}
+	if a.ID == "" || room == "" {
+		return ErrAuditForbidden
+	}
+	r, err := s.get(ctx, room)
+	if errors.Is(err, ErrRoomNotFound) {
+		return ErrAuditForbidden // nobody hosts it
+	}
+	if err != nil {
+		return err
+	}
+	if r.snap.Load().rec.Host != a.ID {
+		return ErrAuditForbidden
+	}
+	return nil
+}
