@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"time"
 )
 
 // hashDomain separates this chain's hashes from any other use of SHA-256
@@ -70,6 +72,7 @@ func decodeDetail(s string) (map[string]any, error) {
 type ChainError struct {
 	Seq    uint64 // the row's seq (for a missing row: the seq expected there)
 	Reason string
+	Row    *Row // the row as stored (nil for a missing row)
 }
 
 func (e *ChainError) Error() string { return fmt.Sprintf("audit log: row %d: %s", e.Seq, e.Reason) }
@@ -87,7 +90,28 @@ type Verified struct {
 // broken chain is a *ChainError naming the first bad row.
 func (l *Log) Verify(ctx context.Context) (Verified, error) {
 	headSeq, headHash := l.Head()
-	tx, err := l.rd.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	return verify(ctx, l.rd, headSeq, headHash)
+}
+
+// VerifyFile verifies the audit log at path without writing to it (the
+// file may be a running server's): `majlis audit verify`. A file that
+// does not exist is an error, not an empty log.
+func VerifyFile(ctx context.Context, path string) (Verified, error) {
+	if _, err := os.Stat(path); err != nil {
+		return Verified{}, fmt.Errorf("audit verify: %w", err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=rw&_pragma=busy_timeout(5000)&_pragma=query_only(1)")
+	if err != nil {
+		return Verified{}, fmt.Errorf("audit verify: %w", err)
+	}
+	defer db.Close()
+	return verify(ctx, db, 0, "")
+}
+
+// verify walks the chain in db; headSeq and headHash (0, "": unknown) are
+// the last row its writer knows of.
+func verify(ctx context.Context, db *sql.DB, headSeq uint64, headHash string) (Verified, error) {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return Verified{}, fmt.Errorf("audit verify: %w", err)
 	}
@@ -107,17 +131,22 @@ func (l *Log) Verify(ctx context.Context) (Verified, error) {
 			return v, fmt.Errorf("audit verify: %w", err)
 		}
 		s := uint64(seq)
+		bad := func(reason string) error {
+			r := &Row{Seq: s, At: time.UnixMilli(at).UTC(), Entry: e, Prev: prev, Hash: hash}
+			r.Detail, _ = decodeDetail(detail)
+			return &ChainError{Seq: s, Reason: reason, Row: r}
+		}
 		switch {
 		case seq < 1:
-			return v, &ChainError{Seq: s, Reason: "seq out of range"}
+			return v, bad("seq out of range")
 		case s != want:
 			return v, &ChainError{Seq: want, Reason: fmt.Sprintf("missing (the next row is %d)", s)}
 		case prev != v.Head:
-			return v, &ChainError{Seq: s, Reason: "prev is not the previous row's hash (a row before it was removed, moved or edited)"}
+			return v, bad("prev is not the previous row's hash (a row before it was removed, moved or edited)")
 		case chainHash(prev, s, at, e, detail) != hash:
-			return v, &ChainError{Seq: s, Reason: "hash does not match the row (edited)"}
+			return v, bad("hash does not match the row (edited)")
 		case s == headSeq && hash != headHash:
-			return v, &ChainError{Seq: s, Reason: "not the row this process wrote"}
+			return v, bad("not the row this process wrote")
 		}
 		v.Rows, v.Head, want = s, hash, s+1
 	}

@@ -79,3 +79,18 @@ func (s *Service) ReadAudit(ctx context.Context, a Actor, room string) error {
 	}
 	return nil
 }
+
+// The audit log's actions on a room's recording (the replay), which its
+// managers change through the recorder (ManageRecording decides who).
+const (
+	AuditReplayUpdate = "replay.update" // visibility, clips on/off, trim (detail: what was set)
+	AuditReplayDelete = "replay.delete"
+)
+
+// ReplayChanged is told, by whoever changed a room's recording for a (an
+// update or a delete, after ManageRecording allowed it), that the change
+// took effect: it publishes the change (RecordingChanged) and records it.
+func (s *Service) ReplayChanged(ctx context.Context, a Actor, id, action string, detail map[string]any) error {
+	s.RecordingChanged(id)
+	return s.audit(ctx, a.ID, action, "recording:"+id, id, detail)
+}
