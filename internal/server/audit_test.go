@@ -239,6 +239,7 @@ func TestAuditSurvivesKill9(t *testing.T) {
 		}
 	}
 	p.stop(t)
+	t.Logf("%d actions acknowledged before the kill, %d room rows after it", len(want), len(got))
 
 	out, err := exec.Command(bin, "audit", "verify", "--data", dir).CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), fmt.Sprintf("ok: %d rows, head ", len(got)+1)) {
