@@ -9,9 +9,9 @@ import (
 
 // The audit log's actions of the accounts domain (docs/audit.md lists every action).
 const (
-	AuditCreateUser  = "account.create_user"  // an admin created an account (detail: name, role)
-	AuditSuspend     = "account.suspend"      //
-	AuditUnsuspend   = "account.unsuspend"    //
+	AuditCreateUser  = "account.create_user" // an admin created an account (detail: name, role)
+	AuditSuspend     = "account.suspend"
+	AuditUnsuspend   = "account.unsuspend"
 	AuditTokenRevoke = "account.token_revoke" // a user deleted one of their API tokens
 )
 

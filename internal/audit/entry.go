@@ -1,8 +1,3 @@
-// Package audit is the platform's append-only audit log: every moderator,
-// host-moderation and admin action, and every evidence access, as a row
-// that says who did what to what, when and why. Rows are hash-chained
-// (each row's hash covers the previous row's), so an edited, removed or
-// reordered row is detected by Verify (`majlis audit verify`).
 package audit
 
 import (

@@ -14,20 +14,20 @@ const ActorSystem = "system"
 
 // The audit log's actions of the room domain (docs/audit.md lists every action).
 const (
-	AuditMute         = "room.mute"          // a moderator's forced mute
-	AuditUnmute       = "room.unmute"        // a moderator releasing a forced mute
-	AuditRemove       = "room.remove"        // a moderator moving a stage member to the audience
-	AuditBlock        = "room.block"         //
-	AuditUnblock      = "room.unblock"       //
-	AuditCohost       = "room.cohost"        // made a co-host
-	AuditApprove      = "room.approve"       // a request to speak approved
-	AuditDeny         = "room.deny"          // a request to speak denied
-	AuditInvite       = "room.invite"        // a listener put on stage
-	AuditPin          = "room.pin"           // the pinned link set or cleared
-	AuditStart        = "room.start"         //
-	AuditEnd          = "room.end"           // by a moderator, or by "system" (host gone)
-	AuditRecordingOn  = "room.recording_on"  //
-	AuditRecordingOff = "room.recording_off" //
+	AuditMute         = "room.mute"   // a moderator's forced mute
+	AuditUnmute       = "room.unmute" // a moderator releasing a forced mute
+	AuditRemove       = "room.remove" // a moderator moving a stage member to the audience
+	AuditBlock        = "room.block"
+	AuditUnblock      = "room.unblock"
+	AuditCohost       = "room.cohost"  // made a co-host
+	AuditApprove      = "room.approve" // a request to speak approved
+	AuditDeny         = "room.deny"    // a request to speak denied
+	AuditInvite       = "room.invite"  // a listener put on stage
+	AuditPin          = "room.pin"     // the pinned link set or cleared
+	AuditStart        = "room.start"
+	AuditEnd          = "room.end" // by a moderator, or by "system" (host gone)
+	AuditRecordingOn  = "room.recording_on"
+	AuditRecordingOff = "room.recording_off"
 )
 
 // audit records a room action that has just taken effect (its store write

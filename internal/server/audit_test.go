@@ -127,6 +127,25 @@ func TestAuditModerationAPI(t *testing.T) {
 	if v, err := ts.audit.Verify(context.Background()); err != nil || v.Rows != uint64(len(all.Rows)) {
 		t.Fatalf("verify: %+v %v", v, err)
 	}
+
+	// With the log gone, an action takes effect but is answered 503
+	// audit_unavailable, never a silent 2xx.
+	other := ts.liveRoom(t, hostTok)
+	ts.must(t, 200, "POST", "/api/v1/rooms/"+other+"/speakers/"+aID, hostTok, "")
+	ts.audit.Close()
+	if r := ts.do(t, "POST", "/api/v1/rooms/"+other+"/members/"+aID+"/mute", hostTok, `{"muted":true}`, nil); r.status != 503 || r.code != "audit_unavailable" {
+		t.Fatalf("mute with the audit log closed: %d %s, want 503 audit_unavailable", r.status, r.code)
+	}
+	muted := false
+	for _, m := range ts.state(t, other).Stage {
+		muted = muted || (m.ID == aID && m.ForcedMute)
+	}
+	if !muted {
+		t.Error("the unrecorded mute did not take effect")
+	}
+	if r := ts.do(t, "POST", "/api/v1/users/"+bID+"/suspend", ts.AdminToken(), `{"suspended":true}`, nil); r.status != 503 || r.code != "audit_unavailable" {
+		t.Fatalf("suspend with the audit log closed: %d %s, want 503 audit_unavailable", r.status, r.code)
+	}
 }
 
 // TestAuditSurvivesKill9: a real process acknowledges a stream of
