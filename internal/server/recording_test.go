@@ -527,6 +527,11 @@ func TestRecordingPermissions(t *testing.T) {
 	if r := ts.do(t, "GET", "/api/v1/rooms/"+other+"/recording.ogg", hostTok, "", nil); r.status != 404 || r.code != "recording_not_found" {
 		t.Errorf("a room never recorded: %d %s, want 404 recording_not_found", r.status, r.code)
 	}
+	// An access the audit log cannot take does not happen.
+	ts.audit.Close()
+	if r := ts.do(t, "GET", seg, mod.Token, "", nil); r.status != 503 || r.code != "audit_unavailable" {
+		t.Errorf("evidence played with the audit log closed: %d %s, want 503 audit_unavailable", r.status, r.code)
+	}
 }
 
 // TestRecordingSurvivesKill9: a real process is killed (SIGKILL) while it
