@@ -33,4 +33,9 @@
 // Config.OnSuspend, which the server wires to the room domain so that their
 // stage sessions end as well; deleting an API token calls
 // Config.OnTokenRevoked, wired the same way.
+//
+// Admin actions (creating a user, suspending, reinstating) and token
+// revocations are recorded in the audit log (Config.Audit, audit.go) once
+// they took effect; a row that cannot be written fails the call with
+// audit.ErrUnavailable.
 package account

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"majlis/internal/admission"
+	"majlis/internal/audit"
 	"majlis/internal/ratelimit"
 	"majlis/internal/store"
 )
@@ -127,6 +128,9 @@ type Config struct {
 	OnTokenRevoked func(user string)
 	// MaxLoginNames bounds the failed-login table (0: DefaultMaxLoginNames).
 	MaxLoginNames int
+	// Audit records every admin action and token revocation once it took
+	// effect (audit.go); nil: no audit.
+	Audit audit.Recorder
 
 	// HashSlots is how many passwords are hashed at once (0: DefaultHashSlots()),
 	// HashQueue how many more requests may wait for a slot (0: DefaultHashQueue)
@@ -157,6 +161,7 @@ type Service struct {
 	signup    bool
 	onSuspend func(string)
 	onRevoke  func(string)
+	audit     audit.Recorder
 	now       func() time.Time
 	logins    loginLimiter       // failures per account
 	addrs     *admission.Limiter // attempts per address and prefix
@@ -167,7 +172,7 @@ type Service struct {
 
 // New returns a Service ready to use.
 func New(cfg Config) *Service {
-	s := &Service{st: cfg.Store, admin: cfg.AdminToken, signup: cfg.Signup, onSuspend: cfg.OnSuspend, onRevoke: cfg.OnTokenRevoked, now: cfg.Now,
+	s := &Service{st: cfg.Store, admin: cfg.AdminToken, signup: cfg.Signup, onSuspend: cfg.OnSuspend, onRevoke: cfg.OnTokenRevoked, now: cfg.Now, audit: cfg.Audit,
 		hasher: &Hasher{Time: cfg.PasswordTime, MemoryKiB: cfg.PasswordMemoryKiB},
 		pool:   newHashPool(cfg.HashSlots, cfg.HashQueue, cfg.HashWait),
 		logins: newLoginLimiter(cfg.MaxLoginNames), known: newKnownAddrs(cfg.MaxLoginNames),

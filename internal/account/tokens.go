@@ -77,5 +77,5 @@ func (s *Service) DeleteToken(ctx context.Context, p Principal, id string) error
 		return fmt.Errorf("account: %w", err)
 	}
 	s.onRevoke(p.ID)
-	return nil
+	return s.record(ctx, p.ID, AuditTokenRevoke, "token:"+id, map[string]any{"user": p.ID})
 }

@@ -36,7 +36,14 @@ func (s *Service) CreateUser(ctx context.Context, by Principal, name, role, pass
 			return User{}, "", err
 		}
 	}
-	return s.createAccount(ctx, name, role, hash, true)
+	u, tok, err := s.createAccount(ctx, name, role, hash, true)
+	if err != nil {
+		return User{}, "", err
+	}
+	if err := s.record(ctx, by.ID, AuditCreateUser, "user:"+u.ID, map[string]any{"name": u.Name, "role": u.Role, "password": hash != ""}); err != nil {
+		return User{}, "", err
+	}
+	return u, tok, nil
 }
 
 // nameFree refuses a name whose key is taken before a hash is spent on it
@@ -122,8 +129,13 @@ func (s *Service) SetSuspended(ctx context.Context, by Principal, id string, sus
 	} else if err != nil {
 		return User{}, fmt.Errorf("account: suspend %s: %w", id, err)
 	}
+	action := AuditUnsuspend
 	if suspended {
 		s.onSuspend(id)
+		action = AuditSuspend
+	}
+	if err := s.record(ctx, by.ID, action, "user:"+id, nil); err != nil {
+		return User{}, err
 	}
 	return s.User(ctx, id)
 }

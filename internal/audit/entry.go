@@ -1,12 +1,9 @@
-// Package audit is the platform's append-only audit log: every moderator,
-// host-moderation and admin action, and every evidence access, as a row
-// that says who did what to what, when and why. Rows are hash-chained
-// (each row's hash covers the previous row's), so an edited, removed or
-// reordered row is detected by Verify (`majlis audit verify`).
 package audit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -46,4 +43,12 @@ type Row struct {
 // audit row on disk.
 type Recorder interface {
 	Record(ctx context.Context, e Entry) (Row, error)
+}
+
+// Unavailable is err, from a Recorder, as ErrUnavailable (if it is not already).
+func Unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }

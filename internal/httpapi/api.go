@@ -62,6 +62,8 @@ type Config struct {
 	Evidence *recording.Evidence
 	// HLS serves the rooms' LL-HLS renditions; nil: no HLS.
 	HLS *HLSConfig
+	// Audit is the audit log, for GET /api/v1/audit; nil: no audit route.
+	Audit AuditReader
 }
 
 // API serves the HTTP API.
@@ -78,6 +80,7 @@ type API struct {
 	clipTTL time.Duration
 	ev      *recording.Evidence
 	hls     *hlsAPI // nil: no HLS
+	audit   AuditReader
 	mux     *http.ServeMux
 	place   Placement
 }
@@ -86,7 +89,7 @@ type API struct {
 func New(cfg Config) *API {
 	a := &API{live: cfg.Live, stage: cfg.Stage, fan: cfg.Fanout, tickets: cfg.Tickets,
 		met: cfg.Metrics, log: cfg.Logger, acc: cfg.Accounts, rooms: cfg.Rooms, mux: http.NewServeMux(), place: cfg.Placement,
-		recs: cfg.Recordings, clipTTL: cfg.ClipTTL, ev: cfg.Evidence}
+		recs: cfg.Recordings, clipTTL: cfg.ClipTTL, ev: cfg.Evidence, audit: cfg.Audit}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -99,6 +102,9 @@ func New(cfg Config) *API {
 	}
 	if a.ev != nil {
 		a.routeEvidence(m)
+	}
+	if a.audit != nil {
+		a.routeAudit(m)
 	}
 	m.HandleFunc("POST /api/v1/rooms", a.handle(a.createRoom))
 	m.HandleFunc("GET /api/v1/rooms/{id}", a.handle(a.getRoom))

@@ -8,6 +8,7 @@ import (
 	"majlis/internal/account"
 	"majlis/internal/admission"
 	"majlis/internal/apierror"
+	"majlis/internal/audit"
 	"majlis/internal/program"
 	"majlis/internal/recording"
 	"majlis/internal/room"
@@ -36,6 +37,8 @@ var (
 
 	errCreateLimited = errorf(http.StatusTooManyRequests, "rate_limited", "rooms created too fast; retry after Retry-After")
 	errShuttingDown  = errorf(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down").Retry(time.Second)
+	// errAuditUnavailable: the action took effect but its audit row could not be written.
+	errAuditUnavailable = errorf(http.StatusServiceUnavailable, "audit_unavailable", "the action was done but could not be recorded in the audit log")
 
 	errStageElsewhere    = errorf(http.StatusNotFound, "not_found", "stage endpoints are served on the stage port")
 	errAudienceElsewhere = errorf(http.StatusNotFound, "not_found", "audience endpoints are served on the audience port")
@@ -77,6 +80,7 @@ var roomErrors = []struct {
 	{room.ErrRoomQuota, errorf(http.StatusConflict, "room_quota", "you host too many rooms that have not ended; end one first")},
 	{room.ErrNoRecorder, errorf(http.StatusNotFound, "recording_unavailable", "recording is not available on this server")},
 	{room.ErrClipsOff, errorf(http.StatusForbidden, "clips_off", "the host turned clips off in this room")},
+	{room.ErrAuditForbidden, errorf(http.StatusForbidden, "audit_forbidden", "only platform admins and moderators, and a room's host for their own room (room=ID), may read the audit log")},
 }
 
 // recordingErrors maps the recorder's errors to their API form.
@@ -136,6 +140,8 @@ func toAPIError(err error) *apiError {
 		return errCreateLimited.Retry(max(cle.Retry, time.Nanosecond))
 	case errors.Is(err, room.ErrShutdown):
 		return errShuttingDown
+	case errors.Is(err, audit.ErrUnavailable):
+		return errAuditUnavailable
 	case errors.Is(err, program.ErrNotLive):
 		return errorf(http.StatusGone, "room_not_live", "the room is not live")
 	case errors.Is(err, program.ErrUnavailable):
@@ -187,7 +193,7 @@ func accountDetail(err error, ae *apiError) *apiError {
 // writeError answers with the JSON error format {"error":{"code","message"}}.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
-	if ae == errInternal {
+	if ae == errInternal || errors.Is(err, audit.ErrUnavailable) {
 		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	a.met.HTTPErrors.WithLabelValues(ae.Code).Inc()

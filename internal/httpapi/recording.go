@@ -154,7 +154,19 @@ func (a *API) updateRecording(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	a.rooms.RecordingChanged(id)
+	detail := map[string]any{}
+	if in.Public != nil {
+		detail["public"] = *in.Public
+	}
+	if in.Clips != nil {
+		detail["clips"] = *in.Clips
+	}
+	if in.TrimStartS != nil {
+		detail["trim_start_s"] = *in.TrimStartS
+	}
+	if err := a.rooms.ReplayChanged(r.Context(), p.actor(), id, room.AuditReplayUpdate, detail); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, recordingView(id, meta))
 	return nil
 }
@@ -171,7 +183,9 @@ func (a *API) deleteRecording(w http.ResponseWriter, r *http.Request) error {
 	if err := a.recs.Delete(id, "deleted by "+p.ID); err != nil {
 		return err
 	}
-	a.rooms.RecordingChanged(id)
+	if err := a.rooms.ReplayChanged(r.Context(), p.actor(), id, room.AuditReplayDelete, nil); err != nil {
+		return err
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"majlis/internal/audit"
 	"majlis/internal/program"
 )
 
@@ -73,6 +74,15 @@ type Access struct {
 	Track   string
 	Reason  string
 	At      time.Time
+}
+
+// AuditAccess is the audit log's action of an evidence access.
+const AuditAccess = "evidence.access"
+
+// Entry is the access as an audit log entry.
+func (a Access) Entry() audit.Entry {
+	return audit.Entry{Actor: a.Actor, Action: AuditAccess, Target: "evidence:" + a.Segment, Room: a.Room, Reason: a.Reason,
+		Detail: map[string]any{"track": a.Track}}
 }
 
 // Segment is one stored piece of a track.

@@ -49,10 +49,12 @@ func (s *Service) Start(ctx context.Context, a Actor, id string) (Info, error) {
 	if a.Suspended || (a.Platform != PlatformAdmin && rank(r.roleOf(a.ID)) < rankCohost) {
 		return Info{}, ErrForbidden
 	}
+	started := false
 	switch r.rec.State {
 	case store.StateEnded:
 		return Info{}, ErrEnded
 	case store.StateScheduled:
+		started = true
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		if err := s.st.SetRoomState(ctx, id, store.StateLive, now); err != nil {
 			return Info{}, err
@@ -64,6 +66,11 @@ func (s *Service) Start(ctx context.Context, a Actor, id string) (Info, error) {
 		return Info{}, err
 	}
 	s.commitLocked(ctx, r, "room_started", nil)
+	if started {
+		if err := s.audit(ctx, a.ID, AuditStart, roomTarget(id), id, nil); err != nil {
+			return Info{}, err
+		}
+	}
 	return infoOf(r.rec), nil
 }
 
@@ -77,12 +84,19 @@ func (s *Service) End(ctx context.Context, a Actor, id string) (Info, error) {
 		r.mu.Unlock()
 		return Info{}, ErrForbidden
 	}
+	ended := r.rec.State == store.StateEnded
 	rec, err := s.endLocked(ctx, r)
+	if err == nil && !ended {
+		err = s.audit(ctx, a.ID, AuditEnd, roomTarget(id), id, nil)
+	}
 	r.mu.Unlock()
+	if err != nil && rec.State != store.StateEnded {
+		return Info{}, err
+	}
+	s.cfg.Media.End(id) // the room ended, recorded or not
 	if err != nil {
 		return Info{}, err
 	}
-	s.cfg.Media.End(id)
 	return infoOf(rec), nil
 }
 

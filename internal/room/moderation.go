@@ -42,7 +42,7 @@ func (s *Service) MakeCohost(ctx context.Context, a Actor, id, target string) er
 		}
 		s.applyMuteLocked(r, target)
 		s.commitLocked(ctx, r, "cohost_added", map[string]string{"user": target, "by": a.ID})
-		return nil, nil
+		return nil, s.audit(ctx, a.ID, AuditCohost, userTarget(target), id, nil)
 	})
 }
 
@@ -72,7 +72,10 @@ func (s *Service) ToAudience(ctx context.Context, a Actor, id, target string) er
 		}
 		cl := r.unpublishLocked(target)
 		s.commitLocked(ctx, r, "moved_to_audience", map[string]string{"user": target, "by": a.ID})
-		return cl, nil
+		if target == a.ID {
+			return cl, nil // leaving by oneself is no moderation
+		}
+		return cl, s.audit(ctx, a.ID, AuditRemove, userTarget(target), id, map[string]any{"role": role})
 	})
 }
 
@@ -116,7 +119,14 @@ func (s *Service) Mute(ctx context.Context, a Actor, id, target string, muted bo
 		}
 		s.applyMuteLocked(r, target)
 		s.commitLocked(ctx, r, "mute_changed", map[string]any{"user": target, "by": a.ID, "muted": nm.SelfMute || nm.ForcedMute, "forced": nm.ForcedMute})
-		return nil, nil
+		if target == a.ID {
+			return nil, nil // a self-mute is no moderation
+		}
+		action := AuditMute
+		if !muted {
+			action = AuditUnmute
+		}
+		return nil, s.audit(ctx, a.ID, action, userTarget(target), id, nil)
 	})
 }
 
@@ -142,14 +152,14 @@ func (s *Service) Block(ctx context.Context, a Actor, id, target string, block b
 				return nil, err
 			}
 			s.commitLocked(ctx, r, "unblocked", map[string]string{"user": target, "by": a.ID})
-			return nil, nil
+			return nil, s.audit(ctx, a.ID, AuditUnblock, userTarget(target), id, nil)
 		}
 		if err := s.setMember(ctx, r, store.Member{User: target, Role: roleBlocked}); err != nil {
 			return nil, err
 		}
 		cl := r.unpublishLocked(target)
 		s.commitLocked(ctx, r, "blocked", map[string]string{"user": target, "by": a.ID})
-		return cl, nil
+		return cl, s.audit(ctx, a.ID, AuditBlock, userTarget(target), id, nil)
 	})
 }
 
@@ -164,6 +174,6 @@ func (s *Service) Pin(ctx context.Context, a Actor, id, link string) error {
 		}
 		r.rec.Pin = link
 		s.commitLocked(ctx, r, "pin_changed", map[string]string{"pin": link, "by": a.ID})
-		return nil, nil
+		return nil, s.audit(ctx, a.ID, AuditPin, roomTarget(id), id, map[string]any{"pin": link})
 	})
 }

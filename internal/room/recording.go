@@ -50,7 +50,11 @@ func (s *Service) SetRecording(ctx context.Context, a Actor, id string, on bool)
 			return nil, err
 		}
 		s.commitLocked(ctx, r, "recording_changed", map[string]any{"on": on})
-		return nil, nil
+		action := AuditRecordingOn
+		if !on {
+			action = AuditRecordingOff
+		}
+		return nil, s.audit(ctx, a.ID, action, roomTarget(id), id, nil)
 	})
 }
 

@@ -88,9 +88,12 @@ func (s *Service) Answer(ctx context.Context, a Actor, id, target string, approv
 				return nil, err
 			}
 			s.commitLocked(ctx, r, "request_denied", map[string]string{"user": target, "by": a.ID})
-			return nil, nil
+			return nil, s.audit(ctx, a.ID, AuditDeny, userTarget(target), id, nil)
 		}
-		return nil, s.addSpeakerLocked(ctx, r, a, target)
+		if err := s.addSpeakerLocked(ctx, r, a, target); err != nil {
+			return nil, err
+		}
+		return nil, s.audit(ctx, a.ID, AuditApprove, userTarget(target), id, nil)
 	})
 }
 
@@ -113,7 +116,10 @@ func (s *Service) Invite(ctx context.Context, a Actor, id, target string) error 
 		if target == a.ID { // no self-promotion (a platform moderator taking the stage)
 			return nil, ErrForbidden
 		}
-		return nil, s.addSpeakerLocked(ctx, r, a, target)
+		if err := s.addSpeakerLocked(ctx, r, a, target); err != nil {
+			return nil, err
+		}
+		return nil, s.audit(ctx, a.ID, AuditInvite, userTarget(target), id, nil)
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"majlis/internal/audit"
 	"majlis/internal/ratelimit"
 	"majlis/internal/store"
 )
@@ -34,9 +35,12 @@ var DefaultCreateRate = ratelimit.Rate{PerSecond: 1.0 / 60, Burst: 10}
 
 // Config configures a Service.
 type Config struct {
-	Store         *store.Store
-	Media         Media
-	Recorder      Recorder // nil: recording is not available
+	Store    *store.Store
+	Media    Media
+	Recorder Recorder // nil: recording is not available
+	// Audit records every moderation action once it took effect (audit.go);
+	// nil: no audit (unit tests of this package).
+	Audit         audit.Recorder
 	Logger        *slog.Logger
 	MaxCohosts    int           // co-hosts besides the host, default 2
 	MaxSpeakers   int           // speakers besides host and co-hosts, default 10

@@ -46,6 +46,10 @@ func (s *Service) tickRoom(ctx context.Context, r *state) {
 		if r.rec.State == store.StateLive && s.hostAway(r, now) {
 			_, err := s.endLocked(ctx, r)
 			ended = err == nil
+			if ended {
+				// Nobody to answer: a failure is in the server's log (audit).
+				s.audit(ctx, ActorSystem, AuditEnd, roomTarget(r.id), r.id, map[string]any{"why": "host_gone"})
+			}
 		}
 		r.mu.Unlock()
 		if ended {

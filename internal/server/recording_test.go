@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -378,7 +379,7 @@ func TestRecordingPermissions(t *testing.T) {
 			return nil
 		}
 	})
-	_, hostTok := ts.createUser(t, "perm-rec-host")
+	hostID, hostTok := ts.createUser(t, "perm-rec-host")
 	coID, coTok := ts.createUser(t, "perm-rec-co")
 	_, lisTok := ts.createUser(t, "perm-rec-lis")
 	room := ts.liveRoom(t, hostTok)
@@ -460,7 +461,7 @@ func TestRecordingPermissions(t *testing.T) {
 	}
 	// Moderation evidence: the program's segment of the ended room, for
 	// platform moderators and admins only; every access goes to the hook.
-	var mod struct{ Token string }
+	var mod struct{ ID, Token string }
 	if code := ts.call(t, "POST", "/api/v1/users", ts.AdminToken(), map[string]string{"name": "perm-rec-mod", "role": "moderator"}, &mod); code != 201 {
 		t.Fatalf("create moderator: %d", code)
 	}
@@ -500,11 +501,41 @@ func TestRecordingPermissions(t *testing.T) {
 		t.Errorf("evidence accesses in the audit hook: %+v, want the moderator's and the admin's", audit.got)
 	}
 	audit.mu.Unlock()
+	// ... and in the audit log, as are the replay's changes.
+	var rows auditPage
+	if code := ts.call(t, "GET", "/api/v1/audit?room="+room+"&after=0", ts.AdminToken(), nil, &rows); code != 200 {
+		t.Fatalf("audit: %d", code)
+	}
+	var got []string
+	for _, r := range rows.Rows {
+		switch {
+		case r.Action == "evidence.access":
+			got = append(got, fmt.Sprintf("%s %s %s %s %v", r.Actor, r.Action, r.Target, r.Reason, r.Detail["track"]))
+		case strings.HasPrefix(r.Action, "replay."):
+			got = append(got, fmt.Sprintf("%s %s %s %v", r.Actor, r.Action, r.Target, r.Detail))
+		}
+	}
+	ev := "evidence:" + segs.Segments[0].ID
+	wantRows := []string{
+		hostID + " replay.update recording:" + room + " map[public:true]",
+		hostID + " replay.update recording:" + room + " map[clips:false]",
+		hostID + " replay.delete recording:" + room + " map[]",
+		mod.ID + " evidence.access " + ev + " report program",
+		"admin evidence.access " + ev + " report program",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(wantRows) {
+		t.Errorf("audit rows of the replay and the evidence:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantRows, "\n"))
+	}
 
 	other := ts.liveRoom(t, hostTok)
 	ts.must(t, 200, "POST", "/api/v1/rooms/"+other+"/end", hostTok, "")
 	if r := ts.do(t, "GET", "/api/v1/rooms/"+other+"/recording.ogg", hostTok, "", nil); r.status != 404 || r.code != "recording_not_found" {
 		t.Errorf("a room never recorded: %d %s, want 404 recording_not_found", r.status, r.code)
+	}
+	// An access the audit log cannot take does not happen.
+	ts.audit.Close()
+	if r := ts.do(t, "GET", seg, mod.Token, "", nil); r.status != 503 || r.code != "audit_unavailable" {
+		t.Errorf("evidence played with the audit log closed: %d %s, want 503 audit_unavailable", r.status, r.code)
 	}
 }
 

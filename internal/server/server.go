@@ -28,6 +28,7 @@ import (
 	"majlis/internal/account"
 	"majlis/internal/admission"
 	"majlis/internal/apierror"
+	"majlis/internal/audit"
 	"majlis/internal/cluster"
 	"majlis/internal/fanout"
 	"majlis/internal/hls"
@@ -87,8 +88,9 @@ type Config struct {
 	RecordingRetention, ClipTTL, RetentionEvery time.Duration
 	// Evidence for moderation: the on-disk ring of each live room's program
 	// (EvidenceWindow), kept EvidenceRetention after the room ended; with
-	// EvidenceSpeakers each speaker's own track too. EvidenceAccess, when
-	// set, records every access (the audit log); it may refuse it.
+	// EvidenceSpeakers each speaker's own track too. Every access is
+	// recorded in the audit log; EvidenceAccess, when set, is told of it
+	// first and may refuse it.
 	EvidenceWindow, EvidenceRetention time.Duration
 	EvidenceSpeakers                  bool
 	EvidenceAccess                    func(recording.Access) error
@@ -111,6 +113,7 @@ type Server struct {
 	log       *slog.Logger
 	met       *metrics.Metrics
 	st        *store.Store
+	audit     *audit.Log // audit.db: closed last, after everything that records
 	stage     *stage.Stage
 	live      *live.Manager
 	fan       *fanout.Hub
@@ -199,14 +202,20 @@ func New(cfg Config) (*Server, error) {
 	if s.st, err = store.Open(filepath.Join(cfg.DataDir, "majlis.db")); err != nil {
 		return nil, err
 	}
+	if s.audit, err = audit.Open(AuditPath(cfg.DataDir)); err != nil {
+		s.st.Close()
+		return nil, err
+	}
 	s.stage, err = stage.New(stage.Config{UDPAddr: udpAddr(cfg.WebRTCUDP, cfg.HTTPAddr), PublicIPs: cfg.PublicIPs, Metrics: s.met, Logger: s.log})
 	if err != nil {
+		s.audit.Close()
 		s.st.Close()
 		return nil, fmt.Errorf("stage: %w", err)
 	}
 	if s.evidence, err = recording.NewEvidence(recording.EvidenceConfig{Storage: recording.Dir{Root: cfg.DataDir}, Logger: s.log, Registry: s.met.Registry,
-		Window: cfg.EvidenceWindow, Retention: cfg.EvidenceRetention, Speakers: cfg.EvidenceSpeakers, Access: cfg.EvidenceAccess}); err != nil {
+		Window: cfg.EvidenceWindow, Retention: cfg.EvidenceRetention, Speakers: cfg.EvidenceSpeakers, Access: s.evidenceAccess}); err != nil {
 		s.stage.Close()
+		s.audit.Close()
 		s.st.Close()
 		return nil, err
 	}
@@ -220,6 +229,7 @@ func New(cfg Config) (*Server, error) {
 		}}); err != nil {
 		s.evidence.Close()
 		s.stage.Close()
+		s.audit.Close()
 		s.st.Close()
 		return nil, err
 	}
@@ -247,7 +257,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.rooms, err = room.New(room.Config{Store: s.st, Media: media, Logger: s.log, Fleet: fleet,
 		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd,
-		MaxOpenRooms: cfg.MaxOpenRooms, CreateRate: cfg.RoomCreateRate, Recorder: s.recs}); err != nil {
+		MaxOpenRooms: cfg.MaxOpenRooms, CreateRate: cfg.RoomCreateRate, Recorder: s.recs, Audit: s.audit}); err != nil {
 		s.closeAll()
 		return nil, err
 	}
@@ -259,7 +269,7 @@ func New(cfg Config) (*Server, error) {
 	loginKey := sha256.Sum256(append([]byte("majlis login pow v1\x00"), key...))
 	accounts := account.New(account.Config{Store: s.st, AdminToken: s.adminTok, Signup: cfg.Signup,
 		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend,
-		OnTokenRevoked: s.rooms.Suspend, PoW: admission.NewPoW(loginKey[:]),
+		OnTokenRevoked: s.rooms.Suspend, PoW: admission.NewPoW(loginKey[:]), Audit: s.audit,
 		LoginsPerIP: cfg.LoginsPerIP, LoginsPerPrefix: cfg.LoginsPerPrefix, HashSlots: cfg.HashSlots, HashQueue: cfg.HashQueue, HashWait: cfg.HashWait})
 	hlsTokens, err := hls.NewTokens(keys, cfg.HLS.TokenWindow, nil)
 	if err != nil {
@@ -273,7 +283,7 @@ func New(cfg Config) (*Server, error) {
 		place = s.fleet
 	}
 	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(),
-		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence,
+		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence, Audit: s.audit,
 		HLS: &httpapi.HLSConfig{Origin: s.hls, Tokens: hlsTokens, Tickets: signer, Metrics: s.met, Rooms: s.rooms,
 			CDNSecret: cfg.HLS.CDNSecret, BaseURL: cfg.HLS.BaseURL}})
 
@@ -314,6 +324,22 @@ func New(cfg Config) (*Server, error) {
 		return err == nil && info.State == room.StateEnded
 	})
 	return s, nil
+}
+
+// AuditPath is the audit log's file in a data dir.
+func AuditPath(dataDir string) string { return filepath.Join(dataDir, "audit.db") }
+
+// evidenceAccess records an evidence access in the audit log before the
+// evidence is served (an access that cannot be recorded is refused), after
+// Config.EvidenceAccess agreed to it.
+func (s *Server) evidenceAccess(a recording.Access) error {
+	if s.cfg.EvidenceAccess != nil {
+		if err := s.cfg.EvidenceAccess(a); err != nil {
+			return err
+		}
+	}
+	_, err := s.audit.Record(context.Background(), a.Entry())
+	return err
 }
 
 // joinCluster connects to the cluster (running the embedded server when
@@ -521,5 +547,8 @@ func (s *Server) closeAll() {
 			s.hls.Close()
 		}
 		s.st.Close()
+		// Last: every part that records (rooms, accounts, evidence, the
+		// HTTP handlers) has stopped.
+		s.audit.Close()
 	})
 }
