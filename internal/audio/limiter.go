@@ -18,6 +18,7 @@ const (
 type limiter struct {
 	channels int
 	decay    float32 // per-sample envelope decay factor
+	frameDec float32 // decay over a frame (FrameSamples samples)
 	env      float32 // current peak envelope, in int16 units
 }
 
@@ -25,6 +26,7 @@ func newLimiter(channels int) limiter {
 	return limiter{
 		channels: channels,
 		decay:    float32(math.Exp(-1 / (limitRelease * SampleRate))),
+		frameDec: float32(math.Exp(-FrameSamples / (limitRelease * SampleRate))),
 		env:      limitCeiling,
 	}
 }
@@ -58,3 +60,7 @@ func (l *limiter) process(in []int32, out []int16) {
 	// towards zero in silence (which would only cost denormal arithmetic).
 	l.env = max(env, limitCeiling)
 }
+
+// silence is process for a frame of digital silence, whose output is
+// silence whatever the gain: only the envelope's release goes on.
+func (l *limiter) silence() { l.env = max(l.env*l.frameDec, limitCeiling) }

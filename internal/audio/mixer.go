@@ -32,7 +32,8 @@ type MixerConfig struct {
 	JitterDelay time.Duration // target jitter buffer depth per speaker, default DefaultJitterDelay
 
 	// Out receives each encoded program frame, once per tick, on the mixer
-	// goroutine. The slice is freshly allocated and owned by the callee.
+	// goroutine. The mixer never modifies a slice once passed, and neither
+	// may the callee: a silent mix passes the same kept frame every tick.
 	// Out must not block: it delays every speaker in the room.
 	Out func(opus []byte)
 	// OnTick, if set, is called after every tick with how long the tick
@@ -71,8 +72,22 @@ type Mixer struct {
 	pcm    []int16 // limited mix, one frame
 	packet []byte  // encoder output, MaxPacketBytes
 
+	// Silence costs no encode: after silenceSettle frames of digital
+	// silence in a row the encoder's output for silence is steady, so the
+	// frame encoded then is kept and sent again for as long as the mix
+	// stays silent (guarded by tickMu).
+	silentRun int
+	silence   []byte
+
 	encodeErrors atomic.Uint64
+	silentTicks  atomic.Uint64
 }
+
+// silenceSettle is how many silent frames the encoder gets before its
+// silence frame is reused: enough for its state (the limiter, CELT's
+// energy prediction, the bandwidth decision) to reach silence, so the first
+// frame of speech after any silence is encoded as after a short one.
+const silenceSettle = 10
 
 // NewMixer validates cfg, fills in defaults and returns a Mixer with no
 // sources. Start it with Run, or call Tick by hand.
@@ -189,6 +204,7 @@ func (m *Mixer) tick(late bool, ahead int) {
 	start := m.cfg.Clock()
 
 	clear(m.acc)
+	loud := false
 	for _, s := range *m.sources.Load() {
 		frame := s.frame(ahead)
 		muted := s.Muted()
@@ -196,22 +212,54 @@ func (m *Mixer) tick(late bool, ahead int) {
 			for i, v := range frame {
 				m.acc[i] += int32(v)
 			}
+			loud = loud || !allZero(frame)
 		}
 		s.consume(frame, muted)
 	}
-	m.lim.process(m.acc, m.pcm)
-
+	if loud {
+		m.lim.process(m.acc, m.pcm)
+		m.silentRun = 0
+	} else {
+		m.lim.silence()
+		clear(m.pcm)
+		if m.silentRun++; m.silentRun > silenceSettle && m.silence != nil {
+			m.silentTicks.Add(1)
+			m.cfg.Out(m.silence)
+			m.onTick(start, late)
+			return
+		}
+	}
 	n, err := m.enc.Encode(m.pcm, m.packet)
 	if err != nil || n == 0 {
 		m.encodeErrors.Add(1)
 	} else {
 		out := make([]byte, n)
 		copy(out, m.packet[:n])
+		if m.silentRun == silenceSettle {
+			m.silence = out // never modified: Out gets it again while the mix stays silent
+		}
 		m.cfg.Out(out)
 	}
+	m.onTick(start, late)
+}
+
+// SilentTicks counts the frames sent as the kept silence frame, not encoded.
+func (m *Mixer) SilentTicks() uint64 { return m.silentTicks.Load() }
+
+func (m *Mixer) onTick(start time.Time, late bool) {
 	if m.cfg.OnTick != nil {
 		m.cfg.OnTick(m.cfg.Clock().Sub(start), late)
 	}
+}
+
+// allZero reports whether pcm is digital silence.
+func allZero(pcm []int16) bool {
+	for _, v := range pcm {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Run ticks every FrameDuration on an absolute schedule (start + n*20 ms, so

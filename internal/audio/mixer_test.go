@@ -454,3 +454,54 @@ func TestMixerManySpeakers(t *testing.T) {
 		assertTone(t, "after the third left", after, f, want)
 	}
 }
+
+// TestMixerSilenceNotEncoded: a silent mix is encoded only until the
+// encoder settles; after that the kept silence frame goes out without an
+// encode, and decodes to silence. A speaker who then starts is heard from
+// their first frame exactly as after a short silence: the onset decodes
+// the same, frame by frame, as in a mixer that never skipped an encode.
+func TestMixerSilenceNotEncoded(t *testing.T) {
+	const silent = 100
+	onset := func(silentTicks int) (uint64, [][]int16) {
+		m, c := newTestMixer(t, MixerConfig{})
+		for range silentTicks {
+			m.Tick()
+		}
+		skipped := m.SilentTicks()
+		src := m.AddSource("a")
+		sp := newSpeaker(t, 440, 0.3, FrameSamples)
+		for range 60 {
+			p := sp.next(t)
+			src.Push(p.seq, p.ts, p.payload)
+			m.Tick()
+		}
+		return skipped, decodeFrames(t, 1, c.frames)
+	}
+	long, lpcm := onset(silent)
+	if got := long; got != silent-silenceSettle {
+		t.Fatalf("%d silent ticks sent without an encode, want %d", got, silent-silenceSettle)
+	}
+	for i, f := range lpcm[:silent] {
+		if r := RMS(f); r > 0.001 {
+			t.Fatalf("silent frame %d: RMS %.4f, want silence", i, r)
+		}
+	}
+	short, spcm := onset(silenceSettle)
+	if short != 0 {
+		t.Fatalf("short silence: %d ticks not encoded, want 0", short)
+	}
+	heard := -1
+	for i := range 60 {
+		a, b := RMS(lpcm[silent+i]), RMS(spcm[silenceSettle+i])
+		if heard < 0 && b > 0.01 {
+			heard = i
+		}
+		if math.Abs(a-b) > 0.01+0.05*b {
+			t.Errorf("frame %d after the onset: RMS %.4f after a long silence, %.4f after a short one", i, a, b)
+		}
+	}
+	if heard < 0 || heard > 10 {
+		t.Fatalf("the speaker is heard from frame %d after their first packet, want within the jitter delay", heard)
+	}
+	assertTone(t, "speech after a long silence", concat(lpcm[silent+heard+5:]), 440, 0.3)
+}

@@ -1,13 +1,15 @@
-// Package live runs the media of live rooms: for each live room one mixer
-// goroutine turns the stage members' audio into the room's program, which the
-// fan-out delivers to listeners. The package owns those goroutines: Start
-// begins a room, End stops it and closes its program (which ends every
-// listener connection), Close stops all rooms on shutdown.
+// Package live runs the media of live rooms: for each live room a mixer
+// turns the stage members' audio into the room's program, which the
+// fan-out delivers to listeners. The mixers tick on one audio.Clock (a
+// worker goroutine per core, all rooms on one 20 ms grid), which the
+// Manager owns: Start begins a room, End stops it and closes its program
+// (which ends every listener connection), Close stops all rooms and the
+// clock on shutdown.
 package live
 
 import (
-	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,7 +58,7 @@ type Manager struct {
 	// count) read rooms without it, so they never wait on another room's
 	// mixer being built.
 	rooms sync.Map // room id → *Room
-	wg    sync.WaitGroup
+	clock *audio.Clock
 }
 
 // Room is one live room's media.
@@ -64,8 +66,7 @@ type Room struct {
 	ID        string
 	Program   *program.Program
 	mixer     *audio.Mixer
-	cancel    context.CancelFunc
-	done      chan struct{}
+	leave     func() // takes the mixer off the clock
 	listeners atomic.Int64
 	chunkMin  int
 	chunkMax  int
@@ -97,7 +98,7 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New(nil)
 	}
-	return &Manager{cfg: cfg}
+	return &Manager{cfg: cfg, clock: audio.NewClock(runtime.GOMAXPROCS(0))}
 }
 
 // Start begins the media of room id (idempotent) and returns it.
@@ -131,22 +132,14 @@ func (m *Manager) Start(id string) (*Room, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &Room{ID: id, Program: prog, mixer: mix, cancel: cancel, done: make(chan struct{}),
+	r := &Room{ID: id, Program: prog, mixer: mix,
 		chunkMin: prog.Config().ChunkFrames, chunkMax: m.cfg.ChunkMaxFrames}
 	m.rooms.Store(id, r)
 	met.RoomsLive.Inc()
 	if m.cfg.OnStart != nil {
 		m.cfg.OnStart(id, prog)
 	}
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		defer close(r.done)
-		if err := mix.Run(ctx); err != nil && ctx.Err() == nil {
-			m.cfg.Logger.Error("mixer stopped", "room", id, "err", err)
-		}
-	}()
+	r.leave = m.clock.Join(mix)
 	return r, nil
 }
 
@@ -175,8 +168,7 @@ func (m *Manager) End(id string) {
 }
 
 func (r *Room) stop() {
-	r.cancel()
-	<-r.done
+	r.leave()
 	r.Program.Close()
 }
 
@@ -194,7 +186,7 @@ func (m *Manager) Close() {
 		r.stop()
 		m.cfg.Metrics.RoomsLive.Dec()
 	}
-	m.wg.Wait()
+	m.clock.Close()
 }
 
 // Acquire gives a listener room id's program (program.Source): the room's
