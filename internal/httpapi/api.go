@@ -23,6 +23,7 @@ import (
 	"majlis/internal/metrics"
 	"majlis/internal/recording"
 	"majlis/internal/room"
+	"majlis/internal/safety"
 	"majlis/internal/stage"
 	"majlis/internal/usertext"
 )
@@ -62,6 +63,9 @@ type Config struct {
 	Evidence *recording.Evidence
 	// HLS serves the rooms' LL-HLS renditions; nil: no HLS.
 	HLS *HLSConfig
+	// Safety is the trust and safety domain (notices, decisions,
+	// complaints, the transparency export); nil: no safety routes.
+	Safety *safety.Service
 }
 
 // API serves the HTTP API.
@@ -78,6 +82,7 @@ type API struct {
 	clipTTL time.Duration
 	ev      *recording.Evidence
 	hls     *hlsAPI // nil: no HLS
+	safety  *safety.Service
 	mux     *http.ServeMux
 	place   Placement
 }
@@ -86,7 +91,7 @@ type API struct {
 func New(cfg Config) *API {
 	a := &API{live: cfg.Live, stage: cfg.Stage, fan: cfg.Fanout, tickets: cfg.Tickets,
 		met: cfg.Metrics, log: cfg.Logger, acc: cfg.Accounts, rooms: cfg.Rooms, mux: http.NewServeMux(), place: cfg.Placement,
-		recs: cfg.Recordings, clipTTL: cfg.ClipTTL, ev: cfg.Evidence}
+		recs: cfg.Recordings, clipTTL: cfg.ClipTTL, ev: cfg.Evidence, safety: cfg.Safety}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -99,6 +104,9 @@ func New(cfg Config) *API {
 	}
 	if a.ev != nil {
 		a.routeEvidence(m)
+	}
+	if a.safety != nil {
+		a.routeSafety(m)
 	}
 	m.HandleFunc("POST /api/v1/rooms", a.handle(a.createRoom))
 	m.HandleFunc("GET /api/v1/rooms/{id}", a.handle(a.getRoom))

@@ -80,6 +80,10 @@ var (
 	DefaultJoinsPerIP     = admission.Rate{PerSecond: 5, Burst: 20}
 	DefaultJoinsPerPrefix = admission.Rate{PerSecond: 100, Burst: 500}
 
+	// Notices: a few from one address, a burst of a classroom's from one network.
+	DefaultReportsPerIP     = admission.Rate{PerSecond: 0.1, Burst: 5}
+	DefaultReportsPerPrefix = admission.Rate{PerSecond: 1, Burst: 50}
+
 	DefaultAuthFailuresPerIP     = admission.Rate{PerSecond: 1, Burst: 10}
 	DefaultAuthFailuresPerPrefix = admission.Rate{PerSecond: 10, Burst: 100}
 )
@@ -160,6 +164,7 @@ func newAudiencePlane(d audienceDeps) *planes {
 		AuthFailures: admission.NewLimiter(admission.LimiterConfig{
 			PerIP:     orRate(ac.AuthFailuresPerIP, DefaultAuthFailuresPerIP),
 			PerPrefix: orRate(ac.AuthFailuresPerPrefix, DefaultAuthFailuresPerPrefix)}),
+		Reports: admission.NewLimiter(admission.LimiterConfig{PerIP: DefaultReportsPerIP, PerPrefix: DefaultReportsPerPrefix}),
 		// An HLS player beats every 10 s: 30/s is a NAT of 300 players.
 		Heartbeats: admission.NewLimiter(admission.LimiterConfig{
 			PerIP:     admission.Rate{PerSecond: 30, Burst: 60},

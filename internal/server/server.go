@@ -28,6 +28,7 @@ import (
 	"majlis/internal/account"
 	"majlis/internal/admission"
 	"majlis/internal/apierror"
+	"majlis/internal/audit"
 	"majlis/internal/cluster"
 	"majlis/internal/fanout"
 	"majlis/internal/hls"
@@ -38,6 +39,7 @@ import (
 	"majlis/internal/ratelimit"
 	"majlis/internal/recording"
 	"majlis/internal/room"
+	"majlis/internal/safety"
 	"majlis/internal/stage"
 	"majlis/internal/store"
 	"majlis/internal/web"
@@ -89,6 +91,9 @@ type Config struct {
 	EvidenceAccess                    func(recording.Access) error
 	// HLS configures the rooms' LL-HLS renditions.
 	HLS HLSConfig
+	// Audit records every trust and safety decision, claim, complaint and
+	// trusted-flagger change (nil: none recorded).
+	Audit audit.Recorder
 }
 
 // HLSConfig configures the LL-HLS renditions (internal/hls); zero fields
@@ -113,6 +118,7 @@ type Server struct {
 	rooms     *room.Service
 	recs      *recording.Manager
 	evidence  *recording.Evidence
+	safety    *safety.Service
 	retStop   context.CancelFunc
 	retDone   chan struct{}
 	hls       *hls.Origin
@@ -255,6 +261,13 @@ func New(cfg Config) (*Server, error) {
 	accounts := account.New(account.Config{Store: s.st, AdminToken: s.adminTok, Signup: cfg.Signup,
 		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend,
 		OnTokenRevoked: s.rooms.Suspend, PoW: admission.NewPoW(loginKey[:])})
+	// Trust and safety keeps a database of its own: notices, decisions and
+	// complaints are on disk before they are acknowledged.
+	if s.safety, err = safety.Open(safety.Config{Path: filepath.Join(cfg.DataDir, "safety.db"), Rooms: s.rooms, Accounts: accounts,
+		Recordings: s.recs, Audit: cfg.Audit, Logger: s.log}); err != nil {
+		s.closeAll()
+		return nil, err
+	}
 	hlsTokens, err := hls.NewTokens(keys, cfg.HLS.TokenWindow, nil)
 	if err != nil {
 		s.closeAll()
@@ -267,7 +280,7 @@ func New(cfg Config) (*Server, error) {
 		place = s.fleet
 	}
 	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(),
-		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence,
+		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence, Safety: s.safety,
 		HLS: &httpapi.HLSConfig{Origin: s.hls, Tokens: hlsTokens, Tickets: signer, Metrics: s.met, Rooms: s.rooms,
 			CDNSecret: cfg.HLS.CDNSecret, BaseURL: cfg.HLS.BaseURL}})
 
@@ -513,6 +526,11 @@ func (s *Server) closeAll() {
 		}
 		if s.hls != nil {
 			s.hls.Close()
+		}
+		// The API has stopped (Serve shut the HTTP servers down first): every
+		// decision acknowledged is committed; the sweeper stops here.
+		if s.safety != nil {
+			s.safety.Close()
 		}
 		s.st.Close()
 	})

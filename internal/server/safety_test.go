@@ -1,0 +1,244 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"majlis/internal/admission"
+	"majlis/internal/overload"
+)
+
+// waitTones polls the listener's program until ok holds on the last second
+// of it (10 windows of 100 ms), or fails after timeout.
+func waitTones(t *testing.T, l *listener, what string, timeout time.Duration, ok func(w []int, lv []float64) bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		w, lv := tonePresence(l, 1000, 0.1, lowHz, highHz)
+		if ok(w, lv) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: 440 Hz in %d/10 windows (max %.3f), 1000 Hz in %d/10 (max %.3f)", what, w[0], lv[0], w[1], lv[1])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (ts *testServer) createModerator(t testing.TB, name string) (id, token string) {
+	t.Helper()
+	var u struct{ ID, Token string }
+	if code := ts.call(t, "POST", "/api/v1/users", ts.AdminToken(), map[string]string{"name": name, "role": "moderator"}, &u); code != http.StatusCreated {
+		t.Fatalf("create moderator: %d", code)
+	}
+	return u.ID, u.Token
+}
+
+// TestSafetyMuteEndToEnd: a speaker publishes a tone; an anonymous listener
+// reports them; a moderator claims the notice and decides "mute", and the
+// tone leaves the program at once; the speaker reads the statement of
+// reasons (and the room's stream says there is one), complains, a second
+// moderator reverses, and the tone comes back. The notifier's status link
+// shows the decision; the export holds its Transparency Database statement.
+func TestSafetyMuteEndToEnd(t *testing.T) {
+	ts := startServerWith(t, "", func(*Config) {})
+	_, hostTok := ts.createUser(t, "host")
+	guestID, guestTok := ts.createUser(t, "guest")
+	_, mod1 := ts.createModerator(t, "mod1")
+	_, mod2 := ts.createModerator(t, "mod2")
+	room := ts.liveRoom(t, hostTok)
+	base := "/api/v1/rooms/" + room
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	evs := subscribeWS(t, ctx, ts, room, "")
+	ogg := listenOgg(t, ctx, ts.base+ts.join(t, room).Listen.Ogg)
+	host := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
+	defer host.stop()
+	ts.must(t, 200, "POST", base+"/requests", guestTok, "")
+	ts.must(t, 200, "POST", base+"/requests/"+guestID+"/approve", hostTok, "")
+	guest := publishTone(t, ts, room, guestTok, &tone{freq: highHz, amp: toneAmp})
+	defer guest.stop()
+	waitTones(t, ogg, "both tones before the notice", 15*time.Second, func(w []int, _ []float64) bool { return w[0] >= 5 && w[1] >= 5 })
+
+	// The notice, anonymous.
+	notice := fmt.Sprintf(`{"kind":"speaker","room":%q,"speaker":%q,"from_s":2,"to_s":4,"category":"STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
+		"illegal":true,"law":"§ 130 StGB","explanation":"The speaker incites hatred against a group.","name":"Ana","email":"ana@example.org","good_faith":true}`, room, guestID)
+	var rc struct{ ID, Key, Status string }
+	json.Unmarshal(ts.must(t, 201, "POST", "/api/v1/reports", "", notice).body, &rc)
+	if rc.ID == "" || !strings.HasPrefix(rc.Status, "/api/v1/reports/"+rc.ID+"?key=") {
+		t.Fatalf("receipt %+v", rc)
+	}
+	if r := ts.do(t, "POST", "/api/v1/reports", "", strings.Replace(notice, `"good_faith":true`, `"good_faith":false`, 1), nil); r.code != "good_faith_required" {
+		t.Fatalf("no good faith: %d %s", r.status, r.code)
+	}
+	if r := ts.do(t, "GET", "/api/v1/safety/notices", guestTok, "", nil); r.status != 403 {
+		t.Fatalf("user reads the queue: %d %s", r.status, r.code)
+	}
+	var q struct{ Notices []struct{ ID string } }
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/safety/notices", mod1, "").body, &q)
+	if len(q.Notices) != 1 || q.Notices[0].ID != rc.ID {
+		t.Fatalf("queue %+v", q)
+	}
+	ts.must(t, 200, "POST", "/api/v1/safety/notices/"+rc.ID+"/claim", mod1, "")
+	if r := ts.do(t, "POST", "/api/v1/safety/notices/"+rc.ID+"/claim", mod2, "", nil); r.code != "notice_claimed" {
+		t.Fatalf("second claim: %d %s", r.status, r.code)
+	}
+
+	// The decision acts at once: the guest's tone leaves the program.
+	var d struct {
+		ID, Action, User string
+		Statement        struct{ Redress []struct{ Route string } } `json:"statement_of_reasons"`
+	}
+	json.Unmarshal(ts.must(t, 201, "POST", "/api/v1/safety/notices/"+rc.ID+"/decision", mod1,
+		`{"action":"mute","ground":"illegal","legal_ground":"§ 130 StGB","explanation":"Incitement to hatred.","facts":"Heard in the program at the reported time."}`).body, &d)
+	if d.Action != "mute" || d.User != guestID || len(d.Statement.Redress) != 3 {
+		t.Fatalf("decision %+v", d)
+	}
+	waitTones(t, ogg, "after the mute", 10*time.Second, func(w []int, lv []float64) bool { return w[0] >= 5 && lv[1] < 0.02 })
+	evs.wait(t, "safety_decision event", 5*time.Second, func(es []roomEvent) bool {
+		for _, e := range es {
+			if e.Type == "safety_decision" && strings.Contains(string(e.Data), d.ID) && strings.Contains(string(e.Data), guestID) {
+				return true
+			}
+		}
+		return false
+	})
+	// The guest reads the statement; the notifier their status.
+	var mine struct {
+		Decisions []struct {
+			ID, Decider string
+			Statement   *struct{ Restriction string } `json:"statement_of_reasons"`
+		}
+	}
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/safety/decisions?mine=1", guestTok, "").body, &mine)
+	if len(mine.Decisions) != 1 || mine.Decisions[0].ID != d.ID || mine.Decisions[0].Decider != "" || mine.Decisions[0].Statement == nil {
+		t.Fatalf("mine %s", ts.must(t, 200, "GET", "/api/v1/safety/decisions?mine=1", guestTok, "").body)
+	}
+	var st struct {
+		State    string
+		Decision struct{ Action string }
+	}
+	json.Unmarshal(ts.must(t, 200, "GET", rc.Status, "", "").body, &st)
+	if st.State != "decided" || st.Decision.Action != "mute" {
+		t.Fatalf("status %+v", st)
+	}
+	if r := ts.do(t, "GET", "/api/v1/reports/"+rc.ID+"?key=nope", "", "", nil); r.code != "notice_not_found" {
+		t.Fatalf("wrong key: %d %s", r.status, r.code)
+	}
+
+	// The guest complains; the decider may not answer; a second moderator reverses.
+	var c struct{ ID string }
+	json.Unmarshal(ts.must(t, 201, "POST", "/api/v1/safety/decisions/"+d.ID+"/complaints", guestTok, `{"text":"I quoted the previous speaker to refute them."}`).body, &c)
+	if r := ts.do(t, "POST", "/api/v1/safety/decisions/"+d.ID+"/complaints", guestTok, `{"text":"I quoted the previous speaker to refute them."}`, nil); r.code != "complaint_exists" {
+		t.Fatalf("duplicate complaint: %d %s", r.status, r.code)
+	}
+	if r := ts.do(t, "POST", "/api/v1/safety/complaints/"+c.ID+"/decision", mod1, `{"outcome":"reversed","explanation":"x"}`, nil); r.code != "same_decider" {
+		t.Fatalf("decider answers: %d %s", r.status, r.code)
+	}
+	ts.must(t, 200, "POST", "/api/v1/safety/complaints/"+c.ID+"/decision", mod2, `{"outcome":"reversed","explanation":"Quoting to refute is not incitement."}`)
+	waitTones(t, ogg, "after the reversal", 10*time.Second, func(w []int, _ []float64) bool { return w[0] >= 5 && w[1] >= 5 })
+	var shown struct{ Outcome string }
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/safety/complaints/"+c.ID, guestTok, "").body, &shown)
+	if shown.Outcome != "reversed" {
+		t.Fatalf("complaint %+v", shown)
+	}
+
+	// The export: one statement, the mute as a partial suspension of the service.
+	var ex struct{ Statements []map[string]any }
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/safety/statements?since=2020-01-01T00:00:00Z", mod2, "").body, &ex)
+	if len(ex.Statements) != 1 || ex.Statements[0]["decision_provision"] != "DECISION_PROVISION_PARTIAL_SUSPENSION" || ex.Statements[0]["source_type"] != "SOURCE_ARTICLE_16" {
+		t.Fatalf("export %+v", ex)
+	}
+	if r := ts.do(t, "GET", "/api/v1/safety/statements", guestTok, "", nil); r.status != 403 {
+		t.Fatalf("user exports: %d", r.status)
+	}
+}
+
+// TestReportFlood: a flood of anonymous notices from one address is
+// refused 429 beyond its bucket, while the stage's API keeps answering;
+// notices are not served on the stage port; under load an anonymous
+// notice pays the proof of work and a signed-in one does not.
+func TestReportFlood(t *testing.T) {
+	aud, stage := startAdmissionServer(t, AdmissionConfig{})
+	_, hostTok := aud.createUser(t, "host")
+	room := stage.liveRoom(t, hostTok)
+	notice := fmt.Sprintf(`{"kind":"room","room":%q,"from_s":1,"category":"STATEMENT_CATEGORY_SCAMS_AND_FRAUD","explanation":"The host asks for money for a fake charity.","name":"Bo","email":"bo@example.net","good_faith":true}`, room)
+	var mu sync.Mutex
+	codes := map[string]int{}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	stageFails := 0
+	stageCalls := 0
+	wg.Add(1)
+	go func() { // the stage's API, all along
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r := stage.do(t, "PUT", "/api/v1/rooms/"+room+"/pin", hostTok, `{"url":"https://example.org/agenda"}`, nil)
+			mu.Lock()
+			stageCalls++
+			if r.status != 200 {
+				stageFails++
+			}
+			mu.Unlock()
+		}
+	}()
+	var flood sync.WaitGroup
+	for range 8 {
+		flood.Add(1)
+		go func() {
+			defer flood.Done()
+			for range 25 {
+				r := aud.do(t, "POST", "/api/v1/reports", "", notice, nil)
+				mu.Lock()
+				codes[fmt.Sprint(r.status, r.code)]++
+				mu.Unlock()
+			}
+		}()
+	}
+	flood.Wait()
+	close(stop)
+	wg.Wait()
+	if codes["201"] < 1 || codes["201"] > 10 || codes["429rate_limited"] < 190 {
+		t.Fatalf("flood answers %v", codes)
+	}
+	if stageFails != 0 || stageCalls == 0 {
+		t.Fatalf("stage: %d of %d calls failed during the flood", stageFails, stageCalls)
+	}
+	if r := stage.do(t, "POST", "/api/v1/reports", "", notice, nil); r.status != 404 {
+		t.Fatalf("report on the stage port: %d %s", r.status, r.code)
+	}
+
+	// Under load: proof of work for the anonymous, not for the signed in.
+	aud2, stage2 := startAdmissionServer(t, AdmissionConfig{ForceLevel: overload.Elevated})
+	_, tok := aud2.createUser(t, "someone")
+	room2 := stage2.liveRoom(t, tok)
+	notice2 := strings.Replace(notice, room, room2, 1)
+	r := aud2.do(t, "POST", "/api/v1/reports", "", notice2, nil)
+	if r.code != "pow_required" {
+		t.Fatalf("anonymous under load: %d %s", r.status, r.code)
+	}
+	var pw struct {
+		PoW struct{ Challenge string } `json:"pow"`
+	}
+	json.Unmarshal(r.body, &pw)
+	if pw.PoW.Challenge == "" {
+		t.Fatalf("no challenge: %s", r.body)
+	}
+	aud2.must(t, 201, "POST", "/api/v1/reports", tok, notice2)
+	paid := aud2.do(t, "POST", "/api/v1/reports", "", notice2, map[string]string{"Majlis-Pow": admission.Solve(pw.PoW.Challenge)})
+	if paid.status != 201 {
+		t.Fatalf("anonymous with the puzzle solved: %d %s", paid.status, paid.code)
+	}
+}
