@@ -28,6 +28,7 @@ commands:
   config   print the effective serve settings as a config file (same flags as serve)
   loadgen  simulate and verify many listeners of a live room (majlis loadgen -h)
   attack   flood a loopback audience port with junk, bounded (majlis attack -h)
+  export   print the statements of reasons as Transparency Database JSON (majlis export statements -h)
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return loadgenCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "attack":
 		return attackCmd(ctx, args[1:], stdout, stderr)
+	case "export":
+		return exportCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

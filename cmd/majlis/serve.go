@@ -54,6 +54,7 @@ func originAdmission(c config.Config) server.AdmissionConfig {
 	a.StageHTTPAddr, a.JoinRate, a.JoinBurst = c.StageHTTPAddr, c.JoinRate, c.JoinBurst
 	a.JoinsPerIP, a.JoinsPerPrefix = c.JoinsPerIP, c.JoinsPerNet
 	a.AuthFailuresPerIP, a.AuthFailuresPerPrefix = c.AuthFailuresPerIP, c.AuthFailuresPerNet
+	a.ReportsPerIP, a.ReportsPerPrefix = c.ReportsPerIP, c.ReportsPerNet
 	return a
 }
 

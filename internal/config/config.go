@@ -74,6 +74,8 @@ type Config struct {
 	JoinsPerNet        ratelimit.Rate // --join-limit-net, per /24 or /48
 	AuthFailuresPerIP  ratelimit.Rate // --auth-fail-limit-ip: failed bearer tokens per address
 	AuthFailuresPerNet ratelimit.Rate // --auth-fail-limit-net, per /24 or /48
+	ReportsPerIP       ratelimit.Rate // --report-limit-ip: notices (POST /api/v1/reports) per address
+	ReportsPerNet      ratelimit.Rate // --report-limit-net, per /24 or /48
 	AudienceMaxConns   int            // --audience-max-conns; 0: file limit − 1024
 	AudienceConnsPerIP int            // --audience-conns-per-ip
 	AudienceAcceptRate float64        // --audience-accept-rate, per second
@@ -125,6 +127,8 @@ func Default() Config {
 		JoinsPerNet:        server.DefaultJoinsPerPrefix,
 		AuthFailuresPerIP:  server.DefaultAuthFailuresPerIP,
 		AuthFailuresPerNet: server.DefaultAuthFailuresPerPrefix,
+		ReportsPerIP:       server.DefaultReportsPerIP,
+		ReportsPerNet:      server.DefaultReportsPerPrefix,
 		AudienceConnsPerIP: server.DefaultAudienceConnsPerIP,
 		AudienceAcceptRate: server.DefaultAudienceAcceptRate,
 

@@ -2,6 +2,9 @@ package safety
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"os"
 	"time"
 )
 
@@ -177,4 +180,20 @@ func (s *Service) ExportStatements(ctx context.Context, since time.Time, limit i
 		last = d.At
 	}
 	return out, last, nil
+}
+
+// ReadStatements exports statements from the safety database at path
+// without a Service: a reader of its own (majlis export statements, while
+// the server runs or not), which changes nothing.
+func ReadStatements(ctx context.Context, path string, since time.Time, limit int) ([]TDBStatement, time.Time, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, time.Time{}, fmt.Errorf("safety db: %w", err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=query_only(1)")
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("safety db: %w", err)
+	}
+	defer db.Close()
+	s := &Service{db: db}
+	return s.ExportStatements(ctx, since, limit)
 }
