@@ -33,6 +33,20 @@ func (a *API) routeSafety(m *http.ServeMux) {
 	m.HandleFunc("PUT /api/v1/safety/trusted-flaggers/{user}", a.handle(a.setFlagger))
 	m.HandleFunc("DELETE /api/v1/safety/trusted-flaggers/{user}", a.handle(a.unsetFlagger))
 	m.HandleFunc("GET /api/v1/safety/statements", a.handle(a.statements))
+	m.HandleFunc("GET /api/v1/safety/users/{user}/misuse", a.handle(a.misuse))
+}
+
+func (a *API) misuse(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	st, err := a.safety.MisuseOf(r.Context(), act, r.PathValue("user"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
 }
 
 // hasCredentials says whether the request carries a bearer token or a session cookie.
@@ -180,6 +194,7 @@ type decisionIn struct {
 	Facts       string   `json:"facts"`
 	Territory   []string `json:"territorial_scope"`
 	OffsetS     float64  `json:"offset_s"`
+	Manifest    bool     `json:"manifest"`
 }
 
 var errBadDuration = errorf(http.StatusBadRequest, "bad_duration", "duration_s must be seconds, a suspension from 3600 to 31536000")
@@ -191,7 +206,7 @@ func (in decisionIn) domain() (safety.DecisionInput, error) {
 	return safety.DecisionInput{Action: in.Action, Room: in.Room, User: in.User, Clip: in.Clip,
 		Duration: time.Duration(in.DurationS * float64(time.Second)), Category: in.Category, Ground: in.Ground,
 		LegalGround: in.LegalGround, TermsGround: in.TermsGround, Explanation: in.Explanation, AlsoIllegal: in.AlsoIllegal,
-		Facts: in.Facts, Territory: in.Territory, Offset: in.OffsetS}, nil
+		Facts: in.Facts, Territory: in.Territory, Offset: in.OffsetS, Manifest: in.Manifest}, nil
 }
 
 func (a *API) decideNotice(w http.ResponseWriter, r *http.Request) error {
@@ -437,6 +452,7 @@ var safetyErrors = []struct {
 	{safety.ErrNotComplainable, errorf(http.StatusForbidden, "not_complainable", "only the affected user, or the notifier of a decision to do nothing, may complain about it")},
 	{safety.ErrSameDecider, errorf(http.StatusForbidden, "same_decider", "a moderator other than the one who decided must answer the complaint")},
 	{safety.ErrComplaintDecided, errorf(http.StatusConflict, "complaint_decided", "this complaint has been answered")},
+	{safety.ErrNoticesSuspended, errorf(http.StatusForbidden, "notices_suspended", "this account's notices are suspended for a while: too many were manifestly unfounded (Art. 23(2) DSA)")},
 	{safety.ErrAuditUnavailable, errorf(http.StatusServiceUnavailable, "audit_unavailable", "the action could not be recorded in the audit log, so it was not taken; try again")},
 }
 

@@ -66,6 +66,12 @@ type DecisionInput struct {
 	Territory                []string
 	// Offset is seconds into the room of the content (own initiative); a notice's From otherwise.
 	Offset float64
+	// Manifest marks a restriction of manifestly illegal content (ground
+	// illegal), or a decision to do nothing about a manifestly unfounded
+	// notice: both count towards Art. 23's misuse rules.
+	Manifest bool
+
+	automated bool // taken by the Art. 23 rule itself
 }
 
 // Decision is a decision as stored, with its statement of reasons.
@@ -93,6 +99,8 @@ type Decision struct {
 	LiftedAt    time.Time `json:"lifted_at,omitzero"`
 	LiftedWhy   string    `json:"lifted_why,omitempty"`
 	Replaces    string    `json:"replaces,omitempty"` // a complaint's "modified" outcome replaced that decision
+	Manifest    bool      `json:"manifest"`
+	Automated   bool      `json:"automated"` // taken by the Art. 23 rule, not by a moderator
 	// Statement is the statement of reasons (Art. 17), for restrictions.
 	Statement *Statement `json:"statement_of_reasons,omitempty"`
 }
@@ -175,6 +183,9 @@ func (in *DecisionInput) validate(own bool) error {
 			return fieldErr("bad_territory", "territorial_scope", "territorial_scope lists distinct European country codes (AT, BE, … SK)")
 		}
 		seen[c] = true
+	}
+	if in.Manifest && !(in.Action == ActionNone || Restricts(in.Action) && in.Ground == GroundIllegal) {
+		return fieldErr("bad_manifest", "manifest", "manifest marks a restriction of manifestly illegal content (ground illegal) or a manifestly unfounded notice (action none)")
 	}
 	if in.Offset < 0 || in.Offset > MaxOffset.Seconds() || in.Offset != in.Offset {
 		return fieldErr("bad_offset", "offset_s", "offset_s must be seconds from 0 to 604800")
@@ -357,7 +368,8 @@ func (s *Service) decideLocked(ctx context.Context, a Actor, n *Notice, in Decis
 	now := s.now()
 	d := Decision{ID: newID(), Action: in.Action, Room: in.Room, User: in.User, Clip: in.Clip, Category: in.Category,
 		Ground: in.Ground, LegalGround: in.LegalGround, TermsGround: in.TermsGround, Explanation: in.Explanation,
-		AlsoIllegal: in.AlsoIllegal, Facts: in.Facts, Territory: in.Territory, Source: source, Decider: a.ID, At: now, Replaces: replaces}
+		AlsoIllegal: in.AlsoIllegal, Facts: in.Facts, Territory: in.Territory, Source: source, Decider: a.ID, At: now, Replaces: replaces,
+		Manifest: in.Manifest, Automated: in.automated}
 	d.PUID = "majlis-" + d.ID
 	if len(d.Territory) == 0 {
 		d.Territory = TerritorialEEA
@@ -388,6 +400,7 @@ func (s *Service) decideLocked(ctx context.Context, a Actor, n *Notice, in Decis
 	}
 	d.Statement = statementOf(d)
 	s.tell(d)
+	s.misuseLocked(ctx, d, n)
 	return d, nil
 }
 
@@ -397,10 +410,10 @@ func (s *Service) storeDecision(ctx context.Context, a Actor, n *Notice, d Decis
 		return err
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `INSERT INTO decisions (id, puid, notice, action, room, user_id, clip, ends_at, category, ground, legal_ground, terms_ground, explanation, also_illegal, facts, territory, source, content_at, decider, decided_at, replaces)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO decisions (id, puid, notice, action, room, user_id, clip, ends_at, category, ground, legal_ground, terms_ground, explanation, also_illegal, facts, territory, source, content_at, decider, decided_at, replaces, manifest, automated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.PUID, d.Notice, d.Action, d.Room, d.User, d.Clip, ms(d.EndsAt), d.Category, d.Ground, d.LegalGround, d.TermsGround, d.Explanation,
-		d.AlsoIllegal, d.Facts, strings.Join(d.Territory, ","), d.Source, ms(d.ContentAt), d.Decider, ms(d.At), d.Replaces)
+		d.AlsoIllegal, d.Facts, strings.Join(d.Territory, ","), d.Source, ms(d.ContentAt), d.Decider, ms(d.At), d.Replaces, d.Manifest, d.Automated)
 	if err != nil {
 		return fmt.Errorf("store decision: %w", err)
 	}
@@ -409,7 +422,7 @@ func (s *Service) storeDecision(ctx context.Context, a Actor, n *Notice, d Decis
 			return fmt.Errorf("store decision: %w", err)
 		}
 	}
-	detail := map[string]any{"decision": d.ID, "action": d.Action, "ground": d.Ground, "source": d.Source, "category": d.Category}
+	detail := map[string]any{"decision": d.ID, "action": d.Action, "ground": d.Ground, "source": d.Source, "category": d.Category, "manifest": d.Manifest, "automated": d.Automated}
 	if d.Notice != "" {
 		detail["notice"] = d.Notice
 	}
@@ -444,14 +457,14 @@ func (d Decision) groundText() string {
 	return d.TermsGround
 }
 
-const decisionCols = `id, puid, notice, action, room, user_id, clip, ends_at, category, ground, legal_ground, terms_ground, explanation, also_illegal, facts, territory, source, content_at, decider, decided_at, lifted_at, lifted_why, replaces`
+const decisionCols = `id, puid, notice, action, room, user_id, clip, ends_at, category, ground, legal_ground, terms_ground, explanation, also_illegal, facts, territory, source, content_at, decider, decided_at, lifted_at, lifted_why, replaces, manifest, automated`
 
 func scanDecision(sc interface{ Scan(...any) error }) (Decision, error) {
 	var d Decision
 	var ends, content, at, lifted int64
 	var terr string
 	err := sc.Scan(&d.ID, &d.PUID, &d.Notice, &d.Action, &d.Room, &d.User, &d.Clip, &ends, &d.Category, &d.Ground, &d.LegalGround, &d.TermsGround,
-		&d.Explanation, &d.AlsoIllegal, &d.Facts, &terr, &d.Source, &content, &d.Decider, &at, &lifted, &d.LiftedWhy, &d.Replaces)
+		&d.Explanation, &d.AlsoIllegal, &d.Facts, &terr, &d.Source, &content, &d.Decider, &at, &lifted, &d.LiftedWhy, &d.Replaces, &d.Manifest, &d.Automated)
 	d.EndsAt, d.ContentAt, d.At, d.LiftedAt = fromMS(ends), fromMS(content), fromMS(at), fromMS(lifted)
 	d.Territory = strings.Split(terr, ",")
 	d.Statement = statementOf(d)
@@ -513,7 +526,7 @@ func (s *Service) MyDecisions(ctx context.Context, a Actor) ([]Decision, error) 
 	if !a.signedIn() {
 		return nil, ErrUnauthorized
 	}
-	ds, err := s.decisions(ctx, `WHERE user_id = ? ORDER BY decided_at DESC LIMIT ?`, a.ID, queueMax)
+	ds, err := s.decisions(ctx, `WHERE user_id = ? ORDER BY decided_at DESC, rowid DESC LIMIT ?`, a.ID, queueMax)
 	for i := range ds {
 		ds[i] = ds[i].forUser()
 	}
@@ -525,7 +538,7 @@ func (s *Service) Decisions(ctx context.Context, a Actor) ([]Decision, error) {
 	if !a.moderator() {
 		return nil, ErrForbidden
 	}
-	return s.decisions(ctx, `ORDER BY decided_at DESC LIMIT ?`, queueMax)
+	return s.decisions(ctx, `ORDER BY decided_at DESC, rowid DESC LIMIT ?`, queueMax)
 }
 
 // lift marks a decision lifted (why) after undoing its restriction.

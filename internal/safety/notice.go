@@ -248,6 +248,9 @@ func (s *Service) Report(ctx context.Context, a Actor, in NoticeInput) (Receipt,
 		n.To = *in.To
 	}
 	if a.signedIn() {
+		if err := s.noticesSuspended(ctx, a.ID); err != nil {
+			return Receipt{}, err
+		}
 		var area string
 		err := s.db.QueryRowContext(ctx, `SELECT area FROM trusted_flaggers WHERE user_id = ?`, a.ID).Scan(&area)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {

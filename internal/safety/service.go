@@ -36,7 +36,7 @@ var (
 	ErrSameDecider      = errors.New("safety: the original decider cannot decide the complaint")
 	ErrComplaintDecided = errors.New("safety: complaint already decided")
 	ErrAuditUnavailable = errors.New("safety: the action could not be recorded in the audit log")
-	ErrClosed           = errors.New("safety: closed")
+	ErrNoticesSuspended = errors.New("safety: this account's notices are suspended (Art. 23(2) DSA)")
 )
 
 // FieldError is a notice, decision or complaint refused for one field: Code
@@ -99,6 +99,8 @@ type Config struct {
 	Now func() time.Time
 	// SweepEvery is how often ended suspensions are lifted (default 1 min).
 	SweepEvery time.Duration
+	// Misuse sets the Art. 23 rules (zero fields: DefaultMisuse's).
+	Misuse Misuse
 }
 
 // Service is the safety domain. It is safe for concurrent use.
@@ -125,6 +127,7 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = time.Minute
 	}
+	cfg.Misuse = cfg.Misuse.withDefaults()
 	db, err := openDB(cfg.Path)
 	if err != nil {
 		return nil, err
@@ -238,6 +241,16 @@ var migrations = []string{
 		area TEXT NOT NULL,
 		since INTEGER NOT NULL,
 		by TEXT NOT NULL
+	);`,
+	// 2: Art. 23 misuse: decisions on manifestly illegal content and on
+	// manifestly unfounded notices, the rule's own (automated) decisions,
+	// and notifiers warned or whose notices are suspended.
+	`ALTER TABLE decisions ADD COLUMN manifest INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE decisions ADD COLUMN automated INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE notifier_misuse (
+		user_id TEXT PRIMARY KEY,
+		warned_at INTEGER NOT NULL DEFAULT 0,
+		suspended_until INTEGER NOT NULL DEFAULT 0
 	);`,
 }
 

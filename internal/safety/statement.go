@@ -18,8 +18,10 @@ type Statement struct {
 	Until       time.Time `json:"until,omitzero"`
 	Facts       string    `json:"facts"`
 	// Basis: "notice" (Art. 16, or a trusted flagger's) or "own_initiative".
-	Basis     string `json:"basis"`
-	Automated bool   `json:"automated"` // no automated means detect or decide here
+	Basis string `json:"basis"`
+	// Automated: the decision was taken by the Art. 23 rule (repeated
+	// manifestly illegal content), not by a moderator; detection never is.
+	Automated bool `json:"automated"`
 	// Ground: "illegal" with the law, or "terms" with the clause; Explanation why.
 	Ground      string    `json:"ground"`
 	GroundRef   string    `json:"ground_reference"`
@@ -48,7 +50,7 @@ func statementOf(d Decision) *Statement {
 	if !Restricts(d.Action) {
 		return nil
 	}
-	st := &Statement{Restriction: restrictionText[d.Action], Until: d.EndsAt, Facts: d.Facts, Basis: "notice",
+	st := &Statement{Restriction: restrictionText[d.Action], Until: d.EndsAt, Facts: d.Facts, Basis: "notice", Automated: d.Automated,
 		Ground: d.Ground, GroundRef: d.groundText(), Explanation: d.Explanation}
 	if d.Source == SourceVoluntary {
 		st.Basis = "own_initiative"
@@ -109,6 +111,7 @@ const (
 	tdbGroundIncompatible = "DECISION_GROUND_INCOMPATIBLE_CONTENT"
 	tdbContentAudio       = "CONTENT_TYPE_AUDIO"
 	tdbNotAutomated       = "AUTOMATED_DECISION_NOT_AUTOMATED"
+	tdbFullyAutomated     = "AUTOMATED_DECISION_FULLY"
 	tdbNo, tdbYes         = "No", "Yes"
 	tdbDate               = "2006-01-02"
 )
@@ -122,6 +125,9 @@ func (d Decision) TDB() (TDBStatement, bool) {
 	t := TDBStatement{ContentType: []string{tdbContentAudio}, Category: d.Category, TerritorialScope: d.Territory,
 		ContentDate: d.ContentAt.UTC().Format(tdbDate), ApplicationDate: d.At.UTC().Format(tdbDate),
 		DecisionFacts: d.Facts, SourceType: d.Source, AutomatedDetection: tdbNo, AutomatedDecision: tdbNotAutomated, PUID: d.PUID}
+	if d.Automated {
+		t.AutomatedDecision = tdbFullyAutomated
+	}
 	switch d.Action {
 	case ActionMute, ActionRemoveFromStage:
 		t.DecisionProvision = tdbProvisionPartial
