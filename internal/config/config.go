@@ -90,6 +90,9 @@ type Config struct {
 	// HLSCDNSecret, when set, is required from the cache on every HLS fill
 	// (hls-cdn-secret, MAJLIS_HLS_CDN_SECRET; a secret: no flag).
 	HLSCDNSecret string
+	// TDBURL, when set, is where the statements of reasons are submitted
+	// (--tdb-url); TDBToken its bearer token (tdb-token, MAJLIS_TDB_TOKEN; a secret).
+	TDBURL, TDBToken string
 
 	// AdminToken is the admin bearer token (admin-token, MAJLIS_ADMIN_TOKEN;
 	// never a flag: the command line is readable by every local user).

@@ -145,6 +145,14 @@ func settings() []setting {
 		{name: "hls-cdn-secret", arg: "SECRET", help: "shared secret the cache sends in Majlis-Cdn-Secret on HLS fills; set: only the cache fills (empty: anyone with the token)", want: "empty or at least 16 characters",
 			bind: func(c *Config) value { return (*stringValue)(&c.HLSCDNSecret) }, secret: true,
 			ok: func(c Config) bool { return c.HLSCDNSecret == "" || len(c.HLSCDNSecret) >= 16 }},
+		{name: "tdb-url", arg: "URL", help: "Transparency Database batch endpoint (…/api/v2/statements) the statements of reasons are submitted to; empty: not submitted", want: "http(s)://… or empty",
+			bind: func(c *Config) value { return (*stringValue)(&c.TDBURL) },
+			ok: func(c Config) bool {
+				return c.TDBURL == "" || strings.HasPrefix(c.TDBURL, "http://") || strings.HasPrefix(c.TDBURL, "https://")
+			}},
+		{name: "tdb-token", arg: "TOKEN", help: "the platform's Transparency Database API token (needed with tdb-url)", want: "set when tdb-url is",
+			bind: func(c *Config) value { return (*stringValue)(&c.TDBToken) }, secret: true,
+			ok: func(c Config) bool { return c.TDBURL == "" || c.TDBToken != "" }},
 
 		{name: "admin-token", arg: "TOKEN", help: "admin bearer token (empty: generated into <data>/admin.token on first start)", want: account.AdminTokenRule,
 			bind: func(c *Config) value { return (*stringValue)(&c.AdminToken) }, secret: true,

@@ -252,6 +252,11 @@ var migrations = []string{
 		warned_at INTEGER NOT NULL DEFAULT 0,
 		suspended_until INTEGER NOT NULL DEFAULT 0
 	);`,
+	// 3: statements the Transparency Database has (the submitter's progress).
+	`CREATE TABLE submitted (
+		puid TEXT PRIMARY KEY,
+		at INTEGER NOT NULL
+	);`,
 }
 
 // openDB opens path as store.Open does: private files, WAL,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -240,5 +241,38 @@ func TestReportFlood(t *testing.T) {
 	paid := aud2.do(t, "POST", "/api/v1/reports", "", notice2, map[string]string{"Majlis-Pow": admission.Solve(pw.PoW.Challenge)})
 	if paid.status != 201 {
 		t.Fatalf("anonymous with the puzzle solved: %d %s", paid.status, paid.code)
+	}
+}
+
+// TestSafetySubmitterWired: with tdb-url set, a decision's statement
+// reaches the Transparency Database (a fake on loopback) with the token.
+func TestSafetySubmitterWired(t *testing.T) {
+	got := make(chan string, 10)
+	tdb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Statements []struct{ PUID string }
+		}
+		if r.Header.Get("Authorization") != "Bearer tdb-secret" || json.NewDecoder(r.Body).Decode(&in) != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		for _, s := range in.Statements {
+			got <- s.PUID
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer tdb.Close()
+	ts := startServerWith(t, "", func(c *Config) { c.TDBURL, c.TDBToken, c.TDBEvery = tdb.URL, "tdb-secret", 50*time.Millisecond })
+	userID, _ := ts.createUser(t, "someone")
+	var d struct{ PUID string }
+	json.Unmarshal(ts.must(t, 201, "POST", "/api/v1/safety/decisions", ts.AdminToken(), fmt.Sprintf(`{"action":"suspend","user":%q,"duration_s":86400,
+		"category":"STATEMENT_CATEGORY_SCAMS_AND_FRAUD","ground":"terms","terms_ground":"Terms §2","explanation":"Fraud.","facts":"Seen by a moderator."}`, userID)).body, &d)
+	select {
+	case p := <-got:
+		if p != d.PUID {
+			t.Fatalf("submitted %s, want %s", p, d.PUID)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the statement was not submitted")
 	}
 }

@@ -94,6 +94,11 @@ type Config struct {
 	// Audit records every trust and safety decision, claim, complaint and
 	// trusted-flagger change (nil: none recorded).
 	Audit audit.Recorder
+	// TDBURL, when set, is the Transparency Database batch endpoint the
+	// statements of reasons are submitted to, with TDBToken, every TDBEvery
+	// (0: a minute).
+	TDBURL, TDBToken string
+	TDBEvery         time.Duration
 }
 
 // HLSConfig configures the LL-HLS renditions (internal/hls); zero fields
@@ -121,6 +126,7 @@ type Server struct {
 	safety    *safety.Service
 	retStop   context.CancelFunc
 	retDone   chan struct{}
+	subDone   chan struct{} // the Transparency Database submitter (nil: none)
 	hls       *hls.Origin
 	httpLn    net.Listener
 	adminLn   net.Listener
@@ -462,6 +468,14 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.evidence.Sweep(now)
 		})
 	}()
+	if s.cfg.TDBURL != "" {
+		sub := s.safety.NewSubmitter(safety.SubmitterConfig{URL: s.cfg.TDBURL, Token: s.cfg.TDBToken, Every: s.cfg.TDBEvery})
+		s.subDone = make(chan struct{})
+		go func() {
+			defer close(s.subDone)
+			sub.Run(retCtx)
+		}()
+	}
 	s.ready.Store(true)
 	s.log.Info("majlis serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "webrtc_udp", s.stage.UDPAddr().String())
 
@@ -485,6 +499,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	adm.Shutdown(shutCtx)
 	s.retStop()
 	<-s.retDone
+	if s.subDone != nil {
+		<-s.subDone
+	}
 	s.closeAll()
 	s.log.Info("majlis stopped")
 	if errors.Is(err, http.ErrServerClosed) {
