@@ -34,6 +34,37 @@ func (a *API) routeSafety(m *http.ServeMux) {
 	m.HandleFunc("DELETE /api/v1/safety/trusted-flaggers/{user}", a.handle(a.unsetFlagger))
 	m.HandleFunc("GET /api/v1/safety/statements", a.handle(a.statements))
 	m.HandleFunc("GET /api/v1/safety/users/{user}/misuse", a.handle(a.misuse))
+	m.HandleFunc("GET /api/v1/safety/transparency", a.handle(a.transparency))
+}
+
+// transparency is the transparency report's counts for ?from=&to=
+// (RFC 3339; default the last 182 days).
+func (a *API) transparency(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	to := time.Now()
+	from := to.AddDate(0, 0, -182)
+	for _, f := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if v := r.URL.Query().Get(f.name); v != "" {
+			if *f.t, err = time.Parse(time.RFC3339, v); err != nil {
+				return errorf(http.StatusBadRequest, "bad_range", "from and to must be RFC 3339 times")
+			}
+		}
+	}
+	if !from.Before(to) {
+		return errorf(http.StatusBadRequest, "bad_range", "from must be before to")
+	}
+	rep, err := a.safety.TransparencyReport(r.Context(), act, from, to)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
 }
 
 func (a *API) misuse(w http.ResponseWriter, r *http.Request) error {

@@ -74,6 +74,14 @@ func TestPermissions(t *testing.T) {
 			_, _, err := e.Statements(ctx, a, time.Time{}, 0)
 			return err
 		}},
+		{"transparency report", []string{"moderator", "other moderator", "admin"}, func(e *env, a Actor, _, _ string) error {
+			_, err := e.TransparencyReport(ctx, a, time.Time{}, time.Now())
+			return err
+		}},
+		{"misuse standing", []string{"moderator", "other moderator", "admin"}, func(e *env, a Actor, _, _ string) error {
+			_, err := e.MisuseOf(ctx, a, "spk")
+			return err
+		}},
 	}
 	for _, o := range ops {
 		for who, a := range actors {

@@ -160,6 +160,13 @@ func TestSafetyMuteEndToEnd(t *testing.T) {
 	if r := ts.do(t, "GET", "/api/v1/safety/statements", guestTok, "", nil); r.status != 403 {
 		t.Fatalf("user exports: %d", r.status)
 	}
+	var rep struct {
+		Notices, Decisions, Complaints, Reversals int
+	}
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/safety/transparency", mod2, "").body, &rep)
+	if rep.Notices != 1 || rep.Decisions != 1 || rep.Complaints != 1 || rep.Reversals != 1 {
+		t.Fatalf("transparency report %+v", rep)
+	}
 }
 
 // TestReportFlood: a flood of anonymous notices from one address is
