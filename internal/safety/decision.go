@@ -400,6 +400,10 @@ func (s *Service) decideLocked(ctx context.Context, a Actor, n *Notice, in Decis
 	}
 	d.Statement = statementOf(d)
 	s.tell(d)
+	if n != nil && n.Kind != KindClip {
+		// The evidence stays until the complaint window on the decision closes.
+		s.holdEvidence(ctx, n.Room, n.From, n.To, ComplaintWindow(d).Add(24*time.Hour))
+	}
 	s.misuseLocked(ctx, d, n)
 	return d, nil
 }

@@ -27,6 +27,7 @@ type fakeDomains struct {
 	clips     map[string]recording.Clip
 	replays   map[string]bool // deleted replays
 	events    []string
+	segs      []recording.Segment
 	audit     []audit.Entry
 	auditFail bool
 	actErr    error
@@ -143,6 +144,29 @@ func (f *fakeDomains) DeleteClip(id, why string) error {
 	return nil
 }
 
+func (f *fakeDomains) Find(room string, from, to time.Time) []recording.Segment {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []recording.Segment
+	for _, s := range f.segs {
+		if s.Room == room && !s.Start.After(to) && !s.End.Before(from) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (f *fakeDomains) Hold(id string, until time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.segs {
+		if f.segs[i].ID == id && until.After(f.segs[i].HoldUntil) {
+			f.segs[i].HoldUntil = until
+		}
+	}
+	return nil
+}
+
 func (f *fakeDomains) Record(_ context.Context, e audit.Entry) (audit.Row, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -188,7 +212,7 @@ func newEnv(t testing.TB) *env {
 	f := newFakes()
 	clk := &clock{t: time.Date(2026, 1, 10, 12, 30, 0, 0, time.UTC)}
 	path := filepath.Join(t.TempDir(), "safety.db")
-	s, err := Open(Config{Path: path, Rooms: f, Accounts: f, Recordings: f, Audit: f, Now: clk.Now, SweepEvery: time.Hour})
+	s, err := Open(Config{Path: path, Rooms: f, Accounts: f, Recordings: f, Evidence: f, Audit: f, Now: clk.Now, SweepEvery: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

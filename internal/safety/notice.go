@@ -266,6 +266,9 @@ func (s *Service) Report(ctx context.Context, a Actor, in NoticeInput) (Receipt,
 	if err != nil {
 		return Receipt{}, err
 	}
+	if n.Kind != KindClip {
+		s.holdEvidence(ctx, n.Room, n.From, n.To, n.Created.Add(noticeHold))
+	}
 	return Receipt{Notice: n, Key: key}, nil
 }
 

@@ -93,6 +93,7 @@ type Config struct {
 	Rooms      Rooms
 	Accounts   Accounts
 	Recordings Recordings // nil: no replays or clips to remove
+	Evidence   Evidence   // nil: no evidence held for notices
 	Audit      audit.Recorder
 	Logger     *slog.Logger
 	// Now is the clock (tests move it); nil: time.Now.

@@ -79,6 +79,21 @@ func TestSafetyMuteEndToEnd(t *testing.T) {
 	if r := ts.do(t, "POST", "/api/v1/reports", "", strings.Replace(notice, `"good_faith":true`, `"good_faith":false`, 1), nil); r.code != "good_faith_required" {
 		t.Fatalf("no good faith: %d %s", r.status, r.code)
 	}
+	// The reported moment's evidence is held (past the evidence ring's retention).
+	var ev struct {
+		Segments []struct {
+			Track     string
+			HoldUntil time.Time `json:"hold_until"`
+		}
+	}
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/evidence?room="+room, mod1, "").body, &ev)
+	heldProgram := false
+	for _, s := range ev.Segments {
+		heldProgram = heldProgram || s.Track == "program" && s.HoldUntil.After(time.Now().AddDate(0, 6, 0))
+	}
+	if !heldProgram {
+		t.Fatalf("evidence not held: %+v", ev)
+	}
 	if r := ts.do(t, "GET", "/api/v1/safety/notices", guestTok, "", nil); r.status != 403 {
 		t.Fatalf("user reads the queue: %d %s", r.status, r.code)
 	}

@@ -270,7 +270,7 @@ func New(cfg Config) (*Server, error) {
 	// Trust and safety keeps a database of its own: notices, decisions and
 	// complaints are on disk before they are acknowledged.
 	if s.safety, err = safety.Open(safety.Config{Path: filepath.Join(cfg.DataDir, "safety.db"), Rooms: s.rooms, Accounts: accounts,
-		Recordings: s.recs, Audit: cfg.Audit, Logger: s.log}); err != nil {
+		Recordings: s.recs, Evidence: s.evidence, Audit: cfg.Audit, Logger: s.log}); err != nil {
 		s.closeAll()
 		return nil, err
 	}
