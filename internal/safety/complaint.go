@@ -249,6 +249,9 @@ func (s *Service) DecideComplaint(ctx context.Context, a Actor, id string, out C
 			return Complaint{}, err
 		}
 		c.Replacement = nd.ID
+		if n, _, err := s.notice(ctx, s.db, d.Notice); err == nil && n.Kind != KindClip {
+			s.holdEvidence(ctx, n.Room, n.From, n.To, ComplaintWindow(nd).Add(24*time.Hour)) // the replacement's window
+		}
 	} else if out.Outcome == OutcomeReversed {
 		if err := s.lift(ctx, a, d, "complaint "+c.ID+" reversed"); err != nil {
 			return Complaint{}, err
