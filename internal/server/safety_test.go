@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"majlis/internal/admission"
+	"majlis/internal/audio"
 	"majlis/internal/overload"
+	"majlis/internal/testkit"
 )
 
 // waitTones polls the listener's program until ok holds on the last second
@@ -48,7 +50,7 @@ func (ts *testServer) createModerator(t testing.TB, name string) (id, token stri
 // moderator reverses, and the tone comes back. The notifier's status link
 // shows the decision; the export holds its Transparency Database statement.
 func TestSafetyMuteEndToEnd(t *testing.T) {
-	ts := startServerWith(t, "", func(*Config) {})
+	ts := startServerWith(t, "", func(c *Config) { c.EvidenceSegment = 2 * time.Second })
 	_, hostTok := ts.createUser(t, "host")
 	guestID, guestTok := ts.createUser(t, "guest")
 	_, mod1 := ts.createModerator(t, "mod1")
@@ -67,10 +69,15 @@ func TestSafetyMuteEndToEnd(t *testing.T) {
 	guest := publishTone(t, ts, room, guestTok, &tone{freq: highHz, amp: toneAmp})
 	defer guest.stop()
 	waitTones(t, ogg, "both tones before the notice", 15*time.Second, func(w []int, _ []float64) bool { return w[0] >= 5 && w[1] >= 5 })
+	var info struct {
+		StartedAt time.Time `json:"started_at"`
+	}
+	ts.call(t, "GET", base, "", nil, &info)
+	at := time.Since(info.StartedAt).Seconds() - 0.5 // the moment the listener reports: both tones are on
 
 	// The notice, anonymous.
-	notice := fmt.Sprintf(`{"kind":"speaker","room":%q,"speaker":%q,"from_s":2,"to_s":4,"category":"STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
-		"illegal":true,"law":"§ 130 StGB","explanation":"The speaker incites hatred against a group.","name":"Ana","email":"ana@example.org","good_faith":true}`, room, guestID)
+	notice := fmt.Sprintf(`{"kind":"speaker","room":%q,"speaker":%q,"from_s":%.1f,"to_s":%.1f,"category":"STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
+		"illegal":true,"law":"§ 130 StGB","explanation":"The speaker incites hatred against a group.","name":"Ana","email":"ana@example.org","good_faith":true}`, room, guestID, at, at+0.5)
 	var rc struct{ ID, Key, Status string }
 	json.Unmarshal(ts.must(t, 201, "POST", "/api/v1/reports", "", notice).body, &rc)
 	if rc.ID == "" || !strings.HasPrefix(rc.Status, "/api/v1/reports/"+rc.ID+"?key=") {
@@ -93,6 +100,10 @@ func TestSafetyMuteEndToEnd(t *testing.T) {
 	}
 	if !heldProgram {
 		t.Fatalf("evidence not held: %+v", ev)
+	}
+	// The moderator plays the reported moment: the guest's tone is in it.
+	if pcm := evidenceAt(t, ts, mod1, room, info.StartedAt.Add(time.Duration(at*float64(time.Second)))); !toneIn(pcm, highHz) || !toneIn(pcm, lowHz) || toneIn(pcm, 3000) {
+		t.Fatal("the evidence at the reported moment is not the program with both speakers' tones")
 	}
 	if r := ts.do(t, "GET", "/api/v1/safety/notices", guestTok, "", nil); r.status != 403 {
 		t.Fatalf("user reads the queue: %d %s", r.status, r.code)
@@ -297,4 +308,70 @@ func TestSafetySubmitterWired(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the statement was not submitted")
 	}
+}
+
+// evidenceAt waits for the finished program segment of room holding the
+// moment at and returns its decoded audio, played as moderator tok.
+func evidenceAt(t *testing.T, ts *testServer, tok, room string, at time.Time) []int16 {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var ev struct {
+			Segments []struct {
+				ID, Track  string
+				Start, End time.Time
+			}
+		}
+		ts.call(t, "GET", "/api/v1/evidence?room="+room, tok, nil, &ev)
+		for _, s := range ev.Segments {
+			if s.Track == "program" && !s.End.IsZero() && !s.Start.After(at) && s.End.After(at) {
+				req := jsonRequest("GET", ts.base+"/api/v1/evidence/"+s.ID+".ogg?reason=notice", tok, nil)
+				resp, err := testHTTP.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("evidence %s: %s", s.ID, resp.Status)
+				}
+				dec, err := audio.NewDecoder(1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				or := testkit.NewOggReader(resp.Body)
+				var out []int16
+				pcm := make([]int16, 5760)
+				for n := 0; ; n++ {
+					pkt, _, err := or.NextPacket()
+					if err != nil {
+						return out
+					}
+					if n < 2 {
+						continue
+					}
+					k, err := dec.Decode(pkt, pcm)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, pcm[:k]...)
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no finished program segment holds %v: %+v", at, ev.Segments)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// toneIn says whether freq is on in at least a third of pcm's 100 ms windows.
+func toneIn(pcm []int16, freq float64) bool {
+	rows := windowLevels(pcm, win, freq)
+	on := 0
+	for _, r := range rows {
+		if r[0] > 0.1 {
+			on++
+		}
+	}
+	return len(rows) > 0 && on*3 >= len(rows)
 }

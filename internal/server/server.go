@@ -89,6 +89,8 @@ type Config struct {
 	EvidenceWindow, EvidenceRetention time.Duration
 	EvidenceSpeakers                  bool
 	EvidenceAccess                    func(recording.Access) error
+	// EvidenceSegment is the evidence segments' length (0: one minute; tests shorten it).
+	EvidenceSegment time.Duration
 	// HLS configures the rooms' LL-HLS renditions.
 	HLS HLSConfig
 	// Audit records every trust and safety decision, claim, complaint and
@@ -212,7 +214,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("stage: %w", err)
 	}
 	if s.evidence, err = recording.NewEvidence(recording.EvidenceConfig{Storage: recording.Dir{Root: cfg.DataDir}, Logger: s.log, Registry: s.met.Registry,
-		Window: cfg.EvidenceWindow, Retention: cfg.EvidenceRetention, Speakers: cfg.EvidenceSpeakers, Access: cfg.EvidenceAccess}); err != nil {
+		Window: cfg.EvidenceWindow, Retention: cfg.EvidenceRetention, Speakers: cfg.EvidenceSpeakers, Access: cfg.EvidenceAccess,
+		Segment: cfg.EvidenceSegment}); err != nil {
 		s.stage.Close()
 		s.st.Close()
 		return nil, err
