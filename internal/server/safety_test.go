@@ -44,7 +44,9 @@ func (ts *testServer) createModerator(t testing.TB, name string) (id, token stri
 }
 
 // TestSafetyMuteEndToEnd: a speaker publishes a tone; an anonymous listener
-// reports them; a moderator claims the notice and decides "mute", and the
+// reports them; the evidence of the reported moment is held and, played
+// by the moderator, holds the tone; the moderator claims the notice and
+// decides "mute", and the
 // tone leaves the program at once; the speaker reads the statement of
 // reasons (and the room's stream says there is one), complains, a second
 // moderator reverses, and the tone comes back. The notifier's status link
