@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"majlis/internal/admission"
 	"majlis/internal/audio"
+	"majlis/internal/audit"
 	"majlis/internal/overload"
 	"majlis/internal/testkit"
 )
@@ -52,7 +54,8 @@ func (ts *testServer) createModerator(t testing.TB, name string) (id, token stri
 // moderator reverses, and the tone comes back. The notifier's status link
 // shows the decision; the export holds its Transparency Database statement.
 func TestSafetyMuteEndToEnd(t *testing.T) {
-	ts := startServerWith(t, "", func(c *Config) { c.EvidenceSegment = 2 * time.Second })
+	rec := &memRecorder{}
+	ts := startServerWith(t, "", func(c *Config) { c.EvidenceSegment, c.Audit = 2*time.Second, rec })
 	_, hostTok := ts.createUser(t, "host")
 	guestID, guestTok := ts.createUser(t, "guest")
 	_, mod1 := ts.createModerator(t, "mod1")
@@ -194,6 +197,10 @@ func TestSafetyMuteEndToEnd(t *testing.T) {
 	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/safety/transparency", mod2, "").body, &rep)
 	if rep.Notices != 1 || rep.Decisions != 1 || rep.Complaints != 1 || rep.Reversals != 1 {
 		t.Fatalf("transparency report %+v", rep)
+	}
+	// Every step went through the audit recorder, in order.
+	if got, want := rec.actions(), []string{"safety.claim", "safety.decide", "safety.complain", "safety.complaint_outcome"}; !slices.Equal(got, want) {
+		t.Fatalf("audit %v, want %v", got, want)
 	}
 }
 
@@ -376,4 +383,27 @@ func toneIn(pcm []int16, freq float64) bool {
 		}
 	}
 	return len(rows) > 0 && on*3 >= len(rows)
+}
+
+// memRecorder is an audit.Recorder in memory.
+type memRecorder struct {
+	mu sync.Mutex
+	es []audit.Entry
+}
+
+func (m *memRecorder) Record(_ context.Context, e audit.Entry) (audit.Row, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.es = append(m.es, e)
+	return audit.Row{Seq: uint64(len(m.es)), At: time.Now(), Entry: e}, nil
+}
+
+func (m *memRecorder) actions() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, e := range m.es {
+		out = append(out, e.Action)
+	}
+	return out
 }
