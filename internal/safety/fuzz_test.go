@@ -3,6 +3,7 @@ package safety
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // FuzzReport feeds the notice validator (fields straight from the
@@ -24,6 +25,32 @@ func FuzzReport(f *testing.F) {
 		st, err := e.Status(ctx, anon, rc.Notice.ID, rc.Key)
 		if err != nil || st.Category != cat {
 			t.Fatalf("stored notice reads back %+v %v", st, err)
+		}
+	})
+}
+
+// FuzzDecisionInput feeds a decision's validation (a moderator's request
+// body) arbitrary values: it refuses with a field code or accepts, never
+// panics, and what it accepts keeps the database's limits.
+func FuzzDecisionInput(f *testing.F) {
+	f.Add("mute", int64(0), "STATEMENT_CATEGORY_VIOLENCE", "illegal", "§ 130 StGB", "", "Incitement.", "Heard.", "DE", 95.0, false)
+	f.Add("suspend", int64(3600e9), CategoryScams, "terms", "", "Terms §2", "Fraud.", "Seen.", "", 0.0, true)
+	f.Add("x", int64(-1), "", "", "", "", "", "", "US", -1.0, true)
+	f.Fuzz(func(t *testing.T, action string, dur int64, cat, ground, legal, terms, expl, facts, country string, off float64, manifest bool) {
+		in := DecisionInput{Action: action, Duration: time.Duration(dur), Category: cat, Ground: ground, LegalGround: legal, TermsGround: terms,
+			Explanation: expl, Facts: facts, Offset: off, Manifest: manifest}
+		if country != "" {
+			in.Territory = []string{country}
+		}
+		err := in.validate(true)
+		if err != nil {
+			if codeOf(err) == "" {
+				t.Fatalf("refusal without a code: %v", err)
+			}
+			return
+		}
+		if len([]rune(in.Facts)) > MaxFacts || len([]rune(in.Explanation)) > MaxExplain || !ValidCategory(in.Category) || !validAction(in.Action) {
+			t.Fatalf("accepted out of limits: %+v", in)
 		}
 	})
 }
