@@ -475,7 +475,7 @@ var safetyErrors = []struct {
 	{safety.ErrUnauthorized, errorf(http.StatusUnauthorized, "unauthorized", "sign in, or give the notice's key (?key=)")},
 	{safety.ErrNoticeNotFound, errorf(http.StatusNotFound, "notice_not_found", "no notice has this id (or the key is wrong)")},
 	{safety.ErrDecisionNotFound, errorf(http.StatusNotFound, "decision_not_found", "no decision you may read has this id")},
-	{safety.ErrComplaintFound, errorf(http.StatusNotFound, "complaint_not_found", "no complaint you may read has this id")},
+	{safety.ErrComplaintNotFound, errorf(http.StatusNotFound, "complaint_not_found", "no complaint you may read has this id")},
 	{safety.ErrClaimed, errorf(http.StatusConflict, "notice_claimed", "another moderator has claimed this notice")},
 	{safety.ErrDecided, errorf(http.StatusConflict, "notice_decided", "this notice has been decided")},
 	{safety.ErrWindowClosed, errorf(http.StatusGone, "complaint_window_closed", "complaints about this decision could be made for six months after it; that time has passed")},

@@ -134,7 +134,7 @@ func (s *Service) complaints(ctx context.Context, where string, args ...any) ([]
 func (s *Service) complaint(ctx context.Context, id string) (Complaint, error) {
 	c, err := scanComplaint(s.db.QueryRowContext(ctx, `SELECT `+complaintCols+` FROM complaints WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Complaint{}, ErrComplaintFound
+		return Complaint{}, ErrComplaintNotFound
 	}
 	return c, err
 }
@@ -149,7 +149,7 @@ func (s *Service) Complaint(ctx context.Context, a Actor, id string) (Complaint,
 		return Complaint{}, err
 	}
 	if !a.moderator() && c.Complainant != a.ID {
-		return Complaint{}, ErrComplaintFound
+		return Complaint{}, ErrComplaintNotFound
 	}
 	if !a.moderator() {
 		c.DecidedBy = ""
