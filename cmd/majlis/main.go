@@ -29,6 +29,7 @@ commands:
   loadgen  simulate and verify many listeners of a live room (majlis loadgen -h)
   attack   flood a loopback audience port with junk, bounded (majlis attack -h)
   audit    verify the audit log's hash chain (majlis audit verify [--data DIR])
+  export   print the statements of reasons as Transparency Database JSON (majlis export statements -h)
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return attackCmd(ctx, args[1:], stdout, stderr)
 	case "audit":
 		return auditCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "export":
+		return exportCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

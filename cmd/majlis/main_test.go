@@ -48,7 +48,7 @@ func TestServeHelp(t *testing.T) {
 	help := out.String()
 	for _, name := range settingKeys(t) {
 		flagName := "--" + name + " "
-		if name == "admin-token" || name == "cluster-password" || name == "hls-cdn-secret" { // secrets: env or file only
+		if name == "admin-token" || name == "cluster-password" || name == "hls-cdn-secret" || name == "tdb-token" { // secrets: env or file only
 			flagName = "  " + name + " "
 		}
 		env := "MAJLIS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))

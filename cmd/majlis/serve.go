@@ -46,6 +46,7 @@ func serverConfig(c config.Config, log *slog.Logger, out io.Writer) server.Confi
 		Admission: originAdmission(c), Cluster: c.ClusterConfig(),
 		HLS: server.HLSConfig{Part: c.HLSPart, Segment: c.HLSSegment, TokenWindow: c.HLSTokenWindow,
 			BaseURL: c.HLSURL, CDNSecret: c.HLSCDNSecret},
+		TDBURL: c.TDBURL, TDBToken: c.TDBToken,
 	}
 }
 
@@ -55,6 +56,7 @@ func originAdmission(c config.Config) server.AdmissionConfig {
 	a.StageHTTPAddr, a.JoinRate, a.JoinBurst = c.StageHTTPAddr, c.JoinRate, c.JoinBurst
 	a.JoinsPerIP, a.JoinsPerPrefix = c.JoinsPerIP, c.JoinsPerNet
 	a.AuthFailuresPerIP, a.AuthFailuresPerPrefix = c.AuthFailuresPerIP, c.AuthFailuresPerNet
+	a.ReportsPerIP, a.ReportsPerPrefix = c.ReportsPerIP, c.ReportsPerNet
 	return a
 }
 

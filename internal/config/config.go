@@ -82,6 +82,8 @@ type Config struct {
 	JoinsPerNet        ratelimit.Rate // --join-limit-net, per /24 or /48
 	AuthFailuresPerIP  ratelimit.Rate // --auth-fail-limit-ip: failed bearer tokens per address
 	AuthFailuresPerNet ratelimit.Rate // --auth-fail-limit-net, per /24 or /48
+	ReportsPerIP       ratelimit.Rate // --report-limit-ip: notices (POST /api/v1/reports) per address
+	ReportsPerNet      ratelimit.Rate // --report-limit-net, per /24 or /48
 	AudienceMaxConns   int            // --audience-max-conns; 0: file limit − 1024
 	AudienceConnsPerIP int            // --audience-conns-per-ip
 	AudienceAcceptRate float64        // --audience-accept-rate, per second
@@ -96,6 +98,9 @@ type Config struct {
 	// HLSCDNSecret, when set, is required from the cache on every HLS fill
 	// (hls-cdn-secret, MAJLIS_HLS_CDN_SECRET; a secret: no flag).
 	HLSCDNSecret string
+	// TDBURL, when set, is where the statements of reasons are submitted
+	// (--tdb-url); TDBToken its bearer token (tdb-token, MAJLIS_TDB_TOKEN; a secret).
+	TDBURL, TDBToken string
 
 	// AdminToken is the admin bearer token (admin-token, MAJLIS_ADMIN_TOKEN;
 	// never a flag: the command line is readable by every local user).
@@ -138,6 +143,8 @@ func Default() Config {
 		JoinsPerNet:        server.DefaultJoinsPerPrefix,
 		AuthFailuresPerIP:  server.DefaultAuthFailuresPerIP,
 		AuthFailuresPerNet: server.DefaultAuthFailuresPerPrefix,
+		ReportsPerIP:       server.DefaultReportsPerIP,
+		ReportsPerNet:      server.DefaultReportsPerPrefix,
 		AudienceConnsPerIP: server.DefaultAudienceConnsPerIP,
 		AudienceAcceptRate: server.DefaultAudienceAcceptRate,
 

@@ -154,6 +154,8 @@ func TestBadValues(t *testing.T) {
 		{"join-limit-net", "0/10", "--join-limit-net 0/10: want RATE/BURST, e.g. 100/500"},
 		{"auth-fail-limit-ip", "1/0", "--auth-fail-limit-ip 1/0: want RATE/BURST, e.g. 1/10"},
 		{"auth-fail-limit-net", "x", `--auth-fail-limit-net "x": want RATE/BURST, e.g. 10/100`},
+		{"report-limit-ip", "1/0", "--report-limit-ip 1/0: want RATE/BURST, e.g. 0.1/5"},
+		{"report-limit-net", "0/1", "--report-limit-net 0/1: want RATE/BURST, e.g. 1/50"},
 		{"audience-max-conns", "-1", "--audience-max-conns -1: want a count"},
 		{"audience-conns-per-ip", "0", "--audience-conns-per-ip 0: want a count ≥ 1"},
 		{"audience-accept-rate", "-5", "--audience-accept-rate -5: want a positive number"},
@@ -165,8 +167,9 @@ func TestBadValues(t *testing.T) {
 		{"hls-token-window", "10s", "--hls-token-window 10s: want a duration of at least 1m"},
 		{"hls-url", "ftp://cdn", "--hls-url ftp://cdn: want http(s)://HOST[:PORT] or empty"},
 		{"hls-url", "https://cdn/", "--hls-url https://cdn/: want http(s)://HOST[:PORT] or empty"},
+		{"tdb-url", "ftp://tdb", "--tdb-url ftp://tdb: want http(s)://… or empty"},
 	}
-	covered := map[string]bool{"admin-token": true, "hls-cdn-secret": true} // no flag: TestAdminTokenRule, TestHLSCDNSecretRule
+	covered := map[string]bool{"admin-token": true, "hls-cdn-secret": true, "tdb-token": true} // no flag: TestAdminTokenRule, TestHLSCDNSecretRule, TestTDBTokenRule
 	for _, tt := range tests {
 		covered[tt.name] = true
 		_, err := Load([]string{"--" + tt.name, tt.value}, env(nil))
@@ -415,5 +418,21 @@ func TestHLSCDNSecretRule(t *testing.T) {
 	}
 	if _, err := Load([]string{"--hls-cdn-secret", "a-long-enough-cdn-secret"}, env(nil)); err == nil {
 		t.Fatal("the secret was accepted as a flag")
+	}
+}
+
+// TestTDBTokenRule: the Transparency Database token is a secret (env or
+// file, no flag), required with tdb-url.
+func TestTDBTokenRule(t *testing.T) {
+	_, err := Load([]string{"--tdb-url", "https://tdb.example/api/v2/statements"}, env(nil))
+	if want := "tdb-token (MAJLIS_TDB_TOKEN or tdb-token in the config file): want set when tdb-url is"; err == nil || err.Error() != want {
+		t.Fatalf("url without token: %v, want %q", err, want)
+	}
+	c, err := Load([]string{"--tdb-url", "https://tdb.example/api/v2/statements"}, env(map[string]string{"MAJLIS_TDB_TOKEN": "tok"}))
+	if err != nil || c.TDBToken != "tok" {
+		t.Fatalf("token from env: %q %v", c.TDBToken, err)
+	}
+	if _, err := Load([]string{"--tdb-token", "tok"}, env(nil)); err == nil {
+		t.Fatal("the token was accepted as a flag")
 	}
 }

@@ -125,6 +125,10 @@ func settings() []setting {
 			bind: func(c *Config) value { return (*rateValue)(&c.AuthFailuresPerIP) }, ok: func(c Config) bool { return validRate(c.AuthFailuresPerIP) }},
 		{name: "auth-fail-limit-net", help: "failed bearer tokens per /24 (IPv4) or /48 (IPv6): RATE/BURST", want: "RATE/BURST, e.g. 10/100",
 			bind: func(c *Config) value { return (*rateValue)(&c.AuthFailuresPerNet) }, ok: func(c Config) bool { return validRate(c.AuthFailuresPerNet) }},
+		{name: "report-limit-ip", help: "notices (POST /api/v1/reports) per source address: RATE/BURST per second", want: "RATE/BURST, e.g. 0.1/5",
+			bind: func(c *Config) value { return (*rateValue)(&c.ReportsPerIP) }, ok: func(c Config) bool { return validRate(c.ReportsPerIP) }},
+		{name: "report-limit-net", help: "notices per /24 (IPv4) or /48 (IPv6): RATE/BURST", want: "RATE/BURST, e.g. 1/50",
+			bind: func(c *Config) value { return (*rateValue)(&c.ReportsPerNet) }, ok: func(c Config) bool { return validRate(c.ReportsPerNet) }},
 		{name: "audience-max-conns", help: "open connections cap on the audience port (0: file limit − 1024)", want: "a count",
 			bind: func(c *Config) value { return (*intValue)(&c.AudienceMaxConns) }, ok: func(c Config) bool { return c.AudienceMaxConns >= 0 }},
 		{name: "audience-conns-per-ip", help: "open connections cap per source address on the audience port", want: "a count ≥ 1",
@@ -151,6 +155,14 @@ func settings() []setting {
 		{name: "hls-cdn-secret", arg: "SECRET", help: "shared secret the cache sends in Majlis-Cdn-Secret on HLS fills; set: only the cache fills (empty: anyone with the token)", want: "empty or at least 16 characters",
 			bind: func(c *Config) value { return (*stringValue)(&c.HLSCDNSecret) }, secret: true,
 			ok: func(c Config) bool { return c.HLSCDNSecret == "" || len(c.HLSCDNSecret) >= 16 }},
+		{name: "tdb-url", arg: "URL", help: "Transparency Database batch endpoint (…/api/v2/statements) the statements of reasons are submitted to; empty: not submitted", want: "http(s)://… or empty",
+			bind: func(c *Config) value { return (*stringValue)(&c.TDBURL) },
+			ok: func(c Config) bool {
+				return c.TDBURL == "" || strings.HasPrefix(c.TDBURL, "http://") || strings.HasPrefix(c.TDBURL, "https://")
+			}},
+		{name: "tdb-token", arg: "TOKEN", help: "the platform's Transparency Database API token (needed with tdb-url)", want: "set when tdb-url is",
+			bind: func(c *Config) value { return (*stringValue)(&c.TDBToken) }, secret: true,
+			ok: func(c Config) bool { return c.TDBURL == "" || c.TDBToken != "" }},
 
 		{name: "admin-token", arg: "TOKEN", help: "admin bearer token (empty: generated into <data>/admin.token on first start)", want: account.AdminTokenRule,
 			bind: func(c *Config) value { return (*stringValue)(&c.AdminToken) }, secret: true,

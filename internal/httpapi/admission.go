@@ -68,6 +68,10 @@ type AudienceConfig struct {
 	AuthFailures *admission.Limiter
 	// Heartbeats limits HLS players' heartbeats per address and prefix (nil: not limited here).
 	Heartbeats *admission.Limiter
+	// Reports limits notices (POST /api/v1/reports) per address and prefix
+	// (nil: not limited here); under load, a notice without credentials
+	// also pays the proof of work.
+	Reports *admission.Limiter
 }
 
 // RoomPeeker reads a room's record without loading it (room.Service.Peek).
@@ -143,12 +147,18 @@ const (
 	// routeReplay: recording.ogg, its HLS VOD rendition and clips' audio, files a player may hold
 	// open for long: outside the in-flight budget, shed at high load.
 	routeReplay
+	// routeReport: notices and their status (/api/v1/reports…): the
+	// audience's, never the stage plane's.
+	routeReport
 )
 
 func classify(r *http.Request) (audienceRoute, string) {
 	p := r.URL.Path
 	if strings.HasPrefix(p, apiPrefix+"/clips/") && strings.HasSuffix(p, ".ogg") {
 		return routeReplay, ""
+	}
+	if p == apiPrefix+"/reports" || strings.HasPrefix(p, apiPrefix+"/reports/") {
+		return routeReport, ""
 	}
 	if !strings.HasPrefix(p, apiPrefix+"/rooms/") {
 		return routeOther, ""
@@ -258,6 +268,10 @@ func (a *Audience) refuseEarly(w http.ResponseWriter, r *http.Request, route aud
 	case routeReplay:
 		if level >= overload.High {
 			return refuse(http.StatusServiceUnavailable, "shed", "replays and clips are paused while the server is under load", 5*time.Second)
+		}
+	case routeReport:
+		if r.Method == http.MethodPost && !a.admitReport(w, r, level) {
+			return true
 		}
 	case routePoll:
 		// At high load the HLS handler answers blocking reloads at once and
@@ -458,8 +472,33 @@ func (a *Audience) join(w http.ResponseWriter, r *http.Request, room string, lev
 
 // refusePoW asks for a puzzle of bits.
 func (a *Audience) refusePoW(w http.ResponseWriter, bits int) {
-	a.refuse(w, http.StatusTooManyRequests, "pow_required", "solve the puzzle and join again with the Majlis-Pow header", 0,
+	a.refusePoWFor(w, bits, "solve the puzzle and join again with the Majlis-Pow header")
+}
+
+func (a *Audience) refusePoWFor(w http.ResponseWriter, bits int, msg string) {
+	a.refuse(w, http.StatusTooManyRequests, "pow_required", msg, 0,
 		map[string]any{"pow": map[string]any{"algorithm": "sha256-leading-zero-bits", "challenge": a.cfg.PoW.Challenge(bits), "difficulty": bits}})
+}
+
+// admitReport applies a notice's limits: the per-address and per-prefix
+// report buckets, then, while the server is under load, the proof of work
+// for a notice sent without credentials. false means it was refused (and
+// answered).
+func (a *Audience) admitReport(w http.ResponseWriter, r *http.Request, level overload.Level) bool {
+	if a.cfg.Reports != nil {
+		if ok, retry := a.cfg.Reports.Allow(ClientAddr(r)); !ok {
+			a.refuse(w, http.StatusTooManyRequests, "rate_limited", "too many notices from your network", retry, nil)
+			return false
+		}
+	}
+	if level > overload.Normal && !hasCredentials(r) && a.cfg.PoW != nil {
+		bits := a.cfg.PoWBits[min(int(level), 3)-1]
+		if a.cfg.PoW.Verify(r.Header.Get(HeaderPoW), bits) != nil {
+			a.refusePoWFor(w, bits, "solve the puzzle and send the notice again with the Majlis-Pow header (or sign in)")
+			return false
+		}
+	}
+	return true
 }
 
 // room returns the room's state from a cache, so a join flood costs the
@@ -497,12 +536,12 @@ func (a *Audience) room(ctx context.Context, id string, holder bool) (cachedRoom
 }
 
 // StageOnly serves the stage plane (--stage-http): everything but the
-// audience's endpoints (join, listen streams), which live on the audience port.
+// audience's endpoints (join, listen streams, notices), which live on the audience port.
 // Failed bearer tokens are limited per address there too (authFailures;
 // nil: not limited), with a budget of the stage port's own.
 func StageOnly(next http.Handler, authFailures *admission.Limiter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if route, _ := classify(r); route == routeJoin || route == routeListen {
+		if route, _ := classify(r); route == routeJoin || route == routeListen || route == routeReport {
 			apierror.Write(w, errAudienceElsewhere)
 			return
 		}

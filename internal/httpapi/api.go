@@ -23,6 +23,7 @@ import (
 	"majlis/internal/metrics"
 	"majlis/internal/recording"
 	"majlis/internal/room"
+	"majlis/internal/safety"
 	"majlis/internal/stage"
 	"majlis/internal/usertext"
 )
@@ -64,6 +65,9 @@ type Config struct {
 	HLS *HLSConfig
 	// Audit is the audit log, for GET /api/v1/audit; nil: no audit route.
 	Audit AuditReader
+	// Safety is the trust and safety domain (notices, decisions,
+	// complaints, the transparency export); nil: no safety routes.
+	Safety *safety.Service
 }
 
 // API serves the HTTP API.
@@ -81,6 +85,7 @@ type API struct {
 	ev      *recording.Evidence
 	hls     *hlsAPI // nil: no HLS
 	audit   AuditReader
+	safety  *safety.Service
 	mux     *http.ServeMux
 	place   Placement
 }
@@ -89,7 +94,7 @@ type API struct {
 func New(cfg Config) *API {
 	a := &API{live: cfg.Live, stage: cfg.Stage, fan: cfg.Fanout, tickets: cfg.Tickets,
 		met: cfg.Metrics, log: cfg.Logger, acc: cfg.Accounts, rooms: cfg.Rooms, mux: http.NewServeMux(), place: cfg.Placement,
-		recs: cfg.Recordings, clipTTL: cfg.ClipTTL, ev: cfg.Evidence, audit: cfg.Audit}
+		recs: cfg.Recordings, clipTTL: cfg.ClipTTL, ev: cfg.Evidence, audit: cfg.Audit, safety: cfg.Safety}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -105,6 +110,9 @@ func New(cfg Config) *API {
 	}
 	if a.audit != nil {
 		a.routeAudit(m)
+	}
+	if a.safety != nil {
+		a.routeSafety(m)
 	}
 	m.HandleFunc("POST /api/v1/rooms", a.handle(a.createRoom))
 	m.HandleFunc("GET /api/v1/rooms/{id}", a.handle(a.getRoom))

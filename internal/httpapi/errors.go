@@ -158,6 +158,9 @@ func toAPIError(err error) *apiError {
 		// RFC 9725 §4.3.1: a server doing trickle but not restarts answers 422.
 		return errorf(http.StatusUnprocessableEntity, "ice_restart_unsupported", "ICE restarts are not supported; publish again")
 	}
+	if se := safetyAPIError(err); se != nil {
+		return se
+	}
 	for _, re := range roomErrors {
 		if errors.Is(err, re.err) {
 			return re.api

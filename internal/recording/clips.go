@@ -208,3 +208,20 @@ func (m *Manager) OpenClip(id string) (Object, Clip, error) {
 	}
 	return o, c, nil
 }
+
+// DeleteClip deletes a clip before its time (a moderation decision): its
+// audio and its meta; a clip already gone is ErrClipNotFound.
+func (m *Manager) DeleteClip(id, why string) error {
+	c, err := m.ClipInfo(id)
+	if err != nil && !errors.Is(err, ErrDeleted) {
+		return err
+	}
+	if err := m.st.Delete(c.File); err != nil {
+		return fmt.Errorf("delete clip %s: %w", id, err)
+	}
+	if err := m.st.Delete(clipMeta(id)); err != nil {
+		return fmt.Errorf("delete clip %s: %w", id, err)
+	}
+	m.log.Info("clip deleted", "clip", id, "room", c.Room, "why", why)
+	return nil
+}

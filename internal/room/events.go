@@ -81,3 +81,14 @@ func (sub *Subscription) snapshot(ctx context.Context) events.Item {
 	}
 	return events.Item{Seq: seq, Raw: events.Encode(seq, "snapshot", s.view(r))}
 }
+
+// Notify publishes an event of another domain (a trust and safety
+// decision) to a loaded room's event stream; false when the room is not
+// loaded (not live: nobody is subscribed). It takes only the stream's lock.
+func (s *Service) Notify(id, typ string, detail any) bool {
+	r := s.loaded(id)
+	if r == nil {
+		return false
+	}
+	return r.stream.Publish(typ, map[string]any{"change": detail}) != 0
+}

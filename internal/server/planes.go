@@ -55,6 +55,10 @@ type AdmissionConfig struct {
 	// requests whose bearer token failed (401): beyond them an address is
 	// refused 429 before its next token lookup (1/s, burst 10; 10/s, burst 100).
 	AuthFailuresPerIP, AuthFailuresPerPrefix admission.Rate
+
+	// ReportsPerIP and ReportsPerPrefix bound notices (POST /api/v1/reports)
+	// per address and per /24 or /48 (0.1/s, burst 5; 1/s, burst 50).
+	ReportsPerIP, ReportsPerPrefix admission.Rate
 }
 
 // planes holds the audience plane's guard and the stage plane's server.
@@ -79,6 +83,10 @@ const (
 var (
 	DefaultJoinsPerIP     = admission.Rate{PerSecond: 5, Burst: 20}
 	DefaultJoinsPerPrefix = admission.Rate{PerSecond: 100, Burst: 500}
+
+	// Notices: a few from one address, a burst of a classroom's from one network.
+	DefaultReportsPerIP     = admission.Rate{PerSecond: 0.1, Burst: 5}
+	DefaultReportsPerPrefix = admission.Rate{PerSecond: 1, Burst: 50}
 
 	DefaultAuthFailuresPerIP     = admission.Rate{PerSecond: 1, Burst: 10}
 	DefaultAuthFailuresPerPrefix = admission.Rate{PerSecond: 10, Burst: 100}
@@ -160,6 +168,9 @@ func newAudiencePlane(d audienceDeps) *planes {
 		AuthFailures: admission.NewLimiter(admission.LimiterConfig{
 			PerIP:     orRate(ac.AuthFailuresPerIP, DefaultAuthFailuresPerIP),
 			PerPrefix: orRate(ac.AuthFailuresPerPrefix, DefaultAuthFailuresPerPrefix)}),
+		Reports: admission.NewLimiter(admission.LimiterConfig{
+			PerIP:     orRate(ac.ReportsPerIP, DefaultReportsPerIP),
+			PerPrefix: orRate(ac.ReportsPerPrefix, DefaultReportsPerPrefix)}),
 		// An HLS player beats every 10 s: 30/s is a NAT of 300 players.
 		Heartbeats: admission.NewLimiter(admission.LimiterConfig{
 			PerIP:     admission.Rate{PerSecond: 30, Burst: 60},

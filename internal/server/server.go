@@ -39,6 +39,7 @@ import (
 	"majlis/internal/ratelimit"
 	"majlis/internal/recording"
 	"majlis/internal/room"
+	"majlis/internal/safety"
 	"majlis/internal/stage"
 	"majlis/internal/store"
 	"majlis/internal/web"
@@ -94,8 +95,15 @@ type Config struct {
 	EvidenceWindow, EvidenceRetention time.Duration
 	EvidenceSpeakers                  bool
 	EvidenceAccess                    func(recording.Access) error
+	// EvidenceSegment is the evidence segments' length (0: one minute; tests shorten it).
+	EvidenceSegment time.Duration
 	// HLS configures the rooms' LL-HLS renditions.
 	HLS HLSConfig
+	// TDBURL, when set, is the Transparency Database batch endpoint the
+	// statements of reasons are submitted to, with TDBToken, every TDBEvery
+	// (0: a minute).
+	TDBURL, TDBToken string
+	TDBEvery         time.Duration
 }
 
 // HLSConfig configures the LL-HLS renditions (internal/hls); zero fields
@@ -121,8 +129,10 @@ type Server struct {
 	rooms     *room.Service
 	recs      *recording.Manager
 	evidence  *recording.Evidence
+	safety    *safety.Service
 	retStop   context.CancelFunc
 	retDone   chan struct{}
+	subDone   chan struct{} // the Transparency Database submitter (nil: none)
 	hls       *hls.Origin
 	httpLn    net.Listener
 	adminLn   net.Listener
@@ -213,7 +223,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("stage: %w", err)
 	}
 	if s.evidence, err = recording.NewEvidence(recording.EvidenceConfig{Storage: recording.Dir{Root: cfg.DataDir}, Logger: s.log, Registry: s.met.Registry,
-		Window: cfg.EvidenceWindow, Retention: cfg.EvidenceRetention, Speakers: cfg.EvidenceSpeakers, Access: s.evidenceAccess}); err != nil {
+		Window: cfg.EvidenceWindow, Retention: cfg.EvidenceRetention, Speakers: cfg.EvidenceSpeakers, Access: s.evidenceAccess,
+		Segment: cfg.EvidenceSegment}); err != nil {
 		s.stage.Close()
 		s.audit.Close()
 		s.st.Close()
@@ -271,6 +282,13 @@ func New(cfg Config) (*Server, error) {
 		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend,
 		OnTokenRevoked: s.rooms.Suspend, PoW: admission.NewPoW(loginKey[:]), Audit: s.audit,
 		LoginsPerIP: cfg.LoginsPerIP, LoginsPerPrefix: cfg.LoginsPerPrefix, HashSlots: cfg.HashSlots, HashQueue: cfg.HashQueue, HashWait: cfg.HashWait})
+	// Trust and safety keeps a database of its own: notices, decisions and
+	// complaints are on disk before they are acknowledged.
+	if s.safety, err = safety.Open(safety.Config{Path: filepath.Join(cfg.DataDir, "safety.db"), Rooms: s.rooms, Accounts: accounts,
+		Recordings: s.recs, Evidence: s.evidence, Audit: s.audit, Logger: s.log}); err != nil {
+		s.closeAll()
+		return nil, err
+	}
 	hlsTokens, err := hls.NewTokens(keys, cfg.HLS.TokenWindow, nil)
 	if err != nil {
 		s.closeAll()
@@ -283,7 +301,7 @@ func New(cfg Config) (*Server, error) {
 		place = s.fleet
 	}
 	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(),
-		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence, Audit: s.audit,
+		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence, Audit: s.audit, Safety: s.safety,
 		HLS: &httpapi.HLSConfig{Origin: s.hls, Tokens: hlsTokens, Tickets: signer, Metrics: s.met, Rooms: s.rooms,
 			CDNSecret: cfg.HLS.CDNSecret, BaseURL: cfg.HLS.BaseURL}})
 
@@ -481,6 +499,14 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.evidence.Sweep(now)
 		})
 	}()
+	if s.cfg.TDBURL != "" {
+		sub := s.safety.NewSubmitter(safety.SubmitterConfig{URL: s.cfg.TDBURL, Token: s.cfg.TDBToken, Every: s.cfg.TDBEvery})
+		s.subDone = make(chan struct{})
+		go func() {
+			defer close(s.subDone)
+			sub.Run(retCtx)
+		}()
+	}
 	s.ready.Store(true)
 	s.log.Info("majlis serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "webrtc_udp", s.stage.UDPAddr().String())
 
@@ -504,6 +530,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	adm.Shutdown(shutCtx)
 	s.retStop()
 	<-s.retDone
+	if s.subDone != nil {
+		<-s.subDone
+	}
 	s.closeAll()
 	s.log.Info("majlis stopped")
 	if errors.Is(err, http.ErrServerClosed) {
@@ -545,6 +574,11 @@ func (s *Server) closeAll() {
 		}
 		if s.hls != nil {
 			s.hls.Close()
+		}
+		// The API has stopped (Serve shut the HTTP servers down first): every
+		// decision acknowledged is committed; the sweeper stops here.
+		if s.safety != nil {
+			s.safety.Close()
 		}
 		s.st.Close()
 		// Last: every part that records (rooms, accounts, evidence, the

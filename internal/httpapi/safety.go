@@ -1,0 +1,502 @@
+package httpapi
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"majlis/internal/safety"
+)
+
+// routeSafety serves the trust and safety chain (docs/safety.md): notices
+// from anyone, and the moderators' queue, decisions, complaints, trusted
+// flaggers and the Transparency Database export.
+func (a *API) routeSafety(m *http.ServeMux) {
+	m.HandleFunc("POST /api/v1/reports", a.handle(a.report))
+	m.HandleFunc("GET /api/v1/reports", a.handle(a.myReports))
+	m.HandleFunc("GET /api/v1/reports/{id}", a.handle(a.reportStatus))
+	m.HandleFunc("GET /api/v1/safety/categories", a.handle(a.safetyCategories))
+	m.HandleFunc("GET /api/v1/safety/notices", a.handle(a.noticeQueue))
+	m.HandleFunc("GET /api/v1/safety/notices/{id}", a.handle(a.getNotice))
+	m.HandleFunc("POST /api/v1/safety/notices/{id}/claim", a.handle(a.claimNotice))
+	m.HandleFunc("POST /api/v1/safety/notices/{id}/decision", a.handle(a.decideNotice))
+	m.HandleFunc("POST /api/v1/safety/decisions", a.handle(a.decideOwn))
+	m.HandleFunc("GET /api/v1/safety/decisions", a.handle(a.listDecisions))
+	m.HandleFunc("GET /api/v1/safety/decisions/{id}", a.handle(a.getDecision))
+	m.HandleFunc("POST /api/v1/safety/decisions/{id}/complaints", a.handle(a.complain))
+	m.HandleFunc("GET /api/v1/safety/complaints", a.handle(a.listComplaints))
+	m.HandleFunc("GET /api/v1/safety/complaints/{id}", a.handle(a.getComplaint))
+	m.HandleFunc("POST /api/v1/safety/complaints/{id}/decision", a.handle(a.decideComplaint))
+	m.HandleFunc("GET /api/v1/safety/trusted-flaggers", a.handle(a.listFlaggers))
+	m.HandleFunc("PUT /api/v1/safety/trusted-flaggers/{user}", a.handle(a.setFlagger))
+	m.HandleFunc("DELETE /api/v1/safety/trusted-flaggers/{user}", a.handle(a.unsetFlagger))
+	m.HandleFunc("GET /api/v1/safety/statements", a.handle(a.statements))
+	m.HandleFunc("GET /api/v1/safety/users/{user}/misuse", a.handle(a.misuse))
+	m.HandleFunc("GET /api/v1/safety/transparency", a.handle(a.transparency))
+}
+
+// transparency is the transparency report's counts for ?from=&to=
+// (RFC 3339; default the last 182 days).
+func (a *API) transparency(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	to := time.Now()
+	from := to.AddDate(0, 0, -182)
+	for _, f := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if v := r.URL.Query().Get(f.name); v != "" {
+			if *f.t, err = time.Parse(time.RFC3339, v); err != nil {
+				return errorf(http.StatusBadRequest, "bad_range", "from and to must be RFC 3339 times")
+			}
+		}
+	}
+	if !from.Before(to) {
+		return errorf(http.StatusBadRequest, "bad_range", "from must be before to")
+	}
+	rep, err := a.safety.TransparencyReport(r.Context(), act, from, to)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (a *API) misuse(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	st, err := a.safety.MisuseOf(r.Context(), act, r.PathValue("user"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// hasCredentials says whether the request carries a bearer token or a session cookie.
+func hasCredentials(r *http.Request) bool {
+	if bearer(r) != "" {
+		return true
+	}
+	_, err := r.Cookie(sessionCookie)
+	return err == nil
+}
+
+// safetyActor is the caller as the safety domain sees it: anonymous
+// without credentials; a suspended account is let through (it reads its
+// statements of reasons and complains), with no moderator's powers.
+func (a *API) safetyActor(r *http.Request) (safety.Actor, error) {
+	if !hasCredentials(r) {
+		return safety.Actor{}, nil
+	}
+	p, err := a.authAny(r)
+	if err != nil {
+		return safety.Actor{}, err
+	}
+	return safety.Actor{ID: p.ID, Role: p.Role, Suspended: p.Suspended}, nil
+}
+
+type reportIn struct {
+	Kind        string   `json:"kind"`
+	Room        string   `json:"room"`
+	Speaker     string   `json:"speaker"`
+	Clip        string   `json:"clip"`
+	From        *float64 `json:"from_s"`
+	To          *float64 `json:"to_s"`
+	Category    string   `json:"category"`
+	Illegal     bool     `json:"illegal"`
+	Law         string   `json:"law"`
+	Explanation string   `json:"explanation"`
+	Name        string   `json:"name"`
+	Email       string   `json:"email"`
+	GoodFaith   bool     `json:"good_faith"`
+}
+
+func statusURL(id, key string) string { return apiPrefix + "/reports/" + id + "?key=" + key }
+
+func (a *API) report(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	var in reportIn
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	rc, err := a.safety.Report(r.Context(), act, safety.NoticeInput(in))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", apiPrefix+"/reports/"+rc.Notice.ID)
+	writeJSON(w, http.StatusCreated, map[string]any{"id": rc.Notice.ID, "key": rc.Key, "status": statusURL(rc.Notice.ID, rc.Key),
+		"state": rc.Notice.State, "received_at": rc.Notice.Created, "trusted_flagger": rc.Notice.Trusted})
+	return nil
+}
+
+func (a *API) myReports(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	ns, err := a.safety.MyNotices(r.Context(), act)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"notices": ns})
+	return nil
+}
+
+func (a *API) reportStatus(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	st, err := a.safety.Status(r.Context(), act, r.PathValue("id"), r.URL.Query().Get("key"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (a *API) safetyCategories(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]any{"categories": safety.Categories()})
+	return nil
+}
+
+func (a *API) noticeQueue(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	ns, err := a.safety.Queue(r.Context(), act)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"notices": ns})
+	return nil
+}
+
+func (a *API) getNotice(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	n, err := a.safety.Notice(r.Context(), act, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, n)
+	return nil
+}
+
+func (a *API) claimNotice(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	n, err := a.safety.Claim(r.Context(), act, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, n)
+	return nil
+}
+
+type decisionIn struct {
+	Action      string   `json:"action"`
+	Room        string   `json:"room"`
+	User        string   `json:"user"`
+	Clip        string   `json:"clip"`
+	DurationS   float64  `json:"duration_s"`
+	Category    string   `json:"category"`
+	Ground      string   `json:"ground"`
+	LegalGround string   `json:"legal_ground"`
+	TermsGround string   `json:"terms_ground"`
+	Explanation string   `json:"explanation"`
+	AlsoIllegal bool     `json:"also_illegal"`
+	Facts       string   `json:"facts"`
+	Territory   []string `json:"territorial_scope"`
+	OffsetS     float64  `json:"offset_s"`
+	Manifest    bool     `json:"manifest"`
+}
+
+var errBadDuration = errorf(http.StatusBadRequest, "bad_duration", "duration_s must be seconds, a suspension from 3600 to 31536000")
+
+func (in decisionIn) domain() (safety.DecisionInput, error) {
+	if math.IsNaN(in.DurationS) || in.DurationS < 0 || in.DurationS > safety.MaxSuspension.Seconds()*2 {
+		return safety.DecisionInput{}, errBadDuration
+	}
+	return safety.DecisionInput{Action: in.Action, Room: in.Room, User: in.User, Clip: in.Clip,
+		Duration: time.Duration(in.DurationS * float64(time.Second)), Category: in.Category, Ground: in.Ground,
+		LegalGround: in.LegalGround, TermsGround: in.TermsGround, Explanation: in.Explanation, AlsoIllegal: in.AlsoIllegal,
+		Facts: in.Facts, Territory: in.Territory, Offset: in.OffsetS, Manifest: in.Manifest}, nil
+}
+
+func (a *API) decideNotice(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	var in decisionIn
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	di, err := in.domain()
+	if err != nil {
+		return err
+	}
+	d, err := a.safety.Decide(r.Context(), act, r.PathValue("id"), di)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, d)
+	return nil
+}
+
+func (a *API) decideOwn(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	var in decisionIn
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	di, err := in.domain()
+	if err != nil {
+		return err
+	}
+	d, err := a.safety.DecideOwn(r.Context(), act, di)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, d)
+	return nil
+}
+
+func (a *API) listDecisions(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	var ds []safety.Decision
+	if r.URL.Query().Get("mine") != "" {
+		ds, err = a.safety.MyDecisions(r.Context(), act)
+	} else {
+		ds, err = a.safety.Decisions(r.Context(), act)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"decisions": ds})
+	return nil
+}
+
+func (a *API) getDecision(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	d, err := a.safety.Decision(r.Context(), act, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (a *API) complain(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Text string `json:"text"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	c, err := a.safety.Complain(r.Context(), act, r.PathValue("id"), r.URL.Query().Get("key"), in.Text)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+func (a *API) listComplaints(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	cs, err := a.safety.Complaints(r.Context(), act, r.URL.Query().Get("mine") != "")
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"complaints": cs})
+	return nil
+}
+
+func (a *API) getComplaint(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	c, err := a.safety.Complaint(r.Context(), act, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (a *API) decideComplaint(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Outcome     string      `json:"outcome"`
+		Explanation string      `json:"explanation"`
+		Replacement *decisionIn `json:"replacement"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	out := safety.ComplaintOutcome{Outcome: in.Outcome, Explanation: in.Explanation}
+	if in.Replacement != nil {
+		di, err := in.Replacement.domain()
+		if err != nil {
+			return err
+		}
+		out.Replacement = &di
+	}
+	c, err := a.safety.DecideComplaint(r.Context(), act, r.PathValue("id"), out)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (a *API) listFlaggers(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	fs, err := a.safety.Flaggers(r.Context(), act)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"trusted_flaggers": fs})
+	return nil
+}
+
+func (a *API) setFlagger(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Area string `json:"area"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.Area == "" {
+		return errorf(http.StatusBadRequest, "bad_area", "area must be a STATEMENT_CATEGORY_* value or *")
+	}
+	f, err := a.safety.SetFlagger(r.Context(), act, r.PathValue("user"), in.Area)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, f)
+	return nil
+}
+
+func (a *API) unsetFlagger(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	if _, err := a.safety.SetFlagger(r.Context(), act, r.PathValue("user"), ""); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// statements exports the statements of reasons as Transparency Database
+// API v2 JSON (?since=RFC3339&limit=N); next_since pages on.
+func (a *API) statements(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	var since time.Time
+	if v := q.Get("since"); v != "" {
+		if since, err = time.Parse(time.RFC3339, v); err != nil {
+			return errorf(http.StatusBadRequest, "bad_since", "since must be an RFC 3339 time")
+		}
+	}
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > safety.MaxStatements {
+			return errorf(http.StatusBadRequest, "bad_limit", "limit must be 1-1000")
+		}
+	}
+	sts, last, err := a.safety.Statements(r.Context(), act, since, limit)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"statements": sts}
+	if !last.IsZero() {
+		out["next_since"] = last.Add(time.Millisecond).Format(time.RFC3339Nano)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// safetyErrors maps the safety domain's errors to their API form.
+var safetyErrors = []struct {
+	err error
+	api *apiError
+}{
+	{safety.ErrForbidden, errorf(http.StatusForbidden, "forbidden", "only platform moderators and admins may do this")},
+	{safety.ErrUnauthorized, errorf(http.StatusUnauthorized, "unauthorized", "sign in, or give the notice's key (?key=)")},
+	{safety.ErrNoticeNotFound, errorf(http.StatusNotFound, "notice_not_found", "no notice has this id (or the key is wrong)")},
+	{safety.ErrDecisionNotFound, errorf(http.StatusNotFound, "decision_not_found", "no decision you may read has this id")},
+	{safety.ErrComplaintNotFound, errorf(http.StatusNotFound, "complaint_not_found", "no complaint you may read has this id")},
+	{safety.ErrClaimed, errorf(http.StatusConflict, "notice_claimed", "another moderator has claimed this notice")},
+	{safety.ErrDecided, errorf(http.StatusConflict, "notice_decided", "this notice has been decided")},
+	{safety.ErrWindowClosed, errorf(http.StatusGone, "complaint_window_closed", "complaints about this decision could be made for six months after it; that time has passed")},
+	{safety.ErrDuplicate, errorf(http.StatusConflict, "complaint_exists", "you have already complained about this decision")},
+	{safety.ErrNotComplainable, errorf(http.StatusForbidden, "not_complainable", "only the affected user, or the notifier of a decision to do nothing, may complain about it")},
+	{safety.ErrSameDecider, errorf(http.StatusForbidden, "same_decider", "a moderator other than the one who decided must answer the complaint")},
+	{safety.ErrComplaintDecided, errorf(http.StatusConflict, "complaint_decided", "this complaint has been answered")},
+	{safety.ErrNoticesSuspended, errorf(http.StatusForbidden, "notices_suspended", "this account's notices are suspended for a while: too many were manifestly unfounded (Art. 23(2) DSA)")},
+	{safety.ErrAuditUnavailable, errorf(http.StatusServiceUnavailable, "audit_unavailable", "the action could not be recorded in the audit log, so it was not taken; try again")},
+}
+
+// safetyAPIError is the API form of a safety error, or nil.
+func safetyAPIError(err error) *apiError {
+	var fe *safety.FieldError
+	if errors.As(err, &fe) {
+		return errorf(http.StatusBadRequest, fe.Code, fe.Message)
+	}
+	for _, e := range safetyErrors {
+		if errors.Is(err, e.err) {
+			return e.api
+		}
+	}
+	return nil
+}

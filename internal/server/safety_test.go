@@ -1,0 +1,394 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"majlis/internal/admission"
+	"majlis/internal/audio"
+	"majlis/internal/overload"
+	"majlis/internal/testkit"
+)
+
+// waitTones polls the listener's program until ok holds on the last second
+// of it (10 windows of 100 ms), or fails after timeout.
+func waitTones(t *testing.T, l *listener, what string, timeout time.Duration, ok func(w []int, lv []float64) bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		w, lv := tonePresence(l, 1000, 0.1, lowHz, highHz)
+		if ok(w, lv) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: 440 Hz in %d/10 windows (max %.3f), 1000 Hz in %d/10 (max %.3f)", what, w[0], lv[0], w[1], lv[1])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (ts *testServer) createModerator(t testing.TB, name string) (id, token string) {
+	t.Helper()
+	var u struct{ ID, Token string }
+	if code := ts.call(t, "POST", "/api/v1/users", ts.AdminToken(), map[string]string{"name": name, "role": "moderator"}, &u); code != http.StatusCreated {
+		t.Fatalf("create moderator: %d", code)
+	}
+	return u.ID, u.Token
+}
+
+// TestSafetyMuteEndToEnd: a speaker publishes a tone; an anonymous listener
+// reports them; the evidence of the reported moment is held and, played
+// by the moderator, holds the tone; the moderator claims the notice and
+// decides "mute", and the
+// tone leaves the program at once; the speaker reads the statement of
+// reasons (and the room's stream says there is one), complains, a second
+// moderator reverses, and the tone comes back. The notifier's status link
+// shows the decision; the export holds its Transparency Database statement.
+func TestSafetyMuteEndToEnd(t *testing.T) {
+	ts := startServerWith(t, "", func(c *Config) { c.EvidenceSegment = 2 * time.Second })
+	_, hostTok := ts.createUser(t, "host")
+	guestID, guestTok := ts.createUser(t, "guest")
+	_, mod1 := ts.createModerator(t, "mod1")
+	_, mod2 := ts.createModerator(t, "mod2")
+	room := ts.liveRoom(t, hostTok)
+	base := "/api/v1/rooms/" + room
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	evs := subscribeWS(t, ctx, ts, room, "")
+	ogg := listenOgg(t, ctx, ts.base+ts.join(t, room).Listen.Ogg)
+	host := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
+	defer host.stop()
+	ts.must(t, 200, "POST", base+"/requests", guestTok, "")
+	ts.must(t, 200, "POST", base+"/requests/"+guestID+"/approve", hostTok, "")
+	guest := publishTone(t, ts, room, guestTok, &tone{freq: highHz, amp: toneAmp})
+	defer guest.stop()
+	waitTones(t, ogg, "both tones before the notice", 15*time.Second, func(w []int, _ []float64) bool { return w[0] >= 5 && w[1] >= 5 })
+	var info struct {
+		StartedAt time.Time `json:"started_at"`
+	}
+	ts.call(t, "GET", base, "", nil, &info)
+	at := time.Since(info.StartedAt).Seconds() - 0.5 // the moment the listener reports: both tones are on
+
+	// The notice, anonymous.
+	notice := fmt.Sprintf(`{"kind":"speaker","room":%q,"speaker":%q,"from_s":%.1f,"to_s":%.1f,"category":"STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
+		"illegal":true,"law":"§ 130 StGB","explanation":"The speaker incites hatred against a group.","name":"Ana","email":"ana@example.org","good_faith":true}`, room, guestID, at, at+0.5)
+	var rc struct{ ID, Key, Status string }
+	json.Unmarshal(ts.must(t, 201, "POST", "/api/v1/reports", "", notice).body, &rc)
+	if rc.ID == "" || !strings.HasPrefix(rc.Status, "/api/v1/reports/"+rc.ID+"?key=") {
+		t.Fatalf("receipt %+v", rc)
+	}
+	if r := ts.do(t, "POST", "/api/v1/reports", "", strings.Replace(notice, `"good_faith":true`, `"good_faith":false`, 1), nil); r.code != "good_faith_required" {
+		t.Fatalf("no good faith: %d %s", r.status, r.code)
+	}
+	// The reported moment's evidence is held (past the evidence ring's retention).
+	var ev struct {
+		Segments []struct {
+			Track     string
+			HoldUntil time.Time `json:"hold_until"`
+		}
+	}
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/evidence?room="+room, mod1, "").body, &ev)
+	heldProgram := false
+	for _, s := range ev.Segments {
+		heldProgram = heldProgram || s.Track == "program" && s.HoldUntil.After(time.Now().AddDate(0, 6, 0))
+	}
+	if !heldProgram {
+		t.Fatalf("evidence not held: %+v", ev)
+	}
+	// The moderator plays the reported moment: the guest's tone is in it.
+	if pcm := evidenceAt(t, ts, mod1, room, info.StartedAt.Add(time.Duration(at*float64(time.Second)))); !toneIn(pcm, highHz) || !toneIn(pcm, lowHz) || toneIn(pcm, 3000) {
+		t.Fatal("the evidence at the reported moment is not the program with both speakers' tones")
+	}
+	if r := ts.do(t, "GET", "/api/v1/safety/notices", guestTok, "", nil); r.status != 403 {
+		t.Fatalf("user reads the queue: %d %s", r.status, r.code)
+	}
+	var q struct{ Notices []struct{ ID string } }
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/safety/notices", mod1, "").body, &q)
+	if len(q.Notices) != 1 || q.Notices[0].ID != rc.ID {
+		t.Fatalf("queue %+v", q)
+	}
+	ts.must(t, 200, "POST", "/api/v1/safety/notices/"+rc.ID+"/claim", mod1, "")
+	if r := ts.do(t, "POST", "/api/v1/safety/notices/"+rc.ID+"/claim", mod2, "", nil); r.code != "notice_claimed" {
+		t.Fatalf("second claim: %d %s", r.status, r.code)
+	}
+
+	// The decision acts at once: the guest's tone leaves the program.
+	var d struct {
+		ID, Action, User string
+		Statement        struct{ Redress []struct{ Route string } } `json:"statement_of_reasons"`
+	}
+	json.Unmarshal(ts.must(t, 201, "POST", "/api/v1/safety/notices/"+rc.ID+"/decision", mod1,
+		`{"action":"mute","ground":"illegal","legal_ground":"§ 130 StGB","explanation":"Incitement to hatred.","facts":"Heard in the program at the reported time."}`).body, &d)
+	if d.Action != "mute" || d.User != guestID || len(d.Statement.Redress) != 3 {
+		t.Fatalf("decision %+v", d)
+	}
+	waitTones(t, ogg, "after the mute", 10*time.Second, func(w []int, lv []float64) bool { return w[0] >= 5 && lv[1] < 0.02 })
+	evs.wait(t, "safety_decision event", 5*time.Second, func(es []roomEvent) bool {
+		for _, e := range es {
+			if e.Type == "safety_decision" && strings.Contains(string(e.Data), d.ID) && strings.Contains(string(e.Data), guestID) {
+				return true
+			}
+		}
+		return false
+	})
+	// The guest reads the statement; the notifier their status.
+	var mine struct {
+		Decisions []struct {
+			ID, Decider string
+			Statement   *struct{ Restriction string } `json:"statement_of_reasons"`
+		}
+	}
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/safety/decisions?mine=1", guestTok, "").body, &mine)
+	if len(mine.Decisions) != 1 || mine.Decisions[0].ID != d.ID || mine.Decisions[0].Decider != "" || mine.Decisions[0].Statement == nil {
+		t.Fatalf("mine %s", ts.must(t, 200, "GET", "/api/v1/safety/decisions?mine=1", guestTok, "").body)
+	}
+	var st struct {
+		State    string
+		Decision struct{ Action string }
+	}
+	json.Unmarshal(ts.must(t, 200, "GET", rc.Status, "", "").body, &st)
+	if st.State != "decided" || st.Decision.Action != "mute" {
+		t.Fatalf("status %+v", st)
+	}
+	if r := ts.do(t, "GET", "/api/v1/reports/"+rc.ID+"?key=nope", "", "", nil); r.code != "notice_not_found" {
+		t.Fatalf("wrong key: %d %s", r.status, r.code)
+	}
+
+	// The guest complains; the decider may not answer; a second moderator reverses.
+	var c struct{ ID string }
+	json.Unmarshal(ts.must(t, 201, "POST", "/api/v1/safety/decisions/"+d.ID+"/complaints", guestTok, `{"text":"I quoted the previous speaker to refute them."}`).body, &c)
+	if r := ts.do(t, "POST", "/api/v1/safety/decisions/"+d.ID+"/complaints", guestTok, `{"text":"I quoted the previous speaker to refute them."}`, nil); r.code != "complaint_exists" {
+		t.Fatalf("duplicate complaint: %d %s", r.status, r.code)
+	}
+	if r := ts.do(t, "POST", "/api/v1/safety/complaints/"+c.ID+"/decision", mod1, `{"outcome":"reversed","explanation":"x"}`, nil); r.code != "same_decider" {
+		t.Fatalf("decider answers: %d %s", r.status, r.code)
+	}
+	ts.must(t, 200, "POST", "/api/v1/safety/complaints/"+c.ID+"/decision", mod2, `{"outcome":"reversed","explanation":"Quoting to refute is not incitement."}`)
+	waitTones(t, ogg, "after the reversal", 10*time.Second, func(w []int, _ []float64) bool { return w[0] >= 5 && w[1] >= 5 })
+	var shown struct{ Outcome string }
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/safety/complaints/"+c.ID, guestTok, "").body, &shown)
+	if shown.Outcome != "reversed" {
+		t.Fatalf("complaint %+v", shown)
+	}
+
+	// The export: one statement, the mute as a partial suspension of the service.
+	var ex struct{ Statements []map[string]any }
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/safety/statements?since=2020-01-01T00:00:00Z", mod2, "").body, &ex)
+	if len(ex.Statements) != 1 || ex.Statements[0]["decision_provision"] != "DECISION_PROVISION_PARTIAL_SUSPENSION" || ex.Statements[0]["source_type"] != "SOURCE_ARTICLE_16" {
+		t.Fatalf("export %+v", ex)
+	}
+	if r := ts.do(t, "GET", "/api/v1/safety/statements", guestTok, "", nil); r.status != 403 {
+		t.Fatalf("user exports: %d", r.status)
+	}
+	var rep struct {
+		Notices, Decisions, Complaints, Reversals int
+	}
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/safety/transparency", mod2, "").body, &rep)
+	if rep.Notices != 1 || rep.Decisions != 1 || rep.Complaints != 1 || rep.Reversals != 1 {
+		t.Fatalf("transparency report %+v", rep)
+	}
+	// Every step is in the audit log, in order, and the chain verifies.
+	var log struct {
+		Rows []struct{ Action string } `json:"rows"`
+	}
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/audit?limit=1000", ts.AdminToken(), "").body, &log)
+	var got []string
+	for _, r := range log.Rows {
+		if strings.HasPrefix(r.Action, "safety.") {
+			got = append(got, r.Action)
+		}
+	}
+	if want := []string{"safety.claim", "safety.decide", "safety.complain", "safety.complaint_outcome"}; !slices.Equal(got, want) {
+		t.Fatalf("safety rows in the audit log %v, want %v", got, want)
+	}
+}
+
+// TestReportFlood: a flood of anonymous notices from one address is
+// refused 429 beyond its bucket, while the stage's API keeps answering;
+// notices are not served on the stage port; under load an anonymous
+// notice pays the proof of work and a signed-in one does not.
+func TestReportFlood(t *testing.T) {
+	aud, stage := startAdmissionServer(t, AdmissionConfig{})
+	_, hostTok := aud.createUser(t, "host")
+	room := stage.liveRoom(t, hostTok)
+	notice := fmt.Sprintf(`{"kind":"room","room":%q,"from_s":1,"category":"STATEMENT_CATEGORY_SCAMS_AND_FRAUD","explanation":"The host asks for money for a fake charity.","name":"Bo","email":"bo@example.net","good_faith":true}`, room)
+	var mu sync.Mutex
+	codes := map[string]int{}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	stageFails := 0
+	stageCalls := 0
+	wg.Add(1)
+	go func() { // the stage's API, all along
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r := stage.do(t, "PUT", "/api/v1/rooms/"+room+"/pin", hostTok, `{"url":"https://example.org/agenda"}`, nil)
+			mu.Lock()
+			stageCalls++
+			if r.status != 200 {
+				stageFails++
+			}
+			mu.Unlock()
+		}
+	}()
+	var flood sync.WaitGroup
+	for range 8 {
+		flood.Add(1)
+		go func() {
+			defer flood.Done()
+			for range 25 {
+				r := aud.do(t, "POST", "/api/v1/reports", "", notice, nil)
+				mu.Lock()
+				codes[fmt.Sprint(r.status, r.code)]++
+				mu.Unlock()
+			}
+		}()
+	}
+	flood.Wait()
+	close(stop)
+	wg.Wait()
+	if codes["201"] < 1 || codes["201"] > 10 || codes["429rate_limited"] < 190 {
+		t.Fatalf("flood answers %v", codes)
+	}
+	if stageFails != 0 || stageCalls == 0 {
+		t.Fatalf("stage: %d of %d calls failed during the flood", stageFails, stageCalls)
+	}
+	if r := stage.do(t, "POST", "/api/v1/reports", "", notice, nil); r.status != 404 {
+		t.Fatalf("report on the stage port: %d %s", r.status, r.code)
+	}
+
+	// Under load: proof of work for the anonymous, not for the signed in.
+	aud2, stage2 := startAdmissionServer(t, AdmissionConfig{ForceLevel: overload.Elevated})
+	_, tok := aud2.createUser(t, "someone")
+	room2 := stage2.liveRoom(t, tok)
+	notice2 := strings.Replace(notice, room, room2, 1)
+	r := aud2.do(t, "POST", "/api/v1/reports", "", notice2, nil)
+	if r.code != "pow_required" {
+		t.Fatalf("anonymous under load: %d %s", r.status, r.code)
+	}
+	var pw struct {
+		PoW struct{ Challenge string } `json:"pow"`
+	}
+	json.Unmarshal(r.body, &pw)
+	if pw.PoW.Challenge == "" {
+		t.Fatalf("no challenge: %s", r.body)
+	}
+	aud2.must(t, 201, "POST", "/api/v1/reports", tok, notice2)
+	paid := aud2.do(t, "POST", "/api/v1/reports", "", notice2, map[string]string{"Majlis-Pow": admission.Solve(pw.PoW.Challenge)})
+	if paid.status != 201 {
+		t.Fatalf("anonymous with the puzzle solved: %d %s", paid.status, paid.code)
+	}
+}
+
+// TestSafetySubmitterWired: with tdb-url set, a decision's statement
+// reaches the Transparency Database (a fake on loopback) with the token.
+func TestSafetySubmitterWired(t *testing.T) {
+	got := make(chan string, 10)
+	tdb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Statements []struct{ PUID string }
+		}
+		if r.Header.Get("Authorization") != "Bearer tdb-secret" || json.NewDecoder(r.Body).Decode(&in) != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		for _, s := range in.Statements {
+			got <- s.PUID
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer tdb.Close()
+	ts := startServerWith(t, "", func(c *Config) { c.TDBURL, c.TDBToken, c.TDBEvery = tdb.URL, "tdb-secret", 50*time.Millisecond })
+	userID, _ := ts.createUser(t, "someone")
+	var d struct{ PUID string }
+	json.Unmarshal(ts.must(t, 201, "POST", "/api/v1/safety/decisions", ts.AdminToken(), fmt.Sprintf(`{"action":"suspend","user":%q,"duration_s":86400,
+		"category":"STATEMENT_CATEGORY_SCAMS_AND_FRAUD","ground":"terms","terms_ground":"Terms §2","explanation":"Fraud.","facts":"Seen by a moderator."}`, userID)).body, &d)
+	select {
+	case p := <-got:
+		if p != d.PUID {
+			t.Fatalf("submitted %s, want %s", p, d.PUID)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the statement was not submitted")
+	}
+}
+
+// evidenceAt waits for the finished program segment of room holding the
+// moment at and returns its decoded audio, played as moderator tok.
+func evidenceAt(t *testing.T, ts *testServer, tok, room string, at time.Time) []int16 {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var ev struct {
+			Segments []struct {
+				ID, Track  string
+				Start, End time.Time
+			}
+		}
+		ts.call(t, "GET", "/api/v1/evidence?room="+room, tok, nil, &ev)
+		for _, s := range ev.Segments {
+			if s.Track == "program" && !s.End.IsZero() && !s.Start.After(at) && s.End.After(at) {
+				req := jsonRequest("GET", ts.base+"/api/v1/evidence/"+s.ID+".ogg?reason=notice", tok, nil)
+				resp, err := testHTTP.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("evidence %s: %s", s.ID, resp.Status)
+				}
+				dec, err := audio.NewDecoder(1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				or := testkit.NewOggReader(resp.Body)
+				var out []int16
+				pcm := make([]int16, 5760)
+				for n := 0; ; n++ {
+					pkt, _, err := or.NextPacket()
+					if err != nil {
+						return out
+					}
+					if n < 2 {
+						continue
+					}
+					k, err := dec.Decode(pkt, pcm)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, pcm[:k]...)
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no finished program segment holds %v: %+v", at, ev.Segments)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// toneIn says whether freq is on in at least a third of pcm's 100 ms windows.
+func toneIn(pcm []int16, freq float64) bool {
+	rows := windowLevels(pcm, win, freq)
+	on := 0
+	for _, r := range rows {
+		if r[0] > 0.1 {
+			on++
+		}
+	}
+	return len(rows) > 0 && on*3 >= len(rows)
+}
