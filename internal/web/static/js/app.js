@@ -456,6 +456,7 @@ function viewMod() {
           h("span", { class: "count" }, t("room.listeners", { n: r.listeners || 0 })),
           h("a", { href: `/studio/${encodeURIComponent(r.id)}` }, t("mod.moderate")),
           h("button", { class: "danger", onclick: async () => {
+            if (!confirm(t("studio.end.confirm"))) return;
             try { await api.call("POST", `/rooms/${encodeURIComponent(r.id)}/end`); refresh(); } catch (e) { out.replaceChildren(errorBox(e)); }
           } }, t("mod.end"))));
       } catch { /* gone */ }
