@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,5 +147,123 @@ func TestBrowserModEndConfirms(t *testing.T) {
 	ts.call(t, "GET", "/api/v1/rooms/"+roomID, "", nil, &r)
 	if r.State != "ended" {
 		t.Fatalf("after a confirmed end the room is %q", r.State)
+	}
+}
+
+// An unknown room says so and offers no Play; an unknown path is the app's
+// not-found page with a 404 status; unknown API paths answer JSON.
+func TestBrowserNotFound(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	if res := ts.do(t, "GET", "/api/v1/no/such/endpoint", "", "", nil); res.status != http.StatusNotFound || res.code != "not_found" {
+		t.Errorf("unknown API path: %d %q, want 404 not_found", res.status, res.body)
+	}
+	for _, path := range []string{"/no/such/page", "/r/a/b", "/js/"} {
+		code, body, hdr := ts.get(t, path, "", nil)
+		if code != http.StatusNotFound || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !strings.Contains(string(body), `id="main"`) {
+			t.Errorf("GET %s: %d %q %.80q, want 404 with the app's page", path, code, hdr.Get("Content-Type"), body)
+		}
+	}
+	browser := newBrowser(t)
+	log := &browserLog{}
+	tab := newTab(t, browser, "visitor", log)
+	run(t, tab, 15*time.Second, "unknown page", log,
+		chromedp.Navigate(ts.base+"/no/such/page"),
+		waitFor(`document.querySelector("main h1")?.textContent === "Page not found"`, 10*time.Second),
+		waitFor(`document.querySelector('main a[href="/"]') !== null`, 5*time.Second))
+	run(t, tab, 15*time.Second, "unknown room", log,
+		chromedp.Navigate(ts.base+"/r/nosuchroom"),
+		waitFor(`document.querySelector("main h1")?.textContent === "Room not found"`, 10*time.Second))
+	if shown := eval[bool](t, tab, `(() => { const p = document.querySelector("#play"); const s = document.querySelector("[data-testid=stage]"); return !!(p && p.offsetParent) || !!(s && s.offsetParent); })()`); shown {
+		t.Errorf("an unknown room shows Play or a stage\n%s", log)
+	}
+}
+
+// The sign-up link shows only when the server has sign-up on.
+func TestBrowserSignupLink(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	browser := newBrowser(t)
+	log := &browserLog{}
+	for _, on := range []bool{false, true} {
+		ts := startServerWith(t, "", func(c *Config) { c.Signup = on })
+		tab := newTab(t, browser, fmt.Sprint("signup-", on), log)
+		run(t, tab, 15*time.Second, "sign-in page", log,
+			chromedp.Navigate(ts.base+"/signin"),
+			waitFor(`document.querySelector("#signin-name") !== null`, 10*time.Second))
+		links := eval[int](t, tab, `[...document.querySelectorAll('a[href="/signup"]')].filter((a) => a.offsetParent !== null).length`)
+		if on && links == 0 || !on && links != 0 {
+			t.Errorf("sign-up %v: %d visible links to /signup", on, links)
+		}
+		run(t, tab, 15*time.Second, "sign-up page", log, chromedp.Navigate(ts.base+"/signup"), waitFor(`document.querySelector("main h1") !== null`, 10*time.Second))
+		if form := eval[bool](t, tab, `document.querySelector("#signup-name") !== null`); form != on {
+			t.Errorf("sign-up %v: the sign-up page shows the form: %v", on, form)
+		}
+	}
+}
+
+// Play on a scheduled room waits for the start and says so: it does not
+// turn into Stop while nothing plays.
+func TestBrowserScheduledPlay(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	_, hostTok := ts.createUser(t, "sami")
+	var room struct{ ID string }
+	if code := ts.call(t, "POST", "/api/v1/rooms", hostTok, map[string]string{"title": "Later"}, &room); code != http.StatusCreated {
+		t.Fatalf("create room: %d", code)
+	}
+	browser := newBrowser(t)
+	log := &browserLog{}
+	tab := newTab(t, browser, "listener", log)
+	run(t, tab, 20*time.Second, "play a scheduled room", log,
+		chromedp.Navigate(ts.base+"/r/"+room.ID),
+		waitFor(`document.querySelector('[data-testid=state]')?.textContent === "Scheduled"`, 10*time.Second),
+		chromedp.Click(chromedp.CSS("#play")),
+		waitFor(`window.majlisPlayer?.stats().state === "scheduled"`, 10*time.Second))
+	if label := eval[string](t, tab, `document.querySelector("#play").textContent`); label != "Waiting for the start…" {
+		t.Errorf("Play on a scheduled room reads %q, want that it waits", label)
+	}
+	run(t, tab, 10*time.Second, "cancel waiting", log,
+		chromedp.Click(chromedp.CSS("#play")),
+		waitFor(`document.querySelector("#play").textContent === "Play" && window.majlisPlayer.stats().state === "stopped"`, 5*time.Second))
+}
+
+// The studio keeps the room's figures (listeners, peak, unique) when the
+// room ends.
+func TestBrowserStudioKeepsFigures(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	_, hostTok := ts.createUser(t, "dana")
+	coID, coTok := ts.createUser(t, "yara")
+	roomID := ts.liveRoom(t, hostTok)
+	for _, path := range []string{"/speakers/" + coID, "/cohosts/" + coID} {
+		if code := ts.call(t, "POST", "/api/v1/rooms/"+roomID+path, hostTok, nil, nil); code != http.StatusOK {
+			t.Fatalf("POST %s: %d", path, code)
+		}
+	}
+	browser := newBrowser(t)
+	log := &browserLog{}
+	tab := newTab(t, browser, "cohost", log)
+	signIn(t, tab, ts, coTok, "/studio/"+roomID, log)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	listenOgg(t, ctx, ts.base+ts.join(t, roomID).Listen.Ogg)
+	run(t, tab, 15*time.Second, "studio figures", log, waitFor(`document.querySelector("[data-testid=count-listeners]")?.textContent === "1"`, 10*time.Second))
+	before := eval[string](t, tab, `document.querySelector(".counts").textContent`)
+	if code := ts.call(t, "POST", "/api/v1/rooms/"+roomID+"/end", hostTok, nil, nil); code != http.StatusOK {
+		t.Fatalf("end: %d", code)
+	}
+	run(t, tab, 15*time.Second, "room ended", log,
+		waitFor(`document.querySelector("[data-testid=state]")?.textContent === "Ended"`, 10*time.Second))
+	after := eval[string](t, tab, `document.querySelector(".counts")?.textContent ?? ""`)
+	if !strings.Contains(after, "Peak1") || !strings.Contains(after, "Unique listeners1") {
+		t.Errorf("the studio's figures were %q while live and %q once the room ended, want the peak and unique listeners kept\n%s", before, after, log)
 	}
 }

@@ -4,7 +4,8 @@
 //
 // The app routes in the browser; the handler answers its paths (/r/{id},
 // /studio/{id}, /c/{id}, /mod, /signin, /signup) with index.html so that links and
-// reloads work, and serves everything else as files.
+// reloads work, serves the files of the tree, and answers any other path
+// with index.html and status 404 (the app then shows its not-found page).
 package web
 
 import (
@@ -44,6 +45,10 @@ func appPath(path string) bool {
 func Handler() http.Handler {
 	files := Files()
 	fileServer := http.FileServerFS(files)
+	index, err := fs.ReadFile(files, "index.html")
+	if err != nil {
+		panic(err) // the embedded tree always has index.html
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -60,6 +65,27 @@ func Handler() http.Handler {
 			http.ServeFileFS(w, r, files, "index.html")
 			return
 		}
+		if !isFile(files, r.URL.Path) {
+			// The app's own not-found page (its router shows it), with the status.
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusNotFound)
+			if r.Method == http.MethodGet {
+				w.Write(index)
+			}
+			return
+		}
 		fileServer.ServeHTTP(w, r)
 	})
+}
+
+// isFile reports whether path names a file of the tree (not a folder: the
+// app lists none).
+func isFile(files fs.FS, path string) bool {
+	name := strings.TrimPrefix(path, "/")
+	if name == "" || !fs.ValidPath(name) {
+		return false
+	}
+	st, err := fs.Stat(files, name)
+	return err == nil && !st.IsDir()
 }

@@ -112,8 +112,9 @@ func TestRoutes(t *testing.T) {
 		{"/js/app.js", "text/javascript", 200, "import"},
 		{"/i18n/ar.json", "application/json", 200, "studio.title"},
 		{"/app.css", "text/css", 200, "inline-size"},
-		{"/r/a/b", "text/plain", 404, ""},
-		{"/nope.txt", "text/plain", 404, ""},
+		{"/r/a/b", "text/html", 404, `id="main"`},
+		{"/nope.txt", "text/html", 404, `id="main"`},
+		{"/js/", "text/html", 404, `id="main"`},
 	} {
 		resp, err := http.Get(srv.URL + tc.path)
 		if err != nil {

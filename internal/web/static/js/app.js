@@ -166,16 +166,22 @@ function viewRoom(id) {
       connecting: t("player.connecting"), playing: t("player.playing"), stopped: t("player.stopped"),
       reconnecting: t("player.reconnecting", { s: info.seconds || 1 }),
       waiting: info.pow ? t("room.waiting.pow") : t("room.waiting.body") + (info.position !== undefined ? " " + t("room.waiting.position", { n: info.position }) : ""),
-      notfound: t("state.notfound"),
       scheduled: t("room.scheduled.body"), ended: t("room.ended.body"), removed: t("room.removed.body"),
     }[state] || "";
     status.textContent = msg;
+    if (state === "notfound") { notFound(); return; }
     if (state === "waiting") badge.replaceChildren(stateBadge("waiting"));
     if (state === "removed") removed = true;
     if (state === "ended" || state === "removed") { badge.replaceChildren(stateBadge(state)); play.disabled = true; }
-    play.textContent = player.running ? t("player.stop") : t("player.play");
-    play.setAttribute("aria-pressed", player.running ? "true" : "false");
+    playLabel();
   });
+  // playLabel: Play; Stop while it plays or connects; while a scheduled room
+  // has not started, that it waits (pressing again stops waiting).
+  function playLabel() {
+    const waits = player.running && (player.s.state === "scheduled" || (view && view.state === "scheduled"));
+    play.textContent = !player.running ? t("player.play") : waits ? t("player.waitstart") : t("player.stop");
+    play.setAttribute("aria-pressed", player.running ? "true" : "false");
+  }
   window.majlisPlayer = { stats: () => player.stats(), player };
   const play = h("button", { class: "play", id: "play", "aria-pressed": "false", onclick: () => {
     if (player.running) player.stop(); else player.start();
@@ -214,7 +220,7 @@ function viewRoom(id) {
   }
 
   const feed = new RoomFeed(id, (v) => {
-    if (!v) { title.textContent = t("state.notfound"); badge.replaceChildren(); return; }
+    if (!v) { notFound(); return; }
     view = v;
     api.remember(v);
     title.textContent = v.title;
@@ -227,6 +233,7 @@ function viewRoom(id) {
     const when = v.scheduled_at ? new Date(v.scheduled_at).toLocaleString(i18n.current(), { dateStyle: "full", timeStyle: "short" }) : "";
     notice.textContent = v.state === "scheduled" ? t("room.scheduled.body") + (when ? " " + t("room.scheduled.at", { when }) : "") : v.state === "ended" ? t("room.ended.body") : "";
     play.disabled = v.state === "ended" || removed;
+    playLabel();
     pinSlot.replaceChildren(pinBox(v));
     recSlot.replaceChildren(recBadge(v));
     if (v.state === "ended" && !replaySlot.childElementCount) replaySlot.append(replaySection(id));
@@ -247,6 +254,15 @@ function viewRoom(id) {
   });
   feed.start();
   onLeave(() => feed.stop());
+  // notFound replaces the page by what an unknown room is: nothing to play.
+  function notFound() {
+    feed.stop();
+    player.stop();
+    clearInterval(levelTimer);
+    document.title = `${t("state.notfound")} · ${t("app.name")}`;
+    page.replaceChildren(h("h1", {}, t("state.notfound")), h("p", {}, t("room.notfound.body")),
+      h("p", {}, h("a", { href: "/" }, t("notfound.home"))));
+  }
   let stageKey = "";
   function renderStage() {
     const loud = player.running && player.s.level > 0.01;
@@ -261,12 +277,13 @@ function viewRoom(id) {
   }, 250);
   onLeave(() => clearInterval(levelTimer));
 
-  return h("section", { class: "stack room" },
+  const page = h("section", { class: "stack room" },
     h("header", { class: "room-head" }, title, h("div", { class: "row" }, badge, recSlot, count)),
     desc, notice, pinSlot, replaySlot,
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
     h("section", { class: "card stack player" }, h("div", { class: "row" }, play, status), level),
     extras);
+  return page;
 }
 
 // ---- studio --------------------------------------------------------------
@@ -527,12 +544,19 @@ function viewSignin() {
         go(safeNext());
       } }, h("label", { for: "token" }, t("auth.token")), tok, h("p", { class: "muted", id: "token-help" }, t("auth.token.help")),
         h("button", { type: "submit" }, t("auth.submit.signin")))), out,
-    h("p", {}, h("a", { href: "/signup" }, t("nav.signup"))));
+    api.signupEnabled() ? h("p", {}, h("a", { href: "/signup" }, t("nav.signup"))) : null);
 }
 
 function viewSignup() {
-  return h("section", { class: "stack narrow" }, h("h1", {}, t("auth.signup.title")), credentialsForm("signup"),
+  return h("section", { class: "stack narrow" }, h("h1", {}, t("auth.signup.title")),
+    api.signupEnabled() ? credentialsForm("signup") : h("p", { class: "card" }, t("auth.signup.unavailable")),
     h("p", {}, h("a", { href: "/signin" }, t("nav.signin"))));
+}
+
+function viewNotFound() {
+  document.title = `${t("notfound.title")} · ${t("app.name")}`;
+  return h("section", { class: "stack" }, h("h1", {}, t("notfound.title")), h("p", {}, t("notfound.body")),
+    h("p", {}, h("a", { href: "/" }, t("notfound.home"))));
 }
 
 // ---- shell ---------------------------------------------------------------
@@ -556,7 +580,7 @@ function render() {
     const m = path.match(re);
     if (m) { view = v(...m.slice(1).map(decodeURIComponent)); break; }
   }
-  main().replaceChildren(view || h("h1", {}, t("state.notfound")));
+  main().replaceChildren(view || viewNotFound());
   shell();
 }
 
@@ -569,7 +593,7 @@ function go(path) {
 function shell() {
   i18n.apply();
   document.getElementById("signin").hidden = api.signedIn();
-  document.getElementById("signup").hidden = api.signedIn();
+  document.getElementById("signup").hidden = api.signedIn() || !api.signupEnabled();
   document.getElementById("signout").hidden = !api.signedIn();
   const sw = document.getElementById("lang");
   sw.textContent = t("lang.switch");
@@ -577,7 +601,7 @@ function shell() {
 }
 
 async function boot() {
-  await Promise.all([i18n.load(i18n.pickLang()), api.loadMe()]);
+  await Promise.all([i18n.load(i18n.pickLang()), api.loadMe(), api.loadSignup()]);
   document.getElementById("lang").addEventListener("click", async () => {
     const l = i18n.other();
     i18n.setLang(l);
