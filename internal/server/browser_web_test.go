@@ -234,36 +234,117 @@ func TestBrowserScheduledPlay(t *testing.T) {
 }
 
 // The studio keeps the room's figures (listeners, peak, unique) when the
-// room ends.
+// host, on stage, ends the room from it.
 func TestBrowserStudioKeepsFigures(t *testing.T) {
 	if inLoopbackNetns(t) {
 		return
 	}
 	ts := startServer(t, "")
 	_, hostTok := ts.createUser(t, "dana")
-	coID, coTok := ts.createUser(t, "yara")
 	roomID := ts.liveRoom(t, hostTok)
-	for _, path := range []string{"/speakers/" + coID, "/cohosts/" + coID} {
-		if code := ts.call(t, "POST", "/api/v1/rooms/"+roomID+path, hostTok, nil, nil); code != http.StatusOK {
-			t.Fatalf("POST %s: %d", path, code)
-		}
-	}
 	browser := newBrowser(t)
 	log := &browserLog{}
-	tab := newTab(t, browser, "cohost", log)
-	signIn(t, tab, ts, coTok, "/studio/"+roomID, log)
+	tab := newTab(t, browser, "host", log)
+	answerDialogs(t, tab, true) // "End the room for everyone?"
+	signIn(t, tab, ts, hostTok, "/studio/"+roomID, log)
+	run(t, tab, 30*time.Second, "host on stage", log,
+		waitFor(`document.querySelector("#go-live")?.disabled === false`, 10*time.Second),
+		chromedp.Click(chromedp.CSS("#go-live")),
+		waitFor(`window.majlisStudio?.publisher.s.state === "live"`, 20*time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	listenOgg(t, ctx, ts.base+ts.join(t, roomID).Listen.Ogg)
 	run(t, tab, 15*time.Second, "studio figures", log, waitFor(`document.querySelector("[data-testid=count-listeners]")?.textContent === "1"`, 10*time.Second))
 	before := eval[string](t, tab, `document.querySelector(".counts").textContent`)
-	if code := ts.call(t, "POST", "/api/v1/rooms/"+roomID+"/end", hostTok, nil, nil); code != http.StatusOK {
-		t.Fatalf("end: %d", code)
-	}
-	run(t, tab, 15*time.Second, "room ended", log,
+	run(t, tab, 15*time.Second, "host ends the room", log,
+		chromedp.Click(chromedp.CSS("#end-room")),
 		waitFor(`document.querySelector("[data-testid=state]")?.textContent === "Ended"`, 10*time.Second))
+	var r struct{ State string }
+	ts.call(t, "GET", "/api/v1/rooms/"+roomID, "", nil, &r)
+	if r.State != "ended" {
+		t.Fatalf("room %q after End", r.State)
+	}
 	after := eval[string](t, tab, `document.querySelector(".counts")?.textContent ?? ""`)
 	if !strings.Contains(after, "Peak1") || !strings.Contains(after, "Unique listeners1") {
 		t.Errorf("the studio's figures were %q while live and %q once the room ended, want the peak and unique listeners kept\n%s", before, after, log)
 	}
+}
+
+// visible is a script: whether the selector names a rendered element.
+func visible(sel string) string {
+	return fmt.Sprintf(`(() => { const el = document.querySelector(%q); return !!el && el.getClientRects().length > 0; })()`, sel)
+}
+
+// The pages show what the signed-in user's role allows: the moderation
+// console to moderators and admins only, "Go on stage" to those on the
+// stage only; and an error after a password sign-in speaks of the session.
+func TestBrowserRoleGating(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	_, hostTok := ts.createUser(t, "karim")
+	roomID := ts.liveRoom(t, hostTok)
+	if code := ts.call(t, "POST", "/api/v1/users", ts.AdminToken(), map[string]string{"name": "lina", "password": "a long password"}, nil); code != http.StatusCreated {
+		t.Fatalf("create user: %d", code)
+	}
+	var mod struct{ Token string }
+	if code := ts.call(t, "POST", "/api/v1/users", ts.AdminToken(), map[string]string{"name": "reem", "role": "moderator"}, &mod); code != http.StatusCreated {
+		t.Fatalf("create moderator: %d", code)
+	}
+	browser := newBrowser(t)
+	log := &browserLog{}
+
+	anon := newTab(t, browser, "anonymous", log)
+	run(t, anon, 15*time.Second, "anonymous home", log,
+		chromedp.Navigate(ts.base+"/"),
+		waitFor(`document.querySelector("main h1") !== null`, 10*time.Second))
+	if eval[bool](t, anon, visible(`nav a[href="/mod"]`)) {
+		t.Errorf("an anonymous visitor is offered the moderation console")
+	}
+
+	user := newTab(t, browser, "user", log)
+	run(t, user, 20*time.Second, "password sign-in", log,
+		chromedp.Navigate(ts.base+"/signin?next=/studio/"+roomID),
+		chromedp.SendKeys(chromedp.CSS("#signin-name"), "lina"),
+		chromedp.SendKeys(chromedp.CSS("#signin-password"), "a long password"),
+		chromedp.Click(chromedp.CSS(`#signin-password ~ button[type=submit]`)),
+		waitFor(`location.pathname.startsWith("/studio/")`, 10*time.Second),
+		waitFor(`document.querySelector("[data-testid=state]")?.textContent === "Live"`, 10*time.Second))
+	for _, sel := range []string{"#go-live", "#mute", "#start-room", "#end-room", "#invite-user", "#pin-url"} {
+		if eval[bool](t, user, visible(sel)) {
+			t.Errorf("a listener's studio shows %s\n%s", sel, log)
+		}
+	}
+	if eval[bool](t, user, visible(`nav a[href="/mod"]`)) {
+		t.Errorf("a user is offered the moderation console")
+	}
+	run(t, user, 15*time.Second, "user opens /mod", log,
+		chromedp.Navigate(ts.base+"/mod"),
+		waitFor(`document.querySelector("main h1") !== null`, 10*time.Second))
+	if eval[bool](t, user, `document.querySelector("[data-testid=mod-rooms], main button.danger, #mod-room") !== null`) {
+		t.Errorf("a user sees the moderation console's controls")
+	}
+
+	// The session ends elsewhere (signed out in another tab): what the page
+	// then says names the session, not a token.
+	run(t, user, 15*time.Second, "create a room without a session", log,
+		chromedp.Navigate(ts.base+"/"),
+		waitFor(`document.querySelector("#room-title") !== null`, 10*time.Second),
+		chromedp.Evaluate[chromedp.Void](`fetch("/api/v1/logout", {method: "POST", headers: {"X-Majlis-CSRF": "1"}})`, chromedp.EvalAwaitPromise),
+		chromedp.SendKeys(chromedp.CSS("#room-title"), "Too late"),
+		chromedp.Click(chromedp.CSS(`#room-title ~ button[type=submit]`)),
+		waitFor(`document.querySelector("main [role=alert]") !== null`, 10*time.Second))
+	if msg := eval[string](t, user, `document.querySelector("main [role=alert]").textContent`); strings.Contains(strings.ToLower(msg), "token") || !strings.Contains(msg, "session") {
+		t.Errorf("after a password sign-in the error reads %q: want it to speak of the session", msg)
+	}
+
+	moderator := newTab(t, browser, "moderator", log)
+	signIn(t, moderator, ts, mod.Token, "/", log)
+	if !eval[bool](t, moderator, visible(`nav a[href="/mod"]`)) {
+		t.Errorf("a moderator is not offered the moderation console")
+	}
+	host := newTab(t, browser, "host", log)
+	signIn(t, host, ts, hostTok, "/studio/"+roomID, log)
+	run(t, host, 15*time.Second, "host studio", log, waitFor(visible("#go-live")+` && document.querySelector("#go-live").disabled === false`, 10*time.Second))
 }

@@ -8,6 +8,7 @@ import { Publisher } from "./publisher.js";
 import { RoomFeed } from "./feed.js";
 import { recBadge, replaySection, clipButton, hostRecording, viewClip } from "./recording.js";
 import { h } from "./dom.js";
+import { errorText } from "./errors.js";
 
 const pollMs = 2000;
 // The server's reaction set (GET /api/v1/reactions, internal/room.Reactions),
@@ -47,7 +48,7 @@ function setMeter(el, rms) {
 }
 
 function errorBox(e) {
-  return h("p", { class: "error", role: "alert" }, t("common.error", { message: e.message || String(e) }));
+  return h("p", { class: "error", role: "alert" }, errorText(e));
 }
 
 // ---- home ----------------------------------------------------------------
@@ -93,7 +94,7 @@ function viewHome() {
         state === "live" ? h("span", { class: "count" }, t("room.listeners", { n: r.listeners || 0 }))
           : h("span", { class: "muted" }, r.scheduled_at ? new Date(r.scheduled_at).toLocaleString(i18n.current()) : "")))
         : [h("li", { class: "muted" }, t(`home.${state}.empty`))]));
-    }, (e) => ul.replaceChildren(h("li", { class: "muted" }, t("common.error", { message: e.message }))));
+    }, (e) => ul.replaceChildren(h("li", { class: "muted" }, errorText(e))));
   }
 
   const list = h("ul", { class: "rooms", "data-testid": "rooms" });
@@ -201,7 +202,7 @@ function viewRoom(id) {
     if (me && live) {
       parts.push(h("section", { class: "card stack", "aria-labelledby": "react-h" }, h("h2", { id: "react-h" }, t("react.title")),
         h("div", { class: "row" }, (reactionSet || []).map((em) => h("button", { class: "react", "data-emoji": em, "aria-label": t("react.send", { emoji: em }),
-          onclick: () => api.call("POST", `/rooms/${encodeURIComponent(id)}/reactions`, { emoji: em }).catch((e) => { status.textContent = t("common.error", { message: e.message }); }) }, em))),
+          onclick: () => api.call("POST", `/rooms/${encodeURIComponent(id)}/reactions`, { emoji: em }).catch((e) => { status.textContent = errorText(e); }) }, em))),
         totalsSlot));
       parts.push(clipButton(id));
       const onStage = view.stage.some((m) => m.id === me.id);
@@ -210,7 +211,7 @@ function viewRoom(id) {
         parts.push(h("p", {}, h("a", { href: `/studio/${encodeURIComponent(id)}`, id: "to-studio" }, t("room.studio"))));
       } else {
         parts.push(h("div", { class: "row" }, h("button", { id: "request-speak", "aria-pressed": requested ? "true" : "false", onclick: async () => {
-          try { await api.call(requested ? "DELETE" : "POST", `/rooms/${encodeURIComponent(id)}/requests`); feed.soon(); } catch (e) { status.textContent = t("common.error", { message: e.message }); }
+          try { await api.call(requested ? "DELETE" : "POST", `/rooms/${encodeURIComponent(id)}/requests`); feed.soon(); } catch (e) { status.textContent = errorText(e); }
         } }, requested ? t("speak.cancel") : t("speak.request")), requested ? h("span", { class: "muted", "data-testid": "request-state" }, t("speak.requested")) : null));
       }
     } else if (!me && live) {
@@ -316,7 +317,7 @@ function viewStudio(id) {
   const pub = new Publisher(id, (state, info) => {
     status.textContent = {
       idle: t("studio.status.idle"), connecting: t("studio.status.connecting"), live: t("studio.status.live"),
-      muted: t("studio.status.muted"), denied: t("studio.mic.denied"), failed: t("studio.status.failed", { message: info.message || "" }),
+      muted: t("studio.status.muted"), denied: t("studio.mic.denied"), failed: t("studio.status.failed", { message: errorText(info.error || new TypeError()) }),
     }[state] || "";
     const on = state === "live" || state === "muted" || state === "connecting";
     golive.textContent = on ? t("studio.leave") : t("studio.golive");
@@ -331,7 +332,9 @@ function viewStudio(id) {
   const act = (method, path, body) => async () => {
     try {
       const v = await api.call(method, `/rooms/${rid}${path}`, body);
-      if (v && v.stage) feed.set(v); else feed.soon();
+      // Actions on the stage answer the room's state view; start and end
+      // answer the room itself (no counts): refetch the view then.
+      if (v && v.stage && v.counts) feed.set(v); else feed.soon();
       out.replaceChildren();
     } catch (e) { out.replaceChildren(errorBox(e)); }
   };
@@ -353,7 +356,8 @@ function viewStudio(id) {
 
   // Moderation controls, shown to the host and co-hosts (and platform admins
   // and moderators) when the server has room roles.
-  const myRole = () => ((view && view.stage.find((m) => me && m.id === me.id)) || {}).role || "";
+  // The host holds the room whether or not they are on the stage now.
+  const myRole = () => (view && me && view.host === me.id ? "host" : ((view && view.stage.find((m) => me && m.id === me.id)) || {}).role || "");
   const canRun = () => myRole() === "host" || myRole() === "cohost" || (me && (me.role === "admin" || me.role === "moderator"));
   const canModerate = () => view && feed.hasState && canRun();
   const leaveRole = h("button", { id: "leave-role", hidden: true, onclick: () => { pub.stop(); act("DELETE", "/speakers/me")(); } }, t("studio.leaverole"));
@@ -399,8 +403,15 @@ function viewStudio(id) {
           h("button", { type: "button", onclick: act("DELETE", "/pin") }, t("studio.unpin")))));
   }
 
+  const micCard = h("section", { class: "card stack", "aria-labelledby": "mic-h", hidden: true }, h("h2", { id: "mic-h" }, t("studio.mic")),
+    h("div", { class: "row" }, golive, mute), level, status,
+    h("p", { class: "notice", "data-testid": "rec-notice", "aria-live": "polite" }, recNotice),
+    h("p", { class: "muted small", "data-testid": "evidence-notice" }, t("rec.notice")));
+  const offStage = h("p", { class: "card", "data-testid": "not-on-stage", hidden: true }, t("studio.notonstage"), " ",
+    h("a", { href: `/r/${encodeURIComponent(id)}` }, t("studio.listen")));
+
   const feed = new RoomFeed(id, (v) => {
-    if (!v) { title.textContent = t("state.notfound"); return; }
+    if (!v) { title.textContent = t("state.notfound"); micCard.hidden = offStage.hidden = true; return; }
     view = v;
     api.remember(v);
     title.textContent = v.title;
@@ -412,6 +423,11 @@ function viewStudio(id) {
     end.hidden = v.state === "ended" || !runs;
     const role = myRole();
     leaveRole.hidden = !(role === "speaker" || role === "cohost");
+    // Only members of the stage publish (room decides; without the state
+    // endpoint the page cannot tell, and offers it).
+    const canPublish = !feed.hasState || role === "host" || role === "cohost" || role === "speaker";
+    micCard.hidden = !canPublish && !pub.pc;
+    offStage.hidden = !micCard.hidden;
     const mine = v.stage.find((m) => me && m.id === me.id);
     if (mine && mine.forced_mute) {
       pub.setMuted(true);
@@ -442,10 +458,7 @@ function viewStudio(id) {
   return h("section", { class: "stack studio" },
     h("header", { class: "room-head" }, h("p", { class: "muted" }, t("studio.title")), title, h("div", { class: "row" }, badge, recSlot, count)),
     h("div", { class: "row" }, start, end, leaveRole), out,
-    h("section", { class: "card stack", "aria-labelledby": "mic-h" }, h("h2", { id: "mic-h" }, t("studio.mic")),
-      h("div", { class: "row" }, golive, mute), level, status,
-      h("p", { class: "notice", "data-testid": "rec-notice", "aria-live": "polite" }, recNotice),
-      h("p", { class: "muted small", "data-testid": "evidence-notice" }, t("rec.notice"))),
+    micCard, offStage,
     recCard,
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
     manage,
@@ -455,9 +468,17 @@ function viewStudio(id) {
 
 // ---- moderation ----------------------------------------------------------
 
+// isStaff: the signed-in user is a platform moderator or admin (the server
+// decides every action; the page only leaves out what would be refused).
+function isStaff() {
+  const me = api.user();
+  return !!me && (me.role === "admin" || me.role === "moderator");
+}
+
 function viewMod() {
   const root = h("section", { class: "stack" }, h("h1", {}, t("mod.title")));
   if (!api.signedIn()) { root.append(h("p", {}, h("a", { href: "/signin?next=/mod" }, t("mod.signin")))); return root; }
+  if (!isStaff()) { root.append(h("p", { class: "card" }, t("mod.forbidden"))); return root; }
   const list = h("ul", { class: "rooms", "data-testid": "mod-rooms" });
   const out = h("div", { "aria-live": "assertive" });
   const idIn = h("input", { id: "mod-room", required: true, autocomplete: "off" });
@@ -523,7 +544,8 @@ function credentialsForm(kind) {
       const msg = err.code === "signup_disabled" ? t("auth.signup.unavailable")
         : err.code === "busy" ? t("auth.busy", { s: Math.max(1, Math.ceil(err.retryAfter || 1)) })
         : err.code === "name_reserved" ? t("auth.reserved")
-        : t("auth.failed", { message: err.message });
+        : err.code === "bad_credentials" ? t("error.bad_credentials")
+        : t("auth.failed", { message: errorText(err) });
       out.replaceChildren(h("p", { class: "error", role: "alert" }, msg));
     }
   } }, h("label", { for: `${kind}-name` }, t("auth.name")), name, h("label", { for: `${kind}-password` }, t("auth.password")), pw,
@@ -595,6 +617,7 @@ function shell() {
   document.getElementById("signin").hidden = api.signedIn();
   document.getElementById("signup").hidden = api.signedIn() || !api.signupEnabled();
   document.getElementById("signout").hidden = !api.signedIn();
+  document.getElementById("nav-mod").hidden = !isStaff();
   const sw = document.getElementById("lang");
   sw.textContent = t("lang.switch");
   sw.lang = i18n.other();

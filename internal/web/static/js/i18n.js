@@ -30,6 +30,9 @@ export async function load(l) {
 
 export function current() { return lang; }
 
+// has reports whether the language has a text for key.
+export function has(key) { return Object.hasOwn(dict, key); }
+
 export function other() { return lang === "ar" ? "en" : "ar"; }
 
 export function setLang(l) { localStorage.setItem("majlis.lang", l); }

@@ -6,6 +6,7 @@ import * as i18n from "./i18n.js";
 import { t } from "./i18n.js";
 import * as api from "./api.js";
 import { h } from "./dom.js";
+import { errorText } from "./errors.js";
 
 const rooms = (id) => `/rooms/${encodeURIComponent(id)}`;
 export const speeds = [1, 1.5, 2];
@@ -46,7 +47,7 @@ export function clipButton(id, from) {
       const c = await api.call("POST", `${rooms(id)}/clips`, body);
       out.replaceChildren(h("a", { href: c.page, "data-testid": "clip-link" }, t("clip.made")));
     } catch (e) {
-      out.textContent = e.code === "clips_off" ? t("clip.off") : t("common.error", { message: e.message });
+      out.textContent = e.code === "clips_off" ? t("clip.off") : errorText(e);
     }
   } }, from ? t("clip.here") : t("clip.last"));
   return h("div", { class: "row" }, btn, out);
@@ -82,7 +83,7 @@ export function hostRecording(id, view, refresh) {
   const out = h("div", { "aria-live": "polite" });
   const card = h("section", { class: "card stack", "aria-labelledby": "rec-h" }, h("h2", { id: "rec-h" }, t("rec.studio.title")));
   const act = async (method, path, body) => {
-    try { await api.call(method, `${rooms(id)}${path}`, body); out.replaceChildren(); refresh(); } catch (e) { out.textContent = t("common.error", { message: e.message }); }
+    try { await api.call(method, `${rooms(id)}${path}`, body); out.replaceChildren(); refresh(); } catch (e) { out.textContent = errorText(e); }
   };
   if (view.state !== "ended") {
     card.append(h("button", { id: "recording-toggle", "aria-pressed": view.recording ? "true" : "false",
