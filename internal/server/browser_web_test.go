@@ -348,3 +348,66 @@ func TestBrowserRoleGating(t *testing.T) {
 	signIn(t, host, ts, hostTok, "/studio/"+roomID, log)
 	run(t, host, 15*time.Second, "host studio", log, waitFor(visible("#go-live")+` && document.querySelector("#go-live").disabled === false`, 10*time.Second))
 }
+
+// Every page runs under the app's Content-Security-Policy without a
+// violation (newTab fails the test on any), in both languages, and the
+// policy is in force: an injected inline script does not run.
+func TestBrowserCSP(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServerWith(t, "", func(c *Config) { c.Signup = true })
+	_, hostTok := ts.createUser(t, "farah")
+	roomID := ts.liveRoom(t, hostTok)
+	var mod struct{ Token string }
+	if code := ts.call(t, "POST", "/api/v1/users", ts.AdminToken(), map[string]string{"name": "hind", "role": "moderator"}, &mod); code != http.StatusCreated {
+		t.Fatalf("create moderator: %d", code)
+	}
+	browser := newBrowser(t)
+	log := &browserLog{}
+	visitor := newTab(t, browser, "visitor", log)
+	host := newTab(t, browser, "host", log)
+	moderator := newTab(t, browser, "moderator", log)
+	signIn(t, host, ts, hostTok, "/", log)
+	signIn(t, moderator, ts, mod.Token, "/", log)
+	loaded := `document.querySelector("main h1") !== null && document.querySelector("main h1").textContent !== ""`
+	for _, lang := range []string{"en", "ar"} {
+		for _, p := range []struct {
+			tab  context.Context
+			path string
+		}{
+			{visitor, "/"}, {visitor, "/signin"}, {visitor, "/signup"}, {visitor, "/mod"}, {visitor, "/no/such/page"},
+			{visitor, "/r/nosuchroom"}, {host, "/"}, {moderator, "/mod"},
+		} {
+			run(t, p.tab, 15*time.Second, lang+" "+p.path, log,
+				chromedp.Navigate(ts.base+p.path+"?lang="+lang),
+				waitFor(loaded, 10*time.Second))
+		}
+		run(t, visitor, 30*time.Second, lang+" listener plays", log,
+			chromedp.Navigate(ts.base+"/r/"+roomID+"?lang="+lang),
+			waitFor(loaded, 10*time.Second),
+			chromedp.Click(chromedp.CSS("#play")),
+			waitFor(`window.majlisPlayer?.stats().state === "playing"`, 20*time.Second))
+		run(t, host, 30*time.Second, lang+" host on stage", log,
+			chromedp.Navigate(ts.base+"/studio/"+roomID+"?lang="+lang),
+			waitFor(`document.querySelector("#go-live")?.disabled === false`, 10*time.Second),
+			chromedp.Click(chromedp.CSS("#go-live")),
+			waitFor(`window.majlisStudio?.publisher.s.state === "live"`, 20*time.Second),
+			chromedp.Click(chromedp.CSS("#go-live")))
+	}
+
+	probe := newTab(t, browser, "probe", log)
+	log.expectCSP("probe")
+	run(t, probe, 15*time.Second, "probe page", log, chromedp.Navigate(ts.base+"/"), waitFor(loaded, 10*time.Second))
+	ran := eval[bool](t, probe, `(() => { const s = document.createElement("script"); s.textContent = "window.inlineRan = true"; document.head.append(s); return window.inlineRan === true; })()`)
+	if ran {
+		t.Fatalf("an inline script ran: no Content-Security-Policy in force")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(log.cspViolations("probe")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // the console event is read by newTab's goroutine
+	}
+	if len(log.cspViolations("probe")) == 0 {
+		t.Errorf("the refused inline script was not reported as a violation: the test cannot see violations\n%s", log)
+	}
+}
