@@ -58,7 +58,11 @@ export function clipButton(id, from) {
 export function replaySection(id) {
   const box = h("section", { class: "card stack", "aria-labelledby": "replay-h", hidden: true, "data-testid": "replay" },
     h("h2", { id: "replay-h" }, t("replay.title")));
-  api.call("GET", `${rooms(id)}/recording`).then((r) => {
+  // Just after the end the file is still being closed ("recording"): ask
+  // again for a while, as long as the page shows the box.
+  let tries = 0;
+  const load = () => api.call("GET", `${rooms(id)}/recording`).then((r) => {
+    if (r.state === "recording" && tries++ < 20) { setTimeout(() => { if (box.isConnected) load(); }, 1000); return; }
     if (r.state !== "finished" && r.state !== "paused") return;
     const p = player(`/api/v1${rooms(id)}/recording.ogg`, "replay-audio");
     box.append(h("p", { class: "muted" }, t("replay.length", { d: mmss(r.duration_s) }), " · ", t("replay.plays", { n: r.plays || 0 })), p.el);
@@ -75,6 +79,7 @@ export function replaySection(id) {
     if (api.signedIn() && r.clips) box.append(clipButton(id, () => p.audio.currentTime));
     box.hidden = false;
   }, () => {});
+  load();
   return box;
 }
 
