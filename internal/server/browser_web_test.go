@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -409,5 +410,91 @@ func TestBrowserCSP(t *testing.T) {
 	}
 	if len(log.cspViolations("probe")) == 0 {
 		t.Errorf("the refused inline script was not reported as a violation: the test cannot see violations\n%s", log)
+	}
+}
+
+// Arabic pages: errors in Arabic (by code, not the server's English
+// message), URL fields and Latin names kept left-to-right inside the
+// right-to-left page, and counts in the right plural form.
+func TestBrowserArabic(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	hostID, hostTok := ts.createUser(t, "amal")
+	var room struct{ ID string }
+	if code := ts.call(t, "POST", "/api/v1/rooms", hostTok, map[string]string{"title": "Evening majlis"}, &room); code != http.StatusCreated {
+		t.Fatalf("create room: %d", code)
+	}
+	ts.must(t, http.StatusOK, "POST", "/api/v1/rooms/"+room.ID+"/start", hostTok, "")
+	if code := ts.call(t, "POST", "/api/v1/users", ts.AdminToken(), map[string]string{"name": "noor", "password": "a long password"}, nil); code != http.StatusCreated {
+		t.Fatalf("create user: %d", code)
+	}
+	browser := newBrowser(t)
+	log := &browserLog{}
+	latin := regexp.MustCompile(`[A-Za-z]`)
+
+	visitor := newTab(t, browser, "visitor", log)
+	run(t, visitor, 20*time.Second, "wrong password (Arabic)", log,
+		chromedp.Navigate(ts.base+"/signin?lang=ar"),
+		waitFor(`document.documentElement.dir === "rtl"`, 10*time.Second),
+		chromedp.SendKeys(chromedp.CSS("#signin-name"), "noor"),
+		chromedp.SendKeys(chromedp.CSS("#signin-password"), "not the password"),
+		chromedp.Click(chromedp.CSS(`#signin-password ~ button[type=submit]`)),
+		waitFor(`document.querySelector("main [role=alert]") !== null`, 10*time.Second))
+	if msg := eval[string](t, visitor, `document.querySelector("main [role=alert]").textContent`); latin.MatchString(msg) {
+		t.Errorf("the Arabic page says %q: the server's English message, not a translation of its code", msg)
+	}
+
+	// Counts agree with their number: Arabic has six plural forms.
+	run(t, visitor, 15*time.Second, "listener page (Arabic)", log,
+		chromedp.Navigate(ts.base+"/r/"+room.ID+"?lang=ar"),
+		waitFor(`(document.querySelector("[data-testid=listeners]")?.textContent ?? "") !== ""`, 10*time.Second))
+	listeners := func(want string) {
+		t.Helper()
+		c, cancel := context.WithTimeout(visitor, 10*time.Second)
+		defer cancel()
+		if err := chromedp.Do(c, waitFor(fmt.Sprintf(`document.querySelector("[data-testid=listeners]").textContent === %q`, want), 9*time.Second)); err != nil {
+			t.Errorf("the listener count reads %q, want %q", eval[string](t, visitor, `document.querySelector("[data-testid=listeners]").textContent`), want)
+		}
+	}
+	listeners("لا أحد يستمع")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	listenOgg(t, ctx, ts.base+ts.join(t, room.ID).Listen.Ogg)
+	listeners("مستمع واحد")
+	listenOgg(t, ctx, ts.base+ts.join(t, room.ID).Listen.Ogg)
+	listeners("مستمعان")
+	for n, form := range map[int]string{3: "مستمعين", 11: "مستمعًا", 100: "مستمع"} {
+		want := eval[string](t, visitor, fmt.Sprintf(`(%d).toLocaleString("ar")`, n)) + " " + form
+		if got := eval[string](t, visitor, fmt.Sprintf(`import("/js/i18n.js").then((m) => m.tn ? m.tn("room.listeners", %d) : "no tn")`, n)); got != want {
+			t.Errorf("%d listeners reads %q, want %q", n, got, want)
+		}
+	}
+
+	// A Latin title and name in the right-to-left page run left to right.
+	dir := func(sel string) string {
+		return eval[string](t, visitor, fmt.Sprintf(`(() => { const el = document.querySelector(%q); return el ? getComputedStyle(el).direction : "absent"; })()`, sel))
+	}
+	if d := dir("#room-title"); d != "ltr" {
+		t.Errorf("the Latin room title runs %s in the Arabic page", d)
+	}
+	host := newTab(t, browser, "host", log)
+	signIn(t, host, ts, hostTok, "/studio/"+room.ID, log)
+	run(t, host, 30*time.Second, "host on stage (Arabic)", log,
+		chromedp.Navigate(ts.base+"/studio/"+room.ID+"?lang=ar"),
+		waitFor(`document.querySelector("#go-live")?.disabled === false`, 10*time.Second),
+		chromedp.Click(chromedp.CSS("#go-live")),
+		waitFor(`window.majlisStudio?.publisher.s.state === "live"`, 20*time.Second),
+		waitFor(`document.querySelector("#pin-url") !== null`, 10*time.Second))
+	for sel, what := range map[string]string{"#pin-url": "the https:// field", "[data-testid=listen-link]": "the listener link"} {
+		if d := eval[string](t, host, fmt.Sprintf(`getComputedStyle(document.querySelector(%q)).direction`, sel)); d != "ltr" {
+			t.Errorf("%s runs %s in the Arabic studio", what, d)
+		}
+	}
+	run(t, visitor, 15*time.Second, "host on the listener's stage", log,
+		waitFor(fmt.Sprintf(`document.querySelector('[data-testid=stage] li[data-user=%q] .name') !== null`, hostID), 10*time.Second))
+	if d := dir(fmt.Sprintf(`[data-testid=stage] li[data-user=%q] .name`, hostID)); d != "ltr" {
+		t.Errorf("the Latin name on stage runs %s in the Arabic page", d)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -34,10 +35,81 @@ func placeholders(s string) string {
 	return strings.Join(p, ",")
 }
 
-// Every key exists in both languages, with the same placeholders and no empty text.
+// pluralForms are the forms (CLDR plural categories, as Intl.PluralRules
+// selects them) each language's counted texts (key.one, key.other…) have.
+var pluralForms = map[string][]string{
+	"en": {"one", "other"},
+	"ar": {"zero", "one", "two", "few", "many", "other"},
+}
+
+// pluralKey reports the counted text a key is a form of ("room.listeners"
+// for "room.listeners.few").
+func pluralKey(k string) (string, bool) {
+	i := strings.LastIndex(k, ".")
+	if i < 0 {
+		return "", false
+	}
+	switch k[i+1:] {
+	case "zero", "one", "two", "few", "many", "other":
+		return k[:i], true
+	}
+	return "", false
+}
+
+// Counted texts have every plural form of each language, each with no
+// placeholder the other form lacks, and nothing else ({n} may be spelt out:
+// "مستمع واحد").
+func TestPluralForms(t *testing.T) {
+	counted := map[string]bool{}
+	for _, lang := range []string{"en", "ar"} {
+		for k := range loadDict(t, lang) {
+			if base, ok := pluralKey(k); ok {
+				counted[base] = true
+			}
+		}
+	}
+	if !counted["room.listeners"] {
+		t.Fatalf("room.listeners is not a counted text")
+	}
+	for _, lang := range []string{"en", "ar"} {
+		d := loadDict(t, lang)
+		for base := range counted {
+			other := placeholders(d[base+".other"])
+			for _, f := range pluralForms[lang] {
+				v, ok := d[base+"."+f]
+				if !ok || strings.TrimSpace(v) == "" {
+					t.Errorf("%s.json lacks %s.%s", lang, base, f)
+					continue
+				}
+				for _, p := range strings.Split(placeholders(v), ",") {
+					if p != "" && !strings.Contains(other, p) {
+						t.Errorf("%s.json %s.%s has %s, which %s.other lacks", lang, base, f, p, base)
+					}
+				}
+			}
+			if _, ok := d[base]; ok {
+				t.Errorf("%s.json has %s besides its plural forms", lang, base)
+			}
+		}
+		for k := range d {
+			if base, ok := pluralKey(k); ok && !slices.Contains(pluralForms[lang], k[len(base)+1:]) {
+				t.Errorf("%s.json has %s: %s has no such plural form", lang, k, lang)
+			}
+		}
+	}
+	if en, ar := placeholders(loadDict(t, "en")["room.listeners.other"]), placeholders(loadDict(t, "ar")["room.listeners.other"]); en != ar {
+		t.Errorf("room.listeners.other placeholders differ: en %q, ar %q", en, ar)
+	}
+}
+
+// Every key exists in both languages, with the same placeholders and no
+// empty text (the plural forms of counted texts: TestPluralForms).
 func TestTranslationsComplete(t *testing.T) {
 	en, ar := loadDict(t, "en"), loadDict(t, "ar")
 	for k, v := range en {
+		if _, ok := pluralKey(k); ok {
+			continue
+		}
 		a, ok := ar[k]
 		if !ok {
 			t.Errorf("ar.json lacks %q", k)
@@ -51,6 +123,9 @@ func TestTranslationsComplete(t *testing.T) {
 		}
 	}
 	for k := range ar {
+		if _, ok := pluralKey(k); ok {
+			continue
+		}
 		if _, ok := en[k]; !ok {
 			t.Errorf("en.json lacks %q", k)
 		}
@@ -62,6 +137,7 @@ func TestKeysUsedAreTranslated(t *testing.T) {
 	en := loadDict(t, "en")
 	used := regexp.MustCompile(`(?:\bt\(\s*"|data-i18n(?:-label|-ph)?=")([a-z][a-z0-9_.]*)"`)
 	dynamic := regexp.MustCompile("t\\(`([a-z.]+)\\$\\{")
+	counted := regexp.MustCompile(`\btn\(\s*"([a-z][a-z0-9_.]*)"`)
 	n := 0
 	fs.WalkDir(Files(), ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".js") || strings.HasSuffix(path, ".html")) {
@@ -72,6 +148,12 @@ func TestKeysUsedAreTranslated(t *testing.T) {
 			n++
 			if _, ok := en[m[1]]; !ok {
 				t.Errorf("%s uses untranslated key %q", path, m[1])
+			}
+		}
+		for _, m := range counted.FindAllStringSubmatch(string(b), -1) {
+			n++
+			if _, ok := en[m[1]+".other"]; !ok {
+				t.Errorf("%s counts with untranslated key %q", path, m[1])
 			}
 		}
 		for _, m := range dynamic.FindAllStringSubmatch(string(b), -1) {

@@ -1,7 +1,7 @@
 // The majlis web app: a small router over /, /r/{id}, /studio/{id}, /c/{id},
 // /mod, /signin and /signup. Views build DOM with h(); every string goes through t().
 import * as i18n from "./i18n.js";
-import { t } from "./i18n.js";
+import { t, tn, isolate } from "./i18n.js";
 import * as api from "./api.js";
 import { Player } from "./player.js";
 import { Publisher } from "./publisher.js";
@@ -90,8 +90,8 @@ function viewHome() {
     root.append(h("section", { class: "card stack", "aria-labelledby": `${state}-h` }, h("h2", { id: `${state}-h` }, t(`home.${state}`)), ul));
     api.listRooms(state).then((rooms) => {
       ul.replaceChildren(...(rooms.length ? rooms.map((r) => h("li", { class: "row", "data-room": r.id },
-        h("a", { href: `/r/${encodeURIComponent(r.id)}` }, r.title), stateBadge(r.state),
-        state === "live" ? h("span", { class: "count" }, t("room.listeners", { n: r.listeners || 0 }))
+        h("a", { href: `/r/${encodeURIComponent(r.id)}`, dir: "auto" }, r.title), stateBadge(r.state),
+        state === "live" ? h("span", { class: "count" }, tn("room.listeners", r.listeners || 0))
           : h("span", { class: "muted" }, r.scheduled_at ? new Date(r.scheduled_at).toLocaleString(i18n.current()) : "")))
         : [h("li", { class: "muted" }, t(`home.${state}.empty`))]));
     }, (e) => ul.replaceChildren(h("li", { class: "muted" }, errorText(e))));
@@ -103,7 +103,7 @@ function viewHome() {
   if (recent.length === 0) list.append(h("li", { class: "muted" }, t("home.recent.empty")));
   for (const r of recent) {
     const badge = h("span");
-    list.append(h("li", {}, h("a", { href: `/r/${encodeURIComponent(r.id)}` }, r.title || r.id), " ", badge));
+    list.append(h("li", {}, h("a", { href: `/r/${encodeURIComponent(r.id)}`, dir: "auto" }, r.title || r.id), " ", badge));
     api.getRoom(r.id).then((room) => badge.replaceWith(stateBadge(room.state)), () => {});
   }
   return root;
@@ -123,7 +123,7 @@ function stageList(view, loud, controls) {
     const speaking = loud && m.publishing && !m.muted;
     ul.append(h("li", { class: speaking ? "speaker speaking" : "speaker", "data-user": m.id },
       h("span", { class: "avatar", "aria-hidden": "true" }, String(m.name || m.id).slice(0, 1).toUpperCase()),
-      h("span", { class: "name" }, m.name || m.id),
+      h("bdi", { class: "name", dir: "auto" }, m.name || m.id),
       h("span", { class: "muted small" }, roleLabel(m.role), m.muted ? ` · ${t("room.muted")}` : "", !m.publishing ? ` · ${t("room.offstage")}` : ""),
       speaking ? h("span", { class: "sr-only" }, t("room.speaking")) : null,
       controls ? controls(m) : null));
@@ -134,7 +134,7 @@ function stageList(view, loud, controls) {
 function pinBox(view) {
   if (!view || !view.pin) return h("p", { class: "pinned", hidden: true });
   return h("p", { class: "pinned", "data-testid": "pin" }, h("strong", {}, t("room.pinned") + ": "),
-    h("a", { href: view.pin, rel: "noopener noreferrer nofollow", target: "_blank" }, view.pin));
+    h("a", { href: view.pin, rel: "noopener noreferrer nofollow", target: "_blank", dir: "ltr" }, view.pin));
 }
 
 function reactionLine(totals) {
@@ -144,12 +144,12 @@ function reactionLine(totals) {
 }
 
 function viewRoom(id) {
-  const title = h("h1", { id: "room-title" }, t("common.loading"));
+  const title = h("h1", { id: "room-title", dir: "auto" }, t("common.loading"));
   const badge = h("span");
   const count = h("span", { class: "count", "aria-live": "polite", "data-testid": "listeners" });
   const stageBox = h("div");
   const pinSlot = h("div");
-  const desc = h("p", { class: "description" });
+  const desc = h("p", { class: "description", dir: "auto" });
   const notice = h("p", { class: "notice", "aria-live": "polite", "data-testid": "notice" });
   const status = h("p", { class: "muted", "aria-live": "polite", "data-testid": "player-status" }, t("player.stopped"));
   const level = meter(t("player.level"), "program-level");
@@ -227,7 +227,7 @@ function viewRoom(id) {
     title.textContent = v.title;
     document.title = `${v.title} · ${t("app.name")}`;
     if (!removed && player.s.state !== "waiting") badge.replaceChildren(stateBadge(v.state));
-    count.textContent = t("room.listeners", { n: (v.counts && v.counts.listeners) || 0 });
+    count.textContent = tn("room.listeners", (v.counts && v.counts.listeners) || 0);
     if (v.state === "live") player.wake();
     desc.textContent = v.description || "";
     desc.hidden = !v.description;
@@ -292,7 +292,7 @@ function viewRoom(id) {
 function viewStudio(id) {
   if (!api.signedIn()) return h("section", { class: "stack" }, h("h1", {}, t("studio.title")), h("p", {}, h("a", { href: "/signin?next=" + encodeURIComponent(location.pathname) }, t("studio.signin"))));
   const me = api.user();
-  const title = h("h1", {}, t("common.loading"));
+  const title = h("h1", { dir: "auto" }, t("common.loading"));
   const badge = h("span");
   const count = h("span", { class: "count", "aria-live": "polite", "data-testid": "listeners" });
   const out = h("div", { "aria-live": "assertive" });
@@ -368,7 +368,7 @@ function viewStudio(id) {
       h("button", { "data-action": "audience", onclick: act("DELETE", `/speakers/${u}`) }, t("studio.audience")),
       h("button", { "data-action": "mute", "aria-pressed": m.forced_mute ? "true" : "false", onclick: act("POST", `/members/${u}/mute`, { muted: !m.forced_mute }) }, m.forced_mute ? t("studio.forceunmute") : t("studio.forcemute")),
       m.role !== "cohost" ? h("button", { "data-action": "cohost", onclick: act("POST", `/cohosts/${u}`) }, t("studio.cohost")) : null,
-      h("button", { class: "danger", "data-action": "remove", onclick: () => { if (confirm(t("studio.remove.confirm", { name: m.name || m.id }))) act("POST", `/blocks/${u}`)(); } }, t("studio.remove")));
+      h("button", { class: "danger", "data-action": "remove", onclick: () => { if (confirm(t("studio.remove.confirm", { name: isolate(m.name || m.id) }))) act("POST", `/blocks/${u}`)(); } }, t("studio.remove")));
   };
 
   function renderManage() {
@@ -379,7 +379,7 @@ function viewStudio(id) {
       requestsKey = rk;
       requestsBox.replaceChildren(reqs.length === 0 ? h("p", { class: "muted" }, t("studio.requests.empty")) :
       h("ul", { class: "requests", "data-testid": "requests" }, reqs.map((r) => h("li", { class: "row", "data-user": r.id },
-        h("span", { class: "name" }, r.name || r.id),
+        h("bdi", { class: "name", dir: "auto" }, r.name || r.id),
         h("button", { class: "primary", "data-action": "approve", onclick: act("POST", `/requests/${encodeURIComponent(r.id)}/approve`) }, t("studio.approve")),
         h("button", { "data-action": "deny", onclick: act("POST", `/requests/${encodeURIComponent(r.id)}/deny`) }, t("studio.deny"))))));
     }
@@ -390,7 +390,8 @@ function viewStudio(id) {
       h("dt", {}, t("studio.counts.unique")), h("dd", {}, (c.unique || 0).toLocaleString(i18n.current()))));
     if (manage.childElementCount) return; // the forms keep what is being typed
     const inviteIn = h("input", { id: "invite-user", required: true, autocomplete: "off" });
-    const pinIn = h("input", { id: "pin-url", type: "url", required: true, placeholder: "https://" });
+    // Links read left to right in either language (the placeholder too).
+    const pinIn = h("input", { id: "pin-url", type: "url", required: true, placeholder: "https://", dir: "ltr" });
     manage.replaceChildren(
       h("section", { class: "card stack", "aria-labelledby": "req-h" }, h("h2", { id: "req-h" }, t("studio.requests")), requestsBox),
       h("section", { class: "card stack", "aria-labelledby": "counts-h" }, h("h2", { id: "counts-h" }, t("studio.counts")), countsBox, h("h3", {}, t("studio.reactions")), totalsSlot),
@@ -417,7 +418,7 @@ function viewStudio(id) {
     title.textContent = v.title;
     document.title = `${t("studio.title")}: ${v.title} · ${t("app.name")}`;
     badge.replaceChildren(stateBadge(v.state));
-    count.textContent = t("room.listeners", { n: (v.counts && v.counts.listeners) || 0 });
+    count.textContent = tn("room.listeners", (v.counts && v.counts.listeners) || 0);
     const runs = !feed.hasState || canRun();
     start.hidden = v.state !== "scheduled" || !runs;
     end.hidden = v.state === "ended" || !runs;
@@ -463,7 +464,7 @@ function viewStudio(id) {
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
     manage,
     h("section", { class: "card stack", "aria-labelledby": "link-h" }, h("h2", { id: "link-h" }, t("studio.listen.link")),
-      h("div", { class: "row" }, h("a", { href: link, "data-testid": "listen-link" }, link), copy)));
+      h("div", { class: "row" }, h("a", { href: link, "data-testid": "listen-link", dir: "ltr" }, link), copy)));
 }
 
 // ---- moderation ----------------------------------------------------------
@@ -490,8 +491,8 @@ function viewMod() {
       try {
         const r = await api.getRoom(rid);
         if (r.state === "ended") continue;
-        rows.push(h("li", { class: "row", "data-room": r.id }, h("a", { href: `/r/${encodeURIComponent(r.id)}` }, r.title), stateBadge(r.state),
-          h("span", { class: "count" }, t("room.listeners", { n: r.listeners || 0 })),
+        rows.push(h("li", { class: "row", "data-room": r.id }, h("a", { href: `/r/${encodeURIComponent(r.id)}`, dir: "auto" }, r.title), stateBadge(r.state),
+          h("span", { class: "count" }, tn("room.listeners", r.listeners || 0)),
           h("a", { href: `/studio/${encodeURIComponent(r.id)}` }, t("mod.moderate")),
           h("button", { class: "danger", onclick: async () => {
             if (!confirm(t("studio.end.confirm"))) return;

@@ -11,8 +11,8 @@ export function errorText(e) {
       return t(`error.${e.code}`, { s: Math.max(1, Math.ceil(e.retryAfter || 1)) });
     }
     if (has(`error.${e.code}`)) return t(`error.${e.code}`);
-    return t("error.other", { code: e.code });
+    return t("error.unknown", { code: e.code });
   }
   if (e instanceof TypeError) return t("error.network"); // fetch: no answer from the server
-  return t("error.other", { code: (e && e.name) || "error" });
+  return t("error.unknown", { code: (e && e.name) || "error" });
 }

@@ -3,7 +3,7 @@
 // studio and the clip page (/c/{id}). The server's API is docs/api.md's
 // "Recording, replay and clips".
 import * as i18n from "./i18n.js";
-import { t } from "./i18n.js";
+import { t, tn, isolate } from "./i18n.js";
 import * as api from "./api.js";
 import { h } from "./dom.js";
 import { errorText } from "./errors.js";
@@ -65,7 +65,7 @@ export function replaySection(id) {
     if (r.state === "recording" && tries++ < 20) { setTimeout(() => { if (box.isConnected) load(); }, 1000); return; }
     if (r.state !== "finished" && r.state !== "paused") return;
     const p = player(`/api/v1${rooms(id)}/recording.ogg`, "replay-audio");
-    box.append(h("p", { class: "muted" }, t("replay.length", { d: mmss(r.duration_s) }), " · ", t("replay.plays", { n: r.plays || 0 })), p.el);
+    box.append(h("p", { class: "muted" }, t("replay.length", { d: mmss(r.duration_s) }), " · ", tn("replay.plays", r.plays || 0)), p.el);
     const chapters = r.chapters || [];
     if (chapters.length) {
       // Speaker turns kept while live: jump to the next one, or to any.
@@ -74,7 +74,7 @@ export function replaySection(id) {
         if (next) p.audio.currentTime = next.t_s;
       } }, t("replay.next"))),
       h("ol", { class: "chapters", "aria-label": t("replay.chapters") }, chapters.map((c) => h("li", {},
-        h("button", { type: "button", class: "link", onclick: () => { p.audio.currentTime = c.t_s; } }, t("replay.chapter", { name: c.name || c.user, t: mmss(c.t_s) }))))));
+        h("button", { type: "button", class: "link", onclick: () => { p.audio.currentTime = c.t_s; } }, t("replay.chapter", { name: isolate(c.name || c.user), t: mmss(c.t_s) }))))));
     }
     if (api.signedIn() && r.clips) box.append(clipButton(id, () => p.audio.currentTime));
     box.hidden = false;
@@ -121,7 +121,7 @@ export function viewClip(id) {
     const link = `${location.origin}${c.page}`;
     root.append(h("section", { class: "card stack" }, p.el,
       h("p", { class: "muted" }, t("clip.length", { s: Math.round(c.seconds) }), " · ", h("a", { href: `/r/${encodeURIComponent(c.room)}` }, t("clip.room"))),
-      h("p", {}, t("clip.share"), " ", h("a", { href: link, "data-testid": "clip-share" }, link))));
+      h("p", {}, t("clip.share"), " ", h("a", { href: link, "data-testid": "clip-share", dir: "ltr" }, link))));
   }, (e) => root.append(h("p", { class: "error", role: "alert" }, e.status === 410 ? t("clip.gone") : t("state.notfound"))));
   return root;
 }
