@@ -158,8 +158,10 @@ func TestBrowserNotFound(t *testing.T) {
 		return
 	}
 	ts := startServer(t, "")
-	if res := ts.do(t, "GET", "/api/v1/no/such/endpoint", "", "", nil); res.status != http.StatusNotFound || res.code != "not_found" {
-		t.Errorf("unknown API path: %d %q, want 404 not_found", res.status, res.body)
+	for _, path := range []string{"/api/v1/no/such/endpoint", "/api/v2/rooms", "/api/"} {
+		if res := ts.do(t, "GET", path, "", "", nil); res.status != http.StatusNotFound || res.code != "not_found" {
+			t.Errorf("GET %s: %d %q, want 404 not_found", path, res.status, res.body)
+		}
 	}
 	for _, path := range []string{"/no/such/page", "/r/a/b", "/js/"} {
 		code, body, hdr := ts.get(t, path, "", nil)
