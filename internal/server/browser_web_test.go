@@ -83,7 +83,7 @@ func TestBrowserFormInputs(t *testing.T) {
 	if inLoopbackNetns(t) {
 		return
 	}
-	ts := startServer(t, "")
+	ts := startServerWith(t, "", func(c *Config) { c.Signup = true }) // the sign-up form shows only then
 	_, tok := ts.createUser(t, "huda")
 	browser := newBrowser(t)
 	log := &browserLog{}
