@@ -19,6 +19,7 @@ const (
 )
 
 func (a *API) routeAccounts(m *http.ServeMux) {
+	m.HandleFunc("GET /api/v1/signup", a.handle(a.signupInfo))
 	m.HandleFunc("POST /api/v1/signup", a.handle(a.signupUser))
 	m.HandleFunc("POST /api/v1/login", a.handle(a.login))
 	m.HandleFunc("POST /api/v1/logout", a.handle(a.logout))
@@ -104,6 +105,12 @@ type credentials struct {
 func setSession(w http.ResponseWriter, r *http.Request, secret string) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", MaxAge: int(account.SessionTTL.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+}
+
+// signupInfo tells a client whether to offer sign-up.
+func (a *API) signupInfo(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]bool{"enabled": a.acc.SignupEnabled()})
+	return nil
 }
 
 func (a *API) signupUser(w http.ResponseWriter, r *http.Request) error {

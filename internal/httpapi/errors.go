@@ -23,8 +23,8 @@ func errorf(status int, code, message string) *apiError { return apierror.New(st
 
 // Errors shared by several handlers.
 var (
-	errUnauthorized  = errorf(http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
-	errForbidden     = errorf(http.StatusForbidden, "forbidden", "your token does not allow this in this room")
+	errUnauthorized  = errorf(http.StatusUnauthorized, "unauthorized", "sign in: a valid session or bearer token is required")
+	errForbidden     = errorf(http.StatusForbidden, "forbidden", "you may not do this in this room")
 	errRoomNotFound  = errorf(http.StatusNotFound, "room_not_found", "no room has this id")
 	errRoomEnded     = errorf(http.StatusGone, "room_ended", "the room has ended")
 	errRoomNotLive   = errorf(http.StatusConflict, "room_not_live", "the room has not started yet")

@@ -32,10 +32,40 @@ func chromiumPath() string {
 	return ""
 }
 
-// browserLog keeps what pages print, shown when a test fails.
+// browserLog keeps what pages print, shown when a test fails, and the
+// Content-Security-Policy violations each tab reports.
 type browserLog struct {
 	mu    sync.Mutex
 	lines []string
+	csp   map[string][]string // tab name → violation reports
+	// cspExpected names the tabs that provoke violations on purpose.
+	cspExpected map[string]bool
+}
+
+func (l *browserLog) addCSP(tab, s string) {
+	l.mu.Lock()
+	if l.csp == nil {
+		l.csp = map[string][]string{}
+	}
+	l.csp[tab] = append(l.csp[tab], s)
+	l.mu.Unlock()
+}
+
+// cspViolations are the violations tab reported so far.
+func (l *browserLog) cspViolations(tab string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.csp[tab]...)
+}
+
+// expectCSP marks a tab that provokes violations on purpose.
+func (l *browserLog) expectCSP(tab string) {
+	l.mu.Lock()
+	if l.cspExpected == nil {
+		l.cspExpected = map[string]bool{}
+	}
+	l.cspExpected[tab] = true
+	l.mu.Unlock()
 }
 
 func (l *browserLog) add(s string) {
@@ -99,7 +129,8 @@ func newBrowser(t *testing.T) context.Context {
 }
 
 // newTab opens a tab in its own browser context (separate storage and
-// cookies: a different user), recording its console into log.
+// cookies: a different user), recording its console into log. The test
+// fails if a page of the tab reports a Content-Security-Policy violation.
 func newTab(t *testing.T, browser context.Context, name string, log *browserLog) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
@@ -138,8 +169,19 @@ func newTab(t *testing.T, browser context.Context, name string, log *browserLog)
 				return
 			}
 			log.add(fmt.Sprintf("[%s] %s", name, m))
+			if strings.Contains(m.Text, "Content Security Policy") {
+				log.addCSP(name, m.Text)
+			}
 		}
 	}()
+	t.Cleanup(func() {
+		log.mu.Lock()
+		expected := log.cspExpected[name]
+		log.mu.Unlock()
+		if v := log.cspViolations(name); len(v) > 0 && !expected {
+			t.Errorf("tab %s: Content-Security-Policy violations: %q", name, v)
+		}
+	})
 	return ctx
 }
 

@@ -267,6 +267,7 @@ func TestBrowserHomeAndModeration(t *testing.T) {
 		waitFor(`window.majlisPlayer?.stats().state === "removed" && document.querySelector("[data-testid=state]")?.classList.contains("badge-removed")`, 10*time.Second))
 
 	moderator := newTab(t, browser, "moderator", log)
+	answerDialogs(t, moderator, true) // "End the room for everyone?"
 	signIn(t, moderator, ts, mod.Token, "/", log)
 	row := fmt.Sprintf(`li[data-room=%q]`, roomID)
 	// The home page lists the live room from the server (this browser never opened it).

@@ -4,7 +4,8 @@
 //
 // The app routes in the browser; the handler answers its paths (/r/{id},
 // /studio/{id}, /c/{id}, /mod, /signin, /signup) with index.html so that links and
-// reloads work, and serves everything else as files.
+// reloads work, serves the files of the tree, and answers any other path
+// with index.html and status 404 (the app then shows its not-found page).
 package web
 
 import (
@@ -40,10 +41,24 @@ func appPath(path string) bool {
 	return false
 }
 
+// contentSecurityPolicy allows the app's own files and nothing inline: no
+// inline script or style (views set styles through the CSSOM, which the
+// policy allows), no plugins, no framing. Listen streams may come from an
+// edge or a CDN named in the join answer (absolute URLs on any host), hence
+// the scheme sources for connect-src and media-src; blob: carries hls.js's
+// Media Source buffers.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"font-src 'self'; connect-src 'self' http: https: ws: wss:; media-src 'self' blob: http: https:; " +
+	"worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
 // Handler serves the web app.
 func Handler() http.Handler {
 	files := Files()
 	fileServer := http.FileServerFS(files)
+	index, err := fs.ReadFile(files, "index.html")
+	if err != nil {
+		panic(err) // the embedded tree always has index.html
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -51,15 +66,36 @@ func Handler() http.Handler {
 			return
 		}
 		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY") // frame-ancestors for browsers without CSP 2
 		// The app is small and changes with the binary: revalidate rather than cache stale code.
 		h.Set("Cache-Control", "no-cache")
 		if appPath(r.URL.Path) {
-			h.Set("X-Frame-Options", "DENY")
 			http.ServeFileFS(w, r, files, "index.html")
+			return
+		}
+		if !isFile(files, r.URL.Path) {
+			// The app's own not-found page (its router shows it), with the status.
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusNotFound)
+			if r.Method == http.MethodGet {
+				w.Write(index)
+			}
 			return
 		}
 		fileServer.ServeHTTP(w, r)
 	})
+}
+
+// isFile reports whether path names a file of the tree (not a folder: the
+// app lists none).
+func isFile(files fs.FS, path string) bool {
+	name := strings.TrimPrefix(path, "/")
+	if name == "" || !fs.ValidPath(name) {
+		return false
+	}
+	st, err := fs.Stat(files, name)
+	return err == nil && !st.IsDir()
 }

@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 func loadDict(t *testing.T, lang string) map[string]string {
@@ -33,10 +35,81 @@ func placeholders(s string) string {
 	return strings.Join(p, ",")
 }
 
-// Every key exists in both languages, with the same placeholders and no empty text.
+// pluralForms are the forms (CLDR plural categories, as Intl.PluralRules
+// selects them) each language's counted texts (key.one, key.other…) have.
+var pluralForms = map[string][]string{
+	"en": {"one", "other"},
+	"ar": {"zero", "one", "two", "few", "many", "other"},
+}
+
+// pluralKey reports the counted text a key is a form of ("room.listeners"
+// for "room.listeners.few").
+func pluralKey(k string) (string, bool) {
+	i := strings.LastIndex(k, ".")
+	if i < 0 {
+		return "", false
+	}
+	switch k[i+1:] {
+	case "zero", "one", "two", "few", "many", "other":
+		return k[:i], true
+	}
+	return "", false
+}
+
+// Counted texts have every plural form of each language, each with no
+// placeholder the other form lacks, and nothing else ({n} may be spelt out:
+// "مستمع واحد").
+func TestPluralForms(t *testing.T) {
+	counted := map[string]bool{}
+	for _, lang := range []string{"en", "ar"} {
+		for k := range loadDict(t, lang) {
+			if base, ok := pluralKey(k); ok {
+				counted[base] = true
+			}
+		}
+	}
+	if !counted["room.listeners"] {
+		t.Fatalf("room.listeners is not a counted text")
+	}
+	for _, lang := range []string{"en", "ar"} {
+		d := loadDict(t, lang)
+		for base := range counted {
+			other := placeholders(d[base+".other"])
+			for _, f := range pluralForms[lang] {
+				v, ok := d[base+"."+f]
+				if !ok || strings.TrimSpace(v) == "" {
+					t.Errorf("%s.json lacks %s.%s", lang, base, f)
+					continue
+				}
+				for _, p := range strings.Split(placeholders(v), ",") {
+					if p != "" && !strings.Contains(other, p) {
+						t.Errorf("%s.json %s.%s has %s, which %s.other lacks", lang, base, f, p, base)
+					}
+				}
+			}
+			if _, ok := d[base]; ok {
+				t.Errorf("%s.json has %s besides its plural forms", lang, base)
+			}
+		}
+		for k := range d {
+			if base, ok := pluralKey(k); ok && !slices.Contains(pluralForms[lang], k[len(base)+1:]) {
+				t.Errorf("%s.json has %s: %s has no such plural form", lang, k, lang)
+			}
+		}
+	}
+	if en, ar := placeholders(loadDict(t, "en")["room.listeners.other"]), placeholders(loadDict(t, "ar")["room.listeners.other"]); en != ar {
+		t.Errorf("room.listeners.other placeholders differ: en %q, ar %q", en, ar)
+	}
+}
+
+// Every key exists in both languages, with the same placeholders and no
+// empty text (the plural forms of counted texts: TestPluralForms).
 func TestTranslationsComplete(t *testing.T) {
 	en, ar := loadDict(t, "en"), loadDict(t, "ar")
 	for k, v := range en {
+		if _, ok := pluralKey(k); ok {
+			continue
+		}
 		a, ok := ar[k]
 		if !ok {
 			t.Errorf("ar.json lacks %q", k)
@@ -50,6 +123,9 @@ func TestTranslationsComplete(t *testing.T) {
 		}
 	}
 	for k := range ar {
+		if _, ok := pluralKey(k); ok {
+			continue
+		}
 		if _, ok := en[k]; !ok {
 			t.Errorf("en.json lacks %q", k)
 		}
@@ -61,6 +137,7 @@ func TestKeysUsedAreTranslated(t *testing.T) {
 	en := loadDict(t, "en")
 	used := regexp.MustCompile(`(?:\bt\(\s*"|data-i18n(?:-label|-ph)?=")([a-z][a-z0-9_.]*)"`)
 	dynamic := regexp.MustCompile("t\\(`([a-z.]+)\\$\\{")
+	counted := regexp.MustCompile(`\btn\(\s*"([a-z][a-z0-9_.]*)"`)
 	n := 0
 	fs.WalkDir(Files(), ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".js") || strings.HasSuffix(path, ".html")) {
@@ -71,6 +148,12 @@ func TestKeysUsedAreTranslated(t *testing.T) {
 			n++
 			if _, ok := en[m[1]]; !ok {
 				t.Errorf("%s uses untranslated key %q", path, m[1])
+			}
+		}
+		for _, m := range counted.FindAllStringSubmatch(string(b), -1) {
+			n++
+			if _, ok := en[m[1]+".other"]; !ok {
+				t.Errorf("%s counts with untranslated key %q", path, m[1])
 			}
 		}
 		for _, m := range dynamic.FindAllStringSubmatch(string(b), -1) {
@@ -112,8 +195,9 @@ func TestRoutes(t *testing.T) {
 		{"/js/app.js", "text/javascript", 200, "import"},
 		{"/i18n/ar.json", "application/json", 200, "studio.title"},
 		{"/app.css", "text/css", 200, "inline-size"},
-		{"/r/a/b", "text/plain", 404, ""},
-		{"/nope.txt", "text/plain", 404, ""},
+		{"/r/a/b", "text/html", 404, `id="main"`},
+		{"/nope.txt", "text/html", 404, `id="main"`},
+		{"/js/", "text/html", 404, `id="main"`},
 	} {
 		resp, err := http.Get(srv.URL + tc.path)
 		if err != nil {
@@ -137,4 +221,57 @@ func TestCSSLogical(t *testing.T) {
 	if m := bad.FindAllString(string(b), -1); len(m) > 0 {
 		t.Errorf("physical properties in app.css: %q", m)
 	}
+}
+
+// Every answer of the app carries the security headers; the policy allows
+// no inline script or style and no framing.
+func TestSecurityHeaders(t *testing.T) {
+	srv := httptest.NewServer(Handler())
+	defer srv.Close()
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, path := range []string{"/", "/r/abc", "/signin", "/js/app.js", "/app.css", "/i18n/en.json", "/no/such/page"} {
+		resp, err := client.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h := resp.Header
+		csp := h.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'self'", "script-src 'self'", "style-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("GET %s: Content-Security-Policy %q lacks %q", path, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-") {
+			t.Errorf("GET %s: Content-Security-Policy %q allows unsafe sources", path, csp)
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" || h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("GET %s: nosniff %q, Referrer-Policy %q, X-Frame-Options %q", path, h.Get("X-Content-Type-Options"), h.Get("Referrer-Policy"), h.Get("X-Frame-Options"))
+		}
+	}
+}
+
+// The app has nothing inline that the policy would refuse: no script
+// without src, no <style>, no style attributes (the views set styles
+// through the CSSOM, which the policy allows).
+func TestNoInlineCode(t *testing.T) {
+	bad := regexp.MustCompile(`<script(?:\s[^>]*)?>\s*[^<\s]|<script(?:\s(?:[^s>]|s[^r>])*)?>|<style|\sstyle=|\son[a-z]+=|javascript:`)
+	attr := regexp.MustCompile(`setAttribute\(\s*"style"|\{[^}]*\bstyle:|innerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function`)
+	fs.WalkDir(Files(), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(path, "vendor/") {
+			return err
+		}
+		b, _ := fs.ReadFile(Files(), path)
+		switch {
+		case strings.HasSuffix(path, ".html"):
+			if m := bad.FindAllString(string(b), -1); len(m) > 0 {
+				t.Errorf("%s has inline code: %q", path, m)
+			}
+		case strings.HasSuffix(path, ".js"):
+			if m := attr.FindAllString(string(b), -1); len(m) > 0 {
+				t.Errorf("%s sets inline styles or markup: %q", path, m)
+			}
+		}
+		return nil
+	})
 }

@@ -22,6 +22,13 @@ export async function loadMe() {
 
 export function setMe(u) { me = u; meKnown = true; }
 
+// Whether the server takes self sign-up (GET /signup); false when unknown.
+let signup = false;
+export function signupEnabled() { return signup; }
+export async function loadSignup() {
+  try { signup = (await call("GET", "/signup")).enabled === true; } catch { signup = false; }
+}
+
 export class APIError extends Error {
   constructor(status, code, message, retryAfter) {
     super(message || code);

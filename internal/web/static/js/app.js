@@ -1,13 +1,14 @@
 // The majlis web app: a small router over /, /r/{id}, /studio/{id}, /c/{id},
 // /mod, /signin and /signup. Views build DOM with h(); every string goes through t().
 import * as i18n from "./i18n.js";
-import { t } from "./i18n.js";
+import { t, tn, isolate } from "./i18n.js";
 import * as api from "./api.js";
 import { Player } from "./player.js";
 import { Publisher } from "./publisher.js";
 import { RoomFeed } from "./feed.js";
 import { recBadge, replaySection, clipButton, hostRecording, viewClip } from "./recording.js";
 import { h } from "./dom.js";
+import { errorText } from "./errors.js";
 
 const pollMs = 2000;
 // The server's reaction set (GET /api/v1/reactions, internal/room.Reactions),
@@ -47,7 +48,7 @@ function setMeter(el, rms) {
 }
 
 function errorBox(e) {
-  return h("p", { class: "error", role: "alert" }, t("common.error", { message: e.message || String(e) }));
+  return h("p", { class: "error", role: "alert" }, errorText(e));
 }
 
 // ---- home ----------------------------------------------------------------
@@ -89,11 +90,11 @@ function viewHome() {
     root.append(h("section", { class: "card stack", "aria-labelledby": `${state}-h` }, h("h2", { id: `${state}-h` }, t(`home.${state}`)), ul));
     api.listRooms(state).then((rooms) => {
       ul.replaceChildren(...(rooms.length ? rooms.map((r) => h("li", { class: "row", "data-room": r.id },
-        h("a", { href: `/r/${encodeURIComponent(r.id)}` }, r.title), stateBadge(r.state),
-        state === "live" ? h("span", { class: "count" }, t("room.listeners", { n: r.listeners || 0 }))
+        h("a", { href: `/r/${encodeURIComponent(r.id)}`, dir: "auto" }, r.title), stateBadge(r.state),
+        state === "live" ? h("span", { class: "count" }, tn("room.listeners", r.listeners || 0))
           : h("span", { class: "muted" }, r.scheduled_at ? new Date(r.scheduled_at).toLocaleString(i18n.current()) : "")))
         : [h("li", { class: "muted" }, t(`home.${state}.empty`))]));
-    }, (e) => ul.replaceChildren(h("li", { class: "muted" }, t("common.error", { message: e.message }))));
+    }, (e) => ul.replaceChildren(h("li", { class: "muted" }, errorText(e))));
   }
 
   const list = h("ul", { class: "rooms", "data-testid": "rooms" });
@@ -102,7 +103,7 @@ function viewHome() {
   if (recent.length === 0) list.append(h("li", { class: "muted" }, t("home.recent.empty")));
   for (const r of recent) {
     const badge = h("span");
-    list.append(h("li", {}, h("a", { href: `/r/${encodeURIComponent(r.id)}` }, r.title || r.id), " ", badge));
+    list.append(h("li", {}, h("a", { href: `/r/${encodeURIComponent(r.id)}`, dir: "auto" }, r.title || r.id), " ", badge));
     api.getRoom(r.id).then((room) => badge.replaceWith(stateBadge(room.state)), () => {});
   }
   return root;
@@ -122,7 +123,7 @@ function stageList(view, loud, controls) {
     const speaking = loud && m.publishing && !m.muted;
     ul.append(h("li", { class: speaking ? "speaker speaking" : "speaker", "data-user": m.id },
       h("span", { class: "avatar", "aria-hidden": "true" }, String(m.name || m.id).slice(0, 1).toUpperCase()),
-      h("span", { class: "name" }, m.name || m.id),
+      h("bdi", { class: "name", dir: "auto" }, m.name || m.id),
       h("span", { class: "muted small" }, roleLabel(m.role), m.muted ? ` · ${t("room.muted")}` : "", !m.publishing ? ` · ${t("room.offstage")}` : ""),
       speaking ? h("span", { class: "sr-only" }, t("room.speaking")) : null,
       controls ? controls(m) : null));
@@ -133,7 +134,7 @@ function stageList(view, loud, controls) {
 function pinBox(view) {
   if (!view || !view.pin) return h("p", { class: "pinned", hidden: true });
   return h("p", { class: "pinned", "data-testid": "pin" }, h("strong", {}, t("room.pinned") + ": "),
-    h("a", { href: view.pin, rel: "noopener noreferrer nofollow", target: "_blank" }, view.pin));
+    h("a", { href: view.pin, rel: "noopener noreferrer nofollow", target: "_blank", dir: "ltr" }, view.pin));
 }
 
 function reactionLine(totals) {
@@ -143,12 +144,12 @@ function reactionLine(totals) {
 }
 
 function viewRoom(id) {
-  const title = h("h1", { id: "room-title" }, t("common.loading"));
+  const title = h("h1", { id: "room-title", dir: "auto" }, t("common.loading"));
   const badge = h("span");
   const count = h("span", { class: "count", "aria-live": "polite", "data-testid": "listeners" });
   const stageBox = h("div");
   const pinSlot = h("div");
-  const desc = h("p", { class: "description" });
+  const desc = h("p", { class: "description", dir: "auto" });
   const notice = h("p", { class: "notice", "aria-live": "polite", "data-testid": "notice" });
   const status = h("p", { class: "muted", "aria-live": "polite", "data-testid": "player-status" }, t("player.stopped"));
   const level = meter(t("player.level"), "program-level");
@@ -166,16 +167,22 @@ function viewRoom(id) {
       connecting: t("player.connecting"), playing: t("player.playing"), stopped: t("player.stopped"),
       reconnecting: t("player.reconnecting", { s: info.seconds || 1 }),
       waiting: info.pow ? t("room.waiting.pow") : t("room.waiting.body") + (info.position !== undefined ? " " + t("room.waiting.position", { n: info.position }) : ""),
-      notfound: t("state.notfound"),
       scheduled: t("room.scheduled.body"), ended: t("room.ended.body"), removed: t("room.removed.body"),
     }[state] || "";
     status.textContent = msg;
+    if (state === "notfound") { notFound(); return; }
     if (state === "waiting") badge.replaceChildren(stateBadge("waiting"));
     if (state === "removed") removed = true;
     if (state === "ended" || state === "removed") { badge.replaceChildren(stateBadge(state)); play.disabled = true; }
-    play.textContent = player.running ? t("player.stop") : t("player.play");
-    play.setAttribute("aria-pressed", player.running ? "true" : "false");
+    playLabel();
   });
+  // playLabel: Play; Stop while it plays or connects; while a scheduled room
+  // has not started, that it waits (pressing again stops waiting).
+  function playLabel() {
+    const waits = player.running && (player.s.state === "scheduled" || (view && view.state === "scheduled"));
+    play.textContent = !player.running ? t("player.play") : waits ? t("player.waitstart") : t("player.stop");
+    play.setAttribute("aria-pressed", player.running ? "true" : "false");
+  }
   window.majlisPlayer = { stats: () => player.stats(), player };
   const play = h("button", { class: "play", id: "play", "aria-pressed": "false", onclick: () => {
     if (player.running) player.stop(); else player.start();
@@ -195,7 +202,7 @@ function viewRoom(id) {
     if (me && live) {
       parts.push(h("section", { class: "card stack", "aria-labelledby": "react-h" }, h("h2", { id: "react-h" }, t("react.title")),
         h("div", { class: "row" }, (reactionSet || []).map((em) => h("button", { class: "react", "data-emoji": em, "aria-label": t("react.send", { emoji: em }),
-          onclick: () => api.call("POST", `/rooms/${encodeURIComponent(id)}/reactions`, { emoji: em }).catch((e) => { status.textContent = t("common.error", { message: e.message }); }) }, em))),
+          onclick: () => api.call("POST", `/rooms/${encodeURIComponent(id)}/reactions`, { emoji: em }).catch((e) => { status.textContent = errorText(e); }) }, em))),
         totalsSlot));
       parts.push(clipButton(id));
       const onStage = view.stage.some((m) => m.id === me.id);
@@ -204,7 +211,7 @@ function viewRoom(id) {
         parts.push(h("p", {}, h("a", { href: `/studio/${encodeURIComponent(id)}`, id: "to-studio" }, t("room.studio"))));
       } else {
         parts.push(h("div", { class: "row" }, h("button", { id: "request-speak", "aria-pressed": requested ? "true" : "false", onclick: async () => {
-          try { await api.call(requested ? "DELETE" : "POST", `/rooms/${encodeURIComponent(id)}/requests`); feed.soon(); } catch (e) { status.textContent = t("common.error", { message: e.message }); }
+          try { await api.call(requested ? "DELETE" : "POST", `/rooms/${encodeURIComponent(id)}/requests`); feed.soon(); } catch (e) { status.textContent = errorText(e); }
         } }, requested ? t("speak.cancel") : t("speak.request")), requested ? h("span", { class: "muted", "data-testid": "request-state" }, t("speak.requested")) : null));
       }
     } else if (!me && live) {
@@ -214,19 +221,20 @@ function viewRoom(id) {
   }
 
   const feed = new RoomFeed(id, (v) => {
-    if (!v) { title.textContent = t("state.notfound"); badge.replaceChildren(); return; }
+    if (!v) { notFound(); return; }
     view = v;
     api.remember(v);
     title.textContent = v.title;
     document.title = `${v.title} · ${t("app.name")}`;
     if (!removed && player.s.state !== "waiting") badge.replaceChildren(stateBadge(v.state));
-    count.textContent = t("room.listeners", { n: (v.counts && v.counts.listeners) || 0 });
+    count.textContent = tn("room.listeners", (v.counts && v.counts.listeners) || 0);
     if (v.state === "live") player.wake();
     desc.textContent = v.description || "";
     desc.hidden = !v.description;
     const when = v.scheduled_at ? new Date(v.scheduled_at).toLocaleString(i18n.current(), { dateStyle: "full", timeStyle: "short" }) : "";
     notice.textContent = v.state === "scheduled" ? t("room.scheduled.body") + (when ? " " + t("room.scheduled.at", { when }) : "") : v.state === "ended" ? t("room.ended.body") : "";
     play.disabled = v.state === "ended" || removed;
+    playLabel();
     pinSlot.replaceChildren(pinBox(v));
     recSlot.replaceChildren(recBadge(v));
     if (v.state === "ended" && !replaySlot.childElementCount) replaySlot.append(replaySection(id));
@@ -247,6 +255,15 @@ function viewRoom(id) {
   });
   feed.start();
   onLeave(() => feed.stop());
+  // notFound replaces the page by what an unknown room is: nothing to play.
+  function notFound() {
+    feed.stop();
+    player.stop();
+    clearInterval(levelTimer);
+    document.title = `${t("state.notfound")} · ${t("app.name")}`;
+    page.replaceChildren(h("h1", {}, t("state.notfound")), h("p", {}, t("room.notfound.body")),
+      h("p", {}, h("a", { href: "/" }, t("notfound.home"))));
+  }
   let stageKey = "";
   function renderStage() {
     const loud = player.running && player.s.level > 0.01;
@@ -261,12 +278,13 @@ function viewRoom(id) {
   }, 250);
   onLeave(() => clearInterval(levelTimer));
 
-  return h("section", { class: "stack room" },
+  const page = h("section", { class: "stack room" },
     h("header", { class: "room-head" }, title, h("div", { class: "row" }, badge, recSlot, count)),
     desc, notice, pinSlot, replaySlot,
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
     h("section", { class: "card stack player" }, h("div", { class: "row" }, play, status), level),
     extras);
+  return page;
 }
 
 // ---- studio --------------------------------------------------------------
@@ -274,7 +292,7 @@ function viewRoom(id) {
 function viewStudio(id) {
   if (!api.signedIn()) return h("section", { class: "stack" }, h("h1", {}, t("studio.title")), h("p", {}, h("a", { href: "/signin?next=" + encodeURIComponent(location.pathname) }, t("studio.signin"))));
   const me = api.user();
-  const title = h("h1", {}, t("common.loading"));
+  const title = h("h1", { dir: "auto" }, t("common.loading"));
   const badge = h("span");
   const count = h("span", { class: "count", "aria-live": "polite", "data-testid": "listeners" });
   const out = h("div", { "aria-live": "assertive" });
@@ -299,7 +317,7 @@ function viewStudio(id) {
   const pub = new Publisher(id, (state, info) => {
     status.textContent = {
       idle: t("studio.status.idle"), connecting: t("studio.status.connecting"), live: t("studio.status.live"),
-      muted: t("studio.status.muted"), denied: t("studio.mic.denied"), failed: t("studio.status.failed", { message: info.message || "" }),
+      muted: t("studio.status.muted"), denied: t("studio.mic.denied"), failed: t("studio.status.failed", { message: errorText(info.error || new TypeError()) }),
     }[state] || "";
     const on = state === "live" || state === "muted" || state === "connecting";
     golive.textContent = on ? t("studio.leave") : t("studio.golive");
@@ -314,7 +332,9 @@ function viewStudio(id) {
   const act = (method, path, body) => async () => {
     try {
       const v = await api.call(method, `/rooms/${rid}${path}`, body);
-      if (v && v.stage) feed.set(v); else feed.soon();
+      // Actions on the stage answer the room's state view; start and end
+      // answer the room itself (no counts): refetch the view then.
+      if (v && v.stage && v.counts) feed.set(v); else feed.soon();
       out.replaceChildren();
     } catch (e) { out.replaceChildren(errorBox(e)); }
   };
@@ -336,7 +356,8 @@ function viewStudio(id) {
 
   // Moderation controls, shown to the host and co-hosts (and platform admins
   // and moderators) when the server has room roles.
-  const myRole = () => ((view && view.stage.find((m) => me && m.id === me.id)) || {}).role || "";
+  // The host holds the room whether or not they are on the stage now.
+  const myRole = () => (view && me && view.host === me.id ? "host" : ((view && view.stage.find((m) => me && m.id === me.id)) || {}).role || "");
   const canRun = () => myRole() === "host" || myRole() === "cohost" || (me && (me.role === "admin" || me.role === "moderator"));
   const canModerate = () => view && feed.hasState && canRun();
   const leaveRole = h("button", { id: "leave-role", hidden: true, onclick: () => { pub.stop(); act("DELETE", "/speakers/me")(); } }, t("studio.leaverole"));
@@ -347,7 +368,7 @@ function viewStudio(id) {
       h("button", { "data-action": "audience", onclick: act("DELETE", `/speakers/${u}`) }, t("studio.audience")),
       h("button", { "data-action": "mute", "aria-pressed": m.forced_mute ? "true" : "false", onclick: act("POST", `/members/${u}/mute`, { muted: !m.forced_mute }) }, m.forced_mute ? t("studio.forceunmute") : t("studio.forcemute")),
       m.role !== "cohost" ? h("button", { "data-action": "cohost", onclick: act("POST", `/cohosts/${u}`) }, t("studio.cohost")) : null,
-      h("button", { class: "danger", "data-action": "remove", onclick: () => { if (confirm(t("studio.remove.confirm", { name: m.name || m.id }))) act("POST", `/blocks/${u}`)(); } }, t("studio.remove")));
+      h("button", { class: "danger", "data-action": "remove", onclick: () => { if (confirm(t("studio.remove.confirm", { name: isolate(m.name || m.id) }))) act("POST", `/blocks/${u}`)(); } }, t("studio.remove")));
   };
 
   function renderManage() {
@@ -358,7 +379,7 @@ function viewStudio(id) {
       requestsKey = rk;
       requestsBox.replaceChildren(reqs.length === 0 ? h("p", { class: "muted" }, t("studio.requests.empty")) :
       h("ul", { class: "requests", "data-testid": "requests" }, reqs.map((r) => h("li", { class: "row", "data-user": r.id },
-        h("span", { class: "name" }, r.name || r.id),
+        h("bdi", { class: "name", dir: "auto" }, r.name || r.id),
         h("button", { class: "primary", "data-action": "approve", onclick: act("POST", `/requests/${encodeURIComponent(r.id)}/approve`) }, t("studio.approve")),
         h("button", { "data-action": "deny", onclick: act("POST", `/requests/${encodeURIComponent(r.id)}/deny`) }, t("studio.deny"))))));
     }
@@ -369,7 +390,8 @@ function viewStudio(id) {
       h("dt", {}, t("studio.counts.unique")), h("dd", {}, (c.unique || 0).toLocaleString(i18n.current()))));
     if (manage.childElementCount) return; // the forms keep what is being typed
     const inviteIn = h("input", { id: "invite-user", required: true, autocomplete: "off" });
-    const pinIn = h("input", { id: "pin-url", type: "url", required: true, placeholder: "https://" });
+    // Links read left to right in either language (the placeholder too).
+    const pinIn = h("input", { id: "pin-url", type: "url", required: true, placeholder: "https://", dir: "ltr" });
     manage.replaceChildren(
       h("section", { class: "card stack", "aria-labelledby": "req-h" }, h("h2", { id: "req-h" }, t("studio.requests")), requestsBox),
       h("section", { class: "card stack", "aria-labelledby": "counts-h" }, h("h2", { id: "counts-h" }, t("studio.counts")), countsBox, h("h3", {}, t("studio.reactions")), totalsSlot),
@@ -382,19 +404,31 @@ function viewStudio(id) {
           h("button", { type: "button", onclick: act("DELETE", "/pin") }, t("studio.unpin")))));
   }
 
+  const micCard = h("section", { class: "card stack", "aria-labelledby": "mic-h", hidden: true }, h("h2", { id: "mic-h" }, t("studio.mic")),
+    h("div", { class: "row" }, golive, mute), level, status,
+    h("p", { class: "notice", "data-testid": "rec-notice", "aria-live": "polite" }, recNotice),
+    h("p", { class: "muted small", "data-testid": "evidence-notice" }, t("rec.notice")));
+  const offStage = h("p", { class: "card", "data-testid": "not-on-stage", hidden: true }, t("studio.notonstage"), " ",
+    h("a", { href: `/r/${encodeURIComponent(id)}` }, t("studio.listen")));
+
   const feed = new RoomFeed(id, (v) => {
-    if (!v) { title.textContent = t("state.notfound"); return; }
+    if (!v) { title.textContent = t("state.notfound"); micCard.hidden = offStage.hidden = true; return; }
     view = v;
     api.remember(v);
     title.textContent = v.title;
     document.title = `${t("studio.title")}: ${v.title} · ${t("app.name")}`;
     badge.replaceChildren(stateBadge(v.state));
-    count.textContent = t("room.listeners", { n: (v.counts && v.counts.listeners) || 0 });
+    count.textContent = tn("room.listeners", (v.counts && v.counts.listeners) || 0);
     const runs = !feed.hasState || canRun();
     start.hidden = v.state !== "scheduled" || !runs;
     end.hidden = v.state === "ended" || !runs;
     const role = myRole();
     leaveRole.hidden = !(role === "speaker" || role === "cohost");
+    // Only members of the stage publish (room decides; without the state
+    // endpoint the page cannot tell, and offers it).
+    const canPublish = !feed.hasState || role === "host" || role === "cohost" || role === "speaker";
+    micCard.hidden = !canPublish && !pub.pc;
+    offStage.hidden = !micCard.hidden;
     const mine = v.stage.find((m) => me && m.id === me.id);
     if (mine && mine.forced_mute) {
       pub.setMuted(true);
@@ -425,22 +459,27 @@ function viewStudio(id) {
   return h("section", { class: "stack studio" },
     h("header", { class: "room-head" }, h("p", { class: "muted" }, t("studio.title")), title, h("div", { class: "row" }, badge, recSlot, count)),
     h("div", { class: "row" }, start, end, leaveRole), out,
-    h("section", { class: "card stack", "aria-labelledby": "mic-h" }, h("h2", { id: "mic-h" }, t("studio.mic")),
-      h("div", { class: "row" }, golive, mute), level, status,
-      h("p", { class: "notice", "data-testid": "rec-notice", "aria-live": "polite" }, recNotice),
-      h("p", { class: "muted small", "data-testid": "evidence-notice" }, t("rec.notice"))),
+    micCard, offStage,
     recCard,
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
     manage,
     h("section", { class: "card stack", "aria-labelledby": "link-h" }, h("h2", { id: "link-h" }, t("studio.listen.link")),
-      h("div", { class: "row" }, h("a", { href: link, "data-testid": "listen-link" }, link), copy)));
+      h("div", { class: "row" }, h("a", { href: link, "data-testid": "listen-link", dir: "ltr" }, link), copy)));
 }
 
 // ---- moderation ----------------------------------------------------------
 
+// isStaff: the signed-in user is a platform moderator or admin (the server
+// decides every action; the page only leaves out what would be refused).
+function isStaff() {
+  const me = api.user();
+  return !!me && (me.role === "admin" || me.role === "moderator");
+}
+
 function viewMod() {
   const root = h("section", { class: "stack" }, h("h1", {}, t("mod.title")));
   if (!api.signedIn()) { root.append(h("p", {}, h("a", { href: "/signin?next=/mod" }, t("mod.signin")))); return root; }
+  if (!isStaff()) { root.append(h("p", { class: "card" }, t("mod.forbidden"))); return root; }
   const list = h("ul", { class: "rooms", "data-testid": "mod-rooms" });
   const out = h("div", { "aria-live": "assertive" });
   const idIn = h("input", { id: "mod-room", required: true, autocomplete: "off" });
@@ -452,10 +491,11 @@ function viewMod() {
       try {
         const r = await api.getRoom(rid);
         if (r.state === "ended") continue;
-        rows.push(h("li", { class: "row", "data-room": r.id }, h("a", { href: `/r/${encodeURIComponent(r.id)}` }, r.title), stateBadge(r.state),
-          h("span", { class: "count" }, t("room.listeners", { n: r.listeners || 0 })),
+        rows.push(h("li", { class: "row", "data-room": r.id }, h("a", { href: `/r/${encodeURIComponent(r.id)}`, dir: "auto" }, r.title), stateBadge(r.state),
+          h("span", { class: "count" }, tn("room.listeners", r.listeners || 0)),
           h("a", { href: `/studio/${encodeURIComponent(r.id)}` }, t("mod.moderate")),
           h("button", { class: "danger", onclick: async () => {
+            if (!confirm(t("studio.end.confirm"))) return;
             try { await api.call("POST", `/rooms/${encodeURIComponent(r.id)}/end`); refresh(); } catch (e) { out.replaceChildren(errorBox(e)); }
           } }, t("mod.end"))));
       } catch { /* gone */ }
@@ -505,7 +545,8 @@ function credentialsForm(kind) {
       const msg = err.code === "signup_disabled" ? t("auth.signup.unavailable")
         : err.code === "busy" ? t("auth.busy", { s: Math.max(1, Math.ceil(err.retryAfter || 1)) })
         : err.code === "name_reserved" ? t("auth.reserved")
-        : t("auth.failed", { message: err.message });
+        : err.code === "bad_credentials" ? t("error.bad_credentials")
+        : t("auth.failed", { message: errorText(err) });
       out.replaceChildren(h("p", { class: "error", role: "alert" }, msg));
     }
   } }, h("label", { for: `${kind}-name` }, t("auth.name")), name, h("label", { for: `${kind}-password` }, t("auth.password")), pw,
@@ -526,12 +567,19 @@ function viewSignin() {
         go(safeNext());
       } }, h("label", { for: "token" }, t("auth.token")), tok, h("p", { class: "muted", id: "token-help" }, t("auth.token.help")),
         h("button", { type: "submit" }, t("auth.submit.signin")))), out,
-    h("p", {}, h("a", { href: "/signup" }, t("nav.signup"))));
+    api.signupEnabled() ? h("p", {}, h("a", { href: "/signup" }, t("nav.signup"))) : null);
 }
 
 function viewSignup() {
-  return h("section", { class: "stack narrow" }, h("h1", {}, t("auth.signup.title")), credentialsForm("signup"),
+  return h("section", { class: "stack narrow" }, h("h1", {}, t("auth.signup.title")),
+    api.signupEnabled() ? credentialsForm("signup") : h("p", { class: "card" }, t("auth.signup.unavailable")),
     h("p", {}, h("a", { href: "/signin" }, t("nav.signin"))));
+}
+
+function viewNotFound() {
+  document.title = `${t("notfound.title")} · ${t("app.name")}`;
+  return h("section", { class: "stack" }, h("h1", {}, t("notfound.title")), h("p", {}, t("notfound.body")),
+    h("p", {}, h("a", { href: "/" }, t("notfound.home"))));
 }
 
 // ---- shell ---------------------------------------------------------------
@@ -555,7 +603,7 @@ function render() {
     const m = path.match(re);
     if (m) { view = v(...m.slice(1).map(decodeURIComponent)); break; }
   }
-  main().replaceChildren(view || h("h1", {}, t("state.notfound")));
+  main().replaceChildren(view || viewNotFound());
   shell();
 }
 
@@ -568,15 +616,16 @@ function go(path) {
 function shell() {
   i18n.apply();
   document.getElementById("signin").hidden = api.signedIn();
-  document.getElementById("signup").hidden = api.signedIn();
+  document.getElementById("signup").hidden = api.signedIn() || !api.signupEnabled();
   document.getElementById("signout").hidden = !api.signedIn();
+  document.getElementById("nav-mod").hidden = !isStaff();
   const sw = document.getElementById("lang");
   sw.textContent = t("lang.switch");
   sw.lang = i18n.other();
 }
 
 async function boot() {
-  await Promise.all([i18n.load(i18n.pickLang()), api.loadMe()]);
+  await Promise.all([i18n.load(i18n.pickLang()), api.loadMe(), api.loadSignup()]);
   document.getElementById("lang").addEventListener("click", async () => {
     const l = i18n.other();
     i18n.setLang(l);

@@ -2,7 +2,7 @@
 // one sendrecv audio transceiver for the microphone plus recvonly ones, so
 // the SFU can forward every other stage member on a slot of its own (the
 // server gives each receivable m-line one other speaker); non-trickle: it waits for ICE gathering, then POSTs the whole offer.
-import { token } from "./api.js";
+import { token, APIError } from "./api.js";
 
 const gatherTimeout = 3000; // ms; post what we have after this
 // Stage seats besides one's own: host + 2 co-hosts + 10 speakers − 1. The
@@ -72,16 +72,16 @@ export class Publisher {
       });
       const body = await res.text();
       if (res.status !== 201) {
-        let msg = res.statusText;
-        try { msg = JSON.parse(body).error.message; } catch { /* not JSON */ }
-        throw new Error(msg);
+        let e = {};
+        try { e = JSON.parse(body).error || {}; } catch { /* not JSON */ }
+        throw new APIError(res.status, e.code || "http_" + res.status, e.message || res.statusText);
       }
       this.location = new URL(res.headers.get("Location"), location.href).href;
       await pc.setRemoteDescription({ type: "answer", sdp: body });
       this.setState(this.s.muted ? "muted" : "live");
     } catch (e) {
       this.stop();
-      this.setState("failed", { message: e.message });
+      this.setState("failed", { message: e.message, error: e });
     }
   }
 

@@ -3,9 +3,10 @@
 // studio and the clip page (/c/{id}). The server's API is docs/api.md's
 // "Recording, replay and clips".
 import * as i18n from "./i18n.js";
-import { t } from "./i18n.js";
+import { t, tn, isolate } from "./i18n.js";
 import * as api from "./api.js";
 import { h } from "./dom.js";
+import { errorText } from "./errors.js";
 
 const rooms = (id) => `/rooms/${encodeURIComponent(id)}`;
 export const speeds = [1, 1.5, 2];
@@ -46,7 +47,7 @@ export function clipButton(id, from) {
       const c = await api.call("POST", `${rooms(id)}/clips`, body);
       out.replaceChildren(h("a", { href: c.page, "data-testid": "clip-link" }, t("clip.made")));
     } catch (e) {
-      out.textContent = e.code === "clips_off" ? t("clip.off") : t("common.error", { message: e.message });
+      out.textContent = e.code === "clips_off" ? t("clip.off") : errorText(e);
     }
   } }, from ? t("clip.here") : t("clip.last"));
   return h("div", { class: "row" }, btn, out);
@@ -57,13 +58,17 @@ export function clipButton(id, from) {
 export function replaySection(id) {
   const box = h("section", { class: "card stack", "aria-labelledby": "replay-h", hidden: true, "data-testid": "replay" },
     h("h2", { id: "replay-h" }, t("replay.title")));
-  api.call("GET", `${rooms(id)}/recording`).then((r) => {
+  // Just after the end the file is still being closed ("recording"): ask
+  // again for a while, as long as the page shows the box.
+  let tries = 0;
+  const load = () => api.call("GET", `${rooms(id)}/recording`).then((r) => {
+    if (r.state === "recording" && tries++ < 20) { setTimeout(() => { if (box.isConnected) load(); }, 1000); return; }
     if (r.state !== "finished" && r.state !== "paused") return;
     // Safari plays HLS natively and Ogg not at all: the HLS VOD rendition there.
     const hls = r.hls && !document.createElement("audio").canPlayType("audio/ogg; codecs=opus") &&
       document.createElement("audio").canPlayType("application/vnd.apple.mpegurl");
     const p = player(hls ? r.hls : `/api/v1${rooms(id)}/recording.ogg`, "replay-audio");
-    box.append(h("p", { class: "muted" }, t("replay.length", { d: mmss(r.duration_s) }), " · ", t("replay.plays", { n: r.plays || 0 })), p.el);
+    box.append(h("p", { class: "muted" }, t("replay.length", { d: mmss(r.duration_s) }), " · ", tn("replay.plays", r.plays || 0)), p.el);
     const chapters = r.chapters || [];
     if (chapters.length) {
       // Speaker turns kept while live: jump to the next one, or to any.
@@ -72,11 +77,12 @@ export function replaySection(id) {
         if (next) p.audio.currentTime = next.t_s;
       } }, t("replay.next"))),
       h("ol", { class: "chapters", "aria-label": t("replay.chapters") }, chapters.map((c) => h("li", {},
-        h("button", { type: "button", class: "link", onclick: () => { p.audio.currentTime = c.t_s; } }, t("replay.chapter", { name: c.name || c.user, t: mmss(c.t_s) }))))));
+        h("button", { type: "button", class: "link", onclick: () => { p.audio.currentTime = c.t_s; } }, t("replay.chapter", { name: isolate(c.name || c.user), t: mmss(c.t_s) }))))));
     }
     if (api.signedIn() && r.clips) box.append(clipButton(id, () => p.audio.currentTime));
     box.hidden = false;
   }, () => {});
+  load();
   return box;
 }
 
@@ -85,7 +91,7 @@ export function hostRecording(id, view, refresh) {
   const out = h("div", { "aria-live": "polite" });
   const card = h("section", { class: "card stack", "aria-labelledby": "rec-h" }, h("h2", { id: "rec-h" }, t("rec.studio.title")));
   const act = async (method, path, body) => {
-    try { await api.call(method, `${rooms(id)}${path}`, body); out.replaceChildren(); refresh(); } catch (e) { out.textContent = t("common.error", { message: e.message }); }
+    try { await api.call(method, `${rooms(id)}${path}`, body); out.replaceChildren(); refresh(); } catch (e) { out.textContent = errorText(e); }
   };
   if (view.state !== "ended") {
     card.append(h("button", { id: "recording-toggle", "aria-pressed": view.recording ? "true" : "false",
@@ -118,7 +124,7 @@ export function viewClip(id) {
     const link = `${location.origin}${c.page}`;
     root.append(h("section", { class: "card stack" }, p.el,
       h("p", { class: "muted" }, t("clip.length", { s: Math.round(c.seconds) }), " · ", h("a", { href: `/r/${encodeURIComponent(c.room)}` }, t("clip.room"))),
-      h("p", {}, t("clip.share"), " ", h("a", { href: link, "data-testid": "clip-share" }, link))));
+      h("p", {}, t("clip.share"), " ", h("a", { href: link, "data-testid": "clip-share", dir: "ltr" }, link))));
   }, (e) => root.append(h("p", { class: "error", role: "alert" }, e.status === 410 ? t("clip.gone") : t("state.notfound"))));
   return root;
 }
