@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net/http"
@@ -19,21 +20,21 @@ func (a *API) routeSafety(m *http.ServeMux) {
 	m.HandleFunc("GET /api/v1/reports/{id}", a.handle(a.reportStatus))
 	m.HandleFunc("GET /api/v1/safety/categories", a.handle(a.safetyCategories))
 	m.HandleFunc("GET /api/v1/safety/notices", a.handle(a.noticeQueue))
-	m.HandleFunc("GET /api/v1/safety/notices/{id}", a.handle(a.getNotice))
-	m.HandleFunc("POST /api/v1/safety/notices/{id}/claim", a.handle(a.claimNotice))
+	m.HandleFunc("GET /api/v1/safety/notices/{id}", a.handle(safetyOn(a, "id", (*safety.Service).Notice)))
+	m.HandleFunc("POST /api/v1/safety/notices/{id}/claim", a.handle(safetyOn(a, "id", (*safety.Service).Claim)))
 	m.HandleFunc("POST /api/v1/safety/notices/{id}/decision", a.handle(a.decideNotice))
 	m.HandleFunc("POST /api/v1/safety/decisions", a.handle(a.decideOwn))
 	m.HandleFunc("GET /api/v1/safety/decisions", a.handle(a.listDecisions))
-	m.HandleFunc("GET /api/v1/safety/decisions/{id}", a.handle(a.getDecision))
+	m.HandleFunc("GET /api/v1/safety/decisions/{id}", a.handle(safetyOn(a, "id", (*safety.Service).Decision)))
 	m.HandleFunc("POST /api/v1/safety/decisions/{id}/complaints", a.handle(a.complain))
 	m.HandleFunc("GET /api/v1/safety/complaints", a.handle(a.listComplaints))
-	m.HandleFunc("GET /api/v1/safety/complaints/{id}", a.handle(a.getComplaint))
+	m.HandleFunc("GET /api/v1/safety/complaints/{id}", a.handle(safetyOn(a, "id", (*safety.Service).Complaint)))
 	m.HandleFunc("POST /api/v1/safety/complaints/{id}/decision", a.handle(a.decideComplaint))
 	m.HandleFunc("GET /api/v1/safety/trusted-flaggers", a.handle(a.listFlaggers))
 	m.HandleFunc("PUT /api/v1/safety/trusted-flaggers/{user}", a.handle(a.setFlagger))
 	m.HandleFunc("DELETE /api/v1/safety/trusted-flaggers/{user}", a.handle(a.unsetFlagger))
 	m.HandleFunc("GET /api/v1/safety/statements", a.handle(a.statements))
-	m.HandleFunc("GET /api/v1/safety/users/{user}/misuse", a.handle(a.misuse))
+	m.HandleFunc("GET /api/v1/safety/users/{user}/misuse", a.handle(safetyOn(a, "user", (*safety.Service).MisuseOf)))
 	m.HandleFunc("GET /api/v1/safety/transparency", a.handle(a.transparency))
 }
 
@@ -67,17 +68,21 @@ func (a *API) transparency(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) misuse(w http.ResponseWriter, r *http.Request) error {
-	act, err := a.safetyActor(r)
-	if err != nil {
-		return err
+// safetyOn adapts a safety call on the item the path names (param): the
+// caller, the call, its answer as JSON.
+func safetyOn[T any](a *API, param string, f func(*safety.Service, context.Context, safety.Actor, string) (T, error)) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		act, err := a.safetyActor(r)
+		if err != nil {
+			return err
+		}
+		v, err := f(a.safety, r.Context(), act, r.PathValue(param))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, v)
+		return nil
 	}
-	st, err := a.safety.MisuseOf(r.Context(), act, r.PathValue("user"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, st)
-	return nil
 }
 
 // hasCredentials says whether the request carries a bearer token or a session cookie.
@@ -184,32 +189,6 @@ func (a *API) noticeQueue(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) getNotice(w http.ResponseWriter, r *http.Request) error {
-	act, err := a.safetyActor(r)
-	if err != nil {
-		return err
-	}
-	n, err := a.safety.Notice(r.Context(), act, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, n)
-	return nil
-}
-
-func (a *API) claimNotice(w http.ResponseWriter, r *http.Request) error {
-	act, err := a.safetyActor(r)
-	if err != nil {
-		return err
-	}
-	n, err := a.safety.Claim(r.Context(), act, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, n)
-	return nil
-}
-
 type decisionIn struct {
 	Action      string   `json:"action"`
 	Room        string   `json:"room"`
@@ -300,19 +279,6 @@ func (a *API) listDecisions(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) getDecision(w http.ResponseWriter, r *http.Request) error {
-	act, err := a.safetyActor(r)
-	if err != nil {
-		return err
-	}
-	d, err := a.safety.Decision(r.Context(), act, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, d)
-	return nil
-}
-
 func (a *API) complain(w http.ResponseWriter, r *http.Request) error {
 	act, err := a.safetyActor(r)
 	if err != nil {
@@ -342,19 +308,6 @@ func (a *API) listComplaints(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"complaints": cs})
-	return nil
-}
-
-func (a *API) getComplaint(w http.ResponseWriter, r *http.Request) error {
-	act, err := a.safetyActor(r)
-	if err != nil {
-		return err
-	}
-	c, err := a.safety.Complaint(r.Context(), act, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
 	return nil
 }
 
