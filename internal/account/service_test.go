@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"majlis/internal/store"
 )
@@ -77,11 +78,33 @@ func TestValidNameAndPassword(t *testing.T) {
 		ok   bool
 	}{
 		{"zed", true}, {"Zed.o_k-9", true}, {strings.Repeat("a", MaxName), true},
-		{"", false}, {strings.Repeat("a", MaxName+1), false}, {"a b", false}, {"zéd", false}, {"a/b", false}, {"a@b", false},
+		{"", false}, {strings.Repeat("a", MaxName+1), false}, {"a b", false}, {"a/b", false}, {"a@b", false},
+		// Any language, one script.
+		{"zéd", true}, {"أمل", true}, {"أمل_2", true}, {"مُحَمَّد", true}, {"Дмитрий", true}, {"Σωκράτης", true},
+		{"山田たろう", true}, {"김민준", true}, {"अमल", true}, {"١٢٣أمل", true},
+		{"pаypal", false},            // a Cyrillic а among Latin letters
+		{"amalأمل", false},           // Latin and Arabic
+		{"a\u202eb", false},          // a bidi override
+		{"a\u200db", false},          // a zero-width joiner
+		{"a\u200fb", false},          // a right-to-left mark
+		{"\u0301a", false},           // a mark on nothing
+		{"a\x00b", false},            // a control character
+		{"😀", false}, {"a b", false}, // symbols and spaces
+		{strings.Repeat("م", MaxName/2), true}, {strings.Repeat("م", MaxName/2+1), false}, // MaxName bytes
 	} {
 		if got := ValidName(c.name); got != c.ok {
 			t.Errorf("ValidName(%q) = %v, want %v", c.name, got, c.ok)
 		}
+	}
+	// The stored form is NFKC: a compatibility form and a composed one name one user.
+	if n, ok := CanonicalName("ｚｅｄ"); !ok || n != "zed" {
+		t.Errorf("CanonicalName(fullwidth zed) = %q %v, want zed", n, ok)
+	}
+	if n, _ := CanonicalName("ze\u0301d"); n != "zéd" {
+		t.Errorf("CanonicalName(e + combining acute) = %q, want the composed zéd", n)
+	}
+	if nameScripts[24] != unicode.Han || nameScripts[25] != unicode.Hiragana || nameScripts[26] != unicode.Katakana || nameScripts[27] != unicode.Hangul {
+		t.Error("the CJK scripts moved in nameScripts: fix the han, japanese and korean masks")
 	}
 	for _, c := range []struct {
 		n  int

@@ -21,7 +21,8 @@ func (s *Service) CreateUser(ctx context.Context, by Principal, name, role, pass
 	if role != RoleUser && role != RoleModerator && role != RoleAdmin {
 		return User{}, "", ErrBadRole
 	}
-	if !ValidName(name) {
+	name, ok := CanonicalName(name)
+	if !ok {
 		return User{}, "", ErrBadName
 	}
 	hash := ""
@@ -72,9 +73,11 @@ func (s *Service) Signup(ctx context.Context, at Attempt) (User, string, error) 
 	if !s.signup {
 		return User{}, "", ErrSignupDisabled
 	}
-	if !ValidName(at.Name) {
+	name, ok := CanonicalName(at.Name)
+	if !ok {
 		return User{}, "", ErrBadName
 	}
+	at.Name = name
 	if Reserved(at.Name) {
 		return User{}, "", ErrNameReserved
 	}

@@ -45,7 +45,7 @@ var (
 
 	errSuspended      = errorf(http.StatusForbidden, "suspended", "this account is suspended")
 	errCSRF           = errorf(http.StatusForbidden, "csrf", "cookie-authenticated changes need the X-Majlis-CSRF header or a same-origin Origin")
-	errBadName        = errorf(http.StatusBadRequest, "bad_name", "name must be 1-64 letters, digits, '.', '_' or '-'")
+	errBadName        = errorf(http.StatusBadRequest, "bad_name", "name must be 1-64 bytes of letters of one script, digits, '.', '_' or '-'")
 	errBadPassword    = errorf(http.StatusBadRequest, "bad_password", "password must be 8-256 bytes")
 	errNameTaken      = errorf(http.StatusConflict, "name_taken", "a user with this name exists")
 	errBadCredentials = errorf(http.StatusUnauthorized, "bad_credentials", "wrong name or password")

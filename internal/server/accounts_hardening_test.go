@@ -283,6 +283,41 @@ func TestAccountsNames(t *testing.T) {
 	}
 }
 
+// TestAccountsUnicodeNames: names in any language, end to end: an Arabic
+// name signs up, logs in and hosts a room under its own name; the same
+// name in Arabic presentation forms (NFKC folds them) is the same name;
+// mixed scripts and bidi controls are refused.
+func TestAccountsUnicodeNames(t *testing.T) {
+	ts := startServerWith(t, "", func(c *Config) { c.Signup = true })
+	c := timedClient("127.0.0.1")
+	signup := func(name string) apiReply {
+		t.Helper()
+		b, _ := json.Marshal(map[string]string{"name": name, "password": "correct horse"})
+		return send(t, c, "POST", ts.base+"/api/v1/signup", "application/json", string(b), nil)
+	}
+	if r := signup("أمل"); r.status != 201 {
+		t.Fatalf("sign-up أمل: %d %s", r.status, r.code)
+	}
+	for _, tc := range []struct{ name, code string }{
+		{"\ufe83\ufee3\ufede", "name_taken"}, // أمل in presentation forms
+		{"pаypal", "bad_name"},                // a Cyrillic а among Latin letters
+		{"أمل\u202e", "bad_name"},             // a bidi override
+		{"amalأمل", "bad_name"},                // two scripts
+	} {
+		if r := signup(tc.name); r.code != tc.code {
+			t.Errorf("sign-up %q: %d %s, want %s", tc.name, r.status, r.code, tc.code)
+		}
+	}
+	if r := send(t, c, "POST", ts.base+"/api/v1/login", "application/json", `{"name":"أمل","password":"correct horse"}`, nil); r.status != 200 {
+		t.Fatalf("login as أمل: %d %s", r.status, r.code)
+	}
+	id, tok := ts.createUser(t, "Дмитрий")
+	room := ts.liveRoom(t, tok)
+	if v := ts.state(t, room); len(v.Stage) == 0 || v.Stage[0].ID != id || v.Stage[0].Name != "Дмитрий" {
+		t.Fatalf("the host on stage: %+v, want Дмитрий", v.Stage)
+	}
+}
+
 // TestAccountsTokenRevokeEndsStage: deleting the API token a speaker
 // publishes with ends their stage session, and the token publishes no more.
 func TestAccountsTokenRevokeEndsStage(t *testing.T) {
