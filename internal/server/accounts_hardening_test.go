@@ -300,9 +300,9 @@ func TestAccountsUnicodeNames(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, code string }{
 		{"\ufe83\ufee3\ufede", "name_taken"}, // أمل in presentation forms
-		{"pаypal", "bad_name"},                // a Cyrillic а among Latin letters
-		{"أمل\u202e", "bad_name"},             // a bidi override
-		{"amalأمل", "bad_name"},                // two scripts
+		{"pаypal", "bad_name"},               // a Cyrillic а among Latin letters
+		{"أمل\u202e", "bad_name"},            // a bidi override
+		{"amalأمل", "bad_name"},              // two scripts
 	} {
 		if r := signup(tc.name); r.code != tc.code {
 			t.Errorf("sign-up %q: %d %s, want %s", tc.name, r.status, r.code, tc.code)
