@@ -89,19 +89,22 @@ func (ts *testServer) must(t testing.TB, want int, method, path, token, body str
 }
 
 // roomView is the state view of a room (GET .../state and event payloads).
+// stageView is a stage member in roomView.
+type stageView struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Role       string `json:"role"`
+	Muted      bool   `json:"muted"`
+	ForcedMute bool   `json:"forced_mute"`
+	Publishing bool   `json:"publishing"`
+}
+
 type roomView struct {
-	ID    string `json:"id"`
-	State string `json:"state"`
-	Host  string `json:"host"`
-	Pin   string `json:"pin"`
-	Stage []struct {
-		ID         string `json:"id"`
-		Name       string `json:"name"`
-		Role       string `json:"role"`
-		Muted      bool   `json:"muted"`
-		ForcedMute bool   `json:"forced_mute"`
-		Publishing bool   `json:"publishing"`
-	} `json:"stage"`
+	ID       string      `json:"id"`
+	State    string      `json:"state"`
+	Host     string      `json:"host"`
+	Pin      string      `json:"pin"`
+	Stage    []stageView `json:"stage"`
 	Requests []struct {
 		ID string `json:"id"`
 	} `json:"requests"`

@@ -318,8 +318,9 @@ function viewStudio(id) {
     status.textContent = {
       idle: t("studio.status.idle"), connecting: t("studio.status.connecting"), live: t("studio.status.live"),
       muted: t("studio.status.muted"), denied: t("studio.mic.denied"), failed: t("studio.status.failed", { message: errorText(info.error || new TypeError()) }),
+      reconnecting: info.seconds ? tn("studio.status.reconnecting", info.seconds) : t("studio.status.connecting"),
     }[state] || "";
-    const on = state === "live" || state === "muted" || state === "connecting";
+    const on = state === "live" || state === "muted" || state === "connecting" || state === "reconnecting";
     golive.textContent = on ? t("studio.leave") : t("studio.golive");
     golive.setAttribute("aria-pressed", on ? "true" : "false");
     mute.disabled = !on;
@@ -341,7 +342,7 @@ function viewStudio(id) {
   const start = h("button", { id: "start-room", onclick: act("POST", "/start") }, t("studio.start"));
   const end = h("button", { id: "end-room", class: "danger", onclick: () => { if (confirm(t("studio.end.confirm"))) { pub.stop(); act("POST", "/end")(); } } }, t("studio.end"));
   const golive = h("button", { id: "go-live", class: "primary", "aria-pressed": "false", onclick: () => {
-    if (pub.pc || pub.s.state === "connecting") pub.stop(); else pub.start();
+    if (pub.want) pub.stop(); else pub.start();
   } }, t("studio.golive"));
   const mute = h("button", { id: "mute", disabled: true, "aria-pressed": "false", onclick: () => {
     if (mute.dataset.forced) { status.textContent = t("studio.forcedmuted"); return; }
@@ -437,6 +438,7 @@ function viewStudio(id) {
       status.textContent = t("studio.forcedmuted");
     }
     mute.dataset.forced = mine && mine.forced_mute ? "1" : "";
+    pub.checkServer(mine); // the server lost the session (a restart): publish again
     golive.disabled = v.state !== "live";
     if (v.state === "ended" && pub.pc) pub.stop();
     const key = JSON.stringify([v.stage, canModerate()]);

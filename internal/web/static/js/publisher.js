@@ -5,6 +5,9 @@
 import { token, APIError } from "./api.js";
 
 const gatherTimeout = 3000; // ms; post what we have after this
+const disconnectedGrace = 5000; // ms of ICE "disconnected" that make a lost session
+const serverGrace = 3000; // ms after going live before the room's state may say the session is gone
+const backoffBase = 1000, backoffMax = 30000; // ms
 // Stage seats besides one's own: host + 2 co-hosts + 10 speakers − 1. The
 // sendrecv transceiver carries one of them back, the recvonly ones the rest.
 const otherSeats = 12;
@@ -13,7 +16,7 @@ export class Publisher {
   constructor(roomId, onState) {
     this.roomId = roomId;
     this.onState = onState || (() => {});
-    this.s = { state: "idle", level: 0, peak: 0, muted: false, ice: "", bytesSent: 0 };
+    this.s = { state: "idle", level: 0, peak: 0, muted: false, ice: "", bytesSent: 0, reconnects: 0 };
   }
 
   async stats() {
@@ -30,16 +33,31 @@ export class Publisher {
     this.onState(state, info);
   }
 
+  // start puts the microphone on the stage and keeps it there: a session
+  // the server loses (a restart, a network change: ICE fails, or the room's
+  // state says this member no longer publishes, see checkServer) is
+  // published again with backoff, until stop. Refusals that another try
+  // cannot change (not a stage member, the room ended, signed out) stop it.
   async start() {
+    this.want = true;
+    this.attempt = 0;
     this.setState("connecting");
     try {
       this.stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true }, video: false });
     } catch (e) {
+      this.want = false;
       this.setState("denied", { message: e.message });
       return;
     }
-    const track = this.stream.getAudioTracks()[0];
     this.meterStart();
+    await this.connect();
+  }
+
+  // connect opens one WHIP session with the microphone's track.
+  async connect() {
+    if (!this.want || !this.stream) return;
+    this.setState(this.attempt ? "reconnecting" : "connecting", { attempt: this.attempt });
+    const track = this.stream.getAudioTracks()[0];
     const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
     this.pc = pc;
     pc.addTransceiver(track, { direction: "sendrecv", streams: [this.stream] });
@@ -54,8 +72,12 @@ export class Publisher {
       el.play().catch(() => {});
     };
     pc.oniceconnectionstatechange = () => {
+      if (this.pc !== pc) return;
       const st = pc.iceConnectionState;
-      if (st === "failed" || st === "closed") this.setState("failed", { message: st });
+      clearTimeout(this.iceTimer);
+      if (st === "failed") this.lost("ice " + st);
+      // Disconnected may recover by itself; a few seconds of it is a lost session.
+      if (st === "disconnected") this.iceTimer = setTimeout(() => { if (this.pc === pc && pc.iceConnectionState === "disconnected") this.lost("ice disconnected"); }, disconnectedGrace);
     };
     try {
       await pc.setLocalDescription(await pc.createOffer());
@@ -76,13 +98,40 @@ export class Publisher {
         try { e = JSON.parse(body).error || {}; } catch { /* not JSON */ }
         throw new APIError(res.status, e.code || "http_" + res.status, e.message || res.statusText);
       }
+      if (this.pc !== pc) return; // stopped meanwhile
       this.location = new URL(res.headers.get("Location"), location.href).href;
       await pc.setRemoteDescription({ type: "answer", sdp: body });
+      this.attempt = 0;
+      this.liveSince = Date.now();
       this.setState(this.s.muted ? "muted" : "live");
     } catch (e) {
+      if (this.pc !== pc) return;
+      const final = e instanceof APIError && [400, 401, 403, 404, 410].includes(e.status);
+      if (!final && this.want) { this.lost(e.message); return; }
       this.stop();
       this.setState("failed", { message: e.message, error: e });
     }
+  }
+
+  // lost ends the current session and, while wanted, publishes again after
+  // a jittered exponential backoff (1 s, 2 s … 30 s).
+  lost(why) {
+    if (!this.want || this.retryTimer) return;
+    this.closeSession();
+    const ms = Math.min(backoffMax, backoffBase * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    this.attempt++;
+    this.s.reconnects = (this.s.reconnects || 0) + 1;
+    this.s.lastLoss = why;
+    this.setState("reconnecting", { seconds: Math.ceil(ms / 1000), why });
+    this.retryTimer = setTimeout(() => { this.retryTimer = null; this.connect(); }, ms);
+  }
+
+  // checkServer compares the room's state with the session: a member the
+  // server says is not publishing, a few seconds after the session went
+  // live, lost it (the server restarted, or ended it).
+  checkServer(mine) {
+    const on = this.s.state === "live" || this.s.state === "muted";
+    if (on && mine && mine.publishing === false && Date.now() - this.liveSince > serverGrace) this.lost("server");
   }
 
   setMuted(m) {
@@ -92,6 +141,20 @@ export class Publisher {
   }
 
   async stop() {
+    this.want = false;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.closeSession();
+    if (this.stream) { for (const tr of this.stream.getTracks()) tr.stop(); this.stream = null; }
+    clearInterval(this.meterTimer);
+    if (this.ctx) { this.ctx.close(); this.ctx = null; }
+    this.s.level = 0;
+    this.setState("idle");
+  }
+
+  // closeSession ends the WHIP session (DELETE; harmless if the server
+  // lost it) and the peer connection, keeping the microphone.
+  closeSession() {
     const loc = this.location;
     this.location = null;
     if (loc) {
@@ -99,14 +162,9 @@ export class Publisher {
       if (token()) headers.Authorization = `Bearer ${token()}`;
       fetch(loc, { method: "DELETE", headers, credentials: "same-origin" }).catch(() => {});
     }
+    clearTimeout(this.iceTimer);
     if (this.pc) { this.pc.close(); this.pc = null; }
-    if (this.stream) { for (const tr of this.stream.getTracks()) tr.stop(); this.stream = null; }
     if (this.remotes) for (const el of this.remotes.values()) el.srcObject = null;
-    cancelAnimationFrame(this.raf);
-    clearInterval(this.meterTimer);
-    if (this.ctx) { this.ctx.close(); this.ctx = null; }
-    this.s.level = 0;
-    this.setState("idle");
   }
 
   meterStart() {
