@@ -320,17 +320,22 @@ func TestNames(t *testing.T) {
 // a failed delete does not.
 func TestTokenRevokedHook(t *testing.T) {
 	var revoked []string
-	f := newFixture(t, func(c *Config) { c.OnTokenRevoked = func(u string) { revoked = append(revoked, u) } })
+	f := newFixture(t, func(c *Config) { c.OnTokenRevoked = func(u, cred string) { revoked = append(revoked, u+" "+cred) } })
 	ctx := context.Background()
 	u, p := f.user(t, "zed")
-	tok, _, err := f.svc.CreateToken(ctx, p, "obs")
+	tok, secret, err := f.svc.CreateToken(ctx, p, "obs")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The hook names the credential Resolve gave requests with the token.
+	rp, err := f.svc.Resolve(ctx, secret)
+	if err != nil || rp.Cred == "" {
+		t.Fatalf("Resolve: %+v %v", rp, err)
 	}
 	if err := f.svc.DeleteToken(ctx, p, "nope"); !errors.Is(err, ErrTokenNotFound) || len(revoked) != 0 {
 		t.Errorf("deleting no token: %v, hook %v", err, revoked)
 	}
-	if err := f.svc.DeleteToken(ctx, p, tok.ID); err != nil || len(revoked) != 1 || revoked[0] != u.ID {
-		t.Errorf("DeleteToken: %v, hook %v", err, revoked)
+	if err := f.svc.DeleteToken(ctx, p, tok.ID); err != nil || len(revoked) != 1 || revoked[0] != u.ID+" "+rp.Cred {
+		t.Errorf("DeleteToken: %v, hook %v, want %q", err, revoked, u.ID+" "+rp.Cred)
 	}
 }

@@ -115,7 +115,11 @@ func (s *Service) ResolveSession(ctx context.Context, secret string) (Principal,
 		return Principal{}, ErrUnauthorized
 	}
 	u, err := s.st.UserBySessionAt(ctx, secret, s.now())
-	return principalOf(u, err)
+	p, err := principalOf(u, err)
+	if err == nil {
+		p.Cred = sessionCred(secret)
+	}
+	return p, err
 }
 
 // EndSession ends the web session with this secret (logging out); ending

@@ -103,7 +103,7 @@ type Store interface {
 
 	CreateToken(ctx context.Context, user, name string) (store.Token, string, error)
 	Tokens(ctx context.Context, user string) ([]store.Token, error)
-	DeleteToken(ctx context.Context, user, id string) error
+	DeleteToken(ctx context.Context, user, id string) (hash string, err error)
 
 	CreateSessionAt(ctx context.Context, user string, now time.Time, ttl time.Duration) (string, error)
 	UserBySessionAt(ctx context.Context, tok string, now time.Time) (store.User, error)
@@ -122,10 +122,10 @@ type Config struct {
 	// OnSuspend is called with a user's id once they are suspended (the
 	// server ends their stage sessions); nil does nothing.
 	OnSuspend func(user string)
-	// OnTokenRevoked is called with a user's id once one of their API
-	// tokens is deleted (the server ends their stage sessions, which may
-	// have been opened with it); nil does nothing.
-	OnTokenRevoked func(user string)
+	// OnTokenRevoked is called with a user's id and the credential
+	// (Principal.Cred) of one of their API tokens once it is deleted (the
+	// server ends the stage sessions opened with it); nil does nothing.
+	OnTokenRevoked func(user, cred string)
 	// MaxLoginNames bounds the failed-login table (0: DefaultMaxLoginNames).
 	MaxLoginNames int
 	// Audit records every admin action and token revocation once it took
@@ -160,7 +160,7 @@ type Service struct {
 	pool      *hashPool
 	signup    bool
 	onSuspend func(string)
-	onRevoke  func(string)
+	onRevoke  func(user, cred string)
 	audit     audit.Recorder
 	now       func() time.Time
 	logins    loginLimiter       // failures per account
@@ -184,7 +184,7 @@ func New(cfg Config) *Service {
 		s.onSuspend = func(string) {}
 	}
 	if s.onRevoke == nil {
-		s.onRevoke = func(string) {}
+		s.onRevoke = func(string, string) {}
 	}
 	if s.pow == nil {
 		key := make([]byte, 32)
@@ -223,7 +223,15 @@ type Principal struct {
 	ID        string // a user's id, or AdminID for the admin token
 	Role      string
 	Suspended bool
+	// Cred names the credential the principal came with (one API token or
+	// web session, never its secret): what a stage session opened with it
+	// is bound to, so revoking that one token ends just those sessions.
+	Cred string
 }
+
+// tokenCred and sessionCred name a credential by its stored hash.
+func tokenCred(hash string) string     { return "token:" + hash[:min(len(hash), 16)] }
+func sessionCred(secret string) string { return "session:" + store.TokenHash(secret)[:16] }
 
 // IsAdmin says whether p holds the platform admin role (the admin token or an admin user).
 func (p Principal) IsAdmin() bool { return p.Role == RoleAdmin }
@@ -242,7 +250,11 @@ func (s *Service) Resolve(ctx context.Context, token string) (Principal, error) 
 		return Principal{ID: AdminID, Role: RoleAdmin}, nil
 	}
 	u, err := s.st.UserByToken(ctx, token)
-	return principalOf(u, err)
+	p, err := principalOf(u, err)
+	if err == nil {
+		p.Cred = tokenCred(store.TokenHash(token))
+	}
+	return p, err
 }
 
 func principalOf(u store.User, err error) (Principal, error) {

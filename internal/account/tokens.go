@@ -71,11 +71,12 @@ func (s *Service) DeleteToken(ctx context.Context, p Principal, id string) error
 	if err := requireUser(p); err != nil {
 		return err
 	}
-	if err := s.st.DeleteToken(ctx, p.ID, id); errors.Is(err, store.ErrNotFound) {
+	hash, err := s.st.DeleteToken(ctx, p.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
 		return ErrTokenNotFound
 	} else if err != nil {
 		return fmt.Errorf("account: %w", err)
 	}
-	s.onRevoke(p.ID)
+	s.onRevoke(p.ID, tokenCred(hash))
 	return s.record(ctx, p.ID, AuditTokenRevoke, "token:"+id, map[string]any{"user": p.ID})
 }

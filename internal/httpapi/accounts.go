@@ -47,7 +47,7 @@ func (a *API) authCookie(r *http.Request) (principal, error) {
 			return principal{}, errCSRF
 		}
 	}
-	return principal{ID: p.ID, Role: p.Role, Suspended: p.Suspended, Cookie: true, session: c.Value}, nil
+	return principal{ID: p.ID, Role: p.Role, Suspended: p.Suspended, Cookie: true, session: c.Value, cred: p.Cred}, nil
 }
 
 // csrfOK accepts the custom header, or an Origin naming this scheme and

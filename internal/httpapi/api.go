@@ -155,10 +155,11 @@ type principal struct {
 	Suspended bool
 	Cookie    bool   // authenticated by the web session cookie
 	session   string // the session secret when Cookie
+	cred      string // account.Principal.Cred
 }
 
 func (p principal) actor() room.Actor {
-	return room.Actor{ID: p.ID, Platform: p.Role, Suspended: p.Suspended}
+	return room.Actor{ID: p.ID, Platform: p.Role, Suspended: p.Suspended, Cred: p.cred}
 }
 
 func (p principal) isAdmin() bool { return p.account().IsAdmin() }
@@ -196,7 +197,7 @@ func (a *API) authAny(r *http.Request) (principal, error) {
 	if err != nil {
 		return principal{}, err
 	}
-	return principal{ID: p.ID, Role: p.Role, Suspended: p.Suspended}, nil
+	return principal{ID: p.ID, Role: p.Role, Suspended: p.Suspended, cred: p.Cred}, nil
 }
 
 // adminOnly authenticates the caller and requires the platform admin role.

@@ -42,6 +42,9 @@ type Actor struct {
 	ID        string
 	Platform  string
 	Suspended bool
+	// Cred names the credential the request came with (account.Principal.Cred):
+	// a stage session remembers it, so revoking that credential ends it.
+	Cred string
 }
 
 // String is for logs.

@@ -47,7 +47,7 @@ func (s *Service) Publish(ctx context.Context, a Actor, id, offer string) (sessi
 	if err != nil {
 		return "", "", err
 	}
-	r.pub[a.ID] = p
+	r.pub[a.ID], r.cred[a.ID] = p, a.Cred
 	s.applyMuteLocked(r, a.ID)
 	if a.ID == r.rec.Host {
 		r.hostGone.Store(0)
@@ -83,10 +83,19 @@ func (s *Service) LeftStage(id, member string) {
 
 // Suspend closes a suspended user's stage sessions in every room, one room
 // at a time.
-func (s *Service) Suspend(user string) {
+func (s *Service) Suspend(user string) { s.EndCredential(user, "") }
+
+// EndCredential closes the user's stage sessions opened with credential
+// cred (Actor.Cred; "" for all of them) in every room, one room at a time:
+// a revoked API token ends what it published, and nothing else.
+func (s *Service) EndCredential(user, cred string) {
 	var cl []Published
 	for _, r := range s.loadedRooms() {
 		r.mu.Lock()
+		if cred != "" && r.cred[user] != cred {
+			r.mu.Unlock()
+			continue
+		}
 		if c := r.unpublishLocked(user); c != nil {
 			cl = append(cl, c...)
 			s.refreshLocked(context.Background(), r)

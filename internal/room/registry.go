@@ -21,6 +21,7 @@ type state struct {
 	rec     store.Room
 	members map[string]*store.Member
 	pub     map[string]Published // members publishing now
+	cred    map[string]string    // the credential each one's session was opened with (Actor.Cred)
 
 	// hostGone is when the host was last seen leaving the stage (or the
 	// room started), in Unix nanoseconds; 0 while the host publishes.
@@ -111,7 +112,7 @@ func (s *Service) read(ctx context.Context, id string) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &state{id: id, rec: rec, members: make(map[string]*store.Member), pub: make(map[string]Published),
+	r := &state{id: id, rec: rec, members: make(map[string]*store.Member), pub: make(map[string]Published), cred: make(map[string]string),
 		// Sequence numbers start from the clock so a cursor from an earlier process is always stale.
 		stream: events.NewStream(0, uint64(time.Now().UnixMilli())<<10)}
 	r.hostGone.Store(time.Now().UnixNano())

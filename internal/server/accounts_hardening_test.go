@@ -319,7 +319,8 @@ func TestAccountsUnicodeNames(t *testing.T) {
 }
 
 // TestAccountsTokenRevokeEndsStage: deleting the API token a speaker
-// publishes with ends their stage session, and the token publishes no more.
+// publishes with ends their stage session, and the token publishes no more;
+// deleting another of their tokens leaves their session alone.
 func TestAccountsTokenRevokeEndsStage(t *testing.T) {
 	ts := startServerWith(t, "", func(*Config) {})
 	_, hostTok := ts.createUser(t, "amal")
@@ -362,6 +363,23 @@ func TestAccountsTokenRevokeEndsStage(t *testing.T) {
 	again := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
 	defer again.stop()
 	waitStage(1)
+	// Revoking a token the session was not opened with leaves it on stage.
+	var spare struct{ ID, Token string }
+	if code := ts.call(t, "POST", "/api/v1/me/tokens", hostTok, map[string]string{"name": "spare"}, &spare); code != 201 {
+		t.Fatalf("create token: %d", code)
+	}
+	if r := send(t, c, "DELETE", ts.base+"/api/v1/me/tokens/"+spare.ID, "", "", bearer(hostTok)); r.status != 204 {
+		t.Fatalf("delete the spare token: %d %s", r.status, r.code)
+	}
+	for range 20 { // a second: the session would be gone by then (it went in well under that above)
+		if st := stage(); len(st) != 1 {
+			t.Fatalf("stage after revoking another token: %v, want the host still on it", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := send(t, c, "DELETE", again.c.Location, "", "", bearer(hostTok)); r.status != 200 && r.status != 204 {
+		t.Errorf("the session opened with the kept token: DELETE answers %d %s, want it still there", r.status, r.code)
+	}
 }
 
 // TestAdminTokenStrength: a weak admin token, configured or in the data

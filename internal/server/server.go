@@ -280,7 +280,7 @@ func New(cfg Config) (*Server, error) {
 	loginKey := sha256.Sum256(append([]byte("majlis login pow v1\x00"), key...))
 	accounts := account.New(account.Config{Store: s.st, AdminToken: s.adminTok, Signup: cfg.Signup,
 		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend,
-		OnTokenRevoked: s.rooms.Suspend, PoW: admission.NewPoW(loginKey[:]), Audit: s.audit,
+		OnTokenRevoked: s.rooms.EndCredential, PoW: admission.NewPoW(loginKey[:]), Audit: s.audit,
 		LoginsPerIP: cfg.LoginsPerIP, LoginsPerPrefix: cfg.LoginsPerPrefix, HashSlots: cfg.HashSlots, HashQueue: cfg.HashQueue, HashWait: cfg.HashWait})
 	// Trust and safety keeps a database of its own: notices, decisions and
 	// complaints are on disk before they are acknowledged.

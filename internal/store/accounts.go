@@ -104,15 +104,15 @@ func (s *Store) Tokens(ctx context.Context, user string) ([]Token, error) {
 }
 
 // DeleteToken revokes user's token id.
-func (s *Store) DeleteToken(ctx context.Context, user, id string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND id = ?`, user, id)
+func (s *Store) DeleteToken(ctx context.Context, user, id string) (hash string, err error) {
+	err = s.db.QueryRowContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND id = ? RETURNING hash`, user, id).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
 	if err != nil {
-		return fmt.Errorf("delete token: %w", err)
+		return "", fmt.Errorf("delete token: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return hash, nil
 }
 
 // CreateSession starts a web session for user and returns its secret.

@@ -41,8 +41,8 @@ func TestMigrateFromV1(t *testing.T) {
 	if err != nil || len(toks) != 1 || toks[0].ID == "" {
 		t.Fatalf("old token listed as %+v %v", toks, err)
 	}
-	if err := s.DeleteToken(ctx, "u1", toks[0].ID); err != nil {
-		t.Fatal(err)
+	if hash, err := s.DeleteToken(ctx, "u1", toks[0].ID); err != nil || hash != TokenHash("mjt_old") {
+		t.Fatalf("DeleteToken: %q %v, want the token's hash", hash, err)
 	}
 	if _, err := s.UserByToken(ctx, "mjt_old"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("revoked token: %v", err)
