@@ -22,7 +22,7 @@ func loadgenCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs.SetOutput(stderr)
 	worker := fs.Bool("worker", false, "internal: run as a worker (Config JSON on stdin, results JSON on stdout)")
 	origin := fs.String("origin", "http://"+server.DefaultHTTPAddr, "server base URL for joins (loopback only)")
-	room := fs.String("room", "", "room id (must be live)")
+	room := fs.String("room", "", "room id (must be live); several, comma-separated, spread the listeners over them (listener n: the (n mod count)-th)")
 	listenAt := fs.String("listen-at", "", "comma-separated base URLs listeners connect to (edges); default --origin")
 	n := fs.Int("listeners", 100, "listeners to simulate")
 	proto := fs.String("proto", "ogg", "ogg, ws, mix or hls (LL-HLS players: blocking reloads, each part once; --listen-at a cache)")

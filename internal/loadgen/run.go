@@ -27,7 +27,7 @@ const (
 // Config is one run (or one worker's share of it).
 type Config struct {
 	Origin    string   `json:"origin"`               // http://127.0.0.1:8080: where joins go
-	Room      string   `json:"room"`                 // room id
+	Room      string   `json:"room"`                 // room id, or several, comma-separated: listener n joins the (n mod count)-th
 	ListenAt  []string `json:"listen_at"`            // bases of listen URLs (edges); default Origin
 	Listeners int      `json:"listeners"`            // how many listeners
 	Proto     string   `json:"proto"`                // "ogg", "ws" or "mix" (alternate)
@@ -83,8 +83,10 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("proto %q: want ogg, ws or mix", c.Proto)
 	}
-	if c.Room == "" || strings.ContainsAny(c.Room, "/?#") {
-		return fmt.Errorf("room %q", c.Room)
+	for _, r := range strings.Split(c.Room, ",") {
+		if r == "" || strings.ContainsAny(r, "/?#") {
+			return fmt.Errorf("room %q", c.Room)
+		}
 	}
 	for _, t := range append([]string{c.Origin}, c.ListenAt...) {
 		if err := loopbackURL(t); err != nil {
@@ -224,7 +226,7 @@ func (c *Config) listen(ctx context.Context, hc *http.Client, rcv *receiver, n i
 	base := c.ListenAt[n%len(c.ListenAt)]
 	s := newStream(proto, base, time.Now(), time.Duration(c.Tolerance), out, done)
 
-	path, err := c.listenPath(ctx, hc, proto)
+	path, err := c.listenPath(ctx, hc, proto, c.roomOf(n))
 	if err != nil {
 		s.fail("join: " + err.Error())
 		return
@@ -275,21 +277,27 @@ func (c *Config) listen(ctx context.Context, hc *http.Client, rcv *receiver, n i
 	rcv.add(conn, s)
 }
 
-// listenPath gets a listen path with a ticket: a join, or the fixed ticket.
-func (c *Config) listenPath(ctx context.Context, hc *http.Client, proto string) (string, error) {
+// roomOf is the room listener n listens to.
+func (c *Config) roomOf(n int) string {
+	rooms := strings.Split(c.Room, ",")
+	return rooms[n%len(rooms)]
+}
+
+// listenPath gets a listen path of room with a ticket: a join, or the fixed ticket.
+func (c *Config) listenPath(ctx context.Context, hc *http.Client, proto, room string) (string, error) {
 	if c.Ticket != "" {
-		return "/api/v1/rooms/" + c.Room + "/listen." + proto + "?t=" + url.QueryEscape(c.Ticket), nil
+		return "/api/v1/rooms/" + room + "/listen." + proto + "?t=" + url.QueryEscape(c.Ticket), nil
 	}
 	if c.signer != nil {
-		tok, _, err := c.signer.Issue(c.Room)
+		tok, _, err := c.signer.Issue(room)
 		if err != nil {
 			return "", err
 		}
-		return "/api/v1/rooms/" + c.Room + "/listen." + proto + "?t=" + url.QueryEscape(tok), nil
+		return "/api/v1/rooms/" + room + "/listen." + proto + "?t=" + url.QueryEscape(tok), nil
 	}
 	// A behaving client: solves puzzles, waits its turn in the waiting room,
 	// backs off with full jitter and honours Retry-After (joinclient).
-	j, err := joinclient.Join(ctx, c.Origin, c.Room, joinclient.Options{Client: hc})
+	j, err := joinclient.Join(ctx, c.Origin, room, joinclient.Options{Client: hc})
 	if err != nil {
 		return "", err
 	}

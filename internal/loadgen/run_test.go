@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,10 +34,22 @@ func liveProgram(t *testing.T, p *program.Program, stopAfter int) {
 }
 
 func serveProgram(t *testing.T, p *program.Program) string {
+	return serveRooms(t, map[string]*program.Program{"r": p}, nil)
+}
+
+// serveRooms serves programs by room id, counting each room's listeners in served.
+func serveRooms(t *testing.T, progs map[string]*program.Program, served map[string]*atomic.Int64) string {
 	hub := fanout.NewHub(fanout.Config{})
 	mux := http.NewServeMux()
-	mux.HandleFunc("/api/v1/rooms/r/listen.ogg", func(w http.ResponseWriter, r *http.Request) { hub.ServeOggDetached(w, r, p, func() {}) })
-	mux.HandleFunc("/api/v1/rooms/r/listen.ws", func(w http.ResponseWriter, r *http.Request) { hub.ServeWSDetached(w, r, p, func() {}) })
+	for id, p := range progs {
+		count := func() {
+			if served != nil {
+				served[id].Add(1)
+			}
+		}
+		mux.HandleFunc("/api/v1/rooms/"+id+"/listen.ogg", func(w http.ResponseWriter, r *http.Request) { count(); hub.ServeOggDetached(w, r, p, func() {}) })
+		mux.HandleFunc("/api/v1/rooms/"+id+"/listen.ws", func(w http.ResponseWriter, r *http.Request) { count(); hub.ServeWSDetached(w, r, p, func() {}) })
+	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { hub.Close(); srv.Close() })
 	return srv.URL
@@ -79,5 +92,35 @@ func TestRunHearsTheProgram(t *testing.T) {
 				t.Fatalf("protocols %s %s, want ogg ws", rs[0].Proto, rs[1].Proto)
 			}
 		})
+	}
+}
+
+// TestRunManyRooms: --room with several rooms spreads the listeners over
+// them, listener n to room n mod count, and each hears its room.
+func TestRunManyRooms(t *testing.T) {
+	progs := map[string]*program.Program{}
+	served := map[string]*atomic.Int64{}
+	for _, id := range []string{"a", "b", "c"} {
+		progs[id] = program.New(program.Config{})
+		served[id] = &atomic.Int64{}
+		liveProgram(t, progs[id], 0)
+	}
+	base := serveRooms(t, progs, served)
+	time.Sleep(300 * time.Millisecond)
+	rs, err := Run(t.Context(), Config{Origin: base, Room: "a,b,c", Ticket: "x", Listeners: 7, Proto: "mix",
+		Ramp: 50, Duration: Duration(1500 * time.Millisecond), Tolerance: Duration(500 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		if !r.Audio || r.Err != "" || r.Gaps != 0 || r.Stalls != 0 {
+			t.Fatalf("listener %d: %+v", i, r)
+		}
+	}
+	if a, b, c := served["a"].Load(), served["b"].Load(), served["c"].Load(); a != 3 || b != 2 || c != 2 {
+		t.Fatalf("listeners per room a %d, b %d, c %d, want 3, 2, 2", a, b, c)
+	}
+	if err := (&Config{Origin: base, Room: "a,,b", Listeners: 1, Proto: "ogg", Duration: Duration(time.Second)}).Validate(); err == nil {
+		t.Fatal("a room list with an empty id validated")
 	}
 }
