@@ -60,6 +60,8 @@ type Edge struct {
 
 	mu     sync.Mutex
 	relays map[string]*relay
+	total  int // listeners of every relay (guarded by mu): the chunk length follows it (adapt)
+	chunk  int // the chunk length total asks for (guarded by mu)
 	// sketches count each room's unique listener tickets (Cluster only);
 	// guarded by mu.
 	sketches map[string]*roomSketch
@@ -161,6 +163,7 @@ func (e *Edge) acquire(room string) (*relay, error) {
 		}()
 	}
 	rl.listeners++
+	e.total++
 	if rl.idle != nil {
 		rl.idle.Stop()
 	}
@@ -173,6 +176,7 @@ func (e *Edge) release(rl *relay) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	rl.listeners--
+	e.total--
 	e.adapt(rl)
 	if rl.listeners > 0 {
 		return
@@ -191,10 +195,22 @@ func (e *Edge) release(rl *relay) {
 	rl.idle.Reset(e.cfg.IdleTimeout)
 }
 
-// adapt sets the relay's chunk length for its audience; Edge.mu is held.
+// adapt sets rl's chunk length, and every relay's when it changes, for
+// the edge's whole audience (as live.Room.adapt does on an origin:
+// delivery costs a write per listener per chunk, whichever room they
+// hear); Edge.mu is held.
 func (e *Edge) adapt(rl *relay) {
-	min := rl.prog.Config().ChunkFrames
-	rl.prog.SetChunkFrames(program.ChunkFramesFor(rl.listeners, program.DefaultChunkSteps, min, e.cfg.ChunkMaxFrames))
+	set := func(rl *relay) int {
+		f := program.ChunkFramesFor(e.total, program.DefaultChunkSteps, rl.prog.Config().ChunkFrames, e.cfg.ChunkMaxFrames)
+		rl.prog.SetChunkFrames(f)
+		return f
+	}
+	if f := set(rl); f != e.chunk {
+		e.chunk = f
+		for _, o := range e.relays {
+			set(o)
+		}
+	}
 }
 
 // run receives the room's program from the origin until the origin ends

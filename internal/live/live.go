@@ -59,10 +59,15 @@ type Manager struct {
 	// mixer being built.
 	rooms sync.Map // room id → *Room
 	clock *audio.Clock
+	// total is the listeners of every room of this process, and chunk the
+	// chunk length it asks for (see Room.adapt).
+	total atomic.Int64
+	chunk atomic.Int32
 }
 
 // Room is one live room's media.
 type Room struct {
+	m         *Manager
 	ID        string
 	Program   *program.Program
 	mixer     *audio.Mixer
@@ -132,9 +137,11 @@ func (m *Manager) Start(id string) (*Room, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Room{ID: id, Program: prog, mixer: mix,
+	r := &Room{m: m, ID: id, Program: prog, mixer: mix,
 		chunkMin: prog.Config().ChunkFrames, chunkMax: m.cfg.ChunkMaxFrames}
 	m.rooms.Store(id, r)
+	// A room starting on a busy box chunks as the others do (adapt).
+	prog.SetChunkFrames(program.ChunkFramesFor(int(m.total.Load()), program.DefaultChunkSteps, r.chunkMin, r.chunkMax))
 	met.RoomsLive.Inc()
 	if m.cfg.OnStart != nil {
 		m.cfg.OnStart(id, prog)
@@ -219,14 +226,29 @@ func (r *Room) AddSpeaker(member string) *audio.Source { return r.mixer.AddSourc
 func (r *Room) NewSpeaker(member string) *audio.Source { return r.mixer.NewSource(member) }
 
 // ListenerJoined and ListenerLeft keep the room's live listener count.
-// They also adapt the program's chunk length to the audience.
-func (r *Room) ListenerJoined() { r.adapt(r.listeners.Add(1)) }
+// They also adapt the programs' chunk length to the audience.
+func (r *Room) ListenerJoined() { r.adapt(1) }
 
 // ListenerLeft is the counterpart of ListenerJoined.
-func (r *Room) ListenerLeft() { r.adapt(r.listeners.Add(-1)) }
+func (r *Room) ListenerLeft() { r.adapt(-1) }
 
-func (r *Room) adapt(listeners int64) {
-	r.Program.SetChunkFrames(program.ChunkFramesFor(int(listeners), program.DefaultChunkSteps, r.chunkMin, r.chunkMax))
+// adapt sets the chunk length for the process's whole audience, in every
+// room: what delivery costs is the writes of all listeners (each gets a
+// write per chunk), whichever rooms they are in, so two hundred rooms of
+// twenty listeners chunk as one room of four thousand does. A room alone
+// on the box gets its own audience's length, as before.
+func (r *Room) adapt(delta int64) {
+	r.listeners.Add(delta)
+	m := r.m
+	f := program.ChunkFramesFor(int(m.total.Add(delta)), program.DefaultChunkSteps, r.chunkMin, r.chunkMax)
+	r.Program.SetChunkFrames(f)
+	if m.chunk.Swap(int32(f)) != int32(f) {
+		m.rooms.Range(func(_, v any) bool {
+			o := v.(*Room)
+			o.Program.SetChunkFrames(program.ChunkFramesFor(int(m.total.Load()), program.DefaultChunkSteps, o.chunkMin, o.chunkMax))
+			return true
+		})
+	}
 }
 
 // Listeners is the number of connected listeners of the room in this process.

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"majlis/internal/program"
 	"testing"
 	"time"
 
@@ -42,6 +43,48 @@ func TestMixerWakesPerChunk(t *testing.T) {
 		// 100 ms (a loaded CI machine) adds a one-frame wake-up.
 		if min := frames / tc.perWake; wakeups < min || wakeups > min+3 {
 			t.Errorf("chunks of %d frames: %d wake-ups for %d frames, want %d per wake-up", tc.chunk, wakeups, frames, tc.perWake)
+		}
+	}
+}
+
+// TestChunksFollowTheProcessAudience: the chunk length follows the
+// listeners of every room: 600 listeners in one room lengthen the chunks
+// of a room with one listener too, and of a room started meanwhile; when
+// they leave, every room is back to short chunks.
+func TestChunksFollowTheProcessAudience(t *testing.T) {
+	m := NewManager(Config{ChunkFrames: 2, ChunkMaxFrames: 50})
+	defer m.Close()
+	big, err := m.Start("big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := m.Start("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small.ListenerJoined()
+	if f := small.Program.ChunkFrames(); f != 2 {
+		t.Fatalf("one listener on the box: %d-frame chunks, want 2", f)
+	}
+	for range 600 {
+		big.ListenerJoined()
+	}
+	late, err := m.Start("late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := program.ChunkFramesFor(601, program.DefaultChunkSteps, 2, 50)
+	for _, r := range []*Room{big, small, late} {
+		if f := r.Program.ChunkFrames(); f != want || want <= 2 {
+			t.Errorf("room %s with 601 listeners on the box: %d-frame chunks, want %d", r.ID, f, want)
+		}
+	}
+	for range 600 {
+		big.ListenerLeft()
+	}
+	for _, r := range []*Room{big, small, late} {
+		if f := r.Program.ChunkFrames(); f != 2 {
+			t.Errorf("room %s after the crowd left: %d-frame chunks, want 2", r.ID, f)
 		}
 	}
 }
