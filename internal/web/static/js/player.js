@@ -8,6 +8,7 @@
 import { call, APIError, solvePoW } from "./api.js";
 
 const backoffBase = 500; // ms
+const wsFallbackAfter = 3; // WebSocket refusals in a row before the next transport
 const backoffMax = 15000; // ms
 // Playout: audio is scheduled this far ahead of the audio clock, plus one
 // chunk (chunks grow from 40 ms up to 1 s with the audience, and arrive whole).
@@ -57,6 +58,7 @@ export class Player {
     this.forceOgg = transport === "ogg";
     this.forceHLS = transport === "hls";
     this.s = { transport: "", frames: 0, level: 0, peak: 0, reconnects: 0, state: "stopped", lastSeq: -1, gaps: 0, errors: 0, dropped: 0, buffered: 0, chunk: 0 };
+    this.wsFails = 0; // WebSocket connections in a row that ended before a first message
   }
 
   stats() { return { ...this.s }; }
@@ -171,7 +173,7 @@ export class Player {
       return;
     }
     if (!this.running) return;
-    const useWS = typeof AudioDecoder !== "undefined" && j.listen.ws && !this.forceOgg && !this.forceHLS &&
+    const useWS = typeof AudioDecoder !== "undefined" && j.listen.ws && !this.forceOgg && !this.forceHLS && !this.noWS &&
       (await AudioDecoder.isConfigSupported({ codec: "opus", sampleRate: 48000, numberOfChannels: 1 }).then((r) => r.supported, () => false));
     const hls = j.listen.hls && !this.forceOgg ? hlsSupport() : "";
     if (useWS) this.connectWS(j.listen.ws);
@@ -265,13 +267,19 @@ export class Player {
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     this.nextTime = 0;
+    let heard = false;
     ws.onmessage = (ev) => {
+      heard = true;
+      this.wsFails = 0;
       if (typeof ev.data === "string") { this.hello(JSON.parse(ev.data)); return; }
       this.chunk(ev.data);
     };
     ws.onclose = (ev) => {
       this.ws = null;
       if (ev.code === 1000 && ev.reason === "room ended") { this.running = false; this.teardown(); this.setState("ended"); return; }
+      // Refused before a first message, again and again (a proxy that does
+      // not pass WebSocket upgrades, or rewrites Host): the next transport.
+      if (!heard && ++this.wsFails >= wsFallbackAfter) { this.noWS = true; this.s.fallback = "ws refused"; }
       const ms = this.retry(0);
       this.setState("reconnecting", { seconds: Math.ceil(ms / 1000) });
     };
