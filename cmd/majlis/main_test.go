@@ -132,6 +132,7 @@ func TestServerConfig(t *testing.T) {
 	c.Cluster, c.ClusterUser, c.EdgeMaxListeners, c.PublicURL = "nats://n:4222", "u", 9, "http://e:1"
 	c.LoginsPerIP, c.LoginsPerNet = ratelimit.Rate{PerSecond: 0.5, Burst: 6}, ratelimit.Rate{PerSecond: 7, Burst: 8}
 	c.HashSlots, c.HashQueue, c.HashWait = 3, 9, 700*time.Millisecond
+	c.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.7"}
 	var out bytes.Buffer
 	s := serverConfig(c, nil, &out)
 	a := s.Admission
@@ -159,8 +160,8 @@ func TestServerConfig(t *testing.T) {
 		t.Errorf("cluster settings not wired: origin %+v, edge %+v %q", s.Cluster, e.Cluster, e.PublicURL)
 	}
 	// An edge's audience plane takes the same defences as an origin's.
-	if got, want := []any{e.Admission.AudienceMaxConns, e.Admission.AudienceConnsPerIP, e.Admission.AudienceAcceptRate, e.Admission.ForceLevel},
-		[]any{c.AudienceMaxConns, c.AudienceConnsPerIP, c.AudienceAcceptRate, c.Overload}; !reflect.DeepEqual(got, want) {
+	if got, want := []any{e.Admission.AudienceMaxConns, e.Admission.AudienceConnsPerIP, e.Admission.AudienceAcceptRate, e.Admission.ForceLevel, e.Admission.TrustedProxies, s.Admission.TrustedProxies},
+		[]any{c.AudienceMaxConns, c.AudienceConnsPerIP, c.AudienceAcceptRate, c.Overload, c.TrustedProxies, c.TrustedProxies}; !reflect.DeepEqual(got, want) {
 		t.Errorf("server.EdgeConfig audience settings\n got %v\nwant %v", got, want)
 	}
 }

@@ -84,6 +84,7 @@ type Config struct {
 	AuthFailuresPerNet ratelimit.Rate // --auth-fail-limit-net, per /24 or /48
 	ReportsPerIP       ratelimit.Rate // --report-limit-ip: notices (POST /api/v1/reports) per address
 	ReportsPerNet      ratelimit.Rate // --report-limit-net, per /24 or /48
+	TrustedProxies     []string       // --trusted-proxies
 	AudienceMaxConns   int            // --audience-max-conns; 0: file limit − 1024
 	AudienceConnsPerIP int            // --audience-conns-per-ip
 	AudienceAcceptRate float64        // --audience-accept-rate, per second

@@ -156,6 +156,7 @@ func TestBadValues(t *testing.T) {
 		{"auth-fail-limit-net", "x", `--auth-fail-limit-net "x": want RATE/BURST, e.g. 10/100`},
 		{"report-limit-ip", "1/0", "--report-limit-ip 1/0: want RATE/BURST, e.g. 0.1/5"},
 		{"report-limit-net", "0/1", "--report-limit-net 0/1: want RATE/BURST, e.g. 1/50"},
+		{"trusted-proxies", "10.0.0.0/33", "--trusted-proxies 10.0.0.0/33: want comma-separated CIDRs or IPs"},
 		{"audience-max-conns", "-1", "--audience-max-conns -1: want a count"},
 		{"audience-conns-per-ip", "0", "--audience-conns-per-ip 0: want a count ≥ 1"},
 		{"audience-accept-rate", "-5", "--audience-accept-rate -5: want a positive number"},

@@ -131,7 +131,16 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	mux := http.NewServeMux()
 	httpapi.NewListen(httpapi.ListenConfig{Tickets: signer, Fanout: s.fan, Programs: s.edge, Metrics: s.met, Joined: s.edge.Joined}).Route(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { apierror.Write(w, errEdgeOnly) })
-	s.planes = newAudiencePlane(audienceDeps{ln: ln, ac: cfg.Admission, met: s.met, tickets: signer, key: key, next: mux})
+	proxies, err := httpapi.ParseProxies(cfg.Admission.TrustedProxies)
+	if err != nil {
+		ln.Close()
+		s.fan.Close()
+		if s.cluster != nil {
+			s.cluster.Close()
+		}
+		return nil, err
+	}
+	s.planes = newAudiencePlane(audienceDeps{ln: ln, ac: cfg.Admission, met: s.met, tickets: signer, key: key, next: mux, proxies: proxies})
 	if s.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
 		ln.Close()
 		s.edge.Close()
@@ -155,7 +164,7 @@ func (s *EdgeServer) Overload() *overload.Detector { return s.planes.detector }
 
 // Serve serves until ctx is done, then ends every relay and listener.
 func (s *EdgeServer) Serve(ctx context.Context) error {
-	pub := publicServer(s.planes.audience, s.log)
+	pub := publicServer(s.planes.handler, s.log)
 	adm := &http.Server{Handler: adminHandler(s.met, &s.ready), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
 	errc := make(chan error, 2)
 	go func() { errc <- pub.Serve(apierror.Listener(s.planes.audLn)) }()

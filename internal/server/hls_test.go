@@ -113,6 +113,14 @@ func startNginx(t testing.TB, origin string) *nginxCache { return startNginxConn
 // startNginxConns is startNginx with room for conns connections.
 func startNginxConns(t testing.TB, origin string, conns int) *nginxCache {
 	t.Helper()
+	return runNginx(t, nginxConf, origin, conns)
+}
+
+// runNginx runs Debian's nginx with the configuration template conf
+// ({{user}}, {{dir}}, {{origin}}, {{listen}}, {{secret}}, {{conns}}) on a
+// free loopback port until the test ends.
+func runNginx(t testing.TB, conf, origin string, conns int) *nginxCache {
+	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		bin = "/usr/sbin/nginx"
@@ -131,7 +139,7 @@ func startNginxConns(t testing.TB, origin string, conns int) *nginxCache {
 	if os.Geteuid() == 0 {
 		user = "user root;" // the workers write the cache in the test's own directory
 	}
-	conf := strings.NewReplacer("{{user}}", user, "{{dir}}", dir, "{{origin}}", origin, "{{listen}}", addr, "{{secret}}", testCDNSecret, "{{conns}}", strconv.Itoa(conns)).Replace(nginxConf)
+	conf = strings.NewReplacer("{{user}}", user, "{{dir}}", dir, "{{origin}}", origin, "{{listen}}", addr, "{{secret}}", testCDNSecret, "{{conns}}", strconv.Itoa(conns)).Replace(conf)
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,9 @@ import (
 // AdmissionConfig configures the audience plane's defences and the separate
 // stage plane (docs/operations.md). Zero fields take the defaults in parentheses.
 type AdmissionConfig struct {
+	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-For and X-Forwarded-Host are believed (httpapi.Proxies).
+	TrustedProxies []string
 	// StageHTTPAddr, when set, serves the stage plane (WHIP, host and stage
 	// members' API) on its own listener, accept queue, connection cap and
 	// http.Server, apart from the audience port (--http).
@@ -64,6 +67,7 @@ type AdmissionConfig struct {
 // planes holds the audience plane's guard and the stage plane's server.
 type planes struct {
 	audience  *httpapi.Audience
+	handler   http.Handler // the audience port's: the guard behind the trusted proxies' rewriting
 	detector  *overload.Detector
 	audLn     *overload.Listener
 	stageLn   net.Listener
@@ -111,6 +115,7 @@ type audienceDeps struct {
 	next    http.Handler  // the API (origin) or the listen path (edge)
 	rooms   *room.Service // nil on an edge: no joins there
 	live    *live.Manager
+	proxies httpapi.Proxies
 }
 
 // roomPeeker keeps a nil *room.Service a nil interface (an edge's guard then admits no joins).
@@ -176,6 +181,7 @@ func newAudiencePlane(d audienceDeps) *planes {
 			PerIP:     admission.Rate{PerSecond: 30, Burst: 60},
 			PerPrefix: admission.Rate{PerSecond: 300, Burst: 600}}),
 	}, d.next)
+	p.handler = d.proxies.Wrap(p.audience)
 	p.register(d.met.Registry)
 	return p
 }
@@ -184,7 +190,11 @@ func newAudiencePlane(d audienceDeps) *planes {
 // public port and, when configured, the stage plane's own listener.
 func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
 	ac := s.cfg.Admission
-	p := newAudiencePlane(audienceDeps{ln: s.httpLn, ac: ac, met: s.met, tickets: tickets, key: key, next: s.api, rooms: s.rooms, live: s.live})
+	proxies, err := httpapi.ParseProxies(ac.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	p := newAudiencePlane(audienceDeps{ln: s.httpLn, ac: ac, met: s.met, tickets: tickets, key: key, next: s.api, rooms: s.rooms, live: s.live, proxies: proxies})
 	s.httpLn = p.audLn
 	if ac.StageHTTPAddr != "" {
 		ln, err := net.Listen("tcp", ac.StageHTTPAddr)
@@ -200,7 +210,7 @@ func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
 		stageAuth := admission.NewLimiter(admission.LimiterConfig{
 			PerIP:     orRate(ac.AuthFailuresPerIP, DefaultAuthFailuresPerIP),
 			PerPrefix: orRate(ac.AuthFailuresPerPrefix, DefaultAuthFailuresPerPrefix)})
-		p.stageSrv = publicServer(httpapi.StageOnly(s.api, stageAuth), s.log)
+		p.stageSrv = publicServer(proxies.Wrap(httpapi.StageOnly(s.api, stageAuth)), s.log)
 	}
 	s.planes = p
 	return nil

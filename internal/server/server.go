@@ -484,7 +484,7 @@ func publicServer(h http.Handler, log *slog.Logger) *http.Server {
 // Serve serves until ctx is done, then shuts down gracefully: it stops
 // accepting, ends listener streams, stops the stage and mixers and closes the store.
 func (s *Server) Serve(ctx context.Context) error {
-	pub := publicServer(s.planes.audience, s.log)
+	pub := publicServer(s.planes.handler, s.log)
 	adm := &http.Server{Handler: adminHandler(s.met, &s.ready), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
 	errc := make(chan error, 3)
 	go func() { errc <- pub.Serve(apierror.Listener(s.httpLn)) }()
