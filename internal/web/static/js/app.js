@@ -1,5 +1,5 @@
 // The majlis web app: a small router over /, /r/{id}, /studio/{id}, /c/{id},
-// /mod, /signin and /signup. Views build DOM with h(); every string goes through t().
+// /mod, /safety, /report/{id}, /signin and /signup. Views build DOM with h(); every string goes through t().
 import * as i18n from "./i18n.js";
 import { t, tn, isolate } from "./i18n.js";
 import * as api from "./api.js";
@@ -9,6 +9,7 @@ import { RoomFeed } from "./feed.js";
 import { recBadge, replaySection, clipButton, hostRecording, viewClip } from "./recording.js";
 import { h } from "./dom.js";
 import { errorText } from "./errors.js";
+import { reportCard, viewReportStatus, viewSafety, modQueue } from "./safety.js";
 
 const pollMs = 2000;
 // The server's reaction set (GET /api/v1/reactions, internal/room.Reactions),
@@ -278,12 +279,23 @@ function viewRoom(id) {
   }, 250);
   onLeave(() => clearInterval(levelTimer));
 
+  // A notice (Art. 16 DSA) about the room, a speaker or the replay, at the
+  // moment the listener is at: the replay's position, else the time since
+  // the room started (the API's from_s: seconds into the room).
+  const reportAt = async () => {
+    const replay = document.querySelector("[data-testid=replay-audio]");
+    if (view && view.state === "ended" && replay) return replay.currentTime;
+    const r = await api.getRoom(id);
+    return r.started_at ? Math.max(0, (Date.now() - new Date(r.started_at).getTime()) / 1000) : undefined;
+  };
+  const report = reportCard(id, () => view, reportAt);
+
   const page = h("section", { class: "stack room" },
     h("header", { class: "room-head" }, title, h("div", { class: "row" }, badge, recSlot, count)),
     desc, notice, pinSlot, replaySlot,
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
     h("section", { class: "card stack player" }, h("div", { class: "row" }, play, status), level),
-    extras);
+    extras, report);
   return page;
 }
 
@@ -508,7 +520,7 @@ function viewMod() {
       h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); ids.add(idIn.value.trim()); refresh(); } },
         h("label", { for: "mod-room" }, t("mod.lookup")), idIn, h("button", { type: "submit" }, t("common.open")))),
     out,
-    h("section", { class: "card", "aria-labelledby": "reports-h" }, h("h2", { id: "reports-h" }, t("mod.reports")), h("p", { class: "muted" }, t("mod.reports.none"))));
+    modQueue(poll));
   return root;
 }
 
@@ -590,6 +602,8 @@ const routes = [
   [/^\/studio\/([^/]+)$/, viewStudio],
   [/^\/c\/([^/]+)$/, viewClip],
   [/^\/mod$/, viewMod],
+  [/^\/safety$/, viewSafety],
+  [/^\/report\/([^/]+)$/, viewReportStatus],
   [/^\/signin$/, viewSignin],
   [/^\/signup$/, viewSignup],
 ];
@@ -619,6 +633,7 @@ function shell() {
   document.getElementById("signup").hidden = api.signedIn() || !api.signupEnabled();
   document.getElementById("signout").hidden = !api.signedIn();
   document.getElementById("nav-mod").hidden = !isStaff();
+  document.getElementById("nav-safety").hidden = !api.signedIn();
   const sw = document.getElementById("lang");
   sw.textContent = t("lang.switch");
   sw.lang = i18n.other();

@@ -1,0 +1,234 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// pick chooses value in the <select> sel as a user would (the page
+// listens for change).
+func pick(sel, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event("change", { bubbles: true })); })()`, sel, value))
+}
+
+// safetyRoom is a live room with a speaker on its stage (approved from
+// the audience), as the notices are about.
+func safetyRoom(t *testing.T, ts *testServer) (room, hostTok, guestID, guestTok string) {
+	t.Helper()
+	_, hostTok = ts.createUser(t, "host")
+	guestID, guestTok = ts.createUser(t, "guest")
+	room = ts.liveRoom(t, hostTok)
+	base := "/api/v1/rooms/" + room
+	ts.must(t, 200, "POST", base+"/requests", guestTok, "")
+	ts.must(t, 200, "POST", base+"/requests/"+guestID+"/approve", hostTok, "")
+	return room, hostTok, guestID, guestTok
+}
+
+type queuedNotice struct {
+	ID, Kind, Room, Speaker, Category, State string
+	From                                     float64 `json:"from_s"`
+	Name, Email                              string
+}
+
+// The chain in the web app: (a) an anonymous listener reports a speaker
+// from the listener page and opens the status link of the receipt; (b) a
+// moderator finds the notice in /mod, claims it and decides "mute": the
+// speaker is muted on the stage and the listener's status page shows the
+// decision; (c) the speaker reads the statement of reasons on /safety and
+// complains.
+func TestBrowserSafetyChain(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	room, _, guestID, guestTok := safetyRoom(t, ts)
+	_, modTok := ts.createModerator(t, "nour")
+	var info struct {
+		StartedAt time.Time `json:"started_at"`
+	}
+	ts.call(t, "GET", "/api/v1/rooms/"+room, "", nil, &info)
+
+	browser := newBrowser(t)
+	log := &browserLog{}
+	listener := newTab(t, browser, "listener", log)
+
+	// (a) The report, anonymous, from the listener page.
+	speakerOpt := fmt.Sprintf(`#report-speaker option[value=%q]`, guestID)
+	run(t, listener, 30*time.Second, "open the report form", log,
+		chromedp.Navigate(ts.base+"/r/"+room),
+		waitFor(fmt.Sprintf(`document.querySelector('[data-testid=stage] li[data-user=%q]') !== null`, guestID), 10*time.Second),
+		chromedp.Click(chromedp.CSS("#report-open")),
+		waitFor(`document.querySelectorAll("#report-category option").length > 10`, 10*time.Second),
+		waitFor(fmt.Sprintf(`document.querySelector(%q) !== null`, speakerOpt), 5*time.Second))
+	labels := eval[[]string](t, listener, `[...document.querySelectorAll("#report-category option")].map((o) => o.textContent)`)
+	for _, l := range labels {
+		if strings.HasPrefix(l, "STATEMENT_") || l == "" {
+			t.Errorf("category shown as %q", l)
+		}
+	}
+	if !strings.Contains(strings.Join(labels, "|"), "Illegal or harmful speech") {
+		t.Errorf("categories %q lack Illegal or harmful speech", labels)
+	}
+	before := time.Since(info.StartedAt).Seconds()
+	if at := eval[string](t, listener, `document.querySelector("[data-testid=report-at]").textContent`); !strings.HasPrefix(at, "At ") {
+		t.Errorf("offset line %q", at)
+	}
+	// The name and email are required but for the protection of minors.
+	if req := eval[bool](t, listener, `document.querySelector("#report-name").required && document.querySelector("#report-email").required`); !req {
+		t.Errorf("name and email not required for a speech notice")
+	}
+	run(t, listener, 20*time.Second, "fill in and send the report", log,
+		pick("#report-kind", "speaker"),
+		pick("#report-speaker", guestID),
+		pick("#report-category", "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH"),
+		chromedp.Click(chromedp.CSS("#report-illegal")),
+		waitFor(`document.querySelector("#report-law").offsetParent !== null`, 5*time.Second),
+		chromedp.SendKeys(chromedp.CSS("#report-law"), "§ 130 StGB"),
+		chromedp.SendKeys(chromedp.CSS("#report-explanation"), "The speaker incites hatred against a group."),
+		chromedp.SendKeys(chromedp.CSS("#report-name"), "Lina Haddad"),
+		chromedp.SendKeys(chromedp.CSS("#report-email"), "lina@example.org"),
+		chromedp.Click(chromedp.CSS("#report-goodfaith")),
+		chromedp.Click(chromedp.CSS("#report-submit")),
+		waitFor(`document.querySelector("[data-testid=report-receipt]") !== null`, 10*time.Second))
+	id := eval[string](t, listener, `document.querySelector("[data-testid=report-id]").textContent`)
+	href := eval[string](t, listener, `document.querySelector("[data-testid=report-status-link]").getAttribute("href")`)
+	if id == "" || !strings.HasPrefix(href, "/report/"+id+"?key=") {
+		t.Fatalf("receipt: id %q, status link %q", id, href)
+	}
+	var n queuedNotice
+	if code := ts.call(t, "GET", "/api/v1/safety/notices/"+id, modTok, nil, &n); code != http.StatusOK {
+		t.Fatalf("notice %s: %d", id, code)
+	}
+	after := time.Since(info.StartedAt).Seconds()
+	if n.Kind != "speaker" || n.Speaker != guestID || n.Room != room || n.Category != "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH" ||
+		n.Name != "Lina Haddad" || n.Email != "lina@example.org" {
+		t.Errorf("notice as stored: %+v", n)
+	}
+	// The moment is the seconds since the room started when the form opened.
+	if n.From < before-5 || n.From > after+1 {
+		t.Errorf("from_s %.1f, want between %.1f and %.1f (seconds since the room started)", n.From, before-5, after)
+	}
+	run(t, listener, 20*time.Second, "open the status link", log,
+		chromedp.Click(chromedp.CSS("[data-testid=report-status-link]")),
+		waitFor(fmt.Sprintf(`location.pathname === "/report/%s"`, id), 5*time.Second),
+		waitFor(`document.querySelector("[data-testid=notice-state]")?.textContent === "Waiting for a moderator"`, 10*time.Second),
+		waitFor(`document.querySelector("[data-testid=notice-category]")?.textContent === "Illegal or harmful speech"`, 5*time.Second))
+
+	// (b) The moderator's queue, claim and decision.
+	mod := newTab(t, browser, "moderator", log)
+	signIn(t, mod, ts, modTok, "/mod", log)
+	item := fmt.Sprintf(`[data-testid=mod-queue] li[data-notice=%q]`, id)
+	run(t, mod, 30*time.Second, "claim the notice", log,
+		waitFor(fmt.Sprintf(`document.querySelector(%q) !== null`, item), 10*time.Second),
+		waitFor(fmt.Sprintf(`document.querySelector(%q).textContent.includes("Illegal or harmful speech")`, item), 5*time.Second),
+		chromedp.Click(chromedp.CSS(item+" [data-action=claim]")),
+		waitFor(fmt.Sprintf(`document.querySelector(%q) !== null`, item+" [data-testid=decision-form]"), 10*time.Second))
+	if st := eval[string](t, mod, fmt.Sprintf(`document.querySelector(%q).textContent`, item+" [data-testid=notice-state]")); st != "Being reviewed" {
+		t.Errorf("claimed notice shows state %q", st)
+	}
+	run(t, mod, 30*time.Second, "decide mute", log,
+		pick(item+" select[name=action]", "mute"),
+		pick(item+" select[name=ground]", "illegal"),
+		chromedp.SendKeys(chromedp.CSS(item+" input[name=ground_ref]"), "§ 130 StGB"),
+		chromedp.SendKeys(chromedp.CSS(item+` textarea[id^="dec-expl-"]`), "Incitement to hatred on the stage."),
+		chromedp.SendKeys(chromedp.CSS(item+` textarea[id^="dec-facts-"]`), "A speaker incited hatred against a group at the reported moment."),
+		chromedp.Click(chromedp.CSS(item+" [data-action=decide]")),
+		waitFor(fmt.Sprintf(`document.querySelector(%q)?.textContent.includes("Decided: Muted on stage.")`, item+" [data-testid=decision-result]"), 10*time.Second))
+	var stv struct {
+		Stage []struct {
+			ID         string `json:"id"`
+			ForcedMute bool   `json:"forced_mute"`
+		}
+	}
+	ts.call(t, "GET", "/api/v1/rooms/"+room+"/state", "", nil, &stv)
+	muted := false
+	for _, m := range stv.Stage {
+		muted = muted || m.ID == guestID && m.ForcedMute
+	}
+	if !muted {
+		t.Errorf("after the decision the speaker is not muted: %+v", stv.Stage)
+	}
+	run(t, listener, 20*time.Second, "the status page shows the decision", log,
+		waitFor(`document.querySelector("[data-testid=notice-state]")?.textContent === "Decided"`, 10*time.Second),
+		waitFor(`document.querySelector("[data-testid=notice-decision] [data-testid=decision-action]")?.textContent === "Muted on stage"`, 5*time.Second),
+		waitFor(`document.querySelector("[data-testid=notice-decision] [data-testid=ground]")?.textContent.includes("§ 130 StGB")`, 5*time.Second))
+
+	// (c) The speaker's statement of reasons and complaint.
+	speaker := newTab(t, browser, "speaker", log)
+	signIn(t, speaker, ts, guestTok, "/safety", log)
+	run(t, speaker, 30*time.Second, "the statement of reasons", log,
+		waitFor(`document.querySelector("[data-testid=my-decisions] article [data-testid=restriction]") !== null`, 10*time.Second))
+	got := eval[map[string]string](t, speaker, `(() => { const a = document.querySelector("[data-testid=my-decisions] article"); return {
+		restriction: a.querySelector("[data-testid=restriction]").textContent, ground: a.querySelector("[data-testid=ground]").textContent,
+		text: a.textContent, routes: [...a.querySelectorAll("[data-testid=redress] li")].map((l) => l.dataset.route).join(",") }; })()`)
+	if !strings.Contains(got["restriction"], "microphone was muted") || !strings.Contains(got["ground"], "Illegal content") ||
+		!strings.Contains(got["text"], "A speaker incited hatred") || got["routes"] != "complaint,out_of_court_settlement,court" {
+		t.Errorf("statement of reasons shown: %q", got)
+	}
+	run(t, speaker, 30*time.Second, "complain", log,
+		chromedp.Click(chromedp.CSS("[data-testid=my-decisions] article details.complain summary")),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=my-decisions] article textarea[name=text]`), "I quoted the words to condemn them."),
+		chromedp.Click(chromedp.CSS("[data-testid=my-decisions] article [data-action=complain]")),
+		waitFor(`document.querySelector("[data-testid=my-decisions] [data-testid=complaint]")?.textContent.includes("Complaint sent.")`, 10*time.Second))
+	var cs struct {
+		Complaints []struct{ Decision, Complainant, Text string }
+	}
+	ts.call(t, "GET", "/api/v1/safety/complaints", modTok, nil, &cs)
+	if len(cs.Complaints) != 1 || cs.Complaints[0].Complainant != guestID || cs.Complaints[0].Text != "I quoted the words to condemn them." {
+		t.Errorf("complaints: %+v", cs.Complaints)
+	}
+	// Reloaded, the page shows the complaint in place of the form.
+	run(t, speaker, 20*time.Second, "the complaint after a reload", log,
+		chromedp.Reload(),
+		waitFor(`document.querySelector("[data-testid=my-decisions] [data-testid=complaint]") !== null && document.querySelector("[data-testid=complain-form]") === null`, 10*time.Second))
+}
+
+// The report form and its receipt in Arabic: right to left, the
+// categories' labels translated; for the protection of minors the name
+// and email may be left out.
+func TestBrowserSafetyReportArabic(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	room, _, _, _ := safetyRoom(t, ts)
+	_, modTok := ts.createModerator(t, "nour")
+	browser := newBrowser(t)
+	log := &browserLog{}
+	tab := newTab(t, browser, "listener-ar", log)
+	run(t, tab, 30*time.Second, "open the report form in Arabic", log,
+		chromedp.Navigate(ts.base+"/r/"+room+"?lang=ar"),
+		waitFor(`document.documentElement.dir === "rtl" && document.querySelector("#report-open")?.textContent === "أبلِغ"`, 10*time.Second),
+		chromedp.Click(chromedp.CSS("#report-open")),
+		waitFor(`document.querySelectorAll("#report-category option").length > 10`, 10*time.Second))
+	labels := eval[[]string](t, tab, `[...document.querySelectorAll("#report-category option")].map((o) => o.textContent)`)
+	joined := strings.Join(labels, "|")
+	if !strings.Contains(joined, "خطاب غير قانوني أو ضار") || !strings.Contains(joined, "حماية القاصرين") || strings.Contains(joined, "STATEMENT_") {
+		t.Errorf("categories in Arabic: %q", labels)
+	}
+	if kinds := eval[[]string](t, tab, `[...document.querySelectorAll("#report-kind option")].map((o) => o.textContent)`); strings.Join(kinds, "|") != "الغرفة|متحدث على المنصة" {
+		t.Errorf("kinds in Arabic: %q", kinds)
+	}
+	run(t, tab, 20*time.Second, "send a notice about the room without name and email", log,
+		pick("#report-category", "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"),
+		waitFor(`!document.querySelector("#report-name").required`, 5*time.Second),
+		chromedp.SendKeys(chromedp.CSS("#report-explanation"), "يتحدث أحدهم بكلام يستهدف الأطفال."),
+		chromedp.Click(chromedp.CSS("#report-goodfaith")),
+		chromedp.Click(chromedp.CSS("#report-submit")),
+		waitFor(`document.querySelector("[data-testid=report-receipt] h2")?.textContent === "تم استلام البلاغ"`, 10*time.Second))
+	id := eval[string](t, tab, `document.querySelector("[data-testid=report-id]").textContent`)
+	var n queuedNotice
+	if code := ts.call(t, "GET", "/api/v1/safety/notices/"+id, modTok, nil, &n); code != http.StatusOK || n.Kind != "room" || n.Name != "" || n.Category != "STATEMENT_CATEGORY_PROTECTION_OF_MINORS" {
+		t.Errorf("notice %s: %d %+v", id, code, n)
+	}
+	run(t, tab, 20*time.Second, "the status page in Arabic", log,
+		chromedp.Click(chromedp.CSS("[data-testid=report-status-link]")),
+		waitFor(`document.querySelector("[data-testid=notice-state]")?.textContent === "بانتظار مشرف"`, 10*time.Second),
+		waitFor(`document.querySelector("[data-testid=notice-category]")?.textContent === "حماية القاصرين" && document.documentElement.dir === "rtl"`, 5*time.Second))
+	screenshot(t, tab, "report-status-ar")
+}

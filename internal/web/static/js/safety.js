@@ -1,0 +1,378 @@
+// Trust and safety in the web app (docs/safety.md; the API is docs/api.md's
+// "Trust and safety"): the listener's notice form (Art. 16 DSA) and its
+// receipt, the notice's status page (/report/{id}?key=…), the moderators'
+// queue and decision form in /mod, and the affected user's decisions with
+// their statements of reasons and complaints (/safety).
+import * as i18n from "./i18n.js";
+import { t, tn } from "./i18n.js";
+import * as api from "./api.js";
+import { h } from "./dom.js";
+import { errorText } from "./errors.js";
+
+const catPrefix = "STATEMENT_CATEGORY_";
+const minors = "STATEMENT_CATEGORY_PROTECTION_OF_MINORS";
+const actions = ["none", "warn", "mute", "remove_from_stage", "end_room", "remove_replay", "remove_clip", "suspend", "terminate"];
+const hourS = 3600;
+
+// catLabel is a category's name in the page's language.
+export function catLabel(c) { return t(`safety.cat.${String(c).replace(catPrefix, "").toLowerCase()}`); }
+
+function actionLabel(a) { return actions.includes(a) ? t(`safety.action.${a}`) : a; }
+
+function mmss(s) {
+  s = Math.max(0, Math.floor(s));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function when(ts) { return ts ? new Date(ts).toLocaleString(i18n.current(), { dateStyle: "medium", timeStyle: "short" }) : ""; }
+
+let categories = null;
+async function loadCategories() {
+  if (!categories) categories = (await api.call("GET", "/safety/categories")).categories;
+  return categories;
+}
+
+// withPoW sends once; on pow_required it solves the puzzle (as the player
+// does for a join) and sends again with Majlis-Pow.
+async function withPoW(send, onSolving) {
+  try {
+    return await send({});
+  } catch (e) {
+    if (e.code !== "pow_required" || !e.data || !e.data.pow) throw e;
+    onSolving();
+    return send({ "Majlis-Pow": await api.solvePoW(e.data.pow.challenge, e.data.pow.difficulty) });
+  }
+}
+
+let formSeq = 0;
+function field(label, input, help) {
+  const id = input.id || (input.id = `f${++formSeq}`);
+  return h("div", { class: "stack field" }, h("label", { for: id }, label), input, help ? h("p", { class: "muted small" }, help) : null);
+}
+
+// reportCard is the listener page's "Report" button and form. getView
+// returns the room's state view (its stage and state); offset() (maybe a
+// promise) the seconds into the room the listener is at, or undefined.
+export function reportCard(roomId, getView, offset) {
+  const box = h("div", { class: "stack", "data-testid": "report" });
+  const open = h("button", { type: "button", id: "report-open", class: "danger", "aria-expanded": "false", onclick: async () => {
+    if (box.childElementCount > 1) { box.lastChild.remove(); open.setAttribute("aria-expanded", "false"); return; }
+    open.setAttribute("aria-expanded", "true");
+    // The moment is taken when the listener asks to report, not when they send.
+    let at;
+    try { at = await offset(); } catch { at = undefined; }
+    box.append(reportForm(roomId, getView(), at));
+  } }, t("report.open"));
+  box.append(h("div", { class: "row" }, open));
+  return box;
+}
+
+function reportForm(roomId, view, at) {
+  const live = view && view.state === "live";
+  const stage = (view && view.stage) || [];
+  const out = h("div", { "aria-live": "assertive" });
+  const kinds = [live ? "room" : "replay", ...(stage.length ? ["speaker"] : [])];
+  const kind = h("select", { id: "report-kind", name: "kind" }, kinds.map((k) => h("option", { value: k }, t(`report.kind.${k}`))));
+  const speaker = h("select", { id: "report-speaker", name: "speaker" }, stage.map((m) => h("option", { value: m.id, dir: "auto" }, m.name || m.id)));
+  const speakerField = field(t("report.speaker"), speaker);
+  const category = h("select", { id: "report-category", name: "category", required: true }, h("option", { value: "" }, t("report.category.choose")));
+  loadCategories().then((cs) => category.append(...cs.map((c) => h("option", { value: c }, catLabel(c)))), (e) => out.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(e))));
+  const illegal = h("input", { type: "radio", name: "basis", id: "report-illegal", value: "illegal" });
+  const terms = h("input", { type: "radio", name: "basis", id: "report-terms", value: "terms", checked: true });
+  const law = h("input", { id: "report-law", name: "law", maxlength: "500", dir: "auto" });
+  const lawField = field(t("report.law"), law, t("report.law.help"));
+  const explanation = h("textarea", { id: "report-explanation", name: "explanation", required: true, minlength: "10", maxlength: "5000", rows: "4", dir: "auto" });
+  const name = h("input", { id: "report-name", name: "name", maxlength: "200", autocomplete: "name", dir: "auto" });
+  const email = h("input", { id: "report-email", name: "email", type: "email", autocomplete: "email", dir: "ltr" });
+  const goodFaith = h("input", { type: "checkbox", id: "report-goodfaith", name: "good_faith", required: true });
+  const contactHelp = h("p", { class: "muted small" });
+  const sync = () => {
+    speakerField.hidden = kind.value !== "speaker";
+    lawField.hidden = !illegal.checked;
+    law.required = illegal.checked;
+    const anon = category.value === minors;
+    name.required = email.required = !anon;
+    contactHelp.textContent = anon ? t("report.contact.optional") : t("report.contact.required");
+  };
+  for (const el of [kind, category, illegal, terms]) el.addEventListener("change", sync);
+  sync();
+  const offsetText = at === undefined ? t("report.at.unknown") : t("report.at", { t: mmss(at) });
+  const form = h("form", { class: "card stack", id: "report-form", "aria-labelledby": "report-h", onsubmit: async (e) => {
+    e.preventDefault();
+    const k = kind.value;
+    const body = { kind: k, room: roomId, from_s: Math.max(0, Math.floor(at || 0)), category: category.value, illegal: illegal.checked,
+      explanation: explanation.value.trim(), good_faith: goodFaith.checked };
+    if (k === "speaker") body.speaker = speaker.value;
+    if (illegal.checked) body.law = law.value.trim();
+    if (name.value.trim()) body.name = name.value.trim();
+    if (email.value.trim()) body.email = email.value.trim();
+    submit.disabled = true;
+    try {
+      const rc = await withPoW((hdr) => api.call("POST", "/reports", body, hdr),
+        () => out.replaceChildren(h("p", { class: "muted", role: "status" }, t("report.pow"))));
+      form.replaceWith(receipt(rc));
+    } catch (err) {
+      submit.disabled = false;
+      out.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(err)));
+    }
+  } });
+  const submit = h("button", { type: "submit", class: "primary", id: "report-submit" }, t("report.submit"));
+  form.append(h("h2", { id: "report-h" }, t("report.title")),
+    h("p", { class: "muted", "data-testid": "report-at" }, offsetText),
+    field(t("report.kind"), kind), speakerField,
+    field(t("report.category"), category),
+    h("fieldset", { class: "stack" }, h("legend", {}, t("report.basis")),
+      h("div", { class: "row" }, terms, h("label", { for: "report-terms" }, t("report.basis.terms"))),
+      h("div", { class: "row" }, illegal, h("label", { for: "report-illegal" }, t("report.basis.illegal")))),
+    lawField,
+    field(t("report.explanation"), explanation, t("report.explanation.help")),
+    h("fieldset", { class: "stack" }, h("legend", {}, t("report.contact")), contactHelp,
+      field(t("report.name"), name), field(t("report.email"), email)),
+    h("div", { class: "row" }, goodFaith, h("label", { for: "report-goodfaith" }, t("report.goodfaith"))),
+    submit, out);
+  return form;
+}
+
+// statusPath is the app's status page of a notice (the key is the secret).
+function statusPath(id, key) { return `/report/${encodeURIComponent(id)}` + (key ? `?key=${encodeURIComponent(key)}` : ""); }
+
+function receipt(rc) {
+  const link = `${location.origin}${statusPath(rc.id, rc.key)}`;
+  return h("section", { class: "card stack", role: "status", "data-testid": "report-receipt" },
+    h("h2", {}, t("report.received")),
+    h("p", {}, t("report.received.id"), " ", h("code", { "data-testid": "report-id", dir: "ltr" }, rc.id)),
+    h("p", {}, t("report.received.link")),
+    h("p", {}, h("a", { href: statusPath(rc.id, rc.key), "data-testid": "report-status-link", dir: "ltr" }, link)),
+    h("p", { class: "muted small" }, t("report.received.keep")));
+}
+
+// statementBox shows a statement of reasons (Art. 17(3)): what the server
+// says in English is replaced by the page's language where it is the
+// server's own wording (restriction, redress); the moderator's words
+// (facts, explanation, the ground's reference) are shown as written.
+function statementBox(d) {
+  const st = d.statement_of_reasons;
+  if (!st) return h("p", { class: "muted" }, t("safety.nostatement"));
+  const scope = st.scope && st.scope.startsWith("room ") ? h("a", { href: `/r/${encodeURIComponent(d.room)}`, dir: "ltr" }, d.room)
+    : st.scope && st.scope.startsWith("clip ") ? h("a", { href: `/c/${encodeURIComponent(d.clip)}`, dir: "ltr" }, d.clip) : t("safety.scope.service");
+  const dl = h("dl", { class: "facts", "data-testid": "statement" },
+    h("dt", {}, t("safety.restriction")), h("dd", { "data-testid": "restriction" }, t(`safety.restriction.${d.action}`)),
+    h("dt", {}, t("safety.scope")), h("dd", {}, scope),
+    h("dt", {}, t("safety.until")), h("dd", {}, st.until ? when(st.until) : t("safety.until.none")),
+    h("dt", {}, t("safety.facts")), h("dd", { dir: "auto", class: "description" }, st.facts),
+    h("dt", {}, t("safety.basis")), h("dd", {}, t(st.basis === "own_initiative" ? "safety.basis.own" : "safety.basis.notice")),
+    h("dt", {}, t("safety.automated")), h("dd", {}, t(st.automated ? "safety.automated.yes" : "safety.automated.no")),
+    h("dt", {}, t("safety.ground")), h("dd", { "data-testid": "ground" }, t(st.ground === "illegal" ? "safety.ground.illegal" : "safety.ground.terms"), ": ", h("bdi", { dir: "auto" }, st.ground_reference)),
+    h("dt", {}, t("safety.explanation")), h("dd", { dir: "auto", class: "description" }, st.explanation));
+  const redress = h("ul", { class: "redress", "data-testid": "redress" }, (st.redress || []).map((r) => h("li", { "data-route": r.route },
+    h("strong", {}, t(`safety.redress.${r.route}`)), " ", t(`safety.redress.${r.route}.how`))));
+  return h("div", { class: "stack" }, dl, h("h3", {}, t("safety.redress")), redress);
+}
+
+function decisionHead(d) {
+  return h("p", { class: "row" }, h("strong", { "data-testid": "decision-action" }, actionLabel(d.action)),
+    h("span", { class: "muted" }, when(d.decided_at)), d.lifted_at ? h("span", { class: "badge" }, t("safety.lifted")) : null);
+}
+
+// viewReportStatus is a notice's status page: its state and, once
+// decided, the decision and its statement of reasons.
+export function viewReportStatus(id) {
+  const key = new URLSearchParams(location.search).get("key") || "";
+  const root = h("section", { class: "stack" }, h("h1", {}, t("status.title")));
+  document.title = `${t("status.title")} · ${t("app.name")}`;
+  const body = h("div", { class: "stack" }, h("p", { class: "muted" }, t("common.loading")));
+  root.append(body);
+  let last = "";
+  const load = async () => {
+    if (!root.isConnected && last) return;
+    let st;
+    try {
+      st = await api.call("GET", `/reports/${encodeURIComponent(id)}` + (key ? `?key=${encodeURIComponent(key)}` : ""));
+    } catch (e) {
+      body.replaceChildren(h("p", { class: "error", role: "alert" }, e.code === "notice_not_found" || e.status === 401 ? t("status.notfound") : errorText(e)));
+      return;
+    }
+    const k = JSON.stringify(st);
+    if (k === last) return;
+    last = k;
+    const parts = [h("dl", { class: "facts" },
+      h("dt", {}, t("status.id")), h("dd", { dir: "ltr" }, h("code", {}, st.id)),
+      h("dt", {}, t("status.state")), h("dd", { "data-testid": "notice-state", "data-state": st.state }, t(`status.state.${st.state}`)),
+      h("dt", {}, t("report.kind")), h("dd", {}, t(`report.kind.${st.kind}`)),
+      h("dt", {}, t("status.room")), h("dd", {}, h("a", { href: `/r/${encodeURIComponent(st.room)}`, dir: "ltr" }, st.room)),
+      h("dt", {}, t("report.category")), h("dd", { "data-testid": "notice-category" }, catLabel(st.category)),
+      h("dt", {}, t("status.received")), h("dd", {}, when(st.received_at)))];
+    if (st.decision) {
+      parts.push(h("section", { class: "card stack", "data-testid": "notice-decision" }, h("h2", {}, t("status.decision")), decisionHead(st.decision),
+        st.decision.statement_of_reasons ? statementBox(st.decision) : h("p", { class: "muted" }, t(`safety.outcome.${st.decision.action === "none" ? "none" : "warn"}`)),
+        st.decision.action === "none" ? complainForm(st.decision.id, key) : null));
+    }
+    body.replaceChildren(...parts);
+  };
+  load();
+  const timer = setInterval(() => { if (root.isConnected) load(); else clearInterval(timer); }, 3000);
+  return root;
+}
+
+// complainForm sends a complaint (Art. 20) about a decision.
+function complainForm(decisionId, key, done) {
+  const text = h("textarea", { id: `complain-${decisionId}`, name: "text", required: true, minlength: "10", maxlength: "5000", rows: "3", dir: "auto" });
+  const out = h("div", { "aria-live": "assertive" });
+  const form = h("form", { class: "stack", "data-testid": "complain-form", onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const c = await api.call("POST", `/safety/decisions/${encodeURIComponent(decisionId)}/complaints` + (key ? `?key=${encodeURIComponent(key)}` : ""), { text: text.value.trim() });
+      form.replaceWith(complaintBox(c));
+      if (done) done(c);
+    } catch (err) { out.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(err))); }
+  } }, field(t("complain.text"), text, t("complain.help")), h("button", { type: "submit", class: "primary", "data-action": "complain" }, t("complain.submit")), out);
+  const wrap = h("details", { class: "complain" }, h("summary", {}, t("complain.open")), form);
+  return wrap;
+}
+
+function complaintBox(c) {
+  return h("div", { class: "card stack", role: "status", "data-testid": "complaint", "data-complaint": c.id },
+    h("p", {}, h("strong", {}, t("complain.sent")), " ", h("span", { class: "muted" }, when(c.created_at))),
+    h("p", { "data-testid": "complaint-outcome" }, c.outcome ? t(`complain.outcome.${c.outcome}`) : t("complain.pending")),
+    c.outcome_explanation ? h("p", { dir: "auto" }, c.outcome_explanation) : null);
+}
+
+// viewSafety is the signed-in user's page: the decisions about them with
+// their statements of reasons and complaints, and the notices they sent.
+export function viewSafety() {
+  document.title = `${t("safety.title")} · ${t("app.name")}`;
+  const root = h("section", { class: "stack" }, h("h1", {}, t("safety.title")));
+  if (!api.signedIn()) { root.append(h("p", {}, h("a", { href: "/signin?next=/safety" }, t("safety.signin")))); return root; }
+  const decisions = h("div", { class: "stack", "data-testid": "my-decisions" }, h("p", { class: "muted" }, t("common.loading")));
+  const notices = h("ul", { class: "rooms", "data-testid": "my-notices" });
+  root.append(h("section", { class: "stack", "aria-labelledby": "mydec-h" }, h("h2", { id: "mydec-h" }, t("safety.decisions")), decisions),
+    h("section", { class: "card stack", "aria-labelledby": "mynot-h" }, h("h2", { id: "mynot-h" }, t("safety.notices")), notices));
+  Promise.all([api.call("GET", "/safety/decisions?mine=1"), api.call("GET", "/safety/complaints?mine=1").catch(() => ({ complaints: [] }))]).then(([ds, cs]) => {
+    const list = ds.decisions || [];
+    const byDecision = new Map((cs.complaints || []).map((c) => [c.decision, c]));
+    decisions.replaceChildren(...(list.length ? list.map((d) => h("article", { class: "card stack", "data-decision": d.id },
+      decisionHead(d), statementBox(d),
+      byDecision.has(d.id) ? complaintBox(byDecision.get(d.id)) : complainForm(d.id, "")))
+      : [h("p", { class: "muted" }, t("safety.decisions.none"))]));
+  }, (e) => decisions.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(e))));
+  api.call("GET", "/reports").then((r) => {
+    const ns = r.notices || [];
+    notices.replaceChildren(...(ns.length ? ns.map((n) => h("li", { class: "row", "data-notice": n.id },
+      h("a", { href: statusPath(n.id) }, catLabel(n.category)), h("span", { class: "badge" }, t(`status.state.${n.state}`)),
+      h("span", { class: "muted" }, when(n.received_at)))) : [h("li", { class: "muted" }, t("safety.notices.none"))]));
+  }, (e) => notices.replaceChildren(h("li", { class: "error" }, errorText(e))));
+  return root;
+}
+
+// modQueue is the moderation console's queue of open notices, in the
+// API's order (trusted flaggers, severity, age), each with Claim and a
+// decision form. poll registers a refresh with the page.
+export function modQueue(poll) {
+  const list = h("ol", { class: "queue", "data-testid": "mod-queue" });
+  const empty = h("p", { class: "muted", "data-testid": "mod-queue-empty", hidden: true }, t("mod.queue.empty"));
+  const items = new Map(); // notice id → {li, state}
+  const me = api.user();
+  const refresh = async () => {
+    let ns;
+    try { ns = (await api.call("GET", "/safety/notices")).notices || []; } catch (e) { empty.hidden = false; empty.textContent = errorText(e); return; }
+    const seen = new Set();
+    let prev = null;
+    for (const n of ns) {
+      seen.add(n.id);
+      let it = items.get(n.id);
+      if (!it) { it = { li: h("li", { class: "card stack", "data-notice": n.id }) }; items.set(n.id, it); }
+      if (!it.decided) noticeItem(it, n, me, refresh);
+      // Keep the API's order without rebuilding what a moderator types.
+      if (prev ? prev.nextSibling !== it.li : list.firstChild !== it.li) list.insertBefore(it.li, prev ? prev.nextSibling : list.firstChild);
+      prev = it.li;
+    }
+    for (const [id, it] of items) if (!seen.has(id) && !it.decided) { it.li.remove(); items.delete(id); }
+    empty.hidden = ns.length > 0 || list.childElementCount > 0;
+  };
+  poll(refresh);
+  return h("section", { class: "card stack", "aria-labelledby": "reports-h" }, h("h2", { id: "reports-h" }, t("mod.reports")), empty, list);
+}
+
+function ageText(ts) {
+  const min = Math.max(0, Math.floor((Date.now() - new Date(ts).getTime()) / 60000));
+  if (min < 60) return tn("mod.age.minutes", min);
+  const hrs = Math.floor(min / 60);
+  return hrs < 48 ? tn("mod.age.hours", hrs) : tn("mod.age.days", Math.floor(hrs / 24));
+}
+
+// noticeItem fills a queue entry: the head is redrawn on each refresh, the
+// decision form is made once, when the notice is claimed by the caller.
+function noticeItem(it, n, me, refresh) {
+  const mine = n.state === "claimed" && me && n.claimed_by === me.id;
+  const head = h("div", { class: "stack" },
+    h("p", { class: "row" }, n.trusted_flagger ? h("span", { class: "badge badge-trusted", "data-testid": "trusted" }, t("mod.trusted")) : null,
+      h("strong", { "data-testid": "notice-category" }, catLabel(n.category)),
+      h("span", { class: "badge", "data-testid": "notice-state" }, t(`status.state.${n.state}`)),
+      h("span", { class: "muted", "data-testid": "notice-age" }, ageText(n.received_at))),
+    h("p", { class: "row" }, t(`report.kind.${n.kind}`), " · ", h("a", { href: `/r/${encodeURIComponent(n.room)}`, dir: "ltr" }, n.room),
+      n.speaker ? [" · ", t("mod.speaker"), " ", h("bdi", { dir: "ltr", "data-testid": "notice-speaker" }, n.speaker)] : null,
+      " · ", h("span", { "data-testid": "notice-offset" }, t("mod.offset", { t: mmss(n.from_s) }))),
+    h("p", { class: "muted small" }, n.illegal ? [t("report.basis.illegal"), ": ", h("bdi", { dir: "auto" }, n.law || "")] : t("report.basis.terms")),
+    h("p", { class: "description", dir: "auto" }, n.explanation));
+  const out = h("div", { "aria-live": "assertive" });
+  const claim = mine ? null : h("button", { type: "button", "data-action": "claim", onclick: async () => {
+    try { await api.call("POST", `/safety/notices/${encodeURIComponent(n.id)}/claim`); refresh(); } catch (e) { out.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(e))); }
+  } }, n.state === "claimed" ? t("mod.takeover") : t("mod.claim"));
+  if (n.state === "claimed" && !mine && !(me && me.role === "admin")) claim.hidden = true;
+  const key = JSON.stringify([n.state, n.claimed_by, n.trusted_flagger]);
+  if (it.key === key) return;
+  it.key = key;
+  if (!it.head) { it.head = h("div"); it.actions = h("div", { class: "row" }); it.formSlot = h("div"); it.out = h("div"); it.li.append(it.head, it.actions, it.formSlot, it.out); }
+  it.head.replaceChildren(head);
+  it.actions.replaceChildren(...[claim].filter(Boolean));
+  it.out.replaceChildren(out);
+  if (mine && !it.formSlot.childElementCount) it.formSlot.append(decisionForm(it, n, refresh));
+  if (!mine) it.formSlot.replaceChildren();
+}
+
+function decisionForm(it, n, refresh) {
+  const id = n.id;
+  const action = h("select", { id: `dec-action-${id}`, name: "action" }, actions.filter((a) => a !== "remove_clip" || n.clip).map((a) => h("option", { value: a }, actionLabel(a))));
+  const ground = h("select", { id: `dec-ground-${id}`, name: "ground" }, h("option", { value: "terms" }, t("safety.ground.terms")), h("option", { value: "illegal" }, t("safety.ground.illegal")));
+  const ref = h("input", { id: `dec-ref-${id}`, name: "ground_ref", required: true, maxlength: "500", dir: "auto" });
+  const alsoIllegal = h("input", { type: "checkbox", id: `dec-also-${id}` });
+  const alsoField = h("div", { class: "row" }, alsoIllegal, h("label", { for: alsoIllegal.id }, t("mod.decide.alsoillegal")));
+  const explanation = h("textarea", { id: `dec-expl-${id}`, required: true, maxlength: "2000", rows: "3", dir: "auto" });
+  const facts = h("textarea", { id: `dec-facts-${id}`, required: true, maxlength: "5000", rows: "3", dir: "auto" });
+  const hours = h("input", { id: `dec-hours-${id}`, type: "number", min: "1", max: "8760", step: "1", value: "168" });
+  const hoursField = field(t("mod.decide.hours"), hours);
+  const refLabel = h("label", { for: ref.id });
+  const sync = () => {
+    hoursField.hidden = action.value !== "suspend";
+    hours.required = action.value === "suspend";
+    refLabel.textContent = ground.value === "illegal" ? t("mod.decide.law") : t("mod.decide.clause");
+    alsoField.hidden = ground.value !== "terms";
+  };
+  action.addEventListener("change", sync);
+  ground.addEventListener("change", sync);
+  sync();
+  const out = h("div", { "aria-live": "assertive" });
+  const form = h("form", { class: "stack", "data-testid": "decision-form", onsubmit: async (e) => {
+    e.preventDefault();
+    const body = { action: action.value, ground: ground.value, explanation: explanation.value.trim(), facts: facts.value.trim() };
+    if (ground.value === "illegal") body.legal_ground = ref.value.trim();
+    else { body.terms_ground = ref.value.trim(); body.also_illegal = alsoIllegal.checked; }
+    if (action.value === "suspend") body.duration_s = Math.round(Number(hours.value) * hourS);
+    try {
+      const d = await api.call("POST", `/safety/notices/${encodeURIComponent(id)}/decision`, body);
+      it.decided = true;
+      it.actions.replaceChildren();
+      form.replaceWith(h("div", { class: "stack", role: "status", "data-testid": "decision-result" },
+        h("p", {}, h("strong", {}, t("mod.decided", { action: actionLabel(d.action) }))),
+        h("p", { class: "muted" }, d.statement_of_reasons ? t("mod.decided.statement") : t("mod.decided.nostatement")),
+        h("p", { class: "muted small", dir: "ltr" }, d.puid)));
+      refresh();
+    } catch (err) { out.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(err))); }
+  } }, h("h3", {}, t("mod.decide")),
+    field(t("mod.decide.action"), action), hoursField,
+    field(t("mod.decide.ground"), ground), h("div", { class: "stack field" }, refLabel, ref), alsoField,
+    field(t("mod.decide.explanation"), explanation),
+    field(t("mod.decide.facts"), facts, t("mod.decide.facts.help")),
+    h("button", { type: "submit", class: "primary", "data-action": "decide" }, t("mod.decide.submit")), out);
+  return form;
+}
