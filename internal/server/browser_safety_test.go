@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"majlis/internal/overload"
 )
 
 // pick chooses value in the <select> sel as a user would (the page
@@ -231,4 +233,39 @@ func TestBrowserSafetyReportArabic(t *testing.T) {
 		waitFor(`document.querySelector("[data-testid=notice-state]")?.textContent === "بانتظار مشرف"`, 10*time.Second),
 		waitFor(`document.querySelector("[data-testid=notice-category]")?.textContent === "حماية القاصرين" && document.documentElement.dir === "rtl"`, 5*time.Second))
 	screenshot(t, tab, "report-status-ar")
+}
+
+// Under load (level elevated) an anonymous notice needs the proof of work:
+// the page solves the server's puzzle, as the player does for a join, and
+// sends the notice again.
+func TestBrowserSafetyReportPoW(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	aud, stage := startAdmissionServer(t, AdmissionConfig{ForceLevel: overload.Elevated})
+	_, hostTok := aud.createUser(t, "host")
+	room := stage.liveRoom(t, hostTok)
+	browser := newBrowser(t)
+	log := &browserLog{}
+	tab := newTab(t, browser, "listener", log)
+	run(t, tab, 60*time.Second, "report under load", log,
+		chromedp.Navigate(aud.base+"/r/"+room),
+		waitFor(`document.querySelector("#report-open") !== null`, 10*time.Second),
+		chromedp.Click(chromedp.CSS("#report-open")),
+		waitFor(`document.querySelectorAll("#report-category option").length > 10`, 10*time.Second),
+		pick("#report-category", "STATEMENT_CATEGORY_OTHER_VIOLATION_TC"),
+		chromedp.SendKeys(chromedp.CSS("#report-explanation"), "Spam links read out again and again."),
+		chromedp.SendKeys(chromedp.CSS("#report-name"), "Sami"),
+		chromedp.SendKeys(chromedp.CSS("#report-email"), "sami@example.org"),
+		chromedp.Click(chromedp.CSS("#report-goodfaith")),
+		chromedp.Click(chromedp.CSS("#report-submit")),
+		waitFor(`document.querySelector("[data-testid=report-receipt]") !== null`, 45*time.Second))
+	if !strings.Contains(log.String(), "POST "+aud.base+"/api/v1/reports: 429") {
+		t.Errorf("the first notice was not refused for the puzzle:\n%s", log)
+	}
+	id := eval[string](t, tab, `document.querySelector("[data-testid=report-id]").textContent`)
+	var n queuedNotice
+	if code := aud.call(t, "GET", "/api/v1/safety/notices/"+id, aud.AdminToken(), nil, &n); code != http.StatusOK || n.Room != room {
+		t.Errorf("notice %s: %d %+v", id, code, n)
+	}
 }
