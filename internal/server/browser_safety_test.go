@@ -41,8 +41,9 @@ type queuedNotice struct {
 // from the listener page and opens the status link of the receipt; (b) a
 // moderator finds the notice in /mod, claims it and decides "mute": the
 // speaker is muted on the stage and the listener's status page shows the
-// decision; (c) the speaker reads the statement of reasons on /safety and
-// complains.
+// decision; (c) the speaker, told in the studio, reads the statement of
+// reasons on /safety and complains; (d) a second moderator reverses the
+// decision from /mod and the speaker reads the outcome.
 func TestBrowserSafetyChain(t *testing.T) {
 	if inLoopbackNetns(t) {
 		return
@@ -121,6 +122,12 @@ func TestBrowserSafetyChain(t *testing.T) {
 		waitFor(`document.querySelector("[data-testid=notice-state]")?.textContent === "Waiting for a moderator"`, 10*time.Second),
 		waitFor(`document.querySelector("[data-testid=notice-category]")?.textContent === "Illegal or harmful speech"`, 5*time.Second))
 
+	// The speaker is in the studio when the decision comes.
+	speaker := newTab(t, browser, "speaker", log)
+	signIn(t, speaker, ts, guestTok, "/studio/"+room, log)
+	run(t, speaker, 20*time.Second, "the studio follows the room", log,
+		waitFor(fmt.Sprintf(`document.querySelector('[data-testid=stage] li[data-user=%q]') !== null`, guestID), 10*time.Second))
+
 	// (b) The moderator's queue, claim and decision.
 	mod := newTab(t, browser, "moderator", log)
 	signIn(t, mod, ts, modTok, "/mod", log)
@@ -160,10 +167,12 @@ func TestBrowserSafetyChain(t *testing.T) {
 		waitFor(`document.querySelector("[data-testid=notice-decision] [data-testid=decision-action]")?.textContent === "Muted on stage"`, 5*time.Second),
 		waitFor(`document.querySelector("[data-testid=notice-decision] [data-testid=ground]")?.textContent.includes("§ 130 StGB")`, 5*time.Second))
 
-	// (c) The speaker's statement of reasons and complaint.
-	speaker := newTab(t, browser, "speaker", log)
-	signIn(t, speaker, ts, guestTok, "/safety", log)
+	// (c) The speaker is told in the studio (the room's safety_decision
+	// event), reads the statement of reasons and complains.
 	run(t, speaker, 30*time.Second, "the statement of reasons", log,
+		waitFor(`document.querySelector("[data-testid=safety-decision-notice] a[href='/safety']") !== null`, 10*time.Second),
+		chromedp.Click(chromedp.CSS("[data-testid=safety-decision-notice] a")),
+		waitFor(`location.pathname === "/safety"`, 5*time.Second),
 		waitFor(`document.querySelector("[data-testid=my-decisions] article [data-testid=restriction]") !== null`, 10*time.Second))
 	got := eval[map[string]string](t, speaker, `(() => { const a = document.querySelector("[data-testid=my-decisions] article"); return {
 		restriction: a.querySelector("[data-testid=restriction]").textContent, ground: a.querySelector("[data-testid=ground]").textContent,
@@ -188,6 +197,30 @@ func TestBrowserSafetyChain(t *testing.T) {
 	run(t, speaker, 20*time.Second, "the complaint after a reload", log,
 		chromedp.Reload(),
 		waitFor(`document.querySelector("[data-testid=my-decisions] [data-testid=complaint]") !== null && document.querySelector("[data-testid=complain-form]") === null`, 10*time.Second))
+
+	// (d) A second moderator reverses the decision from /mod: the speaker
+	// may speak again and reads the outcome.
+	_, mod2Tok := ts.createModerator(t, "salma")
+	mod2 := newTab(t, browser, "moderator2", log)
+	signIn(t, mod2, ts, mod2Tok, "/mod", log)
+	row := `[data-testid=mod-complaints] li[data-complaint]`
+	run(t, mod2, 30*time.Second, "reverse on complaint", log,
+		waitFor(fmt.Sprintf(`document.querySelector(%q)?.textContent.includes("I quoted the words")`, row), 10*time.Second),
+		waitFor(fmt.Sprintf(`document.querySelector(%q)?.textContent.includes("Muted on stage")`, row), 5*time.Second),
+		pick(row+" select[name=outcome]", "reversed"),
+		chromedp.SendKeys(chromedp.CSS(row+" textarea[name=explanation]"), "The words were quoted to condemn them."),
+		chromedp.Click(chromedp.CSS(row+" [data-action=answer]")),
+		waitFor(fmt.Sprintf(`document.querySelector(%q)?.textContent === "The decision was reversed."`, row+" [data-testid=outcome-result]"), 10*time.Second))
+	ts.call(t, "GET", "/api/v1/rooms/"+room+"/state", "", nil, &stv)
+	for _, m := range stv.Stage {
+		if m.ID == guestID && m.ForcedMute {
+			t.Errorf("after the reversal the speaker is still muted")
+		}
+	}
+	run(t, speaker, 20*time.Second, "the outcome on /safety", log,
+		chromedp.Reload(),
+		waitFor(`document.querySelector("[data-testid=complaint-outcome]")?.textContent === "The decision was reversed."`, 10*time.Second),
+		waitFor(`document.querySelector("[data-testid=my-decisions] article")?.textContent.includes("Lifted")`, 5*time.Second))
 }
 
 // The report form and its receipt in Arabic: right to left, the

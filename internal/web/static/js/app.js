@@ -9,7 +9,7 @@ import { RoomFeed } from "./feed.js";
 import { recBadge, replaySection, clipButton, hostRecording, viewClip } from "./recording.js";
 import { h } from "./dom.js";
 import { errorText } from "./errors.js";
-import { reportCard, viewReportStatus, viewSafety, modQueue } from "./safety.js";
+import { reportCard, viewReportStatus, viewSafety, modQueue, modComplaints, decisionNotice } from "./safety.js";
 
 const pollMs = 2000;
 // The server's reaction set (GET /api/v1/reactions, internal/room.Reactions),
@@ -159,6 +159,7 @@ function viewRoom(id) {
   const totalsSlot = h("div", {}, reactionLine(totals));
   const recSlot = h("span");
   const replaySlot = h("div");
+  const safetySlot = h("div", { "aria-live": "assertive" });
   let view = null;
   let removed = false;
   const me = api.user();
@@ -246,6 +247,8 @@ function viewRoom(id) {
       for (const [em, n] of Object.entries(ev.data.counts)) totals[em] = (totals[em] || 0) + n;
       totalsSlot.replaceChildren(reactionLine(totals));
     }
+    const told = decisionNotice(ev, me);
+    if (told) safetySlot.replaceChildren(told);
     const who = ev.data && (ev.data.change ? ev.data.change.user : ev.data.user);
     if (ev.type === "blocked" && me && who === me.id) {
       removed = true;
@@ -292,7 +295,7 @@ function viewRoom(id) {
 
   const page = h("section", { class: "stack room" },
     h("header", { class: "room-head" }, title, h("div", { class: "row" }, badge, recSlot, count)),
-    desc, notice, pinSlot, replaySlot,
+    desc, notice, safetySlot, pinSlot, replaySlot,
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
     h("section", { class: "card stack player" }, h("div", { class: "row" }, play, status), level),
     extras, report);
@@ -464,6 +467,8 @@ function viewStudio(id) {
       for (const [em, n] of Object.entries(ev.data.counts)) totals[em] = (totals[em] || 0) + n;
       totalsSlot.replaceChildren(reactionLine(totals));
     }
+    const told = decisionNotice(ev, me);
+    if (told) out.replaceChildren(told);
   });
   feed.start();
   onLeave(() => feed.stop());
@@ -520,7 +525,8 @@ function viewMod() {
       h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); ids.add(idIn.value.trim()); refresh(); } },
         h("label", { for: "mod-room" }, t("mod.lookup")), idIn, h("button", { type: "submit" }, t("common.open")))),
     out,
-    modQueue(poll));
+    modQueue(poll),
+    modComplaints(poll));
   return root;
 }
 

@@ -376,3 +376,60 @@ function decisionForm(it, n, refresh) {
     h("button", { type: "submit", class: "primary", "data-action": "decide" }, t("mod.decide.submit")), out);
   return form;
 }
+
+// modComplaints is the console's list of open complaints (Art. 20), oldest
+// first, each with its decision and the outcome form. The server refuses an
+// answer from the moderator who made the decision (same_decider).
+export function modComplaints(poll) {
+  const list = h("ol", { class: "queue", "data-testid": "mod-complaints" });
+  const empty = h("p", { class: "muted", hidden: true }, t("mod.complaints.empty"));
+  const items = new Map(); // complaint id → li
+  const refresh = async () => {
+    let cs;
+    try { cs = (await api.call("GET", "/safety/complaints")).complaints || []; } catch (e) { empty.hidden = false; empty.textContent = errorText(e); return; }
+    const seen = new Set(cs.map((c) => c.id));
+    for (const c of cs) {
+      if (items.has(c.id)) continue;
+      const li = h("li", { class: "card stack", "data-complaint": c.id });
+      items.set(c.id, li);
+      list.append(li);
+      fillComplaint(li, c);
+    }
+    for (const [id, li] of items) if (!seen.has(id) && !li.dataset.answered) { li.remove(); items.delete(id); }
+    empty.hidden = list.childElementCount > 0;
+  };
+  poll(refresh);
+  return h("section", { class: "card stack", "aria-labelledby": "complaints-h" }, h("h2", { id: "complaints-h" }, t("mod.complaints")), empty, list);
+}
+
+function fillComplaint(li, c) {
+  const decision = h("div", { class: "stack" });
+  api.call("GET", `/safety/decisions/${encodeURIComponent(c.decision)}`).then((d) => decision.replaceChildren(
+    h("p", { class: "row" }, h("strong", {}, actionLabel(d.action)), h("span", { class: "muted" }, when(d.decided_at)),
+      d.room ? h("a", { href: `/r/${encodeURIComponent(d.room)}`, dir: "ltr" }, d.room) : null,
+      d.decider ? h("span", { class: "muted small" }, t("mod.complaints.decider"), " ", h("bdi", { dir: "ltr" }, d.decider)) : null),
+    h("p", { class: "description", dir: "auto" }, d.explanation)), () => {});
+  const outcome = h("select", { id: `out-${c.id}`, name: "outcome" }, ["upheld", "reversed"].map((o) => h("option", { value: o }, t(`mod.outcome.${o}`))));
+  const expl = h("textarea", { id: `out-expl-${c.id}`, name: "explanation", required: true, maxlength: "2000", rows: "2", dir: "auto" });
+  const out = h("div", { "aria-live": "assertive" });
+  const form = h("form", { class: "stack", "data-testid": "outcome-form", onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const r = await api.call("POST", `/safety/complaints/${encodeURIComponent(c.id)}/decision`, { outcome: outcome.value, explanation: expl.value.trim() });
+      li.dataset.answered = "1";
+      form.replaceWith(h("p", { role: "status", "data-testid": "outcome-result" }, t(`complain.outcome.${r.outcome}`)));
+    } catch (err) { out.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(err))); }
+  } }, field(t("mod.outcome"), outcome), field(t("mod.outcome.explanation"), expl),
+    h("button", { type: "submit", class: "primary", "data-action": "answer" }, t("mod.outcome.submit")), out);
+  li.append(h("p", { class: "row" }, h("strong", {}, t("mod.complaints.about")), h("span", { class: "muted" }, when(c.created_at))),
+    decision, h("blockquote", { class: "description", dir: "auto" }, c.text), form);
+}
+
+// decisionNotice tells a member of a live room that a decision concerns
+// them (the room's safety_decision event names only its user and URL).
+export function decisionNotice(ev, me) {
+  const ch = ev && ev.data && ev.data.change;
+  if (ev.type !== "safety_decision" || !ch || !me || ch.user !== me.id) return null;
+  return h("p", { class: "card notice", role: "alert", "data-testid": "safety-decision-notice" }, t("safety.live.notice"), " ",
+    h("a", { href: "/safety" }, t("safety.live.read")));
+}
