@@ -302,3 +302,87 @@ func TestBrowserSafetyReportPoW(t *testing.T) {
 		t.Errorf("notice %s: %d %+v", id, code, n)
 	}
 }
+
+// A notice about the replay from the listener page: its moment is the
+// replay's position as seconds into the room (from_s): where the recording
+// began, plus what the host trimmed, plus the position.
+func TestBrowserSafetyReportReplay(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	_, hostTok := ts.createUser(t, "sahar")
+	_, modTok := ts.createModerator(t, "nour")
+	room := ts.liveRoom(t, hostTok)
+	ts.must(t, 200, "POST", "/api/v1/rooms/"+room+"/recording", hostTok, `{"on":true}`)
+	sp := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
+	// Nine seconds of program in the recording, of which the host trims two.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var r struct {
+			Duration float64 `json:"duration_s"`
+		}
+		ts.call(t, "GET", "/api/v1/rooms/"+room+"/recording", hostTok, nil, &r)
+		if r.Duration >= 9 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the recording holds %.1f s after 30 s", r.Duration)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	sp.stop()
+	ts.must(t, http.StatusOK, "POST", "/api/v1/rooms/"+room+"/end", hostTok, "")
+	ts.must(t, http.StatusOK, "PATCH", "/api/v1/rooms/"+room+"/recording", hostTok, `{"public":true}`)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var r struct{ State string }
+		ts.call(t, "GET", "/api/v1/rooms/"+room+"/recording", hostTok, nil, &r)
+		if r.State == "finished" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recording %q 20 s after the end", r.State)
+		}
+	}
+	ts.must(t, http.StatusOK, "PATCH", "/api/v1/rooms/"+room+"/recording", hostTok, `{"trim_start_s":2}`)
+	var info struct {
+		StartedAt time.Time `json:"started_at"`
+	}
+	ts.call(t, "GET", "/api/v1/rooms/"+room, "", nil, &info)
+	var rec struct {
+		Created  time.Time `json:"created"`
+		Trimmed  float64   `json:"trimmed_s"`
+		Duration float64   `json:"duration_s"`
+	}
+	ts.call(t, "GET", "/api/v1/rooms/"+room+"/recording", hostTok, nil, &rec)
+	if rec.Trimmed < 1.5 {
+		t.Fatalf("recording after the trim: %+v", rec)
+	}
+
+	browser := newBrowser(t)
+	log := &browserLog{}
+	tab := newTab(t, browser, "listener", log)
+	run(t, tab, 60*time.Second, "report the replay at 4 s", log,
+		chromedp.Navigate(ts.base+"/r/"+room),
+		waitFor(`(() => { const a = document.querySelector('[data-testid=replay-audio]'); return a && a.readyState >= 1 && a.duration > 5; })()`, 30*time.Second),
+		chromedp.Evaluate[chromedp.Void](`void (document.querySelector('[data-testid=replay-audio]').currentTime = 4)`),
+		waitFor(`(() => { const a = document.querySelector('[data-testid=replay-audio]'); return !a.seeking && a.currentTime >= 4; })()`, 20*time.Second),
+		chromedp.Click(chromedp.CSS("#report-open")),
+		waitFor(`document.querySelectorAll("#report-category option").length > 10`, 10*time.Second),
+		pick("#report-category", "STATEMENT_CATEGORY_SCAMS_AND_FRAUD"),
+		chromedp.SendKeys(chromedp.CSS("#report-explanation"), "The replay promotes a fake investment scheme."),
+		chromedp.SendKeys(chromedp.CSS("#report-name"), "Karim"),
+		chromedp.SendKeys(chromedp.CSS("#report-email"), "karim@example.org"),
+		chromedp.Click(chromedp.CSS("#report-goodfaith")),
+		chromedp.Click(chromedp.CSS("#report-submit")),
+		waitFor(`document.querySelector("[data-testid=report-receipt]") !== null`, 10*time.Second))
+	id := eval[string](t, tab, `document.querySelector("[data-testid=report-id]").textContent`)
+	var n queuedNotice
+	if code := ts.call(t, "GET", "/api/v1/safety/notices/"+id, modTok, nil, &n); code != http.StatusOK {
+		t.Fatalf("notice %s: %d", id, code)
+	}
+	want := max(0, rec.Created.Sub(info.StartedAt).Seconds()) + rec.Trimmed + 4
+	if n.Kind != "replay" || n.From < want-1.5 || n.From > want+1.5 {
+		t.Errorf("notice %+v, want kind replay at from_s %.1f", n, want)
+	}
+}

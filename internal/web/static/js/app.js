@@ -283,13 +283,21 @@ function viewRoom(id) {
   onLeave(() => clearInterval(levelTimer));
 
   // A notice (Art. 16 DSA) about the room, a speaker or the replay, at the
-  // moment the listener is at: the replay's position, else the time since
-  // the room started (the API's from_s: seconds into the room).
+  // moment the listener is at, as the API's from_s: seconds into the room.
+  // Live, the time since the room started; in the replay, its position
+  // plus where the recording began in the room and what the host trimmed
+  // (a recording paused and resumed leaves a gap this does not see).
   const reportAt = async () => {
-    const replay = document.querySelector("[data-testid=replay-audio]");
-    if (view && view.state === "ended" && replay) return replay.currentTime;
     const r = await api.getRoom(id);
-    return r.started_at ? Math.max(0, (Date.now() - new Date(r.started_at).getTime()) / 1000) : undefined;
+    if (!r.started_at) return undefined;
+    const started = new Date(r.started_at).getTime();
+    const replay = document.querySelector("[data-testid=replay-audio]");
+    if (r.state === "ended" && replay) {
+      const rec = await api.call("GET", `/rooms/${encodeURIComponent(id)}/recording`);
+      const began = rec.created ? Math.max(0, (new Date(rec.created).getTime() - started) / 1000) : 0;
+      return began + (rec.trimmed_s || 0) + replay.currentTime;
+    }
+    return Math.max(0, (Date.now() - started) / 1000);
   };
   const report = reportCard(id, () => view, reportAt);
 

@@ -68,10 +68,9 @@ export function reportCard(roomId, getView, offset) {
 }
 
 function reportForm(roomId, view, at) {
-  const live = view && view.state === "live";
   const stage = (view && view.stage) || [];
   const out = h("div", { "aria-live": "assertive" });
-  const kinds = [live ? "room" : "replay", ...(stage.length ? ["speaker"] : [])];
+  const kinds = [view && view.state === "ended" ? "replay" : "room", ...(stage.length ? ["speaker"] : [])];
   const kind = h("select", { id: "report-kind", name: "kind" }, kinds.map((k) => h("option", { value: k }, t(`report.kind.${k}`))));
   const speaker = h("select", { id: "report-speaker", name: "speaker" }, stage.map((m) => h("option", { value: m.id, dir: "auto" }, m.name || m.id)));
   const speakerField = field(t("report.speaker"), speaker);
