@@ -386,3 +386,47 @@ func TestBrowserSafetyReportReplay(t *testing.T) {
 		t.Errorf("notice %+v, want kind replay at from_s %.1f", n, want)
 	}
 }
+
+// A signed-in notifier finds their notice on /safety; decided "no
+// action", its status page offers the complaint (Art. 20: the notifier may
+// contest a decision to do nothing).
+func TestBrowserSafetyNotifierNoAction(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	room, _, _, _ := safetyRoom(t, ts)
+	notifierID, notifierTok := ts.createUser(t, "lina")
+	_, modTok := ts.createModerator(t, "nour")
+	var rc struct{ ID string }
+	if code := ts.call(t, "POST", "/api/v1/reports", notifierTok, map[string]any{"kind": "room", "room": room, "from_s": 1,
+		"category": "STATEMENT_CATEGORY_SCAMS_AND_FRAUD", "explanation": "A fake lottery is announced.", "name": "Lina", "email": "lina@example.org", "good_faith": true}, &rc); code != http.StatusCreated {
+		t.Fatalf("report: %d", code)
+	}
+	ts.must(t, 200, "POST", "/api/v1/safety/notices/"+rc.ID+"/claim", modTok, "")
+	ts.must(t, 201, "POST", "/api/v1/safety/notices/"+rc.ID+"/decision", modTok,
+		`{"action":"none","ground":"terms","terms_ground":"Terms 4.2","explanation":"A raffle the host runs, not a scam.","facts":"The host announced a raffle."}`)
+
+	browser := newBrowser(t)
+	log := &browserLog{}
+	tab := newTab(t, browser, "notifier", log)
+	signIn(t, tab, ts, notifierTok, "/safety", log)
+	li := fmt.Sprintf(`[data-testid=my-notices] li[data-notice=%q]`, rc.ID)
+	run(t, tab, 30*time.Second, "the notice on /safety, then its status", log,
+		waitFor(`document.querySelector("[data-testid=my-decisions]")?.textContent === "No decision concerns you."`, 10*time.Second),
+		waitFor(fmt.Sprintf(`document.querySelector(%q)?.textContent.includes("Scams and fraud") && document.querySelector(%q).textContent.includes("Decided")`, li, li), 10*time.Second),
+		chromedp.Click(chromedp.CSS(li+" a")),
+		waitFor(`document.querySelector("[data-testid=notice-decision] [data-testid=decision-action]")?.textContent === "No action"`, 10*time.Second),
+		waitFor(`document.querySelector("[data-testid=notice-decision]").textContent.includes("took no action")`, 5*time.Second),
+		chromedp.Click(chromedp.CSS("[data-testid=notice-decision] details.complain summary")),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=notice-decision] textarea[name=text]`), "It is a scam: the numbers never win."),
+		chromedp.Click(chromedp.CSS("[data-testid=notice-decision] [data-action=complain]")),
+		waitFor(`document.querySelector("[data-testid=notice-decision] [data-testid=complaint]")?.textContent.includes("Complaint sent.")`, 10*time.Second))
+	var cs struct {
+		Complaints []struct{ Complainant string }
+	}
+	ts.call(t, "GET", "/api/v1/safety/complaints", modTok, nil, &cs)
+	if len(cs.Complaints) != 1 || cs.Complaints[0].Complainant != notifierID {
+		t.Errorf("complaints: %+v", cs.Complaints)
+	}
+}
