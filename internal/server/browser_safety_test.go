@@ -430,3 +430,75 @@ func TestBrowserSafetyNotifierNoAction(t *testing.T) {
 		t.Errorf("complaints: %+v", cs.Complaints)
 	}
 }
+
+// The moderator plays the reported moment from the queue: the evidence
+// segments around it are listed, the one chosen is fetched with the
+// moderator's credentials, starts at the moment, and the access is in the
+// audit log with the notice as its reason.
+func TestBrowserSafetyEvidence(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServerWith(t, "", func(c *Config) { c.EvidenceSegment = 2 * time.Second })
+	_, hostTok := ts.createUser(t, "host")
+	_, modTok := ts.createModerator(t, "nour")
+	room := ts.liveRoom(t, hostTok)
+	sp := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
+	defer sp.stop()
+	type segment struct {
+		ID, Track  string
+		Start, End time.Time
+	}
+	var seg segment
+	for deadline := time.Now().Add(30 * time.Second); seg.ID == ""; time.Sleep(200 * time.Millisecond) {
+		var ev struct{ Segments []segment }
+		ts.call(t, "GET", "/api/v1/evidence?room="+room, modTok, nil, &ev)
+		var done []segment
+		for _, s := range ev.Segments {
+			if s.Track == "program" && !s.End.IsZero() {
+				done = append(done, s)
+			}
+		}
+		if len(done) >= 2 {
+			seg = done[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no two finished program segments after 30 s: %+v", ev.Segments)
+		}
+	}
+	var info struct {
+		StartedAt time.Time `json:"started_at"`
+	}
+	ts.call(t, "GET", "/api/v1/rooms/"+room, "", nil, &info)
+	from := seg.Start.Sub(info.StartedAt).Seconds() + 1 // one second into the segment
+	var rc struct{ ID string }
+	if code := ts.call(t, "POST", "/api/v1/reports", "", map[string]any{"kind": "room", "room": room, "from_s": from,
+		"category": "STATEMENT_CATEGORY_VIOLENCE", "explanation": "Threats against a named person.", "name": "Lina", "email": "lina@example.org", "good_faith": true}, &rc); code != http.StatusCreated {
+		t.Fatalf("report: %d", code)
+	}
+
+	browser := newBrowser(t)
+	log := &browserLog{}
+	mod := newTab(t, browser, "moderator", log)
+	signIn(t, mod, ts, modTok, "/mod", log)
+	item := fmt.Sprintf(`[data-testid=mod-queue] li[data-notice=%q]`, rc.ID)
+	segLi := fmt.Sprintf(`%s [data-testid=evidence] li[data-segment=%q]`, item, seg.ID)
+	run(t, mod, 40*time.Second, "play the reported moment", log,
+		waitFor(fmt.Sprintf(`document.querySelector(%q) !== null`, item), 10*time.Second),
+		chromedp.Click(chromedp.CSS(item+" [data-action=evidence]")),
+		waitFor(fmt.Sprintf(`document.querySelector(%q) !== null`, segLi+" [data-action=listen]"), 10*time.Second),
+		chromedp.Click(chromedp.CSS(segLi+" [data-action=listen]")),
+		waitFor(fmt.Sprintf(`(() => { const a = document.querySelector(%q); return a && a.readyState >= 1 && !a.error && a.duration > 1; })()`, segLi+" audio"), 15*time.Second),
+		waitFor(fmt.Sprintf(`Math.abs(document.querySelector(%q).currentTime - %f) < 0.3`, segLi+" audio", from-seg.Start.Sub(info.StartedAt).Seconds()), 10*time.Second))
+	var audit struct {
+		Rows []struct{ Action, Actor, Reason, Target string }
+	}
+	ts.call(t, "GET", "/api/v1/audit?action=evidence.access", ts.AdminToken(), nil, &audit)
+	found := false
+	for _, r := range audit.Rows {
+		found = found || r.Reason == "notice "+rc.ID
+	}
+	if !found {
+		t.Errorf("no evidence.access row with the notice as its reason: %+v", audit.Rows)
+	}
+}

@@ -317,16 +317,72 @@ function noticeItem(it, n, me, refresh) {
   const claim = mine ? null : h("button", { type: "button", "data-action": "claim", onclick: async () => {
     try { await api.call("POST", `/safety/notices/${encodeURIComponent(n.id)}/claim`); refresh(); } catch (e) { out.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(e))); }
   } }, n.state === "claimed" ? t("mod.takeover") : t("mod.claim"));
-  if (n.state === "claimed" && !mine && !(me && me.role === "admin")) claim.hidden = true;
+  if (claim && n.state === "claimed" && !mine && !(me && me.role === "admin")) claim.hidden = true;
   const key = JSON.stringify([n.state, n.claimed_by, n.trusted_flagger]);
   if (it.key === key) return;
   it.key = key;
-  if (!it.head) { it.head = h("div"); it.actions = h("div", { class: "row" }); it.formSlot = h("div"); it.out = h("div"); it.li.append(it.head, it.actions, it.formSlot, it.out); }
+  if (!it.head) {
+    it.head = h("div"); it.actions = h("div", { class: "row" }); it.evidence = h("div", { class: "stack", "data-testid": "evidence" });
+    it.formSlot = h("div"); it.out = h("div");
+    it.li.append(it.head, it.actions, it.evidence, it.formSlot, it.out);
+  }
   it.head.replaceChildren(head);
-  it.actions.replaceChildren(...[claim].filter(Boolean));
+  const play = n.kind === "clip" ? null : h("button", { type: "button", "data-action": "evidence", onclick: () => evidence(it.evidence, n) }, t("mod.evidence"));
+  it.actions.replaceChildren(...[claim, play].filter(Boolean));
   it.out.replaceChildren(out);
   if (mine && !it.formSlot.childElementCount) it.formSlot.append(decisionForm(it, n, refresh));
   if (!mine) it.formSlot.replaceChildren();
+}
+
+// evidenceAround is how much before and after the reported moment the
+// console looks for evidence segments (the hold is 30 s either side).
+const evidenceAround = 30000; // ms
+
+// evidence lists the evidence segments around a notice's moment (the
+// room's start plus from_s); each is fetched only when the moderator asks
+// to listen, since every access is recorded in the audit log with the
+// notice as its reason. The audio is fetched with the moderator's
+// credentials and played from a blob: URL, at the reported moment.
+async function evidence(slot, n) {
+  slot.replaceChildren(h("p", { class: "muted" }, t("common.loading")));
+  try {
+    const r = await api.getRoom(n.room);
+    if (!r.started_at) { slot.replaceChildren(h("p", { class: "muted" }, t("mod.evidence.none"))); return; }
+    const moment = new Date(r.started_at).getTime() + n.from_s * 1000;
+    const end = moment + Math.max(0, (n.to_s || n.from_s) - n.from_s) * 1000;
+    const q = new URLSearchParams({ room: n.room, from: new Date(moment - evidenceAround).toISOString(), to: new Date(end + evidenceAround).toISOString() });
+    const segs = ((await api.call("GET", `/evidence?${q}`)).segments || [])
+      .sort((a, b) => (a.track === b.track ? a.start.localeCompare(b.start) : a.track === "program" ? -1 : b.track === "program" ? 1 : a.track.localeCompare(b.track)));
+    if (!segs.length) { slot.replaceChildren(h("p", { class: "muted" }, t("mod.evidence.none"))); return; }
+    slot.replaceChildren(h("ul", { class: "requests" }, segs.map((s) => {
+      const cell = h("div", { class: "stack" });
+      const label = s.track === "program" ? t("mod.evidence.program") : t("mod.evidence.speaker", { user: s.track.replace(/^speaker-/, "") });
+      return h("li", { class: "stack", "data-segment": s.id, "data-track": s.track },
+        h("div", { class: "row" }, h("span", {}, label), h("span", { class: "muted small" }, when(s.start)),
+          finished(s) ? h("button", { type: "button", "data-action": "listen", onclick: (e) => { e.target.disabled = true; listen(cell, s, n, moment); } }, t("mod.evidence.listen"))
+            : h("span", { class: "muted small" }, t("mod.evidence.writing"))),
+        cell);
+    })));
+  } catch (e) { slot.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(e))); }
+}
+
+// finished: a segment still being written has no end (and cannot be played yet).
+function finished(s) { return !!s.end && !s.end.startsWith("0001-"); }
+
+async function listen(cell, s, n, moment) {
+  try {
+    const res = await fetch(`/api/v1/evidence/${encodeURIComponent(s.id)}.ogg?reason=${encodeURIComponent(`notice ${n.id}`)}`,
+      { headers: api.authHeaders(), credentials: "same-origin" });
+    if (!res.ok) {
+      const body = await res.json().catch(() => ({}));
+      throw new api.APIError(res.status, (body.error && body.error.code) || `http_${res.status}`, "", 0);
+    }
+    const url = URL.createObjectURL(await res.blob());
+    const audio = h("audio", { controls: true, preload: "metadata", src: url, "data-testid": "evidence-audio" });
+    const at = Math.max(0, (moment - new Date(s.start).getTime()) / 1000);
+    audio.addEventListener("loadedmetadata", () => { audio.currentTime = Math.min(at, Math.max(0, audio.duration - 0.1) || at); }, { once: true });
+    cell.replaceChildren(audio, h("p", { class: "muted small" }, t("mod.evidence.at", { t: mmss(at) })));
+  } catch (e) { cell.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(e))); }
 }
 
 function decisionForm(it, n, refresh) {
