@@ -223,15 +223,15 @@ func TestBrowserSafetyChain(t *testing.T) {
 		waitFor(`document.querySelector("[data-testid=my-decisions] article")?.textContent.includes("Lifted")`, 5*time.Second))
 }
 
-// The report form and its receipt in Arabic: right to left, the
-// categories' labels translated; for the protection of minors the name
-// and email may be left out.
+// (a) in Arabic: an anonymous listener reports a speaker, right to left,
+// with the categories' labels translated; for the protection of minors the
+// name and email may be left out. The status link opens in Arabic.
 func TestBrowserSafetyReportArabic(t *testing.T) {
 	if inLoopbackNetns(t) {
 		return
 	}
 	ts := startServer(t, "")
-	room, _, _, _ := safetyRoom(t, ts)
+	room, _, guestID, _ := safetyRoom(t, ts)
 	_, modTok := ts.createModerator(t, "nour")
 	browser := newBrowser(t)
 	log := &browserLog{}
@@ -249,7 +249,16 @@ func TestBrowserSafetyReportArabic(t *testing.T) {
 	if kinds := eval[[]string](t, tab, `[...document.querySelectorAll("#report-kind option")].map((o) => o.textContent)`); strings.Join(kinds, "|") != "الغرفة|متحدث على المنصة" {
 		t.Errorf("kinds in Arabic: %q", kinds)
 	}
-	run(t, tab, 20*time.Second, "send a notice about the room without name and email", log,
+	if at := eval[string](t, tab, `document.querySelector("[data-testid=report-at]").textContent + "|" + document.querySelector("#report-submit").textContent`); !strings.HasPrefix(at, "عند ") || !strings.HasSuffix(at, "|أرسل البلاغ") {
+		t.Errorf("form texts in Arabic: %q", at)
+	}
+	// Right to left without a horizontal scroll (nothing pushed off the page).
+	if w := eval[[]float64](t, tab, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`); w[0] > w[1] {
+		t.Errorf("the page with the form is %.0f px wide in a %.0f px window", w[0], w[1])
+	}
+	run(t, tab, 20*time.Second, "report a speaker without name and email", log,
+		pick("#report-kind", "speaker"),
+		pick("#report-speaker", guestID),
 		pick("#report-category", "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"),
 		waitFor(`!document.querySelector("#report-name").required`, 5*time.Second),
 		chromedp.SendKeys(chromedp.CSS("#report-explanation"), "يتحدث أحدهم بكلام يستهدف الأطفال."),
@@ -258,7 +267,7 @@ func TestBrowserSafetyReportArabic(t *testing.T) {
 		waitFor(`document.querySelector("[data-testid=report-receipt] h2")?.textContent === "تم استلام البلاغ"`, 10*time.Second))
 	id := eval[string](t, tab, `document.querySelector("[data-testid=report-id]").textContent`)
 	var n queuedNotice
-	if code := ts.call(t, "GET", "/api/v1/safety/notices/"+id, modTok, nil, &n); code != http.StatusOK || n.Kind != "room" || n.Name != "" || n.Category != "STATEMENT_CATEGORY_PROTECTION_OF_MINORS" {
+	if code := ts.call(t, "GET", "/api/v1/safety/notices/"+id, modTok, nil, &n); code != http.StatusOK || n.Kind != "speaker" || n.Speaker != guestID || n.Name != "" || n.Category != "STATEMENT_CATEGORY_PROTECTION_OF_MINORS" {
 		t.Errorf("notice %s: %d %+v", id, code, n)
 	}
 	run(t, tab, 20*time.Second, "the status page in Arabic", log,
