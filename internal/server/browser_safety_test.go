@@ -95,7 +95,9 @@ func TestBrowserSafetyChain(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#report-explanation"), "The speaker incites hatred against a group."),
 		chromedp.SendKeys(chromedp.CSS("#report-name"), "Lina Haddad"),
 		chromedp.SendKeys(chromedp.CSS("#report-email"), "lina@example.org"),
-		chromedp.Click(chromedp.CSS("#report-goodfaith")),
+		chromedp.Click(chromedp.CSS("#report-goodfaith")))
+	screenshot(t, listener, "report-en")
+	run(t, listener, 20*time.Second, "send the report", log,
 		chromedp.Click(chromedp.CSS("#report-submit")),
 		waitFor(`document.querySelector("[data-testid=report-receipt]") !== null`, 10*time.Second))
 	id := eval[string](t, listener, `document.querySelector("[data-testid=report-id]").textContent`)
@@ -137,6 +139,7 @@ func TestBrowserSafetyChain(t *testing.T) {
 		waitFor(fmt.Sprintf(`document.querySelector(%q).textContent.includes("Illegal or harmful speech")`, item), 5*time.Second),
 		chromedp.Click(chromedp.CSS(item+" [data-action=claim]")),
 		waitFor(fmt.Sprintf(`document.querySelector(%q) !== null`, item+" [data-testid=decision-form]"), 10*time.Second))
+	screenshot(t, mod, "mod-queue-en")
 	if st := eval[string](t, mod, fmt.Sprintf(`document.querySelector(%q).textContent`, item+" [data-testid=notice-state]")); st != "Being reviewed" {
 		t.Errorf("claimed notice shows state %q", st)
 	}
@@ -186,6 +189,7 @@ func TestBrowserSafetyChain(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`[data-testid=my-decisions] article textarea[name=text]`), "I quoted the words to condemn them."),
 		chromedp.Click(chromedp.CSS("[data-testid=my-decisions] article [data-action=complain]")),
 		waitFor(`document.querySelector("[data-testid=my-decisions] [data-testid=complaint]")?.textContent.includes("Complaint sent.")`, 10*time.Second))
+	screenshot(t, speaker, "safety-en")
 	var cs struct {
 		Complaints []struct{ Decision, Complainant, Text string }
 	}
@@ -262,7 +266,9 @@ func TestBrowserSafetyReportArabic(t *testing.T) {
 		pick("#report-category", "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"),
 		waitFor(`!document.querySelector("#report-name").required`, 5*time.Second),
 		chromedp.SendKeys(chromedp.CSS("#report-explanation"), "يتحدث أحدهم بكلام يستهدف الأطفال."),
-		chromedp.Click(chromedp.CSS("#report-goodfaith")),
+		chromedp.Click(chromedp.CSS("#report-goodfaith")))
+	screenshot(t, tab, "report-ar")
+	run(t, tab, 20*time.Second, "send the report", log,
 		chromedp.Click(chromedp.CSS("#report-submit")),
 		waitFor(`document.querySelector("[data-testid=report-receipt] h2")?.textContent === "تم استلام البلاغ"`, 10*time.Second))
 	id := eval[string](t, tab, `document.querySelector("[data-testid=report-id]").textContent`)

@@ -121,13 +121,13 @@ function reportForm(roomId, view, at) {
     field(t("report.kind"), kind), speakerField,
     field(t("report.category"), category),
     h("fieldset", { class: "stack" }, h("legend", {}, t("report.basis")),
-      h("div", { class: "row" }, terms, h("label", { for: "report-terms" }, t("report.basis.terms"))),
-      h("div", { class: "row" }, illegal, h("label", { for: "report-illegal" }, t("report.basis.illegal")))),
+      h("div", { class: "check" }, terms, h("label", { for: "report-terms" }, t("report.basis.terms"))),
+      h("div", { class: "check" }, illegal, h("label", { for: "report-illegal" }, t("report.basis.illegal")))),
     lawField,
     field(t("report.explanation"), explanation, t("report.explanation.help")),
     h("fieldset", { class: "stack" }, h("legend", {}, t("report.contact")), contactHelp,
       field(t("report.name"), name), field(t("report.email"), email)),
-    h("div", { class: "row" }, goodFaith, h("label", { for: "report-goodfaith" }, t("report.goodfaith"))),
+    h("div", { class: "check" }, goodFaith, h("label", { for: "report-goodfaith" }, t("report.goodfaith"))),
     submit, out);
   return form;
 }
@@ -195,7 +195,7 @@ export function viewReportStatus(id) {
     if (k === last) return;
     last = k;
     const parts = [h("dl", { class: "facts" },
-      h("dt", {}, t("status.id")), h("dd", { dir: "ltr" }, h("code", {}, st.id)),
+      h("dt", {}, t("status.id")), h("dd", {}, h("code", { dir: "ltr" }, st.id)),
       h("dt", {}, t("status.state")), h("dd", { "data-testid": "notice-state", "data-state": st.state }, t(`status.state.${st.state}`)),
       h("dt", {}, t("report.kind")), h("dd", {}, t(`report.kind.${st.kind}`)),
       h("dt", {}, t("status.room")), h("dd", {}, h("a", { href: `/r/${encodeURIComponent(st.room)}`, dir: "ltr" }, st.room)),
@@ -214,15 +214,14 @@ export function viewReportStatus(id) {
 }
 
 // complainForm sends a complaint (Art. 20) about a decision.
-function complainForm(decisionId, key, done) {
+function complainForm(decisionId, key) {
   const text = h("textarea", { id: `complain-${decisionId}`, name: "text", required: true, minlength: "10", maxlength: "5000", rows: "3", dir: "auto" });
   const out = h("div", { "aria-live": "assertive" });
   const form = h("form", { class: "stack", "data-testid": "complain-form", onsubmit: async (e) => {
     e.preventDefault();
     try {
       const c = await api.call("POST", `/safety/decisions/${encodeURIComponent(decisionId)}/complaints` + (key ? `?key=${encodeURIComponent(key)}` : ""), { text: text.value.trim() });
-      form.replaceWith(complaintBox(c));
-      if (done) done(c);
+      wrap.replaceWith(complaintBox(c));
     } catch (err) { out.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(err))); }
   } }, field(t("complain.text"), text, t("complain.help")), h("button", { type: "submit", class: "primary", "data-action": "complain" }, t("complain.submit")), out);
   const wrap = h("details", { class: "complain" }, h("summary", {}, t("complain.open")), form);
@@ -391,7 +390,7 @@ function decisionForm(it, n, refresh) {
   const ground = h("select", { id: `dec-ground-${id}`, name: "ground" }, h("option", { value: "terms" }, t("safety.ground.terms")), h("option", { value: "illegal" }, t("safety.ground.illegal")));
   const ref = h("input", { id: `dec-ref-${id}`, name: "ground_ref", required: true, maxlength: "500", dir: "auto" });
   const alsoIllegal = h("input", { type: "checkbox", id: `dec-also-${id}` });
-  const alsoField = h("div", { class: "row" }, alsoIllegal, h("label", { for: alsoIllegal.id }, t("mod.decide.alsoillegal")));
+  const alsoField = h("div", { class: "check" }, alsoIllegal, h("label", { for: alsoIllegal.id }, t("mod.decide.alsoillegal")));
   const explanation = h("textarea", { id: `dec-expl-${id}`, required: true, maxlength: "2000", rows: "3", dir: "auto" });
   const facts = h("textarea", { id: `dec-facts-${id}`, required: true, maxlength: "5000", rows: "3", dir: "auto" });
   const hours = h("input", { id: `dec-hours-${id}`, type: "number", min: "1", max: "8760", step: "1", value: "168" });
@@ -420,7 +419,7 @@ function decisionForm(it, n, refresh) {
       form.replaceWith(h("div", { class: "stack", role: "status", "data-testid": "decision-result" },
         h("p", {}, h("strong", {}, t("mod.decided", { action: actionLabel(d.action) }))),
         h("p", { class: "muted" }, d.statement_of_reasons ? t("mod.decided.statement") : t("mod.decided.nostatement")),
-        h("p", { class: "muted small", dir: "ltr" }, d.puid)));
+        h("p", { class: "muted small" }, h("code", { dir: "ltr" }, d.puid))));
       refresh();
     } catch (err) { out.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(err))); }
   } }, h("h3", {}, t("mod.decide")),
