@@ -517,3 +517,48 @@ func TestBrowserSafetyEvidence(t *testing.T) {
 		t.Errorf("no evidence.access row with the notice as its reason: %+v", audit.Rows)
 	}
 }
+
+// A suspended user reads the statement of reasons on /safety, here in
+// Arabic (the restriction, basis and redress in the page's language, the
+// moderator's words as written), and complains.
+func TestBrowserSafetySuspendedArabic(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	userID, userTok := ts.createUser(t, "fadi")
+	_, modTok := ts.createModerator(t, "nour")
+	ts.must(t, 201, "POST", "/api/v1/safety/decisions", modTok, fmt.Sprintf(`{"action":"suspend","user":%q,"duration_s":86400,
+		"category":"STATEMENT_CATEGORY_SCAMS_AND_FRAUD","ground":"terms","terms_ground":"Terms 4.2","explanation":"Repeated fake giveaways.",
+		"facts":"The account announced fake giveaways in three rooms."}`, userID))
+	var me struct{ Suspended bool }
+	ts.call(t, "GET", "/api/v1/me", userTok, nil, &me)
+	if !me.Suspended {
+		t.Fatalf("the account is not suspended")
+	}
+	browser := newBrowser(t)
+	log := &browserLog{}
+	tab := newTab(t, browser, "suspended-ar", log)
+	run(t, tab, 15*time.Second, "Arabic", log,
+		chromedp.Navigate(ts.base+"/signin?lang=ar"),
+		waitFor(`document.documentElement.dir === "rtl"`, 10*time.Second))
+	signIn(t, tab, ts, userTok, "/safety", log)
+	art := "[data-testid=my-decisions] article"
+	run(t, tab, 20*time.Second, "the statement in Arabic", log,
+		waitFor(fmt.Sprintf(`document.querySelector(%q) !== null`, art+" [data-testid=restriction]"), 10*time.Second))
+	got := eval[map[string]string](t, tab, fmt.Sprintf(`(() => { const a = document.querySelector(%q); return {
+		h1: document.querySelector("main h1").textContent, action: a.querySelector("[data-testid=decision-action]").textContent,
+		restriction: a.querySelector("[data-testid=restriction]").textContent, ground: a.querySelector("[data-testid=ground]").textContent,
+		text: a.textContent, redress: a.querySelector("[data-testid=redress]").textContent }; })()`, art))
+	if got["h1"] != "بلاغاتي والقرارات" || got["action"] != "تعليق الحساب" || got["restriction"] != "عُلّق حسابك." ||
+		got["ground"] != "مخالف لشروط الخدمة: Terms 4.2" || !strings.Contains(got["text"], "مبادرة المشرفين") ||
+		!strings.Contains(got["text"], "The account announced fake giveaways") || !strings.Contains(got["redress"], "تسوية خارج المحكمة") {
+		t.Errorf("statement in Arabic: %q", got)
+	}
+	run(t, tab, 20*time.Second, "complain while suspended", log,
+		chromedp.Click(chromedp.CSS(art+" details.complain summary")),
+		chromedp.SendKeys(chromedp.CSS(art+" textarea[name=text]"), "لم تكن هدايا مزيفة، بل مسابقة حقيقية."),
+		chromedp.Click(chromedp.CSS(art+" [data-action=complain]")),
+		waitFor(fmt.Sprintf(`document.querySelector(%q)?.textContent.includes("أُرسلت الشكوى.")`, art+" [data-testid=complaint]"), 10*time.Second))
+	screenshot(t, tab, "safety-ar")
+}

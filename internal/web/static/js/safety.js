@@ -158,11 +158,11 @@ function statementBox(d) {
     h("dt", {}, t("safety.restriction")), h("dd", { "data-testid": "restriction" }, t(`safety.restriction.${d.action}`)),
     h("dt", {}, t("safety.scope")), h("dd", {}, scope),
     h("dt", {}, t("safety.until")), h("dd", {}, st.until ? when(st.until) : t("safety.until.none")),
-    h("dt", {}, t("safety.facts")), h("dd", { dir: "auto", class: "description" }, st.facts),
+    h("dt", {}, t("safety.facts")), h("dd", { class: "description" }, h("bdi", { dir: "auto" }, st.facts)),
     h("dt", {}, t("safety.basis")), h("dd", {}, t(st.basis === "own_initiative" ? "safety.basis.own" : "safety.basis.notice")),
     h("dt", {}, t("safety.automated")), h("dd", {}, t(st.automated ? "safety.automated.yes" : "safety.automated.no")),
     h("dt", {}, t("safety.ground")), h("dd", { "data-testid": "ground" }, t(st.ground === "illegal" ? "safety.ground.illegal" : "safety.ground.terms"), ": ", h("bdi", { dir: "auto" }, st.ground_reference)),
-    h("dt", {}, t("safety.explanation")), h("dd", { dir: "auto", class: "description" }, st.explanation));
+    h("dt", {}, t("safety.explanation")), h("dd", { class: "description" }, h("bdi", { dir: "auto" }, st.explanation)));
   const redress = h("ul", { class: "redress", "data-testid": "redress" }, (st.redress || []).map((r) => h("li", { "data-route": r.route },
     h("strong", {}, t(`safety.redress.${r.route}`)), " ", t(`safety.redress.${r.route}.how`))));
   return h("div", { class: "stack" }, dl, h("h3", {}, t("safety.redress")), redress);
