@@ -446,7 +446,8 @@ func TestBrowserSafetyNotifierNoAction(t *testing.T) {
 	}
 }
 
-// The moderator plays the reported moment from the queue: the evidence
+// The queue puts a trusted flagger's notice first, with its badge. The
+// moderator plays the reported moment from the queue: the evidence
 // segments around it are listed, the one chosen is fetched with the
 // moderator's credentials, starts at the moment, and the access is in the
 // audit log with the notice as its reason.
@@ -491,11 +492,25 @@ func TestBrowserSafetyEvidence(t *testing.T) {
 		"category": "STATEMENT_CATEGORY_VIOLENCE", "explanation": "Threats against a named person.", "name": "Lina", "email": "lina@example.org", "good_faith": true}, &rc); code != http.StatusCreated {
 		t.Fatalf("report: %d", code)
 	}
+	// A trusted flagger's notice of a less severe category comes first, with its badge.
+	flaggerID, flaggerTok := ts.createUser(t, "watchdog")
+	ts.must(t, 200, "PUT", "/api/v1/safety/trusted-flaggers/"+flaggerID, ts.AdminToken(), `{"area":"*"}`)
+	var tf struct{ ID string }
+	if code := ts.call(t, "POST", "/api/v1/reports", flaggerTok, map[string]any{"kind": "room", "room": room, "from_s": from,
+		"category": "STATEMENT_CATEGORY_OTHER_VIOLATION_TC", "explanation": "Advertising against the terms.", "name": "Watchdog", "email": "desk@example.org", "good_faith": true}, &tf); code != http.StatusCreated {
+		t.Fatalf("trusted flagger's report: %d", code)
+	}
 
 	browser := newBrowser(t)
 	log := &browserLog{}
 	mod := newTab(t, browser, "moderator", log)
 	signIn(t, mod, ts, modTok, "/mod", log)
+	run(t, mod, 20*time.Second, "the queue's order and the trusted flagger's badge", log,
+		waitFor(`document.querySelectorAll("[data-testid=mod-queue] > li").length === 2`, 10*time.Second))
+	order := eval[[]string](t, mod, `[...document.querySelectorAll("[data-testid=mod-queue] > li")].map((li) => li.dataset.notice + ":" + (li.querySelector("[data-testid=trusted]")?.textContent || ""))`)
+	if len(order) != 2 || order[0] != tf.ID+":Trusted flagger" || order[1] != rc.ID+":" {
+		t.Errorf("queue %q, want the trusted flagger's %s (badged) before %s", order, tf.ID, rc.ID)
+	}
 	item := fmt.Sprintf(`[data-testid=mod-queue] li[data-notice=%q]`, rc.ID)
 	segLi := fmt.Sprintf(`%s [data-testid=evidence] li[data-segment=%q]`, item, seg.ID)
 	run(t, mod, 40*time.Second, "play the reported moment", log,
