@@ -260,6 +260,12 @@ func TestBrowserSafetyReportArabic(t *testing.T) {
 	if w := eval[[]float64](t, tab, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`); w[0] > w[1] {
 		t.Errorf("the page with the form is %.0f px wide in a %.0f px window", w[0], w[1])
 	}
+	// On a phone too (the longest category's name included).
+	run(t, tab, 10*time.Second, "phone layout of the form", log,
+		chromedp.EmulateViewport(390, 844),
+		waitFor(`document.documentElement.clientWidth === 390`, 3*time.Second),
+		waitFor(`document.documentElement.scrollWidth <= document.documentElement.clientWidth`, 3*time.Second))
+	run(t, tab, 10*time.Second, "back to the desktop layout", log, chromedp.EmulateViewport(1000, 800))
 	run(t, tab, 20*time.Second, "report a speaker without name and email", log,
 		pick("#report-kind", "speaker"),
 		pick("#report-speaker", guestID),

@@ -81,7 +81,9 @@ function reportForm(roomId, view, at) {
   const law = h("input", { id: "report-law", name: "law", maxlength: "500", dir: "auto" });
   const lawField = field(t("report.law"), law, t("report.law.help"));
   const explanation = h("textarea", { id: "report-explanation", name: "explanation", required: true, minlength: "10", maxlength: "5000", rows: "4", dir: "auto" });
-  const name = h("input", { id: "report-name", name: "name", maxlength: "200", autocomplete: "name", dir: "auto" });
+  // A signed-in notifier's name is filled in (they may change it).
+  const me = api.user();
+  const name = h("input", { id: "report-name", name: "name", maxlength: "200", autocomplete: "name", dir: "auto", value: me && me.name ? me.name : undefined });
   const email = h("input", { id: "report-email", name: "email", type: "email", autocomplete: "email", dir: "ltr" });
   const goodFaith = h("input", { type: "checkbox", id: "report-goodfaith", name: "good_faith", required: true });
   const contactHelp = h("p", { class: "muted small" });
@@ -293,6 +295,7 @@ export function modQueue(poll) {
 
 function ageText(ts) {
   const min = Math.max(0, Math.floor((Date.now() - new Date(ts).getTime()) / 60000));
+  if (min < 1) return t("mod.age.now");
   if (min < 60) return tn("mod.age.minutes", min);
   const hrs = Math.floor(min / 60);
   return hrs < 48 ? tn("mod.age.hours", hrs) : tn("mod.age.days", Math.floor(hrs / 24));
@@ -377,10 +380,13 @@ async function listen(cell, s, n, moment) {
       throw new api.APIError(res.status, (body.error && body.error.code) || `http_${res.status}`, "", 0);
     }
     const url = URL.createObjectURL(await res.blob());
+    // The blob lives as long as the page shows it.
+    const gone = new MutationObserver(() => { if (!audio.isConnected) { URL.revokeObjectURL(url); gone.disconnect(); } });
     const audio = h("audio", { controls: true, preload: "metadata", src: url, "data-testid": "evidence-audio" });
     const at = Math.max(0, (moment - new Date(s.start).getTime()) / 1000);
     audio.addEventListener("loadedmetadata", () => { audio.currentTime = Math.min(at, Math.max(0, audio.duration - 0.1) || at); }, { once: true });
     cell.replaceChildren(audio, h("p", { class: "muted small" }, t("mod.evidence.at", { t: mmss(at) })));
+    gone.observe(document.getElementById("main"), { childList: true, subtree: true });
   } catch (e) { cell.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(e))); }
 }
 
