@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -582,4 +583,51 @@ func TestBrowserSafetySuspendedArabic(t *testing.T) {
 		chromedp.Click(chromedp.CSS(art+" [data-action=complain]")),
 		waitFor(fmt.Sprintf(`document.querySelector(%q)?.textContent.includes("أُرسلت الشكوى.")`, art+" [data-testid=complaint]"), 10*time.Second))
 	screenshot(t, tab, "safety-ar")
+}
+
+// A clip's page reports the clip (the whole of it: no moment).
+func TestBrowserSafetyReportClip(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	_, hostTok := ts.createUser(t, "host")
+	_, lisTok := ts.createUser(t, "maker")
+	_, modTok := ts.createModerator(t, "nour")
+	room := ts.liveRoom(t, hostTok)
+	// A clip of the last second, from the program's evidence ring once it holds one.
+	var clip struct{ ID string }
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		r := ts.do(t, "POST", "/api/v1/rooms/"+room+"/clips", lisTok, `{"seconds":1}`, nil)
+		if r.status == http.StatusCreated {
+			if err := json.Unmarshal(r.body, &clip); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no clip after 15 s: %d %s", r.status, r.body)
+		}
+	}
+	browser := newBrowser(t)
+	log := &browserLog{}
+	tab := newTab(t, browser, "listener", log)
+	run(t, tab, 30*time.Second, "report the clip", log,
+		chromedp.Navigate(ts.base+"/c/"+clip.ID),
+		waitFor(`document.querySelector("[data-testid=clip-audio]") !== null && document.querySelector("#report-open") !== null`, 10*time.Second),
+		chromedp.Click(chromedp.CSS("#report-open")),
+		waitFor(`document.querySelectorAll("#report-category option").length > 10`, 10*time.Second),
+		waitFor(`[...document.querySelectorAll("#report-kind option")].map((o) => o.value).join() === "clip"`, 5*time.Second),
+		pick("#report-category", "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS"),
+		chromedp.SendKeys(chromedp.CSS("#report-explanation"), "The clip is a song I hold the rights to."),
+		chromedp.SendKeys(chromedp.CSS("#report-name"), "Rami"),
+		chromedp.SendKeys(chromedp.CSS("#report-email"), "rami@example.org"),
+		chromedp.Click(chromedp.CSS("#report-goodfaith")),
+		chromedp.Click(chromedp.CSS("#report-submit")),
+		waitFor(`document.querySelector("[data-testid=report-receipt]") !== null`, 10*time.Second))
+	id := eval[string](t, tab, `document.querySelector("[data-testid=report-id]").textContent`)
+	var n struct{ Kind, Room, Clip string }
+	if code := ts.call(t, "GET", "/api/v1/safety/notices/"+id, modTok, nil, &n); code != http.StatusOK || n.Kind != "clip" || n.Clip != clip.ID || n.Room != room {
+		t.Errorf("notice %s: %d %+v", id, code, n)
+	}
 }

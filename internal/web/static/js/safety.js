@@ -52,8 +52,9 @@ function field(label, input, help) {
 
 // reportCard is the listener page's "Report" button and form. getView
 // returns the room's state view (its stage and state); offset() (maybe a
-// promise) the seconds into the room the listener is at, or undefined.
-export function reportCard(roomId, getView, offset) {
+// promise) the seconds into the room the listener is at, or undefined;
+// clip, on a clip's page, the clip (then the notice is about it).
+export function reportCard(roomId, getView, offset, clip) {
   const box = h("div", { class: "stack", "data-testid": "report" });
   const open = h("button", { type: "button", id: "report-open", class: "danger", "aria-expanded": "false", onclick: async () => {
     if (box.childElementCount > 1) { box.lastChild.remove(); open.setAttribute("aria-expanded", "false"); return; }
@@ -61,16 +62,16 @@ export function reportCard(roomId, getView, offset) {
     // The moment is taken when the listener asks to report, not when they send.
     let at;
     try { at = await offset(); } catch { at = undefined; }
-    box.append(reportForm(roomId, getView(), at));
+    box.append(reportForm(roomId, getView(), at, clip));
   } }, t("report.open"));
   box.append(h("div", { class: "row" }, open));
   return box;
 }
 
-function reportForm(roomId, view, at) {
+function reportForm(roomId, view, at, clip) {
   const stage = (view && view.stage) || [];
   const out = h("div", { "aria-live": "assertive" });
-  const kinds = [view && view.state === "ended" ? "replay" : "room", ...(stage.length ? ["speaker"] : [])];
+  const kinds = clip ? ["clip"] : [view && view.state === "ended" ? "replay" : "room", ...(stage.length ? ["speaker"] : [])];
   const kind = h("select", { id: "report-kind", name: "kind" }, kinds.map((k) => h("option", { value: k }, t(`report.kind.${k}`))));
   const speaker = h("select", { id: "report-speaker", name: "speaker" }, stage.map((m) => h("option", { value: m.id, dir: "auto" }, m.name || m.id)));
   const speakerField = field(t("report.speaker"), speaker);
@@ -97,12 +98,14 @@ function reportForm(roomId, view, at) {
   };
   for (const el of [kind, category, illegal, terms]) el.addEventListener("change", sync);
   sync();
-  const offsetText = at === undefined ? t("report.at.unknown") : t("report.at", { t: mmss(at) });
+  const offsetText = clip ? t("report.clip") : at === undefined ? t("report.at.unknown") : t("report.at", { t: mmss(at) });
   const form = h("form", { class: "card stack", id: "report-form", "aria-labelledby": "report-h", onsubmit: async (e) => {
     e.preventDefault();
     const k = kind.value;
-    const body = { kind: k, room: roomId, from_s: Math.max(0, Math.floor(at || 0)), category: category.value, illegal: illegal.checked,
+    const body = { kind: k, room: roomId, category: category.value, illegal: illegal.checked,
       explanation: explanation.value.trim(), good_faith: goodFaith.checked };
+    if (k === "clip") body.clip = clip; // the whole clip: no moment
+    else body.from_s = Math.max(0, Math.floor(at || 0));
     if (k === "speaker") body.speaker = speaker.value;
     if (illegal.checked) body.law = law.value.trim();
     if (name.value.trim()) body.name = name.value.trim();
