@@ -542,7 +542,9 @@ func TestBrowserSafetyEvidence(t *testing.T) {
 
 // A suspended user reads the statement of reasons on /safety, here in
 // Arabic (the restriction, basis and redress in the page's language, the
-// moderator's words as written), and complains.
+// moderator's words as written), and complains; a second moderator
+// modifies the decision from /mod (a warning in its place) and the
+// suspension is lifted.
 func TestBrowserSafetySuspendedArabic(t *testing.T) {
 	if inLoopbackNetns(t) {
 		return
@@ -583,6 +585,39 @@ func TestBrowserSafetySuspendedArabic(t *testing.T) {
 		chromedp.Click(chromedp.CSS(art+" [data-action=complain]")),
 		waitFor(fmt.Sprintf(`document.querySelector(%q)?.textContent.includes("أُرسلت الشكوى.")`, art+" [data-testid=complaint]"), 10*time.Second))
 	screenshot(t, tab, "safety-ar")
+
+	// Another moderator modifies the decision: a warning in place of the
+	// suspension, which is lifted.
+	_, mod2Tok := ts.createModerator(t, "salma")
+	mod2 := newTab(t, browser, "moderator2", log)
+	signIn(t, mod2, ts, mod2Tok, "/mod", log)
+	row := `[data-testid=mod-complaints] li[data-complaint]`
+	run(t, mod2, 30*time.Second, "modify on complaint", log,
+		waitFor(fmt.Sprintf(`document.querySelector(%q)?.textContent.includes("Account suspended")`, row), 10*time.Second),
+		pick(row+" select[name=outcome]", "modified"),
+		waitFor(fmt.Sprintf(`document.querySelector(%q).offsetParent !== null`, row+" select[name=action]"), 5*time.Second),
+		pick(row+" select[name=action]", "warn"),
+		chromedp.SendKeys(chromedp.CSS(row+" input[name=ground_ref]"), "Terms 4.2"),
+		chromedp.SendKeys(chromedp.CSS(row+" textarea[name=dec_explanation]"), "A first breach: a warning is enough."),
+		chromedp.SendKeys(chromedp.CSS(row+" textarea[name=dec_facts]"), "The account announced giveaways that were not held."),
+		chromedp.SendKeys(chromedp.CSS(row+" textarea[name=explanation]"), "A suspension was too much for a first breach."),
+		chromedp.Click(chromedp.CSS(row+" [data-action=answer]")),
+		waitFor(fmt.Sprintf(`document.querySelector(%q)?.textContent === "The decision was replaced by another."`, row+" [data-testid=outcome-result]"), 10*time.Second))
+	ts.call(t, "GET", "/api/v1/me", userTok, nil, &me)
+	if me.Suspended {
+		t.Errorf("the suspension was not lifted by the modified outcome")
+	}
+	var ds struct {
+		Decisions []struct{ Action, Replaces string }
+	}
+	ts.call(t, "GET", "/api/v1/safety/decisions?mine=1", userTok, nil, &ds)
+	replaced := false
+	for _, d := range ds.Decisions {
+		replaced = replaced || d.Action == "warn" && d.Replaces != ""
+	}
+	if !replaced {
+		t.Errorf("no warning replacing the suspension: %+v", ds.Decisions)
+	}
 }
 
 // A clip's page reports the clip (the whole of it: no moment).

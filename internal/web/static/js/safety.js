@@ -393,36 +393,57 @@ async function listen(cell, s, n, moment) {
   } catch (e) { cell.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(e))); }
 }
 
-function decisionForm(it, n, refresh) {
-  const id = n.id;
-  const action = h("select", { id: `dec-action-${id}`, name: "action" }, actions.filter((a) => a !== "remove_clip" || n.clip).map((a) => h("option", { value: a }, actionLabel(a))));
+// decisionFields are a decision's inputs (action, suspension hours,
+// ground and its reference, explanation, facts); body() is the decision's
+// JSON. id makes the inputs' ids unique in the page.
+function decisionFields(id, choices) {
+  const action = h("select", { id: `dec-action-${id}`, name: "action" }, choices.map((a) => h("option", { value: a }, actionLabel(a))));
   const ground = h("select", { id: `dec-ground-${id}`, name: "ground" }, h("option", { value: "terms" }, t("safety.ground.terms")), h("option", { value: "illegal" }, t("safety.ground.illegal")));
-  const ref = h("input", { id: `dec-ref-${id}`, name: "ground_ref", required: true, maxlength: "500", dir: "auto" });
+  const ref = h("input", { id: `dec-ref-${id}`, name: "ground_ref", maxlength: "500", dir: "auto" });
   const alsoIllegal = h("input", { type: "checkbox", id: `dec-also-${id}` });
   const alsoField = h("div", { class: "check" }, alsoIllegal, h("label", { for: alsoIllegal.id }, t("mod.decide.alsoillegal")));
-  const explanation = h("textarea", { id: `dec-expl-${id}`, required: true, maxlength: "2000", rows: "3", dir: "auto" });
-  const facts = h("textarea", { id: `dec-facts-${id}`, required: true, maxlength: "5000", rows: "3", dir: "auto" });
+  const explanation = h("textarea", { id: `dec-expl-${id}`, name: "dec_explanation", maxlength: "2000", rows: "3", dir: "auto" });
+  const facts = h("textarea", { id: `dec-facts-${id}`, name: "dec_facts", maxlength: "5000", rows: "3", dir: "auto" });
   const hours = h("input", { id: `dec-hours-${id}`, type: "number", min: "1", max: "8760", step: "1", value: "168" });
   const hoursField = field(t("mod.decide.hours"), hours);
   const refLabel = h("label", { for: ref.id });
+  const el = h("div", { class: "stack" }, field(t("mod.decide.action"), action), hoursField,
+    field(t("mod.decide.ground"), ground), h("div", { class: "stack field" }, refLabel, ref), alsoField,
+    field(t("mod.decide.explanation"), explanation),
+    field(t("mod.decide.facts"), facts, t("mod.decide.facts.help")));
+  let on = true;
   const sync = () => {
     hoursField.hidden = action.value !== "suspend";
-    hours.required = action.value === "suspend";
+    hours.required = on && action.value === "suspend";
+    ref.required = explanation.required = facts.required = on;
     refLabel.textContent = ground.value === "illegal" ? t("mod.decide.law") : t("mod.decide.clause");
     alsoField.hidden = ground.value !== "terms";
   };
   action.addEventListener("change", sync);
   ground.addEventListener("change", sync);
   sync();
+  return {
+    el,
+    // enable says whether the fields are asked for (a hidden set is not required).
+    enable(v) { on = v; el.hidden = !v; sync(); },
+    body() {
+      const b = { action: action.value, ground: ground.value, explanation: explanation.value.trim(), facts: facts.value.trim() };
+      if (ground.value === "illegal") b.legal_ground = ref.value.trim();
+      else { b.terms_ground = ref.value.trim(); b.also_illegal = alsoIllegal.checked; }
+      if (action.value === "suspend") b.duration_s = Math.round(Number(hours.value) * hourS);
+      return b;
+    },
+  };
+}
+
+function decisionForm(it, n, refresh) {
+  const id = n.id;
+  const fields = decisionFields(id, actions.filter((a) => a !== "remove_clip" || n.clip));
   const out = h("div", { "aria-live": "assertive" });
   const form = h("form", { class: "stack", "data-testid": "decision-form", onsubmit: async (e) => {
     e.preventDefault();
-    const body = { action: action.value, ground: ground.value, explanation: explanation.value.trim(), facts: facts.value.trim() };
-    if (ground.value === "illegal") body.legal_ground = ref.value.trim();
-    else { body.terms_ground = ref.value.trim(); body.also_illegal = alsoIllegal.checked; }
-    if (action.value === "suspend") body.duration_s = Math.round(Number(hours.value) * hourS);
     try {
-      const d = await api.call("POST", `/safety/notices/${encodeURIComponent(id)}/decision`, body);
+      const d = await api.call("POST", `/safety/notices/${encodeURIComponent(id)}/decision`, fields.body());
       it.decided = true;
       it.actions.replaceChildren();
       form.replaceWith(h("div", { class: "stack", role: "status", "data-testid": "decision-result" },
@@ -431,11 +452,7 @@ function decisionForm(it, n, refresh) {
         h("p", { class: "muted small" }, h("code", { dir: "ltr" }, d.puid))));
       refresh();
     } catch (err) { out.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(err))); }
-  } }, h("h3", {}, t("mod.decide")),
-    field(t("mod.decide.action"), action), hoursField,
-    field(t("mod.decide.ground"), ground), h("div", { class: "stack field" }, refLabel, ref), alsoField,
-    field(t("mod.decide.explanation"), explanation),
-    field(t("mod.decide.facts"), facts, t("mod.decide.facts.help")),
+  } }, h("h3", {}, t("mod.decide")), fields.el,
     h("button", { type: "submit", class: "primary", "data-action": "decide" }, t("mod.decide.submit")), out);
   return form;
 }
@@ -472,17 +489,24 @@ function fillComplaint(li, c) {
       d.room ? h("a", { href: `/r/${encodeURIComponent(d.room)}`, dir: "ltr" }, d.room) : null,
       d.decider ? h("span", { class: "muted small" }, t("mod.complaints.decider"), " ", h("bdi", { dir: "ltr" }, d.decider)) : null),
     h("p", { class: "description", dir: "auto" }, d.explanation)), () => {});
-  const outcome = h("select", { id: `out-${c.id}`, name: "outcome" }, ["upheld", "reversed"].map((o) => h("option", { value: o }, t(`mod.outcome.${o}`))));
+  const outcome = h("select", { id: `out-${c.id}`, name: "outcome" }, ["upheld", "reversed", "modified"].map((o) => h("option", { value: o }, t(`mod.outcome.${o}`))));
+  // modified: the restriction is lifted and this decision replaces it (the
+  // original's room, user, clip and category unless given).
+  const replacement = decisionFields(`repl-${c.id}`, actions.filter((a) => a !== "none"));
+  replacement.enable(false);
+  outcome.addEventListener("change", () => replacement.enable(outcome.value === "modified"));
   const expl = h("textarea", { id: `out-expl-${c.id}`, name: "explanation", required: true, maxlength: "2000", rows: "2", dir: "auto" });
   const out = h("div", { "aria-live": "assertive" });
   const form = h("form", { class: "stack", "data-testid": "outcome-form", onsubmit: async (e) => {
     e.preventDefault();
     try {
-      const r = await api.call("POST", `/safety/complaints/${encodeURIComponent(c.id)}/decision`, { outcome: outcome.value, explanation: expl.value.trim() });
+      const body = { outcome: outcome.value, explanation: expl.value.trim() };
+      if (outcome.value === "modified") body.replacement = replacement.body();
+      const r = await api.call("POST", `/safety/complaints/${encodeURIComponent(c.id)}/decision`, body);
       li.dataset.answered = "1";
       form.replaceWith(h("p", { role: "status", "data-testid": "outcome-result" }, t(`complain.outcome.${r.outcome}`)));
     } catch (err) { out.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(err))); }
-  } }, field(t("mod.outcome"), outcome), field(t("mod.outcome.explanation"), expl),
+  } }, field(t("mod.outcome"), outcome), field(t("mod.outcome.explanation"), expl), replacement.el,
     h("button", { type: "submit", class: "primary", "data-action": "answer" }, t("mod.outcome.submit")), out);
   li.append(h("p", { class: "row" }, h("strong", {}, t("mod.complaints.about")), h("span", { class: "muted" }, when(c.created_at))),
     decision, h("blockquote", { class: "description", dir: "auto" }, c.text), form);
