@@ -666,3 +666,58 @@ func TestBrowserSafetyReportClip(t *testing.T) {
 		t.Errorf("notice %s: %d %+v", id, code, n)
 	}
 }
+
+// A moderator mutes a speaker on their own initiative from /mod: the
+// speaker is muted, and the decision is voluntary with its statement of
+// reasons.
+func TestBrowserSafetyOwnInitiative(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	room, _, guestID, guestTok := safetyRoom(t, ts)
+	_, modTok := ts.createModerator(t, "nour")
+	browser := newBrowser(t)
+	log := &browserLog{}
+	mod := newTab(t, browser, "moderator", log)
+	signIn(t, mod, ts, modTok, "/mod", log)
+	form := "[data-testid=own-form]"
+	run(t, mod, 30*time.Second, "mute on own initiative", log,
+		chromedp.Click(chromedp.CSS("#own-h")),
+		waitFor(`document.querySelectorAll("#own-category option").length > 10`, 10*time.Second),
+		chromedp.SendKeys(chromedp.CSS("#own-room"), room),
+		chromedp.SendKeys(chromedp.CSS("#own-user"), guestID),
+		pick("#own-category", "STATEMENT_CATEGORY_VIOLENCE"),
+		pick(form+" select[name=action]", "mute"),
+		pick(form+" select[name=ground]", "illegal"),
+		chromedp.SendKeys(chromedp.CSS(form+" input[name=ground_ref]"), "Art. 241 StGB"),
+		chromedp.SendKeys(chromedp.CSS(form+" textarea[name=dec_explanation]"), "Threats of violence on the stage."),
+		chromedp.SendKeys(chromedp.CSS(form+" textarea[name=dec_facts]"), "A speaker threatened a named person, heard by a moderator."),
+		chromedp.Click(chromedp.CSS(form+" [data-action=decide-own]")),
+		waitFor(`document.querySelector("[data-testid=own-result]")?.textContent.includes("Decided: Muted on stage.")`, 10*time.Second))
+	var ds struct {
+		Decisions []struct {
+			Action, Source, User string
+			Statement            *struct{ Basis string } `json:"statement_of_reasons"`
+		}
+	}
+	ts.call(t, "GET", "/api/v1/safety/decisions?mine=1", guestTok, nil, &ds)
+	if len(ds.Decisions) != 1 || ds.Decisions[0].Action != "mute" || ds.Decisions[0].Source != "SOURCE_VOLUNTARY" ||
+		ds.Decisions[0].Statement == nil || ds.Decisions[0].Statement.Basis != "own_initiative" {
+		t.Errorf("the speaker's decisions: %+v", ds.Decisions)
+	}
+	var stv struct {
+		Stage []struct {
+			ID         string `json:"id"`
+			ForcedMute bool   `json:"forced_mute"`
+		}
+	}
+	ts.call(t, "GET", "/api/v1/rooms/"+room+"/state", "", nil, &stv)
+	muted := false
+	for _, m := range stv.Stage {
+		muted = muted || m.ID == guestID && m.ForcedMute
+	}
+	if !muted {
+		t.Errorf("the speaker is not muted: %+v", stv.Stage)
+	}
+}

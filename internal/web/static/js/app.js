@@ -9,7 +9,7 @@ import { RoomFeed } from "./feed.js";
 import { recBadge, replaySection, clipButton, hostRecording, viewClip } from "./recording.js";
 import { h } from "./dom.js";
 import { errorText } from "./errors.js";
-import { reportCard, viewReportStatus, viewSafety, modQueue, modComplaints, decisionNotice } from "./safety.js";
+import { reportCard, viewReportStatus, viewSafety, modQueue, modComplaints, modOwnInitiative, decisionNotice } from "./safety.js";
 
 const pollMs = 2000;
 // The server's reaction set (GET /api/v1/reactions, internal/room.Reactions),
@@ -534,7 +534,8 @@ function viewMod() {
         h("label", { for: "mod-room" }, t("mod.lookup")), idIn, h("button", { type: "submit" }, t("common.open")))),
     out,
     modQueue(poll),
-    modComplaints(poll));
+    modComplaints(poll),
+    modOwnInitiative());
   return root;
 }
 

@@ -520,3 +520,31 @@ export function decisionNotice(ev, me) {
   return h("p", { class: "card notice", role: "alert", "data-testid": "safety-decision-notice" }, t("safety.live.notice"), " ",
     h("a", { href: "/safety" }, t("safety.live.read")));
 }
+
+// modOwnInitiative is the console's form for a decision without a notice
+// (POST /safety/decisions): its source is SOURCE_VOLUNTARY, and a
+// restriction has its statement of reasons as any other.
+export function modOwnInitiative() {
+  const room = h("input", { id: "own-room", name: "room", autocomplete: "off", dir: "ltr" });
+  const user = h("input", { id: "own-user", name: "user", autocomplete: "off", dir: "ltr" });
+  const clip = h("input", { id: "own-clip", name: "clip", autocomplete: "off", dir: "ltr" });
+  const category = h("select", { id: "own-category", name: "category", required: true }, h("option", { value: "" }, t("report.category.choose")));
+  const out = h("div", { "aria-live": "assertive" });
+  loadCategories().then((cs) => category.append(...cs.map((c) => h("option", { value: c }, catLabel(c)))), (e) => out.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(e))));
+  const fields = decisionFields("own", actions.filter((a) => a !== "none"));
+  const form = h("form", { class: "stack", "data-testid": "own-form", onsubmit: async (e) => {
+    e.preventDefault();
+    const body = { ...fields.body(), category: category.value };
+    for (const [k, el] of [["room", room], ["user", user], ["clip", clip]]) if (el.value.trim()) body[k] = el.value.trim();
+    try {
+      const d = await api.call("POST", "/safety/decisions", body);
+      out.replaceChildren(h("div", { class: "stack", role: "status", "data-testid": "own-result" },
+        h("p", {}, h("strong", {}, t("mod.decided", { action: actionLabel(d.action) }))),
+        h("p", { class: "muted" }, d.statement_of_reasons ? t("mod.decided.statement") : t("mod.decided.nostatement")),
+        h("p", { class: "muted small" }, h("code", { dir: "ltr" }, d.puid))));
+    } catch (err) { out.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(err))); }
+  } }, field(t("mod.own.room"), room), field(t("mod.own.user"), user, t("mod.own.user.help")), field(t("mod.own.clip"), clip),
+    field(t("report.category"), category), fields.el,
+    h("button", { type: "submit", class: "primary", "data-action": "decide-own" }, t("mod.decide.submit")), out);
+  return h("section", { class: "card stack", "aria-labelledby": "own-h" }, h("details", {}, h("summary", { id: "own-h" }, t("mod.own")), form));
+}
