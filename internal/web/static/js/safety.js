@@ -308,11 +308,15 @@ function ageText(ts) {
 // decision form is made once, when the notice is claimed by the caller.
 function noticeItem(it, n, me, refresh) {
   const mine = n.state === "claimed" && me && n.claimed_by === me.id;
+  const age = ageText(n.received_at);
+  const key = JSON.stringify([n.state, n.claimed_by, n.trusted_flagger, age]);
+  if (it.key === key) return;
+  it.key = key;
   const head = h("div", { class: "stack" },
     h("p", { class: "row" }, n.trusted_flagger ? h("span", { class: "badge badge-trusted", "data-testid": "trusted" }, t("mod.trusted")) : null,
       h("strong", { "data-testid": "notice-category" }, catLabel(n.category)),
       h("span", { class: "badge", "data-testid": "notice-state" }, t(`status.state.${n.state}`)),
-      h("span", { class: "muted", "data-testid": "notice-age" }, ageText(n.received_at))),
+      h("span", { class: "muted", "data-testid": "notice-age" }, age)),
     h("p", { class: "row" }, t(`report.kind.${n.kind}`), " · ", h("a", { href: `/r/${encodeURIComponent(n.room)}`, dir: "ltr" }, n.room),
       n.speaker ? [" · ", t("mod.speaker"), " ", h("bdi", { dir: "ltr", "data-testid": "notice-speaker" }, n.speaker)] : null,
       " · ", h("span", { "data-testid": "notice-offset" }, t("mod.offset", { t: mmss(n.from_s) }))),
@@ -323,9 +327,6 @@ function noticeItem(it, n, me, refresh) {
     try { await api.call("POST", `/safety/notices/${encodeURIComponent(n.id)}/claim`); refresh(); } catch (e) { out.replaceChildren(h("p", { class: "error", role: "alert" }, errorText(e))); }
   } }, n.state === "claimed" ? t("mod.takeover") : t("mod.claim"));
   if (claim && n.state === "claimed" && !mine && !(me && me.role === "admin")) claim.hidden = true;
-  const key = JSON.stringify([n.state, n.claimed_by, n.trusted_flagger]);
-  if (it.key === key) return;
-  it.key = key;
   if (!it.head) {
     it.head = h("div"); it.actions = h("div", { class: "row" }); it.evidence = h("div", { class: "stack", "data-testid": "evidence" });
     it.formSlot = h("div"); it.out = h("div");
