@@ -190,6 +190,8 @@ func TestRoutes(t *testing.T) {
 		{"/studio/abc123", "text/html", 200, `id="main"`},
 		{"/c/abc123", "text/html", 200, `id="main"`},
 		{"/mod", "text/html", 200, `id="main"`},
+		{"/safety", "text/html", 200, `id="main"`},
+		{"/report/abc123", "text/html", 200, `id="main"`},
 		{"/signin", "text/html", 200, `id="main"`},
 		{"/signup", "text/html", 200, `id="main"`},
 		{"/js/app.js", "text/javascript", 200, "import"},

@@ -38,6 +38,13 @@ export class APIError extends Error {
   }
 }
 
+// authHeaders are the credentials of a plain fetch (media the API serves
+// only to moderators, which an <audio> element could not ask for itself).
+export function authHeaders() {
+  const tok = token();
+  return tok ? { Authorization: `Bearer ${tok}` } : {};
+}
+
 export async function call(method, path, body, extraHeaders = {}) {
   // The CSRF header lets cookie-authenticated mutations through (docs/api.md).
   const headers = { "X-Majlis-CSRF": "1", ...extraHeaders };

@@ -1,5 +1,5 @@
 // The majlis web app: a small router over /, /r/{id}, /studio/{id}, /c/{id},
-// /mod, /signin and /signup. Views build DOM with h(); every string goes through t().
+// /mod, /safety, /report/{id}, /signin and /signup. Views build DOM with h(); every string goes through t().
 import * as i18n from "./i18n.js";
 import { t, tn, isolate } from "./i18n.js";
 import * as api from "./api.js";
@@ -9,6 +9,7 @@ import { RoomFeed } from "./feed.js";
 import { recBadge, replaySection, clipButton, hostRecording, viewClip } from "./recording.js";
 import { h } from "./dom.js";
 import { errorText } from "./errors.js";
+import { reportCard, viewReportStatus, viewSafety, modQueue, modComplaints, modOwnInitiative, decisionNotice } from "./safety.js";
 
 const pollMs = 2000;
 // The server's reaction set (GET /api/v1/reactions, internal/room.Reactions),
@@ -158,6 +159,7 @@ function viewRoom(id) {
   const totalsSlot = h("div", {}, reactionLine(totals));
   const recSlot = h("span");
   const replaySlot = h("div");
+  const safetySlot = h("div", { "aria-live": "assertive" });
   let view = null;
   let removed = false;
   const me = api.user();
@@ -245,6 +247,8 @@ function viewRoom(id) {
       for (const [em, n] of Object.entries(ev.data.counts)) totals[em] = (totals[em] || 0) + n;
       totalsSlot.replaceChildren(reactionLine(totals));
     }
+    const told = decisionNotice(ev, me);
+    if (told) safetySlot.replaceChildren(told);
     const who = ev.data && (ev.data.change ? ev.data.change.user : ev.data.user);
     if (ev.type === "blocked" && me && who === me.id) {
       removed = true;
@@ -278,12 +282,31 @@ function viewRoom(id) {
   }, 250);
   onLeave(() => clearInterval(levelTimer));
 
+  // A notice (Art. 16 DSA) about the room, a speaker or the replay, at the
+  // moment the listener is at, as the API's from_s: seconds into the room.
+  // Live, the time since the room started; in the replay, its position
+  // plus where the recording began in the room and what the host trimmed
+  // (a recording paused and resumed leaves a gap this does not see).
+  const reportAt = async () => {
+    const r = await api.getRoom(id);
+    if (!r.started_at) return undefined;
+    const started = new Date(r.started_at).getTime();
+    const replay = document.querySelector("[data-testid=replay-audio]");
+    if (r.state === "ended" && replay) {
+      const rec = await api.call("GET", `/rooms/${encodeURIComponent(id)}/recording`);
+      const began = rec.created ? Math.max(0, (new Date(rec.created).getTime() - started) / 1000) : 0;
+      return began + (rec.trimmed_s || 0) + replay.currentTime;
+    }
+    return Math.max(0, (Date.now() - started) / 1000);
+  };
+  const report = reportCard(id, () => view, reportAt);
+
   const page = h("section", { class: "stack room" },
     h("header", { class: "room-head" }, title, h("div", { class: "row" }, badge, recSlot, count)),
-    desc, notice, pinSlot, replaySlot,
+    desc, notice, safetySlot, pinSlot, replaySlot,
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
     h("section", { class: "card stack player" }, h("div", { class: "row" }, play, status), level),
-    extras);
+    extras, report);
   return page;
 }
 
@@ -454,6 +477,8 @@ function viewStudio(id) {
       for (const [em, n] of Object.entries(ev.data.counts)) totals[em] = (totals[em] || 0) + n;
       totalsSlot.replaceChildren(reactionLine(totals));
     }
+    const told = decisionNotice(ev, me);
+    if (told) out.replaceChildren(told);
   });
   feed.start();
   onLeave(() => feed.stop());
@@ -510,7 +535,9 @@ function viewMod() {
       h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); ids.add(idIn.value.trim()); refresh(); } },
         h("label", { for: "mod-room" }, t("mod.lookup")), idIn, h("button", { type: "submit" }, t("common.open")))),
     out,
-    h("section", { class: "card", "aria-labelledby": "reports-h" }, h("h2", { id: "reports-h" }, t("mod.reports")), h("p", { class: "muted" }, t("mod.reports.none"))));
+    modQueue(poll),
+    modComplaints(poll),
+    modOwnInitiative());
   return root;
 }
 
@@ -592,6 +619,8 @@ const routes = [
   [/^\/studio\/([^/]+)$/, viewStudio],
   [/^\/c\/([^/]+)$/, viewClip],
   [/^\/mod$/, viewMod],
+  [/^\/safety$/, viewSafety],
+  [/^\/report\/([^/]+)$/, viewReportStatus],
   [/^\/signin$/, viewSignin],
   [/^\/signup$/, viewSignup],
 ];
@@ -621,6 +650,7 @@ function shell() {
   document.getElementById("signup").hidden = api.signedIn() || !api.signupEnabled();
   document.getElementById("signout").hidden = !api.signedIn();
   document.getElementById("nav-mod").hidden = !isStaff();
+  document.getElementById("nav-safety").hidden = !api.signedIn();
   const sw = document.getElementById("lang");
   sw.textContent = t("lang.switch");
   sw.lang = i18n.other();

@@ -7,6 +7,7 @@ import { t, tn, isolate } from "./i18n.js";
 import * as api from "./api.js";
 import { h } from "./dom.js";
 import { errorText } from "./errors.js";
+import { reportCard } from "./safety.js";
 
 const rooms = (id) => `/rooms/${encodeURIComponent(id)}`;
 export const speeds = [1, 1.5, 2];
@@ -124,7 +125,8 @@ export function viewClip(id) {
     const link = `${location.origin}${c.page}`;
     root.append(h("section", { class: "card stack" }, p.el,
       h("p", { class: "muted" }, t("clip.length", { s: Math.round(c.seconds) }), " · ", h("a", { href: `/r/${encodeURIComponent(c.room)}` }, t("clip.room"))),
-      h("p", {}, t("clip.share"), " ", h("a", { href: link, "data-testid": "clip-share", dir: "ltr" }, link))));
+      h("p", {}, t("clip.share"), " ", h("a", { href: link, "data-testid": "clip-share", dir: "ltr" }, link))),
+    reportCard(c.room, () => null, () => undefined, id));
   }, (e) => root.append(h("p", { class: "error", role: "alert" }, e.status === 410 ? t("clip.gone") : t("state.notfound"))));
   return root;
 }
