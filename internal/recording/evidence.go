@@ -304,11 +304,12 @@ func (t *SpeakerTap) Push(_ uint16, _ uint32, payload []byte) {
 	tr.q = append(tr.q, [][]byte{append([]byte(nil), payload...)})
 }
 
-// Close ends the speaker's track.
+// Close ends the speaker's track (its segment is finished at once).
 func (t *SpeakerTap) Close() {
 	t.tr.qmu.Lock()
 	t.tr.eof = true
 	t.tr.qmu.Unlock()
+	t.tr.ev.pump.kick()
 }
 
 func (tr *track) dropLocked() {
@@ -343,6 +344,9 @@ func (tr *track) pull() {
 // write writes what was queued since the last pass; at the end of the
 // input (or at Close) it finishes the segment and the track.
 func (tr *track) write() bool {
+	if tr.prog != nil && tr.prog.Closed() {
+		tr.pull() // the rest, now: the segment is finished as soon as the room ended
+	}
 	tr.qmu.Lock()
 	batch := tr.q
 	tr.q = tr.spare[:0]

@@ -265,8 +265,13 @@ func (m *Manager) Attach(id string, p *program.Program) {
 }
 
 // RoomEnded is called after a room ended (its program closed): its
-// recording, if any, is finished and becomes the replay.
+// recording, if any, is finished and becomes the replay, and its program
+// segment in the evidence ring (Config.Ring) is finished, both at once
+// rather than at the next flush.
 func (m *Manager) RoomEnded(id string) {
+	if m.cfg.Ring != nil {
+		m.cfg.Ring.pump.kick()
+	}
 	e := m.entry(id, false)
 	if e == nil {
 		return
@@ -283,6 +288,9 @@ func (m *Manager) RoomEnded(id string) {
 		m.mu.Unlock()
 		e.mu.Unlock()
 		return
+	}
+	if e.w != nil {
+		m.pump.kick() // the program closed: its stretch ends at the next pass, now
 	}
 	var save bool
 	if e.w == nil && e.meta.State == StateRecording {

@@ -1,6 +1,7 @@
 package recording
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,16 +15,15 @@ import (
 //     pointers only). It never touches the disk, so a stalled disk cannot
 //     make a job miss the program's ring; each job's queue is bounded
 //     instead, and what does not fit is dropped and counted.
-//   - the disk goroutine then walks the jobs one after another: it frames
-//     their pages and writes them (one write per file and pass), ends the
-//     jobs whose input ended, and every SyncEvery syncs the files written
-//     since the last sync in one pass, spread over at most syncWorkers
-//     goroutines (an fsync mostly waits on the device: a few in flight
-//     finish sooner than one after another, and never one per file).
+//   - the disk goroutine then runs a pass over the jobs, on at most
+//     diskWorkers goroutines: it frames their pages and writes them (one
+//     write per file and pass), opens and ends files and segments, ends
+//     the jobs whose input ended, and every SyncEvery syncs the files
+//     written since the last sync in one more such pass.
 //
 // So the wake-ups, writes and fsyncs are one batch per FlushEvery, not one
-// timer and two goroutines per file, and at most 1 + syncWorkers threads
-// are ever blocked on the disk at once.
+// timer and two goroutines per file, and at most diskWorkers threads are
+// ever blocked on the disk at once.
 type pump struct {
 	flushEvery, syncEvery time.Duration
 
@@ -49,8 +49,14 @@ type job interface {
 	sync()
 }
 
-// syncWorkers bounds the fsyncs in flight during a sync pass.
-const syncWorkers = 4
+// diskWorkers bounds the jobs written or synced at once in a pass: the
+// disk calls (an fsync, a metadata file's atomic replacement) mostly wait
+// on the device, and a few in flight finish a pass of hundreds of files
+// sooner than one after another, with never more than these threads
+// blocked on the disk.
+const diskWorkers = 4
+
+var writeWorkers = 4
 
 func newPump(flushEvery, syncEvery time.Duration) *pump {
 	p := &pump{flushEvery: flushEvery, syncEvery: syncEvery, work: make(chan struct{}, 1), stop: make(chan struct{})}
@@ -115,20 +121,23 @@ func (p *pump) diskLoop() {
 	defer p.wg.Done()
 	defer close(p.stop)
 	lastSync := time.Now()
-	var jobs, ended []job
+	var jobs []job
+	var ended []bool
 	for range p.work {
 		jobs = p.snapshot(jobs)
-		ended = ended[:0]
-		for _, j := range jobs {
-			if j.write() {
-				ended = append(ended, j)
-			}
-		}
+		ended = slices.Grow(ended[:0], len(jobs))[:len(jobs)]
+		each(writeWorkers, len(jobs), func(i int) { ended[i] = jobs[i].write() })
 		p.mu.Lock()
-		if len(ended) > 0 {
+		if slices.Contains(ended, true) {
+			gone := make(map[job]bool)
+			for i, j := range jobs {
+				if ended[i] {
+					gone[j] = true
+				}
+			}
 			live := p.jobs[:0]
 			for _, j := range p.jobs {
-				if !contains(ended, j) {
+				if !gone[j] {
 					live = append(live, j)
 				}
 			}
@@ -142,42 +151,34 @@ func (p *pump) diskLoop() {
 		}
 		if time.Since(lastSync) >= p.syncEvery {
 			lastSync = time.Now()
-			syncAll(jobs, ended)
+			// Those that just ended synced themselves.
+			each(diskWorkers, len(jobs), func(i int) {
+				if !ended[i] {
+					jobs[i].sync()
+				}
+			})
 		}
 		clear(jobs)
-		clear(ended)
 	}
 }
 
-// syncAll syncs the jobs (but those that just ended: they synced
-// themselves) with at most syncWorkers fsyncs in flight.
-func syncAll(jobs, ended []job) {
+// each calls fn(0) … fn(n−1) on at most diskWorkers goroutines and waits.
+func each(workers, n int, fn func(i int)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	n := min(syncWorkers, len(jobs))
-	wg.Add(n)
-	for range n {
+	k := min(workers, n)
+	wg.Add(k)
+	for range k {
 		go func() {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(jobs) {
+				if i >= n {
 					return
 				}
-				if !contains(ended, jobs[i]) {
-					jobs[i].sync()
-				}
+				fn(i)
 			}
 		}()
 	}
 	wg.Wait()
-}
-
-func contains(js []job, j job) bool {
-	for _, k := range js {
-		if k == j {
-			return true
-		}
-	}
-	return false
 }

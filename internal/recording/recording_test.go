@@ -273,9 +273,10 @@ func readFile(t *testing.T, p string) []byte {
 // failingStore fails (or blocks) writes to the recording file.
 type failingStore struct {
 	Dir
-	mu    sync.Mutex
-	fail  bool
-	block chan struct{}
+	mu      sync.Mutex
+	fail    bool
+	block   chan struct{}
+	blocked chan struct{} // told (without waiting) when a write starts waiting on block
 }
 
 type failingAppender struct {
@@ -294,9 +295,13 @@ func (s *failingStore) Append(name string) (Appender, error) {
 
 func (a *failingAppender) Write(b []byte) (int, error) {
 	a.s.mu.Lock()
-	fail, block := a.s.fail, a.s.block
+	fail, block, blocked := a.s.fail, a.s.block, a.s.blocked
 	a.s.mu.Unlock()
 	if block != nil {
+		select {
+		case blocked <- struct{}{}:
+		default:
+		}
 		<-block
 	}
 	if fail {
@@ -327,14 +332,25 @@ func TestWriteErrorReported(t *testing.T) {
 	feed(p, src, 440, time.Second)
 	time.Sleep(100 * time.Millisecond)
 	// The disk stalls: the program goes on; the queue fills and drops.
-	block := make(chan struct{})
+	block, blocked := make(chan struct{}), make(chan struct{}, 1)
 	st.mu.Lock()
-	st.block = block
+	st.block, st.blocked = block, blocked
 	st.mu.Unlock()
 	start := time.Now()
+	feed(p, src, 440, 200*time.Millisecond)
+	select {
+	case <-blocked: // the writer is stuck in a write
+	case <-time.After(5 * time.Second):
+		t.Fatal("no write reached the stalled disk in 5 s")
+	}
 	feed(p, src, 440, 2*time.Second)
 	if time.Since(start) > 5*time.Second {
 		t.Fatal("the program waited on the stalled disk")
+	}
+	for deadline := time.Now().Add(5 * time.Second); counter(m.met.dropped) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			break // reported below
+		}
 	}
 	st.mu.Lock()
 	st.fail, st.block = true, nil
@@ -381,4 +397,48 @@ func counter(c prometheus.Counter) float64 {
 	var m dto.Metric
 	c.Write(&m)
 	return m.GetCounter().GetValue()
+}
+
+// TestReplayReadyAtEnd: one pump serves every recording, waking each
+// FlushEvery; the end of a room does not wait for that wake-up. With an
+// hour between flushes the stretch still opens when recording is turned
+// on, and the replay is finished, whole, as soon as the room ended.
+func TestReplayReadyAtEnd(t *testing.T) {
+	m, err := New(Config{Storage: Dir{Root: t.TempDir()}, Logger: quietLog(), FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	p := program.New(program.Config{RingChunks: 1024})
+	m.SetRecording("room9", true)
+	m.Attach("room9", p)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if meta, err := m.Meta("room9"); err == nil && meta.File != "" && meta.Bytes > 0 {
+			break // the headers are in the file: the stretch opened
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stretch did not open within 5 s of recording on (an hour between flushes)")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	feed(p, newToneSource(t), 440, time.Second)
+	p.Close()
+	ended := time.Now()
+	m.RoomEnded("room9")
+	meta := waitState(t, m, "room9", StateFinished)
+	if d := time.Since(ended); d > 2*time.Second {
+		t.Fatalf("finished %v after the end, with an hour between flushes", d)
+	}
+	if meta.Dropped != 0 || meta.Duration() < 990*time.Millisecond || meta.Duration() > 1010*time.Millisecond {
+		t.Fatalf("replay of 1 s of program: %v, %d chunks dropped", meta.Duration(), meta.Dropped)
+	}
+	rp, err := m.OpenReplay("room9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rp.Close()
+	if _, g := decodeOgg(t, readAll(t, rp)); g != 48000 {
+		t.Fatalf("replay decodes to %d samples, want 48000", g)
+	}
 }

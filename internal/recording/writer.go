@@ -35,6 +35,7 @@ type writer struct {
 	pos     uint64     // the next chunk to take
 	q       []*program.Chunk
 	eof     bool // no more input: the program closed or the writer was halted
+	busy    bool // the disk goroutine is writing this file
 	dropped int64
 
 	// Owned by the disk goroutine (and a sync worker while it waits).
@@ -56,7 +57,8 @@ func (w *writer) halt() {
 }
 
 // pull copies the program's chunks from pos (the live edge when recording
-// was turned on) into the queue.
+// was turned on) into the queue. The pull goroutine calls it every
+// FlushEvery, the disk goroutine at each pass.
 func (w *writer) pull() {
 	w.qmu.Lock()
 	defer w.qmu.Unlock()
@@ -68,24 +70,32 @@ func (w *writer) pull() {
 		return
 	}
 	closed := w.prog.Closed()
-	for head := w.prog.Head(); w.pos < head; w.pos++ {
+	head := w.prog.Head()
+	for ; w.pos < head; w.pos++ {
 		c := w.prog.Chunk(w.pos)
-		if c == nil || len(w.q) >= w.m.cfg.QueueChunks {
-			// Overwritten before it was pulled, or the queue is full (the
-			// disk is behind; see the type's comment): lost to the recording.
+		full := len(w.q) >= w.m.cfg.QueueChunks
+		if c != nil && full && !w.busy {
+			// A burst, not a stall: the rest waits in the ring for the
+			// disk goroutine's next pull.
+			break
+		}
+		if c == nil || full {
+			// Overwritten before it was pulled, or the queue is full while
+			// the disk goroutine is stuck writing this file (see the
+			// type's comment): lost to the recording.
 			w.dropped++
 			w.m.met.dropped.Inc()
 			continue
 		}
 		w.q = append(w.q, c)
 	}
-	if closed {
+	if closed && w.pos == head {
 		w.eof = true
 	}
 }
 
-// write writes what was pulled since the last pass; at the end of the
-// input it finishes the stretch.
+// write writes what came since the last pass; at the end of the input it
+// finishes the stretch.
 func (w *writer) write() bool {
 	if !w.opened {
 		if w.prev != nil {
@@ -100,20 +110,30 @@ func (w *writer) write() bool {
 			w.fail(err)
 		}
 	}
+	var eof bool
+	for {
+		w.pull() // up to now: the replay is there as soon as the room ended
+		w.qmu.Lock()
+		batch := w.q
+		w.q = w.spare[:0]
+		w.busy = true
+		eof = w.eof
+		w.qmu.Unlock()
+		for _, c := range batch {
+			w.add(c)
+		}
+		n := len(batch)
+		clear(batch)
+		w.spare = batch[:0]
+		w.flush()
+		if eof || n < w.m.cfg.QueueChunks {
+			break
+		}
+		// A full queue: more may wait in the ring.
+	}
 	w.qmu.Lock()
-	batch := w.q
-	w.q = w.spare[:0]
-	if w.halted.Load() {
-		w.eof = true
-	}
-	eof := w.eof
+	w.busy = false
 	w.qmu.Unlock()
-	for _, c := range batch {
-		w.add(c)
-	}
-	clear(batch)
-	w.spare = batch[:0]
-	w.flush()
 	if !eof {
 		return false
 	}
