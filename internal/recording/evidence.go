@@ -324,10 +324,10 @@ func (tr *track) pull() {
 	}
 	tr.qmu.Lock()
 	defer tr.qmu.Unlock()
-	if tr.eof || tr.halted.Load() {
+	closed := tr.prog.Closed()
+	if tr.eof || tr.halted.Load() && !closed { // Close while live: what is queued, then the end
 		return
 	}
-	closed := tr.prog.Closed()
 	for head := tr.prog.Head(); tr.pos < head; tr.pos++ {
 		c := tr.prog.Chunk(tr.pos)
 		if c == nil || len(tr.q) >= evidenceQueue {

@@ -442,3 +442,26 @@ func TestReplayReadyAtEnd(t *testing.T) {
 		t.Fatalf("replay decodes to %d samples, want 48000", g)
 	}
 }
+
+// TestCloseTakesClosedProgram: at a graceful stop the live rooms' programs
+// close first, then the Manager; what the program held when it closed is
+// in the file, even with no flush in between.
+func TestCloseTakesClosedProgram(t *testing.T) {
+	m, err := New(Config{Storage: Dir{Root: t.TempDir()}, Logger: quietLog(), FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := program.New(program.Config{RingChunks: 1024})
+	m.SetRecording("room10", true)
+	m.Attach("room10", p)
+	feed(p, newToneSource(t), 440, time.Second)
+	p.Close()
+	m.Close()
+	meta, err := m.Meta("room10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.State != StatePaused || meta.Dropped != 0 || meta.Duration() != time.Second {
+		t.Fatalf("after a graceful stop: state %q, %v recorded of 1 s, %d chunks dropped", meta.State, meta.Duration(), meta.Dropped)
+	}
+}

@@ -65,11 +65,13 @@ func (w *writer) pull() {
 	if w.eof {
 		return
 	}
-	if w.halted.Load() {
+	closed := w.prog.Closed()
+	if w.halted.Load() && !closed {
+		// Turned off (or shutting down) while live: the stretch ends
+		// here. A closed program is taken to its end first.
 		w.eof = true
 		return
 	}
-	closed := w.prog.Closed()
 	head := w.prog.Head()
 	for ; w.pos < head; w.pos++ {
 		c := w.prog.Chunk(w.pos)
