@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -463,5 +465,54 @@ func TestCloseTakesClosedProgram(t *testing.T) {
 	}
 	if meta.State != StatePaused || meta.Dropped != 0 || meta.Duration() != time.Second {
 		t.Fatalf("after a graceful stop: state %q, %v recorded of 1 s, %d chunks dropped", meta.State, meta.Duration(), meta.Dropped)
+	}
+}
+
+// TestGoroutinesDoNotGrowWithRooms: 100 rooms recorded and in the evidence
+// ring (program and a speaker track each) add no goroutine: the two pumps
+// serve them all (their pass workers come and go: 2 × diskWorkers at most).
+func TestGoroutinesDoNotGrowWithRooms(t *testing.T) {
+	st := Dir{Root: t.TempDir()}
+	m := newManager(t, st)
+	ev, err := NewEvidence(EvidenceConfig{Storage: st, Logger: quietLog(), Speakers: true, FlushEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	before := runtime.NumGoroutine()
+	src := newToneSource(t)
+	frame := src.frame(440)
+	var progs []*program.Program
+	var taps []*SpeakerTap
+	for i := range 100 {
+		id := "many" + strconv.Itoa(i)
+		p := program.New(program.Config{})
+		m.SetRecording(id, true)
+		m.Attach(id, p)
+		ev.Attach(id, p)
+		progs = append(progs, p)
+		taps = append(taps, ev.Speaker(id, "u"+strconv.Itoa(i)))
+	}
+	most := 0
+	for range 25 { // half a second of every room
+		for i, p := range progs {
+			p.WriteFrame(frame)
+			taps[i].Push(0, 0, frame)
+		}
+		most = max(most, runtime.NumGoroutine()-before)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if most > 2*diskWorkers {
+		t.Fatalf("100 recorded rooms added up to %d goroutines, want at most %d", most, 2*diskWorkers)
+	}
+	for i, p := range progs {
+		p.Close()
+		taps[i].Close()
+		m.RoomEnded("many" + strconv.Itoa(i))
+	}
+	for i := range progs {
+		if meta := waitState(t, m, "many"+strconv.Itoa(i), StateFinished); meta.Samples == 0 || meta.Dropped != 0 {
+			t.Fatalf("room %d: %d samples recorded, %d chunks dropped", i, meta.Samples, meta.Dropped)
+		}
 	}
 }
