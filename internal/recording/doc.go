@@ -4,15 +4,18 @@
 //
 // Data flow: a room's program (package program) frames every chunk once as
 // an Ogg page. When recording is on, a writer follows the program's ring
-// like any listener (live.Config.OnStart is the tap) and hands the chunks
-// through a bounded queue to a goroutine that appends their pages to the
-// room's file, with this file's granule positions, serial and sequence
-// numbers patched in and the checksum recomputed (no decoding, no
-// re-encoding). The writer flushes every FlushEvery (250 ms) and syncs
-// every SyncEvery (1 s); a side index maps about every second of audio to
-// its page's byte offset. A disk that stalls fills the queue and costs the
-// recording audio, never the mixer or the listeners; a write error stops
-// the recording and is reported (metric, log, the room's state).
+// like any listener (live.Config.OnStart is the tap) and appends the
+// chunks' pages to the room's file, with this file's granule positions,
+// serial and sequence numbers patched in and the checksum recomputed (no
+// decoding, no re-encoding). The writers of all rooms share one pump (see
+// pump.go; the evidence store has its own): a pull goroutine takes every
+// writer's new chunks into its bounded queue every FlushEvery (250 ms),
+// then a pass of the disk goroutine writes them, one write per file, and
+// every SyncEvery (1 s) syncs the files in one more pass; a side index maps
+// about every second of audio to its page's byte offset. A disk that
+// stalls fills the queues and costs the recordings audio, never the mixer
+// or the listeners; a write error stops the recording and is reported
+// (metric, log, the room's state).
 //
 // Each room's recording has a meta object (meta.json) with its state:
 // recording → paused (complete, end-of-stream written; resumes if the room

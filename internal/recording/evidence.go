@@ -113,11 +113,11 @@ type Evidence struct {
 
 	bytes, dropped prometheus.Counter
 
-	mu     sync.Mutex // guards segs and closed; a leaf
+	mu     sync.Mutex // guards segs, tracks and closed; a leaf
 	segs   map[string]*Segment
 	tracks map[*track]struct{}
 	closed bool
-	wg     sync.WaitGroup
+	pump   *pump // writes every track
 }
 
 // NewEvidence loads the stored segments and repairs those a crash left
@@ -169,6 +169,7 @@ func NewEvidence(cfg EvidenceConfig) (*Evidence, error) {
 		}
 		ev.segs[s.ID] = &s
 	}
+	ev.pump = newPump(cfg.FlushEvery, cfg.SyncEvery)
 	return ev, nil
 }
 
@@ -216,19 +217,26 @@ func (ev *Evidence) putSeg(s Segment) error {
 	return ev.st.Put(s.metaName(), b)
 }
 
-// track writes one track of a room as segments.
+// track writes one track of a room as segments. It is a job of the
+// store's pump: a program track's pull copies the program's new chunks
+// into its bounded queue (evidenceQueue); a speaker track's queue is
+// filled by its tap. The disk goroutine writes them.
 type track struct {
 	ev      *Evidence
 	room    string
 	name    string
 	speaker bool
-	in      chan [][]byte
-	stop    chan struct{}
-	once    sync.Once
-	inOnce  sync.Once
-	dropped atomic.Int64
+	prog    *program.Program // a program track's program
+	halted  atomic.Bool      // Close: take what is queued, then end
 
-	// Owned by run.
+	qmu     sync.Mutex // guards the fields below (pull or Push, and write)
+	pos     uint64     // a program track's next chunk
+	q       [][][]byte // a chunk's frames or one packet each
+	eof     bool       // no more input: the program closed or the tap was closed
+	dropped int64
+
+	// Owned by the disk goroutine (and a sync worker while it waits).
+	spare   [][][]byte
 	f       Appender
 	seg     Segment
 	seq     uint32
@@ -237,59 +245,28 @@ type track struct {
 	buf     []byte
 	ring    []string // this track's finished segments, oldest first
 	failed  bool
+	dirty   bool // written since the last sync
 }
 
-func (ev *Evidence) newTrack(room, name string, speaker bool) *track {
+func (ev *Evidence) newTrack(room, name string, p *program.Program) *track {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	if ev.closed || !validRoom(room) {
 		return nil
 	}
-	tr := &track{ev: ev, room: room, name: name, speaker: speaker, in: make(chan [][]byte, evidenceQueue), stop: make(chan struct{})}
+	tr := &track{ev: ev, room: room, name: name, speaker: p == nil, prog: p}
+	if p != nil {
+		tr.pos = p.Head()
+	}
 	ev.tracks[tr] = struct{}{}
-	ev.wg.Add(1)
-	go tr.run()
+	ev.pump.add(tr)
 	return tr
 }
 
-// Attach keeps room's program (live.Config.OnStart): a goroutine follows
+// Attach keeps room's program (live.Config.OnStart): the pump follows
 // its ring until the program closes.
 func (ev *Evidence) Attach(room string, p *program.Program) {
-	tr := ev.newTrack(room, "program", false)
-	if tr == nil {
-		return
-	}
-	ev.wg.Add(1)
-	pos := p.Head()
-	go func() {
-		defer ev.wg.Done()
-		defer tr.closeIn()
-		tick := time.NewTicker(ev.cfg.FlushEvery) // like a recording's follower: no wake-up per chunk
-		defer tick.Stop()
-		for {
-			closed := p.Closed()
-			for head := p.Head(); pos < head; pos++ {
-				c := p.Chunk(pos)
-				if c == nil {
-					tr.drop()
-					continue
-				}
-				select {
-				case tr.in <- c.Frames: // shared and immutable: no copy
-				default:
-					tr.drop()
-				}
-			}
-			if closed {
-				return
-			}
-			select {
-			case <-tick.C:
-			case <-tr.stop:
-				return
-			}
-		}
-	}()
+	ev.newTrack(room, "program", p)
 }
 
 // Speaker returns the tap of a stage member's own track (nil when speaker
@@ -299,7 +276,7 @@ func (ev *Evidence) Speaker(room, member string) *SpeakerTap {
 	if !ev.cfg.Speakers || !validRoom(member) {
 		return nil
 	}
-	tr := ev.newTrack(room, "speaker-"+member, true)
+	tr := ev.newTrack(room, "speaker-"+member, nil)
 	if tr == nil {
 		return nil
 	}
@@ -314,71 +291,93 @@ func (t *SpeakerTap) Push(_ uint16, _ uint32, payload []byte) {
 	if len(payload) == 0 || len(payload) > program.MaxPacket {
 		return
 	}
-	select {
-	case t.tr.in <- [][]byte{append([]byte(nil), payload...)}:
-	default:
-		t.tr.drop()
+	tr := t.tr
+	tr.qmu.Lock()
+	defer tr.qmu.Unlock()
+	if tr.eof {
+		return
 	}
+	if len(tr.q) >= evidenceQueue {
+		tr.dropLocked()
+		return
+	}
+	tr.q = append(tr.q, [][]byte{append([]byte(nil), payload...)})
 }
 
-// Close ends the speaker's track.
-func (t *SpeakerTap) Close() { t.tr.closeIn() }
+// Close ends the speaker's track (its segment is finished at once).
+func (t *SpeakerTap) Close() {
+	t.tr.qmu.Lock()
+	t.tr.eof = true
+	t.tr.qmu.Unlock()
+	t.tr.ev.pump.kick()
+}
 
-func (tr *track) closeIn() { tr.inOnce.Do(func() { close(tr.in) }) }
-
-func (tr *track) drop() {
-	tr.dropped.Add(1)
+func (tr *track) dropLocked() {
+	tr.dropped++
 	tr.ev.dropped.Inc()
 }
 
-func (tr *track) run() {
-	ev := tr.ev
-	defer ev.wg.Done()
-	defer func() {
-		ev.mu.Lock()
-		delete(ev.tracks, tr)
-		ev.mu.Unlock()
-	}()
-	tick := time.NewTicker(ev.cfg.FlushEvery)
-	defer tick.Stop()
-	lastSync := time.Now()
-	for {
-		select {
-		case pk, ok := <-tr.in:
-			if !ok {
-				tr.page()
-				tr.flush()
-				tr.finish(true)
-				return
-			}
-			tr.add(pk)
-		case <-tick.C:
-			tr.flush()
-			if time.Since(lastSync) >= ev.cfg.SyncEvery && tr.f != nil && !tr.failed {
-				lastSync = time.Now()
-				if err := tr.f.Sync(); err != nil {
-					tr.fail(err)
-				}
-			}
-		case <-tr.stop:
-			// Shutdown: take what is queued, then end.
-		drain:
-			for {
-				select {
-				case pk, ok := <-tr.in:
-					if !ok {
-						break drain
-					}
-					tr.add(pk)
-				default:
-					break drain
-				}
-			}
-			tr.page()
-			tr.flush()
-			tr.finish(true)
-			return
+// pull copies a program track's new chunks into its queue.
+func (tr *track) pull() {
+	if tr.prog == nil {
+		return
+	}
+	tr.qmu.Lock()
+	defer tr.qmu.Unlock()
+	closed := tr.prog.Closed()
+	if tr.eof || tr.halted.Load() && !closed { // Close while live: what is queued, then the end
+		return
+	}
+	for head := tr.prog.Head(); tr.pos < head; tr.pos++ {
+		c := tr.prog.Chunk(tr.pos)
+		if c == nil || len(tr.q) >= evidenceQueue {
+			tr.dropLocked()
+			continue
 		}
+		tr.q = append(tr.q, c.Frames) // shared and immutable: no copy
+	}
+	if closed {
+		tr.eof = true
+	}
+}
+
+// write writes what was queued since the last pass; at the end of the
+// input (or at Close) it finishes the segment and the track.
+func (tr *track) write() bool {
+	if tr.prog != nil && tr.prog.Closed() {
+		tr.pull() // the rest, now: the segment is finished as soon as the room ended
+	}
+	tr.qmu.Lock()
+	batch := tr.q
+	tr.q = tr.spare[:0]
+	eof := tr.eof || tr.halted.Load()
+	tr.qmu.Unlock()
+	for _, pk := range batch {
+		tr.add(pk)
+	}
+	clear(batch)
+	tr.spare = batch[:0]
+	if !eof {
+		tr.flush()
+		return false
+	}
+	tr.page()
+	tr.flush()
+	tr.finish(true)
+	tr.ev.mu.Lock()
+	delete(tr.ev.tracks, tr)
+	tr.ev.mu.Unlock()
+	return true
+}
+
+// sync makes the open segment durable (every SyncEvery).
+func (tr *track) sync() {
+	if tr.f == nil || tr.failed || !tr.dirty {
+		return
+	}
+	tr.dirty = false
+	if err := tr.f.Sync(); err != nil {
+		tr.fail(err)
 	}
 }
 
@@ -454,6 +453,7 @@ func (tr *track) flush() {
 		return
 	}
 	tr.seg.Bytes += int64(len(tr.buf))
+	tr.dirty = true
 	tr.ev.bytes.Add(float64(len(tr.buf)))
 	tr.buf = tr.buf[:0]
 	// What is in the file so far can be read (clips of a live room).
@@ -503,7 +503,7 @@ func (tr *track) finish(last bool) {
 		ev.mu.Unlock()
 		tr.ring = append(tr.ring, seg.ID)
 	}
-	tr.failed, tr.seg = false, Segment{}
+	tr.failed, tr.dirty, tr.seg = false, false, Segment{}
 	if last {
 		return
 	}
@@ -634,10 +634,10 @@ func (ev *Evidence) Close() {
 	ev.mu.Lock()
 	ev.closed = true
 	for tr := range ev.tracks {
-		tr.once.Do(func() { close(tr.stop) })
+		tr.halted.Store(true)
 	}
 	ev.mu.Unlock()
-	ev.wg.Wait()
+	ev.pump.close()
 }
 
 // programTail returns the room's program segments that hold its last n

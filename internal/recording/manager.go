@@ -67,7 +67,7 @@ type Manager struct {
 	mu      sync.Mutex
 	entries map[string]*entry
 	closed  bool
-	wg      sync.WaitGroup
+	pump    *pump // writes every stretch's file
 }
 
 var _ room.Recorder = (*Manager)(nil)
@@ -156,6 +156,7 @@ func New(cfg Config) (*Manager, error) {
 		m.entries[meta.Room] = e
 		m.met.storage.WithLabelValues(meta.Room).Set(float64(meta.Bytes))
 	}
+	m.pump = newPump(cfg.FlushEvery, cfg.SyncEvery)
 	return m, nil
 }
 
@@ -264,8 +265,13 @@ func (m *Manager) Attach(id string, p *program.Program) {
 }
 
 // RoomEnded is called after a room ended (its program closed): its
-// recording, if any, is finished and becomes the replay.
+// recording, if any, is finished and becomes the replay, and its program
+// segment in the evidence ring (Config.Ring) is finished, both at once
+// rather than at the next flush.
 func (m *Manager) RoomEnded(id string) {
+	if m.cfg.Ring != nil {
+		m.cfg.Ring.pump.kick()
+	}
 	e := m.entry(id, false)
 	if e == nil {
 		return
@@ -282,6 +288,9 @@ func (m *Manager) RoomEnded(id string) {
 		m.mu.Unlock()
 		e.mu.Unlock()
 		return
+	}
+	if e.w != nil {
+		m.pump.kick() // the program closed: its stretch ends at the next pass, now
 	}
 	var save bool
 	if e.w == nil && e.meta.State == StateRecording {
@@ -316,15 +325,13 @@ func (m *Manager) startLocked(e *entry) {
 		m.mu.Unlock()
 		return
 	}
-	m.wg.Add(2)
 	m.mu.Unlock()
-	w := &writer{m: m, e: e, prog: e.prog, queue: make(chan *program.Chunk, m.cfg.QueueChunks),
-		stop: make(chan struct{}), done: make(chan struct{})}
-	prev := e.w
+	// From this moment on, whenever the pump next pulls.
+	w := &writer{m: m, e: e, prog: e.prog, prev: e.w, pos: e.prog.Head(), done: make(chan struct{})}
 	e.w = w
 	m.met.active.Inc()
-	go w.follow(w.prog.Head()) // from this moment, whenever the goroutine runs
-	go w.run(prev)
+	m.pump.add(w)
+	m.pump.kick() // open the file now rather than at the next flush
 }
 
 // setMeta stores a writer's meta and makes it the entry's, keeping the
@@ -380,7 +387,7 @@ func (m *Manager) changed(id string) {
 }
 
 // Close stops every writer and waits for each to finish its file (end of
-// stream, sync, meta). Live rooms' programs are normally closed first
+// stream, sync, meta), then stops the pump. Live rooms' programs are normally closed first
 // (live.Manager.Close), which ends the writers on their own.
 func (m *Manager) Close() {
 	m.mu.Lock()
@@ -397,7 +404,7 @@ func (m *Manager) Close() {
 		}
 		e.mu.Unlock()
 	}
-	m.wg.Wait()
+	m.pump.close()
 }
 
 // Meta returns a copy of a room's recording meta.
@@ -409,7 +416,9 @@ func (m *Manager) Meta(id string) (Meta, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	meta := e.meta
-	if meta.File == "" && meta.State != StateDeleted {
+	// A stretch just started is in progress before the pump has opened
+	// its file.
+	if meta.File == "" && meta.State != StateDeleted && e.w == nil {
 		return meta, ErrNotFound
 	}
 	if meta.State == StateDeleted {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -273,9 +275,10 @@ func readFile(t *testing.T, p string) []byte {
 // failingStore fails (or blocks) writes to the recording file.
 type failingStore struct {
 	Dir
-	mu    sync.Mutex
-	fail  bool
-	block chan struct{}
+	mu      sync.Mutex
+	fail    bool
+	block   chan struct{}
+	blocked chan struct{} // told (without waiting) when a write starts waiting on block
 }
 
 type failingAppender struct {
@@ -294,9 +297,13 @@ func (s *failingStore) Append(name string) (Appender, error) {
 
 func (a *failingAppender) Write(b []byte) (int, error) {
 	a.s.mu.Lock()
-	fail, block := a.s.fail, a.s.block
+	fail, block, blocked := a.s.fail, a.s.block, a.s.blocked
 	a.s.mu.Unlock()
 	if block != nil {
+		select {
+		case blocked <- struct{}{}:
+		default:
+		}
 		<-block
 	}
 	if fail {
@@ -327,14 +334,25 @@ func TestWriteErrorReported(t *testing.T) {
 	feed(p, src, 440, time.Second)
 	time.Sleep(100 * time.Millisecond)
 	// The disk stalls: the program goes on; the queue fills and drops.
-	block := make(chan struct{})
+	block, blocked := make(chan struct{}), make(chan struct{}, 1)
 	st.mu.Lock()
-	st.block = block
+	st.block, st.blocked = block, blocked
 	st.mu.Unlock()
 	start := time.Now()
+	feed(p, src, 440, 200*time.Millisecond)
+	select {
+	case <-blocked: // the writer is stuck in a write
+	case <-time.After(5 * time.Second):
+		t.Fatal("no write reached the stalled disk in 5 s")
+	}
 	feed(p, src, 440, 2*time.Second)
 	if time.Since(start) > 5*time.Second {
 		t.Fatal("the program waited on the stalled disk")
+	}
+	for deadline := time.Now().Add(5 * time.Second); counter(m.met.dropped) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			break // reported below
+		}
 	}
 	st.mu.Lock()
 	st.fail, st.block = true, nil
@@ -381,4 +399,120 @@ func counter(c prometheus.Counter) float64 {
 	var m dto.Metric
 	c.Write(&m)
 	return m.GetCounter().GetValue()
+}
+
+// TestReplayReadyAtEnd: one pump serves every recording, waking each
+// FlushEvery; the end of a room does not wait for that wake-up. With an
+// hour between flushes the stretch still opens when recording is turned
+// on, and the replay is finished, whole, as soon as the room ended.
+func TestReplayReadyAtEnd(t *testing.T) {
+	m, err := New(Config{Storage: Dir{Root: t.TempDir()}, Logger: quietLog(), FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	p := program.New(program.Config{RingChunks: 1024})
+	m.SetRecording("room9", true)
+	m.Attach("room9", p)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if meta, err := m.Meta("room9"); err == nil && meta.File != "" && meta.Bytes > 0 {
+			break // the headers are in the file: the stretch opened
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stretch did not open within 5 s of recording on (an hour between flushes)")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	feed(p, newToneSource(t), 440, time.Second)
+	p.Close()
+	ended := time.Now()
+	m.RoomEnded("room9")
+	meta := waitState(t, m, "room9", StateFinished)
+	if d := time.Since(ended); d > 2*time.Second {
+		t.Fatalf("finished %v after the end, with an hour between flushes", d)
+	}
+	if meta.Dropped != 0 || meta.Duration() < 990*time.Millisecond || meta.Duration() > 1010*time.Millisecond {
+		t.Fatalf("replay of 1 s of program: %v, %d chunks dropped", meta.Duration(), meta.Dropped)
+	}
+	rp, err := m.OpenReplay("room9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rp.Close()
+	if _, g := decodeOgg(t, readAll(t, rp)); g != 48000 {
+		t.Fatalf("replay decodes to %d samples, want 48000", g)
+	}
+}
+
+// TestCloseTakesClosedProgram: at a graceful stop the live rooms' programs
+// close first, then the Manager; what the program held when it closed is
+// in the file, even with no flush in between.
+func TestCloseTakesClosedProgram(t *testing.T) {
+	m, err := New(Config{Storage: Dir{Root: t.TempDir()}, Logger: quietLog(), FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := program.New(program.Config{RingChunks: 1024})
+	m.SetRecording("room10", true)
+	m.Attach("room10", p)
+	feed(p, newToneSource(t), 440, time.Second)
+	p.Close()
+	m.Close()
+	meta, err := m.Meta("room10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.State != StatePaused || meta.Dropped != 0 || meta.Duration() != time.Second {
+		t.Fatalf("after a graceful stop: state %q, %v recorded of 1 s, %d chunks dropped", meta.State, meta.Duration(), meta.Dropped)
+	}
+}
+
+// TestGoroutinesDoNotGrowWithRooms: 100 rooms recorded and in the evidence
+// ring (program and a speaker track each) add no goroutine: the two pumps
+// serve them all (their pass workers come and go: 2 × diskWorkers at most).
+func TestGoroutinesDoNotGrowWithRooms(t *testing.T) {
+	st := Dir{Root: t.TempDir()}
+	m := newManager(t, st)
+	ev, err := NewEvidence(EvidenceConfig{Storage: st, Logger: quietLog(), Speakers: true, FlushEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	before := runtime.NumGoroutine()
+	src := newToneSource(t)
+	frame := src.frame(440)
+	var progs []*program.Program
+	var taps []*SpeakerTap
+	for i := range 100 {
+		id := "many" + strconv.Itoa(i)
+		p := program.New(program.Config{})
+		m.SetRecording(id, true)
+		m.Attach(id, p)
+		ev.Attach(id, p)
+		progs = append(progs, p)
+		taps = append(taps, ev.Speaker(id, "u"+strconv.Itoa(i)))
+	}
+	most := 0
+	for range 25 { // half a second of every room
+		for i, p := range progs {
+			p.WriteFrame(frame)
+			taps[i].Push(0, 0, frame)
+		}
+		most = max(most, runtime.NumGoroutine()-before)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if most > 2*diskWorkers {
+		t.Fatalf("100 recorded rooms added up to %d goroutines, want at most %d", most, 2*diskWorkers)
+	}
+	for i, p := range progs {
+		p.Close()
+		taps[i].Close()
+		m.RoomEnded("many" + strconv.Itoa(i))
+	}
+	for i := range progs {
+		if meta := waitState(t, m, "many"+strconv.Itoa(i), StateFinished); meta.Samples == 0 || meta.Dropped != 0 {
+			t.Fatalf("room %d: %d samples recorded, %d chunks dropped", i, meta.Samples, meta.Dropped)
+		}
+	}
 }

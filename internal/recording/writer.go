@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"majlis/internal/program"
 )
@@ -14,110 +13,135 @@ import (
 // recording was turned on (or the room started) to the moment it was
 // turned off, the program closed or the process stopped.
 //
-// Two goroutines, both owned by the Manager (its WaitGroup) and stopped by
-// closing stop or by the program's end: follow reads the program's ring
-// like any listener and never blocks; run writes the file. Between them
-// the queue is bounded (Config.QueueChunks, 60 s of audio at the smallest
-// chunk length by default): when the disk is so slow that it fills, follow
-// drops the chunk, counts it (majlis_recording_dropped_chunks_total and
-// Meta.Dropped) and goes on. The recording then skips that audio instead
-// of the mixer or the listeners ever waiting on the disk.
+// It is a job of the Manager's pump, which owns no goroutine per writer:
+// pull (the pump's pull goroutine) copies the program's new chunks into
+// the bounded queue (Config.QueueChunks, 60 s of audio at the smallest
+// chunk length by default) like any listener and never blocks; write and
+// sync (the disk goroutine and its sync workers) write the file. When the
+// disk is so slow that the queue fills, pull drops the chunk, counts it
+// (majlis_recording_dropped_chunks_total and Meta.Dropped) and goes on.
+// The recording then skips that audio instead of the mixer or the
+// listeners ever waiting on the disk.
 type writer struct {
 	m    *Manager
 	e    *entry
 	prog *program.Program
+	prev *writer // the previous stretch of the file, finished before this one opens
 
-	queue chan *program.Chunk
-	stop  chan struct{}
-	once  sync.Once
-	done  chan struct{}
+	halted atomic.Bool
+	done   chan struct{} // closed when the stretch is finished
 
-	dropped atomic.Int64
+	qmu     sync.Mutex // guards the fields below (pull and write)
+	pos     uint64     // the next chunk to take
+	q       []*program.Chunk
+	eof     bool // no more input: the program closed or the writer was halted
+	busy    bool // the disk goroutine is writing this file
+	dropped int64
 
-	// Owned by run.
+	// Owned by the disk goroutine (and a sync worker while it waits).
+	opened    bool
+	spare     []*program.Chunk
 	file, idx Appender
 	meta      Meta // the working copy
 	buf, ibuf []byte
 	nextIdx   int64
 	failed    bool
-	lastSync  time.Time
+	dirty     bool // written since the last sync
 }
 
-func (w *writer) halt() { w.once.Do(func() { close(w.stop) }) }
-
-// follow copies the program's chunks into the queue from pos (the live
-// edge when recording was turned on) on.
-func (w *writer) follow(pos uint64) {
-	defer w.m.wg.Done()
-	defer close(w.queue)
-	// It wakes every FlushEvery, not for every chunk: the ring holds at
-	// least 128 chunks (5 s at the shortest), and a recording needs no
-	// chunk sooner than its next flush.
-	tick := time.NewTicker(w.m.cfg.FlushEvery)
-	defer tick.Stop()
-	for {
-		closed := w.prog.Closed()
-		for head := w.prog.Head(); pos < head; pos++ {
-			c := w.prog.Chunk(pos)
-			if c == nil { // overwritten before this goroutine ran: lost to the recording
-				w.drop()
-				continue
-			}
-			select {
-			case w.queue <- c:
-			default: // full: the disk is behind; see the type's comment
-				w.drop()
-			}
-		}
-		if closed {
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-w.stop:
-			return
-		}
+// halt ends the stretch at the next disk pass (soon: it asks for one).
+func (w *writer) halt() {
+	if w.halted.CompareAndSwap(false, true) {
+		w.m.pump.kick()
 	}
 }
 
-func (w *writer) drop() {
-	w.dropped.Add(1)
-	w.m.met.dropped.Inc()
-}
-
-// run writes the queue to the file until follow closes it.
-func (w *writer) run(prev *writer) {
-	defer w.m.wg.Done()
-	defer close(w.done)
-	if prev != nil {
-		<-prev.done // the previous stretch finishes the file first
-	}
-	if err := w.open(); err != nil {
-		w.fail(err)
-		for range w.queue {
-		}
-		w.end()
+// pull copies the program's chunks from pos (the live edge when recording
+// was turned on) into the queue. The pull goroutine calls it every
+// FlushEvery, the disk goroutine at each pass.
+func (w *writer) pull() {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	if w.eof {
 		return
 	}
-	tick := time.NewTicker(w.m.cfg.FlushEvery)
-	defer tick.Stop()
-	w.lastSync = time.Now()
-	for {
-		select {
-		case c, ok := <-w.queue:
-			if !ok {
-				w.flush()
-				w.end()
-				return
-			}
-			w.add(c)
-		case <-tick.C:
-			w.flush()
-			if time.Since(w.lastSync) >= w.m.cfg.SyncEvery {
-				w.sync()
+	closed := w.prog.Closed()
+	if w.halted.Load() && !closed {
+		// Turned off (or shutting down) while live: the stretch ends
+		// here. A closed program is taken to its end first.
+		w.eof = true
+		return
+	}
+	head := w.prog.Head()
+	for ; w.pos < head; w.pos++ {
+		c := w.prog.Chunk(w.pos)
+		full := len(w.q) >= w.m.cfg.QueueChunks
+		if c != nil && full && !w.busy {
+			// A burst, not a stall: the rest waits in the ring for the
+			// disk goroutine's next pull.
+			break
+		}
+		if c == nil || full {
+			// Overwritten before it was pulled, or the queue is full while
+			// the disk goroutine is stuck writing this file (see the
+			// type's comment): lost to the recording.
+			w.dropped++
+			w.m.met.dropped.Inc()
+			continue
+		}
+		w.q = append(w.q, c)
+	}
+	if closed && w.pos == head {
+		w.eof = true
+	}
+}
+
+// write writes what came since the last pass; at the end of the input it
+// finishes the stretch.
+func (w *writer) write() bool {
+	if !w.opened {
+		if w.prev != nil {
+			select {
+			case <-w.prev.done: // the previous stretch finishes the file first
+			default:
+				return false
 			}
 		}
+		w.opened, w.prev = true, nil
+		if err := w.open(); err != nil {
+			w.fail(err)
+		}
 	}
+	var eof bool
+	for {
+		w.pull() // up to now: the replay is there as soon as the room ended
+		w.qmu.Lock()
+		batch := w.q
+		w.q = w.spare[:0]
+		w.busy = true
+		eof = w.eof
+		w.qmu.Unlock()
+		for _, c := range batch {
+			w.add(c)
+		}
+		n := len(batch)
+		clear(batch)
+		w.spare = batch[:0]
+		w.flush()
+		if eof || n < w.m.cfg.QueueChunks {
+			break
+		}
+		// A full queue: more may wait in the ring.
+	}
+	w.qmu.Lock()
+	w.busy = false
+	w.qmu.Unlock()
+	if !eof {
+		return false
+	}
+	w.end()
+	close(w.done)
+	return true
 }
 
 // open starts or resumes the file. The meta says "recording" on disk
@@ -198,6 +222,7 @@ func (w *writer) flush() {
 		return
 	}
 	w.meta.DataEnd += int64(len(w.buf))
+	w.dirty = true
 	w.m.met.bytes.Add(float64(len(w.buf)))
 	w.e.flushed.Store(w.meta.DataEnd)
 	w.e.samples.Store(w.meta.Samples)
@@ -210,23 +235,21 @@ func (w *writer) flush() {
 	w.buf, w.ibuf = w.buf[:0], w.ibuf[:0]
 }
 
-// sync makes the file durable (SyncEvery): a power cut loses at most that.
+// sync makes the file durable (every SyncEvery): a power cut loses at most
+// that. The index is synced only at the end of the stretch: a repair
+// rebuilds it from the pages.
 func (w *writer) sync() {
-	w.lastSync = time.Now()
-	if w.failed {
+	if w.failed || !w.dirty {
 		return
 	}
+	w.dirty = false
 	if err := w.file.Sync(); err != nil {
-		w.fail(err)
-		return
-	}
-	if err := w.idx.Sync(); err != nil {
 		w.fail(err)
 	}
 }
 
 // fail reports a write error (metric, log, the room's state) and stops
-// writing; the queue is still drained, so nothing upstream notices.
+// writing; the queue is still emptied, so nothing upstream notices.
 func (w *writer) fail(err error) {
 	if w.failed {
 		return
@@ -247,7 +270,9 @@ func (w *writer) fail(err error) {
 // for the next start's repair when even that fails).
 func (w *writer) end() {
 	meta := &w.meta
-	meta.Dropped += w.dropped.Load()
+	w.qmu.Lock()
+	meta.Dropped += w.dropped
+	w.qmu.Unlock()
 	var err error
 	if !w.failed {
 		eos := appendEOS(nil, meta.Samples, meta.Serial, meta.Seq)
