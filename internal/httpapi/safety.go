@@ -16,10 +16,10 @@ import (
 // flaggers and the Transparency Database export.
 func (a *API) routeSafety(m *http.ServeMux) {
 	m.HandleFunc("POST /api/v1/reports", a.handle(a.report))
-	m.HandleFunc("GET /api/v1/reports", a.handle(a.myReports))
+	m.HandleFunc("GET /api/v1/reports", a.handle(safetyList(a, "notices", (*safety.Service).MyNotices)))
 	m.HandleFunc("GET /api/v1/reports/{id}", a.handle(a.reportStatus))
 	m.HandleFunc("GET /api/v1/safety/categories", a.handle(a.safetyCategories))
-	m.HandleFunc("GET /api/v1/safety/notices", a.handle(a.noticeQueue))
+	m.HandleFunc("GET /api/v1/safety/notices", a.handle(safetyList(a, "notices", (*safety.Service).Queue)))
 	m.HandleFunc("GET /api/v1/safety/notices/{id}", a.handle(safetyOn(a, "id", (*safety.Service).Notice)))
 	m.HandleFunc("POST /api/v1/safety/notices/{id}/claim", a.handle(safetyOn(a, "id", (*safety.Service).Claim)))
 	m.HandleFunc("POST /api/v1/safety/notices/{id}/decision", a.handle(a.decideNotice))
@@ -30,7 +30,7 @@ func (a *API) routeSafety(m *http.ServeMux) {
 	m.HandleFunc("GET /api/v1/safety/complaints", a.handle(a.listComplaints))
 	m.HandleFunc("GET /api/v1/safety/complaints/{id}", a.handle(safetyOn(a, "id", (*safety.Service).Complaint)))
 	m.HandleFunc("POST /api/v1/safety/complaints/{id}/decision", a.handle(a.decideComplaint))
-	m.HandleFunc("GET /api/v1/safety/trusted-flaggers", a.handle(a.listFlaggers))
+	m.HandleFunc("GET /api/v1/safety/trusted-flaggers", a.handle(safetyList(a, "trusted_flaggers", (*safety.Service).Flaggers)))
 	m.HandleFunc("PUT /api/v1/safety/trusted-flaggers/{user}", a.handle(a.setFlagger))
 	m.HandleFunc("DELETE /api/v1/safety/trusted-flaggers/{user}", a.handle(a.unsetFlagger))
 	m.HandleFunc("GET /api/v1/safety/statements", a.handle(a.statements))
@@ -81,6 +81,22 @@ func safetyOn[T any](a *API, param string, f func(*safety.Service, context.Conte
 			return err
 		}
 		writeJSON(w, http.StatusOK, v)
+		return nil
+	}
+}
+
+// safetyList adapts a safety listing for the caller: the list as {key: [...]}.
+func safetyList[T any](a *API, key string, f func(*safety.Service, context.Context, safety.Actor) ([]T, error)) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		act, err := a.safetyActor(r)
+		if err != nil {
+			return err
+		}
+		v, err := f(a.safety, r.Context(), act)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{key: v})
 		return nil
 	}
 }
@@ -145,19 +161,6 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) myReports(w http.ResponseWriter, r *http.Request) error {
-	act, err := a.safetyActor(r)
-	if err != nil {
-		return err
-	}
-	ns, err := a.safety.MyNotices(r.Context(), act)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"notices": ns})
-	return nil
-}
-
 func (a *API) reportStatus(w http.ResponseWriter, r *http.Request) error {
 	act, err := a.safetyActor(r)
 	if err != nil {
@@ -173,19 +176,6 @@ func (a *API) reportStatus(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) safetyCategories(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"categories": safety.Categories()})
-	return nil
-}
-
-func (a *API) noticeQueue(w http.ResponseWriter, r *http.Request) error {
-	act, err := a.safetyActor(r)
-	if err != nil {
-		return err
-	}
-	ns, err := a.safety.Queue(r.Context(), act)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"notices": ns})
 	return nil
 }
 
@@ -337,19 +327,6 @@ func (a *API) decideComplaint(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, c)
-	return nil
-}
-
-func (a *API) listFlaggers(w http.ResponseWriter, r *http.Request) error {
-	act, err := a.safetyActor(r)
-	if err != nil {
-		return err
-	}
-	fs, err := a.safety.Flaggers(r.Context(), act)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"trusted_flaggers": fs})
 	return nil
 }
 
