@@ -28,11 +28,8 @@ func TestBrowserStudioRepublishes(t *testing.T) {
 	browser := newBrowser(t)
 	log := &browserLog{}
 	host := newTab(t, browser, "host", log)
+	signIn(t, host, ts, hostTok, "/studio/"+room, log)
 	run(t, host, 30*time.Second, "studio", log,
-		chromedp.Navigate(ts.base+"/signin?next=/studio/"+room),
-		chromedp.Click(chromedp.CSS("summary")),
-		chromedp.SendKeys(chromedp.CSS("#token"), hostTok),
-		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)),
 		waitFor(`document.querySelector("#go-live")?.disabled === false`, 15*time.Second),
 		chromedp.Click(chromedp.CSS("#go-live")),
 		waitFor(`window.majlisStudio?.publisher.s.state === "live"`, 15*time.Second),
