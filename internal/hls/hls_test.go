@@ -299,7 +299,7 @@ func TestTooFarAheadAndBadInput(t *testing.T) {
 func TestDeltaUpdate(t *testing.T) {
 	tm := Timing{Part: 100 * time.Millisecond, Segment: 200 * time.Millisecond, Window: 20}
 	_, prog, p := newRendition(t, tm)
-	write(prog, 10*25) // 5 s: 25 segments
+	write(prog, 10*25)  // 5 s: 25 segments
 	waitParts(t, p, 50) // every part of what was written: no part lands between the two reads
 	full, _ := p.MediaPlaylist(ctxT(t), Request{}, false)
 	delta, _ := p.MediaPlaylist(ctxT(t), Request{Skip: true}, false)
