@@ -107,12 +107,19 @@ func (a *API) replayFor(r *http.Request) (string, error) {
 	return id, a.rooms.PlayReplay(r.Context(), act, id)
 }
 
-func (a *API) recordingInfo(w http.ResponseWriter, r *http.Request) error {
+// replayMeta is the meta of the replay a request names, once the caller
+// may hear it (a deleted one is recording.ErrDeleted).
+func (a *API) replayMeta(r *http.Request) (string, recording.Meta, error) {
 	id, err := a.replayFor(r)
 	if err != nil {
-		return err
+		return "", recording.Meta{}, err
 	}
 	meta, err := a.recs.Meta(id)
+	return id, meta, err
+}
+
+func (a *API) recordingInfo(w http.ResponseWriter, r *http.Request) error {
+	id, meta, err := a.replayMeta(r)
 	if err != nil {
 		return err
 	}
@@ -326,19 +333,12 @@ func replayCacheControl(public bool) string {
 // segments of its Opus packets). Fetching it counts as a play: a player
 // reads a VOD playlist once.
 func (a *API) recordingVOD(w http.ResponseWriter, r *http.Request) error {
-	id, err := a.replayFor(r)
-	if err != nil {
-		return err
-	}
-	meta, err := a.recs.Meta(id)
+	id, meta, err := a.replayMeta(r)
 	if err != nil {
 		return err
 	}
 	if meta.State == recording.StateRecording {
 		return recording.ErrInProgress
-	}
-	if meta.State == recording.StateDeleted {
-		return recording.ErrDeleted
 	}
 	a.recs.CountPlay(id)
 	w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
@@ -368,26 +368,27 @@ func (a *API) recordingVODFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	from := int64(max(seg, 0)) * recording.VODSegment
-	sp, err := a.recs.ReplaySpan(id, from, from+recording.VODSegment)
+	var sp recording.Span
+	if seg < 0 {
+		sp, err = a.recs.ReplayFormat(id)
+	} else {
+		from := int64(seg) * recording.VODSegment
+		sp, err = a.recs.ReplaySpan(id, from, from+recording.VODSegment)
+	}
 	if errors.Is(err, recording.ErrRange) {
 		return errBadVODFile
 	}
 	if err != nil {
 		return err
 	}
-	meta, err := a.recs.Meta(id)
-	if err != nil {
+	var body []byte
+	if seg < 0 {
+		body = hls.VODInit(sp.Channels, sp.PreSkip)
+	} else if body, err = hls.VODFragment(uint32(seg), sp.Start, sp.Packets, sp.Samples); err != nil {
 		return err
 	}
-	body := hls.VODInit(sp.Channels, sp.PreSkip)
-	if seg >= 0 {
-		if body, err = hls.VODFragment(uint32(seg), sp.Start, sp.Packets, sp.Samples); err != nil {
-			return err
-		}
-	}
 	w.Header().Set("Content-Type", "audio/mp4")
-	w.Header().Set("Cache-Control", replayCacheControl(meta.Public))
+	w.Header().Set("Cache-Control", replayCacheControl(sp.Meta.Public))
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
 	return nil

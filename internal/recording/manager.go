@@ -584,35 +584,20 @@ func (m *Manager) Seek(id string, d time.Duration) (Position, error) {
 	if meta.State == StateRecording {
 		return Position{}, ErrInProgress
 	}
+	g := int64(d.Seconds() * samplesPerSecond)
+	if g >= meta.Samples {
+		return Position{}, ErrRange
+	}
 	o, err := m.st.Open(meta.File)
 	if err != nil {
 		return Position{}, err
 	}
 	defer o.Close()
-	var buf []byte
-	var hdr int64
-	for range 2 {
-		var pg pageAt
-		if pg, buf, err = readPage(o, hdr, o.Size(), buf); err != nil {
-			return Position{}, err
-		}
-		hdr += int64(pg.n)
-	}
-	pos := Position{Offset: hdr, HeaderBytes: hdr}
-	g := int64(d.Seconds() * samplesPerSecond)
-	if g >= meta.Samples {
-		return Position{}, ErrRange
-	}
-	ix, err := m.st.Open(meta.Index)
+	st, err := m.replayStart(meta, o, o.Size(), g)
 	if err != nil {
-		return pos, nil // no index: from the start
+		return Position{}, err
 	}
-	idx, _ := readIndex(ix)
-	ix.Close()
-	if e, ok := seek(idx, g); ok {
-		pos.Offset, pos.At = e.Offset, time.Duration(e.Granule)*time.Second/samplesPerSecond
-	}
-	return pos, nil
+	return Position{Offset: st.off, At: time.Duration(st.granule) * time.Second / samplesPerSecond, HeaderBytes: st.headerEnd}, nil
 }
 
 // SpeakerTurn adds a chapter at the recording's current end when the room

@@ -20,11 +20,27 @@ type Span struct {
 	Samples  []int64  // each packet's duration in samples
 	Channels int      // from the stream's OpusHead
 	PreSkip  uint16   // from the stream's OpusHead
+	Meta     Meta     // the recording's (its visibility: Public)
 }
 
 // maxSpanSamples bounds one Span (a minute): a segment request cannot make
 // the server read a whole recording into memory.
 const maxSpanSamples = 60 * samplesPerSecond
+
+// ReplayFormat is a complete recording's stream format: a Span with no
+// packets, what the VOD init section needs. It reads the header pages only.
+func (m *Manager) ReplayFormat(id string) (Span, error) {
+	rp, err := m.OpenReplay(id)
+	if err != nil {
+		return Span{}, err
+	}
+	defer rp.Close()
+	st, err := m.replayStart(rp.Meta, rp.obj, min(rp.obj.Size(), rp.Meta.Bytes), 0)
+	if err != nil {
+		return Span{}, err
+	}
+	return st.span(rp.Meta)
+}
 
 // ReplaySpan reads the packets of a complete recording that start in
 // [from, to) (48 kHz samples, to−from at most a minute) with the side
@@ -43,30 +59,16 @@ func (m *Manager) ReplaySpan(id string, from, to int64) (Span, error) {
 		return Span{}, ErrRange
 	}
 	limit := min(rp.obj.Size(), rp.Meta.Bytes)
-	var sp Span
+	st, err := m.replayStart(rp.Meta, rp.obj, limit, from)
+	if err != nil {
+		return Span{}, err
+	}
+	sp, err := st.span(rp.Meta)
+	if err != nil {
+		return Span{}, err
+	}
+	off, g := st.off, st.granule // g: the granule at the start of the page at off
 	var buf []byte
-	var off int64
-	for i := range 2 {
-		pg, b, err := readPage(rp.obj, off, limit, buf)
-		if err != nil {
-			return Span{}, err
-		}
-		buf = b
-		if i == 0 {
-			if sp.Channels, sp.PreSkip, err = opusHead(b[pageHeaderLen+int(b[26]):]); err != nil {
-				return Span{}, err
-			}
-		}
-		off += int64(pg.n)
-	}
-	g := int64(0) // granule at the start of the page at off
-	if ix, err := m.st.Open(rp.Meta.Index); err == nil {
-		idx, _ := readIndex(ix)
-		ix.Close()
-		if e, ok := seek(idx, from); ok && e.Offset < limit {
-			off, g = e.Offset, e.Granule
-		}
-	}
 	var partial []byte // a packet continued on the next page
 	for {
 		pg, b, err := readPage(rp.obj, off, limit, buf)
@@ -117,6 +119,47 @@ func (m *Manager) ReplaySpan(id string, from, to int64) (Span, error) {
 		return Span{}, ErrRange
 	}
 	return sp, nil
+}
+
+// replayStart is where reading a complete recording for a granule starts.
+type replayStart struct {
+	headerEnd    int64  // the header pages (OpusHead, OpusTags) are bytes 0 to headerEnd−1
+	off, granule int64  // the page to read from (the side index's, at or before the granule) and the granule it starts at
+	head         []byte // the OpusHead packet
+}
+
+// replayStart reads the header pages of a complete recording's object o
+// (readable up to limit) and finds in its side index where the pages
+// holding granule g start; without an index, the first audio page.
+func (m *Manager) replayStart(meta Meta, o Object, limit, g int64) (replayStart, error) {
+	var st replayStart
+	var buf []byte
+	for i := range 2 {
+		pg, b, err := readPage(o, st.headerEnd, limit, buf)
+		if err != nil {
+			return replayStart{}, err
+		}
+		buf = b
+		if i == 0 {
+			st.head = append([]byte(nil), b[pageHeaderLen+pg.segs:]...)
+		}
+		st.headerEnd += int64(pg.n)
+	}
+	st.off = st.headerEnd
+	if ix, err := m.st.Open(meta.Index); err == nil {
+		idx, _ := readIndex(ix)
+		ix.Close()
+		if e, ok := seek(idx, g); ok && e.Offset < limit {
+			st.off, st.granule = e.Offset, e.Granule
+		}
+	}
+	return st, nil
+}
+
+// span is a Span of the stream's format, with no packets yet.
+func (st replayStart) span(meta Meta) (Span, error) {
+	ch, pre, err := opusHead(st.head)
+	return Span{Channels: ch, PreSkip: pre, Meta: meta}, err
 }
 
 // opusHead reads the channel count and pre-skip of an OpusHead packet
