@@ -35,13 +35,17 @@ type clockWorker struct {
 
 // clocked is one mixer's place on the grid.
 type clocked struct {
-	m        *Mixer
-	mu       sync.Mutex // serialises the worker's ticks with Leave
-	start    time.Time  // when frame 0 was due
-	n        int64      // the next frame to mix
-	k        int        // frames of the batch under way (0: ask the mixer)
-	deadline time.Time  // when the batch's last frame is due (the worker's wake-up)
-	stopped  bool
+	m       *Mixer
+	mu      sync.Mutex // serialises the worker's ticks with Leave
+	start   time.Time  // when frame 0 was due
+	n       int64      // the next frame to mix
+	k       int        // frames of the batch under way, asked of the mixer when the last one ended
+	stopped bool
+}
+
+// deadline is when the batch under way is due: its last frame's time.
+func (cl *clocked) deadline() time.Time {
+	return cl.start.Add(time.Duration(cl.n+int64(cl.k)-1) * FrameDuration)
 }
 
 // NewClock starts a clock with workers goroutines (at least 1). Close stops them.
@@ -62,9 +66,8 @@ func NewClock(workers int) *Clock {
 func (c *Clock) Join(m *Mixer) (leave func()) {
 	now := time.Now()
 	n := now.Sub(c.epoch)/FrameDuration + 1
-	cl := &clocked{m: m, start: c.epoch.Add(n * FrameDuration)}
+	cl := &clocked{m: m, start: c.epoch.Add(n * FrameDuration), k: m.batch()}
 	w := c.workers[int(c.next.Add(1))%len(c.workers)]
-	cl.deadline = cl.start
 	w.mu.Lock()
 	w.mixers = append(w.mixers, cl)
 	w.mu.Unlock()
@@ -136,25 +139,21 @@ func (w *clockWorker) run() {
 func (cl *clocked) due() time.Time {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	return cl.deadline
+	return cl.deadline()
 }
 
 // step ticks cl's batch if its last frame is due, as Mixer.Run does (a
 // mixer more than maxBehind behind skips the missed frames), then asks the
-// mixer for its next batch and notes when that is due.
+// mixer for its next batch.
 func (cl *clocked) step() {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	if cl.stopped {
 		return
 	}
-	if cl.k == 0 {
-		cl.k = cl.m.batch()
-	}
 	now := time.Now()
-	deadline := cl.start.Add(time.Duration(cl.n+int64(cl.k)-1) * FrameDuration)
+	deadline := cl.deadline()
 	if now.Before(deadline) {
-		cl.deadline = deadline
 		return
 	}
 	behind := now.Sub(deadline)
@@ -166,5 +165,4 @@ func (cl *clocked) step() {
 	}
 	cl.n += int64(cl.k)
 	cl.k = cl.m.batch()
-	cl.deadline = cl.start.Add(time.Duration(cl.n+int64(cl.k)-1) * FrameDuration)
 }
