@@ -141,7 +141,7 @@ func (m *Manager) Start(id string) (*Room, error) {
 		chunkMin: prog.Config().ChunkFrames, chunkMax: m.cfg.ChunkMaxFrames}
 	m.rooms.Store(id, r)
 	// A room starting on a busy box chunks as the others do (adapt).
-	prog.SetChunkFrames(program.ChunkFramesFor(int(m.total.Load()), program.DefaultChunkSteps, r.chunkMin, r.chunkMax))
+	prog.SetChunkFrames(r.chunkFor(m.total.Load()))
 	met.RoomsLive.Inc()
 	if m.cfg.OnStart != nil {
 		m.cfg.OnStart(id, prog)
@@ -240,15 +240,20 @@ func (r *Room) ListenerLeft() { r.adapt(-1) }
 func (r *Room) adapt(delta int64) {
 	r.listeners.Add(delta)
 	m := r.m
-	f := program.ChunkFramesFor(int(m.total.Add(delta)), program.DefaultChunkSteps, r.chunkMin, r.chunkMax)
+	f := r.chunkFor(m.total.Add(delta))
 	r.Program.SetChunkFrames(f)
 	if m.chunk.Swap(int32(f)) != int32(f) {
 		m.rooms.Range(func(_, v any) bool {
 			o := v.(*Room)
-			o.Program.SetChunkFrames(program.ChunkFramesFor(int(m.total.Load()), program.DefaultChunkSteps, o.chunkMin, o.chunkMax))
+			o.Program.SetChunkFrames(o.chunkFor(m.total.Load()))
 			return true
 		})
 	}
+}
+
+// chunkFor is the room's chunk length for total listeners on the box.
+func (r *Room) chunkFor(total int64) int {
+	return program.ChunkFramesFor(int(total), program.DefaultChunkSteps, r.chunkMin, r.chunkMax)
 }
 
 // Listeners is the number of connected listeners of the room in this process.
