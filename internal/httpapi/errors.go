@@ -12,6 +12,7 @@ import (
 	"majlis/internal/program"
 	"majlis/internal/recording"
 	"majlis/internal/room"
+	"majlis/internal/safety"
 	"majlis/internal/stage"
 )
 
@@ -100,6 +101,27 @@ var recordingErrors = []struct {
 	{recording.ErrAccessRefused, errorf(http.StatusServiceUnavailable, "audit_unavailable", "the access could not be recorded in the audit log; try again")},
 }
 
+// safetyErrors maps the safety domain's errors to their API form.
+var safetyErrors = []struct {
+	err error
+	api *apiError
+}{
+	{safety.ErrForbidden, errorf(http.StatusForbidden, "forbidden", "only platform moderators and admins may do this")},
+	{safety.ErrUnauthorized, errorf(http.StatusUnauthorized, "unauthorized", "sign in, or give the notice's key (?key=)")},
+	{safety.ErrNoticeNotFound, errorf(http.StatusNotFound, "notice_not_found", "no notice has this id (or the key is wrong)")},
+	{safety.ErrDecisionNotFound, errorf(http.StatusNotFound, "decision_not_found", "no decision you may read has this id")},
+	{safety.ErrComplaintNotFound, errorf(http.StatusNotFound, "complaint_not_found", "no complaint you may read has this id")},
+	{safety.ErrClaimed, errorf(http.StatusConflict, "notice_claimed", "another moderator has claimed this notice")},
+	{safety.ErrDecided, errorf(http.StatusConflict, "notice_decided", "this notice has been decided")},
+	{safety.ErrWindowClosed, errorf(http.StatusGone, "complaint_window_closed", "complaints about this decision could be made for six months after it; that time has passed")},
+	{safety.ErrDuplicate, errorf(http.StatusConflict, "complaint_exists", "you have already complained about this decision")},
+	{safety.ErrNotComplainable, errorf(http.StatusForbidden, "not_complainable", "only the affected user, or the notifier of a decision to do nothing, may complain about it")},
+	{safety.ErrSameDecider, errorf(http.StatusForbidden, "same_decider", "a moderator other than the one who decided must answer the complaint")},
+	{safety.ErrComplaintDecided, errorf(http.StatusConflict, "complaint_decided", "this complaint has been answered")},
+	{safety.ErrNoticesSuspended, errorf(http.StatusForbidden, "notices_suspended", "this account's notices are suspended for a while: too many were manifestly unfounded (Art. 23(2) DSA)")},
+	{safety.ErrAuditUnavailable, errorf(http.StatusServiceUnavailable, "audit_unavailable", "the action could not be recorded in the audit log, so it was not taken; try again")},
+}
+
 // accountErrors maps the accounts domain's errors to their API form.
 var accountErrors = []struct {
 	err error
@@ -158,8 +180,14 @@ func toAPIError(err error) *apiError {
 		// RFC 9725 §4.3.1: a server doing trickle but not restarts answers 422.
 		return errorf(http.StatusUnprocessableEntity, "ice_restart_unsupported", "ICE restarts are not supported; publish again")
 	}
-	if se := safetyAPIError(err); se != nil {
-		return se
+	var fe *safety.FieldError
+	if errors.As(err, &fe) {
+		return errorf(http.StatusBadRequest, fe.Code, fe.Message)
+	}
+	for _, se := range safetyErrors {
+		if errors.Is(err, se.err) {
+			return se.api
+		}
 	}
 	for _, re := range roomErrors {
 		if errors.Is(err, re.err) {

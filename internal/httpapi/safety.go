@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -393,40 +392,5 @@ func (a *API) statements(w http.ResponseWriter, r *http.Request) error {
 		out["next_since"] = last.Add(time.Millisecond).Format(time.RFC3339Nano)
 	}
 	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
-// safetyErrors maps the safety domain's errors to their API form.
-var safetyErrors = []struct {
-	err error
-	api *apiError
-}{
-	{safety.ErrForbidden, errorf(http.StatusForbidden, "forbidden", "only platform moderators and admins may do this")},
-	{safety.ErrUnauthorized, errorf(http.StatusUnauthorized, "unauthorized", "sign in, or give the notice's key (?key=)")},
-	{safety.ErrNoticeNotFound, errorf(http.StatusNotFound, "notice_not_found", "no notice has this id (or the key is wrong)")},
-	{safety.ErrDecisionNotFound, errorf(http.StatusNotFound, "decision_not_found", "no decision you may read has this id")},
-	{safety.ErrComplaintNotFound, errorf(http.StatusNotFound, "complaint_not_found", "no complaint you may read has this id")},
-	{safety.ErrClaimed, errorf(http.StatusConflict, "notice_claimed", "another moderator has claimed this notice")},
-	{safety.ErrDecided, errorf(http.StatusConflict, "notice_decided", "this notice has been decided")},
-	{safety.ErrWindowClosed, errorf(http.StatusGone, "complaint_window_closed", "complaints about this decision could be made for six months after it; that time has passed")},
-	{safety.ErrDuplicate, errorf(http.StatusConflict, "complaint_exists", "you have already complained about this decision")},
-	{safety.ErrNotComplainable, errorf(http.StatusForbidden, "not_complainable", "only the affected user, or the notifier of a decision to do nothing, may complain about it")},
-	{safety.ErrSameDecider, errorf(http.StatusForbidden, "same_decider", "a moderator other than the one who decided must answer the complaint")},
-	{safety.ErrComplaintDecided, errorf(http.StatusConflict, "complaint_decided", "this complaint has been answered")},
-	{safety.ErrNoticesSuspended, errorf(http.StatusForbidden, "notices_suspended", "this account's notices are suspended for a while: too many were manifestly unfounded (Art. 23(2) DSA)")},
-	{safety.ErrAuditUnavailable, errorf(http.StatusServiceUnavailable, "audit_unavailable", "the action could not be recorded in the audit log, so it was not taken; try again")},
-}
-
-// safetyAPIError is the API form of a safety error, or nil.
-func safetyAPIError(err error) *apiError {
-	var fe *safety.FieldError
-	if errors.As(err, &fe) {
-		return errorf(http.StatusBadRequest, fe.Code, fe.Message)
-	}
-	for _, e := range safetyErrors {
-		if errors.Is(err, e.err) {
-			return e.api
-		}
-	}
 	return nil
 }
