@@ -10,13 +10,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/coder/websocket"
 
 	"majlis/internal/metrics"
 	"majlis/internal/program"
+	"majlis/internal/testkit"
 )
 
 // discardSink is a listener connection that takes every write at once.
@@ -177,7 +177,7 @@ func BenchmarkFanoutSockets(b *testing.B) {
 			}
 			waitBytes(base + per)
 			b.ReportAllocs()
-			cpu0 := processCPU()
+			cpu0 := testkit.ProcessCPU()
 			b.ResetTimer()
 			for i := range b.N {
 				p.WriteFrame(frame)
@@ -188,20 +188,13 @@ func BenchmarkFanoutSockets(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/listener-chunk")
 			// CPU time (both ends, this process): less sensitive than wall
 			// time to other load on the box.
-			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N)/n, "cpu-ns/listener-chunk")
+			b.ReportMetric(float64(testkit.ProcessCPU()-cpu0)/float64(b.N)/n, "cpu-ns/listener-chunk")
 			p.Close()
 			cancel()
 			h.Close()
 			wg.Wait()
 		})
 	}
-}
-
-// processCPU is this process's user+system CPU time in ns.
-func processCPU() int64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 func newBenchServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }

@@ -3,11 +3,11 @@ package live
 import (
 	"os"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"majlis/internal/metrics"
+	"majlis/internal/testkit"
 )
 
 // BenchmarkIdleRooms runs ROOMS live rooms (default 100) with no speaker
@@ -28,18 +28,11 @@ func BenchmarkIdleRooms(b *testing.B) {
 			}
 		}
 		time.Sleep(time.Second) // past the start and the encoders' settling
-		cpu0, csw0 := usage()
+		cpu0, csw0 := testkit.ProcessCPU(), testkit.ContextSwitches()
 		time.Sleep(window)
-		cpu1, csw1 := usage()
+		cpu1, csw1 := testkit.ProcessCPU(), testkit.ContextSwitches()
 		m.Close()
 		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/1000/window.Seconds()/float64(rooms), "cpu-ms/s/room")
 		b.ReportMetric(float64(csw1-csw0)/window.Seconds(), "csw/s")
 	}
-}
-
-// usage is the process's CPU time and context switches so far.
-func usage() (time.Duration, int64) {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Nvcsw + ru.Nivcsw
 }

@@ -4,11 +4,11 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"majlis/internal/program"
+	"majlis/internal/testkit"
 )
 
 // BenchmarkRecordRoomMinute records one minute of a 32 kbit/s program (the
@@ -33,7 +33,7 @@ func BenchmarkRecordRoomMinute(b *testing.B) {
 	}
 	defer m.Close()
 	var bytes int64
-	cpu0 := processCPU()
+	cpu0 := testkit.ProcessCPU()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		room := "bench" + strconv.Itoa(i)
@@ -57,17 +57,9 @@ func BenchmarkRecordRoomMinute(b *testing.B) {
 			time.Sleep(100 * time.Microsecond)
 		}
 	}
-	cpu := processCPU() - cpu0
+	cpu := testkit.ProcessCPU() - cpu0
 	b.ReportMetric(cpu.Seconds()/float64(b.N)*60, "cpu-s/room-h")
 	b.ReportMetric(float64(bytes)/float64(b.N)*60/1e6, "MB/room-h")
-}
-
-// processCPU is this process's user + system CPU time so far (the
-// program's framing of the pages included: a small part).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkWriteFrameRecorded is the mixer's side of recording: the cost of
@@ -176,7 +168,7 @@ func BenchmarkRecordingLoad(b *testing.B) {
 			if tick == from {
 				// The files' creation (metas, headers) is a cost per
 				// recording, not per second: the CPU is counted after it.
-				cpu0 = processCPU()
+				cpu0 = testkit.ProcessCPU()
 			}
 			due := start.Add(time.Duration(tick) * 20 * time.Millisecond)
 			time.Sleep(time.Until(due))
@@ -185,7 +177,7 @@ func BenchmarkRecordingLoad(b *testing.B) {
 				p.WriteFrame(frames[tick%len(frames)])
 			}
 		}
-		cpu := processCPU() - cpu0
+		cpu := testkit.ProcessCPU() - cpu0
 		for _, p := range progs {
 			p.Close()
 		}

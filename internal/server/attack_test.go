@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -710,7 +709,7 @@ func BenchmarkAdmissionUnderAttack(b *testing.B) {
 // of that CPU the process actually got (1: the machine is ours).
 func cpuShare() float64 {
 	n := runtime.GOMAXPROCS(0)
-	c0 := processCPU()
+	c0 := testkit.ProcessCPU()
 	t0 := time.Now()
 	var wg sync.WaitGroup
 	for range n {
@@ -728,11 +727,5 @@ func cpuShare() float64 {
 	}
 	wg.Wait()
 	wall := time.Since(t0)
-	return float64(processCPU()-c0) / float64(wall) / float64(n)
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return float64(testkit.ProcessCPU()-c0) / float64(wall) / float64(n)
 }
