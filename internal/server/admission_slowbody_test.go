@@ -54,10 +54,7 @@ func TestSlowBodiesHoldNoBudget(t *testing.T) {
 
 	_, hostTok := ts.createUser(t, "host")
 	live := ts.liveRoom(t, hostTok)
-	var later struct{ ID string }
-	if code := ts.call(t, "POST", "/api/v1/rooms", hostTok, map[string]string{"title": "later"}, &later); code != http.StatusCreated {
-		t.Fatalf("create room: %d", code)
-	}
+	later := ts.newRoom(t, hostTok, "later")
 
 	const stalls = 300
 	conns := make([]net.Conn, 0, stalls)
@@ -99,7 +96,7 @@ func TestSlowBodiesHoldNoBudget(t *testing.T) {
 			t.Fatalf("join from %s while %d connections stall = %v (answers %v)", src, stalls, err, res.Answers)
 		}
 	}
-	req, _ := http.NewRequest("POST", ts.base+"/api/v1/rooms/"+later.ID+"/start", nil)
+	req, _ := http.NewRequest("POST", ts.base+"/api/v1/rooms/"+later+"/start", nil)
 	req.Header.Set("Authorization", "Bearer "+hostTok)
 	resp, err := clientFrom("127.0.0.50").Do(req)
 	if err != nil {

@@ -48,15 +48,12 @@ func TestBrowserStudioToListener(t *testing.T) {
 	}
 	ts := startServer(t, "")
 	hostID, hostTok := ts.createUser(t, "amal")
-	var room struct{ ID string }
-	if code := ts.call(t, "POST", "/api/v1/rooms", hostTok, map[string]string{"title": "Evening majlis"}, &room); code != http.StatusCreated {
-		t.Fatalf("create room: %d", code)
-	}
+	room := ts.newRoom(t, hostTok, "Evening majlis")
 	browser := newBrowser(t)
 	log := &browserLog{}
 	listener := newTab(t, browser, "listener", log)
 	host := newTab(t, browser, "host", log)
-	roomURL := ts.base + "/r/" + room.ID
+	roomURL := ts.base + "/r/" + room
 
 	// The listener arrives early: the room is scheduled; Play waits for it to go live.
 	run(t, listener, 15*time.Second, "listener page (scheduled)", log,
@@ -68,7 +65,7 @@ func TestBrowserStudioToListener(t *testing.T) {
 
 	// The host signs in, starts the room and goes on stage.
 	run(t, host, 30*time.Second, "studio", log,
-		chromedp.Navigate(ts.base+"/signin?next=/studio/"+room.ID),
+		chromedp.Navigate(ts.base+"/signin?next=/studio/"+room),
 		chromedp.Click(chromedp.CSS("summary")),
 		chromedp.SendKeys(chromedp.CSS("#token"), hostTok),
 		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)),
@@ -81,7 +78,7 @@ func TestBrowserStudioToListener(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var r struct{ Stage []string }
-		ts.call(t, "GET", "/api/v1/rooms/"+room.ID, "", nil, &r)
+		ts.call(t, "GET", "/api/v1/rooms/"+room, "", nil, &r)
 		if slices.Contains(r.Stage, hostID) {
 			break
 		}
@@ -124,7 +121,7 @@ func TestBrowserStudioToListener(t *testing.T) {
 		waitFor(`(() => { const s = window.majlisPlayer?.stats() ?? {}; return s.state === "playing" && s.frames >= 25 && s.peak > 0.02; })()`, 20*time.Second),
 	)
 	run(t, host, 30*time.Second, "studio (Arabic)", log,
-		chromedp.Navigate(ts.base+"/studio/"+room.ID+"?lang=ar"),
+		chromedp.Navigate(ts.base+"/studio/"+room+"?lang=ar"),
 		waitFor(`document.documentElement.dir === "rtl"`, 5*time.Second),
 		waitFor(`document.querySelector("#go-live")?.disabled === false`, 10*time.Second),
 		chromedp.Click(chromedp.CSS("#go-live")),
@@ -150,7 +147,7 @@ func TestBrowserStudioToListener(t *testing.T) {
 	// A signed-in listener reacts and asks to speak; the host sees both and approves.
 	guestID, guestTok := ts.createUser(t, "bilal")
 	run(t, listener, 30*time.Second, "listener signs in", log,
-		chromedp.Navigate(ts.base+"/signin?lang=ar&next=/r/"+room.ID),
+		chromedp.Navigate(ts.base+"/signin?lang=ar&next=/r/"+room),
 		chromedp.Click(chromedp.CSS("summary")),
 		chromedp.SendKeys(chromedp.CSS("#token"), guestTok),
 		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)),
@@ -198,7 +195,7 @@ func TestBrowserStudioToListener(t *testing.T) {
 	}
 
 	// The host ends the room: the listener's stream closes with "room ended" and the page says so.
-	if code := ts.call(t, "POST", "/api/v1/rooms/"+room.ID+"/end", hostTok, nil, nil); code != http.StatusOK {
+	if code := ts.call(t, "POST", "/api/v1/rooms/"+room+"/end", hostTok, nil, nil); code != http.StatusOK {
 		t.Fatalf("end: %d", code)
 	}
 	run(t, listener, 15*time.Second, "room ended", log,

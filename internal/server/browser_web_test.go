@@ -216,15 +216,12 @@ func TestBrowserScheduledPlay(t *testing.T) {
 	}
 	ts := startServer(t, "")
 	_, hostTok := ts.createUser(t, "sami")
-	var room struct{ ID string }
-	if code := ts.call(t, "POST", "/api/v1/rooms", hostTok, map[string]string{"title": "Later"}, &room); code != http.StatusCreated {
-		t.Fatalf("create room: %d", code)
-	}
+	room := ts.newRoom(t, hostTok, "Later")
 	browser := newBrowser(t)
 	log := &browserLog{}
 	tab := newTab(t, browser, "listener", log)
 	run(t, tab, 20*time.Second, "play a scheduled room", log,
-		chromedp.Navigate(ts.base+"/r/"+room.ID),
+		chromedp.Navigate(ts.base+"/r/"+room),
 		waitFor(`document.querySelector('[data-testid=state]')?.textContent === "Scheduled"`, 10*time.Second),
 		chromedp.Click(chromedp.CSS("#play")),
 		waitFor(`window.majlisPlayer?.stats().state === "scheduled"`, 10*time.Second))
@@ -424,11 +421,8 @@ func TestBrowserArabic(t *testing.T) {
 	}
 	ts := startServer(t, "")
 	hostID, hostTok := ts.createUser(t, "amal")
-	var room struct{ ID string }
-	if code := ts.call(t, "POST", "/api/v1/rooms", hostTok, map[string]string{"title": "Evening majlis"}, &room); code != http.StatusCreated {
-		t.Fatalf("create room: %d", code)
-	}
-	ts.must(t, http.StatusOK, "POST", "/api/v1/rooms/"+room.ID+"/start", hostTok, "")
+	room := ts.newRoom(t, hostTok, "Evening majlis")
+	ts.must(t, http.StatusOK, "POST", "/api/v1/rooms/"+room+"/start", hostTok, "")
 	if code := ts.call(t, "POST", "/api/v1/users", ts.AdminToken(), map[string]string{"name": "noor", "password": "a long password"}, nil); code != http.StatusCreated {
 		t.Fatalf("create user: %d", code)
 	}
@@ -450,7 +444,7 @@ func TestBrowserArabic(t *testing.T) {
 
 	// Counts agree with their number: Arabic has six plural forms.
 	run(t, visitor, 15*time.Second, "listener page (Arabic)", log,
-		chromedp.Navigate(ts.base+"/r/"+room.ID+"?lang=ar"),
+		chromedp.Navigate(ts.base+"/r/"+room+"?lang=ar"),
 		waitFor(`(document.querySelector("[data-testid=listeners]")?.textContent ?? "") !== ""`, 10*time.Second))
 	listeners := func(want string) {
 		t.Helper()
@@ -463,9 +457,9 @@ func TestBrowserArabic(t *testing.T) {
 	listeners("لا أحد يستمع")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	listenOgg(t, ctx, ts.base+ts.join(t, room.ID).Listen.Ogg)
+	listenOgg(t, ctx, ts.base+ts.join(t, room).Listen.Ogg)
 	listeners("مستمع واحد")
-	listenOgg(t, ctx, ts.base+ts.join(t, room.ID).Listen.Ogg)
+	listenOgg(t, ctx, ts.base+ts.join(t, room).Listen.Ogg)
 	listeners("مستمعان")
 	for n, form := range map[int]string{3: "مستمعين", 11: "مستمعًا", 100: "مستمع"} {
 		want := eval[string](t, visitor, fmt.Sprintf(`(%d).toLocaleString("ar")`, n)) + " " + form
@@ -482,9 +476,9 @@ func TestBrowserArabic(t *testing.T) {
 		t.Errorf("the Latin room title runs %s in the Arabic page", d)
 	}
 	host := newTab(t, browser, "host", log)
-	signIn(t, host, ts, hostTok, "/studio/"+room.ID, log)
+	signIn(t, host, ts, hostTok, "/studio/"+room, log)
 	run(t, host, 30*time.Second, "host on stage (Arabic)", log,
-		chromedp.Navigate(ts.base+"/studio/"+room.ID+"?lang=ar"),
+		chromedp.Navigate(ts.base+"/studio/"+room+"?lang=ar"),
 		waitFor(`document.querySelector("#go-live")?.disabled === false`, 10*time.Second),
 		chromedp.Click(chromedp.CSS("#go-live")),
 		waitFor(`window.majlisStudio?.publisher.s.state === "live"`, 20*time.Second),

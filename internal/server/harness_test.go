@@ -130,16 +130,23 @@ func (ts *testServer) createUser(t testing.TB, name string) (id, token string) {
 	return u.ID, u.Token
 }
 
-func (ts *testServer) liveRoom(t testing.TB, hostToken string) string {
+// newRoom creates a room (scheduled, not started) and returns its id.
+func (ts *testServer) newRoom(t testing.TB, hostToken, title string) string {
 	t.Helper()
 	var r struct{ ID string }
-	if code := ts.call(t, "POST", "/api/v1/rooms", hostToken, map[string]string{"title": "Test room"}, &r); code != http.StatusCreated {
+	if code := ts.call(t, "POST", "/api/v1/rooms", hostToken, map[string]string{"title": title}, &r); code != http.StatusCreated {
 		t.Fatalf("create room: %d", code)
 	}
-	if code := ts.call(t, "POST", "/api/v1/rooms/"+r.ID+"/start", hostToken, nil, nil); code != http.StatusOK {
+	return r.ID
+}
+
+func (ts *testServer) liveRoom(t testing.TB, hostToken string) string {
+	t.Helper()
+	id := ts.newRoom(t, hostToken, "Test room")
+	if code := ts.call(t, "POST", "/api/v1/rooms/"+id+"/start", hostToken, nil, nil); code != http.StatusOK {
 		t.Fatalf("start room: %d", code)
 	}
-	return r.ID
+	return id
 }
 
 type joinResp struct {
