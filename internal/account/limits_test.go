@@ -339,3 +339,42 @@ func TestTokenRevokedHook(t *testing.T) {
 		t.Errorf("DeleteToken: %v, hook %v, want %q", err, revoked, u.ID+" "+rp.Cred)
 	}
 }
+
+// TestLogoutEndsItsStageSessions: ending a web session tells
+// OnTokenRevoked the credential requests with that session carried, so
+// what it published ends; ending another session of the same user, or a
+// session that is gone, names nothing else.
+func TestLogoutEndsItsStageSessions(t *testing.T) {
+	var revoked []string
+	f := newFixture(t, func(c *Config) { c.OnTokenRevoked = func(u, cred string) { revoked = append(revoked, u+" "+cred) } })
+	ctx := context.Background()
+	u, _ := f.user(t, "zed")
+	_, sess, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, other, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := f.svc.ResolveSession(ctx, sess)
+	if err != nil || sp.Cred == "" {
+		t.Fatalf("ResolveSession: %+v %v", sp, err)
+	}
+	op, err := f.svc.ResolveSession(ctx, other)
+	if err != nil || op.Cred == sp.Cred {
+		t.Fatalf("two sessions share a credential: %+v %+v %v", sp, op, err)
+	}
+	if err := f.svc.EndSession(ctx, sess); err != nil || len(revoked) != 1 || revoked[0] != u.ID+" "+sp.Cred {
+		t.Fatalf("EndSession: %v, hook %v, want %q", err, revoked, u.ID+" "+sp.Cred)
+	}
+	if err := f.svc.EndSession(ctx, sess); err != nil || len(revoked) != 1 {
+		t.Errorf("ending it again: %v, hook %v", err, revoked)
+	}
+	if err := f.svc.EndSession(ctx, "mjs_nope"); err != nil || len(revoked) != 1 {
+		t.Errorf("ending no session: %v, hook %v", err, revoked)
+	}
+	if _, err := f.svc.ResolveSession(ctx, other); err != nil {
+		t.Errorf("the other session ended: %v", err)
+	}
+}

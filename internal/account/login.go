@@ -123,10 +123,20 @@ func (s *Service) ResolveSession(ctx context.Context, secret string) (Principal,
 }
 
 // EndSession ends the web session with this secret (logging out); ending
-// one that does not exist is not an error.
+// one that does not exist is not an error. Like a revoked token, it then
+// calls Config.OnTokenRevoked with the session's credential, so a stage
+// session the web session opened ends with it (the studio of a browser
+// that logged out stops publishing) and the user's other sessions go on.
 func (s *Service) EndSession(ctx context.Context, secret string) error {
+	u, err := s.st.UserBySessionAt(ctx, secret, s.now())
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("account: %w", err)
+	}
 	if err := s.st.DeleteSession(ctx, secret); err != nil {
 		return fmt.Errorf("account: %w", err)
+	}
+	if u.ID != "" {
+		s.onRevoke(u.ID, sessionCred(secret))
 	}
 	return nil
 }

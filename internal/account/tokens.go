@@ -63,10 +63,9 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, name string) (To
 }
 
 // DeleteToken revokes p's token id; another user's token is
-// ErrTokenNotFound. It then calls Config.OnTokenRevoked with p's id, which
-// ends their stage sessions: a session does not say which credential
-// opened it, so all of them end, and the user publishes again with a
-// credential they still hold.
+// ErrTokenNotFound. It then calls Config.OnTokenRevoked with p's id and the
+// token's credential, which ends the stage sessions that token opened and
+// no other.
 func (s *Service) DeleteToken(ctx context.Context, p Principal, id string) error {
 	if err := requireUser(p); err != nil {
 		return err

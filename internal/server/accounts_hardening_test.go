@@ -410,3 +410,74 @@ func TestAdminTokenStrength(t *testing.T) {
 		t.Errorf("a weak stored token: %v, want an error naming the file", err)
 	}
 }
+
+// TestAccountsLogoutEndsStage: a speaker publishing from a web session
+// (the studio, cookie-authenticated) leaves the stage when that session
+// logs out; logging out another session of the same user does not.
+func TestAccountsLogoutEndsStage(t *testing.T) {
+	ts := startServerWith(t, "", func(*Config) {})
+	var u struct{ ID, Token string }
+	if code := ts.call(t, "POST", "/api/v1/users", ts.AdminToken(), map[string]string{"name": "zed", "password": "correct horse"}, &u); code != 201 {
+		t.Fatalf("create user: %d", code)
+	}
+	room := ts.liveRoom(t, u.Token)
+	c := timedClient("127.0.0.1")
+	login := func() *http.Cookie {
+		t.Helper()
+		r := send(t, c, "POST", ts.base+"/api/v1/login", "application/json", `{"name":"zed","password":"correct horse"}`, nil)
+		if r.status != 200 {
+			t.Fatalf("login: %d %s", r.status, r.code)
+		}
+		for _, ck := range r.resp.Cookies() {
+			if ck.Name == "majlis_session" {
+				return ck
+			}
+		}
+		t.Fatal("login set no session cookie")
+		return nil
+	}
+	studio, other := login(), login()
+	web := func(ck *http.Cookie) map[string]string {
+		return map[string]string{"Cookie": ck.Name + "=" + ck.Value, "X-Majlis-CSRF": "1"}
+	}
+	hdr := http.Header{}
+	for k, v := range web(studio) {
+		hdr.Set(k, v)
+	}
+	g := &tone{freq: lowHz, amp: toneAmp}
+	sp := publishPCMWith(t, ts, room, "", hdr, func(_ int, pcm []int16) { g.frame(pcm) }, nil)
+	defer sp.stop()
+	publishing := func() bool {
+		for _, m := range ts.state(t, room).Stage {
+			if m.ID == u.ID && m.Publishing {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(5 * time.Second); !publishing(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the studio's session never published: %+v", ts.state(t, room).Stage)
+		}
+	}
+	if r := send(t, c, "POST", ts.base+"/api/v1/logout", "", "", web(other)); r.status != 204 {
+		t.Fatalf("logout of the other session: %d %s", r.status, r.code)
+	}
+	for range 20 { // a second: the logout below ends the session well within it
+		if !publishing() {
+			t.Fatalf("logging out another session ended the studio's: %+v", ts.state(t, room).Stage)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := send(t, c, "POST", ts.base+"/api/v1/logout", "", "", web(studio)); r.status != 204 {
+		t.Fatalf("logout of the studio's session: %d %s", r.status, r.code)
+	}
+	for deadline := time.Now().Add(5 * time.Second); publishing(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still publishing after the studio's session logged out: %+v", ts.state(t, room).Stage)
+		}
+	}
+	if r := send(t, c, "DELETE", sp.c.Location, "", "", map[string]string{"Authorization": "Bearer " + u.Token}); r.status != 404 || r.code != "session_not_found" {
+		t.Errorf("DELETE of the ended WHIP session: %d %s, want 404 session_not_found", r.status, r.code)
+	}
+}

@@ -200,6 +200,13 @@ func publishTone(t testing.TB, ts *testServer, room, token string, g *tone) *spe
 // learns when each frame was handed to the WebRTC track.
 func publishPCM(t testing.TB, ts *testServer, room, token string, gen func(n int, pcm []int16), onSent func(n int, at time.Time)) *speaker {
 	t.Helper()
+	return publishPCMWith(t, ts, room, token, nil, gen, onSent)
+}
+
+// publishPCMWith is publishPCM sending header with the WHIP requests (a
+// web session's cookie, with token "").
+func publishPCMWith(t testing.TB, ts *testServer, room, token string, header http.Header, gen func(n int, pcm []int16), onSent func(n int, at time.Time)) *speaker {
+	t.Helper()
 	dec, err := audio.NewDecoder(1)
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +217,7 @@ func publishPCM(t testing.TB, ts *testServer, room, token string, gen func(n int
 	pcmOut := make([]int16, 5760)
 	sp.c, err = testkit.PublishWHIP(ctx, ts.base+"/api/v1/rooms/"+room+"/whip", token, testkit.WHIPOptions{
 		LoopbackOnly: true,
+		Header:       header,
 		OnPacket: func(_ uint16, _ uint32, payload []byte) {
 			sp.mu.Lock()
 			defer sp.mu.Unlock()

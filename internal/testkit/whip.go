@@ -24,6 +24,9 @@ type WHIPOptions struct {
 	OnPacket func(seq uint16, ts uint32, payload []byte)
 	// HTTPClient defaults to http.DefaultClient.
 	HTTPClient *http.Client
+	// Header is sent with the offer and the hang-up besides the bearer
+	// token (a web session's Cookie and Origin, with token "").
+	Header http.Header
 }
 
 // WHIPClient is one published WHIP session: a WHIP (RFC 9725) publisher
@@ -35,6 +38,7 @@ type WHIPClient struct {
 	track    *webrtc.TrackLocalStaticSample
 	Location string // absolute URL of the WHIP session resource
 	token    string
+	header   http.Header
 	hc       *http.Client
 	wg       sync.WaitGroup
 	once     sync.Once
@@ -61,7 +65,7 @@ func PublishWHIP(ctx context.Context, endpoint, token string, opt WHIPOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("whip client: %w", err)
 	}
-	c := &WHIPClient{pc: pc, token: token, hc: opt.HTTPClient}
+	c := &WHIPClient{pc: pc, token: token, header: opt.Header, hc: opt.HTTPClient}
 	if c.hc == nil {
 		c.hc = http.DefaultClient
 	}
@@ -121,7 +125,7 @@ func PublishWHIP(ctx context.Context, endpoint, token string, opt WHIPOptions) (
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/sdp")
-	req.Header.Set("Authorization", "Bearer "+token)
+	c.authorize(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		pc.Close()
@@ -162,6 +166,16 @@ func PublishWHIP(ctx context.Context, endpoint, token string, opt WHIPOptions) (
 	return c, nil
 }
 
+// authorize puts the client's credentials on req.
+func (c *WHIPClient) authorize(req *http.Request) {
+	for k, v := range c.header {
+		req.Header[k] = v
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+}
+
 // WriteOpus sends one Opus packet lasting d.
 func (c *WHIPClient) WriteOpus(pkt []byte, d time.Duration) error {
 	return c.track.WriteSample(media.Sample{Data: pkt, Duration: d})
@@ -174,7 +188,7 @@ func (c *WHIPClient) Close(ctx context.Context) error {
 		if c.Location != "" {
 			req, rerr := http.NewRequestWithContext(ctx, http.MethodDelete, c.Location, nil)
 			if rerr == nil {
-				req.Header.Set("Authorization", "Bearer "+c.token)
+				c.authorize(req)
 				if resp, derr := c.hc.Do(req); derr == nil {
 					resp.Body.Close()
 				} else {
