@@ -45,6 +45,11 @@ func newHashPool(slots, queue int, wait time.Duration) *hashPool {
 	return &hashPool{slots: make(chan struct{}, slots), queue: make(chan struct{}, slots+queue), wait: wait}
 }
 
+// queued reports whether requests are waiting for a slot (every slot is
+// hashing and more have come): the pool is the bottleneck, so strangers
+// should prove work before they join the queue.
+func (p *hashPool) queued() bool { return len(p.queue) > cap(p.slots) }
+
 // do runs f (a hash or a check) in a slot, or answers ErrBusy when the
 // queue is full or no slot frees up within the wait, or ctx's error when
 // the caller goes away first (busy too: nobody reads the answer).

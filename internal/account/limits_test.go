@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -376,5 +377,92 @@ func TestLogoutEndsItsStageSessions(t *testing.T) {
 	}
 	if _, err := f.svc.ResolveSession(ctx, other); err != nil {
 		t.Errorf("the other session ended: %v", err)
+	}
+}
+
+// TestLoginPoWUnderLoad: while the server is under load (Config.UnderLoad)
+// or requests queue for the hashing pool, a login from an address the
+// account's owner has not logged in from, for any name, and every sign-up,
+// gets a puzzle before any hash; the owner at home is not slowed, and
+// without load a first wrong password is a plain refusal.
+func TestLoginPoWUnderLoad(t *testing.T) {
+	var load atomic.Bool
+	f := newFixture(t, func(c *Config) {
+		c.LoginsPerIP, c.LoginsPerPrefix = ratelimit.Rate{PerSecond: 1e6, Burst: 1e6}, ratelimit.Rate{PerSecond: 1e6, Burst: 1e6}
+		c.UnderLoad = load.Load
+		c.HashSlots, c.HashQueue = 1, 8
+	})
+	f.user(t, "zed")
+	ctx := context.Background()
+	home := netip.MustParseAddr("203.0.113.7")
+	if _, _, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse", Addr: home}); err != nil {
+		t.Fatal(err)
+	}
+	stranger := func(i int) Attempt {
+		return Attempt{Name: fmt.Sprintf("made-up-%d", i), Password: "guess guess", Addr: netip.AddrFrom4([4]byte{100, 64, byte(i), 1})}
+	}
+	if _, _, err := f.svc.Login(ctx, stranger(0)); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("a first wrong login without load: %v, want ErrBadCredentials", err)
+	}
+	h := &hashCounter{}
+	f.svc.pool.hook = h.hook
+	load.Store(true)
+	for i := range 20 {
+		var pe *PoWError
+		if _, _, err := f.svc.Login(ctx, stranger(i)); !errors.As(err, &pe) || pe.Challenge == "" {
+			t.Fatalf("login %d under load: %v, want a PoWError", i, err)
+		}
+	}
+	if n := h.total.Load(); n != 0 {
+		t.Errorf("%d logins refused for their puzzle were hashed", n)
+	}
+	at := stranger(99)
+	_, _, err := f.svc.Login(ctx, at)
+	var pe *PoWError
+	if !errors.As(err, &pe) {
+		t.Fatalf("under load: %v", err)
+	}
+	at.PoW = admission.Solve(pe.Challenge)
+	if _, _, err := f.svc.Login(ctx, at); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("with the solved puzzle: %v, want the password checked (ErrBadCredentials)", err)
+	}
+	if _, _, err := f.svc.Login(ctx, Attempt{Name: "zed", Password: "correct horse", Addr: home}); err != nil {
+		t.Errorf("the owner at home under load: %v", err)
+	}
+	su := Attempt{Name: "newcomer", Password: "correct horse", Addr: netip.MustParseAddr("198.51.100.9")}
+	if _, _, err := f.svc.Signup(ctx, su); !errors.As(err, &pe) {
+		t.Fatalf("sign-up under load: %v, want a PoWError", err)
+	}
+	su.PoW = admission.Solve(pe.Challenge)
+	if _, sess, err := f.svc.Signup(ctx, su); err != nil || sess == "" {
+		t.Fatalf("sign-up with the solved puzzle: %v", err)
+	}
+
+	// The pool's own queue: one hash held in the only slot and one more
+	// waiting make a stranger prove work, with UnderLoad false.
+	load.Store(false)
+	hold, held := make(chan struct{}), make(chan struct{}, 2)
+	f.svc.pool.hook = func() { held <- struct{}{}; <-hold }
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); f.svc.Login(ctx, stranger(200+i)) }()
+	}
+	<-held // one hashing
+	for deadline := time.Now().Add(5 * time.Second); !f.svc.pool.queued(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second login never queued")
+		}
+	}
+	if _, _, err := f.svc.Login(ctx, stranger(300)); !errors.As(err, &pe) {
+		t.Errorf("a stranger while logins queue for the pool: %v, want a PoWError", err)
+	}
+	close(hold)
+	wg.Wait()
+	if f.svc.pool.queued() {
+		t.Error("the pool still reports a queue")
+	}
+	if _, _, err := f.svc.Login(ctx, stranger(301)); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("a stranger once the queue drained: %v, want ErrBadCredentials", err)
 	}
 }

@@ -35,6 +35,9 @@ type Attempt struct {
 //     any address its owner has not logged in from (*PoWError,
 //     ErrPoWRequired); from a known address it is not slowed, so failures
 //     made by others never keep the owner out;
+//   - under load (Config.UnderLoad, or requests queued for the hashing
+//     pool) every account needs that proof from such addresses, so a
+//     flood of made-up names from many networks pays for its hashes;
 //   - the check waits for a hashing slot: the pool full or no slot within
 //     HashWait is ErrBusy.
 //
@@ -50,9 +53,9 @@ func (s *Service) Login(ctx context.Context, at Attempt) (User, string, error) {
 		return User{}, "", err
 	}
 	key := NameKey(at.Name)
-	if !s.known.has(key, at.Addr) && !s.logins.allow(key, s.now()) {
-		if s.pow.Verify(at.PoW, s.powBits) != nil {
-			return User{}, "", &PoWError{Challenge: s.pow.Challenge(s.powBits), Difficulty: s.powBits}
+	if !s.known.has(key, at.Addr) && (s.loaded() || !s.logins.allow(key, s.now())) {
+		if err := s.proveWork(at); err != nil {
+			return User{}, "", err
 		}
 	}
 	u, err := s.st.UserByNameKey(ctx, at.Name, key)
@@ -87,6 +90,18 @@ func (s *Service) Login(ctx context.Context, at Attempt) (User, string, error) {
 	}
 	s.known.add(key, at.Addr)
 	return userOf(u), sess, nil
+}
+
+// loaded reports whether the server or the hashing pool is under load.
+func (s *Service) loaded() bool { return s.pool.queued() || s.underLoad() }
+
+// proveWork checks the attempt's solved puzzle; none or a wrong one is a
+// *PoWError with a fresh puzzle.
+func (s *Service) proveWork(at Attempt) error {
+	if s.pow.Verify(at.PoW, s.powBits) != nil {
+		return &PoWError{Challenge: s.pow.Challenge(s.powBits), Difficulty: s.powBits}
+	}
+	return nil
 }
 
 // admitAddr spends an attempt of addr's buckets.

@@ -148,6 +148,12 @@ type Config struct {
 	PoW *admission.PoW
 	// LoginPoWBits is their difficulty (0: DefaultLoginPoWBits).
 	LoginPoWBits int
+	// UnderLoad, when it answers true (the server's overload level is
+	// elevated or worse), makes every login from an address its account's
+	// owner has not logged in from, and every sign-up, prove work before
+	// any hash, as the hashing pool does itself while requests queue for
+	// it. Nil: only the pool's own queue counts.
+	UnderLoad func() bool
 	// Now is the clock of sessions and the login throttle (nil: time.Now).
 	Now func() time.Time
 }
@@ -168,6 +174,7 @@ type Service struct {
 	known     knownAddrs         // where each account's owner logged in from
 	pow       *admission.PoW
 	powBits   int
+	underLoad func() bool
 }
 
 // New returns a Service ready to use.
@@ -176,9 +183,12 @@ func New(cfg Config) *Service {
 		hasher: &Hasher{Time: cfg.PasswordTime, MemoryKiB: cfg.PasswordMemoryKiB},
 		pool:   newHashPool(cfg.HashSlots, cfg.HashQueue, cfg.HashWait),
 		logins: newLoginLimiter(cfg.MaxLoginNames), known: newKnownAddrs(cfg.MaxLoginNames),
-		pow: cfg.PoW, powBits: cfg.LoginPoWBits}
+		pow: cfg.PoW, powBits: cfg.LoginPoWBits, underLoad: cfg.UnderLoad}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.underLoad == nil {
+		s.underLoad = func() bool { return false }
 	}
 	if s.onSuspend == nil {
 		s.onSuspend = func(string) {}

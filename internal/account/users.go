@@ -67,8 +67,9 @@ func (s *Service) SignupEnabled() bool { return s.signup }
 // session, whose secret it returns. A reserved name (Reserved) is
 // ErrNameReserved, a name whose key is taken ErrNameTaken. The attempt
 // spends a token of its address's login buckets before the password is
-// hashed, and the hash waits for the pool, as Login's do; the address is
-// then known as the new account's owner.
+// hashed (and, under load, needs a proof of work, as Login does), and the
+// hash waits for the pool, as Login's do; the address is then known as the
+// new account's owner.
 func (s *Service) Signup(ctx context.Context, at Attempt) (User, string, error) {
 	if !s.signup {
 		return User{}, "", ErrSignupDisabled
@@ -86,6 +87,11 @@ func (s *Service) Signup(ctx context.Context, at Attempt) (User, string, error) 
 	}
 	if err := s.admitAddr(at.Addr); err != nil {
 		return User{}, "", err
+	}
+	if s.loaded() {
+		if err := s.proveWork(at); err != nil {
+			return User{}, "", err
+		}
 	}
 	if err := s.nameFree(ctx, at.Name); err != nil {
 		return User{}, "", err

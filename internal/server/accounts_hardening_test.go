@@ -16,6 +16,7 @@ import (
 
 	"majlis/internal/admission"
 	"majlis/internal/audio"
+	"majlis/internal/overload"
 	"majlis/internal/ratelimit"
 )
 
@@ -479,5 +480,42 @@ func TestAccountsLogoutEndsStage(t *testing.T) {
 	}
 	if r := send(t, c, "DELETE", sp.c.Location, "", "", map[string]string{"Authorization": "Bearer " + u.Token}); r.status != 404 || r.code != "session_not_found" {
 		t.Errorf("DELETE of the ended WHIP session: %d %s, want 404 session_not_found", r.status, r.code)
+	}
+}
+
+// TestAccountsLoginPoWUnderLoad: while the overload level is elevated, a
+// login from an address the account's owner has not logged in from, with
+// the right password even, answers 429 pow_required before any hash; the
+// solved puzzle gets in; the owner at home is not slowed; at normal load
+// a new address logs in straight away.
+func TestAccountsLoginPoWUnderLoad(t *testing.T) {
+	ts := startServerWith(t, "", func(*Config) {})
+	ts.must(t, 201, "POST", "/api/v1/users", ts.AdminToken(), `{"name":"zed","password":"correct horse"}`)
+	login := func(src, pow string) apiReply {
+		t.Helper()
+		hdr := map[string]string{}
+		if pow != "" {
+			hdr["Majlis-Pow"] = pow
+		}
+		return send(t, timedClient(src), "POST", ts.base+"/api/v1/login", "application/json", `{"name":"zed","password":"correct horse"}`, hdr)
+	}
+	if r := login("127.0.0.1", ""); r.status != 200 {
+		t.Fatalf("owner's first login: %d %s", r.status, r.code)
+	}
+	ts.Overload().Force(overload.Elevated)
+	r := login("127.0.40.1", "")
+	var pow struct{ Challenge string }
+	if r.status != 429 || r.code != "pow_required" || json.Unmarshal(r.body["pow"], &pow) != nil || pow.Challenge == "" {
+		t.Fatalf("a new address under load: %d %s %s, want 429 pow_required with a puzzle", r.status, r.code, r.body["pow"])
+	}
+	if r := login("127.0.40.1", admission.Solve(pow.Challenge)); r.status != 200 {
+		t.Errorf("with the solved puzzle: %d %s", r.status, r.code)
+	}
+	if r := login("127.0.0.1", ""); r.status != 200 {
+		t.Errorf("the owner at home under load: %d %s", r.status, r.code)
+	}
+	ts.Overload().Force(overload.Normal)
+	if r := login("127.0.41.1", ""); r.status != 200 {
+		t.Errorf("a new address at normal load: %d %s", r.status, r.code)
 	}
 }

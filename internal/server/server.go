@@ -35,6 +35,7 @@ import (
 	"majlis/internal/httpapi"
 	"majlis/internal/live"
 	"majlis/internal/metrics"
+	"majlis/internal/overload"
 	"majlis/internal/program"
 	"majlis/internal/ratelimit"
 	"majlis/internal/recording"
@@ -281,7 +282,10 @@ func New(cfg Config) (*Server, error) {
 	accounts := account.New(account.Config{Store: s.st, AdminToken: s.adminTok, Signup: cfg.Signup,
 		PasswordTime: cfg.PasswordTime, PasswordMemoryKiB: cfg.PasswordMemoryKiB, OnSuspend: s.rooms.Suspend,
 		OnTokenRevoked: s.rooms.EndCredential, PoW: admission.NewPoW(loginKey[:]), Audit: s.audit,
-		LoginsPerIP: cfg.LoginsPerIP, LoginsPerPrefix: cfg.LoginsPerPrefix, HashSlots: cfg.HashSlots, HashQueue: cfg.HashQueue, HashWait: cfg.HashWait})
+		LoginsPerIP: cfg.LoginsPerIP, LoginsPerPrefix: cfg.LoginsPerPrefix, HashSlots: cfg.HashSlots, HashQueue: cfg.HashQueue, HashWait: cfg.HashWait,
+		// Under load strangers prove work before a password is hashed. The
+		// planes are built below, before anything is served.
+		UnderLoad: func() bool { return s.planes != nil && s.planes.detector.Level() >= overload.Elevated }})
 	// Trust and safety keeps a database of its own: notices, decisions and
 	// complaints are on disk before they are acknowledged.
 	if s.safety, err = safety.Open(safety.Config{Path: filepath.Join(cfg.DataDir, "safety.db"), Rooms: s.rooms, Accounts: accounts,

@@ -562,8 +562,10 @@ function credentialsForm(kind) {
       try {
         u = await send();
       } catch (err) {
-        // After failed sign-ins, a browser the account has not signed in
-        // from before proves a little work first (docs/api.md, Accounts).
+        // After failed sign-ins, or while the server is under load, a
+        // browser the account has not signed in from before (and every
+        // sign-up under load) proves a little work first (docs/api.md,
+        // Accounts).
         if (err.code !== "pow_required" || !err.data || !err.data.pow) throw err;
         out.replaceChildren(h("p", { class: "muted", role: "status" }, t("auth.pow")));
         u = await send({ "Majlis-Pow": await api.solvePoW(err.data.pow.challenge, err.data.pow.difficulty) });
