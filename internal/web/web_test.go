@@ -180,6 +180,7 @@ func TestKeysUsedAreTranslated(t *testing.T) {
 func TestRoutes(t *testing.T) {
 	srv := httptest.NewServer(Handler())
 	defer srv.Close()
+	client := &http.Client{Timeout: 5 * time.Second}
 	for _, tc := range []struct {
 		path, wantType string
 		wantCode       int
@@ -201,7 +202,7 @@ func TestRoutes(t *testing.T) {
 		{"/nope.txt", "text/html", 404, `id="main"`},
 		{"/js/", "text/html", 404, `id="main"`},
 	} {
-		resp, err := http.Get(srv.URL + tc.path)
+		resp, err := client.Get(srv.URL + tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}
