@@ -343,7 +343,10 @@ func wsflood(ctx context.Context, src *sources, c *counter, cfg Config) {
 		return src.dialer().DialContext(ctx, network, addr)
 	}}
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
+	// One join request or one WebSocket handshake at a time: each gets what
+	// the junk requests get (the library bounds only the handshake with it,
+	// not the flood that follows).
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	msg := make([]byte, 1024)
 	for ctx.Err() == nil {
 		j, err := joinclient.Join(ctx, cfg.Target, cfg.Room, joinclient.Options{Client: client, MaxAttempts: 50})

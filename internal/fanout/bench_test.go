@@ -112,7 +112,8 @@ func BenchmarkFanoutSockets(b *testing.B) {
 			for i := range counts {
 				url := srv.URL + "/listen." + proto
 				if proto == "ogg" {
-					resp, err := http.Get(url)
+					req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+					resp, err := streamHTTP.Do(req)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -129,7 +130,7 @@ func BenchmarkFanoutSockets(b *testing.B) {
 					})
 					continue
 				}
-				conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http"), nil)
+				conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http"), wsDial)
 				if err != nil {
 					b.Fatal(err)
 				}

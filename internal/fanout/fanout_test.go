@@ -22,8 +22,10 @@ import (
 // oggClient reads listen.ogg in a goroutine, recording the frames received.
 func oggClient(t *testing.T, ctx context.Context, url string) *collector {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, streamTimeout)
+	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := streamHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +65,9 @@ func readOgg(body io.Reader, c *collector) {
 // wsClient reads listen.ws in a goroutine: hello, then chunk messages.
 func wsClient(t *testing.T, ctx context.Context, url string, channels int) *collector {
 	t.Helper()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http"), nil)
+	ctx, cancel := context.WithTimeout(ctx, streamTimeout)
+	t.Cleanup(cancel)
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http"), wsDial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +329,7 @@ func TestHubClose(t *testing.T) {
 	ogg.checkConsecutive(t, "ogg", 0, 10)
 	ws.checkConsecutive(t, "ws", 0, 10)
 
-	resp, err := http.Get(hh.srv.URL + "/listen.ogg")
+	resp, err := testHTTP.Get(hh.srv.URL + "/listen.ogg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,8 +370,9 @@ func TestListenersCount(t *testing.T) {
 
 func TestWSFloodClosed(t *testing.T) {
 	hh := newHarness(t, Config{}, program.Config{}, 0)
-	ctx := t.Context()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hh.srv.URL, "http")+"/listen.ws", nil)
+	ctx, cancel := context.WithTimeout(t.Context(), streamTimeout)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hh.srv.URL, "http")+"/listen.ws", wsDial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,8 +404,9 @@ func TestWSFloodClosed(t *testing.T) {
 
 func TestWSOversizeMessageClosed(t *testing.T) {
 	hh := newHarness(t, Config{}, program.Config{}, 0)
-	ctx := t.Context()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hh.srv.URL, "http")+"/listen.ws", nil)
+	ctx, cancel := context.WithTimeout(t.Context(), streamTimeout)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hh.srv.URL, "http")+"/listen.ws", wsDial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +438,7 @@ func TestWSOriginCheck(t *testing.T) {
 			hh := newHarness(t, Config{InsecureSkipVerify: tc.insecure}, program.Config{}, 0)
 			hdr := http.Header{"Origin": {"https://evil.example"}}
 			conn, resp, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(hh.srv.URL, "http")+"/listen.ws",
-				&websocket.DialOptions{HTTPHeader: hdr})
+				&websocket.DialOptions{HTTPClient: testHTTP, HTTPHeader: hdr})
 			if conn != nil {
 				conn.CloseNow()
 			}

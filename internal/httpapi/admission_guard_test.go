@@ -186,6 +186,40 @@ func TestInFlightBudget(t *testing.T) {
 	next.wait(t, budget)
 }
 
+// TestInFlightBudgetDefault: a guard built with no MaxInFlight applies the
+// documented default of 256: 256 short requests held by the handler all get
+// in, and the 257th is refused 503 overloaded with Retry-After.
+func TestInFlightBudgetDefault(t *testing.T) {
+	const want = 256
+	next := newBlockingNext()
+	aud := NewAudience(AudienceConfig{Tickets: testSigner(t), Leases: admission.NewLeases(), Overload: overload.New(overload.Config{})}, next)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(next.release)
+	for range want {
+		wg.Go(func() {
+			aud.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/v1/rooms/r", nil))
+		})
+	}
+	next.wait(t, want)
+	res := make(chan *httptest.ResponseRecorder, 1)
+	wg.Go(func() {
+		rec := httptest.NewRecorder()
+		aud.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/rooms/r", nil))
+		res <- rec
+	})
+	select {
+	case rec := <-res:
+		if a := answerOf(t, rec); a.status != http.StatusServiceUnavailable || a.Error.Code != "overloaded" || a.retry == "" {
+			t.Fatalf("request %d = %d %q (Retry-After %q), want 503 overloaded with Retry-After", want+1, a.status, a.Error.Code, a.retry)
+		}
+	case <-next.entered:
+		t.Fatalf("request %d reached the handler: the default budget is above %d", want+1, want)
+	case <-time.After(5 * time.Second):
+		t.Fatalf("request %d: no answer", want+1)
+	}
+}
+
 // TestShedByLevel pins the overload level and checks the shedding order:
 // reactions from elevated, event requests from high, listeners, HLS
 // playlists and parts (the HLS handler sheds by answering blocking reloads

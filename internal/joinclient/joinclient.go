@@ -20,9 +20,14 @@ import (
 	"majlis/internal/backoff"
 )
 
+// DefaultTimeout bounds each join request of a Join given no Client: one
+// POST the server answers at once (a ticket, a queue place or a puzzle), so a
+// server that never answers costs a retry, not a hang.
+const DefaultTimeout = 10 * time.Second
+
 // Options tune Join. Zero values take defaults.
 type Options struct {
-	Client  *http.Client   // http.DefaultClient
+	Client  *http.Client   // a client with a DefaultTimeout timeout
 	Backoff backoff.Policy // full jitter, 250 ms .. 30 s
 	// MaxAttempts bounds the requests (0: unlimited until ctx ends).
 	MaxAttempts int
@@ -67,11 +72,16 @@ type answer struct {
 	} `json:"pow"`
 }
 
+// setDefaults fills the options left zero that Join needs filled.
+func (o *Options) setDefaults() {
+	if o.Client == nil {
+		o.Client = &http.Client{Timeout: DefaultTimeout}
+	}
+}
+
 // Join joins room at base (http://host:port) and returns its ticket.
 func Join(ctx context.Context, base, room string, o Options) (Result, error) {
-	if o.Client == nil {
-		o.Client = http.DefaultClient
-	}
+	o.setDefaults()
 	start := time.Now()
 	var res Result
 	queueTok, pow := o.QueueToken, ""

@@ -22,7 +22,7 @@ const (
 // gap after the headers, granule not starting at zero).
 func TestFFprobe(t *testing.T) {
 	if _, err := os.Stat(ffprobePath); err != nil {
-		t.Skip("MAJLIS-SKIP: ffprobe not installed")
+		t.Skip("MAJLIS-SKIP-TOOL: ffprobe not installed (MAJLIS_DEPS=test scripts/deps installs Debian's ffmpeg)")
 	}
 	p := New(Config{})
 	const frames = 100 // 2 s

@@ -89,7 +89,7 @@ func newBrowser(t *testing.T) context.Context {
 		if os.Getenv("MAJLIS_REQUIRE_BROWSER") == "1" {
 			t.Fatal("chromium not found (apt-get install chromium, or set MAJLIS_CHROMIUM)")
 		}
-		t.Skip("MAJLIS-SKIP: chromium not installed")
+		t.Skip("MAJLIS-SKIP-TOOL: chromium not installed (MAJLIS_DEPS=test scripts/deps installs it)")
 	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),

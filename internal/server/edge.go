@@ -165,10 +165,10 @@ func (s *EdgeServer) Overload() *overload.Detector { return s.planes.detector }
 // Serve serves until ctx is done, then ends every relay and listener.
 func (s *EdgeServer) Serve(ctx context.Context) error {
 	pub := publicServer(s.planes.handler, s.log)
-	adm := &http.Server{Handler: adminHandler(s.met, &s.ready), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
+	adm := adminServer(s.met, &s.ready, s.log)
 	errc := make(chan error, 2)
 	go func() { errc <- pub.Serve(apierror.Listener(s.planes.audLn)) }()
-	go func() { errc <- adm.Serve(s.adminLn) }()
+	go func() { errc <- adm.Serve(apierror.Listener(s.adminLn)) }()
 	s.planes.serve(errc)
 	s.ready.Store(true)
 	s.log.Info("majlis edge serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "origin", s.cfg.Origin, "cluster", s.cluster != nil)

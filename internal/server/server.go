@@ -15,15 +15,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"majlis/internal/account"
 	"majlis/internal/admission"
@@ -457,27 +454,6 @@ func (s *Server) AdminToken() string { return s.adminTok }
 // Metrics returns the server's collectors.
 func (s *Server) Metrics() *metrics.Metrics { return s.met }
 
-// adminHandler is the admin port of every role: metrics, health,
-// readiness (ready while serving, not during start-up or shutdown) and pprof.
-func adminHandler(met *metrics.Metrics, ready *atomic.Bool) http.Handler {
-	m := http.NewServeMux()
-	m.Handle("GET /metrics", promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{}))
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	m.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ready\n")
-	})
-	m.HandleFunc("/debug/pprof/", pprof.Index)
-	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return m
-}
-
 // publicServer is the http.Server of a public port (audience or stage) of
 // every role.
 func publicServer(h http.Handler, log *slog.Logger) *http.Server {
@@ -489,10 +465,10 @@ func publicServer(h http.Handler, log *slog.Logger) *http.Server {
 // accepting, ends listener streams, stops the stage and mixers and closes the store.
 func (s *Server) Serve(ctx context.Context) error {
 	pub := publicServer(s.planes.handler, s.log)
-	adm := &http.Server{Handler: adminHandler(s.met, &s.ready), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
+	adm := adminServer(s.met, &s.ready, s.log)
 	errc := make(chan error, 3)
 	go func() { errc <- pub.Serve(apierror.Listener(s.httpLn)) }()
-	go func() { errc <- adm.Serve(s.adminLn) }()
+	go func() { errc <- adm.Serve(apierror.Listener(s.adminLn)) }()
 	s.servePlanes(errc)
 	retCtx, retStop := context.WithCancel(context.Background())
 	s.retStop, s.retDone = retStop, make(chan struct{})

@@ -22,12 +22,17 @@ type WHIPOptions struct {
 	LoopbackOnly bool
 	// OnPacket receives the RTP packets the server forwards to this member.
 	OnPacket func(seq uint16, ts uint32, payload []byte)
-	// HTTPClient defaults to http.DefaultClient.
+	// HTTPClient defaults to a client with a defaultWHIPTimeout timeout.
 	HTTPClient *http.Client
 	// Header is sent with the offer and the hang-up besides the bearer
 	// token (a web session's Cookie and Origin, with token "").
 	Header http.Header
 }
+
+// defaultWHIPTimeout bounds each WHIP request (the offer, the hang-up) of a
+// client given no HTTPClient: a server that never answers fails the caller
+// instead of hanging it.
+const defaultWHIPTimeout = 30 * time.Second
 
 // WHIPClient is one published WHIP session: a WHIP (RFC 9725) publisher
 // built on Pion, as OBS and GStreamer build theirs: one offer with all
@@ -67,7 +72,7 @@ func PublishWHIP(ctx context.Context, endpoint, token string, opt WHIPOptions) (
 	}
 	c := &WHIPClient{pc: pc, token: token, header: opt.Header, hc: opt.HTTPClient}
 	if c.hc == nil {
-		c.hc = http.DefaultClient
+		c.hc = &http.Client{Timeout: defaultWHIPTimeout}
 	}
 	c.track, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "majlis")
 	if err != nil {

@@ -13,7 +13,13 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+
+	"majlis/internal/apierror"
 )
+
+// errMethod answers a request for the app with another method than GET or
+// HEAD, in the API's error shape like every error of the public port.
+var errMethod = apierror.New(http.StatusMethodNotAllowed, "method_not_allowed", "the web app takes GET and HEAD")
 
 //go:embed static
 var static embed.FS
@@ -62,7 +68,7 @@ func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			apierror.Write(w, errMethod)
 			return
 		}
 		h := w.Header()

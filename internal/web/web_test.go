@@ -180,6 +180,7 @@ func TestKeysUsedAreTranslated(t *testing.T) {
 func TestRoutes(t *testing.T) {
 	srv := httptest.NewServer(Handler())
 	defer srv.Close()
+	client := &http.Client{Timeout: 5 * time.Second}
 	for _, tc := range []struct {
 		path, wantType string
 		wantCode       int
@@ -201,7 +202,7 @@ func TestRoutes(t *testing.T) {
 		{"/nope.txt", "text/html", 404, `id="main"`},
 		{"/js/", "text/html", 404, `id="main"`},
 	} {
-		resp, err := http.Get(srv.URL + tc.path)
+		resp, err := client.Get(srv.URL + tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -276,4 +277,28 @@ func TestNoInlineCode(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A method the app does not take gets 405 with Allow and the API's JSON
+// error, like every error of the public port it shares.
+func TestMethodNotAllowedJSON(t *testing.T) {
+	srv := httptest.NewServer(Handler())
+	defer srv.Close()
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		req, _ := http.NewRequest(method, srv.URL+"/r/abc", strings.NewReader("{}"))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Error struct{ Code, Message string }
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" ||
+			resp.Header.Get("Content-Type") != "application/json" || err != nil || body.Error.Code != "method_not_allowed" || body.Error.Message == "" {
+			t.Errorf("%s: %d Allow %q %s %+v (%v), want 405 method_not_allowed in JSON", method, resp.StatusCode, resp.Header.Get("Allow"), resp.Header.Get("Content-Type"), body, err)
+		}
+	}
 }
