@@ -73,7 +73,7 @@ func (sub *Subscription) snapshot(ctx context.Context) events.Item {
 	r := s.loaded(sub.id)
 	if r == nil || r.stream != sub.stream {
 		// The room was unloaded (ended): its stream is closed; the snapshot says so.
-		rec, err := s.st.Room(ctx, sub.id)
+		rec, err := s.aud.Room(ctx, sub.id)
 		if err != nil {
 			return events.Item{Seq: seq, Raw: events.Encode(seq, "snapshot", nil)}
 		}

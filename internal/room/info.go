@@ -38,12 +38,9 @@ func infoOf(r store.Room) Info { return Info(r) }
 // List returns the rooms in state (StateLive or StateScheduled), oldest
 // first, at most limit of them (the newest).
 func (s *Service) List(ctx context.Context, state string, limit int) ([]Info, error) {
-	rs, err := s.st.RoomsInState(ctx, state)
+	rs, err := s.aud.NewestInState(ctx, state, limit)
 	if err != nil {
 		return nil, err
-	}
-	if len(rs) > limit {
-		rs = rs[len(rs)-limit:]
 	}
 	out := make([]Info, len(rs))
 	for i, r := range rs {
@@ -60,7 +57,7 @@ func (s *Service) Peek(ctx context.Context, id string) (Info, error) {
 	if r := s.loaded(id); r != nil {
 		return infoOf(r.snap.Load().rec), nil
 	}
-	rec, err := s.st.Room(ctx, id)
+	rec, err := s.aud.Room(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Info{}, ErrRoomNotFound
 	}

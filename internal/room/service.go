@@ -57,6 +57,7 @@ type Config struct {
 type Service struct {
 	cfg  Config
 	st   *store.Store
+	aud  *store.Store // st as the audience plane reads it (store.Audience): List, Peek, Room, event snapshots
 	log  *slog.Logger
 	rate ratelimit.Rate // per-user reactions
 	seed maphash.Seed   // audience shards
@@ -108,7 +109,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, seed: maphash.MakeSeed(),
+	s := &Service{cfg: cfg, st: cfg.Store, aud: cfg.Store.Audience(), log: cfg.Logger, seed: maphash.MakeSeed(),
 		rate:  ratelimit.Rate{PerSecond: cfg.ReactionRate, Burst: cfg.ReactionBurst},
 		names: make(map[string]string), creates: make(map[string]*ratelimit.Bucket), stop: make(chan struct{})}
 	s.version.Store(uint64(time.Now().UnixMicro()))

@@ -88,12 +88,17 @@ var migrations = []string{
 	`ALTER TABLE users ADD COLUMN name_key TEXT;
 	UPDATE users SET name_key = lower(name) WHERE rowid IN (SELECT min(rowid) FROM users GROUP BY lower(name));
 	CREATE UNIQUE INDEX users_name_key ON users(name_key);`,
+	// 4: room lists (the audience's GET /rooms?state=) read the newest rooms
+	// of a state from an index instead of scanning every room.
+	`CREATE INDEX rooms_state ON rooms(state, created_at);`,
 }
 
 // Store is the embedded database.
 type Store struct {
-	db *sql.DB // the one writer connection
-	rd *sql.DB // the read pool (query_only)
+	db   *sql.DB // the one writer connection
+	rd   *sql.DB // the read pool (query_only)
+	aud  *sql.DB // the audience plane's read pool (query_only)
+	view bool    // an Audience view: Close closes nothing
 }
 
 // Open opens (creating if needed) the database at path and migrates it.
@@ -128,11 +133,32 @@ func Open(path string) (*Store, error) {
 	}
 	rd.SetMaxOpenConns(readConns)
 	s.rd = rd
+	// The audience plane reads through a pool of its own, so a flood of
+	// anonymous room lists and lookups never holds the connections a
+	// stage call reads through (Audience).
+	aud, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		rd.Close()
+		db.Close()
+		return nil, fmt.Errorf("open store readers: %w", err)
+	}
+	aud.SetMaxOpenConns(readConns)
+	s.aud = aud
 	return s, nil
 }
 
+// Audience is the store as the audience plane reads it: the same database
+// and writer, with reads through the audience's own pool. It shares s's
+// lifetime; its Close does nothing.
+func (s *Store) Audience() *Store { return &Store{db: s.db, rd: s.aud, aud: s.aud, view: true} }
+
 // Close closes the database.
-func (s *Store) Close() error { return errors.Join(s.rd.Close(), s.db.Close()) }
+func (s *Store) Close() error {
+	if s.view {
+		return nil
+	}
+	return errors.Join(s.aud.Close(), s.rd.Close(), s.db.Close())
+}
 
 // readConns is the size of the read pool.
 const readConns = 4
@@ -267,9 +293,19 @@ func (s *Store) OpenRoomsOf(ctx context.Context, host string) (int, error) {
 	return n, nil
 }
 
+// NewestInState lists the newest limit rooms in a state, oldest first.
+func (s *Store) NewestInState(ctx context.Context, state string, limit int) ([]Room, error) {
+	return s.rooms(ctx, `SELECT * FROM (SELECT `+roomCols+` FROM rooms WHERE state = ? ORDER BY created_at DESC, id DESC LIMIT ?) ORDER BY created_at, id`, state, limit)
+}
+
 // RoomsInState lists rooms in a state, oldest first.
 func (s *Store) RoomsInState(ctx context.Context, state string) ([]Room, error) {
-	rows, err := s.rd.QueryContext(ctx, `SELECT `+roomCols+` FROM rooms WHERE state = ? ORDER BY created_at`, state)
+	return s.rooms(ctx, `SELECT `+roomCols+` FROM rooms WHERE state = ? ORDER BY created_at`, state)
+}
+
+// rooms runs a query of the rooms table (state its first argument).
+func (s *Store) rooms(ctx context.Context, query string, state string, args ...any) ([]Room, error) {
+	rows, err := s.rd.QueryContext(ctx, query, append([]any{state}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("rooms in %s: %w", state, err)
 	}
