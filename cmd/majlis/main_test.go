@@ -16,6 +16,7 @@ import (
 	"majlis/internal/config"
 	"majlis/internal/overload"
 	"majlis/internal/ratelimit"
+	"majlis/internal/safety"
 )
 
 func env(m map[string]string) func(string) string {
@@ -133,6 +134,7 @@ func TestServerConfig(t *testing.T) {
 	c.LoginsPerIP, c.LoginsPerNet = ratelimit.Rate{PerSecond: 0.5, Burst: 6}, ratelimit.Rate{PerSecond: 7, Burst: 8}
 	c.HashSlots, c.HashQueue, c.HashWait = 3, 9, 700*time.Millisecond
 	c.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.7"}
+	c.Misuse = safety.Misuse{Strikes: 5, Unfounded: 6, Window: 48 * time.Hour, Suspension: 2 * time.Hour, NoticeSuspension: 3 * time.Hour}
 	var out bytes.Buffer
 	s := serverConfig(c, nil, &out)
 	a := s.Admission
@@ -146,6 +148,9 @@ func TestServerConfig(t *testing.T) {
 		c.LoginsPerIP, c.LoginsPerNet, c.HashSlots, c.HashQueue, c.HashWait}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("server.Config fields\n got %v\nwant %v", got, want)
+	}
+	if s.Misuse != c.Misuse {
+		t.Errorf("Misuse = %+v, want %+v", s.Misuse, c.Misuse)
 	}
 	if s.Out != &out {
 		t.Error("Out not wired")

@@ -15,6 +15,7 @@ import (
 	"majlis/internal/ratelimit"
 	"majlis/internal/recording"
 	"majlis/internal/room"
+	"majlis/internal/safety"
 	"majlis/internal/server"
 )
 
@@ -75,6 +76,11 @@ type Config struct {
 	EvidenceWindow     time.Duration // --evidence-window
 	EvidenceRetention  time.Duration // --evidence-retention
 	EvidenceSpeakers   bool          // --evidence-speakers
+
+	// Misuse is the Art. 23 DSA rules (--misuse-*): strikes before an
+	// account is suspended, unfounded notices before a notifier's notices
+	// are, the window they are counted in and the suspensions' lengths.
+	Misuse safety.Misuse
 
 	JoinRate           float64        // --join-rate, per room per second
 	JoinBurst          float64        // --join-burst; 0: JoinRate
@@ -138,6 +144,7 @@ func Default() Config {
 
 		EvidenceWindow:    recording.DefaultEvidenceWindow,
 		EvidenceRetention: recording.DefaultEvidenceRetention,
+		Misuse:            safety.DefaultMisuse,
 
 		JoinRate:           admission.DefaultJoinRate,
 		JoinsPerIP:         server.DefaultJoinsPerIP,

@@ -102,6 +102,8 @@ type Config struct {
 	// (0: a minute).
 	TDBURL, TDBToken string
 	TDBEvery         time.Duration
+	// Misuse is the Art. 23 rules (zero fields: safety.DefaultMisuse's).
+	Misuse safety.Misuse
 }
 
 // HLSConfig configures the LL-HLS renditions (internal/hls); zero fields
@@ -285,7 +287,7 @@ func New(cfg Config) (*Server, error) {
 		UnderLoad: func() bool { return s.planes != nil && s.planes.detector.Level() >= overload.Elevated }})
 	// Trust and safety keeps a database of its own: notices, decisions and
 	// complaints are on disk before they are acknowledged.
-	if s.safety, err = safety.Open(safety.Config{Path: filepath.Join(cfg.DataDir, "safety.db"), Rooms: s.rooms, Accounts: accounts,
+	if s.safety, err = safety.Open(safety.Config{Path: filepath.Join(cfg.DataDir, "safety.db"), Rooms: s.rooms, Accounts: accounts, Misuse: cfg.Misuse,
 		Recordings: s.recs, Evidence: s.evidence, Audit: s.audit, Logger: s.log}); err != nil {
 		s.closeAll()
 		return nil, err
