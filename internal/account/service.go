@@ -100,6 +100,7 @@ type Store interface {
 	UserByNameKey(ctx context.Context, name, nameKey string) (store.User, error)
 	UserByToken(ctx context.Context, tok string) (store.User, error)
 	SetSuspended(ctx context.Context, id string, suspended bool) error
+	SetSuspendHold(ctx context.Context, id string, hold store.SuspendHold, suspended bool) error
 
 	CreateToken(ctx context.Context, user, name string) (store.Token, string, error)
 	Tokens(ctx context.Context, user string) ([]store.Token, error)

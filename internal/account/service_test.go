@@ -543,3 +543,45 @@ func TestAdminToken(t *testing.T) {
 		t.Errorf("a token with no admin token configured: %v", err)
 	}
 }
+
+// TestSuspendHolds: an admin's suspension and a trust and safety one are
+// separate holds. Lifting the safety hold (its suspension ended, or was
+// reversed) leaves the admin's in force; an admin's reinstatement lifts
+// both; a safety suspension alone is lifted by its own end.
+func TestSuspendHolds(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	zed, _ := f.user(t, "zed")
+	suspended := func() bool {
+		t.Helper()
+		u, err := f.svc.User(ctx, zed.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Suspended
+	}
+	if _, err := f.svc.SetSuspended(ctx, admin, zed.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.SetSafetySuspended(ctx, admin, zed.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := f.svc.SetSafetySuspended(ctx, admin, zed.ID, false); err != nil || !u.Suspended || !suspended() {
+		t.Fatalf("the safety hold lifted: %+v %v; want the admin's suspension still in force", u, err)
+	}
+	if _, err := f.svc.SetSafetySuspended(ctx, admin, zed.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := f.svc.SetSuspended(ctx, admin, zed.ID, false); err != nil || u.Suspended {
+		t.Fatalf("an admin's reinstatement: %+v %v; want both holds lifted", u, err)
+	}
+	if _, err := f.svc.SetSafetySuspended(ctx, admin, zed.ID, true); err != nil || !suspended() {
+		t.Fatalf("a safety suspension alone: %v", err)
+	}
+	if _, err := f.svc.SetSafetySuspended(ctx, admin, zed.ID, false); err != nil || suspended() {
+		t.Fatalf("its end: %v, suspended %v", err, suspended())
+	}
+	if _, err := f.svc.SetSafetySuspended(ctx, Principal{ID: "x", Role: RoleUser}, zed.ID, true); !errors.Is(err, ErrForbidden) {
+		t.Errorf("a user's safety suspension: %v, want ErrForbidden", err)
+	}
+}

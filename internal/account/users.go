@@ -127,13 +127,25 @@ func (s *Service) createAccount(ctx context.Context, name, role, hash string, wi
 // returns the user as it now is. Suspending ends the user's web sessions
 // and calls Config.OnSuspend; their API tokens stay, refused while suspended.
 func (s *Service) SetSuspended(ctx context.Context, by Principal, id string, suspended bool) (User, error) {
+	return s.suspend(ctx, by, id, suspended, func() error { return s.st.SetSuspended(ctx, id, suspended) })
+}
+
+// SetSafetySuspended is SetSuspended for a trust and safety decision: its
+// suspension is a hold of its own, so lifting it (the suspension's end, a
+// reversed decision) leaves an admin's suspension of the same account in
+// force. An admin's reinstatement (SetSuspended false) lifts both.
+func (s *Service) SetSafetySuspended(ctx context.Context, by Principal, id string, suspended bool) (User, error) {
+	return s.suspend(ctx, by, id, suspended, func() error { return s.st.SetSuspendHold(ctx, id, store.HoldSafety, suspended) })
+}
+
+func (s *Service) suspend(ctx context.Context, by Principal, id string, suspended bool, set func() error) (User, error) {
 	if err := requireAdmin(by); err != nil {
 		return User{}, err
 	}
 	if id == by.ID {
 		return User{}, ErrSelfSuspend
 	}
-	if err := s.st.SetSuspended(ctx, id, suspended); errors.Is(err, store.ErrNotFound) {
+	if err := set(); errors.Is(err, store.ErrNotFound) {
 		return User{}, ErrUserNotFound
 	} else if err != nil {
 		return User{}, fmt.Errorf("account: suspend %s: %w", id, err)

@@ -325,7 +325,7 @@ func (s *Service) act(ctx context.Context, a Actor, d *Decision) error {
 	case ActionRemoveClip:
 		return s.cfg.Recordings.DeleteClip(d.Clip, "safety decision "+d.ID)
 	case ActionSuspend, ActionTerminate:
-		_, err := s.cfg.Accounts.SetSuspended(ctx, accountActor(a), d.User, true)
+		_, err := s.cfg.Accounts.SetSafetySuspended(ctx, accountActor(a), d.User, true)
 		return err
 	}
 	return nil
@@ -346,7 +346,7 @@ func (s *Service) undo(ctx context.Context, a Actor, d Decision) (bool, error) {
 		if others, err := s.otherSuspensions(ctx, d); err != nil || others {
 			return false, err
 		}
-		_, err := s.cfg.Accounts.SetSuspended(ctx, accountActor(a), d.User, false)
+		_, err := s.cfg.Accounts.SetSafetySuspended(ctx, accountActor(a), d.User, false)
 		return err == nil, err
 	}
 	return false, nil

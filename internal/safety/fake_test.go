@@ -104,7 +104,7 @@ func (f *fakeDomains) User(_ context.Context, id string) (account.User, error) {
 	return account.User{ID: id, Suspended: f.suspended[id]}, nil
 }
 
-func (f *fakeDomains) SetSuspended(_ context.Context, by account.Principal, id string, s bool) (account.User, error) {
+func (f *fakeDomains) SetSafetySuspended(_ context.Context, by account.Principal, id string, s bool) (account.User, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if by.Role != account.RoleAdmin {

@@ -77,7 +77,7 @@ type Rooms interface {
 // Accounts is what it asks of the accounts domain (*account.Service).
 type Accounts interface {
 	User(ctx context.Context, id string) (account.User, error)
-	SetSuspended(ctx context.Context, by account.Principal, id string, suspended bool) (account.User, error)
+	SetSafetySuspended(ctx context.Context, by account.Principal, id string, suspended bool) (account.User, error)
 }
 
 // Recordings is what it asks of the recordings (*recording.Manager).

@@ -43,14 +43,35 @@ func (s *Store) UserByNameKey(ctx context.Context, name, nameKey string) (User, 
 	return s.userWhere(ctx, `FROM users u WHERE u.name = ? OR u.name_key = ? ORDER BY u.name = ? DESC LIMIT 1`, name, nameKey, name)
 }
 
-// SetSuspended suspends or reinstates a user. Suspending also ends the
-// user's web sessions.
+// SuspendHold is why a user is suspended: a user is suspended while any
+// hold is on (the users.suspended column is their bit set; a 1 from
+// before holds existed is an admin's).
+type SuspendHold int
+
+// Suspension holds.
+const (
+	HoldAdmin  SuspendHold = 1 // an admin's suspension (account API)
+	HoldSafety SuspendHold = 2 // a trust and safety decision's
+	holdsAll   SuspendHold = HoldAdmin | HoldSafety
+)
+
+// SetSuspended suspends a user with an admin's hold, or reinstates them,
+// lifting every hold. Suspending also ends the user's web sessions.
 func (s *Store) SetSuspended(ctx context.Context, id string, suspended bool) error {
-	v := 0
 	if suspended {
-		v = 1
+		return s.SetSuspendHold(ctx, id, HoldAdmin, true)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET suspended = ? WHERE id = ?`, v, id)
+	return s.SetSuspendHold(ctx, id, holdsAll, false)
+}
+
+// SetSuspendHold puts hold on a user (ending their web sessions) or
+// lifts it; the user stays suspended while another hold is on.
+func (s *Store) SetSuspendHold(ctx context.Context, id string, hold SuspendHold, suspended bool) error {
+	q := `UPDATE users SET suspended = suspended & ~? WHERE id = ?`
+	if suspended {
+		q = `UPDATE users SET suspended = suspended | ? WHERE id = ?`
+	}
+	res, err := s.db.ExecContext(ctx, q, int(hold), id)
 	if err != nil {
 		return fmt.Errorf("suspend %s: %w", id, err)
 	}
