@@ -18,6 +18,7 @@ package events
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,13 +49,21 @@ type Item struct {
 	Raw []byte // JSON of Event
 }
 
-// Stream is one room's event log.
+// Stream is one room's event log. Writers (Publish, Close: the room's
+// stage commits) are serialised by a mutex; readers (Seq, Since: the
+// audience's subscribers) take no lock, so a crowd of subscribers never
+// delays a stage commit, nor a commit encoding its event the readers.
 type Stream struct {
-	mu     sync.Mutex
-	seq    uint64 // last published
-	ring   []Item // event seq lives at ring[seq % len(ring)]
-	wake   chan struct{}
-	closed bool
+	mu   sync.Mutex                 // writers only
+	ring []atomic.Pointer[Item]     // event seq lives at ring[seq % len(ring)]
+	head atomic.Pointer[streamHead] // the last published state, replaced whole
+}
+
+// streamHead is a stream's state as readers see it at one moment.
+type streamHead struct {
+	seq    uint64        // last published
+	closed bool          // no more events
+	wake   chan struct{} // closed by the next Publish or by Close
 }
 
 // NewStream returns a stream keeping history events (DefaultHistory if <= 0),
@@ -63,7 +72,9 @@ func NewStream(history int, start uint64) *Stream {
 	if history <= 0 {
 		history = DefaultHistory
 	}
-	return &Stream{ring: make([]Item, history), wake: make(chan struct{}), seq: start}
+	s := &Stream{ring: make([]atomic.Pointer[Item], history)}
+	s.head.Store(&streamHead{seq: start, wake: make(chan struct{})})
+	return s
 }
 
 // Publish appends an event and wakes the readers; it returns its sequence
@@ -71,30 +82,28 @@ func NewStream(history int, start uint64) *Stream {
 func (s *Stream) Publish(typ string, data any) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	h := s.head.Load()
+	if h.closed {
 		return 0
 	}
-	s.seq++
-	s.ring[s.seq%uint64(len(s.ring))] = Item{Seq: s.seq, Raw: Encode(s.seq, typ, data)}
-	close(s.wake)
-	s.wake = make(chan struct{})
-	return s.seq
+	seq := h.seq + 1
+	// The item is in its slot before the head that names it is published.
+	s.ring[seq%uint64(len(s.ring))].Store(&Item{Seq: seq, Raw: Encode(seq, typ, data)})
+	s.head.Store(&streamHead{seq: seq, wake: make(chan struct{})})
+	close(h.wake)
+	return seq
 }
 
 // Seq is the last published sequence number.
-func (s *Stream) Seq() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.seq
-}
+func (s *Stream) Seq() uint64 { return s.head.Load().seq }
 
 // Close marks the end of the stream (the room ended) and wakes the readers.
 func (s *Stream) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.closed {
-		s.closed = true
-		close(s.wake)
+	if h := s.head.Load(); !h.closed {
+		s.head.Store(&streamHead{seq: h.seq, closed: true, wake: h.wake})
+		close(h.wake)
 	}
 }
 
@@ -107,23 +116,30 @@ type Read struct {
 	Wake   chan struct{} // closed when something new happens
 }
 
-// Since returns the events after sequence number after.
+// Since returns the events after sequence number after. It takes no lock:
+// a slot overwritten by newer events while it reads (the reader fell a
+// whole ring behind) makes the read Lagged, as a cursor older than the
+// ring does.
 func (s *Stream) Since(after uint64) Read {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := Read{Last: after, Closed: s.closed, Wake: s.wake}
-	if after > s.seq {
+	h := s.head.Load()
+	r := Read{Last: after, Closed: h.closed, Wake: h.wake}
+	if after > h.seq {
 		// A cursor from the future (a stale client of an earlier process): start over.
 		r.Lagged = true
 		return r
 	}
-	if s.seq-after > uint64(len(s.ring)) {
+	n := uint64(len(s.ring))
+	if h.seq-after > n {
 		r.Lagged = true
 		return r
 	}
-	for q := after + 1; q <= s.seq; q++ {
-		r.Events = append(r.Events, s.ring[q%uint64(len(s.ring))])
+	for q := after + 1; q <= h.seq; q++ {
+		it := s.ring[q%n].Load()
+		if it == nil || it.Seq != q {
+			return Read{Last: after, Lagged: true, Closed: h.closed, Wake: h.wake}
+		}
+		r.Events = append(r.Events, *it)
 	}
-	r.Last = s.seq
+	r.Last = h.seq
 	return r
 }

@@ -113,7 +113,40 @@ type hlsShard struct {
 	gen        int64 // the interval cur holds
 	cur, prev  map[uint64]struct{}
 	curN, prvN int // len(cur), len(prev), readable under mu
+	// stat is gen, curN and prvN packed (packHLS), stored under mu and
+	// read without it: the counts (in every room view, so in stage
+	// commits) never wait on a shard a heartbeat flood holds.
+	stat atomic.Uint64
 }
+
+// The packing of hlsShard.stat: the interval number modulo 2^30, then the
+// two counts in 17 bits each (hlsMaxPerShard bounds their sum).
+const (
+	hlsGenBits   = 30
+	hlsCountBits = 17
+	hlsCountMask = 1<<hlsCountBits - 1
+	hlsGenMask   = 1<<hlsGenBits - 1
+)
+
+func packHLS(gen int64, cur, prev int) uint64 {
+	return uint64(gen&hlsGenMask)<<(2*hlsCountBits) | uint64(cur)<<hlsCountBits | uint64(prev)
+}
+
+// hlsStat is the shard's counts as of interval g, rotated as rotate would.
+func hlsStat(v uint64, g int64) (cur, prev int) {
+	gen := int64(v >> (2 * hlsCountBits))
+	c, p := int(v>>hlsCountBits&hlsCountMask), int(v&hlsCountMask)
+	switch g & hlsGenMask {
+	case gen:
+		return c, p
+	case (gen + 1) & hlsGenMask:
+		return 0, c
+	}
+	return 0, 0
+}
+
+// publish stores the shard's counts for lock-free readers (under mu).
+func (h *hlsShard) publish() { h.stat.Store(packHLS(h.gen, h.curN, h.prvN)) }
 
 // rotate moves the shard to interval g.
 func (h *hlsShard) rotate(g int64) {
@@ -128,6 +161,7 @@ func (h *hlsShard) rotate(g int64) {
 	}
 	h.cur, h.curN = make(map[uint64]struct{}, h.prvN), 0
 	h.gen = g
+	h.publish()
 }
 
 // HLSHeartbeat records a beat of an HLS player holding the ticket nonce in
@@ -152,6 +186,7 @@ func (s *Service) HLSHeartbeat(id string, nonce uint64, admitNew bool) (bool, er
 		}
 		sh.cur[nonce] = struct{}{}
 		sh.curN++
+		sh.publish()
 	}
 	sh.mu.Unlock()
 	if !inCur && !inPrev {
@@ -160,16 +195,14 @@ func (s *Service) HLSHeartbeat(id string, nonce uint64, admitNew bool) (bool, er
 	return true, nil
 }
 
-// hlsListeners is the number of HLS players heard from lately.
+// hlsListeners is the number of HLS players heard from lately. It takes
+// no lock (hlsShard.stat).
 func (a *audience) hlsListeners() int64 {
 	g := time.Now().UnixNano() / int64(hlsInterval)
 	var cur, prev int
 	for i := range a.hls {
-		sh := &a.hls[i]
-		sh.mu.Lock()
-		sh.rotate(g)
-		cur, prev = cur+sh.curN, prev+sh.prvN
-		sh.mu.Unlock()
+		c, p := hlsStat(a.hls[i].stat.Load(), g)
+		cur, prev = cur+c, prev+p
 	}
 	return int64(max(cur, prev))
 }

@@ -37,13 +37,16 @@
 //     immutable snapshot (state.snap) before its event.
 //   - The audience path (ListenerJoined, React, Counts, CanJoin, View, Room,
 //     Subscribe) never takes state.mu: it reads the snapshot and keeps its own
-//     atomics and audience-only locks (the unique-listener and reaction-bucket
-//     shards), which no stage operation waits on.
+//     atomics and audience-only locks (the unique-listener, HLS-listener and
+//     reaction-bucket shards), which no stage operation waits on: the counts
+//     a view (and so every stage commit) reads are atomics, and the event
+//     stream's readers take no lock (TestStageNotBlockedByAudience holds
+//     every audience lock while stage calls complete).
 //   - audience.flushMu orders the counts flushes (ticker, End, Close); End
 //     takes it under state.mu, nothing takes state.mu under it.
 //   - Service.namesMu guards the name cache for a map access only.
 //
-// Lock order: state.mu → audience.flushMu → (events.Stream's own lock). No
+// Lock order: state.mu → audience.flushMu → (events.Stream's writers' lock). No
 // lock of one room is held while another room's lock is taken. Stage
 // sessions are closed, and media of an ended room stopped, after state.mu is
 // released: closing a session calls back into LeftStage.

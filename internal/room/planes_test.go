@@ -25,7 +25,7 @@ func within(t *testing.T, what string, f func()) {
 	select {
 	case <-done:
 	case <-time.After(deadlockTimeout):
-		t.Fatalf("%s did not complete while a stage operation held the room's stage lock", what)
+		t.Fatalf("%s did not complete while the other plane held its locks", what)
 	}
 }
 
@@ -204,4 +204,81 @@ func BenchmarkStageUnderAudience(b *testing.B) {
 			b.ReportMetric(float64(audienceCalls.Load())/float64(b.N), "audience-calls/op")
 		})
 	}
+}
+
+// TestStageNotBlockedByAudience is TestAudienceNotBlockedByStage the other
+// way round: with every audience-side lock of the room held (the unique
+// count's, the HLS count's and the reaction limits' shards: what a crowd
+// of joins, heartbeats and reactions contends on) and an event subscriber
+// reading, the room's stage calls and its state still complete. The
+// audience calls themselves wait, which shows the locks held are theirs.
+func TestStageNotBlockedByAudience(t *testing.T) {
+	s, st, _ := newService(t, nil)
+	ctx := context.Background()
+	id, host, speaker := stageRoom(t, s, st)
+	r := s.loaded(id)
+	var held []*sync.Mutex
+	for i := range r.aud.uniq {
+		held = append(held, &r.aud.uniq[i].mu, &r.aud.hls[i].mu, &r.aud.limits[i].mu)
+	}
+	for _, mu := range held {
+		mu.Lock()
+	}
+	var release sync.Once
+	unlock := func() {
+		release.Do(func() {
+			for _, mu := range held {
+				mu.Unlock()
+			}
+		})
+	}
+	defer unlock() // a failure below must not leave the service's Close waiting
+	joined := make(chan struct{})
+	go func() { defer close(joined); s.ListenerJoined(id, 42) }()
+	reacted := make(chan error, 1)
+	go func() { reacted <- s.React(ctx, Actor{ID: "someone", Platform: PlatformUser}, id, "🔥") }()
+	sub, err := s.Subscribe(ctx, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, "a subscriber's first read", func() { sub.Next(ctx) })
+	within(t, "a forced mute", func() {
+		if err := s.Mute(ctx, host, id, speaker.ID, true); err != nil {
+			t.Error(err)
+		}
+	})
+	within(t, "a re-publish", func() {
+		if _, _, err := s.Publish(ctx, speaker, id, "offer"); err != nil {
+			t.Error(err)
+		}
+	})
+	within(t, "a pin", func() {
+		if err := s.Pin(ctx, host, id, "https://example.org/"); err != nil {
+			t.Error(err)
+		}
+	})
+	within(t, "moving the speaker to the audience", func() {
+		if err := s.ToAudience(ctx, host, id, speaker.ID); err != nil {
+			t.Error(err)
+		}
+	})
+	within(t, "the room's view", func() {
+		if _, err := s.View(ctx, id); err != nil {
+			t.Error(err)
+		}
+	})
+	select {
+	case <-joined:
+		t.Fatal("a listener join completed with every audience lock held: the test holds the wrong locks")
+	case <-reacted:
+		t.Fatal("a reaction completed with every audience lock held: the test holds the wrong locks")
+	default:
+	}
+	unlock()
+	within(t, "the join once the audience locks are free", func() { <-joined })
+	within(t, "the reaction once the audience locks are free", func() {
+		if err := <-reacted; err != nil {
+			t.Error(err)
+		}
+	})
 }
