@@ -49,6 +49,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // TestHashPoolBound: however many logins arrive at once, no more than
 // HashSlots hashes run together, and every admitted login is answered.
+// Each brings a solved puzzle, as an attacker paying for its attempts
+// would once logins queue (strangers then prove work: TestLoginPoWUnderLoad).
 func TestHashPoolBound(t *testing.T) {
 	const slots, logins = 2, 12
 	f := newFixture(t, func(c *Config) { c.HashSlots, c.HashQueue, c.HashWait = slots, logins, time.Minute })
@@ -58,8 +60,9 @@ func TestHashPoolBound(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, logins)
 	for i := range logins {
+		pow := admission.Solve(f.svc.pow.Challenge(f.svc.powBits))
 		wg.Go(func() {
-			_, _, err := f.svc.Login(context.Background(), Attempt{Name: "zed", Password: "wrong horse", Addr: netip.AddrFrom4([4]byte{10, byte(i), 0, 1})})
+			_, _, err := f.svc.Login(context.Background(), Attempt{Name: "zed", Password: "wrong horse", Addr: netip.AddrFrom4([4]byte{10, byte(i), 0, 1}), PoW: pow})
 			errs <- err
 		})
 	}

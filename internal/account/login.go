@@ -199,13 +199,6 @@ func (l *loginLimiter) failed(name string, now time.Time) {
 	l.m[name] = b
 }
 
-// names is how many names the table holds (for tests).
-func (l *loginLimiter) names() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.m)
-}
-
 // knownAddrs remembers where each account's owner logged in from: up to
 // MaxKnownAddrs networks per name key (an IPv4 address, an IPv6 /64), the
 // newest replacing the oldest; the table holds at most max keys, dropping
@@ -276,11 +269,4 @@ func (k *knownAddrs) add(key string, a netip.Addr) {
 		ps = append(ps[:0:0], ps[1:]...)
 	}
 	k.m[key] = append(ps, n)
-}
-
-// len is how many accounts the table holds (for tests).
-func (k *knownAddrs) len() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return len(k.m)
 }

@@ -109,9 +109,6 @@ func (p *PoW) Verify(header string, minDifficulty int) error {
 	return nil
 }
 
-// LeadingZeroBits is the number of leading zero bits of SHA-256(s).
-func LeadingZeroBits(s string) int { return leadingZeroBits([]byte(s)) }
-
 func leadingZeroBits(s []byte) int {
 	h := sha256.Sum256(s)
 	n := 0

@@ -3,6 +3,8 @@ package audio
 import (
 	"math"
 	"testing"
+
+	"majlis/internal/testkit"
 )
 
 func TestGoertzelAndRMS(t *testing.T) {
@@ -21,7 +23,7 @@ func TestGoertzelAndRMS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := tone{freq: tc.freq, amp: tc.amp, channels: 1}
 			x := g.next(FrameSamples)
-			if got := Goertzel(x, SampleRate, tc.probe); math.Abs(got-tc.wantG) > 0.01 {
+			if got := testkit.Goertzel(x, SampleRate, tc.probe); math.Abs(got-tc.wantG) > 0.01 {
 				t.Errorf("Goertzel = %.4f, want %.4f", got, tc.wantG)
 			}
 			if got := RMS(x); math.Abs(got-tc.wantR) > 0.01 {
@@ -35,6 +37,6 @@ func BenchmarkGoertzel(b *testing.B) {
 	x := (&tone{freq: 440, amp: 0.5, channels: 1}).next(FrameSamples)
 	b.ReportAllocs()
 	for b.Loop() {
-		Goertzel(x, SampleRate, 440)
+		testkit.Goertzel(x, SampleRate, 440)
 	}
 }

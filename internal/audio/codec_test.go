@@ -3,6 +3,8 @@ package audio
 import (
 	"errors"
 	"testing"
+
+	"majlis/internal/testkit"
 )
 
 func TestCodecRoundTrip(t *testing.T) {
@@ -39,12 +41,12 @@ func TestCodecRoundTrip(t *testing.T) {
 			for i := range mono {
 				mono[i] = pcm[i*tc.decCh]
 			}
-			got := Goertzel(mono, SampleRate, tc.freq)
+			got := testkit.Goertzel(mono, SampleRate, tc.freq)
 			if d := dB(got, tc.amp); d < -2 || d > 2 {
 				t.Errorf("level %.3f, want %.3f (%.1f dB off)", got, tc.amp, d)
 			}
 			for _, f := range []float64{tc.freq / 2, tc.freq * 1.5, tc.freq * 2} {
-				if other := Goertzel(mono, SampleRate, f); other > got/30 {
+				if other := testkit.Goertzel(mono, SampleRate, f); other > got/30 {
 					t.Errorf("%v Hz at %.4f next to %.4f at %v Hz: frequency not kept", f, other, got, tc.freq)
 				}
 			}
@@ -68,7 +70,7 @@ func TestConceal(t *testing.T) {
 	if err != nil || n != FrameSamples {
 		t.Fatalf("Conceal = %d, %v", n, err)
 	}
-	if got := Goertzel(pcm, SampleRate, 440); got < 0.1 {
+	if got := testkit.Goertzel(pcm, SampleRate, 440); got < 0.1 {
 		t.Errorf("concealed frame lost the tone: %.3f", got)
 	}
 	if _, err := dec.Conceal(pcm[:100]); err == nil {

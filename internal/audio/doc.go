@@ -27,7 +27,6 @@
 // allocate in steady state except for the encoded frame handed to Out,
 // which the callee owns.
 //
-// Goertzel and RMS are small analysis helpers used by the tests of this and
-// other packages to assert on audio (tone present, level, silence) rather
-// than on byte counts.
+// RMS is the level of a frame (the source's voice activity); the tests'
+// tone detector, Goertzel, is testkit's.
 package audio

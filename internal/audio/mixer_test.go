@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"majlis/internal/testkit"
 )
 
 func newTestMixer(t testing.TB, cfg MixerConfig) (*Mixer, *collector) {
@@ -27,7 +29,7 @@ func newTestMixer(t testing.TB, cfg MixerConfig) (*Mixer, *collector) {
 // means the tone must be absent (below -40 dBFS).
 func assertTone(t *testing.T, what string, pcm []int16, freq, want float64) {
 	t.Helper()
-	got := Goertzel(pcm, SampleRate, freq)
+	got := testkit.Goertzel(pcm, SampleRate, freq)
 	if want == 0 {
 		if got > 0.01 {
 			t.Errorf("%s: %v Hz present at %.4f, want absent", what, freq, got)
@@ -190,7 +192,7 @@ func TestLimiter(t *testing.T) {
 	}
 	steady := out[5*FrameSamples:]
 	for _, f := range []float64{440, 1000} {
-		if got := Goertzel(steady, SampleRate, f); got < 0.35 || got > 0.5 {
+		if got := testkit.Goertzel(steady, SampleRate, f); got < 0.35 || got > 0.5 {
 			t.Errorf("%v Hz at %.3f after limiting, want ~0.44 (half the ceiling)", f, got)
 		}
 	}

@@ -119,10 +119,6 @@ func NewAudience(cfg AudienceConfig, next http.Handler) *Audience {
 	return &Audience{cfg: cfg, next: next, rooms: make(map[string]cachedRoom), inFlight: make(chan struct{}, cfg.MaxInFlight)}
 }
 
-// ShedDetail reports whether the handler should leave out event detail
-// (the process is at or above the elevated level).
-func ShedDetail(r *http.Request) bool { return r.Header.Get(HeaderShed) != "" }
-
 // ClientAddr is the request's source address (the TCP peer; majlis does not
 // trust forwarding headers: put limits on the proxy when there is one).
 func ClientAddr(r *http.Request) netip.Addr {

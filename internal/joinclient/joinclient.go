@@ -9,7 +9,6 @@ package joinclient
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -157,10 +156,4 @@ func Join(ctx context.Context, base, room string, o Options) (Result, error) {
 			return res, ctx.Err()
 		}
 	}
-}
-
-// IsPermanent reports whether err is a refusal that retrying will not change.
-func IsPermanent(err error) bool {
-	var e *Error
-	return errors.As(err, &e)
 }

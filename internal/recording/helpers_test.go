@@ -126,7 +126,7 @@ func toneAt(pcm []int16, at, win int, freqs ...float64) int {
 	}
 	best, bi := 0.0, -1
 	for i, f := range freqs {
-		if l := audio.Goertzel(pcm[at:at+win], 48000, f); l > best {
+		if l := testkit.Goertzel(pcm[at:at+win], 48000, f); l > best {
 			best, bi = l, i
 		}
 	}

@@ -301,7 +301,7 @@ func watchWS(t testing.TB, ctx context.Context, url string, freq float64) *wsWat
 			for _, f := range m.Frames {
 				if k, err := dec.Decode(f, pcm); err == nil {
 					w.frames++
-					if audio.Goertzel(pcm[:k], audio.SampleRate, freq) > toneAmp/3 {
+					if testkit.Goertzel(pcm[:k], audio.SampleRate, freq) > toneAmp/3 {
 						w.toneWins++
 					}
 				}
@@ -341,7 +341,7 @@ func firstTone(ctx context.Context, url string, freq float64) (time.Time, error)
 		if err != nil {
 			return time.Time{}, err
 		}
-		if audio.Goertzel(pcm[:k], audio.SampleRate, freq) > toneAmp/3 {
+		if testkit.Goertzel(pcm[:k], audio.SampleRate, freq) > toneAmp/3 {
 			return time.Now(), nil
 		}
 	}

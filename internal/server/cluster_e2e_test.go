@@ -22,6 +22,7 @@ import (
 	"majlis/internal/joinclient"
 	"majlis/internal/loadgen"
 	"majlis/internal/program"
+	"majlis/internal/testkit"
 )
 
 // natsNode is one nats-server process of a test cluster on loopback.
@@ -374,7 +375,7 @@ func TestClusterEndToEnd(t *testing.T) {
 			if s.edge != victim.base {
 				// The first frame of the new connection that is the tone.
 				for k := 0; k+960 <= len(s.pcm); k += 960 {
-					if within(audio.Goertzel(s.pcm[k:k+960], audio.SampleRate, lowHz), toneAmp, 3) {
+					if within(testkit.Goertzel(s.pcm[k:k+960], audio.SampleRate, lowHz), toneAmp, 3) {
 						resumed = s.arrived[k/960]
 						break
 					}

@@ -19,7 +19,6 @@ import (
 	"majlis/internal/fanout"
 	"majlis/internal/httpapi"
 	"majlis/internal/metrics"
-	"majlis/internal/overload"
 	"majlis/internal/program"
 )
 
@@ -158,9 +157,6 @@ func (s *EdgeServer) HTTPAddr() string { return s.planes.audLn.Addr().String() }
 
 // AdminAddr is the bound admin address.
 func (s *EdgeServer) AdminAddr() string { return s.adminLn.Addr().String() }
-
-// Overload is the edge's audience overload detector.
-func (s *EdgeServer) Overload() *overload.Detector { return s.planes.detector }
 
 // Serve serves until ctx is done, then ends every relay and listener.
 func (s *EdgeServer) Serve(ctx context.Context) error {

@@ -423,7 +423,7 @@ func windowLevels(pcm []int16, win int, freqs ...float64) [][]float64 {
 	for i := 0; i+win <= len(pcm); i += win {
 		row := make([]float64, len(freqs)+1)
 		for j, f := range freqs {
-			row[j] = audio.Goertzel(pcm[i:i+win], audio.SampleRate, f)
+			row[j] = testkit.Goertzel(pcm[i:i+win], audio.SampleRate, f)
 		}
 		row[len(freqs)] = audio.RMS(pcm[i : i+win])
 		out = append(out, row)

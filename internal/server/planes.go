@@ -280,19 +280,3 @@ func (p *planes) closeListeners() {
 		p.stageLn.Close()
 	}
 }
-
-// StageAddr is the bound stage address ("" without --stage-http).
-func (s *Server) StageAddr() string {
-	if s.planes.stageLn == nil {
-		return ""
-	}
-	return s.planes.stageLn.Addr().String()
-}
-
-// Overload is the audience plane's overload detector.
-func (s *Server) Overload() *overload.Detector { return s.planes.detector }
-
-// Reactions is the per-IP and per-prefix reaction limiter of the audience
-// plane; the reactions handler calls Allow(httpapi.ClientAddr(r)) (the
-// audience guard applies it already to …/reactions paths).
-func (s *Server) Reactions() *admission.Limiter { return s.planes.reactions }

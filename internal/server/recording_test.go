@@ -73,7 +73,7 @@ func dominant(pcm []int16, at, n int, freqs ...float64) int {
 	}
 	best, bi := toneAmp/3, -1
 	for i, f := range freqs {
-		if l := audio.Goertzel(pcm[at:at+n], audio.SampleRate, f); l > best {
+		if l := testkit.Goertzel(pcm[at:at+n], audio.SampleRate, f); l > best {
 			best, bi = l, i
 		}
 	}

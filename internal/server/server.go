@@ -450,12 +450,6 @@ func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 // AdminAddr is the bound admin address.
 func (s *Server) AdminAddr() string { return s.adminLn.Addr().String() }
 
-// AdminToken is the admin bearer token.
-func (s *Server) AdminToken() string { return s.adminTok }
-
-// Metrics returns the server's collectors.
-func (s *Server) Metrics() *metrics.Metrics { return s.met }
-
 // publicServer is the http.Server of a public port (audience or stage) of
 // every role.
 func publicServer(h http.Handler, log *slog.Logger) *http.Server {
