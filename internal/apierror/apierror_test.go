@@ -82,3 +82,24 @@ func FuzzJSONForGoError(f *testing.F) {
 		}
 	})
 }
+
+// TestRaw: a hijacked connection's answer parses as an HTTP response in
+// the one error shape, and closes the connection.
+func TestRaw(t *testing.T) {
+	b := Raw(New(http.StatusInternalServerError, "stream_unavailable", "this connection cannot carry a stream"))
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 500 || !resp.Close || resp.Header.Get("Content-Type") != "application/json" ||
+		body.Error.Code != "stream_unavailable" || body.Error.Message == "" {
+		t.Errorf("Raw: %d close=%v %q %+v", resp.StatusCode, resp.Close, resp.Header.Get("Content-Type"), body)
+	}
+}

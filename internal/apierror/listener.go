@@ -82,13 +82,25 @@ func jsonForGoError(b []byte) ([]byte, bool) {
 		code = "http_version_not_supported"
 	}
 	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": string(b[i+len(goErrorHeaders):])}})
-	body = append(body, '\n')
+	return rawResponse(line, append(body, '\n')), true
+}
+
+// Raw is e as a whole HTTP/1.1 response that closes the connection, for
+// a connection taken over from net/http (hijacked) that must still be
+// answered in the one error shape.
+func Raw(e *Error) []byte {
+	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+	return rawResponse(strconv.Itoa(e.Status)+" "+http.StatusText(e.Status), append(body, '\n'))
+}
+
+// rawResponse is a response with status line "NNN Reason" and a JSON body.
+func rawResponse(line string, body []byte) []byte {
 	var out bytes.Buffer
-	out.WriteString(proto + line + "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\nContent-Length: ")
+	out.WriteString("HTTP/1.1 " + line + "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\nContent-Length: ")
 	out.WriteString(strconv.Itoa(len(body)))
 	out.WriteString("\r\n\r\n")
 	out.Write(body)
-	return out.Bytes(), true
+	return out.Bytes()
 }
 
 // detacher is the fan-out's view of a connection wrapper that can hand over

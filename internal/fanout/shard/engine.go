@@ -3,7 +3,6 @@ package shard
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -11,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"majlis/internal/apierror"
 	"majlis/internal/program"
 	"majlis/internal/ratelimit"
 )
@@ -203,7 +203,7 @@ func (e *Engine) Take(w http.ResponseWriter, r *http.Request, h Handover) error 
 	if !detachable(conn) {
 		// A wrapped connection without a socket (not seen with net/http
 		// over TCP): there is nothing to hand over.
-		_, _ = io.WriteString(conn, notDetachable)
+		_, _ = conn.Write(notDetachable)
 		conn.Close()
 		h.Ended(ErrNotHijackable)
 		return nil
@@ -248,8 +248,7 @@ func (e *Engine) Take(w http.ResponseWriter, r *http.Request, h Handover) error 
 }
 
 // notDetachable answers a hijacked connection Take cannot hand over.
-const notDetachable = "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 89\r\n\r\n" +
-	`{"error":{"code":"stream_unavailable","message":"this connection cannot carry a stream"}}`
+var notDetachable = apierror.Raw(apierror.New(http.StatusInternalServerError, "stream_unavailable", "this connection cannot carry a stream"))
 
 // end ends l outside a shard: writes its final bytes, closes it, tells its handler.
 func (e *Engine) end(l *listener, err error) {
