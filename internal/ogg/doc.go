@@ -9,6 +9,8 @@
 // and the page's CRC matches, the end of the page. The load generator uses
 // it to time the pages of thousands of listen.ogg streams; the blocking
 // packet reader of the tests (testkit.OggReader) keeps the lacing and body
-// it is shown to reassemble packets. CRC is the Ogg checksum, also used by
-// package program to build pages.
+// it is shown to reassemble packets. Check runs the Parser over one whole
+// page a random-access reader read itself (a recording's pages, read by
+// offset). CRC is the Ogg checksum, also used by package program to build
+// pages.
 package ogg

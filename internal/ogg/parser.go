@@ -177,3 +177,27 @@ func (p *Parser) startPage() error {
 	}
 	return nil
 }
+
+// Check parses b as exactly one whole page (a reader with random access,
+// such as a recording's, reads a page's bytes itself and checks them
+// here): its description, or the Parser's error when the capture pattern
+// or the checksum is wrong, or ErrStream when b is not one page.
+func Check(b []byte) (Page, error) {
+	var p Parser
+	for off := 0; ; {
+		n, tok, err := p.Next(b[off:])
+		if err != nil {
+			return Page{}, err
+		}
+		off += n
+		switch tok {
+		case PageEnd:
+			if off != len(b) {
+				return Page{}, fmt.Errorf("%w: %d bytes after the page", ErrStream, len(b)-off)
+			}
+			return p.Page(), nil
+		case None:
+			return Page{}, fmt.Errorf("%w: the page is cut short", ErrStream)
+		}
+	}
+}

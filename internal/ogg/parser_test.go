@@ -81,3 +81,29 @@ func TestParser(t *testing.T) {
 		t.Fatalf("bad capture: %v, want ErrCapture", err)
 	}
 }
+
+// TestCheck: one whole page checks and is described; a flipped byte, a cut
+// page, trailing bytes or a wrong capture pattern do not.
+func TestCheck(t *testing.T) {
+	b := page(2, 960, 7, []byte("hello"), make([]byte, 200))
+	pg, err := Check(b)
+	if err != nil || pg.Flags != 2 || pg.Granule != 960 || pg.Seq != 7 || pg.Packets != 2 {
+		t.Fatalf("Check = %+v, %v", pg, err)
+	}
+	bad := append([]byte(nil), b...)
+	bad[len(bad)-1] ^= 1
+	for name, c := range map[string]struct {
+		b    []byte
+		want error
+	}{
+		"flipped": {bad, ErrCRC},
+		"cut":     {b[:len(b)-1], ErrStream},
+		"longer":  {append(append([]byte(nil), b...), 0), ErrStream},
+		"capture": {append([]byte("OggX"), b[4:]...), ErrCapture},
+		"empty":   {nil, ErrStream},
+	} {
+		if _, err := Check(c.b); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+}

@@ -43,9 +43,6 @@ func readPage(r io.ReaderAt, off, limit int64, buf []byte) (pageAt, []byte, erro
 	if _, err := r.ReadAt(buf[:pageHeaderLen], off); err != nil {
 		return pageAt{}, buf, fmt.Errorf("%w: %v", errTorn, err)
 	}
-	if string(buf[:4]) != "OggS" || buf[4] != 0 {
-		return pageAt{}, buf, errTorn
-	}
 	nseg := int(buf[26])
 	if off+int64(pageHeaderLen+nseg) > limit {
 		return pageAt{}, buf, errTorn
@@ -65,15 +62,11 @@ func readPage(r io.ReaderAt, off, limit int64, buf []byte) (pageAt, []byte, erro
 	if _, err := r.ReadAt(buf[pageHeaderLen+nseg:n], off+int64(pageHeaderLen+nseg)); err != nil {
 		return pageAt{}, buf, fmt.Errorf("%w: %v", errTorn, err)
 	}
-	want := binary.LittleEndian.Uint32(buf[22:])
-	binary.LittleEndian.PutUint32(buf[22:], 0)
-	got := ogg.CRC(0, buf[:n])
-	binary.LittleEndian.PutUint32(buf[22:], want)
-	if got != want {
+	pg, err := ogg.Check(buf[:n])
+	if err != nil {
 		return pageAt{}, buf, errTorn
 	}
-	return pageAt{off: off, n: n, flags: buf[5], granule: int64(binary.LittleEndian.Uint64(buf[6:])),
-		serial: binary.LittleEndian.Uint32(buf[14:]), seq: binary.LittleEndian.Uint32(buf[18:]), segs: nseg}, buf[:n], nil
+	return pageAt{off: off, n: n, flags: pg.Flags, granule: pg.Granule, serial: pg.Serial, seq: pg.Seq, segs: pg.Segments}, buf[:n], nil
 }
 
 func grow(b []byte, n int) []byte {
