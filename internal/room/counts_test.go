@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
@@ -57,5 +58,43 @@ func TestCloseFlushesCounts(t *testing.T) {
 	s.ListenerJoined(id, 9)
 	if c, ok := s.Counts(id); !ok || c.Peak != 5 || c.Unique != 4 {
 		t.Fatalf("counts in the next process: %+v %v, want peak 5 unique 4", c, ok)
+	}
+}
+
+// TestUniqueBounded: unique listeners are counted exactly while few (each
+// ticket once however often it joins), and past 16,384 in a room by
+// sketches whose memory does not grow with the audience, within 2 % of the
+// truth; the count is what the room reports after the tick refreshes it.
+func TestUniqueBounded(t *testing.T) {
+	s, st, _ := newService(t, nil)
+	id, _ := liveRoom(t, s, st)
+	r := s.loaded(id)
+	rng := rand.New(rand.NewPCG(1, 2))
+	nonces := make([]uint64, 200000)
+	for i := range nonces {
+		nonces[i] = rng.Uint64()
+	}
+	for _, n := range nonces[:500] {
+		s.ListenerJoined(id, n)
+		s.ListenerJoined(id, n)
+	}
+	if c, _ := s.Counts(id); c.Unique != 500 {
+		t.Fatalf("500 tickets joining twice each: unique %d, want 500", c.Unique)
+	}
+	for _, n := range nonces {
+		s.ListenerJoined(id, n)
+	}
+	for i := range r.aud.uniq {
+		r.aud.uniq[i].refresh()
+		r.aud.uniq[i].mu.Lock()
+		exact := r.aud.uniq[i].seen != nil
+		r.aud.uniq[i].mu.Unlock()
+		if exact {
+			t.Errorf("shard %d still holds an exact set past its bound", i)
+		}
+	}
+	c, _ := s.Counts(id)
+	if got := float64(c.Unique); got < 0.98*200000 || got > 1.02*200000 {
+		t.Errorf("200,000 tickets: unique %d, want within 2 %%", c.Unique)
 	}
 }

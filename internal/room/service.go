@@ -140,6 +140,9 @@ func (s *Service) Close() {
 	ctx := context.Background()
 	for _, r := range s.loadedRooms() {
 		if r.snap.Load().rec.State == store.StateLive {
+			for i := range r.aud.uniq {
+				r.aud.uniq[i].refresh()
+			}
 			s.flushCounts(ctx, r, true, false)
 		}
 	}

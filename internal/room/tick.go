@@ -34,6 +34,9 @@ func (s *Service) tickRoom(ctx context.Context, r *state) {
 	case store.StateScheduled:
 		return
 	}
+	for i := range r.aud.uniq {
+		r.aud.uniq[i].refresh() // the sketches' estimates, read by every view without a lock
+	}
 	s.flushCounts(ctx, r, false, false)
 	if m := r.aud.takeReactions(); m != nil {
 		r.stream.Publish("reactions", map[string]any{"window_ms": s.cfg.Interval.Milliseconds(), "counts": m})
