@@ -33,6 +33,7 @@ type chaosLedger struct {
 	kinds     map[string]int       // acknowledged writes by kind
 	checked   int                  // fact checks made, all restarts
 	unsettled int                  // facts dropped because a kill came before they had to be stored
+	replayMin int64                // the smallest replay acknowledged, bytes
 }
 
 // chaosCountsSettle is how long after the API reported a room's peak and
@@ -140,8 +141,8 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 			t.Errorf("no %s acknowledged in %d kills: the workload did not cover it", k, kills)
 		}
 	}
-	t.Logf("%d kills: %d acknowledged writes %v, %d facts checked after the last restart (%d checks in all, %d counts dropped as not yet due), 0 lost",
-		kills, led.acked, led.kinds, len(led.facts), led.checked, led.unsettled)
+	t.Logf("%d kills: %d acknowledged writes %v, %d facts checked after the last restart (%d checks in all, %d counts dropped as not yet due; replays of %d bytes or more), 0 lost",
+		kills, led.acked, led.kinds, len(led.facts), led.checked, led.unsettled, led.replayMin)
 }
 
 // startChaosProc is startProc with the notice buckets out of the way too
@@ -345,6 +346,9 @@ func chaosWorkload(t *testing.T, p *proc, led *chaosLedger, rng *rand.Rand, dead
 				}
 			}
 			if rng.IntN(2) == 0 {
+				if recording {
+					chaosRecorded(p, client, id, hostTok) // a replay with audio in it, not only its headers
+				}
 				delete(led.facts, "room "+id)
 				delete(led.facts, "recording "+id)
 				if do("POST", "/api/v1/rooms/"+id+"/end", hostTok, nil, nil) != http.StatusOK {
@@ -383,6 +387,20 @@ func chaosRecording(t *testing.T, do func(method, path, token string, body, out 
 	return true
 }
 
+// chaosRecorded waits (sequentially, 2 s at most) until a room's
+// recording holds half a second of audio.
+func chaosRecorded(p *proc, client *http.Client, id, tok string) {
+	for range 40 {
+		var info struct {
+			Duration float64 `json:"duration_s"`
+		}
+		if code, err := p.try(client, "GET", "/api/v1/rooms/"+id+"/recording", tok, nil, &info); err != nil || code == http.StatusOK && info.Duration >= 0.5 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // chaosReplay waits (sequentially) for an ended recorded room's replay and,
 // once the API calls it finished and serves it whole, records its length.
 func chaosReplay(t *testing.T, p *proc, client *http.Client, led *chaosLedger, ack func(kind, key, what string, check func(*proc) string), id, tok string) {
@@ -400,6 +418,9 @@ func chaosReplay(t *testing.T, p *proc, client *http.Client, led *chaosLedger, a
 	code, n, err := chaosGet(client, p.base+"/api/v1/rooms/"+id+"/recording.ogg", tok)
 	if err != nil || code != http.StatusOK || n == 0 {
 		return
+	}
+	if led.replayMin == 0 || n < led.replayMin {
+		led.replayMin = n
 	}
 	ack("replay", "replay "+id, fmt.Sprintf("replay finished (%d bytes)", n), func(p *proc) string {
 		var info struct{ State string }
