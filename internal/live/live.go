@@ -222,7 +222,8 @@ func (r *Room) AddSpeaker(member string) *audio.Source { return r.mixer.AddSourc
 
 // NewSpeaker is AddSpeaker for a session that may still fail to start: the
 // source joins the mix, replacing the member's current one, only when
-// Attach is called (live.Media.Publish, once the stage accepted the offer).
+// Attach is called (live.Media.Publish: when the stage makes the session
+// the member's current one).
 func (r *Room) NewSpeaker(member string) *audio.Source { return r.mixer.NewSource(member) }
 
 // ListenerJoined and ListenerLeft keep the room's live listener count.

@@ -51,19 +51,21 @@ func (m *Media) Publish(ctx context.Context, id, member, offer string) (room.Pub
 	if err := stage.ValidateOffer(offer); err != nil {
 		return nil, "", err
 	}
-	// The new source joins the mix only once the stage accepted the offer:
-	// a refused re-publish leaves the member's working session heard.
+	// The new source joins the mix, in place of the member's current one,
+	// only when the stage makes the session current (OnCurrent: at once for
+	// a first session, when connected for a re-publish), so a refused or
+	// never-connected re-publish leaves the member's working session heard,
+	// and the mixer never has two sources of one member.
 	src := lr.NewSpeaker(member)
 	var in stage.Ingest = src
 	if tap := m.live.speakerTap(id, member); tap != nil {
 		in = tee{src, tap}
 	}
-	sess, answer, err := m.stage.Publish(ctx, stage.PublishRequest{Room: id, Member: member, Offer: offer, Ingest: in})
+	sess, answer, err := m.stage.Publish(ctx, stage.PublishRequest{Room: id, Member: member, Offer: offer, Ingest: in, OnCurrent: src.Attach})
 	if err != nil {
 		in.Close()
 		return nil, "", err
 	}
-	src.Attach()
 	return published{sess, src}, answer, nil
 }
 
@@ -77,6 +79,7 @@ func (p published) ID() string            { return p.sess.ID() }
 func (p published) SetMuted(m bool)       { p.src.SetMuted(m) }
 func (p published) Close()                { p.sess.Close() }
 func (p published) Done() <-chan struct{} { return p.sess.Done() }
+func (p published) Pending() bool         { return p.sess.Pending() }
 
 // tee hands a member's packets to the mixer and to a tap.
 type tee struct {

@@ -50,4 +50,9 @@
 // lock of one room is held while another room's lock is taken. Stage
 // sessions are closed, and media of an ended room stopped, after state.mu is
 // released: closing a session calls back into LeftStage.
+//
+// A re-publish (Published.Pending) waits in state.pending, with its
+// credential, until the media reports TookOver; until then pub keeps the
+// older session. Mutes apply to both; moving off stage, block, suspension,
+// a revoked credential of either and the room's end close both.
 package room

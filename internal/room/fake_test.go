@@ -9,7 +9,9 @@ import (
 )
 
 // fakeMedia is room.Media without WebRTC or audio: Publish returns a
-// fakeSession; an offer "bad" is refused like an invalid SDP offer.
+// fakeSession; an offer "bad" is refused like an invalid SDP offer. A
+// member's session while an older one runs is pending, as the stage's is,
+// until the test calls connect.
 type fakeMedia struct {
 	mu        sync.Mutex
 	ended     []string
@@ -44,18 +46,32 @@ func (m *fakeMedia) Publish(_ context.Context, room, member, offer string) (Publ
 	s := &fakeSession{id: "s" + strconv.FormatInt(m.n.Add(1), 10), room: room, member: member, done: make(chan struct{})}
 	m.mu.Lock()
 	s.gate = m.gate
-	var old []*fakeSession
 	for _, o := range m.sessions {
-		if o.room == room && o.member == member {
-			old = append(old, o)
+		if o.room == room && o.member == member && !o.closed() && !o.pending.Load() {
+			s.pending.Store(true)
 		}
 	}
 	m.sessions = append(m.sessions, s)
 	m.mu.Unlock()
-	for _, o := range old { // replaced, as the stage does: no LeftStage
+	return s, "answer:" + offer, nil
+}
+
+// connect has a pending session take over as the stage does: the older
+// sessions of its member close as replaced (no LeftStage), then TookOver.
+func (m *fakeMedia) connect(svc *Service, s *fakeSession) {
+	m.mu.Lock()
+	var old []*fakeSession
+	for _, o := range m.sessions {
+		if o != s && o.room == s.room && o.member == s.member && !o.pending.Load() {
+			old = append(old, o)
+		}
+	}
+	m.mu.Unlock()
+	s.pending.Store(false)
+	for _, o := range old {
 		o.Close()
 	}
-	return s, "answer:" + offer, nil
+	svc.TookOver(s.room, s.member, s.id)
 }
 
 // session returns the member's latest session.
@@ -74,6 +90,7 @@ type fakeSession struct {
 	id, room, member string
 	gate             *gate
 	muted            atomic.Bool
+	pending          atomic.Bool
 	once             sync.Once
 	done             chan struct{}
 }
@@ -82,6 +99,7 @@ func (s *fakeSession) ID() string            { return s.id }
 func (s *fakeSession) Done() <-chan struct{} { return s.done }
 func (s *fakeSession) Close()                { s.once.Do(func() { close(s.done) }) }
 func (s *fakeSession) closed() bool          { return !running(s) }
+func (s *fakeSession) Pending() bool         { return s.pending.Load() }
 func (s *fakeSession) SetMuted(m bool) {
 	if s.gate != nil {
 		s.gate.wait()

@@ -113,6 +113,7 @@ func (s *Service) endLocked(ctx context.Context, r *state) (store.Room, error) {
 		s.commitLocked(ctx, r, "room_ended", nil)
 		r.stream.Close()
 		r.pub = make(map[string]Published)
+		r.pending = make(map[string][]pendingPub)
 		s.refreshLocked(ctx, r)
 	}
 	return r.rec, nil

@@ -13,8 +13,10 @@ type Media interface {
 	// Publish starts a member's stage session from a WHIP offer and returns
 	// it with the SDP answer. An offer that is not a valid audio offer is
 	// refused with an error the caller maps (the room has already decided
-	// the member may publish). A newer session of the same member replaces
-	// the older one.
+	// the member may publish). A session of a member who is publishing
+	// already is pending: the older one goes on until the new one connects,
+	// then ends as a replacement (no LeftStage) and the media calls
+	// Service.TookOver; a pending session that never connects just ends.
 	Publish(ctx context.Context, room, member, offer string) (Published, string, error)
 }
 
@@ -29,6 +31,9 @@ type Published interface {
 	Close()
 	// Done is closed once the session has ended.
 	Done() <-chan struct{}
+	// Pending reports whether the session waits to take over from the
+	// member's older session (see Media.Publish).
+	Pending() bool
 }
 
 // running says whether a session has not ended yet.

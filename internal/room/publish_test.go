@@ -58,11 +58,16 @@ func TestPublish(t *testing.T) {
 		t.Fatalf("release: %v, muted %v", err, first.muted.Load())
 	}
 
-	// A newer session replaces the first; the first one's leave is stale.
+	// A newer session replaces the first once it connects; the first one's
+	// leave is stale.
 	if _, _, err := s.Publish(ctx, sp, id, "o2"); err != nil {
 		t.Fatal(err)
 	}
 	second := m.session(sp.ID)
+	if first.closed() || !second.Pending() {
+		t.Fatal("the re-publish replaced the older session before it connected")
+	}
+	m.connect(s, second)
 	if !first.closed() || second.closed() {
 		t.Fatal("the newer session did not replace the older one")
 	}
@@ -100,5 +105,86 @@ func TestPublish(t *testing.T) {
 	s.Suspend(host.ID)
 	if !m.session(host.ID).closed() || publishing(t, s, id, host.ID) {
 		t.Fatal("suspension left the session running")
+	}
+}
+
+// TestRepublishPending: a re-publish is pending until it connects: the
+// member goes on publishing with the older session (its mute applied to
+// both), a pending one that ends changes nothing, one that connects takes
+// over with its own credential, and revoking either credential or blocking
+// the member ends both sessions.
+func TestRepublishPending(t *testing.T) {
+	s, st, m := newService(t, nil)
+	ctx := context.Background()
+	id, host := liveRoom(t, s, st)
+	u, _, _ := st.CreateUser(ctx, "sp", PlatformUser)
+	sp := Actor{ID: u.ID, Platform: PlatformUser, Cred: "t1"}
+	if err := s.Invite(ctx, host, id, sp.ID); err != nil {
+		t.Fatal(err)
+	}
+	r := s.loaded(id)
+	current := func() Published {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.pub[sp.ID]
+	}
+	publish := func(cred, offer string) *fakeSession {
+		t.Helper()
+		a := sp
+		a.Cred = cred
+		if _, _, err := s.Publish(ctx, a, id, offer); err != nil {
+			t.Fatal(err)
+		}
+		return m.session(sp.ID)
+	}
+
+	first := publish("t1", "o1")
+	never := publish("t2", "o2")
+	if !never.Pending() || current() != first || !publishing(t, s, id, sp.ID) {
+		t.Fatal("a pending re-publish took the older session's place")
+	}
+	if err := s.Mute(ctx, host, id, sp.ID, true); err != nil || !first.muted.Load() || !never.muted.Load() {
+		t.Fatalf("mute: %v; muted %v, pending muted %v", err, first.muted.Load(), never.muted.Load())
+	}
+	never.Close() // it never connected: the stage calls nothing back
+	s.LeftStage(id, sp.ID)
+	if first.closed() || current() != first || !publishing(t, s, id, sp.ID) {
+		t.Fatal("a re-publish that never connected took the member off stage")
+	}
+
+	second := publish("t2", "o3")
+	if !second.muted.Load() {
+		t.Fatal("the pending re-publish is not muted like the member")
+	}
+	m.connect(s, second)
+	if !first.closed() || current() != second {
+		t.Fatal("the connected re-publish did not take over")
+	}
+	s.LeftStage(id, sp.ID) // the first one's end: stale
+	if !publishing(t, s, id, sp.ID) {
+		t.Fatal("the replaced session's leave took the member off stage")
+	}
+	s.EndCredential(sp.ID, "t1") // the first one's credential: nothing of it runs
+	if second.closed() {
+		t.Fatal("revoking the replaced session's credential ended the new one")
+	}
+
+	// Revoking the pending one's credential ends both.
+	third := publish("t3", "o4")
+	s.EndCredential(sp.ID, "t3")
+	if !second.closed() || !third.closed() || publishing(t, s, id, sp.ID) {
+		t.Fatalf("revoke: current closed %v, pending closed %v", second.closed(), third.closed())
+	}
+
+	// Blocking ends both too.
+	fourth, fifth := publish("t1", "o5"), publish("t1", "o6")
+	if !fifth.Pending() {
+		t.Fatal("second session not pending")
+	}
+	if err := s.Block(ctx, host, id, sp.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if !fourth.closed() || !fifth.closed() || publishing(t, s, id, sp.ID) {
+		t.Fatalf("block: current closed %v, pending closed %v", fourth.closed(), fifth.closed())
 	}
 }

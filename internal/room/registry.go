@@ -22,6 +22,10 @@ type state struct {
 	members map[string]*store.Member
 	pub     map[string]Published // members publishing now
 	cred    map[string]string    // the credential each one's session was opened with (Actor.Cred)
+	// pending holds each member's re-publishes not connected yet (Published.Pending),
+	// with their credentials; TookOver moves one to pub. Ended ones are pruned
+	// as they are met.
+	pending map[string][]pendingPub
 
 	// hostGone is when the host was last seen leaving the stage (or the
 	// room started), in Unix nanoseconds; 0 while the host publishes.
@@ -112,7 +116,7 @@ func (s *Service) read(ctx context.Context, id string) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &state{id: id, rec: rec, members: make(map[string]*store.Member), pub: make(map[string]Published), cred: make(map[string]string),
+	r := &state{id: id, rec: rec, members: make(map[string]*store.Member), pub: make(map[string]Published), cred: make(map[string]string), pending: make(map[string][]pendingPub),
 		// Sequence numbers start from the clock so a cursor from an earlier process is always stale.
 		stream: events.NewStream(0, uint64(time.Now().UnixMilli())<<10)}
 	r.hostGone.Store(time.Now().UnixNano())

@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"path"
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,4 +62,86 @@ func TestRefusedRepublishKeepsSession(t *testing.T) {
 			t.Fatalf("host shown not publishing after a refused re-publish: %+v", v.Stage)
 		}
 	}
+}
+
+// neverConnects is a valid audio offer with no candidates and no client
+// behind it: the server answers it (201), and its ICE never completes.
+const neverConnects = "v=0\r\no=- 2 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n" +
+	"a=fingerprint:sha-256 AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB\r\n" +
+	"a=ice-ufrag:wxyz\r\na=ice-pwd:zyxwvutsrqponmlkjihgfedc\r\n" +
+	"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\na=setup:actpass\r\n" +
+	"a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n"
+
+// TestPendingRepublishKeepsSession: a member's new WHIP offer that is
+// accepted but never connects does not take over: the program carries
+// their tone in every window while it is pending and after it timed out,
+// the stage shows them publishing throughout, and the pending session is
+// gone after the stage's connect timeout.
+func TestPendingRepublishKeepsSession(t *testing.T) {
+	const connectTimeout = 3 * time.Second
+	ts := startServerWith(t, "", func(c *Config) { c.StageConnectTimeout = connectTimeout })
+	hostID, hostTok := ts.createUser(t, "amal")
+	room := ts.liveRoom(t, hostTok)
+	host := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
+	defer host.stop()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	l := listenOgg(t, ctx, ts.base+ts.join(t, room).Listen.Ogg)
+	waitSamples := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for len(l.snapshot()) < n && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := len(l.snapshot()); got < n {
+			t.Fatalf("listener heard %d samples, want %d", got, n)
+		}
+	}
+	hostPublishing := func(when string) {
+		t.Helper()
+		for _, m := range ts.state(t, room).Stage {
+			if m.ID == hostID {
+				if !m.Publishing {
+					t.Fatalf("%s: host shown not publishing", when)
+				}
+				return
+			}
+		}
+		t.Fatalf("%s: host not on stage", when)
+	}
+	waitSamples(48000)
+
+	req, _ := http.NewRequest("POST", ts.base+"/api/v1/rooms/"+room+"/whip", strings.NewReader(neverConnects))
+	req.Header.Set("Authorization", "Bearer "+hostTok)
+	req.Header.Set("Content-Type", "application/sdp")
+	resp, err := testHTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("re-publish: %d, want 201", resp.StatusCode)
+	}
+	pending := path.Base(resp.Header.Get("Location"))
+	from := len(l.snapshot())
+	waitSamples(from + 48000)
+	hostPublishing("while the re-publish is pending")
+	if s := ts.stage.Session(pending); s == nil || !s.Pending() {
+		t.Fatal("the re-publish is not pending on the stage")
+	}
+
+	// Past the pending session's connect timeout, and two seconds on.
+	waitSamples(from + int(connectTimeout.Seconds()+2)*48000)
+	pcm := l.snapshot()[from+24000:] // past any chunk in flight at the offer
+	for i, row := range windowLevels(pcm, win, lowHz) {
+		if !within(row[0], toneAmp, 3) {
+			t.Fatalf("window %d (%.1f s) after the re-publish: tone at %.3f, want %.2f (the working session went silent)",
+				i, 0.5+float64(i)/10, row[0], toneAmp)
+		}
+	}
+	if ts.stage.Session(pending) != nil {
+		t.Fatal("the re-publish that never connected is still there after its connect timeout")
+	}
+	hostPublishing("after the re-publish timed out")
 }

@@ -77,6 +77,10 @@ type Config struct {
 	HashWait                     time.Duration
 	// Admission configures the audience plane's defences and the stage plane (planes.go).
 	Admission AdmissionConfig
+	// StageConnectTimeout ends a WHIP session not connected this long after
+	// its offer (0: stage.DefaultConnectTimeout); a re-publish that never
+	// connects ends then, and the member's older session goes on.
+	StageConnectTimeout time.Duration
 	// Cluster, when enabled, publishes the live programs and room events
 	// to edges and counts and places the edges' listeners (internal/cluster).
 	Cluster cluster.Config
@@ -216,7 +220,8 @@ func New(cfg Config) (*Server, error) {
 		s.st.Close()
 		return nil, err
 	}
-	s.stage, err = stage.New(stage.Config{UDPAddr: udpAddr(cfg.WebRTCUDP, cfg.HTTPAddr), PublicIPs: cfg.PublicIPs, Metrics: s.met, Logger: s.log})
+	s.stage, err = stage.New(stage.Config{UDPAddr: udpAddr(cfg.WebRTCUDP, cfg.HTTPAddr), PublicIPs: cfg.PublicIPs, Metrics: s.met, Logger: s.log,
+		ConnectTimeout: cfg.StageConnectTimeout})
 	if err != nil {
 		s.audit.Close()
 		s.st.Close()
@@ -272,7 +277,8 @@ func New(cfg Config) (*Server, error) {
 		s.closeAll()
 		return nil, err
 	}
-	s.stage.SetOnLeave(s.rooms.LeftStage) // a session that ends by itself leaves the room's stage
+	s.stage.SetOnLeave(s.rooms.LeftStage)   // a session that ends by itself leaves the room's stage
+	s.stage.SetOnTakeOver(s.rooms.TookOver) // a re-publish that connected replaced the older session
 	// Ending a user's stage sessions is how both a suspension and a revoked
 	// token take effect on the stage (room.Service.Suspend closes them in
 	// every room). Login puzzles use a key of their own, so a solution for a

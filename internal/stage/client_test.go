@@ -155,7 +155,15 @@ func (c *client) offer() string {
 // publish does the WHIP exchange with st and starts sending.
 func (c *client) publish(ctx context.Context, st *Stage, room, member string, in Ingest) *Session {
 	c.t.Helper()
-	sess, answer, err := st.Publish(ctx, PublishRequest{Room: room, Member: member, Offer: c.offer(), Ingest: in})
+	return c.publishReq(ctx, st, PublishRequest{Room: room, Member: member, Ingest: in})
+}
+
+// publishReq is publish with the request's other fields (its offer is the client's).
+func (c *client) publishReq(ctx context.Context, st *Stage, req PublishRequest) *Session {
+	c.t.Helper()
+	member := req.Member
+	req.Offer = c.offer()
+	sess, answer, err := st.Publish(ctx, req)
 	if err != nil {
 		c.t.Fatalf("publish %s: %v", member, err)
 	}

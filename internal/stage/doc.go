@@ -50,9 +50,21 @@
 // # Lifetime
 //
 // A session's goroutines (one reader per incoming track, one RTCP reader per
-// slot, one supervisor) stop when it ends: on Close, when another session
-// publishes for the same member, CloseRoom, Stage.Close, ICE failure or
-// close, after Config.DisconnectedTimeout disconnected, or when it is not
-// connected within Config.ConnectTimeout. The Ingest is closed exactly once,
-// after the last Push. Stage.Close waits for every session.
+// slot, one supervisor) stop when it ends: on Close, when a newer session of
+// the same member takes over, CloseRoom, Stage.Close, ICE failure or close,
+// after Config.DisconnectedTimeout disconnected, or when it is not connected
+// within Config.ConnectTimeout. The Ingest is closed exactly once, after the
+// last Push. Stage.Close waits for every session.
+//
+// # Re-publishing
+//
+// A member's new offer while they are on stage makes a pending session: it
+// is answered, but it is not on stage (no slots given, nothing forwarded,
+// nothing pushed) and the older session goes on. When its peer connection is
+// connected, its supervisor takes over: under Stage.mu it takes the older
+// session's place and runs PublishRequest.OnCurrent (the mixer switches
+// sources there), then closes the older session as replaced (no OnLeave) and
+// runs the OnTakeOver callback. A pending session that ends first (connect
+// timeout, ICE failure, Close, or a still newer offer taking its place) is no
+// leave either; CloseRoom and Stage.Close end pending sessions too.
 package stage

@@ -16,12 +16,29 @@ const opusTicksPerFrame = 960
 type room struct {
 	members map[string]*Session
 	order   []*Session // join order: the forwarding priority
+	// pending holds each member's re-publish that has not connected yet: not
+	// on stage (no slots given or fed) until it takes over from members[m].
+	pending map[string]*Session
 }
 
-func newRoom() *room { return &room{members: make(map[string]*Session)} }
+func newRoom() *room {
+	return &room{members: make(map[string]*Session), pending: make(map[string]*Session)}
+}
 
 func (r *room) add(s *Session) {
 	r.members[s.member] = s
+	r.order = append(r.order, s)
+}
+
+// swap puts s in old's place (same member): its join order, so its slots.
+func (r *room) swap(old, s *Session) {
+	r.members[s.member] = s
+	for i, o := range r.order {
+		if o == old {
+			r.order[i] = s
+			return
+		}
+	}
 	r.order = append(r.order, s)
 }
 
@@ -91,18 +108,24 @@ func (st *Stage) leave(s *Session) {
 		delete(st.sessions, s.id)
 	}
 	r := st.rooms[s.room]
-	if r == nil || r.members[s.member] != s {
+	if r == nil {
 		return
 	}
-	r.remove(s)
-	empty := []*slot(nil)
-	s.feeds.Store(&empty)
-	st.m.StageMembers.Dec()
-	if len(r.order) == 0 {
+	if r.pending[s.member] == s {
+		delete(r.pending, s.member)
+	}
+	if r.members[s.member] == s {
+		r.remove(s)
+		empty := []*slot(nil)
+		s.feeds.Store(&empty)
+		st.m.StageMembers.Dec()
+		if len(r.order) > 0 {
+			r.rebalance()
+		}
+	}
+	if len(r.order) == 0 && len(r.pending) == 0 {
 		delete(st.rooms, s.room)
-		return
 	}
-	r.rebalance()
 }
 
 // forward sends one packet of s's audio to every slot it currently feeds.

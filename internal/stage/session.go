@@ -28,13 +28,24 @@ type Ingest interface {
 // PublishRequest is one WHIP POST.
 type PublishRequest struct {
 	Room string
-	// Member is the member's stable ID within the room; publishing again with
-	// the same ID replaces (closes) the older session.
+	// Member is the member's stable ID within the room. Publishing again
+	// with the same ID while the member is on stage is a re-publish: the new
+	// session waits (Session.Pending) and takes over from the older one only
+	// once its peer connection is connected; the older one then ends as
+	// replaced. A new session that never connects ends alone.
 	Member string
 	Offer  string // SDP offer (application/sdp body)
-	// Ingest receives the member's audio. Publish owns it only on success;
-	// on error it is neither used nor closed.
+	// Ingest receives the member's audio, from the moment the session is the
+	// member's current one. Publish owns it only on success; on error it is
+	// neither used nor closed.
 	Ingest Ingest
+	// OnCurrent, when set, is called once when the session becomes the
+	// member's current session: within Publish for a member not on stage,
+	// at the take-over for a re-publish (before the older session is
+	// closed), never if the session ends first. It runs under the Stage's
+	// lock, so it must be quick and take only leaf locks (the mixer's
+	// Attach); it orders the switch of mixer sources with the take-over.
+	OnCurrent func()
 }
 
 // opusPayloadType is the payload type Pion answers with when the offer does
@@ -66,6 +77,11 @@ type Session struct {
 	state    atomic.Int32 // webrtc.PeerConnectionState
 
 	replaced atomic.Bool // a newer session of the member took over: not a leave
+	// waiting is set while the session is a re-publish that has not taken
+	// over yet: its audio goes nowhere and its end is no leave. Written
+	// under Stage.mu; the reader loads it per packet.
+	waiting   atomic.Bool
+	onCurrent func()
 
 	mu     sync.Mutex
 	ending bool // no goroutine may start once set
@@ -81,6 +97,10 @@ func (s *Session) Room() string { return s.room }
 
 // Member is the member ID the session publishes for.
 func (s *Session) Member() string { return s.member }
+
+// Pending reports whether the session is a re-publish still waiting to take
+// over from the member's older session (it takes over when connected).
+func (s *Session) Pending() bool { return s.waiting.Load() }
 
 // Done is closed once the session has ended and been torn down.
 func (s *Session) Done() <-chan struct{} { return s.done }
@@ -99,7 +119,9 @@ func (s *Session) requestClose() {
 
 // Publish negotiates a WHIP session: it answers the offer (with every local
 // candidate, for clients that do not trickle), and puts the member on the
-// room's stage, replacing an older session of the same member.
+// room's stage. For a member already on stage the session is pending: the
+// older session goes on until this one connects (takeOver). A pending
+// session that a still newer offer displaces ends.
 func (st *Stage) Publish(ctx context.Context, req PublishRequest) (*Session, string, error) {
 	if req.Room == "" || req.Member == "" || req.Ingest == nil {
 		return nil, "", errors.New("stage: publish needs a room, a member and an ingest")
@@ -118,15 +140,16 @@ func (st *Stage) Publish(ctx context.Context, req PublishRequest) (*Session, str
 	st.mu.Unlock()
 
 	s := &Session{
-		id:       newID(),
-		room:     req.Room,
-		member:   req.Member,
-		stage:    st,
-		ingest:   req.Ingest,
-		info:     info,
-		closeReq: make(chan struct{}),
-		done:     make(chan struct{}),
-		stateSig: make(chan struct{}, 1),
+		id:        newID(),
+		room:      req.Room,
+		member:    req.Member,
+		stage:     st,
+		ingest:    req.Ingest,
+		onCurrent: req.OnCurrent,
+		info:      info,
+		closeReq:  make(chan struct{}),
+		done:      make(chan struct{}),
+		stateSig:  make(chan struct{}, 1),
 	}
 	answer, err := s.negotiate(ctx, req.Offer)
 	if err != nil {
@@ -135,38 +158,83 @@ func (st *Stage) Publish(ctx context.Context, req PublishRequest) (*Session, str
 		return nil, "", err
 	}
 
-	// Replace an older session of the same member; loop because another
-	// Publish for the member may register while the old one closes.
-	for {
-		st.mu.Lock()
-		if st.closed {
-			st.mu.Unlock()
-			s.abort()
-			st.wg.Done()
-			return nil, "", ErrClosed
-		}
-		r := st.rooms[req.Room]
-		if r == nil {
-			r = newRoom()
-			st.rooms[req.Room] = r
-		}
-		old := r.members[req.Member]
-		if old == nil {
-			st.sessions[s.id] = s
-			r.add(s)
-			r.rebalance()
-			st.mu.Unlock()
-			break
-		}
+	st.mu.Lock()
+	if st.closed {
 		st.mu.Unlock()
-		old.replaced.Store(true)
-		old.Close()
+		s.abort()
+		st.wg.Done()
+		return nil, "", ErrClosed
 	}
-	st.m.StageMembers.Inc()
+	r := st.rooms[req.Room]
+	if r == nil {
+		r = newRoom()
+		st.rooms[req.Room] = r
+	}
+	st.sessions[s.id] = s
+	displaced := r.pending[req.Member]
+	if r.members[req.Member] == nil {
+		r.add(s)
+		r.rebalance()
+		s.becomeCurrent()
+		st.m.StageMembers.Inc()
+	} else {
+		s.waiting.Store(true)
+		r.pending[req.Member] = s
+	}
+	st.mu.Unlock()
+	if displaced != nil {
+		// An older re-publish that had not connected yet: this one waits in
+		// its place. Its end is no leave (it never was on stage).
+		displaced.replaced.Store(true)
+		displaced.requestClose()
+	}
 	st.m.WHIPSessions.Inc()
-	st.log.Info("stage join", "room", s.room, "member", s.member, "session", s.id, "slots", len(s.slots))
+	st.log.Info("stage join", "room", s.room, "member", s.member, "session", s.id, "slots", len(s.slots), "pending", s.waiting.Load())
 	go s.supervise()
 	return s, answer, nil
+}
+
+// becomeCurrent ends the session's wait and tells its owner. Stage.mu is held.
+func (s *Session) becomeCurrent() {
+	s.waiting.Store(false)
+	if s.onCurrent != nil {
+		s.onCurrent()
+	}
+}
+
+// takeOver makes a pending session, now connected, the member's current
+// one: it takes the older session's place (its join order, so its slots),
+// then the older one is closed as replaced, which is no leave.
+func (st *Stage) takeOver(s *Session) {
+	st.mu.Lock()
+	r := st.rooms[s.room]
+	if r == nil || r.pending[s.member] != s {
+		st.mu.Unlock()
+		return // displaced by a newer offer: it is being closed
+	}
+	delete(r.pending, s.member)
+	old := r.members[s.member]
+	if old != nil {
+		old.replaced.Store(true)
+		r.swap(old, s)
+		empty := []*slot(nil)
+		old.feeds.Store(&empty)
+	} else {
+		r.add(s) // the older session ended while this one connected
+		st.m.StageMembers.Inc()
+	}
+	r.rebalance()
+	s.becomeCurrent()
+	onTakeOver := st.onTakeOver
+	st.mu.Unlock()
+
+	if old != nil {
+		old.Close()
+	}
+	st.log.Info("stage take-over", "room", s.room, "member", s.member, "session", s.id)
+	if onTakeOver != nil {
+		onTakeOver(s.room, s.member, s.id)
+	}
 }
 
 // negotiate builds the peer connection and returns the answer SDP.
@@ -306,6 +374,9 @@ func (s *Session) read(track *webrtc.TrackRemote, voice bool) {
 		if !voice {
 			continue
 		}
+		if s.waiting.Load() {
+			continue // a re-publish not taken over yet: the older session is heard
+		}
 		if err := pkt.Unmarshal(buf[:n]); err != nil || len(pkt.Payload) == 0 {
 			continue // padding-only probes carry no audio
 		}
@@ -316,6 +387,7 @@ func (s *Session) read(track *webrtc.TrackRemote, voice bool) {
 
 // supervise owns the session's lifetime: it ends it on Close, on ICE failure
 // or close, after DisconnectedTimeout disconnected, or when it never connects.
+// A pending session takes over when it connects.
 func (s *Session) supervise() {
 	st := s.stage
 	defer st.wg.Done()
@@ -348,6 +420,9 @@ func (s *Session) supervise() {
 				connect.Stop()
 				connectC = nil
 				stopDisc()
+				if s.waiting.Load() {
+					st.takeOver(s)
+				}
 			case webrtc.PeerConnectionStateDisconnected:
 				if disc == nil {
 					disc = time.NewTimer(st.cfg.DisconnectedTimeout)
@@ -361,15 +436,18 @@ func (s *Session) supervise() {
 		}
 	}
 	s.teardown()
+	// A session that never took over was never on stage: its end is no
+	// leave, and the member's older session goes on.
+	pending := s.waiting.Load()
 	if s.replaced.Load() {
 		reason = "replaced"
 	}
-	st.log.Info("stage leave", "room", s.room, "member", s.member, "session", s.id, "reason", reason)
+	st.log.Info("stage leave", "room", s.room, "member", s.member, "session", s.id, "reason", reason, "pending", pending)
 
 	st.mu.Lock()
 	onLeave := st.onLeave
 	st.mu.Unlock()
-	if onLeave != nil && !s.replaced.Load() {
+	if onLeave != nil && !s.replaced.Load() && !pending {
 		onLeave(s.room, s.member)
 	}
 }

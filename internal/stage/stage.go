@@ -53,11 +53,12 @@ type Stage struct {
 	mux  ice.UDPMux
 	se   webrtc.SettingEngine // copied per session
 
-	mu       sync.Mutex
-	closed   bool
-	sessions map[string]*Session // by ID
-	rooms    map[string]*room
-	onLeave  func(room, member string)
+	mu         sync.Mutex
+	closed     bool
+	sessions   map[string]*Session // by ID
+	rooms      map[string]*room
+	onLeave    func(room, member string)
+	onTakeOver func(room, member, session string)
 
 	wg sync.WaitGroup // one count per live session, released when its teardown is complete
 }
@@ -161,12 +162,15 @@ func (s *Stage) Session(id string) *Session {
 	return s.sessions[id]
 }
 
-// CloseRoom ends every session of the room (the room ended).
+// CloseRoom ends every session of the room, pending ones too (the room ended).
 func (s *Stage) CloseRoom(name string) {
 	s.mu.Lock()
 	var victims []*Session
 	if r := s.rooms[name]; r != nil {
 		victims = slices.Clone(r.order)
+		for _, p := range r.pending {
+			victims = append(victims, p)
+		}
 	}
 	s.mu.Unlock()
 	for _, sess := range victims {
@@ -190,14 +194,25 @@ func (s *Stage) Members(name string) []string {
 	return out
 }
 
-// SetOnLeave sets a callback run when a member leaves the stage: its session
-// ended for any reason (ICE failure or close, DELETE, CloseRoom, Stage.Close)
-// except being replaced by a newer session of the same member, who stays on
-// stage. It runs on the ending session's goroutine after its teardown, so it
-// may call back into the Stage.
+// SetOnLeave sets a callback run when a member leaves the stage: its current
+// session ended for any reason (ICE failure or close, DELETE, CloseRoom,
+// Stage.Close) except being replaced by a newer session of the same member,
+// who stays on stage. A pending re-publish that ends without taking over is
+// no leave either. It runs on the ending session's goroutine after its
+// teardown, so it may call back into the Stage.
 func (s *Stage) SetOnLeave(f func(room, member string)) {
 	s.mu.Lock()
 	s.onLeave = f
+	s.mu.Unlock()
+}
+
+// SetOnTakeOver sets a callback run when a member's pending re-publish
+// connected and took over: session is the new current session; the older
+// one has been torn down (it ended as replaced, with no leave). It runs on
+// the new session's goroutine with no Stage lock held.
+func (s *Stage) SetOnTakeOver(f func(room, member, session string)) {
+	s.mu.Lock()
+	s.onTakeOver = f
 	s.mu.Unlock()
 }
 
