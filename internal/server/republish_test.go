@@ -133,12 +133,27 @@ func TestPendingRepublishKeepsSession(t *testing.T) {
 
 	// Past the pending session's connect timeout, and two seconds on.
 	waitSamples(from + int(connectTimeout.Seconds()+2)*48000)
+	// The working session must carry on: the tone in at least 95 % of the
+	// 100 ms windows and never missing for more than two in a row. (A
+	// loaded box can lose a packet or two on loopback and the mixer conceals
+	// them; the fault this guards against silenced every window from the
+	// offer on.)
 	pcm := l.snapshot()[from+24000:] // past any chunk in flight at the offer
-	for i, row := range windowLevels(pcm, win, lowHz) {
-		if !within(row[0], toneAmp, 3) {
-			t.Fatalf("window %d (%.1f s) after the re-publish: tone at %.3f, want %.2f (the working session went silent)",
-				i, 0.5+float64(i)/10, row[0], toneAmp)
+	rows := windowLevels(pcm, win, lowHz)
+	quiet, run := 0, 0
+	for i, row := range rows {
+		if within(row[0], toneAmp, 3) {
+			run = 0
+			continue
 		}
+		quiet, run = quiet+1, run+1
+		t.Logf("window %d (%.1f s) after the re-publish: tone at %.3f, want %.2f", i, 0.5+float64(i)/10, row[0], toneAmp)
+		if run > 2 {
+			t.Fatalf("the tone missing from %d windows in a row at %.1f s after the re-publish (the working session went silent)", run, 0.5+float64(i)/10)
+		}
+	}
+	if quiet*20 > len(rows) {
+		t.Fatalf("the tone missing from %d of %d windows after the re-publish, want at most 5 %%", quiet, len(rows))
 	}
 	if ts.stage.Session(pending) != nil {
 		t.Fatal("the re-publish that never connected is still there after its connect timeout")
