@@ -209,3 +209,55 @@ func TestEdgeAudienceDefences(t *testing.T) {
 		}
 	})
 }
+
+// TestEdgeTotalConnCap: an edge's audience port closes connections at
+// accept beyond its total cap (--audience-max-conns), whatever their
+// address, and keeps those within it.
+func TestEdgeTotalConnCap(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServerWith(t, dir, func(*Config) {})
+	e, _ := startEdgeWith(t, ts, dir, func(c *EdgeConfig) {
+		c.Admission.AudienceMaxConns, c.Admission.AudienceConnsPerIP, c.Admission.AudienceConnsPerNet = 4, 100, 1000
+	})
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	dial := func(i int) (net.Conn, error) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 11, byte(i+1))}, Timeout: 5 * time.Second}
+		return d.Dial("tcp", e.HTTPAddr())
+	}
+	for i := range 4 {
+		c, err := dial(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	for deadline := time.Now().Add(5 * time.Second); e.planes.audLn.Open() < 4; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the edge holds %d connections, want 4", e.planes.audLn.Open())
+		}
+	}
+	over, err := dial(10)
+	if err == nil {
+		defer over.Close()
+		over.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = over.Read(make([]byte, 1))
+	}
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("a 5th connection from a 5th address (total cap 4) was not closed at accept: %v", err)
+	}
+	if e.planes.audLn.Refused() < 1 {
+		t.Fatalf("refused connections = %d, want ≥ 1", e.planes.audLn.Refused())
+	}
+	for i, c := range held {
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("connection %d within the cap closed: %v", i, err)
+		}
+	}
+}
