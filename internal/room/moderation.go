@@ -41,7 +41,7 @@ func (s *Service) MakeCohost(ctx context.Context, a Actor, id, target string) er
 			return nil, err
 		}
 		s.applyMuteLocked(r, target)
-		s.commitLocked(ctx, r, "cohost_added", map[string]string{"user": target, "by": a.ID})
+		s.commitLocked(ctx, r, "cohost_added", map[string]string{"user": target, "by": r.by(a)})
 		return nil, s.audit(ctx, a.ID, AuditCohost, userTarget(target), id, nil)
 	})
 }
@@ -71,7 +71,7 @@ func (s *Service) ToAudience(ctx context.Context, a Actor, id, target string) er
 			return nil, err
 		}
 		cl := r.unpublishLocked(target)
-		s.commitLocked(ctx, r, "moved_to_audience", map[string]string{"user": target, "by": a.ID})
+		s.commitLocked(ctx, r, "moved_to_audience", map[string]string{"user": target, "by": r.by(a)})
 		if target == a.ID {
 			return cl, nil // leaving by oneself is no moderation
 		}
@@ -118,7 +118,7 @@ func (s *Service) Mute(ctx context.Context, a Actor, id, target string, muted bo
 			return nil, err
 		}
 		s.applyMuteLocked(r, target)
-		s.commitLocked(ctx, r, "mute_changed", map[string]any{"user": target, "by": a.ID, "muted": nm.SelfMute || nm.ForcedMute, "forced": nm.ForcedMute})
+		s.commitLocked(ctx, r, "mute_changed", map[string]any{"user": target, "by": r.by(a), "muted": nm.SelfMute || nm.ForcedMute, "forced": nm.ForcedMute})
 		if target == a.ID {
 			return nil, nil // a self-mute is no moderation
 		}
@@ -151,14 +151,14 @@ func (s *Service) Block(ctx context.Context, a Actor, id, target string, block b
 			if err := s.setMember(ctx, r, store.Member{User: target}); err != nil {
 				return nil, err
 			}
-			s.commitLocked(ctx, r, "unblocked", map[string]string{"user": target, "by": a.ID})
+			s.commitLocked(ctx, r, "unblocked", map[string]string{"user": target, "by": r.by(a)})
 			return nil, s.audit(ctx, a.ID, AuditUnblock, userTarget(target), id, nil)
 		}
 		if err := s.setMember(ctx, r, store.Member{User: target, Role: roleBlocked}); err != nil {
 			return nil, err
 		}
 		cl := r.unpublishLocked(target)
-		s.commitLocked(ctx, r, "blocked", map[string]string{"user": target, "by": a.ID})
+		s.commitLocked(ctx, r, "blocked", map[string]string{"user": target, "by": r.by(a)})
 		return cl, s.audit(ctx, a.ID, AuditBlock, userTarget(target), id, nil)
 	})
 }
@@ -173,7 +173,7 @@ func (s *Service) Pin(ctx context.Context, a Actor, id, link string) error {
 			return nil, err
 		}
 		r.rec.Pin = link
-		s.commitLocked(ctx, r, "pin_changed", map[string]string{"pin": link, "by": a.ID})
+		s.commitLocked(ctx, r, "pin_changed", map[string]string{"pin": link, "by": r.by(a)})
 		return nil, s.audit(ctx, a.ID, AuditPin, roomTarget(id), id, map[string]any{"pin": link})
 	})
 }

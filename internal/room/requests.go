@@ -87,7 +87,7 @@ func (s *Service) Answer(ctx context.Context, a Actor, id, target string, approv
 			if err := s.setMember(ctx, r, store.Member{User: target}); err != nil {
 				return nil, err
 			}
-			s.commitLocked(ctx, r, "request_denied", map[string]string{"user": target, "by": a.ID})
+			s.commitLocked(ctx, r, "request_denied", map[string]string{"user": target, "by": r.by(a)})
 			return nil, s.audit(ctx, a.ID, AuditDeny, userTarget(target), id, nil)
 		}
 		if err := s.addSpeakerLocked(ctx, r, a, target); err != nil {
@@ -131,6 +131,6 @@ func (s *Service) addSpeakerLocked(ctx context.Context, r *state, a Actor, targe
 	if err := s.setMember(ctx, r, store.Member{User: target, Role: RoleSpeaker}); err != nil {
 		return err
 	}
-	s.commitLocked(ctx, r, "speaker_added", map[string]string{"user": target, "by": a.ID})
+	s.commitLocked(ctx, r, "speaker_added", map[string]string{"user": target, "by": r.by(a)})
 	return nil
 }

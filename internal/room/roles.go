@@ -78,6 +78,22 @@ func (r *state) actorRank(a Actor) int {
 	return k
 }
 
+// ByPlatform is the `by` of a room event caused by platform staff (a
+// moderator or admin acting from outside the room's own roles, a trust and
+// safety decision): the room and its audience see that the platform acted,
+// and the audit log says who.
+const ByPlatform = "platform"
+
+// by names the actor of a change in the room's events: a member of the
+// stage (host, co-host, a speaker muting themselves) by their id, since
+// they act in view of the room; anyone else as ByPlatform.
+func (r *state) by(a Actor) string {
+	if r.roleOf(a.ID) != RoleListener {
+		return a.ID
+	}
+	return ByPlatform
+}
+
 func (r *state) count(role string) int {
 	n := 0
 	for _, m := range r.members {
