@@ -53,10 +53,12 @@ type uniqShard struct {
 // room) before it turns into a sketch.
 const uniqExactPerShard = 1024
 
-// add counts a ticket nonce (under mu).
+// add counts a ticket nonce (under mu). Nonces are random 64-bit values
+// from the signer of tickets (a ticket is verified before it counts), so
+// they serve as the sketch's hash as they are.
 func (u *uniqShard) add(nonce uint64) {
 	if u.hll != nil {
-		u.hll.InsertHash(mix64(nonce))
+		u.hll.InsertHash(nonce)
 		return
 	}
 	if _, seen := u.seen[nonce]; seen {
@@ -67,7 +69,7 @@ func (u *uniqShard) add(nonce uint64) {
 	if len(u.seen) > uniqExactPerShard {
 		u.hll = hyperloglog.New14()
 		for k := range u.seen {
-			u.hll.InsertHash(mix64(k))
+			u.hll.InsertHash(k)
 		}
 		u.seen = nil
 	}
@@ -89,16 +91,6 @@ func (a *audience) unique() int64 {
 		n += a.uniq[i].n.Load()
 	}
 	return n
-}
-
-// mix64 is SplitMix64's finaliser: nonces are random already, and mixing
-// them again keeps a patterned source from skewing a sketch's registers.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
 }
 
 type limitShard struct {
