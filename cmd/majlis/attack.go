@@ -22,7 +22,7 @@ func attackCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	room := fs.String("room", "", "room id to aim at")
 	kinds := fs.String("kinds", strings.Join(attack.Kinds, ","), "comma-separated: "+strings.Join(attack.Kinds, ",")+"; also "+strings.Join(attack.MoreKinds, ","))
 	dur := fs.Duration("duration", 20*time.Second, "how long (at most 5m)")
-	workers := fs.Int("workers", 16, "concurrent requesters per request kind")
+	workers := fs.Int("workers", 16, "concurrent requesters per request kind (listen, join, whip, login, rooms)")
 	sockets := fs.Int("sockets", 200, "sockets per socket kind (slowloris, idle)")
 	ws := fs.Int("ws", 8, "WebSocket flooders")
 	nets := fs.Int("source-nets", 16, "/24 networks the sources (127.S.x.y) span")
