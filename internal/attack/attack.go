@@ -245,8 +245,8 @@ func (s *sources) dialer() *net.Dialer {
 func fixed(url string) func() string { return func() string { return url } }
 
 // roomReads alternates, for worker i, the live room list and a room id
-// nobody made (16 characters of base32, as store.NewID makes them: a lookup
-// that passes validation and misses every cache).
+// nobody made (16 characters of base32, as store.NewID makes them: a
+// well-formed id, so the lookup reaches the store and finds nothing).
 func roomReads(base string, i int) func() string {
 	n := i
 	return func() string {
