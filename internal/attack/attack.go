@@ -64,13 +64,16 @@ const (
 
 // Config is one attack run.
 type Config struct {
-	Target   string        // http://127.0.0.1:8080 (loopback only)
-	Room     string        // the room to aim at
-	Kinds    []string      // default all
-	Duration time.Duration // ≤ MaxDuration
-	Workers  int           // concurrent requesters per request kind (listen, join, whip, login, rooms); default 16
-	Sockets  int           // sockets per socket kind (slowloris, idle); default 200
-	WSConns  int           // WebSocket flooders; default 8
+	Target string // http://127.0.0.1:8080 (loopback only)
+	// JoinTarget is where wsflood joins (an edge serves listeners only, so
+	// aimed at an edge the joins go to its origin); default Target.
+	JoinTarget string
+	Room       string        // the room to aim at
+	Kinds      []string      // default all
+	Duration   time.Duration // ≤ MaxDuration
+	Workers    int           // concurrent requesters per request kind (listen, join, whip, login, rooms); default 16
+	Sockets    int           // sockets per socket kind (slowloris, idle); default 200
+	WSConns    int           // WebSocket flooders; default 8
 	// SourceNets is how many /24 networks the sources span (127.S.0.0/24 from S=100); default 16.
 	SourceNets int
 }
@@ -145,6 +148,12 @@ func (c *counter) code(code int) {
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	hostport, err := CheckLoopback(cfg.Target)
 	if err != nil {
+		return Report{}, err
+	}
+	if cfg.JoinTarget == "" {
+		cfg.JoinTarget = cfg.Target
+	}
+	if _, err := CheckLoopback(cfg.JoinTarget); err != nil {
 		return Report{}, err
 	}
 	if cfg.Duration <= 0 || cfg.Duration > MaxDuration {
@@ -373,8 +382,9 @@ func idle(ctx context.Context, src *sources, c *counter, hostport string) {
 	})
 }
 
-// wsflood joins properly (puzzle, queue), opens listen.ws and floods it with
-// binary messages, reconnecting when dropped.
+// wsflood joins properly (puzzle, queue) at cfg.JoinTarget, opens listen.ws
+// at cfg.Target and floods it with binary messages, reconnecting when
+// dropped.
 func wsflood(ctx context.Context, src *sources, c *counter, cfg Config) {
 	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return src.dialer().DialContext(ctx, network, addr)
@@ -386,7 +396,7 @@ func wsflood(ctx context.Context, src *sources, c *counter, cfg Config) {
 	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	msg := make([]byte, 1024)
 	for ctx.Err() == nil {
-		j, err := joinclient.Join(ctx, cfg.Target, cfg.Room, joinclient.Options{Client: client, MaxAttempts: 50})
+		j, err := joinclient.Join(ctx, cfg.JoinTarget, cfg.Room, joinclient.Options{Client: client, MaxAttempts: 50})
 		if err != nil {
 			if ctx.Err() == nil {
 				c.errors.Add(1)

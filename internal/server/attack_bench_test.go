@@ -233,7 +233,7 @@ func attackRun(b *testing.B, bin, role, kind string, workers, sockets int) {
 	atkDone := make(chan error, 1)
 	t0 := time.Now()
 	go func() {
-		out, err := exec.CommandContext(atk, "nice", "-n", "19", bin, "attack", "--target", srv.target, "--room", room, "--kinds", kind,
+		out, err := exec.CommandContext(atk, "nice", "-n", "19", bin, "attack", "--target", srv.target, "--join-target", srv.aud.base, "--room", room, "--kinds", kind,
 			"--duration", attackFor.String(), "--workers", strconv.Itoa(workers), "--sockets", strconv.Itoa(sockets), "--ws", "4", "--json").Output()
 		if err == nil {
 			err = json.Unmarshal(out, &rep)
