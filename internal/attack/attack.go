@@ -13,12 +13,19 @@
 //	idle       connections that send nothing
 //	wsflood    listeners that join properly, then flood the WebSocket with messages
 //	whip       malformed SDP offers to WHIP with a bogus bearer
+//
+// and, only when asked for by name (MoreKinds):
+//
+//	login      wrong passwords for random names
+//	slowbody   POSTs whose body trickles in
+//	rooms      anonymous room lists (?state=live) and reads of unknown room ids
 package attack
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -41,8 +48,12 @@ var Kinds = []string{"listen", "join", "slowloris", "idle", "wsflood", "whip"}
 // passwords for random names, each from a fresh address: the password
 // hashing pool and the per-address login limits) and "slowbody" (POSTs
 // whose body trickles in, holding a socket each: the guard reads bodies
-// before a request takes its in-flight slot).
-var MoreKinds = []string{"login", "slowbody"}
+// before a request takes its in-flight slot) and "rooms" (anonymous
+// GET /api/v1/rooms?state=live and GET /api/v1/rooms/{random id}, half
+// each: big lists and cold lookups on the audience plane's store reads, the
+// room-list flood that once slowed a host's stage calls). They are not in
+// Kinds so that a default run stays the same run it always was.
+var MoreKinds = []string{"login", "slowbody", "rooms"}
 
 // Bounds on any run.
 const (
@@ -53,13 +64,16 @@ const (
 
 // Config is one attack run.
 type Config struct {
-	Target   string        // http://127.0.0.1:8080 (loopback only)
-	Room     string        // the room to aim at
-	Kinds    []string      // default all
-	Duration time.Duration // ≤ MaxDuration
-	Workers  int           // concurrent requesters per request kind (listen, join, whip); default 16
-	Sockets  int           // sockets per socket kind (slowloris, idle); default 200
-	WSConns  int           // WebSocket flooders; default 8
+	Target string // http://127.0.0.1:8080 (loopback only)
+	// JoinTarget is where wsflood joins (an edge serves listeners only, so
+	// aimed at an edge the joins go to its origin); default Target.
+	JoinTarget string
+	Room       string        // the room to aim at
+	Kinds      []string      // default all
+	Duration   time.Duration // ≤ MaxDuration
+	Workers    int           // concurrent requesters per request kind (listen, join, whip, login, rooms); default 16
+	Sockets    int           // sockets per socket kind (slowloris, idle); default 200
+	WSConns    int           // WebSocket flooders; default 8
 	// SourceNets is how many /24 networks the sources span (127.S.0.0/24 from S=100); default 16.
 	SourceNets int
 }
@@ -136,6 +150,12 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	if cfg.JoinTarget == "" {
+		cfg.JoinTarget = cfg.Target
+	}
+	if _, err := CheckLoopback(cfg.JoinTarget); err != nil {
+		return Report{}, err
+	}
 	if cfg.Duration <= 0 || cfg.Duration > MaxDuration {
 		return Report{}, fmt.Errorf("attack duration %v: want (0, %v]", cfg.Duration, MaxDuration)
 	}
@@ -161,20 +181,24 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		switch k {
 		case "listen":
 			work = func(ctx context.Context, i int) {
-				requests(ctx, src, c, "GET", cfg.Target+"/api/v1/rooms/"+cfg.Room+"/listen.ogg?t=AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "", nil)
+				requests(ctx, src, c, "GET", fixed(cfg.Target+"/api/v1/rooms/"+cfg.Room+"/listen.ogg?t=AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), "", nil)
 			}
 		case "join":
 			work = func(ctx context.Context, i int) {
-				requests(ctx, src, c, "POST", cfg.Target+"/api/v1/rooms/"+cfg.Room+"/join", "", nil)
+				requests(ctx, src, c, "POST", fixed(cfg.Target+"/api/v1/rooms/"+cfg.Room+"/join"), "", nil)
 			}
 		case "whip":
 			work = func(ctx context.Context, i int) {
-				requests(ctx, src, c, "POST", cfg.Target+"/api/v1/rooms/"+cfg.Room+"/whip", "application/sdp",
+				requests(ctx, src, c, "POST", fixed(cfg.Target+"/api/v1/rooms/"+cfg.Room+"/whip"), "application/sdp",
 					map[string]string{"Authorization": "Bearer junk-token"})
 			}
 		case "login":
 			work = func(ctx context.Context, i int) {
-				requests(ctx, src, c, "POST", cfg.Target+"/api/v1/login", "application/json", nil)
+				requests(ctx, src, c, "POST", fixed(cfg.Target+"/api/v1/login"), "application/json", nil)
+			}
+		case "rooms":
+			work = func(ctx context.Context, i int) {
+				requests(ctx, src, c, "GET", roomReads(cfg.Target, i), "", nil)
 			}
 		case "slowbody":
 			n = cfg.Sockets
@@ -226,9 +250,31 @@ func (s *sources) dialer() *net.Dialer {
 	return &net.Dialer{LocalAddr: s.next(), Timeout: 3 * time.Second}
 }
 
-// requests sends junk requests back to back, each on a fresh connection
-// from a fresh source address.
-func requests(ctx context.Context, src *sources, c *counter, method, target, ctype string, hdr map[string]string) {
+// fixed is a target that is always url.
+func fixed(url string) func() string { return func() string { return url } }
+
+// roomReads alternates, for worker i, the live room list and a room id
+// nobody made (16 characters of base32, as store.NewID makes them: a
+// well-formed id, so the lookup reaches the store and finds nothing).
+func roomReads(base string, i int) func() string {
+	n := i
+	return func() string {
+		n++
+		if n%2 == 0 {
+			return base + "/api/v1/rooms?state=live"
+		}
+		const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+		id := make([]byte, 16)
+		for k := range id {
+			id[k] = alphabet[rand.IntN(len(alphabet))]
+		}
+		return base + "/api/v1/rooms/" + string(id)
+	}
+}
+
+// requests sends junk requests back to back to target's URLs, each on a
+// fresh connection from a fresh source address.
+func requests(ctx context.Context, src *sources, c *counter, method string, target func() string, ctype string, hdr map[string]string) {
 	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return src.dialer().DialContext(ctx, network, addr)
 	}}
@@ -242,7 +288,7 @@ func requests(ctx context.Context, src *sources, c *counter, method, target, cty
 		case "application/json": // a login guess
 			body = strings.NewReader(fmt.Sprintf(`{"name":"user%d","password":"guess-%d"}`, c.requests.Load()%1000, c.requests.Load()))
 		}
-		req, _ := http.NewRequestWithContext(ctx, method, target, body)
+		req, _ := http.NewRequestWithContext(ctx, method, target(), body)
 		if ctype != "" {
 			req.Header.Set("Content-Type", ctype)
 		}
@@ -336,8 +382,9 @@ func idle(ctx context.Context, src *sources, c *counter, hostport string) {
 	})
 }
 
-// wsflood joins properly (puzzle, queue), opens listen.ws and floods it with
-// binary messages, reconnecting when dropped.
+// wsflood joins properly (puzzle, queue) at cfg.JoinTarget, opens listen.ws
+// at cfg.Target and floods it with binary messages, reconnecting when
+// dropped.
 func wsflood(ctx context.Context, src *sources, c *counter, cfg Config) {
 	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return src.dialer().DialContext(ctx, network, addr)
@@ -349,7 +396,7 @@ func wsflood(ctx context.Context, src *sources, c *counter, cfg Config) {
 	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	msg := make([]byte, 1024)
 	for ctx.Err() == nil {
-		j, err := joinclient.Join(ctx, cfg.Target, cfg.Room, joinclient.Options{Client: client, MaxAttempts: 50})
+		j, err := joinclient.Join(ctx, cfg.JoinTarget, cfg.Room, joinclient.Options{Client: client, MaxAttempts: 50})
 		if err != nil {
 			if ctx.Err() == nil {
 				c.errors.Add(1)

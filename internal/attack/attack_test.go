@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -59,12 +60,19 @@ func TestRunBounded(t *testing.T) {
 	}
 }
 
-// TestMoreKinds: the login and slow-body kinds send what they say: JSON
-// login guesses, and POSTs whose body trickles on held sockets.
+// TestMoreKinds: the login, slow-body and rooms kinds send what they say:
+// JSON login guesses, POSTs whose body trickles on held sockets, and
+// anonymous live-room lists and reads of well-formed ids nobody made.
 func TestMoreKinds(t *testing.T) {
-	var logins, bodies atomic.Int64
+	var logins, bodies, lists, reads atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case r.Method == "GET" && r.URL.Path == "/api/v1/rooms" && r.URL.Query().Get("state") == "live" && r.Header.Get("Authorization") == "":
+			lists.Add(1)
+			w.Write([]byte(`{"rooms":[]}`))
+		case r.Method == "GET" && roomIDPath.MatchString(r.URL.Path) && r.Header.Get("Authorization") == "":
+			reads.Add(1)
+			http.Error(w, "no such room", http.StatusNotFound)
 		case r.URL.Path == "/api/v1/login" && r.Header.Get("Content-Type") == "application/json":
 			var in struct{ Name, Password string }
 			if json.NewDecoder(r.Body).Decode(&in) == nil && in.Name != "" && in.Password != "" {
@@ -87,4 +95,10 @@ func TestMoreKinds(t *testing.T) {
 	if kr := rep.Kinds["slowbody"]; kr == nil || kr.Requests < 4 || bodies.Load() < 1 {
 		t.Errorf("slowbody: %+v, %d slow POSTs seen by the server", kr, bodies.Load())
 	}
+	if kr := rep.Kinds["rooms"]; kr == nil || kr.Status["200"] == 0 || kr.Status["404"] == 0 || lists.Load() == 0 || reads.Load() == 0 {
+		t.Errorf("rooms: %+v, %d lists and %d reads of unknown ids seen by the server", kr, lists.Load(), reads.Load())
+	}
 }
+
+// roomIDPath is a room read with an id as store.NewID makes them.
+var roomIDPath = regexp.MustCompile(`^/api/v1/rooms/[a-z2-7]{16}$`)

@@ -250,7 +250,8 @@ type wsWatch struct {
 	frames   int
 	gaps     int
 	maxGap   time.Duration
-	toneWins int // 20 ms frames with the tone at level
+	toneWins int           // 20 ms frames with the tone at level
+	perSec   map[int64]int // frames received in each second (Unix time of arrival)
 	done     chan struct{}
 	err      error
 }
@@ -265,7 +266,7 @@ func watchWS(t testing.TB, ctx context.Context, url string, freq float64) *wsWat
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &wsWatch{done: make(chan struct{})}
+	w := &wsWatch{done: make(chan struct{}), perSec: map[int64]int{}}
 	go func() {
 		defer close(w.done)
 		pcm := make([]int16, 5760)
@@ -298,6 +299,7 @@ func watchWS(t testing.TB, ctx context.Context, url string, freq float64) *wsWat
 				w.gaps++
 			}
 			next = m.FirstSeq + uint64(len(m.Frames))
+			w.perSec[now.Unix()] += len(m.Frames)
 			for _, f := range m.Frames {
 				if k, err := dec.Decode(f, pcm); err == nil {
 					w.frames++
