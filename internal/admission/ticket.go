@@ -186,7 +186,19 @@ func (s *Signer) mac(p []byte) []byte {
 }
 
 // Verify checks a ticket's signature and expiry and that it is for room.
-func (s *Signer) Verify(tok, room string) (Ticket, error) {
+func (s *Signer) Verify(tok, room string) (Ticket, error) { return s.verify(tok, room, 0) }
+
+// VerifyLapsed is Verify that also takes a ticket expired less than grace
+// ago: a ticket a client renewed, which it names to be forgotten (only its
+// holder can name it: the signature is the proof).
+func (s *Signer) VerifyLapsed(tok, room string, grace time.Duration) (Ticket, error) {
+	return s.verify(tok, room, grace)
+}
+
+// TTL is the lifetime of the tickets the signer issues.
+func (s *Signer) TTL() time.Duration { return s.ttl }
+
+func (s *Signer) verify(tok, room string, grace time.Duration) (Ticket, error) {
 	if len(tok) == 0 || len(tok) > MaxTicketLen {
 		return Ticket{}, ErrBadTicket
 	}
@@ -216,7 +228,7 @@ func (s *Signer) Verify(tok, room string) (Ticket, error) {
 	if t.Room != room {
 		return Ticket{}, ErrBadTicket
 	}
-	if !s.now().Before(t.Expires) {
+	if !s.now().Before(t.Expires.Add(grace)) {
 		return Ticket{}, ErrExpiredTicket
 	}
 	return t, nil

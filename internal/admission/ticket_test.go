@@ -93,6 +93,15 @@ func FuzzVerifyTicket(f *testing.F) {
 		if err == nil && got.Room != room {
 			t.Fatalf("accepted ticket for %q as %q", got.Room, room)
 		}
+		// A renewal's prev= is verified with a grace: never looser than
+		// Verify on the signature and the room.
+		lapsed, lerr := s.VerifyLapsed(tok, room, time.Hour)
+		if lerr == nil && (lapsed.Room != room || errors.Is(err, ErrBadTicket)) {
+			t.Fatalf("lapsed check took %q for %q (Verify: %v)", tok, room, err)
+		}
+		if err == nil && (lerr != nil || lapsed != got) {
+			t.Fatalf("lapsed check refused a valid ticket: %v", lerr)
+		}
 	})
 }
 
@@ -137,5 +146,23 @@ func TestTicketKeyRotation(t *testing.T) {
 	keys, err := LoadKeys(dir)
 	if err != nil || len(keys) != 2 || !bytes.Equal(keys[0], b) || !bytes.Equal(keys[1], a) {
 		t.Fatalf("LoadKeys = %d keys, %v", len(keys), err)
+	}
+}
+
+// TestVerifyLapsed: a renewed ticket is accepted for its grace past expiry,
+// not beyond, and never for another room.
+func TestVerifyLapsed(t *testing.T) {
+	s := testSigner(t) // tickets live a minute
+	tok, issued, _ := s.Issue("room1")
+	s.now = func() time.Time { return time.Now().Add(90 * time.Second) }
+	if got, err := s.VerifyLapsed(tok, "room1", 2*s.TTL()); err != nil || got != issued {
+		t.Fatalf("30 s past expiry, 2 min grace: %+v %v", got, err)
+	}
+	if _, err := s.VerifyLapsed(tok, "room2", 2*s.TTL()); !errors.Is(err, ErrBadTicket) {
+		t.Fatalf("other room: %v", err)
+	}
+	s.now = func() time.Time { return time.Now().Add(4 * time.Minute) }
+	if _, err := s.VerifyLapsed(tok, "room1", 2*s.TTL()); !errors.Is(err, ErrExpiredTicket) {
+		t.Fatalf("3 min past expiry, 2 min grace: %v", err)
 	}
 }

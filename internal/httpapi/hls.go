@@ -33,6 +33,11 @@ type HLSConfig struct {
 	BaseURL string
 }
 
+// hlsPrevGrace bounds, in ticket lifetimes, how long after its expiry a
+// renewed ticket may be named in a heartbeat's prev: a player renews when
+// a beat is answered expired_ticket, within a beat interval or a few retries.
+const hlsPrevGrace = 2
+
 // hlsAPI serves a room's LL-HLS rendition (docs/api.md, "LL-HLS"). Its URLs
 // are the same for every listener of a room: /hls/{token}/…, where the
 // token is room-scoped and changes once per token window, so a cache keys
@@ -56,6 +61,7 @@ var (
 	errHLSTimeout     = errorf(http.StatusServiceUnavailable, "hls_timeout", "the asked part did not appear in time").Retry(time.Second)
 	errHLSSessionShed = errorf(http.StatusServiceUnavailable, "shed", "new HLS sessions are paused while the server is under load").Retry(5 * time.Second)
 	errHLSFull        = errorf(http.StatusServiceUnavailable, "hls_full", "this room counts no more HLS listeners now").Retry(10 * time.Second)
+	errHLSBadPrev     = errorf(http.StatusBadRequest, "bad_prev_ticket", "prev must be the ticket this player held before, of this room and expired less than two ticket lifetimes ago")
 )
 
 // hlsErrors maps the rendition's errors to their API form.
@@ -152,15 +158,29 @@ func writeHLS(w http.ResponseWriter, contentType, cacheControl string, body []by
 
 // heartbeat counts an HLS player (room.Service.HLSHeartbeat): the ticket of
 // its join, every room.HLSBeat. The guard limits beats per address; while
-// the process sheds polling, beats of a new session are refused.
+// the process sheds polling, beats of a new session are refused. The first
+// beat after a renewal names the ticket it replaces in prev
+// (room.Service.HLSRenewed): signed for this room, expired less than
+// hlsPrevGrace ago; any other prev is refused, and nothing is counted.
 func (h *hlsAPI) heartbeat(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	t, err := h.cfg.Tickets.Verify(r.URL.Query().Get("t"), id)
+	q := r.URL.Query()
+	t, err := h.cfg.Tickets.Verify(q.Get("t"), id)
 	if err != nil {
 		h.fail(w, toAPIError(err))
 		return
 	}
-	ok, err := h.cfg.Rooms.HLSHeartbeat(id, t.Nonce, !shedPolls(r))
+	var ok bool
+	if prev := q.Get("prev"); prev != "" {
+		old, perr := h.cfg.Tickets.VerifyLapsed(prev, id, hlsPrevGrace*h.cfg.Tickets.TTL())
+		if perr != nil {
+			h.fail(w, errHLSBadPrev)
+			return
+		}
+		ok, err = h.cfg.Rooms.HLSRenewed(id, old.Nonce, t.Nonce, !shedPolls(r))
+	} else {
+		ok, err = h.cfg.Rooms.HLSHeartbeat(id, t.Nonce, !shedPolls(r))
+	}
 	switch {
 	case err != nil:
 		h.fail(w, toAPIError(err))

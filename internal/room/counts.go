@@ -223,25 +223,74 @@ func (s *Service) HLSHeartbeat(id string, nonce uint64, admitNew bool) (bool, er
 	if r == nil || r.snap.Load().rec.State != store.StateLive {
 		return false, ErrNotLive
 	}
-	sh := &r.aud.hls[(nonce*0x9e3779b97f4a7c15)>>60]
+	return s.hlsBeat(r, nonce, admitNew, false), nil
+}
+
+// HLSRenewed is the first beat of a player that renewed its ticket: old is
+// the nonce of the ticket it held before (the caller verified that ticket's
+// signature and room, so only its holder names it). The old ticket stops
+// counting at once, instead of for up to two intervals beside the new one.
+// When old was heard from lately the new ticket continues its session: it
+// is taken even while new sessions are refused or the shard is full, and is
+// not a new unique listener.
+func (s *Service) HLSRenewed(id string, old, nonce uint64, admitNew bool) (bool, error) {
+	r := s.loaded(id)
+	if r == nil || r.snap.Load().rec.State != store.StateLive {
+		return false, ErrNotLive
+	}
+	if old == nonce {
+		return s.hlsBeat(r, nonce, admitNew, false), nil
+	}
+	sh := r.aud.hlsShard(old)
+	sh.mu.Lock()
+	sh.rotate(time.Now().UnixNano() / int64(hlsInterval))
+	known := sh.forget(old)
+	sh.mu.Unlock()
+	return s.hlsBeat(r, nonce, admitNew, known), nil
+}
+
+func (a *audience) hlsShard(nonce uint64) *hlsShard {
+	// Nonces are random; mix anyway so a patterned source cannot pile onto one shard.
+	return &a.hls[(nonce*0x9e3779b97f4a7c15)>>60]
+}
+
+// forget drops nonce from both intervals and reports whether it was there.
+func (h *hlsShard) forget(nonce uint64) bool {
+	_, inCur := h.cur[nonce]
+	_, inPrev := h.prev[nonce]
+	if inCur {
+		delete(h.cur, nonce)
+		h.curN--
+	}
+	if inPrev {
+		delete(h.prev, nonce)
+		h.prvN--
+	}
+	return inCur || inPrev
+}
+
+// hlsBeat counts a beat of nonce in r; a continuing session (a renewal of a
+// ticket heard from lately) is taken as a known one.
+func (s *Service) hlsBeat(r *state, nonce uint64, admitNew, continuing bool) bool {
+	sh := r.aud.hlsShard(nonce)
 	sh.mu.Lock()
 	sh.rotate(time.Now().UnixNano() / int64(hlsInterval))
 	_, inCur := sh.cur[nonce]
 	_, inPrev := sh.prev[nonce]
 	if !inCur {
-		if !inPrev && (!admitNew || sh.curN+sh.prvN >= hlsMaxPerShard) {
+		if !inPrev && !continuing && (!admitNew || sh.curN+sh.prvN >= hlsMaxPerShard) {
 			sh.mu.Unlock()
-			return false, nil
+			return false
 		}
 		sh.cur[nonce] = struct{}{}
 		sh.curN++
 		sh.publish()
 	}
 	sh.mu.Unlock()
-	if !inCur && !inPrev {
-		s.ListenerJoined(id, nonce) // an HLS listener is a unique listener too
+	if !inCur && !inPrev && !continuing {
+		s.ListenerJoined(r.id, nonce) // an HLS listener is a unique listener too
 	}
-	return true, nil
+	return true
 }
 
 // hlsListeners is the number of HLS players heard from lately. It takes

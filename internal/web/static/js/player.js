@@ -239,20 +239,35 @@ export class Player {
       this.hls.attachMedia(a);
     }
     a.play().catch(() => {});
+    // prev is the ticket a renewal replaced: the first beat with the new
+    // one names it, so the origin stops counting it at once (without it
+    // both would count for up to 30 s).
+    let prev = null;
     const beat = () => {
-      fetch(j.listen.hls_heartbeat, { method: "POST" }).then(async (r) => {
+      let url = j.listen.hls_heartbeat;
+      if (prev) url += (url.includes("?") ? "&" : "?") + "prev=" + encodeURIComponent(prev);
+      fetch(url, { method: "POST" }).then(async (r) => {
         if (!this.running || this.s.transport !== "hls") return;
         if (r.status === 401) {
           // The ticket expired (the playback does not need it): join again
           // for a fresh one, without stopping what plays.
           call("POST", `/rooms/${encodeURIComponent(this.roomId)}/join`).then((nj) => {
             this.s.renewals = (this.s.renewals || 0) + 1;
-            if (nj.listen && nj.listen.hls_heartbeat) j.listen.hls_heartbeat = nj.listen.hls_heartbeat;
+            if (nj.listen && nj.listen.hls_heartbeat) {
+              prev = prev || new URL(j.listen.hls_heartbeat, location.href).searchParams.get("t");
+              j.listen.hls_heartbeat = nj.listen.hls_heartbeat;
+            }
             beat();
           }, (e) => { this.beatTimer = setTimeout(beat, Math.max((e.retryAfter || 10) * 1000, 1000)); });
           return;
         }
         const b = r.ok ? await r.json().catch(() => ({})) : {};
+        if (prev && (r.ok || r.status === 400)) {
+          // Named (or refused as bad_prev_ticket: too old, another room's):
+          // beat without it from now on, at once when it was refused.
+          prev = null;
+          if (!r.ok) { beat(); return; }
+        }
         this.beatTimer = setTimeout(beat, b.every_ms || 10000);
       }, () => { this.beatTimer = setTimeout(beat, 10000); });
     };
