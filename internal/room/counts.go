@@ -266,6 +266,9 @@ func (h *hlsShard) forget(nonce uint64) bool {
 		delete(h.prev, nonce)
 		h.prvN--
 	}
+	if inCur || inPrev {
+		h.publish()
+	}
 	return inCur || inPrev
 }
 
