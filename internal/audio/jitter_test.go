@@ -1,7 +1,9 @@
 package audio
 
 import (
+	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -24,6 +26,7 @@ type network struct {
 	dup      float64
 	lost     int
 	dups     int
+	lostSeq  map[uint16]bool
 }
 
 func (n *network) send(sent time.Duration, p rtpPacket, out []arrival) []arrival {
@@ -35,6 +38,10 @@ func (n *network) send(sent time.Duration, p rtpPacket, out []arrival) []arrival
 	}
 	if n.rng.Float64() < n.loss {
 		n.lost++
+		if n.lostSeq == nil {
+			n.lostSeq = map[uint16]bool{}
+		}
+		n.lostSeq[p.seq] = true
 		return out
 	}
 	out = append(out, arrival{sent + delay(), p})
@@ -67,60 +74,117 @@ func TestJitter(t *testing.T) {
 	const ticks = 250
 	// batch is how many frames the mixer makes per wake-up (Run with
 	// MixerConfig.Batch): the packets that arrived by the last one's time,
-	// then that many ticks back to back.
+	// then that many ticks back to back. The speaker is alone (its 20 ms
+	// packets are forwarded, lost ones concealed by the listener's decoder)
+	// or beside a silent second voice (decoded, concealed and mixed).
 	for _, batch := range []int{1, 2, MaxBatchFrames} {
 		for _, tc := range tests {
-			t.Run(fmt.Sprintf("%s/batch%d", tc.name, batch), func(t *testing.T) {
-				var concealed int
-				m, c := newTestMixer(t, MixerConfig{OnConceal: func() { concealed++ }})
-				src := m.AddSource("a")
-				sp := newSpeaker(t, 440, 0.3, tc.packet)
-				net := &network{rng: rand.New(rand.NewPCG(1, uint64(tc.packet))), maxDelay: tc.maxDelay, loss: tc.loss, dup: tc.dup}
-				dur := time.Duration(tc.packet) * time.Second / SampleRate
-				var arrivals []arrival
-				for sent := dur; sent <= ticks*FrameDuration; sent += dur {
-					arrivals = net.send(sent, sp.next(t), arrivals)
-				}
-				slices.SortStableFunc(arrivals, func(a, b arrival) int { return int(a.at - b.at) })
-
-				for tick := 1; tick <= ticks; tick += batch {
-					now := time.Duration(tick+batch-1) * FrameDuration
-					for len(arrivals) > 0 && arrivals[0].at <= now {
-						a := arrivals[0]
-						src.Push(a.p.seq, a.p.ts, a.p.payload)
-						arrivals = arrivals[1:]
+			for _, alone := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%s/batch%d/alone=%v", tc.name, batch, alone), func(t *testing.T) {
+					var concealed int
+					m, c := newTestMixer(t, MixerConfig{OnConceal: func() { concealed++ }})
+					src := m.AddSource("a")
+					if !alone {
+						m.AddSource("b")
 					}
-					for ahead := batch - 1; ahead >= 0; ahead-- {
-						m.tick(false, ahead)
+					sp := newSpeaker(t, 440, 0.3, tc.packet)
+					net := &network{rng: rand.New(rand.NewPCG(1, uint64(tc.packet))), maxDelay: tc.maxDelay, loss: tc.loss, dup: tc.dup}
+					dur := time.Duration(tc.packet) * time.Second / SampleRate
+					var arrivals, sent []arrival
+					for at := dur; at <= ticks*FrameDuration; at += dur {
+						p := sp.next(t)
+						sent = append(sent, arrival{at, p})
+						arrivals = net.send(at, p, arrivals)
 					}
-				}
-				if len(c.frames) != ticks {
-					t.Fatalf("%d frames for %d ticks", len(c.frames), ticks)
-				}
+					slices.SortStableFunc(arrivals, func(a, b arrival) int { return int(a.at - b.at) })
 
-				st := src.Stats()
-				lostFrames := net.lost * tc.packet / FrameSamples
-				if uint64(concealed) != st.Concealed {
-					t.Errorf("OnConceal called %d times, Stats.Concealed %d", concealed, st.Concealed)
-				}
-				if concealed > lostFrames+1 || (net.lost > 2 && concealed == 0) {
-					t.Errorf("%d frames concealed for %d lost (%d frames)", concealed, net.lost, lostFrames)
-				}
-				if got := st.Duplicates + st.Late; got < uint64(net.dups) || got > uint64(net.dups+2) {
-					t.Errorf("dropped %d duplicates and %d late, sent %d duplicates", st.Duplicates, st.Late, net.dups)
-				}
-
-				// The tone plays throughout: no frame is a gap, level within 2 dB.
-				pcm := decodeFrames(t, 1, c.frames)
-				start := 10
-				for i := start; i < ticks-1; i++ {
-					if r := RMS(pcm[i]); r < 0.1 {
-						t.Errorf("frame %d: RMS %.3f: gap in a continuous 0.3 tone", i, r)
+					for tick := 1; tick <= ticks; tick += batch {
+						now := time.Duration(tick+batch-1) * FrameDuration
+						for len(arrivals) > 0 && arrivals[0].at <= now {
+							a := arrivals[0]
+							src.Push(a.p.seq, a.p.ts, a.p.payload)
+							arrivals = arrivals[1:]
+						}
+						for ahead := batch - 1; ahead >= 0; ahead-- {
+							m.tick(false, ahead)
+						}
 					}
-				}
-				assertTone(t, "played", concat(pcm[start:]), 440, 0.3)
-				t.Logf("lost %d, concealed %d, stats %+v", net.lost, concealed, st)
-			})
+					if len(c.frames) != ticks {
+						t.Fatalf("%d frames for %d ticks", len(c.frames), ticks)
+					}
+
+					st := src.Stats()
+					lostFrames := net.lost * tc.packet / FrameSamples
+					if uint64(concealed) != st.Concealed {
+						t.Errorf("OnConceal called %d times, Stats.Concealed %d", concealed, st.Concealed)
+					}
+					if concealed > lostFrames+1 || (net.lost > 2 && concealed == 0) {
+						t.Errorf("%d frames concealed for %d lost (%d frames)", concealed, net.lost, lostFrames)
+					}
+					if got := st.Duplicates + st.Late; got < uint64(net.dups) || got > uint64(net.dups+2) {
+						t.Errorf("dropped %d duplicates and %d late, sent %d duplicates", st.Duplicates, st.Late, net.dups)
+					}
+
+					pcm := decodeFrames(t, 1, c.frames)
+					start := 10
+					if st.Forwarded > 0 {
+						forwardedAsSent(t, c.frames, pcm, sent, net.lostSeq)
+					} else {
+						// The tone plays throughout: no frame is a gap.
+						for i := start; i < ticks-1; i++ {
+							if r := RMS(pcm[i]); r < 0.1 {
+								t.Errorf("frame %d: RMS %.3f: gap in a continuous 0.3 tone", i, r)
+							}
+						}
+					}
+					if alone != (st.Forwarded > 0) && tc.packet == FrameSamples {
+						t.Errorf("alone %v: %d packets forwarded", alone, st.Forwarded)
+					}
+					assertTone(t, "played", concat(pcm[start:]), 440, 0.3)
+					t.Logf("lost %d, concealed %d, stats %+v", net.lost, concealed, st)
+				})
+			}
+		}
+	}
+}
+
+// forwardedAsSent checks a forwarded program against the speaker's stream
+// as a receiver of its own would hear it: from switchFrames after the
+// first forwarded frame on, the program decodes as the packets sent
+// (their difference under -46 dBFS: the decoder's state converges on the
+// stream's), decoded in order by libopus with its concealment for each lost one. (libopus's
+// concealment of a second loss just after a first dips, to RMS 0.03 for a
+// 0.3 tone: the same for any receiver of the stream, so not a gap of ours.)
+func forwardedAsSent(t *testing.T, frames [][]byte, pcm [][]int16, sent []arrival, lost map[uint16]bool) {
+	t.Helper()
+	d := slices.IndexFunc(frames, func(f []byte) bool { return bytes.Equal(f, sent[0].p.payload) })
+	if d < 0 {
+		t.Fatal("the speaker's first packet is not a program frame")
+	}
+	dec, err := NewDecoder(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := make([]int16, MaxPacketSamples)
+	for i := d; i < len(pcm); i++ {
+		a := sent[i-d]
+		if lost[a.p.seq] {
+			_, err = dec.Conceal(ref[:FrameSamples])
+		} else {
+			_, err = dec.Decode(a.p.payload, ref)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < d+switchFrames {
+			continue // the decoder comes over from the mixed stream before it (see TestSoloSpeakerForwarded)
+		}
+		if e := diffRMS(pcm[i], ref[:FrameSamples]); e > 0.005 {
+			t.Fatalf("program frame %d (packet %d, lost %v): RMS %.4f, the stream itself %.4f, their difference %.4f: want the stream", i, i-d, lost[a.p.seq], RMS(pcm[i]), RMS(ref[:FrameSamples]), e)
+		}
+
+		if RMS(pcm[i]) < 0.01 {
+			t.Errorf("program frame %d: silent", i)
 		}
 	}
 }
@@ -203,4 +267,14 @@ func FuzzSourcePush(f *testing.F) {
 			t.Fatalf("%d frames for %d ticks", len(c.frames), ticks)
 		}
 	})
+}
+
+// diffRMS is the RMS of a-b, 0..1 of full scale.
+func diffRMS(a, b []int16) float64 {
+	var sum float64
+	for i := range a {
+		d := (float64(a[i]) - float64(b[i])) / 32768
+		sum += d * d
+	}
+	return math.Sqrt(sum / float64(len(a)))
 }

@@ -23,6 +23,12 @@ const (
 	// MixerConfig.Batch). The jitter ring must hold JitterDelay plus a
 	// batch of the shortest packets, and a batch is a burst of libopus work.
 	MaxBatchFrames = 5
+	// IdleBatch, returned by MixerConfig.Batch, says that nothing waits on
+	// the mixer's timing (a room with no speaker: its program is silence).
+	// The mixer then produces MaxBatchFrames per wake-up, and on a Clock
+	// those batches end on the clock's common grid of MaxBatchFrames, so
+	// every idle mixer of the process wakes at the same instants.
+	IdleBatch = -1
 )
 
 // MixerConfig configures a Mixer. Out is required.
@@ -53,7 +59,7 @@ type MixerConfig struct {
 	// since a chunk leaves only with its last frame. The earlier frames of a
 	// batch are mixed later than their time, from packets that arrived
 	// meanwhile; the jitter buffer counts them in (Source.prepare). Nil
-	// means one frame per wake-up.
+	// means one frame per wake-up; IdleBatch, that nobody waits.
 	Batch func() int
 }
 
@@ -81,7 +87,13 @@ type Mixer struct {
 
 	encodeErrors atomic.Uint64
 	silentTicks  atomic.Uint64
+	forwarded    atomic.Uint64
 }
+
+// forwardFactor bounds a forwarded speaker's packets: at most this many
+// times the program bitrate's frame, so a speaker alone cannot raise every
+// listener's bandwidth far past the program's.
+const forwardFactor = 4
 
 // silenceSettle is how many silent frames the encoder gets before its
 // silence frame is reused: enough for its state (the limiter, CELT's
@@ -203,18 +215,23 @@ func (m *Mixer) tick(late bool, ahead int) {
 	defer m.tickMu.Unlock()
 	start := m.cfg.Clock()
 
+	srcs := *m.sources.Load()
+	if m.forward(srcs, ahead) {
+		m.onTick(start, late)
+		return
+	}
 	clear(m.acc)
 	loud := false
-	for _, s := range *m.sources.Load() {
-		frame := s.frame(ahead)
+	for _, s := range srcs {
 		muted := s.Muted()
-		if !muted {
+		frame := s.frame(ahead, muted)
+		if s.measure(frame, muted) {
 			for i, v := range frame {
 				m.acc[i] += int32(v)
 			}
 			loud = loud || !allZero(frame)
 		}
-		s.consume(frame, muted)
+		s.consume()
 	}
 	if loud {
 		m.lim.process(m.acc, m.pcm)
@@ -242,6 +259,44 @@ func (m *Mixer) tick(late bool, ahead int) {
 	}
 	m.onTick(start, late)
 }
+
+// forward sends the program frame of a speaker alone as it came, when it
+// can (Source.forward): with one voice there is nothing to mix, and the
+// decode, the limiter and the encode (most of a room's CPU) are skipped.
+// Muted sources are drained as in the mix. It reports whether it sent the
+// frame.
+func (m *Mixer) forward(srcs []*Source, ahead int) bool {
+	var solo *Source
+	for _, s := range srcs {
+		if !s.Muted() {
+			if solo != nil {
+				return false
+			}
+			solo = s
+		}
+	}
+	if solo == nil {
+		return false
+	}
+	pkt := solo.forward(ahead, forwardFactor*m.cfg.Bitrate/8/(SampleRate/FrameSamples))
+	if pkt == nil {
+		return false
+	}
+	for _, s := range srcs {
+		if s != solo {
+			s.measure(s.frame(ahead, true), true)
+			s.consume()
+		}
+	}
+	m.silentRun = 0
+	m.forwarded.Add(1)
+	m.cfg.Out(pkt)
+	return true
+}
+
+// Forwarded counts the frames a speaker alone sent on as the program frame,
+// neither decoded nor encoded.
+func (m *Mixer) Forwarded() uint64 { return m.forwarded.Load() }
 
 // SilentTicks counts the frames sent as the kept silence frame, not encoded.
 func (m *Mixer) SilentTicks() uint64 { return m.silentTicks.Load() }
@@ -273,7 +328,7 @@ func (m *Mixer) Run(ctx context.Context) error {
 	defer timer.Stop()
 	start := m.cfg.Clock()
 	for n := int64(0); ; {
-		k := m.batch()
+		k, _ := m.batch()
 		deadline := start.Add(time.Duration(n+int64(k)-1) * FrameDuration)
 		now := m.cfg.Clock()
 		if wait := deadline.Sub(now); wait > 0 {
@@ -298,10 +353,15 @@ func (m *Mixer) Run(ctx context.Context) error {
 	}
 }
 
-// batch is the number of frames for Run's next wake-up.
-func (m *Mixer) batch() int {
+// batch is the number of frames for the next wake-up, and whether the
+// mixer said nobody waits on them (IdleBatch).
+func (m *Mixer) batch() (int, bool) {
 	if m.cfg.Batch == nil {
-		return 1
+		return 1, false
 	}
-	return min(max(m.cfg.Batch(), 1), MaxBatchFrames)
+	k := m.cfg.Batch()
+	if k == IdleBatch {
+		return MaxBatchFrames, true
+	}
+	return min(max(k, 1), MaxBatchFrames), false
 }

@@ -1,6 +1,7 @@
 package audio
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -408,10 +409,13 @@ func TestRunBatch(t *testing.T) {
 		t.Errorf("%d frames in %v: faster than real time (at least %v)", made, took, min)
 	}
 
-	for _, tc := range []struct{ ask, want int }{{-3, 1}, {0, 1}, {1, 1}, {4, 4}, {50, MaxBatchFrames}} {
+	for _, tc := range []struct {
+		ask, want int
+		idle      bool
+	}{{-3, 1, false}, {0, 1, false}, {1, 1, false}, {4, 4, false}, {50, MaxBatchFrames, false}, {IdleBatch, MaxBatchFrames, true}} {
 		m, _ := NewMixer(MixerConfig{Out: func([]byte) {}, Batch: func() int { return tc.ask }})
-		if got := m.batch(); got != tc.want {
-			t.Errorf("Batch %d: %d frames per wake-up, want %d", tc.ask, got, tc.want)
+		if got, idle := m.batch(); got != tc.want || idle != tc.idle {
+			t.Errorf("Batch %d: %d frames per wake-up (idle %v), want %d (idle %v)", tc.ask, got, idle, tc.want, tc.idle)
 		}
 	}
 }
@@ -506,4 +510,283 @@ func TestMixerSilenceNotEncoded(t *testing.T) {
 		t.Fatalf("the speaker is heard from frame %d after their first packet, want within the jitter delay", heard)
 	}
 	assertTone(t, "speech after a long silence", concat(lpcm[silent+heard+5:]), 440, 0.3)
+}
+
+// A muted speaker's packets are consumed in time but not decoded; once
+// unmuted, it is heard from the next frame, at its level.
+func TestMutedNotDecoded(t *testing.T) {
+	m, c := newTestMixer(t, MixerConfig{})
+	a := m.AddSource("a")
+	m.AddSource("b") // a second voice, silent: a is mixed, not forwarded
+	a.SetMuted(true)
+	sp := newSpeaker(t, 440, 0.3, FrameSamples)
+	run := func(ticks int) {
+		for range ticks {
+			p := sp.next(t)
+			a.Push(p.seq, p.ts, p.payload)
+			m.Tick()
+		}
+	}
+	run(100)
+	st := a.Stats()
+	if st.Decoded != 0 || st.Skipped < 90 {
+		t.Fatalf("muted for 100 frames: %d packets decoded, %d skipped; want none decoded and every played packet skipped", st.Decoded, st.Skipped)
+	}
+	if got := m.SilentTicks(); got < 100-silenceSettle-5 {
+		t.Errorf("a muted speaker and a silent one: %d of 100 frames sent as the kept silence frame, want the mix silent and not encoded", got)
+	}
+	a.SetMuted(false)
+	run(60)
+	if a.Stats().Decoded == 0 {
+		t.Fatal("unmuted: no packet decoded")
+	}
+	pcm := decodeFrames(t, 1, c.frames)
+	assertTone(t, "while muted", concat(pcm[:100]), 440, 0)
+	if r := RMS(pcm[101]); r < 0.1 {
+		t.Errorf("second frame after unmuting: RMS %.4f, want the speaker heard (not rebuffered)", r)
+	}
+	assertTone(t, "unmuted", concat(pcm[105:]), 440, 0.3)
+}
+
+// Packets that carry silence (libopus's frames for digital silence) are not
+// decoded; speech after them decodes as after any silence.
+func TestSilentPacketsNotDecoded(t *testing.T) {
+	m, c := newTestMixer(t, MixerConfig{})
+	a := m.AddSource("a")
+	m.AddSource("b") // a second voice, silent: a is mixed, not forwarded
+	sp := newSpeaker(t, 440, 0, FrameSamples)
+	big := 0
+	for range 100 {
+		p := sp.next(t)
+		if len(p.payload) > silentPacketBytes {
+			big++
+		}
+		a.Push(p.seq, p.ts, p.payload)
+		m.Tick()
+	}
+	if big > 5 {
+		t.Fatalf("libopus coded %d of 100 frames of digital silence in more than %d bytes: the premise of silentPacket is wrong", big, silentPacketBytes)
+	}
+	st := a.Stats()
+	if st.Decoded > uint64(big) || st.Skipped < 90 {
+		t.Fatalf("100 frames of silence: %d packets decoded (%d were over %d bytes), %d skipped", st.Decoded, big, silentPacketBytes, st.Skipped)
+	}
+	sp.tone.amp = 0.3
+	for range 60 {
+		p := sp.next(t)
+		a.Push(p.seq, p.ts, p.payload)
+		m.Tick()
+	}
+	pcm := decodeFrames(t, 1, c.frames)
+	heard := -1
+	for i, f := range pcm[100:] {
+		if RMS(f) > 0.01 {
+			heard = i
+			break
+		}
+	}
+	if heard < 0 || heard > 5 {
+		t.Fatalf("speech after silence packets heard from frame %d after its first packet, want within the jitter delay", heard)
+	}
+	assertTone(t, "speech after silence packets", concat(pcm[100+heard+3:]), 440, 0.3)
+}
+
+// A speaker below the voice gate (an open microphone's noise floor) is not
+// mixed, so the mix is silent and costs no encode; the gate opens on the
+// first frame of speech and holds through pauses.
+func TestQuietSpeakerGated(t *testing.T) {
+	onset := func(floor float64) (*Mixer, [][]int16) {
+		m, c := newTestMixer(t, MixerConfig{})
+		a := m.AddSource("a")
+		m.AddSource("b") // a second voice, silent: a is mixed, not forwarded
+		sp := newSpeaker(t, 440, floor, FrameSamples)
+		for range 100 {
+			p := sp.next(t)
+			a.Push(p.seq, p.ts, p.payload)
+			m.Tick()
+		}
+		sp.tone.amp = 0.3
+		for range 60 {
+			p := sp.next(t)
+			a.Push(p.seq, p.ts, p.payload)
+			m.Tick()
+		}
+		return m, decodeFrames(t, 1, c.frames)
+	}
+	const floor = 0.0002 // RMS 0.00014, -77 dBFS: under the gate
+	m, quiet := onset(floor)
+	if got := m.SilentTicks(); got < 100-silenceSettle-5 {
+		t.Fatalf("a speaker at -77 dBFS: %d of 100 frames sent as the kept silence frame, want the speaker gated out and the mix not encoded", got)
+	}
+	for i, f := range quiet[:100] {
+		if r := RMS(f); r > 0.00005 {
+			t.Fatalf("frame %d under the gate: RMS %.6f, want silence", i, r)
+		}
+	}
+	_, silent := onset(0)
+	for i := range 60 {
+		a, b := RMS(quiet[100+i]), RMS(silent[100+i])
+		if math.Abs(a-b) > 0.01+0.05*b {
+			t.Errorf("frame %d after the onset: RMS %.4f after a quiet floor, %.4f after digital silence", i, a, b)
+		}
+	}
+	assertTone(t, "speech after a quiet floor", concat(quiet[110:]), 440, 0.3)
+
+	// The gate holds through a pause: after speech, the floor is mixed for
+	// a while (Level's decay), then gated out.
+	m, _ = newTestMixer(t, MixerConfig{})
+	a := m.AddSource("a")
+	m.AddSource("b")
+	sp := newSpeaker(t, 440, 0.1, FrameSamples)
+	push := func(n int) {
+		for range n {
+			p := sp.next(t)
+			a.Push(p.seq, p.ts, p.payload)
+			m.Tick()
+		}
+	}
+	push(50)
+	sp.tone.amp = floor
+	push(30)
+	if got := m.SilentTicks(); got != 0 {
+		t.Errorf("the floor in the 0.6 s after speech: %d frames not encoded, want the gate held open", got)
+	}
+	push(100)
+	if got := m.SilentTicks(); got == 0 {
+		t.Errorf("the floor 2 s after speech: every frame encoded, want the gate closed")
+	}
+}
+
+// switchFrames is how long a listener's decoder takes to come over from
+// the mixed stream to a forwarded one, or back.
+const switchFrames = 3
+
+// A speaker alone is sent on as it came: the program frames are its own
+// packets, nothing is decoded or encoded, and the tone arrives whole.
+// When a second voice joins the mix is decoded and encoded again, and when
+// it leaves forwarding resumes, with one frame per tick throughout and no
+// silent frame at either switch.
+func TestSoloSpeakerForwarded(t *testing.T) {
+	m, c := newTestMixer(t, MixerConfig{})
+	a := m.AddSource("a")
+	sa, sb := newSpeaker(t, 440, 0.3, FrameSamples), newSpeaker(t, 1000, 0.3, FrameSamples)
+	var sent [][]byte
+	tick := func(b *Source) {
+		p := sa.next(t)
+		sent = append(sent, p.payload)
+		a.Push(p.seq, p.ts, p.payload)
+		if b != nil {
+			p := sb.next(t)
+			b.Push(p.seq, p.ts, p.payload)
+		}
+		m.Tick()
+	}
+	for range 60 {
+		tick(nil)
+	}
+	st := a.Stats()
+	if st.Decoded != 0 || st.Forwarded < 55 || m.Forwarded() != st.Forwarded {
+		t.Fatalf("a speaker alone: %d packets decoded, %d forwarded (mixer %d), want every played packet forwarded", st.Decoded, st.Forwarded, m.Forwarded())
+	}
+	// After the jitter delay, frame i of the program is packet i-d as sent.
+	d := len(c.frames) - int(st.Forwarded)
+	for i := d; i < len(c.frames); i++ {
+		if !bytes.Equal(c.frames[i], sent[i-d]) {
+			t.Fatalf("program frame %d is not the speaker's packet %d", i, i-d)
+		}
+	}
+	b := m.AddSource("b")
+	for range 60 {
+		tick(b)
+	}
+	if got := a.Stats().Forwarded; got != st.Forwarded {
+		t.Errorf("two voices: %d more packets forwarded, want them mixed", got-st.Forwarded)
+	}
+	b.Close()
+	for range 60 {
+		tick(nil)
+	}
+	if got := a.Stats().Forwarded; got < st.Forwarded+55 {
+		t.Errorf("alone again: %d packets forwarded in 60 ticks, want forwarding to resume", got-st.Forwarded)
+	}
+	if len(c.frames) != 180 || m.EncodeErrors() != 0 {
+		t.Fatalf("%d program frames for 180 ticks, %d encode errors", len(c.frames), m.EncodeErrors())
+	}
+	// A listener's decoder comes over from one stream to the other in a
+	// few frames. Measured (440 Hz, Goertzel, 0.30 steady): the onset after
+	// silence, forwarded, 0.011 then 0.26 (through the encoder the onset is
+	// smeared too); the switch to the mix mid-tone 0.20, 0.27, 0.29; back
+	// to forwarding 0.31, 0.32. So: heard in every frame but the switchFrames after
+	// each switch, and never gone for longer.
+	pcm := decodeFrames(t, 1, c.frames)
+	for i := d; i < 180; i++ {
+		g := testkit.Goertzel(pcm[i], SampleRate, 440)
+		near := i < d+switchFrames || (i >= 60 && i < 60+switchFrames) || (i >= 120 && i < 120+switchFrames)
+		if g < 0.15 && !near {
+			t.Errorf("frame %d: 440 Hz at %.3f, want the speaker heard in every frame across the switches", i, g)
+		}
+	}
+	assertTone(t, "alone", concat(pcm[d+3:60]), 440, 0.3)
+	assertTone(t, "mixed", concat(pcm[70:120]), 1000, 0.3)
+	assertTone(t, "mixed", concat(pcm[70:120]), 440, 0.3)
+	assertTone(t, "alone again", concat(pcm[125:]), 440, 0.3)
+	assertTone(t, "alone again", concat(pcm[125:]), 1000, 0)
+}
+
+// Packets that cannot stand as the program frame are mixed: the wrong
+// channel count, a packet longer than a frame, or far over the program's
+// bitrate; a muted speaker alone is not heard at all.
+func TestSoloNotForwarded(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		channels, samples int
+		bitrate           int
+	}{
+		{"stereo into mono", 2, FrameSamples, 64000},
+		{"40 ms packets", 1, 2 * FrameSamples, 64000},
+		{"10 ms packets", 1, FrameSamples / 2, 64000},
+		{"over the bitrate bound", 1, FrameSamples, 256000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, c := newTestMixer(t, MixerConfig{})
+			a := m.AddSource("a")
+			enc, err := NewEncoder(tc.channels, tc.bitrate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := tone{freq: 440, amp: 0.3, channels: tc.channels}
+			seq, ts := uint16(1), uint32(0)
+			buf := make([]byte, MaxPacketBytes)
+			for made := 0; made < 60*FrameSamples; {
+				n, err := enc.Encode(g.next(tc.samples), buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a.Push(seq, ts, buf[:n])
+				seq++
+				ts += uint32(tc.samples)
+				made += tc.samples
+				for len(c.frames)*FrameSamples < made {
+					m.Tick()
+				}
+			}
+			if got := a.Stats().Forwarded; got != 0 {
+				t.Fatalf("%d packets forwarded, want all mixed", got)
+			}
+			assertTone(t, tc.name, concat(decodeFrames(t, 1, c.frames)[10:]), 440, 0.3)
+		})
+	}
+	m, c := newTestMixer(t, MixerConfig{})
+	a := m.AddSource("a")
+	a.SetMuted(true)
+	sp := newSpeaker(t, 440, 0.3, FrameSamples)
+	for range 60 {
+		p := sp.next(t)
+		a.Push(p.seq, p.ts, p.payload)
+		m.Tick()
+	}
+	if st := a.Stats(); st.Forwarded != 0 || st.Decoded != 0 {
+		t.Fatalf("muted alone: %d forwarded, %d decoded, want neither", st.Forwarded, st.Decoded)
+	}
+	assertTone(t, "muted alone", concat(decodeFrames(t, 1, c.frames)), 440, 0)
 }

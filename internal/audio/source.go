@@ -24,6 +24,19 @@ const (
 	// levelDecay is the per-frame fall of Level (fast attack, ~0.2 s decay)
 	// so speaking indicators do not flicker between syllables.
 	levelDecay = 0.9
+	// voiceGate is the Level (RMS, 0..1 of full scale; about -66 dBFS)
+	// under which a source is not mixed: a speaker who is not talking (an
+	// open microphone's noise floor after the browser's noise suppression)
+	// leaves the mix digitally silent, so the mixer sends its kept silence
+	// frame instead of encoding. Level's fast attack opens the gate on the
+	// first frame of speech; its decay holds it open for about 0.9 s after
+	// speech at -20 dBFS, so word endings and pauses are not cut.
+	voiceGate = 0.0005
+	// silentPacketBytes: an Opus packet of at most this many bytes (the TOC
+	// and at most two bytes of frame) covering at least 10 ms codes at most
+	// 2.4 kbit/s: libopus's frames for digital silence, DTX and empty
+	// frames. Speech needs several times that. Such packets are not decoded.
+	silentPacketBytes = 3
 )
 
 // slot is one packet in the jitter ring. seq and ts are extended (unwrapped)
@@ -44,6 +57,9 @@ type SourceStats struct {
 	Late       uint64 // arrived after its playout time
 	Dropped    uint64 // discarded to bring an overfull buffer back to target
 	Concealed  uint64 // PLC operations (at most one 20 ms frame each) standing in for a missing packet
+	Decoded    uint64 // packets decoded by libopus
+	Skipped    uint64 // packets played as silence without a decode: the source was muted, or the packet carries silence
+	Forwarded  uint64 // packets sent on as the program frame, neither decoded nor encoded (Mixer: a speaker alone)
 }
 
 // Source is one speaker feeding a Mixer.
@@ -55,7 +71,7 @@ type Source struct {
 	closed atomic.Bool   // Close was called: Attach does nothing
 	level  atomic.Uint64 // math.Float64bits of the smoothed RMS
 
-	packets, invalid, dups, late, dropped, concealed atomic.Uint64
+	packets, invalid, dups, late, dropped, concealed, decoded, skipped, forwarded atomic.Uint64
 
 	// mu guards the ring and the sequence state. Push holds it for one
 	// payload copy; the tick holds it for one slot lookup and a buffer swap.
@@ -79,7 +95,22 @@ type Source struct {
 	fifoN      int     // samples per channel in fifo
 	playTs     int64   // extended RTP timestamp of the sample after fifo's last
 	concealRun int     // consecutive frames concealed
+	deaf       bool    // this frame is muted: packets are consumed, not decoded
+	// Packets not decoded (muted, silent, forwarded) leave the decoder's
+	// state behind the stream; the last warmPackets of them are kept, and
+	// decoded (output dropped) before the next decode or concealment, so
+	// the decoder picks up the stream as if it had followed it.
+	stale      bool
+	forwarding byte // the TOC of the packet forwarded last frame, 0 when the last frame was mixed
+	recent     [warmPackets][]byte
+	recentNext int
+	nRecent    int
+	warmBuf    []int16
 }
+
+// warmPackets is how many undecoded packets bring a decoder back to the
+// stream: CELT's and SILK's prediction state follows the last few frames.
+const warmPackets = 3
 
 func newSource(m *Mixer, id string, dec *Decoder) *Source {
 	ch := m.cfg.Channels
@@ -156,14 +187,17 @@ func (s *Source) resetLocked() {
 }
 
 // SetMuted mutes or unmutes the source. A muted source is still drained
-// every tick, so it stays in sync and unmutes without a burst.
+// every tick, so it stays in sync and unmutes without a burst, but its
+// packets are not decoded.
 func (s *Source) SetMuted(muted bool) { s.muted.Store(muted) }
 
 // Muted reports whether the source is muted.
 func (s *Source) Muted() bool { return s.muted.Load() }
 
 // Level is the recent RMS level of what the source contributes to the mix,
-// 0..1 of full scale (0 while muted). It is safe from any goroutine.
+// 0..1 of full scale (0 while muted). Frames forwarded undecoded (a speaker
+// alone in the mix) are not measured: Level decays through them. It is
+// safe from any goroutine.
 func (s *Source) Level() float64 { return math.Float64frombits(s.level.Load()) }
 
 // Stats returns the source's packet counters.
@@ -175,6 +209,9 @@ func (s *Source) Stats() SourceStats {
 		Late:       s.late.Load(),
 		Dropped:    s.dropped.Load(),
 		Concealed:  s.concealed.Load(),
+		Decoded:    s.decoded.Load(),
+		Skipped:    s.skipped.Load(),
+		Forwarded:  s.forwarded.Load(),
 	}
 }
 
@@ -207,8 +244,12 @@ func (s *Source) takeLocked(sl *slot) {
 
 // frame makes sure fifo holds at least one 20 ms frame and returns it. It is
 // called once per tick on the mixer goroutine, with the number of frames
-// its batch still takes after this one; the caller then calls consume.
-func (s *Source) frame(ahead int) []int16 {
+// its batch still takes after this one and whether the source is muted
+// (its packets are then consumed without a decode); the caller then calls
+// measure and consume.
+func (s *Source) frame(ahead int, muted bool) []int16 {
+	s.deaf = muted
+	s.forwarding = 0
 	if !s.prepare(int64(ahead) * FrameSamples) {
 		s.fifoN = FrameSamples
 		frame := s.fifo[:FrameSamples*s.channels]
@@ -318,6 +359,19 @@ func (s *Source) fill(need int) bool {
 
 	ch := s.channels
 	dst := s.fifo[s.fifoN*ch : (s.fifoN+MaxPacketSamples)*ch]
+	if s.deaf || silentPacket(s.scratch, int(end-ts)) {
+		// Nothing to hear: its time passes as silence, with no decode.
+		n := int(end-ts) - skip
+		clear(dst[:n*ch])
+		s.fifoN += n
+		s.playTs = end
+		s.concealRun = 0
+		s.keep(s.scratch)
+		s.skipped.Add(1)
+		return true
+	}
+	s.warm()
+	s.decoded.Add(1)
 	n, err := s.dec.Decode(s.scratch, dst)
 	if err != nil || n <= skip {
 		// A packet libopus rejects counts as lost.
@@ -341,11 +395,13 @@ func (s *Source) conceal(n int) {
 	s.fifoN += n
 	s.playTs += int64(n)
 	plc := n - n%(SampleRate/400) // libopus conceals whole 2.5 ms units
-	if s.concealRun >= maxConcealFrames || plc == 0 || s.dec == nil {
+	// A muted source is not heard: its loss is silence.
+	if s.concealRun >= maxConcealFrames || plc == 0 || s.dec == nil || s.deaf {
 		clear(dst)
 		return
 	}
 	s.concealRun++
+	s.warm()
 	if _, err := s.dec.Conceal(dst[:plc*ch]); err != nil {
 		clear(dst)
 	} else {
@@ -357,8 +413,10 @@ func (s *Source) conceal(n int) {
 	}
 }
 
-// consume drops the frame returned by frame from fifo and records its level.
-func (s *Source) consume(frame []int16, muted bool) {
+// measure records the level of the frame returned by frame and reports
+// whether the source is voiced: not muted, and its level at or above the
+// voice gate, so the frame is mixed.
+func (s *Source) measure(frame []int16, muted bool) bool {
 	rms := 0.0
 	if !muted {
 		rms = RMS(frame)
@@ -368,6 +426,94 @@ func (s *Source) consume(frame []int16, muted bool) {
 		rms = max(rms, prev*levelDecay)
 	}
 	s.level.Store(math.Float64bits(rms))
+	return !muted && rms >= voiceGate
+}
+
+// keep remembers a packet that was not decoded (see Source.stale).
+func (s *Source) keep(p []byte) {
+	b := &s.recent[s.recentNext]
+	*b = append((*b)[:0], p...)
+	s.recentNext = (s.recentNext + 1) % warmPackets
+	s.nRecent = min(s.nRecent+1, warmPackets)
+	s.stale = true
+}
+
+// warm brings a stale decoder back to the stream by decoding the packets
+// kept since it was last used, oldest first, output dropped.
+func (s *Source) warm() {
+	if !s.stale {
+		return
+	}
+	s.stale = false
+	if s.warmBuf == nil {
+		s.warmBuf = make([]int16, MaxPacketSamples*s.channels)
+	}
+	for i := range s.nRecent {
+		_, _ = s.dec.Decode(s.recent[(s.recentNext-s.nRecent+i+warmPackets)%warmPackets], s.warmBuf)
+	}
+	s.nRecent = 0
+}
+
+// forward takes the packet due now, whole, when it can stand as the program
+// frame as it is: playout is under way with nothing decoded left over, the
+// packet starts exactly at the playout position and lasts one frame, has
+// the program's channel count and at most maxBytes. It returns nil
+// otherwise, and the caller mixes the frame (frame, measure, consume). A
+// forwarded packet is not decoded; it is kept to warm the decoder should
+// the next frame be mixed or concealed.
+func (s *Source) forward(ahead int, maxBytes int) []byte {
+	if s.fifoN != 0 || !s.prepare(int64(ahead)*FrameSamples) {
+		return nil
+	}
+	s.mu.Lock()
+	sl := s.firstLocked()
+	for sl != nil && sl.ts+int64(sl.samples) <= s.playTs {
+		sl.used = false // its time has passed (concealed already)
+		s.readSeq = sl.seq + 1
+		s.late.Add(1)
+		sl = s.firstLocked()
+	}
+	if toc := s.forwarding; toc != 0 && s.concealRun < maxConcealFrames &&
+		(sl == nil || sl.ts >= s.playTs+FrameSamples && sl.ts-s.playTs <= maxGapSamples) {
+		// Lost while forwarding: the listeners' decoders follow the
+		// speaker's stream, so they conceal it themselves. A packet of the
+		// TOC alone (code 0, no frame data) asks them to (RFC 6716 3.2.1;
+		// libopus runs its PLC for payloads of at most one byte).
+		s.mu.Unlock()
+		s.playTs += FrameSamples
+		s.concealRun++
+		s.concealed.Add(1)
+		if s.m.cfg.OnConceal != nil {
+			s.m.cfg.OnConceal()
+		}
+		return []byte{toc &^ 0x03}
+	}
+	if sl == nil || sl.ts != s.playTs || sl.samples != FrameSamples || len(sl.data) > maxBytes ||
+		(sl.data[0]&0x04 != 0) != (s.channels == 2) {
+		s.mu.Unlock()
+		return nil
+	}
+	pkt := append(make([]byte, 0, len(sl.data)), sl.data...)
+	sl.used = false
+	s.readSeq = sl.seq + 1
+	s.mu.Unlock()
+	s.keep(pkt)
+	s.playTs += FrameSamples
+	s.concealRun = 0
+	s.forwarding = pkt[0] | 0x03 // never 0
+	s.forwarded.Add(1)
+	s.level.Store(math.Float64bits(s.Level() * levelDecay))
+	return pkt
+}
+
+// silentPacket reports whether an Opus packet of the given duration
+// (samples per channel) is too small to carry anything audible.
+func silentPacket(p []byte, samples int) bool {
+	return len(p) <= silentPacketBytes && samples >= SampleRate/100
+}
+
+// consume drops the frame returned by frame from fifo.
+func (s *Source) consume() {
 	ch := s.channels
 	copy(s.fifo, s.fifo[FrameSamples*ch:s.fifoN*ch])
 	s.fifoN -= FrameSamples
