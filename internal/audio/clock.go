@@ -13,7 +13,9 @@ import (
 // point after it joined) and its batching (MixerConfig.Batch, asked right
 // after each batch as Mixer.Run does): a worker sleeps until the earliest
 // batch of its mixers is due, then ticks every one of its mixers whose
-// batch is due, back to back. Mixers are
+// batch is due, back to back. An idle mixer's batches (IdleBatch) end on
+// the grid's multiples of MaxBatchFrames, so a process of idle rooms wakes
+// once per MaxBatchFrames in all, whenever each room started. Mixers are
 // spread over the workers round robin, so a slow room delays only the
 // rooms of its worker, and only by its own tick time; a tick that starts
 // more than a frame late is reported late through MixerConfig.OnTick.
@@ -38,6 +40,7 @@ type clocked struct {
 	m       *Mixer
 	mu      sync.Mutex // serialises the worker's ticks with Leave
 	start   time.Time  // when frame 0 was due
+	base    int64      // frame 0's place on the clock's grid (frames since the epoch)
 	n       int64      // the next frame to mix
 	k       int        // frames of the batch under way, asked of the mixer when the last one ended
 	stopped bool
@@ -66,7 +69,8 @@ func NewClock(workers int) *Clock {
 func (c *Clock) Join(m *Mixer) (leave func()) {
 	now := time.Now()
 	n := now.Sub(c.epoch)/FrameDuration + 1
-	cl := &clocked{m: m, start: c.epoch.Add(n * FrameDuration), k: m.batch()}
+	cl := &clocked{m: m, start: c.epoch.Add(n * FrameDuration), base: int64(n)}
+	cl.k = cl.nextBatch()
 	w := c.workers[int(c.next.Add(1))%len(c.workers)]
 	w.mu.Lock()
 	w.mixers = append(w.mixers, cl)
@@ -164,5 +168,15 @@ func (cl *clocked) step() {
 		cl.m.tick(behind > FrameDuration, cl.k-1-i)
 	}
 	cl.n += int64(cl.k)
-	cl.k = cl.m.batch()
+	cl.k = cl.nextBatch()
+}
+
+// nextBatch asks the mixer for its next batch; an idle one is cut to end
+// on the grid's next multiple of MaxBatchFrames.
+func (cl *clocked) nextBatch() int {
+	k, idle := cl.m.batch()
+	if idle {
+		k = MaxBatchFrames - int((cl.base+cl.n)%MaxBatchFrames)
+	}
+	return k
 }

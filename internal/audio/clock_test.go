@@ -1,6 +1,7 @@
 package audio
 
 import (
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,6 +70,62 @@ func TestClockTicksManyMixers(t *testing.T) {
 	for i, cm := range ms {
 		if n := cm.frames.Load(); n != after[i] {
 			t.Errorf("mixer %d ticked %d times after it left", i, n-after[i])
+		}
+	}
+}
+
+// TestClockAlignsIdleMixers: idle mixers (IdleBatch) that joined at
+// different moments all end their batches on the grid's multiples of
+// MaxBatchFrames, so the workers wake once per 100 ms for all of them;
+// each still makes one frame per 20 ms.
+func TestClockAlignsIdleMixers(t *testing.T) {
+	c := NewClock(2)
+	defer c.Close()
+	const mixers = 12
+	var mu sync.Mutex
+	ends := map[int64]int{} // batch end (ms since the epoch, rounded to 20 ms) -> batches
+	frames := make([]atomic.Int64, mixers)
+	var leaves []func()
+	for i := range mixers {
+		m, err := NewMixer(MixerConfig{
+			Out: func([]byte) { frames[i].Add(1) },
+			Batch: func() int {
+				at := time.Since(c.epoch)
+				mu.Lock()
+				ends[int64((at+FrameDuration/2)/FrameDuration)]++
+				mu.Unlock()
+				return IdleBatch
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaves = append(leaves, c.Join(m))
+		time.Sleep(7 * time.Millisecond) // spread the joins over the 20 ms grid
+	}
+	time.Sleep(time.Second)
+	for _, leave := range leaves {
+		leave()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	off, on := 0, 0
+	for frame, n := range ends {
+		// Batch is asked as each batch ends, when its last frame is due:
+		// the frame before a multiple of MaxBatchFrames (the join's first
+		// ask excepted, one per mixer).
+		if frame%MaxBatchFrames == MaxBatchFrames-1 {
+			on += n
+		} else {
+			off += n
+		}
+	}
+	if on < mixers*5 || off > mixers {
+		t.Errorf("batches asked on the 100 ms grid %d, off it %d (at most %d joins): want the idle mixers aligned", on, off, mixers)
+	}
+	for i := range frames {
+		if f := frames[i].Load(); f < 40 || f > 60 {
+			t.Errorf("idle mixer %d made %d frames in about 1 s, want about 50", i, f)
 		}
 	}
 }

@@ -115,15 +115,21 @@ func (m *Manager) Start(id string) (*Room, error) {
 	}
 	prog := program.New(program.Config{Channels: m.cfg.Channels, ChunkFrames: m.cfg.ChunkFrames})
 	met := m.cfg.Metrics
+	var mix *audio.Mixer
 	mix, err := audio.NewMixer(audio.MixerConfig{
 		Channels:    m.cfg.Channels,
 		Bitrate:     m.cfg.Bitrate,
 		JitterDelay: m.cfg.JitterDelay,
 		Out:         prog.WriteFrame,
 		// Wake the mixer once per chunk (or every audio.MaxBatchFrames):
-		// listeners get nothing before a chunk's last frame anyway.
+		// listeners get nothing before a chunk's last frame anyway. A room
+		// with no speaker makes silence, which nobody waits for: it wakes
+		// with the other idle rooms of the process (audio.IdleBatch).
 		Batch: func() int {
 			met.MixerWakeups.Inc()
+			if mix.Sources() == 0 {
+				return audio.IdleBatch
+			}
 			return prog.FramesToChunkEnd()
 		},
 		OnTick: func(took time.Duration, late bool) {

@@ -12,14 +12,22 @@ import (
 )
 
 // TestMixerWakesPerChunk: a live room's mixer wakes once per program chunk,
-// or every audio.MaxBatchFrames frames for longer chunks, not once per frame.
+// or every audio.MaxBatchFrames frames for longer chunks, not once per
+// frame; a room with no speaker (silence, which nobody waits for) wakes
+// every audio.MaxBatchFrames whatever its chunks.
 func TestMixerWakesPerChunk(t *testing.T) {
-	for _, tc := range []struct{ chunk, perWake int }{{2, 2}, {10, audio.MaxBatchFrames}} {
+	for _, tc := range []struct {
+		chunk, perWake int
+		speaker        bool
+	}{{2, 2, true}, {10, audio.MaxBatchFrames, true}, {2, audio.MaxBatchFrames, false}} {
 		met := metrics.New(nil)
 		m := NewManager(Config{Metrics: met, ChunkFrames: tc.chunk, ChunkMaxFrames: tc.chunk})
 		r, err := m.Start("room")
 		if err != nil {
 			t.Fatal(err)
+		}
+		if tc.speaker {
+			r.AddSpeaker("speaker")
 		}
 		deadline := time.Now().Add(10 * time.Second)
 		for r.Program.Head() < 4 {
@@ -42,7 +50,7 @@ func TestMixerWakesPerChunk(t *testing.T) {
 		// includes one wake-up that Close cut short; a stall of more than
 		// 100 ms (a loaded CI machine) adds a one-frame wake-up.
 		if min := frames / tc.perWake; wakeups < min || wakeups > min+3 {
-			t.Errorf("chunks of %d frames: %d wake-ups for %d frames, want %d per wake-up", tc.chunk, wakeups, frames, tc.perWake)
+			t.Errorf("chunks of %d frames, speaker %v: %d wake-ups for %d frames, want %d per wake-up", tc.chunk, tc.speaker, wakeups, frames, tc.perWake)
 		}
 	}
 }
