@@ -17,15 +17,21 @@ import (
 
 // Defaults of Config.
 const (
-	defaultWriteTimeout = 5 * time.Second
-	defaultMaxBacklog   = 25
+	defaultWriteTimeout   = 5 * time.Second
+	defaultMaxBacklog     = 25
+	defaultShardListeners = 256
 )
 
 // Config tunes an Engine. Zero values take the documented defaults.
 type Config struct {
 	// Shards is how many shard goroutines serve the listeners of one
-	// program; default GOMAXPROCS.
+	// program at most; default GOMAXPROCS.
 	Shards int
+	// ShardListeners is the audience a program's shard serves before the
+	// program gets another (up to Shards); default 256. A small room then
+	// wakes one writer per chunk, not one per core: more writers help only
+	// an audience whose writes take a core's time.
+	ShardListeners int
 	// NoURing makes the shards write with write(2) even when io_uring is
 	// available (for comparison; see batch.go).
 	NoURing bool
@@ -132,6 +138,9 @@ func New(cfg Config, policy Policy, kinds ...*Kind) *Engine {
 	}
 	if cfg.Shards <= 0 {
 		cfg.Shards = runtime.GOMAXPROCS(0)
+	}
+	if cfg.ShardListeners <= 0 {
+		cfg.ShardListeners = defaultShardListeners
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -258,6 +258,46 @@ func TestTakeStreams(t *testing.T) {
 	}
 }
 
+// TestShardsGrowWithAudience: a program's station starts with one shard and
+// starts another each time its audience passes ShardListeners per shard,
+// up to Shards; every listener gets every chunk whichever shard serves it,
+// and the station's count falls back as they leave.
+func TestShardsGrowWithAudience(t *testing.T) {
+	eh := newEngineHarness(t, Config{Shards: 3, ShardListeners: 2, NoURing: true})
+	shards := func() (int, int64) {
+		eh.e.smu.Lock()
+		defer eh.e.smu.Unlock()
+		st := eh.e.stations[eh.prog]
+		if st == nil {
+			return 0, 0
+		}
+		return len(st.shards), st.listeners.Load()
+	}
+	var cs []*oggClient
+	for i, want := range []int{1, 1, 2, 2, 3, 3, 3} {
+		cs = append(cs, listen(t, eh.srv.URL))
+		waitFor(t, "listener taken", func() bool { return eh.taken.Load() == int64(i+1) })
+		if n, l := shards(); n != want || l != int64(i+1) {
+			t.Fatalf("%d listeners: %d shards running and %d counted, want %d shards", i+1, n, l, want)
+		}
+	}
+	const chunks = 10
+	for range chunks {
+		eh.publish(1)
+		time.Sleep(2 * time.Millisecond)
+	}
+	eh.prog.Close()
+	for i, c := range cs {
+		if err := c.wait(t); err != io.EOF {
+			t.Fatalf("listener %d ended with %v, want a clean end", i, err)
+		}
+		if got := c.packets.Load(); got != chunks*2 {
+			t.Fatalf("listener %d got %d packets, want %d", i, got, chunks*2)
+		}
+	}
+	waitFor(t, "the station dropped", func() bool { n, _ := shards(); return n == 0 })
+}
+
 // TestWSInputPing: a client's ping (masked, any payload up to 125 bytes,
 // split anywhere) leaves a pong carrying the unmasked payload.
 func TestWSInputPing(t *testing.T) {

@@ -2,7 +2,9 @@ package shard
 
 import (
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"majlis/internal/program"
@@ -18,12 +20,15 @@ import (
 // MaxBacklog chunks the Policy decides (at a chunk boundary, so framing
 // stays intact), and after WriteTimeout without progress it is dropped.
 
-// station runs the shards of one program.
+// station runs the shards of one program: one to begin with, another each
+// time the audience passes Config.ShardListeners per shard, up to
+// Config.Shards.
 type station struct {
-	e      *Engine
-	p      *program.Program
-	shards []*shard
-	next   int // round-robin shard for the next listener; guarded by Engine.smu
+	e         *Engine
+	p         *program.Program
+	shards    []*shard     // the running ones; guarded by Engine.smu
+	next      int          // round-robin shard for the next listener; guarded by Engine.smu
+	listeners atomic.Int64 // handed to a shard and not yet removed
 }
 
 type shard struct {
@@ -64,30 +69,35 @@ func (e *Engine) stationFor(p *program.Program) *station {
 		return st
 	}
 	st := &station{e: e, p: p}
-	for range e.cfg.Shards {
-		st.shards = append(st.shards, &shard{
-			st: st, wake: make(chan struct{}, 1), rbuf: make([]byte, shardReadBuf),
-			sent: make([]sentCount, len(e.kinds)), inputs: inputs{ep: -1},
-		})
-	}
-	// Start them once the list is complete: a shard of an ended program
-	// finishes at once and reads the list (dropStation). The caller (Take)
-	// holds a count of e.wg, so Close waits for these too.
-	for _, sh := range st.shards {
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			sh.run()
-		}()
-	}
+	st.startShardLocked()
 	e.stations[p] = st
 	return st
 }
 
-// add hands l to one of st's shards; false if the station has finished
-// (the program ended), in which case the caller ends l itself.
+// startShardLocked starts another shard of st. e.smu must be held, and
+// the caller (Take) holds a count of e.wg, so Close waits for it too.
+func (st *station) startShardLocked() {
+	e := st.e
+	sh := &shard{
+		st: st, wake: make(chan struct{}, 1), rbuf: make([]byte, shardReadBuf),
+		sent: make([]sentCount, len(e.kinds)), inputs: inputs{ep: -1},
+	}
+	st.shards = append(st.shards, sh)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		sh.run()
+	}()
+}
+
+// add hands l to one of st's shards, starting another first if the
+// audience has outgrown them; false if the station has finished (the
+// program ended), in which case the caller ends l itself.
 func (st *station) add(l *listener) bool {
 	st.e.smu.Lock()
+	if n := len(st.shards); n < st.e.cfg.Shards && st.listeners.Load() >= int64(n*st.e.cfg.ShardListeners) {
+		st.startShardLocked()
+	}
 	sh := st.shards[st.next%len(st.shards)]
 	st.next++
 	st.e.smu.Unlock()
@@ -96,6 +106,7 @@ func (st *station) add(l *listener) bool {
 	if sh.finished {
 		return false
 	}
+	st.listeners.Add(1)
 	sh.incoming = append(sh.incoming, l)
 	select {
 	case sh.wake <- struct{}{}:
@@ -340,13 +351,17 @@ func (sh *shard) remove(i int, err error) {
 	if l.watched {
 		sh.unwatch(l)
 	}
+	sh.st.listeners.Add(-1)
 	l.close()
 	l.ended(err)
 }
 
 // dropStation forgets st once all its shards have finished.
 func (e *Engine) dropStation(st *station) {
-	for _, sh := range st.shards {
+	e.smu.Lock()
+	shards := slices.Clone(st.shards)
+	e.smu.Unlock()
+	for _, sh := range shards {
 		sh.mu.Lock()
 		f := sh.finished
 		sh.mu.Unlock()
