@@ -2,6 +2,7 @@ package server
 
 import (
 	"majlis/internal/admission"
+	"majlis/internal/live"
 	"majlis/internal/overload"
 )
 
@@ -28,3 +29,6 @@ func (s *Server) AdminToken() string { return s.adminTok }
 
 // Overload is the edge's audience overload detector.
 func (s *EdgeServer) Overload() *overload.Detector { return s.planes.detector }
+
+// LiveRoom is room's live mixer and program on this origin (nil when not live).
+func (s *Server) LiveRoom(room string) *live.Room { return s.live.Get(room) }
