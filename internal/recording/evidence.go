@@ -256,8 +256,7 @@ type track struct {
 	buf     []byte
 	ring    []string // this track's finished segments, oldest first
 	failed  bool
-	dirty   bool      // written since the last sync
-	openAt  time.Time // when the audio of the packets being added began: a segment opened now starts then
+	dirty   bool // written since the last sync
 }
 
 func (ev *Evidence) newTrack(room, name string, p *program.Program) *track {
@@ -364,21 +363,8 @@ func (tr *track) write() bool {
 	tr.q = tr.spare[:0]
 	eof := tr.eof || tr.halted.Load()
 	tr.qmu.Unlock()
-	// The queue holds up to FlushEvery of audio: a segment opened in
-	// this pass starts when its first packet's audio began, not now.
-	var rest int64
 	for _, pk := range batch {
-		for _, p := range pk {
-			rest += opusSamples(p)
-		}
-	}
-	now := time.Now()
-	for _, pk := range batch {
-		tr.openAt = now.Add(-time.Duration(rest) * time.Second / samplesPerSecond)
 		tr.add(pk)
-		for _, p := range pk {
-			rest -= opusSamples(p)
-		}
 	}
 	clear(batch)
 	tr.spare = batch[:0]
@@ -445,9 +431,6 @@ func (tr *track) page() {
 // open starts a segment: its meta (open) first, then the file's headers.
 func (tr *track) open() {
 	now := time.Now().UTC()
-	if !tr.openAt.IsZero() && tr.openAt.Before(now) {
-		now = tr.openAt.UTC()
-	}
 	ms := strconv.FormatInt(now.UnixMilli(), 10)
 	tr.seg = Segment{ID: tr.room + "." + tr.name + "." + ms, Room: tr.room, Track: tr.name, Start: now, Serial: rand.Uint32() | 1,
 		File: "evidence/" + tr.room + "/" + tr.name + "." + ms + ".ogg"}
@@ -514,13 +497,7 @@ func (tr *track) finish(last bool) {
 		tr.f.Close()
 		tr.f = nil
 		now := time.Now().UTC()
-		// The end is where its audio ends (its start is when its first
-		// packet began, see openAt), so consecutive segments do not overlap.
-		tr.seg.End = tr.seg.Start.Add(time.Duration(tr.seg.Samples) * time.Second / samplesPerSecond)
-		if tr.seg.End.After(now) || tr.seg.Samples == 0 {
-			tr.seg.End = now
-		}
-		tr.seg.Expires = now.Add(ev.cfg.Retention)
+		tr.seg.End, tr.seg.Expires = now, now.Add(ev.cfg.Retention)
 		ev.mu.Lock()
 		if cur := ev.segs[tr.seg.ID]; cur != nil && cur.HoldUntil.After(tr.seg.HoldUntil) {
 			tr.seg.HoldUntil = cur.HoldUntil // held while it was being written
