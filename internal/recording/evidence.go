@@ -62,18 +62,19 @@ type EvidenceConfig struct {
 	// it (an access that cannot be audited does not take place). Nil: the
 	// access is logged only.
 	Access     func(Access) error
-	FlushEvery time.Duration // default 1 s (DefaultEvidenceFlushEvery)
+	FlushEvery time.Duration // default 250 ms (DefaultEvidenceFlushEvery)
 	SyncEvery  time.Duration // default 10 s (DefaultEvidenceSyncEvery)
 }
 
-// Evidence is written less eagerly than recordings: it is kept of every
+// Evidence is synced less eagerly than recordings: it is kept of every
 // live room, whether anyone records it or not, so on a box of a thousand
-// rooms its writes and syncs were most of the idle process's system calls
-// and context switches. A kill -9 loses at most FlushEvery of it (what was
-// not yet written), a power cut at most SyncEvery; a graceful stop loses
-// none.
+// rooms its fsyncs were most of the idle process's context switches. A
+// power cut loses at most SyncEvery of it; a kill -9 at most FlushEvery (what
+// was not yet written); a graceful stop none. FlushEvery stays at the
+// recordings' 250 ms: a segment starts when the disk pass opens it, so a
+// longer flush would leave a room's first moments out of every segment.
 const (
-	DefaultEvidenceFlushEvery = time.Second
+	DefaultEvidenceFlushEvery = 250 * time.Millisecond
 	DefaultEvidenceSyncEvery  = 10 * time.Second
 )
 
