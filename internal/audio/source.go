@@ -234,6 +234,19 @@ func (s *Source) firstLocked() *slot {
 	return nil
 }
 
+// dueLocked is firstLocked after dropping (as late) the packets whose time
+// has passed: they were concealed already. s.mu must be held.
+func (s *Source) dueLocked() *slot {
+	sl := s.firstLocked()
+	for sl != nil && sl.ts+int64(sl.samples) <= s.playTs {
+		sl.used = false
+		s.readSeq = sl.seq + 1
+		s.late.Add(1)
+		sl = s.firstLocked()
+	}
+	return sl
+}
+
 // takeLocked removes sl from the ring, keeping its payload in s.scratch, and
 // moves readSeq past it. s.mu must be held.
 func (s *Source) takeLocked(sl *slot) {
@@ -321,14 +334,7 @@ func (s *Source) prepare(ahead int64) bool {
 // had to restart (the source is then silent until rebuffered).
 func (s *Source) fill(need int) bool {
 	s.mu.Lock()
-	sl := s.firstLocked()
-	for sl != nil && sl.ts+int64(sl.samples) <= s.playTs {
-		// Its time has passed (it was concealed already).
-		sl.used = false
-		s.readSeq = sl.seq + 1
-		s.late.Add(1)
-		sl = s.firstLocked()
-	}
+	sl := s.dueLocked()
 	switch {
 	case sl == nil:
 		restart := s.concealRun >= maxConcealFrames
@@ -466,13 +472,7 @@ func (s *Source) forward(ahead int, maxBytes int) []byte {
 		return nil
 	}
 	s.mu.Lock()
-	sl := s.firstLocked()
-	for sl != nil && sl.ts+int64(sl.samples) <= s.playTs {
-		sl.used = false // its time has passed (concealed already)
-		s.readSeq = sl.seq + 1
-		s.late.Add(1)
-		sl = s.firstLocked()
-	}
+	sl := s.dueLocked()
 	if toc := s.forwarding; toc != 0 && s.concealRun < maxConcealFrames &&
 		(sl == nil || sl.ts >= s.playTs+FrameSamples && sl.ts-s.playTs <= maxGapSamples) {
 		// Lost while forwarding: the listeners' decoders follow the

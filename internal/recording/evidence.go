@@ -62,7 +62,7 @@ type EvidenceConfig struct {
 	// it (an access that cannot be audited does not take place). Nil: the
 	// access is logged only.
 	Access     func(Access) error
-	FlushEvery time.Duration // default 250 ms (DefaultEvidenceFlushEvery)
+	FlushEvery time.Duration // default 250 ms (DefaultFlushEvery, as recordings)
 	SyncEvery  time.Duration // default 10 s (DefaultEvidenceSyncEvery)
 }
 
@@ -71,12 +71,10 @@ type EvidenceConfig struct {
 // rooms its fsyncs were most of the idle process's context switches. A
 // power cut loses at most SyncEvery of it; a kill -9 at most FlushEvery (what
 // was not yet written); a graceful stop none. FlushEvery stays at the
-// recordings' 250 ms: a segment starts when the disk pass opens it, so a
-// longer flush would leave a room's first moments out of every segment.
-const (
-	DefaultEvidenceFlushEvery = 250 * time.Millisecond
-	DefaultEvidenceSyncEvery  = 10 * time.Second
-)
+// recordings' DefaultFlushEvery: a segment starts when the disk pass opens
+// it, so a longer flush would leave a room's first moments out of every
+// segment.
+const DefaultEvidenceSyncEvery = 10 * time.Second
 
 // Access is one read of evidence, for the audit log.
 type Access struct {
@@ -148,7 +146,7 @@ func NewEvidence(cfg EvidenceConfig) (*Evidence, error) {
 		cfg.Retention = DefaultEvidenceRetention
 	}
 	if cfg.FlushEvery <= 0 {
-		cfg.FlushEvery = DefaultEvidenceFlushEvery
+		cfg.FlushEvery = DefaultFlushEvery
 	}
 	if cfg.SyncEvery <= 0 {
 		cfg.SyncEvery = DefaultEvidenceSyncEvery
