@@ -63,6 +63,17 @@ func (s *speaker) next(t testing.TB) rtpPacket {
 	return p
 }
 
+// pushTicks pushes sp's next packet into src and ticks m, n times: a
+// speaker on time, one packet per frame.
+func pushTicks(t testing.TB, m *Mixer, src *Source, sp *speaker, n int) {
+	t.Helper()
+	for range n {
+		p := sp.next(t)
+		src.Push(p.seq, p.ts, p.payload)
+		m.Tick()
+	}
+}
+
 // collector is a MixerConfig.Out for tests that tick by hand.
 type collector struct{ frames [][]byte }
 

@@ -520,14 +520,7 @@ func TestMutedNotDecoded(t *testing.T) {
 	m.AddSource("b") // a second voice, silent: a is mixed, not forwarded
 	a.SetMuted(true)
 	sp := newSpeaker(t, 440, 0.3, FrameSamples)
-	run := func(ticks int) {
-		for range ticks {
-			p := sp.next(t)
-			a.Push(p.seq, p.ts, p.payload)
-			m.Tick()
-		}
-	}
-	run(100)
+	pushTicks(t, m, a, sp, 100)
 	st := a.Stats()
 	if st.Decoded != 0 || st.Skipped < 90 {
 		t.Fatalf("muted for 100 frames: %d packets decoded, %d skipped; want none decoded and every played packet skipped", st.Decoded, st.Skipped)
@@ -536,7 +529,7 @@ func TestMutedNotDecoded(t *testing.T) {
 		t.Errorf("a muted speaker and a silent one: %d of 100 frames sent as the kept silence frame, want the mix silent and not encoded", got)
 	}
 	a.SetMuted(false)
-	run(60)
+	pushTicks(t, m, a, sp, 60)
 	if a.Stats().Decoded == 0 {
 		t.Fatal("unmuted: no packet decoded")
 	}
@@ -600,17 +593,9 @@ func TestQuietSpeakerGated(t *testing.T) {
 		a := m.AddSource("a")
 		m.AddSource("b") // a second voice, silent: a is mixed, not forwarded
 		sp := newSpeaker(t, 440, floor, FrameSamples)
-		for range 100 {
-			p := sp.next(t)
-			a.Push(p.seq, p.ts, p.payload)
-			m.Tick()
-		}
+		pushTicks(t, m, a, sp, 100)
 		sp.tone.amp = 0.3
-		for range 60 {
-			p := sp.next(t)
-			a.Push(p.seq, p.ts, p.payload)
-			m.Tick()
-		}
+		pushTicks(t, m, a, sp, 60)
 		return m, decodeFrames(t, 1, c.frames)
 	}
 	const floor = 0.0002 // RMS 0.00014, -77 dBFS: under the gate
@@ -638,20 +623,13 @@ func TestQuietSpeakerGated(t *testing.T) {
 	a := m.AddSource("a")
 	m.AddSource("b")
 	sp := newSpeaker(t, 440, 0.1, FrameSamples)
-	push := func(n int) {
-		for range n {
-			p := sp.next(t)
-			a.Push(p.seq, p.ts, p.payload)
-			m.Tick()
-		}
-	}
-	push(50)
+	pushTicks(t, m, a, sp, 50)
 	sp.tone.amp = floor
-	push(30)
+	pushTicks(t, m, a, sp, 30)
 	if got := m.SilentTicks(); got != 0 {
 		t.Errorf("the floor in the 0.6 s after speech: %d frames not encoded, want the gate held open", got)
 	}
-	push(100)
+	pushTicks(t, m, a, sp, 100)
 	if got := m.SilentTicks(); got == 0 {
 		t.Errorf("the floor 2 s after speech: every frame encoded, want the gate closed")
 	}
@@ -779,12 +757,7 @@ func TestSoloNotForwarded(t *testing.T) {
 	m, c := newTestMixer(t, MixerConfig{})
 	a := m.AddSource("a")
 	a.SetMuted(true)
-	sp := newSpeaker(t, 440, 0.3, FrameSamples)
-	for range 60 {
-		p := sp.next(t)
-		a.Push(p.seq, p.ts, p.payload)
-		m.Tick()
-	}
+	pushTicks(t, m, a, newSpeaker(t, 440, 0.3, FrameSamples), 60)
 	if st := a.Stats(); st.Forwarded != 0 || st.Decoded != 0 {
 		t.Fatalf("muted alone: %d forwarded, %d decoded, want neither", st.Forwarded, st.Decoded)
 	}

@@ -94,6 +94,25 @@ func (eh *engineHarness) publish(chunks int) {
 	}
 }
 
+// playOut publishes chunks chunks, ends the program, and checks that every
+// client got each chunk's two packets and a clean end.
+func (eh *engineHarness) playOut(t *testing.T, cs []*oggClient, chunks int) {
+	t.Helper()
+	for range chunks {
+		eh.publish(1)
+		time.Sleep(2 * time.Millisecond)
+	}
+	eh.prog.Close()
+	for i, c := range cs {
+		if err := c.wait(t); err != io.EOF {
+			t.Fatalf("listener %d ended with %v, want a clean end", i, err)
+		}
+		if got := c.packets.Load(); got != int64(chunks*2) {
+			t.Fatalf("listener %d got %d packets, want %d", i, got, chunks*2)
+		}
+	}
+}
+
 func (eh *engineHarness) endCount() int {
 	eh.mu.Lock()
 	defer eh.mu.Unlock()
@@ -234,19 +253,7 @@ func TestTakeStreams(t *testing.T) {
 	}
 	// Take returns once the shard has the listener: all start at chunk 0.
 	waitFor(t, "listeners taken", func() bool { return eh.taken.Load() == listeners })
-	for range chunks {
-		eh.publish(1)
-		time.Sleep(2 * time.Millisecond)
-	}
-	eh.prog.Close()
-	for i, c := range cs {
-		if err := c.wait(t); err != io.EOF {
-			t.Fatalf("listener %d ended with %v, want a clean end", i, err)
-		}
-		if got := c.packets.Load(); got != chunks*2 {
-			t.Fatalf("listener %d got %d packets, want %d", i, got, chunks*2)
-		}
-	}
+	eh.playOut(t, cs, chunks)
 	waitFor(t, "every Ended", func() bool { return eh.endCount() == listeners })
 	for i, err := range eh.ends {
 		if err != ErrEnded {
@@ -282,19 +289,7 @@ func TestShardsGrowWithAudience(t *testing.T) {
 		}
 	}
 	const chunks = 10
-	for range chunks {
-		eh.publish(1)
-		time.Sleep(2 * time.Millisecond)
-	}
-	eh.prog.Close()
-	for i, c := range cs {
-		if err := c.wait(t); err != io.EOF {
-			t.Fatalf("listener %d ended with %v, want a clean end", i, err)
-		}
-		if got := c.packets.Load(); got != chunks*2 {
-			t.Fatalf("listener %d got %d packets, want %d", i, got, chunks*2)
-		}
-	}
+	eh.playOut(t, cs, chunks)
 	waitFor(t, "the station dropped", func() bool { n, _ := shards(); return n == 0 })
 }
 
