@@ -35,10 +35,53 @@ func (a *API) routeSafety(m *http.ServeMux) {
 	m.HandleFunc("GET /api/v1/safety/statements", a.handle(a.statements))
 	m.HandleFunc("GET /api/v1/safety/users/{user}/misuse", a.handle(safetyOn(a, "user", (*safety.Service).MisuseOf)))
 	m.HandleFunc("GET /api/v1/safety/transparency", a.handle(a.transparency))
+	m.HandleFunc("GET /api/v1/transparency", a.handle(a.publicTransparency))
+}
+
+// publicTransparency is the public transparency report of ?period= (a
+// year or a half year; the current year so far by default), for anyone,
+// as JSON or, with ?format=csv, in the 2024/2835 template's layout.
+func (a *API) publicTransparency(w http.ResponseWriter, r *http.Request) error {
+	period := r.URL.Query().Get("period")
+	format, err := reportFormat(r)
+	if err != nil {
+		return err
+	}
+	rep, err := a.safety.PublicReport(r.Context(), period)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	return writeReport(w, rep, format, "transparency-"+rep.From.Format("2006-01-02")+"-"+rep.To.Format("2006-01-02"))
+}
+
+// reportFormat is ?format=: json (the default) or csv.
+func reportFormat(r *http.Request) (string, error) {
+	switch f := r.URL.Query().Get("format"); f {
+	case "", "json":
+		return "json", nil
+	case "csv":
+		return f, nil
+	}
+	return "", errorf(http.StatusBadRequest, "bad_format", "format is json or csv")
+}
+
+// writeReport answers a transparency report as JSON or as the template's CSV (a download named name.csv).
+func writeReport(w http.ResponseWriter, rep safety.Report, format, name string) error {
+	if format != "csv" {
+		writeJSON(w, http.StatusOK, rep)
+		return nil
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+	w.WriteHeader(http.StatusOK)
+	rep.WriteCSV(w) // the status is out: a failed write is the client gone
+	return nil
 }
 
 // transparency is the transparency report's counts for ?from=&to=
-// (RFC 3339; default the last 182 days).
+// (RFC 3339; default the last 182 days), for moderators and admins, as
+// JSON or ?format=csv.
 func (a *API) transparency(w http.ResponseWriter, r *http.Request) error {
 	act, err := a.safetyActor(r)
 	if err != nil {
@@ -59,12 +102,15 @@ func (a *API) transparency(w http.ResponseWriter, r *http.Request) error {
 	if !from.Before(to) {
 		return errorf(http.StatusBadRequest, "bad_range", "from must be before to")
 	}
+	format, err := reportFormat(r)
+	if err != nil {
+		return err
+	}
 	rep, err := a.safety.TransparencyReport(r.Context(), act, from, to)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return writeReport(w, rep, format, "transparency-"+rep.From.Format("20060102T150405Z")+"-"+rep.To.Format("20060102T150405Z"))
 }
 
 // safetyOn adapts a safety call on the item the path names (param): the

@@ -2,7 +2,9 @@ package safety
 
 import (
 	"context"
-	"sort"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -38,13 +40,70 @@ type Report struct {
 	NoticeSuspensions  int `json:"art23_notice_suspensions"`
 	StrikeWarnings     int `json:"art23_warnings"`
 	TrustedFlaggersNow int `json:"trusted_flaggers"`
+
+	// The cross-tabulations the Implementing Regulation (EU) 2024/2835
+	// template asks for (WriteCSV lays them out), sorted.
+	NoticeCells    []NoticeCell    `json:"notice_cells"`
+	DecisionCells  []DecisionCell  `json:"decision_cells"`
+	ComplaintCells []ComplaintCell `json:"complaint_cells"`
+
+	// Complete is false while the period has not ended (the counts go on).
+	Complete bool `json:"complete"`
+}
+
+// NoticeCell counts a period's notices of one category from one source.
+type NoticeCell struct {
+	Category string `json:"category"`
+	Source   string `json:"source"` // SOURCE_ARTICLE_16, SOURCE_TRUSTED_FLAGGER
+	Count    int    `json:"count"`
+}
+
+// DecisionCell counts a period's decisions alike in what the template tells apart.
+type DecisionCell struct {
+	OnNotice    bool   `json:"on_notice"` // false: own initiative
+	Source      string `json:"source"`
+	Category    string `json:"category"`
+	Ground      string `json:"ground"`      // illegal, terms
+	Restriction string `json:"restriction"` // Restriction(action); "" restricts nothing
+	Action      string `json:"action"`
+	Automated   bool   `json:"automated"`
+	Count       int    `json:"count"`
+}
+
+// ComplaintCell counts a period's complaints by what they contest and how they ended.
+type ComplaintCell struct {
+	Against string `json:"against"` // restriction, no_action
+	Outcome string `json:"outcome"` // upheld, reversed, modified, open
+	Count   int    `json:"count"`
+}
+
+// The kinds of restriction of Art. 17(1) DSA (its points a to d).
+const (
+	RestrictVisibility = "visibility" // removal of, or disabled access to, the content
+	RestrictMonetary   = "monetary"   // majlis has no payments: never used
+	RestrictProvision  = "provision"  // the service suspended or ended in part
+	RestrictAccount    = "account"    // the account suspended or terminated
+)
+
+// Restriction is the kind of restriction an action is, "" for none (no
+// action, a warning); it matches the statement's decision_* field (TDB).
+func Restriction(action string) string {
+	switch action {
+	case ActionEndRoom, ActionRemoveReplay, ActionRemoveClip:
+		return RestrictVisibility
+	case ActionMute, ActionRemoveFromStage:
+		return RestrictProvision
+	case ActionSuspend, ActionTerminate:
+		return RestrictAccount
+	}
+	return ""
 }
 
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
-	sort.Float64s(xs)
+	slices.Sort(xs)
 	if n := len(xs); n%2 == 1 {
 		return xs[n/2]
 	}
@@ -57,8 +116,16 @@ func (s *Service) TransparencyReport(ctx context.Context, a Actor, from, to time
 	if !a.moderator() {
 		return Report{}, ErrForbidden
 	}
+	return s.report(ctx, from, to)
+}
+
+func (s *Service) report(ctx context.Context, from, to time.Time) (Report, error) {
 	r := Report{From: from.UTC(), To: to.UTC(), NoticesByCategory: map[string]int{}, NoticesBySource: map[string]int{},
-		DecisionsByAction: map[string]int{}, DecisionsByGround: map[string]int{}, ComplaintsByOutcome: map[string]int{}}
+		DecisionsByAction: map[string]int{}, DecisionsByGround: map[string]int{}, ComplaintsByOutcome: map[string]int{},
+		Complete: !s.now().Before(to)}
+	notices := map[NoticeCell]int{}
+	decided := map[DecisionCell]int{}
+	complained := map[ComplaintCell]int{}
 	f, t := ms(from), ms(to)
 	rows, err := s.db.QueryContext(ctx, `SELECT category, trusted, COUNT(*) FROM notices WHERE created_at >= ? AND created_at < ? GROUP BY category, trusted`, f, t)
 	if err != nil {
@@ -79,6 +146,7 @@ func (s *Service) TransparencyReport(ctx context.Context, a Actor, from, to time
 			src = SourceTrustedFlagger
 		}
 		r.NoticesBySource[src] += n
+		notices[NoticeCell{Category: cat, Source: src}] += n
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -93,6 +161,8 @@ func (s *Service) TransparencyReport(ctx context.Context, a Actor, from, to time
 		r.Decisions++
 		r.DecisionsByAction[d.Action]++
 		r.DecisionsByGround[d.Ground]++
+		decided[DecisionCell{OnNotice: d.Notice != "", Source: d.Source, Category: d.Category, Ground: d.Ground,
+			Restriction: Restriction(d.Action), Action: d.Action, Automated: d.Automated}]++
 		if d.Source == SourceVoluntary {
 			r.OwnInitiative++
 		} else {
@@ -128,6 +198,15 @@ func (s *Service) TransparencyReport(ctx context.Context, a Actor, from, to time
 			answers = append(answers, c.DecidedAt.Sub(c.Created).Seconds())
 		}
 		r.ComplaintsByOutcome[o]++
+		against := "restriction"
+		var action string
+		if err := s.db.QueryRowContext(ctx, `SELECT action FROM decisions WHERE id = ?`, c.Decision).Scan(&action); err != nil {
+			return r, err
+		}
+		if action == ActionNone {
+			against = "no_action"
+		}
+		complained[ComplaintCell{Against: against, Outcome: o}]++
 		if c.Outcome == OutcomeReversed || c.Outcome == OutcomeModified {
 			r.Reversals++
 		}
@@ -138,6 +217,20 @@ func (s *Service) TransparencyReport(ctx context.Context, a Actor, from, to time
 		s.cfg.Misuse.NoticeSuspension.Milliseconds(), f, s.cfg.Misuse.NoticeSuspension.Milliseconds(), t).Scan(&r.NoticeSuspensions); err != nil {
 		return r, err
 	}
+	r.NoticeCells = cells(notices, func(c *NoticeCell, n int) { c.Count = n })
+	r.DecisionCells = cells(decided, func(c *DecisionCell, n int) { c.Count = n })
+	r.ComplaintCells = cells(complained, func(c *ComplaintCell, n int) { c.Count = n })
 	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM trusted_flaggers`).Scan(&r.TrustedFlaggersNow)
 	return r, err
+}
+
+// cells turns counted keys into a slice with their counts, in a stable order.
+func cells[C comparable](m map[C]int, count func(*C, int)) []C {
+	out := make([]C, 0, len(m))
+	for c, n := range m {
+		count(&c, n)
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b C) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+	return out
 }

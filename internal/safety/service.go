@@ -110,10 +110,13 @@ type Service struct {
 	db  *sql.DB
 	log *slog.Logger
 
-	mu   sync.Mutex // serialises decisions and complaint outcomes (check, act, write)
-	stop chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	mu sync.Mutex // serialises decisions and complaint outcomes (check, act, write)
+
+	reportMu sync.Mutex              // one public report computed at a time
+	reports  map[string]cachedReport // PublicReport's, by period
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	once     sync.Once
 }
 
 // Open opens (creating if needed) the safety database and starts the

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -720,4 +721,62 @@ func TestBrowserSafetyOwnInitiative(t *testing.T) {
 	if !muted {
 		t.Errorf("the speaker is not muted: %+v", stv.Stage)
 	}
+}
+
+// The public transparency report (/transparency), signed out: the counts
+// of the current year in English (a notice by a listener, decided "no
+// action" on the terms), the CSV link the EU template's layout answers,
+// then the page in Arabic, right to left, on a phone without a
+// horizontal scroll.
+func TestBrowserTransparency(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	room, _, _, _ := safetyRoom(t, ts)
+	_, notifierTok := ts.createUser(t, "lina")
+	_, modTok := ts.createModerator(t, "nour")
+	var rc struct{ ID string }
+	if code := ts.call(t, "POST", "/api/v1/reports", notifierTok, map[string]any{"kind": "room", "room": room, "from_s": 1,
+		"category": "STATEMENT_CATEGORY_SCAMS_AND_FRAUD", "explanation": "A fake lottery is announced.", "name": "Lina", "email": "lina@example.org", "good_faith": true}, &rc); code != http.StatusCreated {
+		t.Fatalf("report: %d", code)
+	}
+	ts.must(t, 200, "POST", "/api/v1/safety/notices/"+rc.ID+"/claim", modTok, "")
+	ts.must(t, 201, "POST", "/api/v1/safety/notices/"+rc.ID+"/decision", modTok,
+		`{"action":"none","ground":"terms","terms_ground":"Terms 4.2","explanation":"A raffle the host runs, not a scam.","facts":"The host announced a raffle."}`)
+
+	browser := newBrowser(t)
+	log := &browserLog{}
+	tab := newTab(t, browser, "public", log)
+	figure := func(id string) string {
+		return fmt.Sprintf(`document.querySelector("[data-testid=%s] td")?.textContent`, id)
+	}
+	run(t, tab, 30*time.Second, "the report in English", log,
+		chromedp.Navigate(ts.base+"/transparency"),
+		waitFor(`document.querySelector("h1")?.textContent === "Transparency report"`, 10*time.Second),
+		waitFor(figure("tr-notices-total")+` === "1" && `+figure("tr-decisions-total")+` === "1" && `+figure("tr-complaints-total")+` === "0"`, 10*time.Second),
+		waitFor(`document.querySelector("[data-testid=tr-notices]").textContent.includes("Scams and fraud")`, 5*time.Second),
+		waitFor(`document.querySelector("[data-testid=tr-decisions]").textContent.includes("Against the terms of service")`, 5*time.Second),
+		waitFor(`document.querySelector("[data-testid=tr-partial]") !== null`, 5*time.Second))
+	if nav := eval[bool](t, tab, `!document.querySelector("#nav-transparency").hidden`); !nav {
+		t.Error("no Transparency link in the navigation for a signed-out visitor")
+	}
+	year := strconv.Itoa(time.Now().UTC().Year())
+	if v := eval[string](t, tab, `document.querySelector("#tr-period").value`); v != year {
+		t.Errorf("the period chosen is %q, want %q", v, year)
+	}
+	csvText := eval[string](t, tab, `fetch(document.querySelector("[data-testid=tr-csv]").href).then((r) => r.text())`)
+	if !strings.Contains(csvText, "\nnotices,Art. 15(1)(b),notices_received,STATEMENT_CATEGORY_SCAMS_AND_FRAUD,SOURCE_ARTICLE_16,1,\n") ||
+		!strings.Contains(csvText, "\nnotices,Art. 15(1)(b),notices_acted_on,total,no_restriction,1,\n") {
+		t.Errorf("the CSV link's file:\n%s", csvText)
+	}
+	screenshot(t, tab, "transparency-en")
+	run(t, tab, 30*time.Second, "the report in Arabic, on a phone", log,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(ts.base+"/transparency?lang=ar&period="+year),
+		waitFor(`document.documentElement.dir === "rtl" && document.querySelector("h1")?.textContent === "تقرير الشفافية"`, 10*time.Second),
+		waitFor(`["1", "١"].includes(`+figure("tr-notices-total")+`)`, 10*time.Second),
+		waitFor(`document.querySelector("[data-testid=tr-notices]").textContent.includes("الاحتيال")`, 5*time.Second),
+		waitFor(`document.documentElement.scrollWidth <= document.documentElement.clientWidth`, 3*time.Second))
+	screenshot(t, tab, "transparency-ar")
 }

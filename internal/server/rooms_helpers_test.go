@@ -40,6 +40,7 @@ type apiResult struct {
 	status int
 	code   string // error code, "" on success
 	body   []byte
+	header http.Header
 }
 
 // do sends a request with optional bearer token, JSON body and extra headers.
@@ -65,7 +66,7 @@ func (ts *testServer) do(t testing.TB, method, path, token, body string, hdr map
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	res := apiResult{status: resp.StatusCode, body: raw}
+	res := apiResult{status: resp.StatusCode, body: raw, header: resp.Header}
 	if resp.StatusCode >= 400 {
 		var e struct {
 			Error struct{ Code, Message string } `json:"error"`

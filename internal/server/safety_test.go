@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -195,6 +196,25 @@ func TestSafetyMuteEndToEnd(t *testing.T) {
 	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/safety/transparency", mod2, "").body, &rep)
 	if rep.Notices != 1 || rep.Decisions != 1 || rep.Complaints != 1 || rep.Reversals != 1 {
 		t.Fatalf("transparency report %+v", rep)
+	}
+	// The public report: anyone, as JSON and as the 2024/2835 CSV; a bad period is a clear 400.
+	rep.Notices = 0
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/transparency", "", "").body, &rep)
+	if rep.Notices != 1 || rep.Decisions != 1 || rep.Complaints != 1 || rep.Reversals != 1 {
+		t.Fatalf("public transparency report %+v", rep)
+	}
+	pub := ts.must(t, 200, "GET", "/api/v1/transparency?format=csv&period="+strconv.Itoa(time.Now().UTC().Year()), "", "")
+	if ct := pub.header.Get("Content-Type"); ct != "text/csv; charset=utf-8" {
+		t.Fatalf("csv content type %q", ct)
+	}
+	if !strings.Contains(string(pub.body), "\nnotices,Art. 15(1)(b),notices_received,total,total,1,\n") ||
+		!strings.Contains(string(pub.body), "\ncomplaints,Art. 15(1)(d),complaints,restriction,reversed,1,\n") {
+		t.Fatalf("public csv:\n%s", pub.body)
+	}
+	for q, code := range map[string]string{"period=2019": "bad_period", "period=2026-H3": "bad_period", "format=xml": "bad_format"} {
+		if r := ts.do(t, "GET", "/api/v1/transparency?"+q, "", "", nil); r.status != 400 || r.code != code {
+			t.Fatalf("%s: %d %s, want 400 %s", q, r.status, r.body, code)
+		}
 	}
 	// Every step is in the audit log, in order, and the chain verifies.
 	var log struct {

@@ -3,7 +3,7 @@
 // translations in static/i18n.
 //
 // The app routes in the browser; the handler answers its paths (/r/{id},
-// /studio/{id}, /c/{id}, /report/{id}, /mod, /safety, /signin, /signup) with index.html so that links and
+// /studio/{id}, /c/{id}, /report/{id}, /mod, /safety, /transparency, /signin, /signup) with index.html so that links and
 // reloads work, serves the files of the tree, and answers any other path
 // with index.html and status 404 (the app then shows its not-found page).
 package web
@@ -36,7 +36,7 @@ func Files() fs.FS {
 // appPath reports whether path is one of the app's own pages.
 func appPath(path string) bool {
 	switch path {
-	case "/", "/mod", "/safety", "/signin", "/signup":
+	case "/", "/mod", "/safety", "/transparency", "/signin", "/signup":
 		return true
 	}
 	for _, p := range []string{"/r/", "/studio/", "/c/", "/report/"} {

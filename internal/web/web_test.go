@@ -192,6 +192,7 @@ func TestRoutes(t *testing.T) {
 		{"/c/abc123", "text/html", 200, `id="main"`},
 		{"/mod", "text/html", 200, `id="main"`},
 		{"/safety", "text/html", 200, `id="main"`},
+		{"/transparency", "text/html", 200, `id="main"`},
 		{"/report/abc123", "text/html", 200, `id="main"`},
 		{"/signin", "text/html", 200, `id="main"`},
 		{"/signup", "text/html", 200, `id="main"`},

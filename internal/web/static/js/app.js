@@ -10,6 +10,7 @@ import { recBadge, replaySection, clipButton, hostRecording, viewClip } from "./
 import { h } from "./dom.js";
 import { errorText } from "./errors.js";
 import { reportCard, viewReportStatus, viewSafety, modQueue, modComplaints, modOwnInitiative, decisionNotice } from "./safety.js";
+import { viewTransparency } from "./transparency.js";
 
 const pollMs = 2000;
 // The server's reaction set (GET /api/v1/reactions, internal/room.Reactions),
@@ -623,6 +624,7 @@ const routes = [
   [/^\/mod$/, viewMod],
   [/^\/safety$/, viewSafety],
   [/^\/report\/([^/]+)$/, viewReportStatus],
+  [/^\/transparency$/, viewTransparency],
   [/^\/signin$/, viewSignin],
   [/^\/signup$/, viewSignup],
 ];
