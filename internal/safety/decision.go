@@ -331,15 +331,24 @@ func (s *Service) act(ctx context.Context, a Actor, d *Decision) error {
 	return nil
 }
 
-// undo lifts a decision's restriction where it can be lifted (a mute,
-// a suspension); a room ended or a file deleted stays so. It says whether
-// anything was undone.
+// undo lifts a decision's restriction where it can be lifted (a mute, a
+// removal from the stage while the room is live, a suspension); a room
+// ended or a file deleted stays so. It says whether anything was undone.
 func (s *Service) undo(ctx context.Context, a Actor, d Decision) (bool, error) {
 	switch d.Action {
 	case ActionMute:
 		err := s.cfg.Rooms.Mute(ctx, roomActor(a), d.Room, d.User, false)
 		if errors.Is(err, room.ErrEnded) || errors.Is(err, room.ErrBadTarget) {
 			return false, nil // the room ended, or they left the stage: nothing to unmute
+		}
+		return err == nil, err
+	case ActionRemoveFromStage:
+		// Back on the stage as a speaker (a co-host's role is the host's to
+		// give again), as an invitation: they may publish at once or leave.
+		err := s.cfg.Rooms.Invite(ctx, roomActor(a), d.Room, d.User)
+		if errors.Is(err, room.ErrEnded) || errors.Is(err, room.ErrNotLive) || errors.Is(err, room.ErrAlreadyOnStage) ||
+			errors.Is(err, room.ErrStageFull) || errors.Is(err, room.ErrBlocked) {
+			return false, nil // the room is over, they are back already, no seat is free, or the host blocked them since
 		}
 		return err == nil, err
 	case ActionSuspend, ActionTerminate:

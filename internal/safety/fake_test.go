@@ -81,6 +81,19 @@ func (f *fakeDomains) ToAudience(_ context.Context, a room.Actor, id, target str
 	return nil
 }
 
+func (f *fakeDomains) Invite(_ context.Context, a room.Actor, id, target string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ended[id] {
+		return room.ErrEnded
+	}
+	if f.stage[id+"/"+target] {
+		return room.ErrAlreadyOnStage
+	}
+	f.stage[id+"/"+target] = true
+	return nil
+}
+
 func (f *fakeDomains) End(_ context.Context, a room.Actor, id string) (room.Info, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -494,3 +494,38 @@ func TestDurable(t *testing.T) {
 		t.Fatalf("complaint after reopen %+v %v", got, err)
 	}
 }
+
+// TestReverseRemovalFromStage: a reversed removal from the stage seats the
+// speaker again while the room is live; once it has ended, the decision
+// is marked lifted and nothing is seated.
+func TestReverseRemovalFromStage(t *testing.T) {
+	for _, ended := range []bool{false, true} {
+		e := newEnv(t)
+		ctx := context.Background()
+		in := muteDecision()
+		in.Action, in.Room, in.User, in.Category = ActionRemoveFromStage, "r1", "spk", CategoryIllegalSpeech
+		d, err := e.DecideOwn(ctx, mod1, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.f.stage["r1/spk"] {
+			t.Fatal("still on the stage")
+		}
+		c, err := e.Complain(ctx, spk, d.ID, "", "I was quoting the speaker before me to refute them.")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ended {
+			e.f.End(ctx, room.Actor{}, "r1")
+		}
+		if _, err := e.DecideComplaint(ctx, mod2, c.ID, ComplaintOutcome{Outcome: OutcomeReversed, Explanation: "Quoting to refute."}); err != nil {
+			t.Fatal(err)
+		}
+		if e.f.stage["r1/spk"] == ended {
+			t.Fatalf("room ended %v: on the stage after the reversal: %v", ended, e.f.stage["r1/spk"])
+		}
+		if dd, _ := e.Decision(ctx, spk, d.ID); dd.LiftedAt.IsZero() {
+			t.Fatalf("room ended %v: not lifted", ended)
+		}
+	}
+}

@@ -70,6 +70,7 @@ type Rooms interface {
 	Peek(ctx context.Context, id string) (room.Info, error)
 	Mute(ctx context.Context, a room.Actor, id, target string, muted bool) error
 	ToAudience(ctx context.Context, a room.Actor, id, target string) error
+	Invite(ctx context.Context, a room.Actor, id, target string) error
 	End(ctx context.Context, a room.Actor, id string) (room.Info, error)
 	Notify(id, typ string, detail any) bool
 }

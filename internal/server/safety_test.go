@@ -412,3 +412,41 @@ func toneIn(pcm []int16, freq float64) bool {
 	}
 	return len(rows) > 0 && on*3 >= len(rows)
 }
+
+// TestSafetyReverseRemovalFromStage: a moderator removes a speaker from
+// the stage on their own initiative; the speaker complains; a second
+// moderator reverses, and the speaker is on the stage again, as a speaker.
+func TestSafetyReverseRemovalFromStage(t *testing.T) {
+	ts := startServer(t, "")
+	_, hostTok := ts.createUser(t, "host")
+	guestID, guestTok := ts.createUser(t, "guest")
+	room := ts.liveRoom(t, hostTok)
+	base := "/api/v1/rooms/" + room
+	ts.must(t, 200, "POST", base+"/requests", guestTok, "")
+	ts.must(t, 200, "POST", base+"/requests/"+guestID+"/approve", hostTok, "")
+	_, mod1 := ts.createModerator(t, "nour")
+	_, mod2 := ts.createModerator(t, "sami")
+	role := func() string {
+		for _, m := range ts.state(t, room).Stage {
+			if m.ID == guestID {
+				return m.Role
+			}
+		}
+		return ""
+	}
+	if r := role(); r != "speaker" {
+		t.Fatalf("before: %q", r)
+	}
+	var d struct{ ID string }
+	json.Unmarshal(ts.must(t, 201, "POST", "/api/v1/safety/decisions", mod1, fmt.Sprintf(`{"action":"remove_from_stage","room":%q,"user":%q,
+		"category":"STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH","ground":"terms","terms_ground":"Terms §3","explanation":"Insults.","facts":"Heard by a moderator."}`, room, guestID)).body, &d)
+	if r := role(); r != "" {
+		t.Fatalf("after the removal: %q", r)
+	}
+	var c struct{ ID string }
+	json.Unmarshal(ts.must(t, 201, "POST", "/api/v1/safety/decisions/"+d.ID+"/complaints", guestTok, `{"text":"I quoted the previous speaker to refute them."}`).body, &c)
+	ts.must(t, 200, "POST", "/api/v1/safety/complaints/"+c.ID+"/decision", mod2, `{"outcome":"reversed","explanation":"Quoting to refute is not insulting."}`)
+	if r := role(); r != "speaker" {
+		t.Fatalf("after the reversal: %q", r)
+	}
+}
