@@ -64,6 +64,9 @@ type EvidenceConfig struct {
 	Access     func(Access) error
 	FlushEvery time.Duration // default 250 ms (DefaultFlushEvery, as recordings)
 	SyncEvery  time.Duration // default 10 s (DefaultEvidenceSyncEvery)
+	// QuietFlushEvery is how long pages of silence may wait to be written
+	// (default 5 s, DefaultQuietFlushEvery).
+	QuietFlushEvery time.Duration
 }
 
 // Evidence is synced less eagerly than recordings: it is kept of every
@@ -75,6 +78,22 @@ type EvidenceConfig struct {
 // it, so a longer flush would leave a room's first moments out of every
 // segment.
 const DefaultEvidenceSyncEvery = 10 * time.Second
+
+// Silence is written less often still. A pass writes a track's pages
+// when they hold sound; pages of silence only (every packet at most
+// maxQuietPacket bytes: libopus's digital silence and DTX frames, as the
+// mixer sends for a room where nobody speaks) wait in memory until they
+// are QuietFlushEvery old. A room where nobody speaks then costs a write
+// every few seconds, not four a second; its file is synced when its
+// segment ends, not every SyncEvery; and a segment of silence only runs on
+// to Window before the next one starts, not Segment (the first sound after
+// it starts a segment of its own). A kill -9 loses at most
+// QuietFlushEvery of its silence, a power cut at most a segment of it (a
+// graceful stop none); sound is written and synced as before.
+const (
+	maxQuietPacket         = 3
+	DefaultQuietFlushEvery = 5 * time.Second
+)
 
 // Access is one read of evidence, for the audit log.
 type Access struct {
@@ -150,6 +169,9 @@ func NewEvidence(cfg EvidenceConfig) (*Evidence, error) {
 	}
 	if cfg.SyncEvery <= 0 {
 		cfg.SyncEvery = DefaultEvidenceSyncEvery
+	}
+	if cfg.QuietFlushEvery <= 0 {
+		cfg.QuietFlushEvery = DefaultQuietFlushEvery
 	}
 	ev := &Evidence{cfg: cfg, st: cfg.Storage, log: cfg.Logger, segs: make(map[string]*Segment), tracks: make(map[*track]struct{}),
 		bytes:   prometheus.NewCounter(prometheus.CounterOpts{Name: "majlis_evidence_bytes_total", Help: "Bytes written to the moderation evidence store."}),
@@ -255,7 +277,10 @@ type track struct {
 	buf     []byte
 	ring    []string // this track's finished segments, oldest first
 	failed  bool
-	dirty   bool // written since the last sync
+	dirty   bool      // sound written since the last sync
+	loud    bool      // buf holds sound (or a new segment's headers): write it this pass
+	segLoud bool      // the open segment holds sound
+	quietAt time.Time // when buf's oldest page of silence was framed (zero: buf has none)
 }
 
 func (ev *Evidence) newTrack(room, name string, p *program.Program) *track {
@@ -368,7 +393,9 @@ func (tr *track) write() bool {
 	clear(batch)
 	tr.spare = batch[:0]
 	if !eof {
-		tr.flush()
+		if tr.loud || !tr.quietAt.IsZero() && time.Since(tr.quietAt) >= tr.ev.cfg.QuietFlushEvery {
+			tr.flush()
+		}
 		return false
 	}
 	tr.page()
@@ -394,6 +421,16 @@ func (tr *track) sync() {
 // add takes a chunk's frames (one page) or a speaker's packet (gathered
 // into pages of speakerPagePackets).
 func (tr *track) add(packets [][]byte) {
+	sound := false
+	for _, p := range packets {
+		sound = sound || len(p) > maxQuietPacket
+	}
+	// Sound after a silent segment's usual length starts a segment of its own.
+	if sound && !tr.segLoud && tr.f != nil && tr.seg.Samples+tr.psamp >= tr.segmentSamples() {
+		tr.page()
+		tr.flush()
+		tr.finish(false)
+	}
 	if tr.f == nil && !tr.failed {
 		tr.open()
 	}
@@ -401,14 +438,25 @@ func (tr *track) add(packets [][]byte) {
 		tr.pending = append(tr.pending, p)
 		tr.psamp += opusSamples(p)
 	}
+	if sound {
+		tr.loud, tr.segLoud = true, true
+	}
 	if !tr.speaker || len(tr.pending) >= speakerPagePackets {
 		tr.page()
 	}
-	if tr.seg.Samples >= int64(tr.ev.cfg.Segment.Seconds()*samplesPerSecond) {
+	// A segment of silence only runs on up to Window: a silent room ends
+	// (syncs, describes and replaces) a segment every Window, not every Segment.
+	limit := tr.segmentSamples()
+	if !tr.segLoud {
+		limit = max(limit, int64(tr.ev.cfg.Window.Seconds()*samplesPerSecond))
+	}
+	if tr.seg.Samples >= limit {
 		tr.flush()
 		tr.finish(false)
 	}
 }
+
+func (tr *track) segmentSamples() int64 { return int64(tr.ev.cfg.Segment.Seconds() * samplesPerSecond) }
 
 func (tr *track) page() {
 	if len(tr.pending) == 0 {
@@ -422,6 +470,9 @@ func (tr *track) page() {
 		return
 	}
 	tr.seg.Samples += tr.psamp
+	if !tr.loud && tr.quietAt.IsZero() {
+		tr.quietAt = time.Now()
+	}
 	tr.buf = buildPage(tr.buf, 0, tr.seg.Samples, tr.seg.Serial, tr.seq, tr.pending)
 	tr.seq++
 	tr.pending, tr.psamp = tr.pending[:0], 0
@@ -447,6 +498,7 @@ func (tr *track) open() {
 	// Mono headers: an Opus decoder set up for one channel plays stereo
 	// packets too (downmixed), which is all a review needs.
 	tr.buf = append(tr.buf, opusHeaders(tr.seg.Serial, 1)...)
+	tr.loud = true // the headers go out at once: the segment can be read from its start
 	seg := tr.seg
 	tr.ev.mu.Lock()
 	tr.ev.segs[seg.ID] = &seg
@@ -454,6 +506,8 @@ func (tr *track) open() {
 }
 
 func (tr *track) flush() {
+	loud := tr.loud
+	tr.loud, tr.quietAt = false, time.Time{}
 	if tr.f == nil || tr.failed || len(tr.buf) == 0 {
 		tr.buf = tr.buf[:0]
 		return
@@ -463,7 +517,8 @@ func (tr *track) flush() {
 		return
 	}
 	tr.seg.Bytes += int64(len(tr.buf))
-	tr.dirty = true
+	// Silence alone is not synced every SyncEvery: the segment's end syncs it.
+	tr.dirty = tr.dirty || loud
 	tr.ev.bytes.Add(float64(len(tr.buf)))
 	tr.buf = tr.buf[:0]
 	// What is in the file so far can be read (clips of a live room).
@@ -513,7 +568,7 @@ func (tr *track) finish(last bool) {
 		ev.mu.Unlock()
 		tr.ring = append(tr.ring, seg.ID)
 	}
-	tr.failed, tr.dirty, tr.seg = false, false, Segment{}
+	tr.failed, tr.dirty, tr.segLoud, tr.seg = false, false, false, Segment{}
 	if last {
 		return
 	}

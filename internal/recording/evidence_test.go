@@ -207,3 +207,115 @@ func TestClipFromRing(t *testing.T) {
 		t.Fatalf("clip of an ended room that was not recorded: %v", err)
 	}
 }
+
+// TestEvidenceQuietWrites: a program of silence (libopus's digital
+// silence, at most 3 bytes a packet) is written to its segment once per
+// QuietFlushEvery, not every pass, and runs on in one segment past
+// Segment's length; the first sound after it starts a segment of its own
+// and is written in the next pass; and the two finished segments hold
+// every frame, the silence included.
+func TestEvidenceQuietWrites(t *testing.T) {
+	st := Dir{Root: t.TempDir()}
+	ev, err := NewEvidence(EvidenceConfig{Storage: st, Logger: quietLog(), FlushEvery: 20 * time.Millisecond,
+		QuietFlushEvery: 400 * time.Millisecond, Segment: 200 * time.Millisecond, Window: time.Minute, Retention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	src := newToneSource(t)
+	silence := src.frame(0)
+	for range 20 { // the encoder settles on digital silence
+		silence = src.frame(0)
+	}
+	if len(silence) > maxQuietPacket {
+		t.Fatalf("libopus's silence is %d bytes, over maxQuietPacket %d", len(silence), maxQuietPacket)
+	}
+	p := program.New(program.Config{RingChunks: 1024})
+	start := time.Now()
+	ev.Attach("quiet1", p)
+	segments := func() []Segment { return ev.Find("quiet1", start, time.Now().Add(time.Minute)) }
+	bytes := func() int64 {
+		segs := segments()
+		if len(segs) != 1 {
+			t.Fatalf("%d segments of silence, want 1", len(segs))
+		}
+		return segs[0].Bytes
+	}
+	frames := 0
+	write := func(f []byte) { p.WriteFrame(f); frames++ }
+	// The segment opens with its headers at once (a chunk is a few frames).
+	for range 5 {
+		write(silence)
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(segments()) == 0 || bytes() <= 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no segment with its headers")
+		}
+	}
+	// 1.6 s of silence in real time (8 segments' length): 80 passes, about 4 writes, one segment.
+	writes, last := 0, bytes()
+	for range 80 {
+		write(silence)
+		time.Sleep(20 * time.Millisecond)
+		if b := bytes(); b != last {
+			writes++
+			last = b
+		}
+	}
+	if writes < 2 || writes > 6 {
+		t.Fatalf("1.6 s of silence written %d times, want about 4 (every 400 ms)", writes)
+	}
+	silent := frames
+	// Sound starts a segment, written in the next pass.
+	write(src.frame(440))
+	sound := time.Now()
+	for len(segments()) < 2 || segments()[1].Bytes == 0 {
+		if time.Since(sound) > 300*time.Millisecond {
+			t.Fatalf("a frame of sound not written within %v (%d segments)", time.Since(sound), len(segments()))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The room ends (before the sound's segment is Segment long): the rest is written, the segments finished whole.
+	for range 4 {
+		write(silence)
+	}
+	p.Close()
+	var segs []Segment
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		segs = segments()
+		if len(segs) == 2 && !segs[0].Open() && !segs[1].Open() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the segments were not finished: %+v", segs)
+		}
+	}
+	var total int64
+	for i, seg := range segs {
+		o, _, err := ev.Open(Access{Actor: "mod1", Segment: seg.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, o.Size())
+		o.ReadAt(b, 0)
+		o.Close()
+		pcm, g := decodeOgg(t, b)
+		if seg.Samples != g {
+			t.Fatalf("segment %d holds %d samples, its meta says %d", i, g, seg.Samples)
+		}
+		total += g
+		if i == 1 { // the sound is in its first chunk (at most 5 frames)
+			heard := false
+			for k := range 5 {
+				heard = heard || toneAt(pcm, k*program.FrameSamples, program.FrameSamples, 440, 1000) == 0
+			}
+			if !heard {
+				t.Fatal("the second segment does not start with the sound")
+			}
+		}
+	}
+	// The program's chunks end where they end: the silent segment takes whole chunks, up to the sound's.
+	if segs[0].Samples > int64(silent*program.FrameSamples) || total != int64(frames*program.FrameSamples) {
+		t.Fatalf("segments of %d and %d samples; %d frames of silence before the sound, %d in all", segs[0].Samples, segs[1].Samples, silent, frames)
+	}
+}
