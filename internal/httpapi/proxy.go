@@ -171,24 +171,29 @@ func forwardedHTTPS(values []string) bool {
 
 // client is the address X-Forwarded-For names for the request: the
 // rightmost one that is not a trusted proxy itself (those to its left were
-// written by the client, who may lie). false: none usable.
+// written by the client, who may lie, and are never read). false: none
+// usable (an unreadable hop, or maxForwardedHops trusted ones, first).
 func (p Proxies) client(values []string) (netip.Addr, bool) {
-	var hops []string
-	for _, v := range values {
-		for h := range strings.SplitSeq(v, ",") {
-			if len(hops) == maxForwardedHops {
+	n := 0
+	for l := len(values) - 1; l >= 0; l-- {
+		v := values[l]
+		for {
+			if n == maxForwardedHops {
 				return netip.Addr{}, false
 			}
-			hops = append(hops, strings.TrimSpace(h))
-		}
-	}
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(hops[i])
-		if err != nil {
-			return netip.Addr{}, false
-		}
-		if a = a.Unmap(); !p.trusted(a) {
-			return a, true
+			n++
+			i := strings.LastIndexByte(v, ',')
+			a, err := netip.ParseAddr(strings.TrimSpace(v[i+1:]))
+			if err != nil || a.Zone() != "" {
+				return netip.Addr{}, false
+			}
+			if a = a.Unmap(); !p.trusted(a) {
+				return a, true
+			}
+			if i < 0 {
+				break
+			}
+			v = v[:i]
 		}
 	}
 	return netip.Addr{}, false
