@@ -140,7 +140,7 @@ func settings() []setting {
 			bind: func(c *Config) value { return (*rateValue)(&c.ReportsPerIP) }, ok: func(c Config) bool { return validRate(c.ReportsPerIP) }},
 		{name: "report-limit-net", help: "notices per /24 (IPv4) or /48 (IPv6): RATE/BURST", want: "RATE/BURST, e.g. 1/50",
 			bind: func(c *Config) value { return (*rateValue)(&c.ReportsPerNet) }, ok: func(c Config) bool { return validRate(c.ReportsPerNet) }},
-		{name: "trusted-proxies", arg: "CIDR,…", help: "reverse proxies whose X-Forwarded-For and X-Forwarded-Host are believed (comma-separated CIDRs or IPs); empty: none", want: "comma-separated CIDRs or IPs",
+		{name: "trusted-proxies", arg: "CIDR,…", help: "reverse proxies whose X-Forwarded-For, -Host, -Proto or Forwarded are believed (comma-separated CIDRs or IPs); empty: none", want: "comma-separated CIDRs or IPs",
 			bind: func(c *Config) value { return (*listValue)(&c.TrustedProxies) }, ok: func(c Config) bool { _, err := httpapi.ParseProxies(c.TrustedProxies); return err == nil }},
 		{name: "audience-max-conns", help: "open connections cap on the audience port (0: file limit − 1024)", want: "a count",
 			bind: func(c *Config) value { return (*intValue)(&c.AudienceMaxConns) }, ok: func(c Config) bool { return c.AudienceMaxConns >= 0 }},

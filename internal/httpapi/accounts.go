@@ -67,11 +67,15 @@ func csrfOK(r *http.Request) bool {
 	return strings.EqualFold(u.Scheme, requestScheme(r)) && strings.EqualFold(u.Host, r.Host)
 }
 
-// requestScheme is the scheme the client used: majlis terminates TLS itself
-// or not at all (it trusts no forwarding header), so r.TLS says it.
+// requestScheme is the scheme the client used: https when majlis
+// terminated TLS itself or a trusted proxy says it did (Proxies.Wrap:
+// X-Forwarded-Proto or Forwarded's proto), else http.
 func requestScheme(r *http.Request) string {
 	if r.TLS != nil {
 		return "https"
+	}
+	if s, _ := r.Context().Value(schemeKey{}).(string); s != "" {
+		return s
 	}
 	return "http"
 }
@@ -104,7 +108,7 @@ type credentials struct {
 // setSession sets the cookie of a session the account domain has started.
 func setSession(w http.ResponseWriter, r *http.Request, secret string) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", MaxAge: int(account.SessionTTL.Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: requestScheme(r) == "https"})
 }
 
 // signupInfo tells a client whether to offer sign-up.
@@ -160,7 +164,8 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: requestScheme(r) == "https"})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -29,6 +30,11 @@ func TestProxiesRewrite(t *testing.T) {
 		{"192.0.2.7:1", "", "bad host/", "192.0.2.7", "origin:8080"},                            // nothing forwarded: the peer; a bad host ignored
 		{"10.1.2.3:5000", "not-an-ip", "", "10.1.2.3", "origin:8080"},                           // unreadable: the peer
 		{"203.0.113.5:7", "198.51.100.9", "evil.example", "203.0.113.5", "origin:8080"},         // not a proxy: nothing believed
+		// A client's own 40 hops, then the proxy's: only the rightmost are read.
+		{"10.1.2.3:5000", strings.Repeat("6.6.6.6,", 40) + "198.51.100.9", "", "198.51.100.9", "origin:8080"},
+		{"10.1.2.3:5000", strings.Repeat("junk,", 40) + "198.51.100.9, 10.9.9.9", "", "198.51.100.9", "origin:8080"},
+		{"10.1.2.3:5000", "198.51.100.9," + strings.Repeat("10.9.9.9,", 40) + "10.9.9.9", "", "10.1.2.3", "origin:8080"}, // 32 proxies looked at, no client
+		{"10.1.2.3:5000", "fe80::1%eth0", "", "10.1.2.3", "origin:8080"},                                                 // a zone names no client
 	} {
 		r := httptest.NewRequest("GET", "http://origin:8080/", nil)
 		r.RemoteAddr = tc.peer

@@ -24,7 +24,7 @@ import (
 // stage plane (docs/operations.md). Zero fields take the defaults in parentheses.
 type AdmissionConfig struct {
 	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
-	// X-Forwarded-For and X-Forwarded-Host are believed (httpapi.Proxies).
+	// X-Forwarded-For, -Host, -Proto or Forwarded are believed (httpapi.Proxies).
 	TrustedProxies []string
 	// StageHTTPAddr, when set, serves the stage plane (WHIP, host and stage
 	// members' API) on its own listener, accept queue, connection cap and

@@ -13,8 +13,9 @@ import (
 )
 
 // proxyConf is nginx as a plain reverse proxy that says who its clients
-// are: X-Forwarded-For (appended), X-Forwarded-Host, WebSocket upgrades
-// passed on; Host is rewritten to the upstream's name, nginx's default.
+// are: X-Forwarded-For (appended), X-Forwarded-Host, X-Forwarded-Proto,
+// WebSocket upgrades passed on; Host is rewritten to the upstream's name,
+// nginx's default. A client's own Forwarded passes through untouched.
 const proxyConf = `{{user}}
 worker_processes 1;
 daemon off;
@@ -39,6 +40,7 @@ http {
             proxy_set_header Connection $connection_upgrade;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header X-Forwarded-Proto $scheme;
             proxy_buffering off;
         }
     }
