@@ -8,6 +8,7 @@ import { Publisher } from "./publisher.js";
 import { RoomFeed } from "./feed.js";
 import { recBadge, replaySection, clipButton, hostRecording, viewClip } from "./recording.js";
 import { h } from "./dom.js";
+import { shareButton } from "./share.js";
 import { errorText } from "./errors.js";
 import { reportCard, viewReportStatus, viewSafety, modQueue, modComplaints, modOwnInitiative, decisionNotice } from "./safety.js";
 
@@ -303,6 +304,7 @@ function viewRoom(id) {
 
   const page = h("section", { class: "stack room" },
     h("header", { class: "room-head" }, title, h("div", { class: "row" }, badge, recSlot, count)),
+    shareButton(`${location.origin}/r/${encodeURIComponent(id)}`, () => (view ? view.title : "")),
     desc, notice, safetySlot, pinSlot, replaySlot,
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
     h("section", { class: "card stack player" }, h("div", { class: "row" }, play, status), level),
