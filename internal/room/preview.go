@@ -31,3 +31,20 @@ func (s *Service) Preview(ctx context.Context, id string) (Preview, error) {
 	}
 	return p, nil
 }
+
+// CalendarEntry is the preview of a room to put in a calendar: one that
+// has not ended and has a start time (scheduled for one, or live since
+// one). ErrEnded for an ended room, ErrNoStartTime for one scheduled
+// without a time.
+func (s *Service) CalendarEntry(ctx context.Context, id string) (Preview, error) {
+	p, err := s.Preview(ctx, id)
+	switch {
+	case err != nil:
+		return Preview{}, err
+	case p.State == StateEnded:
+		return Preview{}, ErrEnded
+	case p.StartsAt.IsZero():
+		return Preview{}, ErrNoStartTime
+	}
+	return p, nil
+}

@@ -47,3 +47,37 @@ func TestPreview(t *testing.T) {
 		t.Fatalf("previewing an unknown room loaded it")
 	}
 }
+
+// A calendar entry needs a room that has not ended and has a start time.
+func TestCalendarEntry(t *testing.T) {
+	ctx := context.Background()
+	s, st, _ := newService(t, nil)
+	u, _, err := st.CreateUser(ctx, "huda", PlatformUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := Actor{ID: u.ID, Platform: PlatformUser}
+	at := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
+	timed, _ := s.Create(ctx, host, "timed", "", at)
+	untimed, _ := s.Create(ctx, host, "untimed", "", time.Time{})
+	if p, err := s.CalendarEntry(ctx, timed.ID); err != nil || !p.StartsAt.Equal(at) || p.Host != "huda" {
+		t.Fatalf("scheduled with a time: %+v %v", p, err)
+	}
+	if _, err := s.CalendarEntry(ctx, untimed.ID); !errors.Is(err, ErrNoStartTime) {
+		t.Fatalf("scheduled without a time: %v, want ErrNoStartTime", err)
+	}
+	live, err := s.Start(ctx, host, untimed.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.CalendarEntry(ctx, untimed.ID); err != nil || !p.StartsAt.Equal(live.StartedAt) {
+		t.Fatalf("live: %+v %v, want since %v", p, err, live.StartedAt)
+	}
+	s.End(ctx, host, untimed.ID)
+	if _, err := s.CalendarEntry(ctx, untimed.ID); !errors.Is(err, ErrEnded) {
+		t.Fatalf("ended: %v, want ErrEnded", err)
+	}
+	if _, err := s.CalendarEntry(ctx, "nosuchroom"); !errors.Is(err, ErrRoomNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+}
