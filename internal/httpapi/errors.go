@@ -78,6 +78,7 @@ var roomErrors = []struct {
 	{room.ErrTooManyAsks, errorf(http.StatusConflict, "requests_full", "too many pending requests to speak")},
 	{room.ErrBadSchedule, errorf(http.StatusBadRequest, "bad_schedule", "scheduled_at must be from now to 14 days ahead")},
 	{room.ErrAlreadyOnStage, errorf(http.StatusConflict, "already_on_stage", "this user already has a stage role")},
+	{room.ErrNoStartTime, errorf(http.StatusConflict, "no_start_time", "the room was scheduled without a start time: there is nothing to put in a calendar")},
 	{room.ErrRoomQuota, errorf(http.StatusConflict, "room_quota", "you host too many rooms that have not ended; end one first")},
 	{room.ErrNoRecorder, errorf(http.StatusNotFound, "recording_unavailable", "recording is not available on this server")},
 	{room.ErrClipsOff, errorf(http.StatusForbidden, "clips_off", "the host turned clips off in this room")},

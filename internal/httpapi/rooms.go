@@ -25,6 +25,7 @@ func (a *API) routeRooms(m *http.ServeMux) {
 	m.HandleFunc("GET /api/v1/rooms", a.handle(a.listRooms))
 	m.HandleFunc("GET /api/v1/rooms/{id}/state", a.handle(a.roomState))
 	m.HandleFunc("GET /api/v1/rooms/{id}/events", a.handle(a.roomEvents))
+	m.HandleFunc("GET /api/v1/rooms/{id}/calendar.ics", a.handle(a.roomCalendar))
 	m.HandleFunc("POST /api/v1/rooms/{id}/requests", a.handle(a.self(func(ctx context.Context, s *room.Service, act room.Actor, id string) error {
 		return s.RequestSpeak(ctx, act, id)
 	})))

@@ -16,8 +16,8 @@
 // (roles and ranks), lifecycle.go (create, start, end), requests.go
 // (requests to speak, invitations), moderation.go (co-hosts, back to the
 // audience, mutes, blocks, pin), publish.go (the publish decision, leaving
-// the stage), reactions.go, counts.go, views.go, events.go (the event
-// stream and subscriptions), tick.go (the periodic work), audit.go (the
+// the stage), reactions.go, counts.go, views.go, preview.go (what a link
+// to a room says about it, and its calendar entry), events.go (the event stream and subscriptions), tick.go (the periodic work), audit.go (the
 // audit log's actions: every moderation action records its row through
 // Config.Audit once it took effect, under the room's stage lock, and fails
 // with audit.ErrUnavailable when the row cannot be written).

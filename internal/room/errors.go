@@ -27,6 +27,7 @@ var (
 	ErrAlreadyOnStage = errors.New("already on stage")
 	ErrShutdown       = errors.New("server shutting down")
 	ErrRoomQuota      = errors.New("too many open rooms")
+	ErrNoStartTime    = errors.New("room has no start time")
 )
 
 // CreateLimitError is a room creation refused for coming too fast; Retry

@@ -309,7 +309,7 @@ func New(cfg Config) (*Server, error) {
 	if s.fleet != nil {
 		place = s.fleet
 	}
-	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(),
+	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(web.Config{Rooms: roomPreviews{s.rooms}, Logger: s.log}),
 		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence, Audit: s.audit, Safety: s.safety,
 		HLS: &httpapi.HLSConfig{Origin: s.hls, Tokens: hlsTokens, Tickets: signer, Metrics: s.met, Rooms: s.rooms,
 			CDNSecret: cfg.HLS.CDNSecret, BaseURL: cfg.HLS.BaseURL}})

@@ -10,6 +10,9 @@
 //   - WHIPClient publishes an Opus track to a WHIP endpoint the way OBS and
 //     GStreamer do (PublishWHIP), and hands what the server forwards back to
 //     a callback: a stage member in tests.
+//   - ReadCalendar reads an iCalendar stream strictly (CRLF, 75-octet
+//     folds on character boundaries, one VCALENDAR) and Unescape its TEXT
+//     values: a calendar application's view of a .ics download.
 //
 // It imports no package of the server (only ogg), so any package's own
 // tests can use it.

@@ -6,13 +6,23 @@
 // /studio/{id}, /c/{id}, /report/{id}, /mod, /safety, /transparency, /signin, /signup) with index.html so that links and
 // reloads work, serves the files of the tree, and answers any other path
 // with index.html and status 404 (the app then shows its not-found page).
+//
+// index.html's head carries link-preview tags (Open Graph, Twitter's
+// summary card), rendered per request: a room's page (/r/{id}) previews
+// the room as Config.Rooms describes it (its title, host, and whether it is
+// live, scheduled and when, or ended); every other page, and a room that
+// does not exist (answered 404, the app shows its not-found page), the
+// app's generic ones. Nothing inline is added: the policy stays as strict.
 package web
 
 import (
+	"bytes"
 	"embed"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"majlis/internal/apierror"
 )
@@ -31,6 +41,12 @@ func Files() fs.FS {
 		panic(err) // the embedded tree always has static/
 	}
 	return sub
+}
+
+// roomPage reports the room id of a room's listener page (/r/{id}).
+func roomPage(path string) (string, bool) {
+	id, ok := strings.CutPrefix(path, "/r/")
+	return id, ok && id != "" && !strings.Contains(id, "/")
 }
 
 // appPath reports whether path is one of the app's own pages.
@@ -57,13 +73,42 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 	"font-src 'self'; connect-src 'self' http: https: ws: wss:; media-src 'self' blob: http: https:; " +
 	"worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
+// Config holds the web app's dependencies.
+type Config struct {
+	// Rooms describes rooms for the previews of their links; nil: every
+	// page has the generic tags.
+	Rooms RoomPreviews
+	// Logger logs a room lookup that failed (the page is served with the
+	// generic tags); nil: slog.Default().
+	Logger *slog.Logger
+}
+
 // Handler serves the web app.
-func Handler() http.Handler {
+func Handler(cfg Config) http.Handler {
 	files := Files()
 	fileServer := http.FileServerFS(files)
-	index, err := fs.ReadFile(files, "index.html")
+	pages, err := newPages(files)
 	if err != nil {
-		panic(err) // the embedded tree always has index.html
+		panic(err) // the embedded tree always has index.html with its title and both dictionaries
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	// page answers with index.html, its tags for room id when room is not nil.
+	page := func(w http.ResponseWriter, r *http.Request, status int, id string, room *RoomPreview) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Add("Vary", "Accept-Language") // the tags' language
+		body := pages.render(r, id, room)
+		if status != http.StatusOK {
+			w.WriteHeader(status)
+			if r.Method == http.MethodGet {
+				w.Write(body)
+			}
+			return
+		}
+		http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(body))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -78,17 +123,26 @@ func Handler() http.Handler {
 		h.Set("X-Frame-Options", "DENY") // frame-ancestors for browsers without CSP 2
 		// The app is small and changes with the binary: revalidate rather than cache stale code.
 		h.Set("Cache-Control", "no-cache")
+		if id, ok := roomPage(r.URL.Path); ok && cfg.Rooms != nil {
+			room, found, err := cfg.Rooms.RoomPreview(r.Context(), id)
+			switch {
+			case err != nil:
+				log.Warn("room preview", "room", id, "err", err)
+				page(w, r, http.StatusOK, "", nil) // the app finds out itself
+			case !found:
+				page(w, r, http.StatusNotFound, "", nil) // the app shows that the room does not exist
+			default:
+				page(w, r, http.StatusOK, id, &room)
+			}
+			return
+		}
 		if appPath(r.URL.Path) {
-			http.ServeFileFS(w, r, files, "index.html")
+			page(w, r, http.StatusOK, "", nil)
 			return
 		}
 		if !isFile(files, r.URL.Path) {
 			// The app's own not-found page (its router shows it), with the status.
-			h.Set("Content-Type", "text/html; charset=utf-8")
-			w.WriteHeader(http.StatusNotFound)
-			if r.Method == http.MethodGet {
-				w.Write(index)
-			}
+			page(w, r, http.StatusNotFound, "", nil)
 			return
 		}
 		fileServer.ServeHTTP(w, r)

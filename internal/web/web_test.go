@@ -1,9 +1,12 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -178,7 +181,7 @@ func TestKeysUsedAreTranslated(t *testing.T) {
 }
 
 func TestRoutes(t *testing.T) {
-	srv := httptest.NewServer(Handler())
+	srv := httptest.NewServer(Handler(Config{}))
 	defer srv.Close()
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, tc := range []struct {
@@ -230,7 +233,7 @@ func TestCSSLogical(t *testing.T) {
 // Every answer of the app carries the security headers; the policy allows
 // no inline script or style and no framing.
 func TestSecurityHeaders(t *testing.T) {
-	srv := httptest.NewServer(Handler())
+	srv := httptest.NewServer(Handler(Config{}))
 	defer srv.Close()
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, path := range []string{"/", "/r/abc", "/signin", "/js/app.js", "/app.css", "/i18n/en.json", "/no/such/page"} {
@@ -283,7 +286,7 @@ func TestNoInlineCode(t *testing.T) {
 // A method the app does not take gets 405 with Allow and the API's JSON
 // error, like every error of the public port it shares.
 func TestMethodNotAllowedJSON(t *testing.T) {
-	srv := httptest.NewServer(Handler())
+	srv := httptest.NewServer(Handler(Config{}))
 	defer srv.Close()
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
@@ -300,6 +303,51 @@ func TestMethodNotAllowedJSON(t *testing.T) {
 		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" ||
 			resp.Header.Get("Content-Type") != "application/json" || err != nil || body.Error.Code != "method_not_allowed" || body.Error.Message == "" {
 			t.Errorf("%s: %d Allow %q %s %+v (%v), want 405 method_not_allowed in JSON", method, resp.StatusCode, resp.Header.Get("Allow"), resp.Header.Get("Content-Type"), body, err)
+		}
+	}
+}
+
+// fakePreviews is a RoomPreviews of one room, failing for "broken".
+type fakePreviews struct{ id string }
+
+func (f fakePreviews) RoomPreview(_ context.Context, id string) (RoomPreview, bool, error) {
+	switch id {
+	case f.id:
+		return RoomPreview{Title: "Tea & talk", Host: "amal", State: "live"}, true, nil
+	case "broken":
+		return RoomPreview{}, false, errors.New("store unavailable")
+	}
+	return RoomPreview{}, false, nil
+}
+
+// A room page whose lookup fails is still the app (generic tags, 200: the
+// app finds out itself); HEAD answers as GET without a body; the room's
+// og:url is its path escaped.
+func TestRoomPreviewFallbacks(t *testing.T) {
+	srv := httptest.NewServer(Handler(Config{Rooms: fakePreviews{id: "a b"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer srv.Close()
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, c := range []struct {
+		method, path string
+		code         int
+		has          string
+	}{
+		{"GET", "/r/broken", 200, `<meta property="og:title" content="majlis">`},
+		{"GET", "/r/a%20b", 200, `<meta property="og:url" content="` + srv.URL + `/r/a%20b">`},
+		{"GET", "/r/a%20b", 200, `<title>Tea &amp; talk · majlis</title>`},
+		{"HEAD", "/r/a%20b", 200, ""},
+		{"HEAD", "/r/nosuchroom", 404, ""},
+		{"GET", "/r/nosuchroom", 404, `<meta property="og:title" content="majlis">`},
+	} {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || (c.method == "HEAD") != (len(b) == 0) || !strings.Contains(string(b), c.has) || resp.Header.Get("Vary") != "Accept-Language" {
+			t.Errorf("%s %s: %d, Vary %q, body %d bytes, want %d with %q", c.method, c.path, resp.StatusCode, resp.Header.Get("Vary"), len(b), c.code, c.has)
 		}
 	}
 }

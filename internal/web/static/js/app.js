@@ -8,6 +8,8 @@ import { Publisher } from "./publisher.js";
 import { RoomFeed } from "./feed.js";
 import { recBadge, replaySection, clipButton, hostRecording, viewClip } from "./recording.js";
 import { h } from "./dom.js";
+import { shareButton } from "./share.js";
+import { upcoming } from "./upcoming.js";
 import { errorText } from "./errors.js";
 import { reportCard, viewReportStatus, viewSafety, modQueue, modComplaints, modOwnInitiative, decisionNotice } from "./safety.js";
 import { viewTransparency } from "./transparency.js";
@@ -191,6 +193,10 @@ function viewRoom(id) {
     if (player.running) player.stop(); else player.start();
   } }, t("player.play"));
   onLeave(() => player.stop());
+  // A scheduled room's countdown and reminder; the reminder's button
+  // listens once the room is live.
+  const coming = upcoming(id, () => { if (!player.running) player.start(); });
+  onLeave(() => coming.stop());
 
   let extrasKey = "";
   loadReactions().then(() => renderExtras()).catch(() => {});
@@ -238,6 +244,7 @@ function viewRoom(id) {
     notice.textContent = v.state === "scheduled" ? t("room.scheduled.body") + (when ? " " + t("room.scheduled.at", { when }) : "") : v.state === "ended" ? t("room.ended.body") : "";
     play.disabled = v.state === "ended" || removed;
     playLabel();
+    coming.update(v);
     pinSlot.replaceChildren(pinBox(v));
     recSlot.replaceChildren(recBadge(v));
     if (v.state === "ended" && !replaySlot.childElementCount) replaySlot.append(replaySection(id));
@@ -264,6 +271,7 @@ function viewRoom(id) {
   function notFound() {
     feed.stop();
     player.stop();
+    coming.stop();
     clearInterval(levelTimer);
     document.title = `${t("state.notfound")} · ${t("app.name")}`;
     page.replaceChildren(h("h1", {}, t("state.notfound")), h("p", {}, t("room.notfound.body")),
@@ -304,7 +312,8 @@ function viewRoom(id) {
 
   const page = h("section", { class: "stack room" },
     h("header", { class: "room-head" }, title, h("div", { class: "row" }, badge, recSlot, count)),
-    desc, notice, safetySlot, pinSlot, replaySlot,
+    shareButton(`${location.origin}/r/${encodeURIComponent(id)}`, () => (view ? view.title : "")),
+    desc, notice, coming.reminder, coming.section, safetySlot, pinSlot, replaySlot,
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
     h("section", { class: "card stack player" }, h("div", { class: "row" }, play, status), level),
     extras, report);

@@ -1,0 +1,167 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"html"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/language"
+)
+
+// RoomPreview is what a shared link to a room (/r/{id}) previews: the
+// facts the room domain gives out about it.
+type RoomPreview struct {
+	Title       string
+	Description string
+	Host        string    // the host's display name
+	State       string    // "scheduled", "live" or "ended"
+	StartsAt    time.Time // the scheduled start (zero: none); once live, when it went live
+}
+
+// RoomPreviews looks rooms up for the link previews of their pages.
+type RoomPreviews interface {
+	// RoomPreview describes room id; found is false when there is no such room.
+	RoomPreview(ctx context.Context, id string) (p RoomPreview, found bool, err error)
+}
+
+// Limits of what a preview shows.
+const (
+	maxPreviewDesc = 200 // runes of the room's description after its state line
+	// titleMarker is the line of index.html the preview's tags replace.
+	titleMarker = "<title>majlis</title>"
+	startLayout = "2006-01-02 15:04 UTC"
+)
+
+// previewLangs are the app's languages, English first: the default.
+var previewLangs = []language.Tag{language.English, language.Arabic}
+
+// ogLocale is og:locale for each language (Open Graph's language_TERRITORY).
+var ogLocale = map[string]string{"en": "en_US", "ar": "ar_AR"}
+
+// pages renders the app's index.html with link-preview tags (Open Graph,
+// https://ogp.me/, and Twitter's summary card) in its head. Every value
+// is HTML-escaped: titles and names are user text.
+type pages struct {
+	before, after []byte                       // index.html around titleMarker
+	dicts         map[string]map[string]string // language → the app's translations
+	matcher       language.Matcher
+}
+
+func newPages(files fs.FS) (*pages, error) {
+	index, err := fs.ReadFile(files, "index.html")
+	if err != nil {
+		return nil, err
+	}
+	before, after, ok := bytes.Cut(index, []byte(titleMarker))
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	p := &pages{before: before, after: after, dicts: map[string]map[string]string{}, matcher: language.NewMatcher(previewLangs)}
+	for _, tag := range previewLangs {
+		lang, _ := tag.Base()
+		b, err := fs.ReadFile(files, "i18n/"+lang.String()+".json")
+		if err != nil {
+			return nil, err
+		}
+		d := map[string]string{}
+		if err := json.Unmarshal(b, &d); err != nil {
+			return nil, err
+		}
+		p.dicts[lang.String()] = d
+	}
+	return p, nil
+}
+
+// lang picks the preview's language as the app does: ?lang=, else the
+// request's Accept-Language (a link shared among Arabic speakers
+// previews in Arabic), else English.
+func (p *pages) lang(r *http.Request) string {
+	if q := r.URL.Query().Get("lang"); p.dicts[q] != nil {
+		return q
+	}
+	tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	_, i, _ := p.matcher.Match(tags...)
+	base, _ := previewLangs[i].Base()
+	return base.String()
+}
+
+// render is index.html for r with the generic tags, or those of room id
+// when room is not nil.
+func (p *pages) render(r *http.Request, id string, room *RoomPreview) []byte {
+	lang := p.lang(r)
+	d := p.dicts[lang]
+	t := func(key string, vars ...string) string {
+		s := d[key]
+		for i := 0; i+1 < len(vars); i += 2 {
+			s = strings.ReplaceAll(s, "{"+vars[i]+"}", vars[i+1])
+		}
+		return s
+	}
+	site := t("app.name")
+	title, ogTitle, desc, link := site, site, t("app.tagline"), PageURL(r, "/")
+	if room != nil {
+		title, ogTitle, link = room.Title+" · "+site, room.Title, PageURL(r, RoomPath(id))
+		switch {
+		case room.State == "live":
+			desc = t("share.live", "host", room.Host)
+		case room.State == "ended":
+			desc = t("share.ended", "host", room.Host)
+		case !room.StartsAt.IsZero():
+			desc = t("share.scheduled", "when", room.StartsAt.UTC().Format(startLayout), "host", room.Host)
+		default:
+			desc = t("share.upcoming", "host", room.Host)
+		}
+		if room.Description != "" {
+			desc += " · " + clip(strings.Join(strings.Fields(room.Description), " "), maxPreviewDesc)
+		}
+	}
+	var b bytes.Buffer
+	b.Grow(len(p.before) + len(p.after) + 1024)
+	b.Write(p.before)
+	b.WriteString("<title>" + html.EscapeString(title) + "</title>")
+	meta := func(attr, name, content string) {
+		b.WriteString("\n<meta " + attr + `="` + name + `" content="` + html.EscapeString(content) + `">`)
+	}
+	meta("name", "description", desc)
+	meta("property", "og:title", ogTitle)
+	meta("property", "og:description", desc)
+	meta("property", "og:type", "website")
+	meta("property", "og:url", link)
+	meta("property", "og:site_name", site)
+	meta("property", "og:locale", ogLocale[lang])
+	meta("name", "twitter:card", "summary")
+	b.Write(p.after)
+	return b.Bytes()
+}
+
+// clip shortens s to at most n runes, with an ellipsis when it cut.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimSpace(string(r[:n-1])) + "…"
+}
+
+// RoomPath is the path of room id's listener page.
+func RoomPath(id string) string { return "/r/" + url.PathEscape(id) }
+
+// PageURL is the absolute URL of the app's page at path as the client
+// reached this server: https when it came over TLS, or through a proxy
+// that says so (X-Forwarded-Proto: https; the header only picks the scheme
+// of a link given back to the same client). Shared links and calendar
+// entries need absolute URLs.
+func PageURL(r *http.Request, path string) string {
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + path
+}
