@@ -266,6 +266,7 @@ type track struct {
 	q       [][][]byte // a chunk's frames or one packet each
 	eof     bool       // no more input: the program closed or the tap was closed
 	dropped int64
+	waiters []chan struct{} // flushTail's: closed once what was queued is written
 
 	// Owned by the disk goroutine (and a sync worker while it waits).
 	spare   [][][]byte
@@ -383,17 +384,30 @@ func (tr *track) write() bool {
 		tr.pull() // the rest, now: the segment is finished as soon as the room ended
 	}
 	tr.qmu.Lock()
+	waiting := len(tr.waiters) > 0
+	tr.qmu.Unlock()
+	if waiting {
+		tr.pull() // the program's newest chunks too
+	}
+	tr.qmu.Lock()
 	batch := tr.q
 	tr.q = tr.spare[:0]
 	eof := tr.eof || tr.halted.Load()
+	waiters := tr.waiters
+	tr.waiters = nil
 	tr.qmu.Unlock()
+	defer func() {
+		for _, w := range waiters {
+			close(w)
+		}
+	}()
 	for _, pk := range batch {
 		tr.add(pk)
 	}
 	clear(batch)
 	tr.spare = batch[:0]
 	if !eof {
-		if tr.loud || !tr.quietAt.IsZero() && time.Since(tr.quietAt) >= tr.ev.cfg.QuietFlushEvery {
+		if len(waiters) > 0 || tr.loud || !tr.quietAt.IsZero() && time.Since(tr.quietAt) >= tr.ev.cfg.QuietFlushEvery {
 			tr.flush()
 		}
 		return false
@@ -705,9 +719,41 @@ func (ev *Evidence) Close() {
 	ev.pump.close()
 }
 
+// flushTail has the room's program track write what it holds in memory
+// (silence waits up to QuietFlushEvery) and waits for it, at most wait.
+func (ev *Evidence) flushTail(room string, wait time.Duration) {
+	var chs []chan struct{}
+	ev.mu.Lock()
+	for tr := range ev.tracks {
+		if tr.room == room && tr.prog != nil {
+			ch := make(chan struct{})
+			tr.qmu.Lock()
+			tr.waiters = append(tr.waiters, ch)
+			tr.qmu.Unlock()
+			chs = append(chs, ch)
+		}
+	}
+	ev.mu.Unlock()
+	if len(chs) == 0 {
+		return
+	}
+	ev.pump.kick()
+	timeout := time.NewTimer(wait)
+	defer timeout.Stop()
+	for _, ch := range chs {
+		select {
+		case <-ch:
+		case <-timeout.C:
+			return
+		}
+	}
+}
+
 // programTail returns the room's program segments that hold its last n
-// samples, oldest first (the open one with what is flushed of it).
+// samples, oldest first (the open one with what is flushed of it, after
+// flushTail: a clip of the last seconds of silence has them).
 func (ev *Evidence) programTail(room string, n int64) []Segment {
+	ev.flushTail(room, time.Second)
 	ev.mu.Lock()
 	var segs []Segment
 	for _, s := range ev.segs {

@@ -265,6 +265,14 @@ func TestEvidenceQuietWrites(t *testing.T) {
 	if writes < 2 || writes > 6 {
 		t.Fatalf("1.6 s of silence written %d times, want about 4 (every 400 ms)", writes)
 	}
+	// A clip from the ring asks for the silence held in memory: it is all there at once.
+	var tail int64
+	for _, sg := range ev.programTail("quiet1", 1<<40) {
+		tail += sg.Samples
+	}
+	if tail < int64((frames-5)*program.FrameSamples) { // but the last chunk, still being built
+		t.Fatalf("the ring's tail holds %d samples of the %d frames written", tail, frames)
+	}
 	silent := frames
 	// Sound starts a segment, written in the next pass.
 	write(src.frame(440))

@@ -421,14 +421,7 @@ func TestBrowserSafetyNotifierNoAction(t *testing.T) {
 	room, _, _, _ := safetyRoom(t, ts)
 	notifierID, notifierTok := ts.createUser(t, "lina")
 	_, modTok := ts.createModerator(t, "nour")
-	var rc struct{ ID string }
-	if code := ts.call(t, "POST", "/api/v1/reports", notifierTok, map[string]any{"kind": "room", "room": room, "from_s": 1,
-		"category": "STATEMENT_CATEGORY_SCAMS_AND_FRAUD", "explanation": "A fake lottery is announced.", "name": "Lina", "email": "lina@example.org", "good_faith": true}, &rc); code != http.StatusCreated {
-		t.Fatalf("report: %d", code)
-	}
-	ts.must(t, 200, "POST", "/api/v1/safety/notices/"+rc.ID+"/claim", modTok, "")
-	ts.must(t, 201, "POST", "/api/v1/safety/notices/"+rc.ID+"/decision", modTok,
-		`{"action":"none","ground":"terms","terms_ground":"Terms 4.2","explanation":"A raffle the host runs, not a scam.","facts":"The host announced a raffle."}`)
+	rc := struct{ ID string }{noActionNotice(t, ts, room, notifierTok, modTok)}
 
 	browser := newBrowser(t)
 	log := &browserLog{}
@@ -736,14 +729,7 @@ func TestBrowserTransparency(t *testing.T) {
 	room, _, _, _ := safetyRoom(t, ts)
 	_, notifierTok := ts.createUser(t, "lina")
 	_, modTok := ts.createModerator(t, "nour")
-	var rc struct{ ID string }
-	if code := ts.call(t, "POST", "/api/v1/reports", notifierTok, map[string]any{"kind": "room", "room": room, "from_s": 1,
-		"category": "STATEMENT_CATEGORY_SCAMS_AND_FRAUD", "explanation": "A fake lottery is announced.", "name": "Lina", "email": "lina@example.org", "good_faith": true}, &rc); code != http.StatusCreated {
-		t.Fatalf("report: %d", code)
-	}
-	ts.must(t, 200, "POST", "/api/v1/safety/notices/"+rc.ID+"/claim", modTok, "")
-	ts.must(t, 201, "POST", "/api/v1/safety/notices/"+rc.ID+"/decision", modTok,
-		`{"action":"none","ground":"terms","terms_ground":"Terms 4.2","explanation":"A raffle the host runs, not a scam.","facts":"The host announced a raffle."}`)
+	noActionNotice(t, ts, room, notifierTok, modTok)
 
 	browser := newBrowser(t)
 	log := &browserLog{}
@@ -779,4 +765,19 @@ func TestBrowserTransparency(t *testing.T) {
 		waitFor(`document.querySelector("[data-testid=tr-notices]").textContent.includes("الاحتيال")`, 5*time.Second),
 		waitFor(`document.documentElement.scrollWidth <= document.documentElement.clientWidth`, 3*time.Second))
 	screenshot(t, tab, "transparency-ar")
+}
+
+// noActionNotice is a notifier's notice of scams in room, claimed and
+// decided "no action" on the terms by the moderator; it returns its id.
+func noActionNotice(t *testing.T, ts *testServer, room, notifierTok, modTok string) string {
+	t.Helper()
+	var rc struct{ ID string }
+	if code := ts.call(t, "POST", "/api/v1/reports", notifierTok, map[string]any{"kind": "room", "room": room, "from_s": 1,
+		"category": "STATEMENT_CATEGORY_SCAMS_AND_FRAUD", "explanation": "A fake lottery is announced.", "name": "Lina", "email": "lina@example.org", "good_faith": true}, &rc); code != http.StatusCreated {
+		t.Fatalf("report: %d", code)
+	}
+	ts.must(t, 200, "POST", "/api/v1/safety/notices/"+rc.ID+"/claim", modTok, "")
+	ts.must(t, 201, "POST", "/api/v1/safety/notices/"+rc.ID+"/decision", modTok,
+		`{"action":"none","ground":"terms","terms_ground":"Terms 4.2","explanation":"A raffle the host runs, not a scam.","facts":"The host announced a raffle."}`)
+	return rc.ID
 }
