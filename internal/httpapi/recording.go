@@ -292,6 +292,9 @@ func (a *API) makeClip(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := a.rooms.ClipMade(r.Context(), p.actor(), id, c.ID, c.From, c.Seconds); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusCreated, clipView(c))
 	return nil
 }

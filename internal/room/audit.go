@@ -24,6 +24,7 @@ const (
 	AuditDeny         = "room.deny"    // a request to speak denied
 	AuditInvite       = "room.invite"  // a listener put on stage
 	AuditPin          = "room.pin"     // the pinned link set or cleared
+	AuditCreate       = "room.create"
 	AuditStart        = "room.start"
 	AuditEnd          = "room.end" // by a moderator, or by "system" (host gone)
 	AuditRecordingOn  = "room.recording_on"
@@ -85,7 +86,14 @@ func (s *Service) ReadAudit(ctx context.Context, a Actor, room string) error {
 const (
 	AuditReplayUpdate = "replay.update" // visibility, clips on/off, trim (detail: what was set)
 	AuditReplayDelete = "replay.delete"
+	AuditClip         = "clip.create" // target clip:ID, detail: its start and length
 )
+
+// ClipMade is told, by whoever cut a clip of room id for a (after MakeClip
+// allowed it), that the clip exists: it records it.
+func (s *Service) ClipMade(ctx context.Context, a Actor, id, clip string, fromS, seconds float64) error {
+	return s.audit(ctx, a.ID, AuditClip, "clip:"+clip, id, map[string]any{"from_s": fromS, "seconds": seconds})
+}
 
 // ReplayChanged is told, by whoever changed a room's recording for a (an
 // update or a delete, after ManageRecording allowed it), that the change

@@ -81,6 +81,7 @@ func TestAuditModeration(t *testing.T) {
 	}
 	r, u := "room:"+id, func(a Actor) string { return "user:" + a.ID }
 	want := []string{
+		host.ID + " room.create " + r,
 		host.ID + " room.start " + r,
 		host.ID + " room.invite " + u(a),
 		host.ID + " room.mute " + u(a),

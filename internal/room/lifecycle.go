@@ -25,7 +25,10 @@ func (s *Service) Create(ctx context.Context, a Actor, title, description string
 		}
 	}
 	rec, err := s.st.NewRoom(ctx, store.Room{Title: title, Host: a.ID, Description: description, ScheduledAt: at.UTC().Truncate(time.Millisecond)})
-	return infoOf(rec), err
+	if err != nil {
+		return infoOf(rec), err
+	}
+	return infoOf(rec), s.audit(ctx, a.ID, AuditCreate, roomTarget(rec.ID), rec.ID, nil)
 }
 
 // Room returns a room's stored record as this process sees it.

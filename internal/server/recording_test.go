@@ -381,19 +381,28 @@ func TestRecordingPermissions(t *testing.T) {
 	})
 	hostID, hostTok := ts.createUser(t, "perm-rec-host")
 	coID, coTok := ts.createUser(t, "perm-rec-co")
-	_, lisTok := ts.createUser(t, "perm-rec-lis")
+	lisID, lisTok := ts.createUser(t, "perm-rec-lis")
 	room := ts.liveRoom(t, hostTok)
 	ts.must(t, 200, "POST", "/api/v1/rooms/"+room+"/cohosts/"+coID, hostTok, "")
 	p := "/api/v1/rooms/" + room
 	time.Sleep(1500 * time.Millisecond) // the ring is written up to half a second behind live
 	// Not recorded: a clip of the last second comes from the evidence ring.
 	var ringClip struct {
+		ID      string    `json:"id"`
 		At      time.Time `json:"at"`
 		Seconds float64   `json:"seconds"`
 	}
 	json.Unmarshal(ts.must(t, 201, "POST", p+"/clips", lisTok, `{"seconds":1}`).body, &ringClip)
 	if ringClip.At.IsZero() || ringClip.Seconds < 0.9 {
 		t.Errorf("clip of a live room not recorded: %+v", ringClip)
+	}
+	// The clip is in the audit log: who cut it, of which room.
+	var clips struct {
+		Rows []struct{ Actor, Action, Target, Room string } `json:"rows"`
+	}
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/audit?action=clip.create", ts.AdminToken(), "").body, &clips)
+	if len(clips.Rows) != 1 || clips.Rows[0].Actor != lisID || clips.Rows[0].Target != "clip:"+ringClip.ID || clips.Rows[0].Room != room {
+		t.Errorf("clip.create rows %+v, want one by %s of clip:%s in %s", clips.Rows, lisID, ringClip.ID, room)
 	}
 	for _, c := range []struct {
 		who, tok, method, path, body string
