@@ -722,18 +722,22 @@ func (ev *Evidence) Close() {
 // flushTail has the room's program track write what it holds in memory
 // (silence waits up to QuietFlushEvery) and waits for it, at most wait.
 func (ev *Evidence) flushTail(room string, wait time.Duration) {
-	var chs []chan struct{}
-	ev.mu.Lock()
+	var trs []*track
+	ev.mu.Lock() // a leaf: the tracks' own locks are taken after it is let go
 	for tr := range ev.tracks {
 		if tr.room == room && tr.prog != nil {
-			ch := make(chan struct{})
-			tr.qmu.Lock()
-			tr.waiters = append(tr.waiters, ch)
-			tr.qmu.Unlock()
-			chs = append(chs, ch)
+			trs = append(trs, tr)
 		}
 	}
 	ev.mu.Unlock()
+	var chs []chan struct{}
+	for _, tr := range trs {
+		ch := make(chan struct{})
+		tr.qmu.Lock()
+		tr.waiters = append(tr.waiters, ch)
+		tr.qmu.Unlock()
+		chs = append(chs, ch)
+	}
 	if len(chs) == 0 {
 		return
 	}

@@ -421,13 +421,13 @@ func TestBrowserSafetyNotifierNoAction(t *testing.T) {
 	room, _, _, _ := safetyRoom(t, ts)
 	notifierID, notifierTok := ts.createUser(t, "lina")
 	_, modTok := ts.createModerator(t, "nour")
-	rc := struct{ ID string }{noActionNotice(t, ts, room, notifierTok, modTok)}
+	noticeID := noActionNotice(t, ts, room, notifierTok, modTok)
 
 	browser := newBrowser(t)
 	log := &browserLog{}
 	tab := newTab(t, browser, "notifier", log)
 	signIn(t, tab, ts, notifierTok, "/safety", log)
-	li := fmt.Sprintf(`[data-testid=my-notices] li[data-notice=%q]`, rc.ID)
+	li := fmt.Sprintf(`[data-testid=my-notices] li[data-notice=%q]`, noticeID)
 	run(t, tab, 30*time.Second, "the notice on /safety, then its status", log,
 		waitFor(`document.querySelector("[data-testid=my-decisions]")?.textContent === "No decision concerns you."`, 10*time.Second),
 		waitFor(fmt.Sprintf(`document.querySelector(%q)?.textContent.includes("Scams and fraud") && document.querySelector(%q).textContent.includes("Decided")`, li, li), 10*time.Second),

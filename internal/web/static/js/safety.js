@@ -17,7 +17,8 @@ const hourS = 3600;
 // catLabel is a category's name in the page's language.
 export function catLabel(c) { return t(`safety.cat.${String(c).replace(catPrefix, "").toLowerCase()}`); }
 
-function actionLabel(a) { return actions.includes(a) ? t(`safety.action.${a}`) : a; }
+// actionLabel is a decision action's name in the page's language.
+export function actionLabel(a) { return actions.includes(a) ? t(`safety.action.${a}`) : a; }
 
 function mmss(s) {
   s = Math.max(0, Math.floor(s));

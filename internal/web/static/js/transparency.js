@@ -8,10 +8,9 @@ import { t } from "./i18n.js";
 import * as api from "./api.js";
 import { h } from "./dom.js";
 import { errorText } from "./errors.js";
-import { catLabel } from "./safety.js";
+import { actionLabel, catLabel } from "./safety.js";
 
 const firstYear = 2024;
-const actions = ["none", "warn", "mute", "remove_from_stage", "end_room", "remove_replay", "remove_clip", "suspend", "terminate"];
 
 // periods lists the report's periods, newest first: each year from
 // firstYear to now, and each half year that has begun.
@@ -63,7 +62,7 @@ function report(r) {
       [t("tr.decisions.total"), num(r.decisions), "tr-decisions-total"],
       [t("tr.decisions.notice"), num(r.decisions_on_notice)],
       [t("tr.decisions.own"), num(r.decisions_own_initiative)],
-      ...byKey(r.decisions_by_action, (a) => (actions.includes(a) ? t(`safety.action.${a}`) : a)),
+      ...byKey(r.decisions_by_action, actionLabel),
       ...byKey(r.decisions_by_ground, (g) => t(`safety.ground.${g}`)),
       [t("tr.automated.decisions"), num(r.decisions_automated)],
       [t("tr.automated.detections"), num(r.detections_automated)],
