@@ -44,7 +44,8 @@ type Config struct {
 	// Origin must match the Host.
 	InsecureSkipVerify bool
 	// Shards is how many writer goroutines serve the listeners of one
-	// program; default GOMAXPROCS.
+	// program at most (a small program shares one with others); default
+	// GOMAXPROCS.
 	Shards int
 	// NoURing makes the shards write with write(2) even when io_uring is
 	// available (for comparison).

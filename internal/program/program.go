@@ -96,9 +96,12 @@ type Program struct {
 	headers     []byte
 	headersHTTP []byte
 
-	head   atomic.Uint64
-	ring   []atomic.Pointer[Chunk]
-	wait   atomic.Pointer[chan struct{}]
+	head atomic.Uint64
+	ring []atomic.Pointer[Chunk]
+	wait atomic.Pointer[chan struct{}]
+	// notify are the channels told of every chunk and of Close (Notify);
+	// copy on write under mu.
+	notify atomic.Pointer[[]chan<- struct{}]
 	closed atomic.Bool
 	// mu orders publishing against Close so no chunk appears after Close
 	// and the wait channel is closed exactly once. Only WriteFrame and Close
@@ -199,6 +202,60 @@ func (p *Program) Close() {
 	}
 	p.closed.Store(true)
 	close(*p.wait.Load())
+	p.tell()
+}
+
+// Notify has a token sent to ch, without blocking, whenever a chunk is
+// published and when the program closes (at once if it already has). A
+// reader that serves many programs gives each its one channel of capacity
+// 1: a burst of chunks from many programs then wakes it once, where Wait
+// would need a goroutine per program. stop ends the notices.
+func (p *Program) Notify(ch chan<- struct{}) (stop func()) {
+	p.mu.Lock()
+	var next []chan<- struct{}
+	if old := p.notify.Load(); old != nil {
+		next = append(next, *old...)
+	}
+	next = append(next, ch)
+	p.notify.Store(&next)
+	if p.closed.Load() {
+		send(ch)
+	}
+	p.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			old := *p.notify.Load()
+			next := make([]chan<- struct{}, 0, len(old))
+			removed := false
+			for _, c := range old {
+				if c == ch && !removed {
+					removed = true
+					continue
+				}
+				next = append(next, c)
+			}
+			p.notify.Store(&next)
+		})
+	}
+}
+
+// tell sends the Notify channels their token; p.mu is held.
+func (p *Program) tell() {
+	if ns := p.notify.Load(); ns != nil {
+		for _, c := range *ns {
+			send(c)
+		}
+	}
+}
+
+func send(ch chan<- struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default: // a token is already waiting
+	}
 }
 
 // Replaced counts packets WriteFrame replaced by silence because they were
@@ -263,6 +320,7 @@ func (p *Program) publish(frames [][]byte) {
 	ch := make(chan struct{})
 	old := p.wait.Swap(&ch)
 	close(*old)
+	p.tell()
 }
 
 // wsHeaderLen is the fixed part of a WebSocket chunk message.

@@ -422,3 +422,51 @@ func TestWSDocExample(t *testing.T) {
 		t.Fatalf("chunk 15 WS = % x\nwant        % x", got, want)
 	}
 }
+
+// TestNotify: a Notify channel gets one token per published chunk (a burst
+// of chunks leaves one, not a blocked publisher), one at Close, one at
+// once when the program has already closed, and none after stop.
+func TestNotify(t *testing.T) {
+	p := New(Config{ChunkFrames: 1})
+	a, b := make(chan struct{}, 1), make(chan struct{}, 1)
+	stopA := p.Notify(a)
+	stopB := p.Notify(b)
+	pending := func(ch chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	p.WriteFrame([]byte{0xF8, 1})
+	if !pending(a) || !pending(b) {
+		t.Fatal("a published chunk did not notify both channels")
+	}
+	for range 5 {
+		p.WriteFrame([]byte{0xF8, 2}) // never blocks on a full channel
+	}
+	if !pending(a) || pending(a) {
+		t.Fatal("a burst of chunks should leave exactly one token")
+	}
+	stopB()
+	stopB() // idempotent
+	pending(b)
+	p.WriteFrame([]byte{0xF8, 3})
+	if pending(b) {
+		t.Fatal("a stopped channel was notified")
+	}
+	if !pending(a) {
+		t.Fatal("stopping one channel stopped the other")
+	}
+	p.Close()
+	if !pending(a) {
+		t.Fatal("Close did not notify")
+	}
+	stopA()
+	c := make(chan struct{}, 1)
+	defer p.Notify(c)()
+	if !pending(c) {
+		t.Fatal("Notify on a closed program did not tell at once")
+	}
+}

@@ -36,21 +36,21 @@ type batch struct {
 	fds      []int32
 	bufs     [][]byte
 	res      []int32
-	who      []int32 // index in shard.ls of each send
+	who      []int32 // index in the group's listeners of each send
 	active   []int32 // listeners with more to send in this round
 	outcome  []error // per listener: nil caught up, errAgain full, else its end
 	toRemove []int32
 }
 
 // useRing reports whether this round goes through the ring, setting it up
-// when the audience has grown enough.
+// when the shard's audience (all its groups) has grown enough.
 func (sh *shard) useRing() bool {
 	b := &sh.batch
 	if b.ring != nil {
 		return true
 	}
-	e := sh.st.e
-	if b.failed || e.cfg.NoURing || e.noRing.Load() || len(sh.ls) < e.cfg.RingMinListeners {
+	e := sh.e
+	if b.failed || e.cfg.NoURing || e.noRing.Load() || sh.count < e.cfg.RingMinListeners {
 		return false
 	}
 	r, err := uring.New(ringEntries)
@@ -81,12 +81,12 @@ func (sh *shard) closeRing() {
 // listener that has one, through the ring; a listener that completed a
 // chunk and still lags goes into the next pass. It returns whether some
 // listener's socket was full.
-func (sh *shard) roundBatched(head uint64, closed bool, now time.Time) (blocked bool) {
+func (sh *shard) roundBatched(g *group, head uint64, closed bool, now time.Time) (blocked bool) {
 	b := &sh.batch
-	n := len(sh.ls)
+	n := len(g.ls)
 	b.outcome = growErrs(b.outcome, n)
 	b.active = b.active[:0]
-	for i, l := range sh.ls {
+	for i, l := range g.ls {
 		if l.in != nil && now.UnixNano() >= l.nextRead {
 			if err := sh.readClient(l, now); err != nil {
 				b.outcome[i] = err
@@ -98,8 +98,8 @@ func (sh *shard) roundBatched(head uint64, closed bool, now time.Time) (blocked 
 	for len(b.active) > 0 {
 		b.fds, b.bufs, b.who = b.fds[:0], b.bufs[:0], b.who[:0]
 		for _, i := range b.active {
-			l := sh.ls[i]
-			buf, err := sh.next(l, head, closed, now)
+			l := g.ls[i]
+			buf, err := sh.next(g, l, head, closed, now)
 			if buf == nil {
 				b.outcome[i] = err
 				continue
@@ -112,7 +112,7 @@ func (sh *shard) roundBatched(head uint64, closed bool, now time.Time) (blocked 
 		b.res = growInt32(b.res, len(b.who))
 		for start := 0; start < len(b.who); start += yieldEvery {
 			end := min(start+yieldEvery, len(b.who))
-			sh.sendBatch(start, end)
+			sh.sendBatch(g, start, end)
 			for k := start; k < end; k++ {
 				i := b.who[k]
 				wn, werr := 0, error(nil)
@@ -124,7 +124,7 @@ func (sh *shard) roundBatched(head uint64, closed bool, now time.Time) (blocked 
 				default: // -errno: EAGAIN and EINTR mean try again, as for write(2)
 					_, werr = sysResult(0, syscall.Errno(-r))
 				}
-				if err := sh.wrote(sh.ls[i], wn, werr, now); err != nil {
+				if err := sh.wrote(g.ls[i], wn, werr, now); err != nil {
 					b.outcome[i] = err
 				} else {
 					b.active = append(b.active, i)
@@ -149,7 +149,7 @@ func (sh *shard) roundBatched(head uint64, closed bool, now time.Time) (blocked 
 	}
 	for k := len(b.toRemove) - 1; k >= 0; k-- {
 		i := b.toRemove[k]
-		sh.remove(int(i), b.outcome[i])
+		sh.remove(g, int(i), b.outcome[i])
 	}
 	clear(b.outcome[:n])
 	clear(b.bufs[:cap(b.bufs)]) // drop references to chunks
@@ -163,18 +163,18 @@ func (sh *shard) roundBatched(head uint64, closed bool, now time.Time) (blocked 
 // of the batch may have happened and others not, so their listeners end
 // (errRing: they reconnect) rather than risk a repeated or torn chunk, and
 // the shard writes with write(2) from then on.
-func (sh *shard) sendBatch(start, end int) {
+func (sh *shard) sendBatch(g *group, start, end int) {
 	b := &sh.batch
 	if b.ring != nil {
-		if sh.st.e.breakRing.Swap(false) {
+		if sh.e.breakRing.Swap(false) {
 			b.ring.Close() // as if the kernel had failed the ring
 		}
 		err := b.ring.Send(b.fds[start:end], b.bufs[start:end], b.res[start:end])
 		if err == nil {
-			sh.st.e.ringSends.Add(int64(end - start))
+			sh.e.ringSends.Add(int64(end - start))
 			return
 		}
-		sh.st.e.cfg.Logger.Warn("shard: io_uring failed, writing with write(2) from now on", "err", err)
+		sh.e.cfg.Logger.Warn("shard: io_uring failed, writing with write(2) from now on", "err", err)
 		sh.closeRing()
 		b.failed = true
 		for k := start; k < end; k++ {
@@ -184,7 +184,7 @@ func (sh *shard) sendBatch(start, end int) {
 	}
 	for k := start; k < end; k++ {
 		// Results as the ring gives them: bytes written, or -errno.
-		n, e := sh.ls[b.who[k]].writeRaw(b.bufs[k])
+		n, e := g.ls[b.who[k]].writeRaw(b.bufs[k])
 		if e != 0 {
 			b.res[k] = -int32(e)
 		} else {

@@ -8,11 +8,14 @@
 // Kind.Final; whether it may talk: Kind.Input), the response head and the
 // first chunk. Take hijacks the HTTP/1.x connection, writes the head,
 // duplicates the socket's descriptor out of the runtime's poller and hands
-// it to one of the program's shards (a station of Config.Shards goroutines,
-// started with the program's first listener and ended with its last).
+// it to a shard serving the program: first one of the engine's pool shards,
+// which many small programs share (Config.Shards of them, for the engine's
+// life), then, once the audience passes Config.ShardListeners, shards of
+// the program's own (up to Config.Shards, each ended with its last
+// listener).
 //
-// Each shard, woken by every published chunk, brings each of its listeners
-// up to the head with one non-blocking write(2) per piece (shard.go), or
+// Each shard, woken (Program.Notify) when one of its programs publishes a
+// chunk, brings each listener of the programs that moved up to the head with one non-blocking write(2) per piece (shard.go), or
 // with batches of sends through io_uring once it has enough listeners
 // (batch.go, package uring). A listener whose socket is full keeps its
 // place and is continued next round; one more than Config.MaxBacklog chunks

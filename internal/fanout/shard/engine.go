@@ -25,12 +25,15 @@ const (
 // Config tunes an Engine. Zero values take the documented defaults.
 type Config struct {
 	// Shards is how many shard goroutines serve the listeners of one
-	// program at most; default GOMAXPROCS.
+	// program at most, and how many pool shards the small programs share;
+	// default GOMAXPROCS.
 	Shards int
 	// ShardListeners is the audience a program's shard serves before the
-	// program gets another (up to Shards); default 256. A small room then
-	// wakes one writer per chunk, not one per core: more writers help only
-	// an audience whose writes take a core's time.
+	// program gets another (up to Shards); default 256. A small room stays
+	// on its pool shard, which it shares with other small rooms: a process
+	// of a thousand small rooms wakes a few writers per chunk, not a
+	// thousand. More writers help only an audience whose writes take a
+	// core's time.
 	ShardListeners int
 	// NoURing makes the shards write with write(2) even when io_uring is
 	// available (for comparison; see batch.go).
@@ -121,8 +124,10 @@ type Engine struct {
 	breakRing atomic.Bool  // tests: the next ring batch fails
 	noRing    atomic.Bool  // the kernel offers no io_uring: shards use write(2)
 
-	smu      sync.Mutex // guards stations
+	smu      sync.Mutex // guards stations, pool and nextPool
 	stations map[*program.Program]*station
+	pool     []*shard // the shards small programs share, started as needed up to Shards
+	nextPool int      // the pool shard of the next station
 }
 
 // New returns an engine ready to take listeners of the given kinds.
@@ -249,9 +254,8 @@ func (e *Engine) Take(w http.ResponseWriter, r *http.Request, h Handover) error 
 			}
 		}
 	}
-	if !e.stationFor(h.Program).add(l) {
-		// The program ended and its station with it.
-		e.end(l, ErrEnded)
+	if !e.place(h.Program, l) {
+		e.end(l, ErrShutdown) // the engine is closing
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func (sh *shard) watch(l *listener) {
 		ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 		if err != nil {
 			in.failed = true
-			sh.st.e.cfg.Logger.Warn("shard: no epoll for client input; reading it every second", "err", err)
+			sh.e.cfg.Logger.Warn("shard: no epoll for client input; reading it every second", "err", err)
 			return
 		}
 		in.ep, in.byFD, in.events = ep, make(map[int32]*listener), make([]syscall.EpollEvent, 128)
@@ -78,6 +78,7 @@ func (sh *shard) pollInputs() {
 		for _, ev := range in.events[:n] {
 			if l := in.byFD[ev.Fd]; l != nil {
 				l.nextRead = 0
+				l.g.dirty = true
 			}
 		}
 		if n < len(in.events) {

@@ -15,6 +15,7 @@ import (
 type listener struct {
 	fd   int32
 	kind *Kind
+	g    *group // the shard's group of the listener's program
 	// in follows a talking client's input (WebSocket); nil otherwise.
 	in       *wsInput
 	nextRead int64  // unix ns: when to read the client's input next

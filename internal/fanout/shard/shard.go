@@ -11,34 +11,64 @@ import (
 )
 
 // The sharded writer: instead of one goroutine per listener that wakes for
-// every chunk, a few shard goroutines per program each own a list of
-// listener connections (hijacked from net/http) and, for every chunk, write
-// its shared wire-ready bytes (Kind.Wire) to each of them with one
-// non-blocking write(2). A listener whose socket buffer is full is not
-// waited for: it keeps its place (chunk and byte offset) and is continued
-// on the next round, so the kernel send buffer is its backlog; beyond
-// MaxBacklog chunks the Policy decides (at a chunk boundary, so framing
-// stays intact), and after WriteTimeout without progress it is dropped.
+// every chunk, a few shard goroutines each own lists of listener
+// connections (hijacked from net/http) and, for every chunk, write its
+// shared wire-ready bytes (Kind.Wire) to each of them with one non-blocking
+// write(2). A listener whose socket buffer is full is not waited for: it
+// keeps its place (chunk and byte offset) and is continued on the next
+// round, so the kernel send buffer is its backlog; beyond MaxBacklog chunks
+// the Policy decides (at a chunk boundary, so framing stays intact), and
+// after WriteTimeout without progress it is dropped.
+//
+// Small programs share their writers. A program's first ShardListeners
+// listeners go to one of the engine's pool shards (Config.Shards of them,
+// each program on one, round robin), which serve the listeners of many
+// programs from one goroutine: a thousand rooms of ten listeners wake a
+// few writers per chunk, not a thousand. Program.Notify wakes a shard (a
+// channel of capacity 1, so chunks that programs publish together, as the
+// mixers' common clock has them do, wake it once), and a round serves only
+// the programs that moved. A larger audience gets dedicated shards on top,
+// one per ShardListeners more, up to Shards in all: only an audience whose
+// writes take a core's time needs more than one writer.
 
-// station runs the shards of one program: one to begin with, another each
-// time the audience passes Config.ShardListeners per shard, up to
-// Config.Shards.
+// station is one program's place in the engine: its listener count and
+// the shards serving it, shards[0] a pool shard. It is dropped with its
+// last listener.
 type station struct {
 	e         *Engine
 	p         *program.Program
-	shards    []*shard     // the running ones; guarded by Engine.smu
+	shards    []*shard     // guarded by Engine.smu
 	next      int          // round-robin shard for the next listener; guarded by Engine.smu
-	listeners atomic.Int64 // handed to a shard and not yet removed
+	listeners atomic.Int64 // handed to a shard and not yet removed; raised under Engine.smu
+}
+
+// group is the listeners of one program on one shard.
+type group struct {
+	st   *station
+	ls   []*listener
+	stop func() // ends the program's notices to the shard
+	// head is the program's head when the group was last served; a group
+	// whose program has not moved, with nothing blocked or new, is skipped.
+	head    uint64
+	blocked bool // some socket was full in the last round
+	dirty   bool // a listener joined or has input to read
+	// lastHead and lastChange follow an idle program (see idleProbe).
+	lastHead   uint64
+	lastChange time.Time
 }
 
 type shard struct {
-	st       *station
-	mu       sync.Mutex
-	incoming []*listener   // added by Take, taken by the shard
-	finished bool          // the shard ended: no more listeners accepted
-	wake     chan struct{} // cap 1: a listener was added
-	ls       []*listener   // owned by the shard goroutine
-	rbuf     []byte        // client input is read into this and dropped
+	e         *Engine
+	pooled    bool     // a pool shard: serves many programs, lives as long as the engine
+	own       *station // a dedicated shard's station
+	mu        sync.Mutex
+	incoming  []arrival     // added by place, taken by the shard
+	finished  bool          // a dedicated shard ended: no more listeners accepted
+	wake      chan struct{} // cap 1: a listener was added, or a program of the shard moved
+	groups    []*group      // owned by the shard goroutine
+	byStation map[*station]*group
+	count     int    // listeners in groups
+	rbuf      []byte // client input is read into this and dropped
 	// sent counts what this round delivered per Kind; handed to Kind.Sent
 	// once per round.
 	sent   []sentCount
@@ -46,11 +76,17 @@ type shard struct {
 	inputs inputs // readiness of talking listeners' input (input.go)
 }
 
+// arrival is a listener on its way to a shard.
+type arrival struct {
+	st *station
+	l  *listener
+}
+
 type sentCount struct{ bytes, chunks int }
 
 // flushSent hands the round's deliveries to the kinds.
 func (sh *shard) flushSent() {
-	for i, k := range sh.st.e.kinds {
+	for i, k := range sh.e.kinds {
 		if c := &sh.sent[i]; c.chunks > 0 {
 			k.Sent(c.bytes, c.chunks)
 			*c = sentCount{}
@@ -58,112 +94,167 @@ func (sh *shard) flushSent() {
 	}
 }
 
-// stationFor returns the running station of p, starting it if needed.
-func (e *Engine) stationFor(p *program.Program) *station {
+// place hands l, a listener of p, to a shard of p's station (starting the
+// station, the pool shard or another dedicated shard as needed). It returns
+// false, having done nothing, once the engine is closing: the caller ends l.
+func (e *Engine) place(p *program.Program, l *listener) bool {
 	e.smu.Lock()
 	defer e.smu.Unlock()
 	if e.stations == nil {
 		e.stations = make(map[*program.Program]*station)
 	}
-	if st := e.stations[p]; st != nil {
-		return st
+	st := e.stations[p]
+	if st == nil {
+		if len(e.pool) < e.cfg.Shards {
+			e.pool = append(e.pool, e.startShardLocked(nil))
+		}
+		st = &station{e: e, p: p, shards: []*shard{e.pool[e.nextPool%len(e.pool)]}}
+		e.nextPool++
+		e.stations[p] = st
 	}
-	st := &station{e: e, p: p}
-	st.startShardLocked()
-	e.stations[p] = st
-	return st
+	var sh *shard
+	if n := len(st.shards); n < e.cfg.Shards && st.listeners.Load() >= int64(n*e.cfg.ShardListeners) {
+		// The new shard takes this listener: a dedicated shard with none
+		// would end at once.
+		sh = e.startShardLocked(st)
+		st.shards = append(st.shards, sh)
+	} else {
+		sh = st.shards[st.next%len(st.shards)]
+		st.next++
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.finished {
+		return false // only a pool shard, and only when the engine closes
+	}
+	st.listeners.Add(1)
+	sh.incoming = append(sh.incoming, arrival{st, l})
+	signal(sh.wake)
+	return true
 }
 
-// startShardLocked starts another shard of st. e.smu must be held, and
-// the caller (Take) holds a count of e.wg, so Close waits for it too.
-func (st *station) startShardLocked() {
-	e := st.e
+// startShardLocked starts a pool shard (own nil) or a dedicated shard of
+// own. e.smu must be held, and the caller (Take) holds a count of e.wg, so
+// Close waits for it too.
+func (e *Engine) startShardLocked(own *station) *shard {
 	sh := &shard{
-		st: st, wake: make(chan struct{}, 1), rbuf: make([]byte, shardReadBuf),
-		sent: make([]sentCount, len(e.kinds)), inputs: inputs{ep: -1},
+		e: e, pooled: own == nil, own: own, wake: make(chan struct{}, 1), rbuf: make([]byte, shardReadBuf),
+		byStation: make(map[*station]*group),
+		sent:      make([]sentCount, len(e.kinds)), inputs: inputs{ep: -1},
 	}
-	st.shards = append(st.shards, sh)
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		sh.run()
 	}()
+	return sh
 }
 
-// add hands l to one of st's shards, starting another first if the
-// audience has outgrown them; false if the station has finished (the
-// program ended), in which case the caller ends l itself.
-func (st *station) add(l *listener) bool {
-	st.e.smu.Lock()
-	if n := len(st.shards); n < st.e.cfg.Shards && st.listeners.Load() >= int64(n*st.e.cfg.ShardListeners) {
-		st.startShardLocked()
-	}
-	sh := st.shards[st.next%len(st.shards)]
-	st.next++
-	st.e.smu.Unlock()
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if sh.finished {
-		return false
-	}
-	st.listeners.Add(1)
-	sh.incoming = append(sh.incoming, l)
+func signal(ch chan struct{}) {
 	select {
-	case sh.wake <- struct{}{}:
+	case ch <- struct{}{}:
 	default: // a wake-up is already pending
+	}
+}
+
+// takeIncoming moves the arrivals into their groups. A dedicated shard
+// with no listener left finishes here (false): it is taken out of its
+// station first, under the same locks place takes, so no listener is
+// handed to it after.
+func (sh *shard) takeIncoming(now time.Time) bool {
+	sh.mu.Lock()
+	in := sh.incoming
+	sh.incoming = nil
+	if len(in) == 0 && len(sh.groups) == 0 && !sh.pooled {
+		sh.mu.Unlock()
+		return !sh.finishDedicated()
+	}
+	sh.mu.Unlock()
+	for _, a := range in {
+		g := sh.byStation[a.st]
+		if g == nil {
+			g = &group{st: a.st, lastChange: now}
+			g.lastHead = a.st.p.Head()
+			g.stop = a.st.p.Notify(sh.wake)
+			sh.byStation[a.st] = g
+			sh.groups = append(sh.groups, g)
+		}
+		a.l.g = g
+		g.ls = append(g.ls, a.l)
+		sh.count++
+		g.dirty = true
+		if a.l.in != nil {
+			sh.watch(a.l)
+		}
 	}
 	return true
 }
 
-// run delivers chunks to the shard's listeners until the program ends and
-// every listener is finished, or the engine closes.
+// finishDedicated ends a dedicated shard that has no listener, unless one
+// has just arrived; it reports whether it ended.
+func (sh *shard) finishDedicated() bool {
+	e := sh.e
+	e.smu.Lock()
+	defer e.smu.Unlock()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if len(sh.incoming) > 0 {
+		return false
+	}
+	sh.finished = true
+	if i := slices.Index(sh.own.shards, sh); i >= 0 {
+		sh.own.shards = slices.Delete(sh.own.shards, i, i+1)
+	}
+	return true
+}
+
+// run delivers chunks to the shard's listeners until the engine closes or,
+// for a dedicated shard, its last listener is gone.
 func (sh *shard) run() {
-	e, p := sh.st.e, sh.st.p
+	e := sh.e
 	defer sh.closeRing()
 	defer sh.closeInputs()
 	var retry *time.Timer
-	// While the program publishes, a listener that went away shows up as
-	// a failed write within two chunks. When it is idle, probe for closed
+	// While a program publishes, a listener that went away shows up as a
+	// failed write within two chunks. When it is idle, probe for closed
 	// connections instead.
 	idle := time.NewTicker(idleProbe)
 	defer idle.Stop()
-	lastHead, lastChange := p.Head(), time.Now()
 	for {
-		// Take the wait channel before looking at Head, so a chunk
-		// published in between still wakes us.
-		wait := p.Wait()
-		closed := p.Closed()
-		sh.mu.Lock()
-		for _, l := range sh.incoming {
-			if l.in != nil {
-				sh.watch(l)
-			}
-		}
-		sh.ls = append(sh.ls, sh.incoming...)
-		clear(sh.incoming)
-		sh.incoming = sh.incoming[:0]
-		if closed && len(sh.ls) == 0 {
-			sh.finished = true
-			sh.mu.Unlock()
-			e.dropStation(sh.st)
+		now := time.Now()
+		if !sh.takeIncoming(now) {
 			return
 		}
-		sh.mu.Unlock()
-
-		head := p.Head()
-		now := time.Now()
 		sh.pollInputs()
-		var blocked bool
-		if sh.useRing() {
-			blocked = sh.roundBatched(head, closed, now)
-		} else {
-			blocked = sh.round(head, closed, now)
+		waitRetry := false
+		for i := 0; i < len(sh.groups); {
+			g := sh.groups[i]
+			// Closed before Head: once closed, Head no longer moves, so
+			// a closed program's listeners get all of it. A chunk
+			// published after Head is read leaves a token in sh.wake.
+			closed := g.st.p.Closed()
+			head := g.st.p.Head()
+			if head != g.head || closed || g.blocked || g.dirty {
+				g.dirty = false
+				if sh.useRing() {
+					g.blocked = sh.roundBatched(g, head, closed, now)
+				} else {
+					g.blocked = sh.round(g, head, closed, now)
+				}
+				g.head = head
+			}
+			if len(g.ls) == 0 {
+				sh.dropGroup(i)
+				continue
+			}
+			// No more chunks will wake us: retry the listeners still
+			// taking the end of the program.
+			waitRetry = waitRetry || (closed && g.blocked)
+			i++
 		}
 		sh.flushSent()
 		var retryC <-chan time.Time
-		if closed && blocked {
-			// No more chunks will wake us: retry the listeners still
-			// taking the end of the program.
+		if waitRetry {
 			if retry == nil {
 				retry = time.NewTimer(20 * time.Millisecond)
 			} else {
@@ -171,67 +262,97 @@ func (sh *shard) run() {
 			}
 			retryC = retry.C
 		}
+		var idleC <-chan time.Time
+		if len(sh.groups) > 0 {
+			idleC = idle.C
+		}
 		select {
-		case <-wait:
 		case <-sh.wake:
 		case <-retryC:
-		case now := <-idle.C:
-			if hd := p.Head(); hd != lastHead {
-				lastHead, lastChange = hd, now
-				break
-			}
-			if now.Sub(lastChange) < idleAfter {
-				break
-			}
-			for i := 0; i < len(sh.ls); {
-				l := sh.ls[i]
-				if l.in != nil {
-					err := sh.readClient(l, now)
-					if err == nil && l.in.pong != nil {
-						err = sh.deliver(l, p.Head(), p.Closed(), now) // the pong, now
-					}
-					if err != nil && err != errAgain {
-						sh.remove(i, err)
-						continue
-					}
-				} else if l.gone() {
-					sh.remove(i, ErrClientGone)
-					continue
-				}
-				i++
-			}
+		case now := <-idleC:
+			sh.probeIdle(now)
 		case <-e.ctx.Done():
 			sh.mu.Lock()
 			sh.finished = true
-			sh.ls = append(sh.ls, sh.incoming...)
+			in := sh.incoming
 			sh.incoming = nil
 			sh.mu.Unlock()
-			for len(sh.ls) > 0 {
-				// Shutting down: remove ends the stream cleanly if it fits.
-				sh.remove(0, ErrShutdown)
+			for _, a := range in {
+				// Shutting down: each gets its clean end if it fits.
+				sh.endArrival(a, ErrShutdown)
+			}
+			for len(sh.groups) > 0 {
+				g := sh.groups[0]
+				for len(g.ls) > 0 {
+					sh.remove(g, 0, ErrShutdown)
+				}
+				sh.dropGroup(0)
 			}
 			return
 		}
 	}
 }
 
+// probeIdle looks for listeners of idle programs that went away, and
+// answers their pings.
+func (sh *shard) probeIdle(now time.Time) {
+	for _, g := range sh.groups {
+		p := g.st.p
+		if hd := p.Head(); hd != g.lastHead {
+			g.lastHead, g.lastChange = hd, now
+			continue
+		}
+		if now.Sub(g.lastChange) < idleAfter {
+			continue
+		}
+		for i := 0; i < len(g.ls); {
+			l := g.ls[i]
+			if l.in != nil {
+				err := sh.readClient(l, now)
+				if err == nil && l.in.pong != nil {
+					err = sh.deliver(g, l, p.Head(), p.Closed(), now) // the pong, now
+				}
+				if err != nil && err != errAgain {
+					sh.remove(g, i, err)
+					continue
+				}
+			} else if l.gone() {
+				sh.remove(g, i, ErrClientGone)
+				continue
+			}
+			i++
+		}
+	}
+}
+
+// dropGroup forgets group i, which has no listener left.
+func (sh *shard) dropGroup(i int) {
+	g := sh.groups[i]
+	g.stop()
+	delete(sh.byStation, g.st)
+	last := len(sh.groups) - 1
+	sh.groups[i] = sh.groups[last]
+	sh.groups[last] = nil
+	sh.groups = sh.groups[:last]
+}
+
 // round brings every listener up to head with one write(2) per piece.
 // It returns whether some listener's socket was full.
-func (sh *shard) round(head uint64, closed bool, now time.Time) (blocked bool) {
-	for i := 0; i < len(sh.ls); {
-		l := sh.ls[i]
+func (sh *shard) round(g *group, head uint64, closed bool, now time.Time) (blocked bool) {
+	for i := 0; i < len(g.ls); {
+		l := g.ls[i]
 		var err error
 		if l.in != nil && now.UnixNano() >= l.nextRead {
 			err = sh.readClient(l, now)
 		}
 		if err == nil {
-			err = sh.deliver(l, head, closed, now)
+			err = sh.deliver(g, l, head, closed, now)
 		}
 		if err == errAgain {
 			blocked = true
 		}
 		if err != nil && err != errAgain {
-			sh.remove(i, err)
+			sh.remove(g, i, err)
 			continue
 		}
 		i++
@@ -256,9 +377,9 @@ const (
 // deliver writes what l is missing up to head. It returns nil when l has
 // caught up, errAgain when its socket is full, ErrEnded when the program
 // ended and l got all of it, or the error that ends l.
-func (sh *shard) deliver(l *listener, head uint64, closed bool, now time.Time) error {
+func (sh *shard) deliver(g *group, l *listener, head uint64, closed bool, now time.Time) error {
 	for {
-		b, err := sh.next(l, head, closed, now)
+		b, err := sh.next(g, l, head, closed, now)
 		if b == nil {
 			return err
 		}
@@ -273,8 +394,8 @@ func (sh *shard) deliver(l *listener, head uint64, closed bool, now time.Time) e
 // chunk, or the next chunk it is missing up to head. It returns nil when
 // there is nothing to send: with a nil error when l has caught up, or with
 // the reason l ends (ErrEnded, or the Policy's verdict on a lagging l).
-func (sh *shard) next(l *listener, head uint64, closed bool, now time.Time) ([]byte, error) {
-	e, p := sh.st.e, sh.st.p
+func (sh *shard) next(g *group, l *listener, head uint64, closed bool, now time.Time) ([]byte, error) {
+	e, p := sh.e, g.st.p
 	if l.cur == nil && l.in != nil && l.in.pong != nil {
 		// A pong goes out between chunks, before the next one.
 		l.cur, l.off, l.ctl = l.in.pong, 0, true
@@ -315,7 +436,7 @@ func (sh *shard) wrote(l *listener, n int, err error, now time.Time) error {
 		l.progress = now.UnixNano()
 	}
 	if err == errAgain || (err == nil && int(l.off) < len(l.cur)) {
-		if time.Duration(now.UnixNano()-l.progress) > sh.st.e.cfg.WriteTimeout {
+		if time.Duration(now.UnixNano()-l.progress) > sh.e.cfg.WriteTimeout {
 			return ErrWriteTimeout
 		}
 		return errAgain
@@ -335,45 +456,49 @@ func (sh *shard) wrote(l *listener, n int, err error, now time.Time) error {
 	return nil
 }
 
-// remove ends listener i: writes its final bytes for err if it is between
-// chunks, closes its connection and tells its handler.
-func (sh *shard) remove(i int, err error) {
-	l := sh.ls[i]
+// remove ends listener i of g: writes its final bytes for err if it is
+// between chunks, closes its connection and tells its handler.
+func (sh *shard) remove(g *group, i int, err error) {
+	l := g.ls[i]
+	last := len(g.ls) - 1
+	g.ls[i] = g.ls[last]
+	g.ls[last] = nil
+	g.ls = g.ls[:last]
+	sh.count--
+	if l.watched {
+		sh.unwatch(l)
+	}
+	sh.end(g.st, l, err)
+}
+
+// endArrival ends a listener that never reached its group.
+func (sh *shard) endArrival(a arrival, err error) { sh.end(a.st, a.l, err) }
+
+// end ends l, a listener of st taken out of its group: its final bytes if
+// it is between chunks, its socket closed, its handler told; the station
+// goes with its last listener.
+func (sh *shard) end(st *station, l *listener, err error) {
 	if l.cur == nil && l.kind.Final != nil {
 		if b := l.kind.Final(err); b != nil {
 			_, _ = l.write(b)
 		}
 	}
-	last := len(sh.ls) - 1
-	sh.ls[i] = sh.ls[last]
-	sh.ls[last] = nil
-	sh.ls = sh.ls[:last]
-	if l.watched {
-		sh.unwatch(l)
-	}
-	sh.st.listeners.Add(-1)
 	l.close()
+	l.g = nil
+	if st.listeners.Add(-1) == 0 {
+		sh.e.dropStation(st)
+	}
 	l.ended(err)
 }
 
-// dropStation forgets st once all its shards have finished.
+// dropStation forgets st if it has no listener (place raises the count
+// under the same lock, so none is on its way).
 func (e *Engine) dropStation(st *station) {
 	e.smu.Lock()
-	shards := slices.Clone(st.shards)
-	e.smu.Unlock()
-	for _, sh := range shards {
-		sh.mu.Lock()
-		f := sh.finished
-		sh.mu.Unlock()
-		if !f {
-			return
-		}
-	}
-	e.smu.Lock()
-	if e.stations[st.p] == st {
+	defer e.smu.Unlock()
+	if st.listeners.Load() == 0 && e.stations[st.p] == st {
 		delete(e.stations, st.p)
 	}
-	e.smu.Unlock()
 }
 
 // yieldEvery is how many listeners a shard serves between yields.
