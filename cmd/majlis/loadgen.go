@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -36,11 +37,64 @@ func loadgenCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	pids := fs.String("server-pids", "", "comma-separated PIDs of the server processes to measure (CPU, RSS)")
 	out := fs.String("out", "", "also write the JSON report to this file")
 	reconnect := fs.Bool("reconnect", false, "a listener whose stream ends early joins again and reconnects (as a player does when its edge dies)")
+	rooms := fs.Int("rooms", 0, "open this many live rooms for the run (with --token-file) and spread the listeners over them; they are ended afterwards. With --listeners 0: hold the rooms for --duration and measure the server (--server-pids)")
+	tokenFile := fs.String("token-file", "", "file holding a bearer token that may create rooms, for --rooms (the server's <data>/admin.token)")
+	keepRooms := fs.Bool("keep-rooms", false, "leave the --rooms rooms live after the run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *worker {
 		return loadgen.RunWorker(ctx, stdin, stdout)
+	}
+	var serverPIDs []int
+	if *pids != "" {
+		for _, s := range strings.Split(*pids, ",") {
+			p, err := strconv.Atoi(s)
+			if err != nil {
+				return fmt.Errorf("--server-pids %q", *pids)
+			}
+			serverPIDs = append(serverPIDs, p)
+		}
+	}
+	if *rooms != 0 {
+		switch {
+		case *room != "":
+			return fmt.Errorf("--rooms and --room: give one of them")
+		case *proto == "hls":
+			return fmt.Errorf("--rooms: not with --proto hls (one room per run)")
+		case *tokenFile == "":
+			return fmt.Errorf("--rooms needs --token-file (a token that may create rooms: <data>/admin.token)")
+		case *n == 0 && len(serverPIDs) == 0:
+			return fmt.Errorf("--rooms with --listeners 0 measures the server: give --server-pids")
+		}
+		tb, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return err
+		}
+		token := strings.TrimSpace(string(tb))
+		base := strings.TrimSuffix(*origin, "/")
+		hc := &http.Client{Timeout: 20 * time.Second}
+		ids, err := loadgen.CreateRooms(ctx, hc, base, token, *rooms)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "loadgen: %d live rooms opened\n", len(ids))
+		if !*keepRooms {
+			defer func() {
+				// The run's context may be over (a signal): the rooms still end.
+				if err := loadgen.EndRooms(context.WithoutCancel(ctx), hc, base, token, ids); err != nil {
+					fmt.Fprintf(stderr, "loadgen: ending the rooms: %v\n", err)
+				}
+			}()
+		}
+		if *n == 0 {
+			u, err := loadgen.Hold(ctx, *dur, serverPIDs)
+			if err != nil {
+				return err
+			}
+			return writeReport(map[string]any{"rooms": len(ids), "listeners": 0, "server": u}, *out, stdout)
+		}
+		*room = strings.Join(ids, ",")
 	}
 	if *proto == "hls" {
 		return loadgenHLS(ctx, strings.TrimSuffix(*origin, "/"), strings.TrimSuffix(*listenAt, "/"), *room, *n, *ramp, *dur, *out, stdout)
@@ -61,16 +115,6 @@ func loadgenCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			c.ListenAt = append(c.ListenAt, strings.TrimSuffix(s, "/"))
 		}
 	}
-	var serverPIDs []int
-	if *pids != "" {
-		for _, s := range strings.Split(*pids, ",") {
-			p, err := strconv.Atoi(s)
-			if err != nil {
-				return fmt.Errorf("--server-pids %q", *pids)
-			}
-			serverPIDs = append(serverPIDs, p)
-		}
-	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -79,14 +123,19 @@ func loadgenCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
+	return writeReport(rep, *out, stdout)
+}
+
+// writeReport prints the JSON report, and writes it to out too if set.
+func writeReport(rep any, out string, stdout io.Writer) error {
 	b, _ := json.MarshalIndent(rep, "", "  ")
 	b = append(b, '\n')
-	if *out != "" {
-		if err := os.WriteFile(*out, b, 0o644); err != nil {
+	if out != "" {
+		if err := os.WriteFile(out, b, 0o644); err != nil {
 			return err
 		}
 	}
-	_, err = stdout.Write(b)
+	_, err := stdout.Write(b)
 	return err
 }
 
@@ -118,13 +167,5 @@ func loadgenHLS(ctx context.Context, origin, listenAt, room string, n int, ramp 
 	if err != nil {
 		return err
 	}
-	b, _ := json.MarshalIndent(rep, "", "  ")
-	b = append(b, '\n')
-	if out != "" {
-		if err := os.WriteFile(out, b, 0o644); err != nil {
-			return err
-		}
-	}
-	_, err = stdout.Write(b)
-	return err
+	return writeReport(rep, out, stdout)
 }

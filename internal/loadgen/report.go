@@ -104,6 +104,7 @@ type ProcUsage struct {
 	USPerListenerS   float64 `json:"us_per_listener_s"`      // CPU µs per listener-second
 	BytesPerListener float64 `json:"rss_bytes_per_listener"` // (RSS - RSS before) / listeners
 	LoadAvg          string  `json:"loadavg"`                // /proc/loadavg at the end of the window
+	CtxSwitchesPerS  float64 `json:"ctx_switches_per_s"`     // voluntary and involuntary, every thread of all PIDs
 }
 
 // procCPU returns utime+stime of pid in seconds.
@@ -140,6 +141,33 @@ func procRSS(pid int) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS for %d", pid)
+}
+
+// procCSW returns the context switches of every thread of pid so far
+// (/proc/PID/status counts the main thread alone). A thread that ends
+// within the window takes its count with it, so this errs low.
+func procCSW(pid int) (float64, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, err
+	}
+	var n float64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(l, ":")
+			if ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+				x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if err == nil {
+					n += x
+				}
+			}
+		}
+	}
+	return n, nil
 }
 
 func sumProcs(pids []int, f func(int) (float64, error)) (float64, error) {

@@ -133,16 +133,19 @@ func measure(ctx context.Context, pids []int, from, to time.Time) *ProcUsage {
 		return nil
 	}
 	c0, err := sumProcs(pids, procCPU)
+	s0, _ := sumProcs(pids, procCSW)
 	t0 := time.Now()
 	if err != nil || !sleepUntil(to) {
 		return nil
 	}
 	c1, err := sumProcs(pids, procCPU)
+	s1, _ := sumProcs(pids, procCSW)
 	t1 := time.Now()
 	rss, err2 := sumProcs(pids, procRSS)
 	if err != nil || err2 != nil {
 		return nil
 	}
 	w := t1.Sub(t0).Seconds()
-	return &ProcUsage{PIDs: pids, WindowS: w, CPUSeconds: c1 - c0, CPUShare: (c1 - c0) / w, RSSMB: rss / 1e6, LoadAvg: loadAvg()}
+	return &ProcUsage{PIDs: pids, WindowS: w, CPUSeconds: c1 - c0, CPUShare: (c1 - c0) / w, RSSMB: rss / 1e6, LoadAvg: loadAvg(),
+		CtxSwitchesPerS: max(s1-s0, 0) / w}
 }
