@@ -92,6 +92,7 @@ var recordingErrors = []struct {
 }{
 	{recording.ErrNotFound, errorf(http.StatusNotFound, "recording_not_found", "this room has no recording")},
 	{recording.ErrDeleted, errorf(http.StatusGone, "recording_gone", "this recording or clip was deleted or has expired")},
+	{recording.ErrWithheld, errorf(http.StatusUnavailableForLegalReasons, "recording_withheld", "this recording or clip was withheld by a moderation decision; its statement of reasons says why")},
 	{recording.ErrInProgress, errorf(http.StatusConflict, "recording_in_progress", "the recording is being written; it is available when the room ends or recording is turned off")},
 	{recording.ErrRange, errorf(http.StatusBadRequest, "bad_range", "nothing was recorded in this range")},
 	{recording.ErrClipLength, errorf(http.StatusBadRequest, "bad_clip_length", "seconds must be more than 0 and at most 60")},

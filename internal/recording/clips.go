@@ -37,7 +37,11 @@ type Clip struct {
 	Bytes   int64     `json:"bytes"`
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires"`
-	File    string    `json:"-"`
+	// Withheld names the moderation decision that took the clip out of
+	// reach until WithheldUntil (WithholdClip); "" when it is not.
+	Withheld      string    `json:"withheld,omitempty"`
+	WithheldUntil time.Time `json:"withheld_until,omitzero"`
+	File          string    `json:"-"`
 }
 
 func clipMeta(id string) string { return "clips/" + id + ".json" }
@@ -190,10 +194,45 @@ func (m *Manager) ClipInfo(id string) (Clip, error) {
 		return Clip{}, ErrClipNotFound
 	}
 	c.File = clipFile(id)
+	if c.Withheld != "" {
+		return c, ErrWithheld
+	}
 	if time.Now().After(c.Expires) {
 		return c, ErrDeleted
 	}
 	return c, nil
+}
+
+// WithholdClip takes a clip out of reach by a moderation decision (why)
+// until until, when the retention job deletes it (even if it would have
+// expired before); RestoreClip brings it back before then. It is kept
+// past its own expiry so that a reversal can restore it.
+func (m *Manager) WithholdClip(id, why string, until time.Time) error {
+	return m.setClipHold(id, func(c *Clip) { c.Withheld, c.WithheldUntil = why, until.UTC() })
+}
+
+// RestoreClip lifts WithholdClip; a clip deleted meanwhile is ErrClipNotFound.
+func (m *Manager) RestoreClip(id string) error {
+	return m.setClipHold(id, func(c *Clip) { c.Withheld, c.WithheldUntil = "", time.Time{} })
+}
+
+func (m *Manager) setClipHold(id string, set func(*Clip)) error {
+	m.clipMu.Lock()
+	defer m.clipMu.Unlock()
+	c, err := m.ClipInfo(id)
+	if err != nil && !errors.Is(err, ErrWithheld) && !errors.Is(err, ErrDeleted) {
+		return err
+	}
+	set(&c)
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := m.st.Put(clipMeta(id), b); err != nil {
+		return fmt.Errorf("clip %s: %w", id, err)
+	}
+	m.log.Info("clip hold changed", "clip", id, "room", c.Room, "withheld", c.Withheld, "until", c.WithheldUntil)
+	return nil
 }
 
 // OpenClip opens a clip's Ogg file.

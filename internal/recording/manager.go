@@ -28,6 +28,7 @@ const (
 var (
 	ErrNotFound   = errors.New("no recording")
 	ErrDeleted    = errors.New("recording deleted")
+	ErrWithheld   = errors.New("recording withheld by a moderation decision")
 	ErrInProgress = errors.New("recording in progress")
 	ErrBadRoom    = errors.New("bad room id")
 	ErrClosed     = errors.New("recorder closed")
@@ -68,6 +69,8 @@ type Manager struct {
 	entries map[string]*entry
 	closed  bool
 	pump    *pump // writes every stretch's file
+
+	clipMu sync.Mutex // serialises changes to a clip's meta (WithholdClip, RestoreClip)
 }
 
 var _ room.Recorder = (*Manager)(nil)
@@ -225,6 +228,9 @@ func (m *Manager) SetRecording(id string, on bool) error {
 		}
 		e.meta = Meta{Room: id, Created: time.Now().UTC()}
 	}
+	if on && e.meta.Withheld != "" {
+		return ErrWithheld // nothing is added to a recording under a decision
+	}
 	e.meta.On = on
 	e.meta.Err = ""
 	if on && e.prog != nil && e.w == nil {
@@ -338,8 +344,8 @@ func (m *Manager) startLocked(e *entry) {
 // host's settings (on, public, clips) the entry has now.
 func (m *Manager) setMeta(e *entry, meta Meta) error {
 	e.mu.Lock()
-	meta.On, meta.Public, meta.ClipsOff, meta.Plays = e.meta.On, e.meta.Public, e.meta.ClipsOff, e.meta.Plays
-	meta.Err, meta.Chapters = e.meta.Err, e.meta.Chapters
+	meta.keepEntry(e.meta)
+	meta.Err = e.meta.Err
 	e.meta = meta
 	defer e.mu.Unlock()
 	return m.putMeta(meta)
@@ -357,8 +363,8 @@ func (m *Manager) finishStretch(w *writer, meta Meta, complete bool) {
 			meta.State, meta.Ended = StateFinished, time.Now().UTC()
 		}
 	}
-	meta.On, meta.Public, meta.ClipsOff, meta.Plays, meta.Err = e.meta.On, e.meta.Public, e.meta.ClipsOff, e.meta.Plays, e.meta.Err
-	meta.Chapters = e.meta.Chapters
+	meta.keepEntry(e.meta)
+	meta.Err = e.meta.Err
 	if meta.State == StateFinished {
 		meta.On = false
 	}
@@ -423,6 +429,9 @@ func (m *Manager) Meta(id string) (Meta, error) {
 	}
 	if meta.State == StateDeleted {
 		return meta, ErrDeleted
+	}
+	if meta.Withheld != "" {
+		return meta, ErrWithheld
 	}
 	if e.w != nil {
 		meta.State = StateRecording
@@ -492,6 +501,10 @@ func (m *Manager) Update(id string, s Settings) (Meta, error) {
 		e.mu.Unlock()
 		return Meta{}, ErrDeleted
 	}
+	if e.meta.Withheld != "" {
+		e.mu.Unlock()
+		return Meta{}, ErrWithheld
+	}
 	if s.Public != nil {
 		e.meta.Public = *s.Public
 	}
@@ -544,6 +557,70 @@ func (m *Manager) Delete(id, why string) error {
 	}
 	m.met.storage.DeleteLabelValues(id)
 	m.log.Info("recording deleted", "room", id, "why", why, "bytes", meta.Bytes, "duration", meta.Duration())
+	m.changed(id)
+	return nil
+}
+
+// Withhold takes a room's recording out of every listener's reach, by a
+// moderation decision (why), until until: it is not played, downloaded,
+// clipped, changed or recorded further, and the retention job deletes it
+// once until has passed. Restore brings it back before then (the decision
+// was reversed on a complaint). Recording stops if it was under way.
+func (m *Manager) Withhold(id, why string, until time.Time) error {
+	e := m.entry(id, false)
+	if e == nil {
+		return ErrNotFound
+	}
+	e.mu.Lock()
+	if e.meta.State == StateDeleted {
+		e.mu.Unlock()
+		return ErrDeleted
+	}
+	e.meta.On = false
+	w := e.w
+	if w != nil {
+		w.halt()
+	}
+	e.mu.Unlock()
+	if w != nil {
+		<-w.done // its stretch is finished and its meta stored
+	}
+	e.mu.Lock()
+	e.meta.Withheld, e.meta.WithheldUntil = why, until.UTC()
+	err := m.putMeta(e.meta)
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	m.log.Info("recording withheld", "room", id, "why", why, "until", until)
+	m.changed(id)
+	return nil
+}
+
+// Restore lifts Withhold: the recording is as it was before. One deleted
+// meanwhile (the retention job, after the withholding ran out) stays
+// deleted: ErrDeleted.
+func (m *Manager) Restore(id string) error {
+	e := m.entry(id, false)
+	if e == nil {
+		return ErrNotFound
+	}
+	e.mu.Lock()
+	if e.meta.State == StateDeleted {
+		e.mu.Unlock()
+		return ErrDeleted
+	}
+	if e.meta.Withheld == "" {
+		e.mu.Unlock()
+		return nil
+	}
+	e.meta.Withheld, e.meta.WithheldUntil = "", time.Time{}
+	err := m.putMeta(e.meta)
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	m.log.Info("recording restored", "room", id)
 	m.changed(id)
 	return nil
 }

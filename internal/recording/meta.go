@@ -45,6 +45,19 @@ type Meta struct {
 	Created time.Time `json:"created"`
 	Ended   time.Time `json:"ended,omitzero"`   // the room ended
 	Deleted time.Time `json:"deleted,omitzero"` // when State became deleted
+	// Withheld names the moderation decision that took the recording out
+	// of reach until WithheldUntil (Manager.Withhold); "" when it is not.
+	Withheld      string    `json:"withheld,omitempty"`
+	WithheldUntil time.Time `json:"withheld_until,omitzero"`
+}
+
+// keepEntry carries over from cur, the entry's meta, what a writer's copy
+// does not own: the host's settings, the play count, the chapters and a
+// withholding.
+func (m *Meta) keepEntry(cur Meta) {
+	m.On, m.Public, m.ClipsOff, m.Plays = cur.On, cur.Public, cur.ClipsOff, cur.Plays
+	m.Chapters = cur.Chapters
+	m.Withheld, m.WithheldUntil = cur.Withheld, cur.WithheldUntil
 }
 
 // Duration is the recorded audio's length.

@@ -11,14 +11,30 @@ import (
 const DefaultRetentionEvery = time.Hour
 
 // Sweep deletes what has expired at now: recordings of rooms ended longer
-// ago than the retention, expired clips (and the evidence store's expired
+// ago than the retention, recordings and clips whose withholding ran out,
+// expired clips (a withheld one once its withholding has run out too) (and the evidence store's expired
 // segments, see Evidence.Sweep). Every deletion is logged.
 func (m *Manager) Sweep(now time.Time, keep time.Duration) {
+	// A withheld recording waits for its withholding to run out, whatever
+	// the retention: a complaint may still restore it until then.
+	var withheld []string
+	for id, e := range m.snapshot() {
+		e.mu.Lock()
+		if e.meta.Withheld != "" && e.meta.State != StateDeleted && !now.Before(e.meta.WithheldUntil) {
+			withheld = append(withheld, id)
+		}
+		e.mu.Unlock()
+	}
+	for _, id := range withheld {
+		if err := m.Delete(id, "withheld until its complaint window closed"); err != nil {
+			m.log.Error("retention: delete withheld recording", "room", id, "err", err)
+		}
+	}
 	if keep > 0 {
 		var due []string
 		for id, e := range m.snapshot() {
 			e.mu.Lock()
-			if e.meta.State == StateFinished && !e.meta.Ended.IsZero() && now.Sub(e.meta.Ended) > keep {
+			if e.meta.Withheld == "" && e.meta.State == StateFinished && !e.meta.Ended.IsZero() && now.Sub(e.meta.Ended) > keep {
 				due = append(due, id)
 			}
 			e.mu.Unlock()
@@ -43,7 +59,7 @@ func (m *Manager) Sweep(now time.Time, keep time.Duration) {
 			continue
 		}
 		var c Clip
-		if json.Unmarshal(b, &c) != nil || now.Before(c.Expires) {
+		if json.Unmarshal(b, &c) != nil || now.Before(c.Expires) || (c.Withheld != "" && now.Before(c.WithheldUntil)) {
 			continue
 		}
 		if err := m.st.Delete(clipFile(c.ID)); err != nil {

@@ -45,6 +45,15 @@ type Complaint struct {
 // statement is published with the decision).
 func ComplaintWindow(d Decision) time.Time { return d.At.AddDate(0, ComplaintMonth, 0) }
 
+// DecideMargin is how long after the complaint window a removed replay or
+// clip is still withheld rather than deleted: time to decide a complaint
+// made on the window's last day.
+const DecideMargin = 30 * 24 * time.Hour
+
+// WithholdUntil is when a replay or clip removed by d is deleted, unless a
+// complaint reversed d before.
+func WithholdUntil(d Decision) time.Time { return ComplaintWindow(d).Add(DecideMargin) }
+
 // Complain files a complaint about a decision: by its affected user, or
 // by the notice's notifier when nothing was done (signed in as them, or
 // with the notice's key), within six months of the decision.

@@ -10,6 +10,7 @@ import (
 
 	"majlis/internal/account"
 	"majlis/internal/audit"
+	"majlis/internal/recording"
 	"majlis/internal/room"
 )
 
@@ -321,9 +322,9 @@ func (s *Service) act(ctx context.Context, a Actor, d *Decision) error {
 		_, err := s.cfg.Rooms.End(ctx, roomActor(a), d.Room)
 		return err
 	case ActionRemoveReplay:
-		return s.cfg.Recordings.Delete(d.Room, "safety decision "+d.ID)
+		return s.cfg.Recordings.Withhold(d.Room, "safety decision "+d.ID, WithholdUntil(*d))
 	case ActionRemoveClip:
-		return s.cfg.Recordings.DeleteClip(d.Clip, "safety decision "+d.ID)
+		return s.cfg.Recordings.WithholdClip(d.Clip, "safety decision "+d.ID, WithholdUntil(*d))
 	case ActionSuspend, ActionTerminate:
 		_, err := s.cfg.Accounts.SetSafetySuspended(ctx, accountActor(a), d.User, true)
 		return err
@@ -332,8 +333,9 @@ func (s *Service) act(ctx context.Context, a Actor, d *Decision) error {
 }
 
 // undo lifts a decision's restriction where it can be lifted (a mute, a
-// removal from the stage while the room is live, a suspension); a room
-// ended or a file deleted stays so. It says whether anything was undone.
+// removal from the stage while the room is live, a withheld replay or
+// clip, a suspension); a room ended stays so, and so does a replay or clip
+// deleted since. It says whether anything was undone.
 func (s *Service) undo(ctx context.Context, a Actor, d Decision) (bool, error) {
 	switch d.Action {
 	case ActionMute:
@@ -349,6 +351,18 @@ func (s *Service) undo(ctx context.Context, a Actor, d Decision) (bool, error) {
 		if errors.Is(err, room.ErrEnded) || errors.Is(err, room.ErrNotLive) || errors.Is(err, room.ErrAlreadyOnStage) ||
 			errors.Is(err, room.ErrStageFull) || errors.Is(err, room.ErrBlocked) {
 			return false, nil // the room is over, they are back already, no seat is free, or the host blocked them since
+		}
+		return err == nil, err
+	case ActionRemoveReplay:
+		err := s.cfg.Recordings.Restore(d.Room)
+		if errors.Is(err, recording.ErrDeleted) || errors.Is(err, recording.ErrNotFound) {
+			return false, nil // deleted since (by its host, or its withholding ran out)
+		}
+		return err == nil, err
+	case ActionRemoveClip:
+		err := s.cfg.Recordings.RestoreClip(d.Clip)
+		if errors.Is(err, recording.ErrClipNotFound) {
+			return false, nil
 		}
 		return err == nil, err
 	case ActionSuspend, ActionTerminate:

@@ -17,20 +17,21 @@ import (
 // fakes of the domains the safety service acts through: they record what
 // was asked and keep the state a real domain would.
 type fakeDomains struct {
-	mu        sync.Mutex
-	rooms     map[string]room.Info
-	stage     map[string]bool // room/user on stage
-	muted     map[string]bool // room/user force-muted
-	ended     map[string]bool
-	users     map[string]bool
-	suspended map[string]bool
-	clips     map[string]recording.Clip
-	replays   map[string]bool // deleted replays
-	events    []string
-	segs      []recording.Segment
-	audit     []audit.Entry
-	auditFail bool
-	actErr    error
+	mu            sync.Mutex
+	rooms         map[string]room.Info
+	stage         map[string]bool // room/user on stage
+	muted         map[string]bool // room/user force-muted
+	ended         map[string]bool
+	users         map[string]bool
+	suspended     map[string]bool
+	clips         map[string]recording.Clip
+	withheldClips map[string]recording.Clip
+	replays       map[string]bool // deleted replays
+	events        []string
+	segs          []recording.Segment
+	audit         []audit.Entry
+	auditFail     bool
+	actErr        error
 }
 
 func newFakes() *fakeDomains {
@@ -38,7 +39,7 @@ func newFakes() *fakeDomains {
 	f := &fakeDomains{rooms: map[string]room.Info{"r1": {ID: "r1", Host: "host", State: room.StateLive, CreatedAt: start, StartedAt: start}},
 		stage: map[string]bool{"r1/spk": true}, muted: map[string]bool{}, ended: map[string]bool{},
 		users:     map[string]bool{"host": true, "spk": true, "lis": true, "mod1": true, "mod2": true, "adm": true, "tf": true},
-		suspended: map[string]bool{}, clips: map[string]recording.Clip{"c1": {ID: "c1", Room: "r1", By: "lis"}}, replays: map[string]bool{}}
+		suspended: map[string]bool{}, clips: map[string]recording.Clip{"c1": {ID: "c1", Room: "r1", By: "lis"}}, replays: map[string]bool{}, withheldClips: map[string]recording.Clip{}}
 	return f
 }
 
@@ -127,13 +128,20 @@ func (f *fakeDomains) SetSafetySuspended(_ context.Context, by account.Principal
 	return account.User{ID: id, Suspended: s}, nil
 }
 
-func (f *fakeDomains) Delete(id, why string) error {
+func (f *fakeDomains) Withhold(id, why string, until time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.replays[id] {
 		return recording.ErrDeleted
 	}
 	f.replays[id] = true
+	return nil
+}
+
+func (f *fakeDomains) Restore(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.replays[id] = false
 	return nil
 }
 
@@ -147,13 +155,26 @@ func (f *fakeDomains) ClipInfo(id string) (recording.Clip, error) {
 	return c, nil
 }
 
-func (f *fakeDomains) DeleteClip(id, why string) error {
+func (f *fakeDomains) WithholdClip(id, why string, until time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.clips[id]; !ok {
 		return recording.ErrClipNotFound
 	}
+	f.withheldClips[id] = f.clips[id]
 	delete(f.clips, id)
+	return nil
+}
+
+func (f *fakeDomains) RestoreClip(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.withheldClips[id]
+	if !ok {
+		return recording.ErrClipNotFound
+	}
+	f.clips[id] = c
+	delete(f.withheldClips, id)
 	return nil
 }
 

@@ -82,10 +82,16 @@ type Accounts interface {
 }
 
 // Recordings is what it asks of the recordings (*recording.Manager).
+// A removed replay or clip is withheld, not deleted, until the complaint
+// window on the decision has closed (and a margin for deciding a late
+// complaint), so that a reversal can restore it; the recordings' retention
+// job deletes it then.
 type Recordings interface {
-	Delete(id, why string) error
+	Withhold(id, why string, until time.Time) error
+	Restore(id string) error
 	ClipInfo(id string) (recording.Clip, error)
-	DeleteClip(id, why string) error
+	WithholdClip(id, why string, until time.Time) error
+	RestoreClip(id string) error
 }
 
 // Config holds a Service's dependencies.

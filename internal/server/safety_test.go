@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -448,5 +449,70 @@ func TestSafetyReverseRemovalFromStage(t *testing.T) {
 	ts.must(t, 200, "POST", "/api/v1/safety/complaints/"+c.ID+"/decision", mod2, `{"outcome":"reversed","explanation":"Quoting to refute is not insulting."}`)
 	if r := role(); r != "speaker" {
 		t.Fatalf("after the reversal: %q", r)
+	}
+}
+
+// TestSafetyReplayWithheldAndRestored: removing a replay or a clip withholds
+// it (451 recording_withheld to everyone, its host included) rather than
+// deleting it, so that when a second moderator reverses the decision on a
+// complaint the same replay and clip play again.
+func TestSafetyReplayWithheldAndRestored(t *testing.T) {
+	ts := startServer(t, "")
+	_, hostTok := ts.createUser(t, "rec-host")
+	_, lisTok := ts.createUser(t, "rec-lis")
+	_, mod1 := ts.createModerator(t, "nour")
+	_, mod2 := ts.createModerator(t, "sami")
+	room := ts.liveRoom(t, hostTok)
+	p := "/api/v1/rooms/" + room
+	ts.must(t, 200, "POST", p+"/recording", hostTok, `{"on":true}`)
+	time.Sleep(1500 * time.Millisecond)
+	ts.must(t, 200, "POST", p+"/end", hostTok, "")
+	for i := 0; ; i++ {
+		var st struct{ State string }
+		ts.call(t, "GET", p+"/recording", hostTok, nil, &st)
+		if st.State == "finished" {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("recording %q 10 s after the end", st.State)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ts.must(t, 200, "PATCH", p+"/recording", hostTok, `{"public":true}`)
+	replay := ts.must(t, 200, "GET", p+"/recording.ogg", "", "").body
+	var clip struct{ ID string }
+	json.Unmarshal(ts.must(t, 201, "POST", p+"/clips", lisTok, `{"from_s":0,"seconds":1}`).body, &clip)
+	clipBytes := ts.must(t, 200, "GET", "/api/v1/clips/"+clip.ID+".ogg", "", "").body
+
+	decide := func(body string) string {
+		var d struct{ ID string }
+		json.Unmarshal(ts.must(t, 201, "POST", "/api/v1/safety/decisions", mod1, body).body, &d)
+		return d.ID
+	}
+	const why = `"category":"STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH","ground":"terms","terms_ground":"Terms §3","explanation":"Insults.","facts":"Heard by a moderator."`
+	dReplay := decide(fmt.Sprintf(`{"action":"remove_replay","room":%q,%s}`, room, why))
+	dClip := decide(fmt.Sprintf(`{"action":"remove_clip","clip":%q,%s}`, clip.ID, why))
+	for _, c := range []struct{ who, tok, path string }{
+		{"anonymous", "", p + "/recording.ogg"},
+		{"the host", hostTok, p + "/recording.ogg"},
+		{"anonymous", "", "/api/v1/clips/" + clip.ID + ".ogg"},
+		{"the clip's maker", lisTok, "/api/v1/clips/" + clip.ID + ".ogg"},
+	} {
+		if r := ts.do(t, "GET", c.path, c.tok, "", nil); r.status != 451 || r.code != "recording_withheld" {
+			t.Errorf("%s, GET %s after the removal: %d %s, want 451 recording_withheld", c.who, c.path, r.status, r.code)
+		}
+	}
+	reverse := func(decision, tok string) {
+		var c struct{ ID string }
+		json.Unmarshal(ts.must(t, 201, "POST", "/api/v1/safety/decisions/"+decision+"/complaints", tok, `{"text":"Nothing in it breaks the terms."}`).body, &c)
+		ts.must(t, 200, "POST", "/api/v1/safety/complaints/"+c.ID+"/decision", mod2, `{"outcome":"reversed","explanation":"On a second listen, no insult."}`)
+	}
+	reverse(dReplay, hostTok)
+	reverse(dClip, lisTok)
+	if got := ts.must(t, 200, "GET", p+"/recording.ogg", "", "").body; !bytes.Equal(got, replay) {
+		t.Errorf("restored replay: %d bytes, want the %d it had", len(got), len(replay))
+	}
+	if got := ts.must(t, 200, "GET", "/api/v1/clips/"+clip.ID+".ogg", "", "").body; !bytes.Equal(got, clipBytes) {
+		t.Errorf("restored clip: %d bytes, want the %d it had", len(got), len(clipBytes))
 	}
 }
