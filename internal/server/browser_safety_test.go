@@ -781,3 +781,87 @@ func noActionNotice(t *testing.T, ts *testServer, room, notifierTok, modTok stri
 		`{"action":"none","ground":"terms","terms_ground":"Terms 4.2","explanation":"A raffle the host runs, not a scam.","facts":"The host announced a raffle."}`)
 	return rc.ID
 }
+
+// The platform's tools in /mod: an admin marks a trusted flagger (and
+// unmarks them, confirming), reads a user's Art. 23 standing, searches the
+// audit log and exports the statements of reasons; a moderator sees the
+// flaggers but cannot mark one; the tools in Arabic on a phone, right to
+// left, with nothing pushed off the page.
+func TestBrowserModTools(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	room, _, guestID, _ := safetyRoom(t, ts)
+	modID, modTok := ts.createModerator(t, "nour")
+	ts.must(t, 201, "POST", "/api/v1/safety/decisions", modTok, fmt.Sprintf(`{"action":"mute","room":%q,"user":%q,"manifest":true,
+		"category":"STATEMENT_CATEGORY_VIOLENCE","ground":"illegal","legal_ground":"Art. 241 StGB","explanation":"Threats.","facts":"Threats heard by a moderator."}`, room, guestID))
+
+	browser := newBrowser(t)
+	log := &browserLog{}
+	adm := newTab(t, browser, "admin", log)
+	dialogs := answerDialogs(t, adm, true)
+	signIn(t, adm, ts, ts.AdminToken(), "/mod", log)
+	run(t, adm, 30*time.Second, "mark a trusted flagger", log,
+		waitFor(`document.querySelectorAll("#flagger-area option").length > 10`, 10*time.Second),
+		chromedp.SendKeys(chromedp.CSS("#flagger-user"), guestID),
+		pick("#flagger-area", "STATEMENT_CATEGORY_VIOLENCE"),
+		chromedp.Click(chromedp.CSS("[data-testid=flagger-form] button[type=submit]")),
+		waitFor(fmt.Sprintf(`document.querySelector("[data-flagger='%s']")?.textContent.includes("Violence")`, guestID), 10*time.Second))
+	var fl struct {
+		Flaggers []struct{ User, Area string } `json:"trusted_flaggers"`
+	}
+	ts.call(t, "GET", "/api/v1/safety/trusted-flaggers", modTok, nil, &fl)
+	if len(fl.Flaggers) != 1 || fl.Flaggers[0].User != guestID || fl.Flaggers[0].Area != "STATEMENT_CATEGORY_VIOLENCE" {
+		t.Fatalf("trusted flaggers after marking: %+v", fl.Flaggers)
+	}
+	run(t, adm, 20*time.Second, "a user's standing", log,
+		chromedp.SendKeys(chromedp.CSS("#misuse-user"), guestID),
+		chromedp.Click(chromedp.CSS("[data-testid=misuse-h] button[type=submit]")),
+		waitFor(`document.querySelector("[data-testid=misuse-strikes] td")?.textContent === "1"`, 10*time.Second))
+	if s := eval[string](t, adm, `document.querySelector("[data-testid=misuse-suspended] td").textContent`); s != "No" {
+		t.Errorf("strike suspension shown as %q after one strike", s)
+	}
+	run(t, adm, 20*time.Second, "search the audit log", log,
+		chromedp.SendKeys(chromedp.CSS("#audit-action"), "safety.decide"),
+		chromedp.Click(chromedp.CSS("[data-testid=audit-form] button[type=submit]")),
+		waitFor(`[...document.querySelectorAll("[data-testid=audit-rows] tr")].length === 1 && document.querySelector("[data-testid=audit-rows] tr code")?.textContent === "safety.decide"`, 10*time.Second))
+	if row := eval[string](t, adm, `document.querySelector("[data-testid=audit-rows] tr").textContent`); !strings.Contains(row, modID) || !strings.Contains(row, "user:"+guestID) || !strings.Contains(row, "Art. 241 StGB") {
+		t.Errorf("audit row %q, want the moderator %s, user:%s and the ground", row, modID, guestID)
+	}
+	run(t, adm, 20*time.Second, "export the statements", log,
+		chromedp.Click(chromedp.CSS("[data-testid=export-h] button[type=submit]")),
+		waitFor(`document.querySelector("[data-testid=export-link]")?.download === "statements-all.json"`, 10*time.Second))
+	if s := eval[string](t, adm, `document.querySelector("[data-testid=export-out]").textContent`); !strings.HasPrefix(s, "1 statement.") {
+		t.Errorf("export: %q, want one statement", s)
+	}
+	screenshot(t, adm, "mod-tools-en")
+	run(t, adm, 20*time.Second, "unmark the flagger", log,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-flagger='%s'] button`, guestID))),
+		waitFor(fmt.Sprintf(`!document.querySelector("[data-flagger='%s']")`, guestID), 10*time.Second))
+	if msgs := waitDialogs(t, dialogs, 1, 5*time.Second); !strings.Contains(msgs[0], guestID) {
+		t.Errorf("confirmation %q does not name the flagger", msgs[0])
+	}
+	ts.call(t, "GET", "/api/v1/safety/trusted-flaggers", modTok, nil, &fl)
+	if len(fl.Flaggers) != 0 {
+		t.Fatalf("trusted flaggers after unmarking: %+v", fl.Flaggers)
+	}
+
+	mod := newTab(t, browser, "moderator", log)
+	signIn(t, mod, ts, modTok, "/mod", log)
+	run(t, mod, 20*time.Second, "a moderator's tools", log,
+		waitFor(`!!document.querySelector("[data-testid=flaggers]") && !!document.querySelector("[data-testid=audit-h]")`, 10*time.Second))
+	if eval[bool](t, mod, `!!document.querySelector("[data-testid=flagger-form]")`) {
+		t.Errorf("a moderator is offered to mark trusted flaggers")
+	}
+
+	run(t, adm, 30*time.Second, "the tools in Arabic on a phone", log,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(ts.base+"/mod?lang=ar"),
+		waitFor(`document.documentElement.dir === "rtl" && document.querySelector("#audit-h")?.textContent === "سجل التدقيق"`, 10*time.Second),
+		waitFor(`document.querySelectorAll("[data-testid=audit-rows] tr[data-seq]").length > 0`, 10*time.Second),
+		chromedp.Click(chromedp.CSS("[data-testid=export-h] button[type=submit]")),
+		waitFor(`document.querySelector("[data-testid=export-out]")?.textContent.startsWith("بيان واحد.")`, 10*time.Second),
+		waitFor(`document.documentElement.scrollWidth <= document.documentElement.clientWidth`, 5*time.Second))
+	screenshot(t, adm, "mod-tools-ar")
+}

@@ -12,6 +12,7 @@ import { shareButton } from "./share.js";
 import { upcoming } from "./upcoming.js";
 import { errorText } from "./errors.js";
 import { reportCard, viewReportStatus, viewSafety, modQueue, modComplaints, modOwnInitiative, decisionNotice } from "./safety.js";
+import { modFlaggers, modMisuse, modAudit, modExport } from "./modtools.js";
 import { viewTransparency } from "./transparency.js";
 
 const pollMs = 2000;
@@ -547,7 +548,11 @@ function viewMod() {
     out,
     modQueue(poll),
     modComplaints(poll),
-    modOwnInitiative());
+    modOwnInitiative(),
+    modFlaggers(poll),
+    modMisuse(),
+    modAudit(),
+    modExport());
   return root;
 }
 
