@@ -75,6 +75,7 @@ var (
 	ErrUserNotFound   = errors.New("account: no such user")
 	ErrTokenNotFound  = errors.New("account: no such token")
 	ErrSelfSuspend    = errors.New("account: cannot suspend oneself")
+	ErrSelfRole       = errors.New("account: cannot change one's own role")
 )
 
 // LimitError is ErrLoginLimited with when to come back.
@@ -101,6 +102,7 @@ type Store interface {
 	UserByToken(ctx context.Context, tok string) (store.User, error)
 	SetSuspended(ctx context.Context, id string, suspended bool) error
 	SetSuspendHold(ctx context.Context, id string, hold store.SuspendHold, suspended bool) error
+	SetRole(ctx context.Context, id, role string) error
 
 	CreateToken(ctx context.Context, user, name string) (store.Token, string, error)
 	Tokens(ctx context.Context, user string) ([]store.Token, error)

@@ -138,6 +138,39 @@ func (s *Service) SetSafetySuspended(ctx context.Context, by Principal, id strin
 	return s.suspend(ctx, by, id, suspended, func() error { return s.st.SetSuspendHold(ctx, id, store.HoldSafety, suspended) })
 }
 
+// SetRole gives a user another platform role (admins): user, moderator or
+// admin. It takes effect on the user's next request (every request reads
+// the role), and is audited with the role before and after. An admin
+// cannot change their own role, so the last admin cannot lock the platform
+// out by mistake.
+func (s *Service) SetRole(ctx context.Context, by Principal, id, role string) (User, error) {
+	if err := requireAdmin(by); err != nil {
+		return User{}, err
+	}
+	if role != RoleUser && role != RoleModerator && role != RoleAdmin {
+		return User{}, ErrBadRole
+	}
+	if id == by.ID {
+		return User{}, ErrSelfRole
+	}
+	u, err := s.User(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	if u.Role == role {
+		return u, nil
+	}
+	if err := s.st.SetRole(ctx, id, role); errors.Is(err, store.ErrNotFound) {
+		return User{}, ErrUserNotFound
+	} else if err != nil {
+		return User{}, fmt.Errorf("account: %w", err)
+	}
+	if err := s.record(ctx, by.ID, AuditRole, "user:"+id, map[string]any{"from": u.Role, "to": role}); err != nil {
+		return User{}, err
+	}
+	return s.User(ctx, id)
+}
+
 func (s *Service) suspend(ctx context.Context, by Principal, id string, suspended bool, set func() error) (User, error) {
 	if err := requireAdmin(by); err != nil {
 		return User{}, err

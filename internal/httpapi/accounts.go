@@ -28,6 +28,27 @@ func (a *API) routeAccounts(m *http.ServeMux) {
 	m.HandleFunc("POST /api/v1/me/tokens", a.handle(a.createToken))
 	m.HandleFunc("DELETE /api/v1/me/tokens/{tid}", a.handle(a.deleteToken))
 	m.HandleFunc("POST /api/v1/users/{uid}/suspend", a.handle(a.suspendUser))
+	m.HandleFunc("PUT /api/v1/users/{uid}/role", a.handle(a.setRole))
+}
+
+// setRole answers PUT /api/v1/users/{uid}/role {"role": "moderator"} (admins).
+func (a *API) setRole(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.adminOnly(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Role string `json:"role"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	u, err := a.acc.SetRole(r.Context(), p.account(), r.PathValue("uid"), in.Role)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userJSON(u))
+	return nil
 }
 
 // authCookie resolves the session cookie; mutations must also pass the CSRF check.

@@ -147,6 +147,7 @@ var accountErrors = []struct {
 	{account.ErrUserNotFound, errUserNotFound},
 	{account.ErrTokenNotFound, errorf(http.StatusNotFound, "token_not_found", "you have no token with this id")},
 	{account.ErrSelfSuspend, errorf(http.StatusBadRequest, "bad_target", "you cannot suspend yourself")},
+	{account.ErrSelfRole, errorf(http.StatusBadRequest, "bad_target", "you cannot change your own role")},
 }
 
 // toAPIError maps any error to its API form: this is the one place where

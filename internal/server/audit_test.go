@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -289,5 +290,61 @@ func TestAuditSurvivesKill9(t *testing.T) {
 	}
 	if !strings.HasPrefix(stdout.String(), "bad: row 7: hash does not match") || !strings.Contains(stdout.String(), `"reason":"a quiet word"`) {
 		t.Fatalf("majlis audit verify of an edited log printed:\n%s", stdout.String())
+	}
+}
+
+// TestSetRole: an admin makes a user a moderator and back (PUT
+// /api/v1/users/{id}/role): each change holds from the user's next request
+// and is in the audit log with the role before and after; nobody else may,
+// an admin not for themselves, and a bad role or user is refused.
+func TestSetRole(t *testing.T) {
+	ts := startServer(t, "")
+	adm := ts.AdminToken()
+	uid, utok := ts.createUser(t, "role-user")
+	var admUser struct{ ID, Token string }
+	if code := ts.call(t, "POST", "/api/v1/users", adm, map[string]string{"name": "role-admin", "role": "admin"}, &admUser); code != 201 {
+		t.Fatalf("create admin: %d", code)
+	}
+	queue := func() int { return ts.do(t, "GET", "/api/v1/safety/notices", utok, "", nil).status }
+	if c := queue(); c != 403 {
+		t.Fatalf("a user reads the queue: %d", c)
+	}
+	var u struct{ Role string }
+	json.Unmarshal(ts.must(t, 200, "PUT", "/api/v1/users/"+uid+"/role", adm, `{"role":"moderator"}`).body, &u)
+	if u.Role != "moderator" || queue() != 200 {
+		t.Fatalf("after becoming a moderator: role %q, queue %d", u.Role, queue())
+	}
+	ts.must(t, 200, "PUT", "/api/v1/users/"+uid+"/role", admUser.Token, `{"role":"user"}`) // an admin user may too
+	if c := queue(); c != 403 {
+		t.Fatalf("after going back to user, the queue: %d", c)
+	}
+	for _, c := range []struct {
+		who, tok, path, body string
+		status               int
+		code                 string
+	}{
+		{"a moderator", (func() string { _, tok := ts.createModerator(t, "role-mod"); return tok })(), "/api/v1/users/" + uid + "/role", `{"role":"admin"}`, 403, "forbidden"},
+		{"the user themselves", utok, "/api/v1/users/" + uid + "/role", `{"role":"admin"}`, 403, "forbidden"},
+		{"anonymous", "", "/api/v1/users/" + uid + "/role", `{"role":"admin"}`, 401, "unauthorized"},
+		{"a bad role", adm, "/api/v1/users/" + uid + "/role", `{"role":"owner"}`, 400, "bad_role"},
+		{"no role", adm, "/api/v1/users/" + uid + "/role", `{}`, 400, "bad_role"},
+		{"bad JSON", adm, "/api/v1/users/" + uid + "/role", `{"role":`, 400, "bad_json"},
+		{"an unknown user", adm, "/api/v1/users/nobody/role", `{"role":"moderator"}`, 404, "user_not_found"},
+		{"an admin for themselves", admUser.Token, "/api/v1/users/" + admUser.ID + "/role", `{"role":"user"}`, 400, "bad_target"},
+	} {
+		if r := ts.do(t, "PUT", c.path, c.tok, c.body, nil); r.status != c.status || r.code != c.code {
+			t.Errorf("%s: %d %s, want %d %s", c.who, r.status, r.code, c.status, c.code)
+		}
+	}
+	var rows struct {
+		Rows []struct {
+			Actor, Target string
+			Detail        map[string]any
+		} `json:"rows"`
+	}
+	json.Unmarshal(ts.must(t, 200, "GET", "/api/v1/audit?action=account.role", adm, "").body, &rows)
+	if len(rows.Rows) != 2 || rows.Rows[0].Target != "user:"+uid || rows.Rows[0].Detail["from"] != "user" || rows.Rows[0].Detail["to"] != "moderator" ||
+		rows.Rows[1].Actor != admUser.ID || rows.Rows[1].Detail["to"] != "user" {
+		t.Fatalf("account.role rows: %+v", rows.Rows)
 	}
 }

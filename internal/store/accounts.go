@@ -64,6 +64,18 @@ func (s *Store) SetSuspended(ctx context.Context, id string, suspended bool) err
 	return s.SetSuspendHold(ctx, id, holdsAll, false)
 }
 
+// SetRole changes a user's platform role.
+func (s *Store) SetRole(ctx context.Context, id, role string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET role = ? WHERE id = ?`, role, id)
+	if err != nil {
+		return fmt.Errorf("set role of %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // SetSuspendHold puts hold on a user (ending their web sessions) or
 // lifts it; the user stays suspended while another hold is on.
 func (s *Store) SetSuspendHold(ctx context.Context, id string, hold SuspendHold, suspended bool) error {
