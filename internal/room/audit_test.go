@@ -159,3 +159,52 @@ func TestAuditFailureFailsTheCall(t *testing.T) {
 		t.Fatalf("room after a failed record: %+v %v", info, err)
 	}
 }
+
+// BenchmarkModerationAudit: what the audit row costs a moderation action:
+// a host mutes a speaker and lets them speak again (two actions, two rows)
+// with no audit log and with the real one (SQLite, hash-chained, durable
+// before the action is acknowledged). The row is written while the
+// room's stage operations wait (docs/audit.md).
+//
+//	go test -run '^$' -bench ModerationAudit -benchtime 2s ./internal/room/
+func BenchmarkModerationAudit(b *testing.B) {
+	for _, audited := range []bool{false, true} {
+		name := "no-log"
+		if audited {
+			name = "audit-log"
+		}
+		b.Run(name, func(b *testing.B) {
+			var l *audit.Log
+			if audited {
+				var err error
+				if l, err = audit.Open(filepath.Join(b.TempDir(), "audit.db")); err != nil {
+					b.Fatal(err)
+				}
+				defer l.Close()
+			}
+			s, st, _ := newService(b, func(c *Config) {
+				if l != nil {
+					c.Audit = l
+				}
+			})
+			ctx := context.Background()
+			id, host := liveRoom(b, s, st)
+			u, _, err := st.CreateUser(ctx, "u-"+store.NewID(), PlatformUser)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Invite(ctx, host, id, u.ID); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if err := s.Mute(ctx, host, id, u.ID, true); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Mute(ctx, host, id, u.ID, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
