@@ -34,6 +34,7 @@ func (a *API) routeSafety(m *http.ServeMux) {
 	m.HandleFunc("DELETE /api/v1/safety/trusted-flaggers/{user}", a.handle(a.unsetFlagger))
 	m.HandleFunc("GET /api/v1/safety/statements", a.handle(a.statements))
 	m.HandleFunc("GET /api/v1/safety/users/{user}/misuse", a.handle(safetyOn(a, "user", (*safety.Service).MisuseOf)))
+	m.HandleFunc("GET /api/v1/safety/standing", a.handle(a.myStanding))
 	m.HandleFunc("GET /api/v1/safety/transparency", a.handle(a.transparency))
 	m.HandleFunc("GET /api/v1/transparency", a.handle(a.publicTransparency))
 }
@@ -438,5 +439,19 @@ func (a *API) statements(w http.ResponseWriter, r *http.Request) error {
 		out["next_since"] = last.Add(time.Millisecond).Format(time.RFC3339Nano)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// myStanding answers GET /api/v1/safety/standing: the caller's own Art. 23 standing.
+func (a *API) myStanding(w http.ResponseWriter, r *http.Request) error {
+	act, err := a.safetyActor(r)
+	if err != nil {
+		return err
+	}
+	st, err := a.safety.MyStanding(r.Context(), act)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
 	return nil
 }

@@ -180,6 +180,20 @@ func (s *Service) MisuseOf(ctx context.Context, a Actor, user string) (MisuseSta
 	if !a.moderator() {
 		return MisuseState{}, ErrForbidden
 	}
+	return s.standing(ctx, user)
+}
+
+// MyStanding is the signed-in user's own Art. 23 standing: how a notifier
+// learns of a warning for manifestly unfounded notices, and until when
+// their notices are suspended (Art. 23(2) DSA: after a prior warning).
+func (s *Service) MyStanding(ctx context.Context, a Actor) (MisuseState, error) {
+	if !a.signedIn() {
+		return MisuseState{}, ErrUnauthorized
+	}
+	return s.standing(ctx, a.ID)
+}
+
+func (s *Service) standing(ctx context.Context, user string) (MisuseState, error) {
 	st := MisuseState{User: user}
 	var err error
 	if st.Strikes, err = s.strikes(ctx, user); err != nil {

@@ -88,7 +88,8 @@ func TestRepeatedIllegalContent(t *testing.T) {
 
 // TestManifestlyUnfoundedNotices (Art. 23(2)): a signed-in notifier's
 // third manifestly unfounded notice brings a warning, the next suspends
-// their notices; anonymous ones are never counted.
+// their notices, and the notifier's own standing tells them; anonymous
+// ones are never counted.
 func TestManifestlyUnfoundedNotices(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -110,6 +111,13 @@ func TestManifestlyUnfoundedNotices(t *testing.T) {
 		if (i >= 2) != !st.NotifierWarned.IsZero() || (i >= 3) != !st.NoticesBlocked.IsZero() {
 			t.Fatalf("after %d: %+v", i+1, st)
 		}
+		// The notifier is told: their own standing says the same.
+		if mine, err := e.MyStanding(ctx, lis); err != nil || mine != st {
+			t.Fatalf("after %d, the notifier's own standing: %+v, %v; moderators see %+v", i+1, mine, err, st)
+		}
+	}
+	if _, err := e.MyStanding(ctx, anon); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("anonymous standing: %v", err)
 	}
 	if _, err := e.Report(ctx, lis, speakerNotice()); !errors.Is(err, ErrNoticesSuspended) {
 		t.Fatalf("suspended notifier: %v", err)

@@ -865,3 +865,42 @@ func TestBrowserModTools(t *testing.T) {
 		waitFor(`document.documentElement.scrollWidth <= document.documentElement.clientWidth`, 5*time.Second))
 	screenshot(t, adm, "mod-tools-ar")
 }
+
+// A notifier whose notices are manifestly unfounded is told on /safety:
+// warned after the third (English), their notices suspended after the
+// fourth (Arabic), as Art. 23(2) DSA has it.
+func TestBrowserSafetyNotifierWarned(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	ts := startServer(t, "")
+	room, _, _, _ := safetyRoom(t, ts)
+	_, notifierTok := ts.createUser(t, "lina")
+	_, modTok := ts.createModerator(t, "nour")
+	unfounded := func() {
+		var rc struct{ ID string }
+		if code := ts.call(t, "POST", "/api/v1/reports", notifierTok, map[string]any{"kind": "room", "room": room, "from_s": 1,
+			"category": "STATEMENT_CATEGORY_SCAMS_AND_FRAUD", "explanation": "A fake lottery is announced.", "name": "Lina", "email": "lina@example.org", "good_faith": true}, &rc); code != http.StatusCreated {
+			t.Fatalf("report: %d", code)
+		}
+		ts.must(t, 200, "POST", "/api/v1/safety/notices/"+rc.ID+"/claim", modTok, "")
+		ts.must(t, 201, "POST", "/api/v1/safety/notices/"+rc.ID+"/decision", modTok,
+			`{"action":"none","manifest":true,"ground":"terms","terms_ground":"Terms 4.2","explanation":"Nothing like it was said.","facts":"The room's audio has no lottery in it."}`)
+	}
+	for range 3 {
+		unfounded()
+	}
+	browser := newBrowser(t)
+	log := &browserLog{}
+	tab := newTab(t, browser, "notifier", log)
+	signIn(t, tab, ts, notifierTok, "/safety", log)
+	run(t, tab, 20*time.Second, "the warning on /safety", log,
+		waitFor(`document.querySelector("[data-testid=standing-warned]")?.textContent.includes("you were warned") && !document.querySelector("[data-testid=my-standing]").hidden`, 10*time.Second))
+	unfounded()
+	run(t, tab, 20*time.Second, "the suspension on /safety, in Arabic", log,
+		chromedp.Navigate(ts.base+"/safety?lang=ar"),
+		waitFor(`document.documentElement.dir === "rtl" && document.querySelector("[data-testid=standing-suspended]")?.textContent.startsWith("بلاغاتك موقوفة حتى")`, 10*time.Second))
+	if eval[bool](t, tab, `!!document.querySelector("[data-testid=standing-warned]")`) {
+		t.Errorf("the suspended notifier is shown the warning as well")
+	}
+}

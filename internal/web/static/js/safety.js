@@ -249,8 +249,19 @@ export function viewSafety() {
   if (!api.signedIn()) { root.append(h("p", {}, h("a", { href: "/signin?next=/safety" }, t("safety.signin")))); return root; }
   const decisions = h("div", { class: "stack", "data-testid": "my-decisions" }, h("p", { class: "muted" }, t("common.loading")));
   const notices = h("ul", { class: "rooms", "data-testid": "my-notices" });
-  root.append(h("section", { class: "stack", "aria-labelledby": "mydec-h" }, h("h2", { id: "mydec-h" }, t("safety.decisions")), decisions),
+  const standing = h("section", { class: "card stack", "aria-labelledby": "mystand-h", "data-testid": "my-standing", hidden: true },
+    h("h2", { id: "mystand-h" }, t("safety.standing")));
+  root.append(standing, h("section", { class: "stack", "aria-labelledby": "mydec-h" }, h("h2", { id: "mydec-h" }, t("safety.decisions")), decisions),
     h("section", { class: "card stack", "aria-labelledby": "mynot-h" }, h("h2", { id: "mynot-h" }, t("safety.notices")), notices));
+  // A notifier warned for manifestly unfounded notices, or whose notices
+  // are suspended, is told here (Art. 23(2) DSA).
+  api.call("GET", "/safety/standing").then((st) => {
+    const set = (ts) => !!ts && !String(ts).startsWith("0001-");
+    const lines = [];
+    if (set(st.notices_suspended_until)) lines.push(h("p", { "data-testid": "standing-suspended" }, t("safety.standing.suspended", { when: when(st.notices_suspended_until) })));
+    else if (set(st.notifier_warned_at)) lines.push(h("p", { "data-testid": "standing-warned" }, t("safety.standing.warned", { when: when(st.notifier_warned_at) })));
+    if (lines.length) { standing.append(...lines); standing.hidden = false; }
+  }, () => { /* the decisions and notices still show */ });
   Promise.all([api.call("GET", "/safety/decisions?mine=1"), api.call("GET", "/safety/complaints?mine=1").catch(() => ({ complaints: [] }))]).then(([ds, cs]) => {
     const list = ds.decisions || [];
     const byDecision = new Map((cs.complaints || []).map((c) => [c.decision, c]));
