@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -143,4 +144,60 @@ func rawConn(t *testing.T, src, base string) net.Conn {
 func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
+}
+
+// proxyV2Client is a stream client that speaks as a TCP proxy at 127.0.0.9
+// would: each connection starts with a PROXY protocol v2 header naming
+// client (an IPv4 address and port).
+func proxyV2Client(client string) *http.Client {
+	ap := netip.MustParseAddrPort(client)
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.9")}, Timeout: 5 * time.Second}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		hdr := append([]byte("\r\n\r\n\x00\r\nQUIT\n"), 0x21, 0x11, 0, 12)
+		src, dst := ap.Addr().As4(), [4]byte{127, 0, 0, 1}
+		hdr = append(append(append(hdr, src[:]...), dst[:]...), byte(ap.Port()>>8), byte(ap.Port()), 0x1f, 0x90)
+		if _, err := c.Write(hdr); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	return &http.Client{Transport: &http.Transport{DialContext: dial, ResponseHeaderTimeout: 10 * time.Second}}
+}
+
+// TestProxyProtocolEdge: an edge's port reads version 2 headers too; its
+// listeners (whose sockets the fan-out takes over right after the header)
+// play the tone, and its per-address cap counts the clients the headers name.
+func TestProxyProtocolEdge(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServerWith(t, dir, func(*Config) {})
+	e, edgeBase := startEdgeWith(t, ts, dir, func(c *EdgeConfig) {
+		c.Admission.TrustedProxies, c.Admission.ProxyProtocol = []string{"127.0.0.9"}, true
+		c.Admission.AudienceConnsPerIP, c.Admission.AudienceConnsPerNet = 1, 1000
+	})
+	_, hostTok := ts.createUser(t, "amal")
+	room := ts.liveRoom(t, hostTok)
+	host := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
+	defer host.stop()
+	j1, j2, j3 := ts.join(t, room), ts.join(t, room), ts.join(t, room)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a := listenOggWith(t, ctx, proxyV2Client("192.0.2.44:5000"), edgeBase+j1.Listen.Ogg)
+	waitTones(t, a, "edge listener named by a v2 header", 10*time.Second, func(w []int, _ []float64) bool { return w[0] >= 9 && w[1] == 0 })
+	refused := e.planes.audLn.Refused()
+	req, _ := http.NewRequestWithContext(ctx, "GET", edgeBase+j2.Listen.Ogg, nil)
+	if resp, err := proxyV2Client("192.0.2.44:5001").Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("second listener of 192.0.2.44: %s, want its connection refused at the cap", resp.Status)
+	}
+	if got := e.planes.audLn.Refused(); got != refused+1 {
+		t.Fatalf("refused connections %d → %d, want one more", refused, got)
+	}
+	b := listenOggWith(t, ctx, proxyV2Client("192.0.2.45:5000"), edgeBase+j3.Listen.Ogg)
+	waitTones(t, b, "edge listener of another client", 10*time.Second, func(w []int, _ []float64) bool { return w[0] >= 9 && w[1] == 0 })
 }
