@@ -180,3 +180,34 @@ func TestListenerMaxPending(t *testing.T) {
 		t.Fatal("Accept after Close: no error")
 	}
 }
+
+// A header trickled in a byte at a time is read whole, while the listener
+// goes on accepting others, and the request behind it is intact.
+func TestListenerSlowHeader(t *testing.T) {
+	l := listen(t, Config{})
+	hdr := "PROXY TCP6 2001:db8::5 ::1 4711 80\r\n"
+	c := dial(t, l, "127.0.0.1", "")
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for i := range len(hdr) {
+			if _, err := io.WriteString(c, hdr[i:i+1]); err != nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		io.WriteString(c, request)
+	}()
+	dial(t, l, "127.0.0.2", request)
+	if first := accept(t, l); !strings.HasPrefix(first.RemoteAddr().String(), "127.0.0.2:") {
+		t.Fatalf("accepted %s first, want the direct client while the header trickles in", first.RemoteAddr())
+	}
+	pc := accept(t, l)
+	<-sent
+	if got := pc.RemoteAddr().String(); got != "[2001:db8::5]:4711" {
+		t.Fatalf("RemoteAddr %s", got)
+	}
+	if got := readSome(t, pc, len(request)); got != request {
+		t.Fatalf("read %q after the trickled header", got)
+	}
+}
