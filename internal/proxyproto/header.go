@@ -134,7 +134,7 @@ func parseV1(b []byte) (Header, int, int, error) {
 		if bytes.IndexByte(b, '\n') >= 0 || bytes.IndexByte(b[:len(b)-1], '\r') >= 0 {
 			return Header{}, 0, 0, bad("version 1 line: a lone CR or LF")
 		}
-		need := max(2, minHeader-len(b))
+		need := v1Min(b) - len(b)
 		if b[len(b)-1] == '\r' {
 			need = 1
 		}
@@ -182,6 +182,37 @@ func parseV1(b []byte) (Header, int, int, error) {
 	h.Source = netip.AddrPortFrom(src.Unmap(), sp)
 	h.Dest = netip.AddrPortFrom(dst.Unmap(), dp)
 	return h, end + 2, 0, nil
+}
+
+// v1Min is the length of the shortest valid line that starts with b (a
+// line without CRLF yet), or more when none does: a reader may read up to
+// it in one step. The shortest fields: "0.0.0.0" (TCP4), "::" (TCP6, and
+// while the protocol is not known yet), a one-digit port.
+func v1Min(b []byte) int {
+	if len(b) <= len(v1sig) {
+		return minHeader
+	}
+	fields := bytes.Split(b[len(v1sig):], []byte(" "))
+	proto := fields[0]
+	if string(proto) == "UNKNOWN" || len(fields) == 1 && len(proto) > 0 && proto[0] == 'U' {
+		// Anything, or nothing, may follow UNKNOWN up to CRLF.
+		return max(minHeader, len(b)+2)
+	}
+	mins := [...]int{4, 2, 2, 1, 1} // protocol, source, destination, ports
+	if string(proto) == "TCP4" {
+		mins[1], mins[2] = 7, 7
+	}
+	if len(fields) > len(mins) {
+		return len(b) + 2
+	}
+	total := len(v1sig) + len(mins) - 1 + 2 // the spaces between the fields, CRLF
+	for i, m := range mins {
+		if i < len(fields) {
+			m = max(m, len(fields[i]))
+		}
+		total += m
+	}
+	return total
 }
 
 // cut splits s at its first space; more reports whether there was one.
