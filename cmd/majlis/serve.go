@@ -75,6 +75,6 @@ func edgeConfig(c config.Config, log *slog.Logger) server.EdgeConfig {
 func audienceConfig(c config.Config) server.AdmissionConfig {
 	return server.AdmissionConfig{
 		AudienceMaxConns: c.AudienceMaxConns, AudienceConnsPerIP: c.AudienceConnsPerIP, AudienceAcceptRate: c.AudienceAcceptRate,
-		ForceLevel: c.Overload, TrustedProxies: c.TrustedProxies,
+		ForceLevel: c.Overload, TrustedProxies: c.TrustedProxies, ProxyProtocol: c.ProxyProtocol,
 	}
 }

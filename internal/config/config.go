@@ -9,6 +9,7 @@ import (
 	"majlis/internal/admission"
 	"majlis/internal/cluster"
 	"majlis/internal/hls"
+	"majlis/internal/httpapi"
 	"majlis/internal/live"
 	"majlis/internal/overload"
 	"majlis/internal/program"
@@ -91,6 +92,7 @@ type Config struct {
 	ReportsPerIP       ratelimit.Rate // --report-limit-ip: notices (POST /api/v1/reports) per address
 	ReportsPerNet      ratelimit.Rate // --report-limit-net, per /24 or /48
 	TrustedProxies     []string       // --trusted-proxies
+	ProxyProtocol      bool           // --proxy-protocol: the PROXY header from TrustedProxies, required
 	AudienceMaxConns   int            // --audience-max-conns; 0: file limit − 1024
 	AudienceConnsPerIP int            // --audience-conns-per-ip
 	AudienceAcceptRate float64        // --audience-accept-rate, per second
@@ -173,6 +175,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s (%s or %s in the config file): want %s", s.name, envName(s.name), s.name, s.want)
 		}
 		return fmt.Errorf("--%s %s: want %s", s.name, show(s.bind(&c).String()), s.want)
+	}
+	if p, _ := httpapi.ParseProxies(c.TrustedProxies); c.ProxyProtocol && p.Empty() {
+		return errors.New("--proxy-protocol: needs --trusted-proxies (the proxies that send the header)")
 	}
 	if c.Role == RoleEdge && c.Origin == "" && c.Cluster == "" {
 		return errors.New("--cluster (or --origin): required with --role edge")

@@ -210,6 +210,7 @@ func TestValidateInCode(t *testing.T) {
 		{func(c *Config) { c.Overload = 7 }, "--overload 7: want auto, elevated, high or critical"},
 		{func(c *Config) { c.Role = "" }, `--role "": want origin or edge`},
 		{func(c *Config) { c.Role = RoleEdge }, "--cluster (or --origin): required with --role edge"},
+		{func(c *Config) { c.ProxyProtocol = true }, "--proxy-protocol: needs --trusted-proxies (the proxies that send the header)"},
 		{func(c *Config) { c.Cluster = "redis://x" }, `--cluster: cluster "redis://x": want embedded or nats://host:port[,…]`},
 		{func(c *Config) { c.Cluster, c.ClusterUser, c.ClusterCreds = "embedded", "u", "/f" }, "--cluster: cluster credentials: one of user/password, a creds file or an nkey file"},
 		{func(c *Config) { c.JoinsPerNet = ratelimit.Rate{} }, "--join-limit-net 0/0: want RATE/BURST, e.g. 100/500"},

@@ -142,6 +142,8 @@ func settings() []setting {
 			bind: func(c *Config) value { return (*rateValue)(&c.ReportsPerNet) }, ok: func(c Config) bool { return validRate(c.ReportsPerNet) }},
 		{name: "trusted-proxies", arg: "CIDR,…", help: "reverse proxies whose X-Forwarded-For, -Host, -Proto or Forwarded are believed (comma-separated CIDRs or IPs); empty: none", want: "comma-separated CIDRs or IPs",
 			bind: func(c *Config) value { return (*listValue)(&c.TrustedProxies) }, ok: func(c Config) bool { _, err := httpapi.ParseProxies(c.TrustedProxies); return err == nil }},
+		{name: "proxy-protocol", help: "read the PROXY protocol header (v1 or v2) that --trusted-proxies must send on each connection, and take the client's address from it (nginx stream proxy_protocol, HAProxy send-proxy)", want: "true or false",
+			bind: func(c *Config) value { return (*boolValue)(&c.ProxyProtocol) }},
 		{name: "audience-max-conns", help: "open connections cap on the audience port (0: file limit − 1024)", want: "a count",
 			bind: func(c *Config) value { return (*intValue)(&c.AudienceMaxConns) }, ok: func(c Config) bool { return c.AudienceMaxConns >= 0 }},
 		{name: "audience-conns-per-ip", help: "open connections cap per source address on the audience port", want: "a count ≥ 1",

@@ -54,6 +54,13 @@ func ParseProxies(list []string) (Proxies, error) {
 	return p, nil
 }
 
+// Empty reports whether no proxy is trusted.
+func (p Proxies) Empty() bool { return len(p.nets) == 0 }
+
+// Trusts reports whether a is one of the proxies (the PROXY protocol's
+// listener asks it of each peer).
+func (p Proxies) Trusts(a netip.Addr) bool { return p.trusted(a) }
+
 func (p Proxies) trusted(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, n := range p.nets {

@@ -123,7 +123,7 @@ func (l *Listener) pace() {
 
 func (l *Listener) refuse(c net.Conn) {
 	l.refused.Add(1)
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc, ok := c.(interface{ SetLinger(int) error }); ok { // a TCP connection or a proxied one
 		tc.SetLinger(0) // RST: no TIME_WAIT, nothing left for the flood to hold
 	}
 	c.Close()

@@ -301,8 +301,15 @@ func (l *listener) snapshot() []int16 {
 
 func listenOgg(t *testing.T, ctx context.Context, url string) *listener {
 	t.Helper()
+	return listenOggWith(t, ctx, streamHTTP, url)
+}
+
+// listenOggWith is listenOgg over the client c (a stream client: its
+// bodies last as long as ctx).
+func listenOggWith(t *testing.T, ctx context.Context, c *http.Client, url string) *listener {
+	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	resp, err := streamHTTP.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"majlis/internal/live"
 	"majlis/internal/metrics"
 	"majlis/internal/overload"
+	"majlis/internal/proxyproto"
 	"majlis/internal/room"
 )
 
@@ -26,6 +27,11 @@ type AdmissionConfig struct {
 	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
 	// X-Forwarded-For, -Host, -Proto or Forwarded are believed (httpapi.Proxies).
 	TrustedProxies []string
+	// ProxyProtocol requires the PROXY protocol header (v1 or v2) from
+	// the trusted proxies on the public ports (audience and stage) and
+	// takes the client's address from it (internal/proxyproto), before
+	// the connection caps count it. Other peers are never read for one.
+	ProxyProtocol bool
 	// StageHTTPAddr, when set, serves the stage plane (WHIP, host and stage
 	// members' API) on its own listener, accept queue, connection cap and
 	// http.Server, apart from the audience port (--http).
@@ -70,6 +76,8 @@ type planes struct {
 	handler   http.Handler // the audience port's: the guard behind the trusted proxies' rewriting
 	detector  *overload.Detector
 	audLn     *overload.Listener
+	audPP     *proxyproto.Listener // under audLn, with ProxyProtocol
+	stagePP   *proxyproto.Listener // under stageLn, with ProxyProtocol
 	stageLn   net.Listener
 	stageSrv  *http.Server
 	reactions *admission.Limiter
@@ -139,7 +147,13 @@ func newAudiencePlane(d audienceDeps) *planes {
 	if acceptRate <= 0 {
 		acceptRate = DefaultAudienceAcceptRate
 	}
-	p.audLn = overload.NewListener(d.ln, overload.ListenerConfig{Max: ac.AudienceMaxConns, PerIP: perIP, PerPrefix: ac.AudienceConnsPerNet, AcceptRate: acceptRate})
+	ln := d.ln
+	if ac.ProxyProtocol {
+		// Under the caps: they count the client the header names.
+		p.audPP = proxyproto.NewListener(ln, proxyproto.Config{Trusted: d.proxies.Trusts})
+		ln = p.audPP
+	}
+	p.audLn = overload.NewListener(ln, overload.ListenerConfig{Max: ac.AudienceMaxConns, PerIP: perIP, PerPrefix: ac.AudienceConnsPerNet, AcceptRate: acceptRate})
 	oc := ac.Overload
 	oc.ConnUse = func() (int, int) { return p.audLn.Open(), p.audLn.Max() }
 	var waiting *admission.WaitingRoom
@@ -205,7 +219,12 @@ func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
 		if max <= 0 {
 			max = 1024
 		}
-		p.stageLn = overload.NewListener(ln, overload.ListenerConfig{Max: max, PerIP: max, PerPrefix: max})
+		var inner net.Listener = ln
+		if ac.ProxyProtocol {
+			p.stagePP = proxyproto.NewListener(ln, proxyproto.Config{Trusted: proxies.Trusts})
+			inner = p.stagePP
+		}
+		p.stageLn = overload.NewListener(inner, overload.ListenerConfig{Max: max, PerIP: max, PerPrefix: max})
 		// The stage port limits failed bearer tokens too, on a budget of its own.
 		stageAuth := admission.NewLimiter(admission.LimiterConfig{
 			PerIP:     orRate(ac.AuthFailuresPerIP, DefaultAuthFailuresPerIP),
@@ -235,6 +254,17 @@ func (p *planes) register(reg *prometheus.Registry) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "majlis_overload_pressure", Help: "Level CPU and scheduling delay ask for in the last sample (0-3); it raises the level once held for the sustain time."},
 			func() float64 { return float64(p.detector.Signals().Pressure) }),
 	)
+	if p.audPP != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "majlis_proxy_headers_rejected_total",
+			Help: "Connections from trusted proxies closed for a missing, malformed or late PROXY protocol header (audience and stage ports)."},
+			func() float64 {
+				n := p.audPP.Rejected()
+				if p.stagePP != nil {
+					n += p.stagePP.Rejected()
+				}
+				return float64(n)
+			}))
+	}
 }
 
 // http2Limits bounds HTTP/2 (used when TLS is terminated here): streams per
