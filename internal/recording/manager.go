@@ -519,17 +519,18 @@ func (m *Manager) Update(id string, s Settings) (Meta, error) {
 	return m.Meta(id)
 }
 
-// Delete deletes a room's recording; its meta stays as a tombstone (the
-// replay then answers "gone"). A stretch being written is stopped first.
-func (m *Manager) Delete(id, why string) error {
+// stopped turns a room's recording off and waits until a stretch being
+// written has finished (its file ended, its meta stored): Delete and
+// Withhold then change a recording nothing writes to.
+func (m *Manager) stopped(id string) (*entry, error) {
 	e := m.entry(id, false)
 	if e == nil {
-		return ErrNotFound
+		return nil, ErrNotFound
 	}
 	e.mu.Lock()
 	if e.meta.State == StateDeleted {
 		e.mu.Unlock()
-		return ErrDeleted
+		return nil, ErrDeleted
 	}
 	e.meta.On = false
 	w := e.w
@@ -540,10 +541,20 @@ func (m *Manager) Delete(id, why string) error {
 	if w != nil {
 		<-w.done
 	}
+	return e, nil
+}
+
+// Delete deletes a room's recording; its meta stays as a tombstone (the
+// replay then answers "gone"). A stretch being written is stopped first.
+func (m *Manager) Delete(id, why string) error {
+	e, err := m.stopped(id)
+	if err != nil {
+		return err
+	}
 	e.mu.Lock()
 	meta := e.meta
 	e.meta = Meta{Room: id, State: StateDeleted, Created: meta.Created, Ended: meta.Ended, Deleted: time.Now().UTC(), Plays: meta.Plays}
-	err := m.putMeta(e.meta)
+	err = m.putMeta(e.meta)
 	e.mu.Unlock()
 	if err != nil {
 		return err
@@ -567,27 +578,13 @@ func (m *Manager) Delete(id, why string) error {
 // once until has passed. Restore brings it back before then (the decision
 // was reversed on a complaint). Recording stops if it was under way.
 func (m *Manager) Withhold(id, why string, until time.Time) error {
-	e := m.entry(id, false)
-	if e == nil {
-		return ErrNotFound
-	}
-	e.mu.Lock()
-	if e.meta.State == StateDeleted {
-		e.mu.Unlock()
-		return ErrDeleted
-	}
-	e.meta.On = false
-	w := e.w
-	if w != nil {
-		w.halt()
-	}
-	e.mu.Unlock()
-	if w != nil {
-		<-w.done // its stretch is finished and its meta stored
+	e, err := m.stopped(id)
+	if err != nil {
+		return err
 	}
 	e.mu.Lock()
 	e.meta.Withheld, e.meta.WithheldUntil = why, until.UTC()
-	err := m.putMeta(e.meta)
+	err = m.putMeta(e.meta)
 	e.mu.Unlock()
 	if err != nil {
 		return err

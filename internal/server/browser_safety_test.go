@@ -771,14 +771,21 @@ func TestBrowserTransparency(t *testing.T) {
 // decided "no action" on the terms by the moderator; it returns its id.
 func noActionNotice(t *testing.T, ts *testServer, room, notifierTok, modTok string) string {
 	t.Helper()
+	return decidedNotice(t, ts, room, notifierTok, modTok,
+		`{"action":"none","ground":"terms","terms_ground":"Terms 4.2","explanation":"A raffle the host runs, not a scam.","facts":"The host announced a raffle."}`)
+}
+
+// decidedNotice is a notifier's notice of a room, claimed and decided with
+// decision (the body of the decision's request).
+func decidedNotice(t *testing.T, ts *testServer, room, notifierTok, modTok, decision string) string {
+	t.Helper()
 	var rc struct{ ID string }
 	if code := ts.call(t, "POST", "/api/v1/reports", notifierTok, map[string]any{"kind": "room", "room": room, "from_s": 1,
 		"category": "STATEMENT_CATEGORY_SCAMS_AND_FRAUD", "explanation": "A fake lottery is announced.", "name": "Lina", "email": "lina@example.org", "good_faith": true}, &rc); code != http.StatusCreated {
 		t.Fatalf("report: %d", code)
 	}
 	ts.must(t, 200, "POST", "/api/v1/safety/notices/"+rc.ID+"/claim", modTok, "")
-	ts.must(t, 201, "POST", "/api/v1/safety/notices/"+rc.ID+"/decision", modTok,
-		`{"action":"none","ground":"terms","terms_ground":"Terms 4.2","explanation":"A raffle the host runs, not a scam.","facts":"The host announced a raffle."}`)
+	ts.must(t, 201, "POST", "/api/v1/safety/notices/"+rc.ID+"/decision", modTok, decision)
 	return rc.ID
 }
 
@@ -878,13 +885,7 @@ func TestBrowserSafetyNotifierWarned(t *testing.T) {
 	_, notifierTok := ts.createUser(t, "lina")
 	_, modTok := ts.createModerator(t, "nour")
 	unfounded := func() {
-		var rc struct{ ID string }
-		if code := ts.call(t, "POST", "/api/v1/reports", notifierTok, map[string]any{"kind": "room", "room": room, "from_s": 1,
-			"category": "STATEMENT_CATEGORY_SCAMS_AND_FRAUD", "explanation": "A fake lottery is announced.", "name": "Lina", "email": "lina@example.org", "good_faith": true}, &rc); code != http.StatusCreated {
-			t.Fatalf("report: %d", code)
-		}
-		ts.must(t, 200, "POST", "/api/v1/safety/notices/"+rc.ID+"/claim", modTok, "")
-		ts.must(t, 201, "POST", "/api/v1/safety/notices/"+rc.ID+"/decision", modTok,
+		decidedNotice(t, ts, room, notifierTok, modTok,
 			`{"action":"none","manifest":true,"ground":"terms","terms_ground":"Terms 4.2","explanation":"Nothing like it was said.","facts":"The room's audio has no lottery in it."}`)
 	}
 	for range 3 {
