@@ -186,6 +186,11 @@ func TestBrowserAccessibility(t *testing.T) {
 				click("#report-illegal", `document.querySelector("#report-law")?.offsetParent !== null`)...)},
 		{name: "listener, live, signed in", path: "/r/" + live, tab: lis, ready: stageReady + " && " + has(`button[data-emoji]`) + " && " + has("#request-speak")},
 		{name: "listener, scheduled", path: "/r/" + scheduled.ID, tab: anon, ready: has("[data-testid=state].badge-scheduled") + ` && document.querySelector("[data-testid=countdown]")?.textContent !== ""`},
+		{name: "listener, scheduled, reminder set", path: "/r/" + scheduled.ID, tab: lis, ready: has("[data-testid=state].badge-scheduled") + " && " + has("#remind"),
+			// The choice is kept (localStorage): set it only where it is not.
+			open: []chromedp.Action[chromedp.Void]{
+				chromedp.Evaluate[chromedp.Void](`(() => { const b = document.querySelector("#remind"); if (b.getAttribute("aria-pressed") !== "true") b.click(); })()`),
+				waitFor(`document.querySelector("#remind").getAttribute("aria-pressed") === "true" && document.querySelector("[data-testid=remind-note]").hidden === false`, 10*time.Second)}},
 		{name: "listener, unknown room", path: "/r/no-such-room", tab: anon, ready: has("main h1") + " && !" + has("#room-title")},
 		{name: "replay", path: "/r/" + ended, tab: anon, ready: has("[data-testid=replay-audio]") + " && " + has("[data-testid=next-speaker]")},
 		{name: "clip", path: "/c/" + clip.ID, tab: anon, ready: has("[data-testid=clip-audio]") + " && " + has("#report-open")},
@@ -202,7 +207,10 @@ func TestBrowserAccessibility(t *testing.T) {
 			open: []chromedp.Action[chromedp.Void]{openDetails("main details")}},
 		{name: "transparency report", path: "/transparency", tab: anon, ready: has("[data-testid=tr-notices-total] td")},
 		{name: "not found", path: "/no/such/page", tab: anon, ready: has("main h1")},
-		// Last, in a tab of its own: what plays keeps playing.
+		// Last, as they go on: the host on air (Chromium's fake microphone),
+		// and in a tab of its own a listener hearing them.
+		{name: "studio, on air", path: "/studio/" + live, tab: host, ready: has("#req-h") + ` && document.querySelector("#go-live")?.disabled === false`,
+			open: click("#go-live", `window.majlisStudio?.publisher.s.state === "live" && document.querySelector("#mute")?.disabled === false`)},
 		{name: "listener, live, playing", path: "/r/" + live, tab: player, ready: stageReady,
 			open: click("#play", `window.majlisPlayer?.stats().state === "playing"`)},
 	}
