@@ -12,7 +12,7 @@ const (
 	AuditCreateUser  = "account.create_user" // an admin created an account (detail: name, role)
 	AuditSuspend     = "account.suspend"
 	AuditUnsuspend   = "account.unsuspend"
-	AuditRole        = "account.role" // an admin changed a user's platform role (detail: from, to)
+	AuditRole        = "account.role"         // an admin changed a user's platform role (detail: from, to)
 	AuditTokenRevoke = "account.token_revoke" // a user deleted one of their API tokens
 )
 
