@@ -135,7 +135,7 @@ func TestListenerList(t *testing.T) {
 	time.Sleep(2 * time.Millisecond)
 	s.ListenerConnected(id, users[2].ID)
 	leaveD := s.ListenerConnected(id, users[3].ID) // past the cap of 3
-	s.ListenerConnected(id, "")                     // anonymous: not tracked
+	s.ListenerConnected(id, "")                    // anonymous: not tracked
 
 	l, err := s.Listeners(ctx, host, id, 2)
 	if err != nil {
