@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -235,4 +236,24 @@ func TestTransferHost(t *testing.T) {
 			t.Errorf("audit %v lacks %q", got, w)
 		}
 	}
+}
+
+// FuzzSearchKey: any q (from the network's ?q=) is refused or gives a key
+// of valid UTF-8 at least MinSearch characters long; never a panic.
+func FuzzSearchKey(f *testing.F) {
+	for _, s := range []string{"أم", "ALI", "a", "", " al ", "al ice", "\u0627\u0654", "\ufe83\ufee3", "ǅa", "ß", "\xff\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		k, err := searchKey(q)
+		if err != nil {
+			if !errors.Is(err, ErrBadSearch) {
+				t.Fatalf("%q: %v", q, err)
+			}
+			return
+		}
+		if !utf8.ValidString(k) || utf8.RuneCountInString(k) < MinSearch {
+			t.Fatalf("%q gave key %q", q, k)
+		}
+	})
 }
