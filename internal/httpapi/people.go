@@ -23,7 +23,7 @@ func (a *API) routePeople(m *http.ServeMux) {
 var (
 	errBadSearch     = errorf(http.StatusBadRequest, "bad_query", "q must be 2 to 64 bytes of the start of a name: letters of one script, digits, '.', '_' or '-'")
 	errSearchLimited = errorf(http.StatusTooManyRequests, "rate_limited", "searching too fast; retry after Retry-After")
-	errBadLimit      = errorf(http.StatusBadRequest, "bad_limit", "limit must be a whole number from 1 to 100")
+	errBadLimit      = errorf(http.StatusBadRequest, "bad_query", "limit must be a whole number from 1 to 100")
 )
 
 // candidates answers GET .../candidates?q=: up to 10 users whose name

@@ -60,8 +60,8 @@ func TestRoomPeopleAPI(t *testing.T) {
 		{base + "/candidates?q=" + url.QueryEscape(string(make([]byte, 65))), host, 400, "bad_query"},
 		{base + "/listeners", "", 401, "unauthorized"},
 		{base + "/listeners", lis, 403, "forbidden"},
-		{base + "/listeners?limit=0", host, 400, "bad_limit"},
-		{base + "/listeners?limit=x", host, 400, "bad_limit"},
+		{base + "/listeners?limit=0", host, 400, "bad_query"},
+		{base + "/listeners?limit=x", host, 400, "bad_query"},
 	} {
 		if r := ts.do(t, "GET", q.path, q.token, "", nil); r.status != q.status || r.code != q.code {
 			t.Errorf("GET %s = %d %s, want %d %s", q.path, r.status, r.code, q.status, q.code)
