@@ -50,7 +50,9 @@
 //   - Service.namesMu guards the name cache for a map access only;
 //     Service.searchMu the search buckets, likewise. Listeners and
 //     Candidates take state.mu only for a role check, never across their
-//     store read, and never together with the listener set's lock.
+//     store read, and never together with the listener set's lock. The
+//     signed-in HLS players' lock (audience.hlsPeople) is taken before the
+//     listener set's, never after.
 //
 // Lock order: state.mu → audience.flushMu → (events.Stream's writers' lock). No
 // lock of one room is held while another room's lock is taken. Stage

@@ -268,3 +268,64 @@ func (s *Service) Listeners(ctx context.Context, a Actor, id string, limit int) 
 	}
 	return out, nil
 }
+
+// HLS players hold no connection: a signed-in player is listed while it
+// beats (HLSListening, every HLSBeat) and dropped by the ticker once not
+// heard from for hlsListedFor. At most MaxListed tickets a room are
+// followed; past that, signed-in players count as anonymous.
+const hlsListedFor = 2 * hlsInterval
+
+type hlsListed struct {
+	leave func()
+	last  time.Time
+}
+
+// hlsPeople follows the signed-in HLS players of a room, by ticket nonce.
+// Its lock is taken before the listener set's, never the other way.
+type hlsPeople struct {
+	mu sync.Mutex
+	m  map[uint64]*hlsListed
+}
+
+// HLSListening records a counted heartbeat of a signed-in HLS player in room
+// id: the ticket (nonce) issued to user. prev, when hasPrev, is the nonce of
+// the ticket the player renewed, which stops being listed at once.
+func (s *Service) HLSListening(id string, nonce uint64, user string, prev uint64, hasPrev bool) {
+	r := s.loaded(id)
+	if r == nil || user == "" {
+		return
+	}
+	now := time.Now()
+	hp := &r.aud.hlsPeople
+	hp.mu.Lock()
+	defer hp.mu.Unlock()
+	if hasPrev && prev != nonce {
+		if e := hp.m[prev]; e != nil {
+			delete(hp.m, prev)
+			defer e.leave() // after the new ticket is listed: the user stays listed since their first beat
+		}
+	}
+	if e := hp.m[nonce]; e != nil {
+		e.last = now
+		return
+	}
+	if len(hp.m) >= s.cfg.MaxListed {
+		return
+	}
+	if hp.m == nil {
+		hp.m = make(map[uint64]*hlsListed)
+	}
+	hp.m[nonce] = &hlsListed{leave: s.ListenerConnected(id, user), last: now}
+}
+
+// sweep drops the players not heard from since before now-hlsListedFor.
+func (hp *hlsPeople) sweep(now time.Time) {
+	hp.mu.Lock()
+	defer hp.mu.Unlock()
+	for n, e := range hp.m {
+		if now.Sub(e.last) > hlsListedFor {
+			delete(hp.m, n)
+			e.leave()
+		}
+	}
+}

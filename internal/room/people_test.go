@@ -257,3 +257,45 @@ func FuzzSearchKey(f *testing.F) {
 		}
 	})
 }
+
+// A signed-in HLS player is listed while it beats, stays listed (once)
+// across a ticket renewal, and is dropped once not heard from for
+// hlsListedFor.
+func TestListenerListHLS(t *testing.T) {
+	s, st, _ := newService(t, func(c *Config) { c.Interval = time.Hour })
+	ctx := context.Background()
+	id, host := liveRoom(t, s, st)
+	amal := named(t, st, "amal")
+	list := func() ListenerList {
+		t.Helper()
+		l, err := s.Listeners(ctx, host, id, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	s.HLSHeartbeat(id, 1, true)
+	s.HLSListening(id, 1, amal.ID, 0, false)
+	s.HLSListening(id, 1, amal.ID, 0, false) // the next beat
+	s.HLSListening(id, 2, "", 0, false)      // anonymous
+	if l := list(); l.SignedIn != 1 || l.Listeners[0].ID != amal.ID || l.Anonymous != 0 {
+		t.Fatalf("while beating: %+v", l)
+	}
+	s.HLSRenewed(id, 1, 3, true)
+	s.HLSListening(id, 3, amal.ID, 1, true)
+	r := s.loaded(id)
+	r.aud.people.mu.Lock()
+	conns := r.aud.people.conns
+	r.aud.people.mu.Unlock()
+	if l := list(); l.SignedIn != 1 || conns != 1 || l.Anonymous != 0 {
+		t.Fatalf("after a renewal: %+v, %d connections", l, conns)
+	}
+	r.aud.hlsPeople.sweep(time.Now().Add(hlsListedFor / 2))
+	if l := list(); l.SignedIn != 1 {
+		t.Fatalf("dropped while still beating: %+v", l)
+	}
+	r.aud.hlsPeople.sweep(time.Now().Add(hlsListedFor + time.Second))
+	if l := list(); l.SignedIn != 0 {
+		t.Fatalf("still listed after the beats stopped: %+v", l)
+	}
+}

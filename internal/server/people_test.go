@@ -111,6 +111,21 @@ func TestRoomPeopleAPI(t *testing.T) {
 		return len(l.Listeners) == 0 && l.SignedIn == 0 && l.Anonymous == 1
 	})
 
+	// An HLS player signed in is listed while it beats.
+	var hj hlsJoin
+	if code := ts.call(t, "POST", base+"/join", amal, nil, &hj); code != 200 || hj.Listen.Heartbeat == "" {
+		t.Fatalf("join signed in for HLS: %d %+v", code, hj)
+	}
+	if code := ts.call(t, "POST", hj.Listen.Heartbeat, "", nil, nil); code != 200 {
+		t.Fatalf("heartbeat: %d", code)
+	}
+	r = ts.must(t, 200, "GET", base+"/listeners", host, "")
+	l = listenersAnswer{}
+	json.Unmarshal(r.body, &l)
+	if len(l.Listeners) != 1 || l.Listeners[0].ID != amalID || l.Anonymous != 1 {
+		t.Fatalf("with amal's HLS player: %s", r.body)
+	}
+
 	// Hand-over.
 	for _, q := range []struct {
 		token, body string
