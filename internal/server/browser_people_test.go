@@ -66,7 +66,9 @@ func TestBrowserPeople(t *testing.T) {
 		run(t, host, 20*time.Second, c.lang+": invite her with Enter", log,
 			chromedp.KeyEvent(kb.Enter),
 			waitFor(fmt.Sprintf(`!!document.querySelector(%q)`, onStage), 10*time.Second),
-			waitFor(`document.querySelector("#invite-user").getAttribute("aria-expanded") === "false"`, 5*time.Second))
+			waitFor(`document.querySelector("#invite-user").getAttribute("aria-expanded") === "false"`, 5*time.Second),
+			// On the stage now: the listener list offers her no invitation.
+			waitFor(fmt.Sprintf(`!!document.querySelector(%q) && !document.querySelector(%q + " [data-action=invite]")`, amal, amal), 10*time.Second))
 		if r := ts.state(t, room).role(amalID); r != "speaker" {
 			t.Fatalf("%s: أمل is %q after the invitation", c.lang, r)
 		}

@@ -416,7 +416,7 @@ function viewStudio(id) {
 
   const invite = (user) => act("POST", `/speakers/${encodeURIComponent(user)}`)();
   // The listener list, refreshed every few seconds while it is shown.
-  const listeners = listenersCard(rid, invite);
+  const listeners = listenersCard(rid, invite, (user) => !!view && (view.host === user || view.stage.some((m) => m.id === user)));
   const listenersTimer = setInterval(() => { if (manage.childElementCount && view && view.state === "live") listeners.refresh(); }, listenersMs);
   onLeave(() => clearInterval(listenersTimer));
 

@@ -85,9 +85,10 @@ export function inviteByName(rid, invite) {
 
 // listenersCard shows GET /rooms/{id}/listeners: the signed-in listeners
 // (first joined first), each with an invite to speak, and how many others
-// listen. refresh() fetches it again; the list is rebuilt only when it
+// listen. Listeners already on the stage (onStage) are not offered an
+// invitation. refresh() fetches it again; the list is rebuilt only when it
 // changed, so a button keeps keyboard focus between refreshes.
-export function listenersCard(rid, invite) {
+export function listenersCard(rid, invite, onStage) {
   const box = h("div", { "data-testid": "listener-list" });
   const others = h("p", { class: "muted", "data-testid": "anonymous-count" });
   let key = "";
@@ -100,14 +101,17 @@ export function listenersCard(rid, invite) {
       box.replaceChildren(h("p", { class: "muted" }, errorText(e)));
       return;
     }
-    const k = JSON.stringify([l, i18n.current()]);
+    const staged = l.listeners.map((u) => onStage(u.id));
+    const k = JSON.stringify([l, i18n.current(), staged]);
     if (k === key) return;
     key = k;
     box.replaceChildren(l.listeners.length === 0 ? h("p", { class: "muted" }, t("studio.listeners.empty")) :
-      h("ul", { class: "listeners" }, l.listeners.map((u) => h("li", { class: "row", "data-user": u.id },
-        h("bdi", { class: "name", dir: "auto" }, u.name),
+      h("ul", { class: "listeners" }, l.listeners.map((u, i) => h("li", { class: "row", "data-user": u.id },
+        // The name's box runs in the page's direction, the name in its own.
+        h("span", { class: "who" }, h("bdi", { class: "name", dir: "auto" }, u.name)),
         h("span", { class: "muted small" }, t("studio.listeners.since", { when: new Date(u.since).toLocaleTimeString(i18n.current(), { timeStyle: "short" }) })),
-        h("button", { "data-action": "invite", onclick: () => invite(u.id) }, t("studio.invite"))))));
+        staged[i] ? h("span", { class: "muted small" }, t("studio.listeners.onstage"))
+          : h("button", { "data-action": "invite", onclick: () => invite(u.id) }, t("studio.invite"))))));
     const more = l.signed_in - l.listeners.length + l.unlisted;
     others.textContent = tn("studio.listeners.anonymous", l.anonymous) + (more > 0 ? " " + tn("studio.listeners.more", more) : "");
   }
