@@ -299,3 +299,37 @@ func TestListenerListHLS(t *testing.T) {
 		t.Fatalf("still listed after the beats stopped: %+v", l)
 	}
 }
+
+// After a hand-over --auto-end watches the new host: a room handed to a
+// co-host on stage stays live, one handed to a co-host off stage ends even
+// though the old host is still on it.
+func TestTransferHostAutoEnd(t *testing.T) {
+	s, st, _ := newService(t, func(c *Config) { c.AutoEnd = 300 * time.Millisecond })
+	ctx := context.Background()
+	rooms := map[bool]string{}
+	for _, onStage := range []bool{true, false} {
+		id, host := liveRoom(t, s, st)
+		co := newUser(t, st, PlatformUser)
+		if err := s.MakeCohost(ctx, host, id, co.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Publish(ctx, host, id, "offer"); err != nil {
+			t.Fatal(err)
+		}
+		if onStage {
+			if _, _, err := s.Publish(ctx, co, id, "offer"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.TransferHost(ctx, host, id, co.ID); err != nil {
+			t.Fatal(err)
+		}
+		rooms[onStage] = id
+	}
+	time.Sleep(time.Second)
+	for onStage, want := range map[bool]string{true: store.StateLive, false: store.StateEnded} {
+		if rec, _ := st.Room(ctx, rooms[onStage]); rec.State != want {
+			t.Errorf("new host on stage %v: room %s, want %s", onStage, rec.State, want)
+		}
+	}
+}
