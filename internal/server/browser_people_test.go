@@ -85,12 +85,23 @@ func TestBrowserPeople(t *testing.T) {
 			waitFor(fmt.Sprintf(`!!document.querySelector(%q)`, hostOnly), 10*time.Second),
 			chromedp.Click(chromedp.CSS(hostOnly)),
 			waitFor(fmt.Sprintf(`document.querySelector('[data-testid=stage] [data-user=%q]')?.textContent.includes(%q)`, coID, c.role), 10*time.Second),
-			waitFor(`!document.querySelector("[data-action=host], [data-action=demote], [data-action=cohost]")`, 10*time.Second))
+			waitFor(`!document.querySelector("[data-action=host], [data-action=demote], [data-action=cohost]")`, 10*time.Second),
+			waitFor(visible("#step-down"), 5*time.Second))
 		run(t, co, 20*time.Second, c.lang+": the new host's studio gains the host's controls", log,
 			waitFor(fmt.Sprintf(`!!document.querySelector('[data-testid=stage] [data-user=%q] [data-action=demote]') && !!document.querySelector('[data-testid=stage] [data-user=%q] [data-action=host]')`, hostID, amalID), 10*time.Second))
+		if eval[bool](t, co, visible("#step-down")) {
+			t.Errorf("%s: the new host is offered to step down to speaker", c.lang)
+		}
 		screenshot(t, co, "studio-handover-"+c.lang)
 		if v := ts.state(t, room); v.Host != coID || v.role(hostID) != "cohost" {
 			t.Fatalf("%s: after the hand-over the host is %s, the old host %q", c.lang, v.Host, v.role(hostID))
+		}
+		// The old host, a co-host now, steps down to speaker.
+		run(t, host, 20*time.Second, c.lang+": step down", log,
+			chromedp.Click(chromedp.CSS("#step-down")),
+			waitFor(`!`+visible("#step-down"), 10*time.Second))
+		if r := ts.state(t, room).role(hostID); r != "speaker" {
+			t.Fatalf("%s: the old host is %q after stepping down", c.lang, r)
 		}
 		// Back to the first host for the next language.
 		ts.must(t, 200, "POST", "/api/v1/rooms/"+room+"/end", coTok, "")

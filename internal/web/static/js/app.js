@@ -402,6 +402,8 @@ function viewStudio(id) {
   const canHost = () => canModerate() && (myRole() === "host" || (me && (me.role === "admin" || me.role === "moderator")));
   const canHandOver = () => canModerate() && (myRole() === "host" || (me && me.role === "admin"));
   const leaveRole = h("button", { id: "leave-role", hidden: true, onclick: () => { pub.stop(); act("DELETE", "/speakers/me")(); } }, t("studio.leaverole"));
+  // A co-host steps down to speaker, staying on stage.
+  const stepDown = h("button", { id: "step-down", hidden: true, onclick: act("DELETE", "/cohosts/me") }, t("studio.stepdown"));
   const memberControls = (m) => {
     if (!canModerate() || (me && m.id === me.id) || m.role === "host") return null;
     const u = encodeURIComponent(m.id);
@@ -472,6 +474,7 @@ function viewStudio(id) {
     end.hidden = v.state === "ended" || !runs;
     const role = myRole();
     leaveRole.hidden = !(role === "speaker" || role === "cohost");
+    stepDown.hidden = role !== "cohost";
     // Only members of the stage publish (room decides; without the state
     // endpoint the page cannot tell, and offers it).
     const canPublish = !feed.hasState || role === "host" || role === "cohost" || role === "speaker";
@@ -509,7 +512,7 @@ function viewStudio(id) {
 
   return h("section", { class: "stack studio" },
     h("header", { class: "room-head" }, h("p", { class: "muted" }, t("studio.title")), title, h("div", { class: "row" }, badge, recSlot, count)),
-    h("div", { class: "row" }, start, end, leaveRole), out,
+    h("div", { class: "row" }, start, end, leaveRole, stepDown), out,
     micCard, offStage,
     recCard,
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),
