@@ -26,8 +26,11 @@ var (
 const (
 	ticketV1      = 1  // no key id: verified with every key
 	ticketVersion = 2  // version(1) kid(1) expires(8) nonce(8) roomlen(1) room mac(16)
+	ticketUser    = 3  // a signed-in join's: version 2's fields, then userlen(1) user, then mac(16)
 	macLen        = 16 // truncated HMAC-SHA256: 128 bits is ample for a ticket living minutes
 	maxRoomLen    = 64
+	// MaxUserLen bounds the user id a ticket carries.
+	MaxUserLen = 64
 	// MaxTicketLen bounds what Verify reads from the network.
 	MaxTicketLen = 256
 	keyLen       = 32
@@ -38,6 +41,10 @@ type Ticket struct {
 	Room    string
 	Expires time.Time
 	Nonce   uint64 // unique per ticket (one connection per ticket is enforced by callers)
+	// User is the id of the signed-in user the ticket was issued to ("":
+	// an anonymous join). It is signed with the rest, so a listener
+	// cannot claim another's name.
+	User string
 }
 
 // Signer mints tickets with its current key and verifies them with any of
@@ -142,29 +149,44 @@ func LoadOrCreateKey(dir string) ([]byte, error) {
 	return b, f.Close()
 }
 
-// Issue mints a ticket for room.
-func (s *Signer) Issue(room string) (string, Ticket, error) {
+// Issue mints an anonymous ticket for room.
+func (s *Signer) Issue(room string) (string, Ticket, error) { return s.IssueFor(room, "") }
+
+// IssueFor mints a ticket for room issued to the signed-in user ("":
+// anonymous, the same ticket as Issue's).
+func (s *Signer) IssueFor(room, user string) (string, Ticket, error) {
 	if len(room) == 0 || len(room) > maxRoomLen {
 		return "", Ticket{}, fmt.Errorf("issue ticket: room id length %d", len(room))
 	}
+	if len(user) > MaxUserLen {
+		return "", Ticket{}, fmt.Errorf("issue ticket: user id length %d", len(user))
+	}
 	var nb [8]byte
 	rand.Read(nb[:])
-	t := Ticket{Room: room, Expires: s.now().Add(s.ttl).Truncate(time.Second), Nonce: binary.BigEndian.Uint64(nb[:])}
-	// payload: version(1) kid(1) expires(8, unix s) nonce(8) roomlen(1) room
-	p := make([]byte, 0, 19+len(room)+macLen)
-	p = append(p, ticketVersion, s.kid)
+	t := Ticket{Room: room, Expires: s.now().Add(s.ttl).Truncate(time.Second), Nonce: binary.BigEndian.Uint64(nb[:]), User: user}
+	// payload: version(1) kid(1) expires(8, unix s) nonce(8) roomlen(1) room [userlen(1) user]
+	v := byte(ticketVersion)
+	if user != "" {
+		v = ticketUser
+	}
+	p := make([]byte, 0, 20+len(room)+len(user)+macLen)
+	p = append(p, v, s.kid)
 	p = binary.BigEndian.AppendUint64(p, uint64(t.Expires.Unix()))
 	p = binary.BigEndian.AppendUint64(p, t.Nonce)
 	p = append(p, byte(len(room)))
 	p = append(p, room...)
+	if user != "" {
+		p = append(p, byte(len(user)))
+		p = append(p, user...)
+	}
 	p = append(p, s.mac(p)...)
 	return base64.RawURLEncoding.EncodeToString(p), t, nil
 }
 
-// signed checks sig over body with the key the ticket names (v2) or any key (v1).
+// signed checks sig over body with the key the ticket names (v2, v3) or any key (v1).
 func (s *Signer) signed(body, sig []byte) bool {
 	var sum [macLen]byte
-	v2 := body[0] == ticketVersion && len(body) > 1
+	v2 := (body[0] == ticketVersion || body[0] == ticketUser) && len(body) > 1
 	if !v2 || body[1] == s.kid {
 		if hmac.Equal(sig, s.mp.sum(sum[:0], body)) {
 			return true
@@ -212,18 +234,33 @@ func (s *Signer) verify(tok, room string, grace time.Duration) (Ticket, error) {
 	if !s.signed(body, sig) {
 		return Ticket{}, ErrBadTicket
 	}
-	if body[0] == ticketVersion {
+	withUser := body[0] == ticketUser
+	switch body[0] {
+	case ticketVersion, ticketUser:
 		body = body[1:] // drop the version: the kid takes its place below
-	} else if body[0] != ticketV1 {
+	case ticketV1:
+	default:
 		return Ticket{}, ErrBadTicket
 	}
-	if len(body) < 18 || int(body[17]) != len(body)-18 {
+	if len(body) < 18 {
+		return Ticket{}, ErrBadTicket
+	}
+	roomEnd := 18 + int(body[17])
+	var user []byte
+	if withUser {
+		// room, then userlen(1) user: a v3 ticket always names a user.
+		if roomEnd >= len(body) || int(body[roomEnd]) != len(body)-roomEnd-1 || body[roomEnd] == 0 {
+			return Ticket{}, ErrBadTicket
+		}
+		user = body[roomEnd+1:]
+	} else if roomEnd != len(body) {
 		return Ticket{}, ErrBadTicket
 	}
 	t := Ticket{
 		Expires: time.Unix(int64(binary.BigEndian.Uint64(body[1:9])), 0),
 		Nonce:   binary.BigEndian.Uint64(body[9:17]),
-		Room:    string(body[18:]),
+		Room:    string(body[18:roomEnd]),
+		User:    string(user),
 	}
 	if t.Room != room {
 		return Ticket{}, ErrBadTicket

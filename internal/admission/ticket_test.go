@@ -2,6 +2,7 @@ package admission
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -29,6 +30,38 @@ func TestTicketRoundTrip(t *testing.T) {
 	}
 	if got != issued {
 		t.Fatalf("verified %+v, issued %+v", got, issued)
+	}
+}
+
+func TestTicketCarriesUser(t *testing.T) {
+	s := testSigner(t)
+	tok, issued, err := s.IssueFor("room1", "u1abcdefghijklmnop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Verify(tok, "room1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != issued || got.User != "u1abcdefghijklmnop" {
+		t.Fatalf("verified %+v, issued %+v", got, issued)
+	}
+	anon, _, _ := s.IssueFor("room1", "")
+	if got, err := s.Verify(anon, "room1"); err != nil || got.User != "" {
+		t.Fatalf("anonymous ticket: %+v, %v", got, err)
+	}
+	if _, _, err := s.IssueFor("room1", string(bytes.Repeat([]byte("u"), MaxUserLen+1))); err == nil {
+		t.Fatal("issued a ticket for a user id longer than MaxUserLen")
+	}
+	long, _, err := s.IssueFor(string(bytes.Repeat([]byte("r"), maxRoomLen)), string(bytes.Repeat([]byte("u"), MaxUserLen)))
+	if err != nil || len(long) > MaxTicketLen {
+		t.Fatalf("longest ticket is %d characters (max %d): %v", len(long), MaxTicketLen, err)
+	}
+	// The user is signed: a ticket whose user was changed is refused.
+	raw, _ := base64.RawURLEncoding.DecodeString(tok)
+	raw[len(raw)-macLen-1] ^= 1
+	if _, err := s.Verify(base64.RawURLEncoding.EncodeToString(raw), "room1"); !errors.Is(err, ErrBadTicket) {
+		t.Fatalf("tampered user: %v", err)
 	}
 }
 
@@ -86,12 +119,14 @@ func FuzzVerifyTicket(f *testing.F) {
 	s := testSigner(f)
 	tok, _, _ := s.Issue("room1")
 	f.Add(tok, "room1")
+	withUser, _, _ := s.IssueFor("room1", "alice")
+	f.Add(withUser, "room1")
 	f.Add("", "")
 	f.Add("AQAAAAAAAAAAAAAAAAAAAAA", "x")
 	f.Fuzz(func(t *testing.T, tok, room string) {
 		got, err := s.Verify(tok, room)
-		if err == nil && got.Room != room {
-			t.Fatalf("accepted ticket for %q as %q", got.Room, room)
+		if err == nil && (got.Room != room || len(got.User) > MaxUserLen) {
+			t.Fatalf("accepted ticket for %q (user %q) as %q", got.Room, got.User, room)
 		}
 		// A renewal's prev= is verified with a grace: never looser than
 		// Verify on the signature and the room.

@@ -292,19 +292,26 @@ func (a *API) suspendUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 // joinAllowed refuses a join presented with the credentials of a suspended
-// or blocked user. Anonymous joins are always allowed.
-func (a *API) joinAllowed(r *http.Request, room string) error {
+// or blocked user and names the signed-in user it allows (""
+// for an anonymous join). Anonymous joins are always allowed.
+func (a *API) joinAllowed(r *http.Request, room string) (user string, err error) {
 	if bearer(r) == "" {
 		if _, err := r.Cookie(sessionCookie); err != nil {
-			return nil
+			return "", nil
 		}
 	}
 	p, err := a.authAny(r)
 	if err != nil {
 		if errors.Is(err, errCSRF) {
-			return nil // a cross-site join is anonymous
+			return "", nil // a cross-site join is anonymous
 		}
-		return err
+		return "", err
 	}
-	return a.rooms.CanJoin(r.Context(), p.actor(), room)
+	if err := a.rooms.CanJoin(r.Context(), p.actor(), room); err != nil {
+		return "", err
+	}
+	if p.ID == account.AdminID {
+		return "", nil // the admin token is no listener with a name
+	}
+	return p.ID, nil
 }

@@ -102,6 +102,7 @@ func New(cfg Config) *API {
 	m.HandleFunc("POST /api/v1/users", a.handle(a.createUser))
 	a.routeAccounts(m)
 	a.routeRooms(m)
+	a.routePeople(m)
 	if a.recs != nil {
 		a.routeRecording(m)
 	}
@@ -127,7 +128,7 @@ func New(cfg Config) *API {
 		a.hls = &hlsAPI{cfg: *cfg.HLS}
 		a.hls.route(m)
 	}
-	NewListen(ListenConfig{Tickets: a.tickets, Fanout: a.fan, Programs: a.live, Metrics: a.met, Joined: a.rooms.ListenerJoined}).Route(m)
+	NewListen(ListenConfig{Tickets: a.tickets, Fanout: a.fan, Programs: a.live, Metrics: a.met, Joined: a.rooms.ListenerJoined, Connected: a.rooms.ListenerConnected}).Route(m)
 	m.HandleFunc("/api/", a.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not_found", "no such endpoint")
 	}))

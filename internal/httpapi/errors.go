@@ -82,6 +82,7 @@ var roomErrors = []struct {
 	{room.ErrRoomQuota, errorf(http.StatusConflict, "room_quota", "you host too many rooms that have not ended; end one first")},
 	{room.ErrNoRecorder, errorf(http.StatusNotFound, "recording_unavailable", "recording is not available on this server")},
 	{room.ErrClipsOff, errorf(http.StatusForbidden, "clips_off", "the host turned clips off in this room")},
+	{room.ErrBadSearch, errBadSearch},
 	{room.ErrAuditForbidden, errorf(http.StatusForbidden, "audit_forbidden", "only platform admins and moderators, and a room's host for their own room (room=ID), may read the audit log")},
 }
 
@@ -156,6 +157,7 @@ func toAPIError(err error) *apiError {
 	var ae *apiError
 	var mbe *http.MaxBytesError
 	var cle *room.CreateLimitError
+	var sle *room.SearchLimitError
 	switch {
 	case errors.As(err, &ae):
 		return ae
@@ -163,6 +165,8 @@ func toAPIError(err error) *apiError {
 		return errBodyTooLarge
 	case errors.As(err, &cle):
 		return errCreateLimited.Retry(max(cle.Retry, time.Nanosecond))
+	case errors.As(err, &sle):
+		return searchLimited(sle)
 	case errors.Is(err, room.ErrShutdown):
 		return errShuttingDown
 	case errors.Is(err, audit.ErrUnavailable):

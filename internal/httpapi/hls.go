@@ -170,13 +170,16 @@ func (h *hlsAPI) heartbeat(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, toAPIError(err))
 		return
 	}
-	var ok bool
+	var ok, renewed bool
+	var old admission.Ticket
 	if prev := q.Get("prev"); prev != "" {
-		old, perr := h.cfg.Tickets.VerifyLapsed(prev, id, hlsPrevGrace*h.cfg.Tickets.TTL())
+		var perr error
+		old, perr = h.cfg.Tickets.VerifyLapsed(prev, id, hlsPrevGrace*h.cfg.Tickets.TTL())
 		if perr != nil {
 			h.fail(w, errHLSBadPrev)
 			return
 		}
+		renewed = true
 		ok, err = h.cfg.Rooms.HLSRenewed(id, old.Nonce, t.Nonce, !shedPolls(r))
 	} else {
 		ok, err = h.cfg.Rooms.HLSHeartbeat(id, t.Nonce, !shedPolls(r))
@@ -191,6 +194,9 @@ func (h *hlsAPI) heartbeat(w http.ResponseWriter, r *http.Request) {
 	case !ok:
 		h.fail(w, errHLSFull)
 		return
+	}
+	if t.User != "" { // a signed-in player: listed for the room's moderators
+		h.cfg.Rooms.HLSListening(id, t.Nonce, t.User, old.Nonce, renewed)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"every_ms": room.HLSBeat.Milliseconds()})
 }

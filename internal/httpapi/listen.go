@@ -22,6 +22,10 @@ type ListenConfig struct {
 	// (the room's unique-listener count). It must not block: it runs on
 	// every listen request.
 	Joined func(room string, nonce uint64)
+	// Connected, when set, records a listener connection of the user the
+	// ticket names ("" for an anonymous one); the func it returns runs
+	// when the stream ends. It must not block.
+	Connected func(room, user string) (left func())
 }
 
 // Listen serves a room's listener streams (listen.ogg, listen.ws) from a
@@ -72,9 +76,13 @@ func (l *Listen) listen(w http.ResponseWriter, r *http.Request, serve func(http.
 	if err != nil {
 		return err
 	}
+	left := func() {}
+	if l.cfg.Connected != nil {
+		left = l.cfg.Connected(room, tk.User)
+	}
 	// One connection per ticket lasts as long as the stream, not the handler.
 	endLease := detachLease(r)
-	serve(w, r, p, func() { release(); endLease() })
+	serve(w, r, p, func() { left(); release(); endLease() })
 	return nil
 }
 

@@ -133,10 +133,13 @@ func (a *API) join(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if err := a.joinAllowed(r, id); err != nil {
+	user, err := a.joinAllowed(r, id)
+	if err != nil {
 		return err
 	}
-	tok, t, err := a.tickets.Issue(id)
+	// A signed-in join's ticket names its user: the room's hosts then see
+	// them among its listeners (room.Service.ListenerConnected).
+	tok, t, err := a.tickets.IssueFor(id, user)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,9 @@ type audience struct {
 	reacts [len(reactionSet)]atomic.Int64 // this interval's aggregate, by reactionSet index
 	limits [audienceShards]limitShard     // per-user reaction buckets
 
+	people    listenerSet // signed-in listeners connected now (people.go)
+	hlsPeople hlsPeople   // the signed-in HLS players among them
+
 	// flushMu orders counts flushes (ticker, End, Close) and guards last and final.
 	flushMu sync.Mutex
 	last    Counts

@@ -15,7 +15,9 @@
 // service.go (Config, New, Close), registry.go (loaded rooms), roles.go
 // (roles and ranks), lifecycle.go (create, start, end), requests.go
 // (requests to speak, invitations), moderation.go (co-hosts, back to the
-// audience, mutes, blocks, pin), publish.go (the publish decision, leaving
+// audience, mutes, blocks, pin), handover.go (the host handing the room
+// over, a co-host made a speaker), people.go (user search for a room's
+// moderators, the signed-in listeners connected now), publish.go (the publish decision, leaving
 // the stage), reactions.go, counts.go, views.go, preview.go (what a link
 // to a room says about it, and its calendar entry), events.go (the event stream and subscriptions), tick.go (the periodic work), audit.go (the
 // audit log's actions: every moderation action records its row through
@@ -35,16 +37,22 @@
 //     store write and their media call (Publish starts the stage session under
 //     it, so a role cannot change in between). Each change publishes a new
 //     immutable snapshot (state.snap) before its event.
-//   - The audience path (ListenerJoined, React, Counts, CanJoin, View, Room,
-//     Subscribe) never takes state.mu: it reads the snapshot and keeps its own
+//   - The audience path (ListenerJoined, ListenerConnected, React, Counts,
+//     CanJoin, View, Room, Subscribe) never takes state.mu: it reads the snapshot and keeps its own
 //     atomics and audience-only locks (the unique-listener, HLS-listener and
-//     reaction-bucket shards), which no stage operation waits on: the counts
+//     reaction-bucket shards, the signed-in listener set), which no stage
+//     operation waits on: the counts
 //     a view (and so every stage commit) reads are atomics, and the event
 //     stream's readers take no lock (TestStageNotBlockedByAudience holds
 //     every audience lock while stage calls complete).
 //   - audience.flushMu orders the counts flushes (ticker, End, Close); End
 //     takes it under state.mu, nothing takes state.mu under it.
-//   - Service.namesMu guards the name cache for a map access only.
+//   - Service.namesMu guards the name cache for a map access only;
+//     Service.searchMu the search buckets, likewise. Listeners and
+//     Candidates take state.mu only for a role check, never across their
+//     store read, and never together with the listener set's lock. The
+//     signed-in HLS players' lock (audience.hlsPeople) is taken before the
+//     listener set's, never after.
 //
 // Lock order: state.mu → audience.flushMu → (events.Stream's writers' lock). No
 // lock of one room is held while another room's lock is taken. Stage

@@ -96,6 +96,28 @@ func publish() op {
 		return err
 	}
 }
+func transfer(who string) op {
+	return func(ctx context.Context, f *permFixture, a Actor) error {
+		return f.s.TransferHost(ctx, a, f.id, f.target(a, who))
+	}
+}
+func demote(who string) op {
+	return func(ctx context.Context, f *permFixture, a Actor) error {
+		return f.s.DemoteCohost(ctx, a, f.id, f.target(a, who))
+	}
+}
+func listeners() op {
+	return func(ctx context.Context, f *permFixture, a Actor) error {
+		_, err := f.s.Listeners(ctx, a, f.id, 10)
+		return err
+	}
+}
+func search(q string) op {
+	return func(ctx context.Context, f *permFixture, a Actor) error {
+		_, err := f.s.Candidates(ctx, a, f.id, q)
+		return err
+	}
+}
 func join() op {
 	return func(ctx context.Context, f *permFixture, a Actor) error { return f.s.CanJoin(ctx, a, f.id) }
 }
@@ -289,6 +311,39 @@ func TestPermissionMatrix(t *testing.T) {
 		permRow{action: "publish once invited", who: "lis", do: publish(), prep: []permStep{{"host", invite("lis")}}},
 		permRow{action: "publish", who: "host", do: publish(), want: ErrNotLive, phase: phaseScheduled},
 		permRow{action: "publish", who: "host", do: publish(), want: ErrEnded, phase: phaseEnded})
+
+	// Hand-over: the host (or a platform admin) gives the room to a co-host
+	// or speaker; the host (and platform staff) demote co-hosts, who may
+	// also step down.
+	add("transfer host to co", transfer("co"), []string{"host", "admin"}, forbidden("mod", "co", "sp", "lis", "sus", "hostSus"))
+	add("transfer host to sp", transfer("sp"), []string{"host"}, nil)
+	add("transfer host to lis", transfer("lis"), nil, map[string]error{"host": ErrBadTarget})
+	add("transfer host to self", transfer("self"), nil, map[string]error{"host": ErrBadTarget})
+	add("transfer host to blk", transfer("blk"), nil, map[string]error{"host": ErrBlocked})
+	add("transfer host to nobody", transfer("nobody"), nil, map[string]error{"host": ErrUserNotFound})
+	rows = append(rows,
+		permRow{action: "transfer host to sp, co-host seats full", who: "host", do: transfer("sp"), want: ErrCohostsFull,
+			prep: []permStep{{"host", cohost("co2")}}},
+		permRow{action: "transfer host to co", who: "host", do: transfer("co"), phase: phaseScheduled},
+		permRow{action: "transfer host to co", who: "host", do: transfer("co"), want: ErrEnded, phase: phaseEnded},
+		permRow{action: "the old host acts as host", who: "host", do: cohost("lis"), want: ErrForbidden,
+			prep: []permStep{{"host", transfer("co")}}},
+		permRow{action: "the new host acts as host", who: "co", do: cohost("lis"), prep: []permStep{{"host", transfer("co")}}},
+		permRow{action: "the new host demotes the old", who: "co", do: demote("host"), prep: []permStep{{"host", transfer("co")}}})
+	add("demote co", demote("co"), []string{"host", "mod", "admin"}, forbidden("co2", "sp", "lis", "sus", "hostSus"))
+	add("step down", demote("self"), []string{"co"}, map[string]error{"host": ErrBadTarget, "sp": ErrBadTarget})
+	add("demote sp", demote("sp"), nil, map[string]error{"host": ErrBadTarget})
+	rows = append(rows,
+		permRow{action: "demote co, stage full", who: "host", do: demote("co"), want: ErrStageFull, prep: []permStep{{"host", invite("lis")}}},
+		permRow{action: "demote co by another co-host", who: "co2", do: demote("co"), want: ErrForbidden, prep: []permStep{{"host", cohost("co2")}}},
+		permRow{action: "demote co", who: "host", do: demote("co"), want: ErrEnded, phase: phaseEnded})
+
+	// The people of a room: its moderators search users and see its listeners.
+	add("list listeners", listeners(), []string{"admin", "mod", "host", "co"}, forbidden("sp", "lis", "blk", "sus", "hostSus", "anon"))
+	rows = append(rows, permRow{action: "list listeners", who: "host", do: listeners(), want: ErrEnded, phase: phaseEnded})
+	add("search users", search("perm"), []string{"admin", "mod", "host", "co"}, forbidden("sp", "lis", "blk", "sus", "hostSus", "anon"))
+	add("search too short", search("p"), nil, map[string]error{"host": ErrBadSearch, "lis": ErrBadSearch})
+	add("search with a space", search("perm x"), nil, map[string]error{"host": ErrBadSearch})
 
 	// Joining (signed in; anonymous joins are always allowed).
 	add("join", join(), []string{"anon", "admin", "mod", "host", "sp", "lis", "req"}, map[string]error{"blk": ErrBlocked, "sus": ErrSuspended})

@@ -51,6 +51,8 @@ type Config struct {
 	MaxOpenRooms  int            // rooms one user may host at once (scheduled or live); default DefaultMaxOpenRooms
 	CreateRate    ratelimit.Rate // room creations per user; default DefaultCreateRate
 	Fleet         FleetCounts    // the room's listeners on edges (nil: none)
+	SearchRate    ratelimit.Rate // user searches (Candidates) per user; default DefaultSearchRate
+	MaxListed     int            // signed-in listeners a room names (Listeners); default DefaultMaxListed
 }
 
 // Service runs the rooms of this process.
@@ -73,6 +75,9 @@ type Service struct {
 
 	createMu sync.Mutex
 	creates  map[string]*ratelimit.Bucket // per-user room creations; bounded by maxNames
+
+	searchMu sync.Mutex
+	searches map[string]ratelimit.Bucket // per-user searches (Candidates); bounded by maxNames
 
 	// version numbers the rooms' views (View.Version): one counter for all
 	// rooms, seeded from the clock so a restarted process or a room loaded
@@ -106,12 +111,18 @@ func New(cfg Config) (*Service, error) {
 	if cfg.CreateRate.PerSecond <= 0 {
 		cfg.CreateRate = DefaultCreateRate
 	}
+	if cfg.SearchRate.PerSecond <= 0 {
+		cfg.SearchRate = DefaultSearchRate
+	}
+	if cfg.MaxListed <= 0 {
+		cfg.MaxListed = DefaultMaxListed
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	s := &Service{cfg: cfg, st: cfg.Store, aud: cfg.Store.Audience(), log: cfg.Logger, seed: maphash.MakeSeed(),
 		rate:  ratelimit.Rate{PerSecond: cfg.ReactionRate, Burst: cfg.ReactionBurst},
-		names: make(map[string]string), creates: make(map[string]*ratelimit.Bucket), stop: make(chan struct{})}
+		names: make(map[string]string), creates: make(map[string]*ratelimit.Bucket), searches: make(map[string]ratelimit.Bucket), stop: make(chan struct{})}
 	s.version.Store(uint64(time.Now().UnixMicro()))
 	live, err := s.st.RoomsInState(context.Background(), store.StateLive)
 	if err != nil {

@@ -37,6 +37,7 @@ func (s *Service) tickRoom(ctx context.Context, r *state) {
 	for i := range r.aud.uniq {
 		r.aud.uniq[i].refresh() // the sketches' estimates, read by every view without a lock
 	}
+	r.aud.hlsPeople.sweep(time.Now())
 	s.flushCounts(ctx, r, false, false)
 	if m := r.aud.takeReactions(); m != nil {
 		r.stream.Publish("reactions", map[string]any{"window_ms": s.cfg.Interval.Milliseconds(), "counts": m})

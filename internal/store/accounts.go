@@ -181,3 +181,33 @@ func (s *Store) DeleteSession(ctx context.Context, tok string) error {
 	}
 	return nil
 }
+
+const usersByKeyPrefix = `SELECT ` + userCols + ` FROM users u
+	WHERE u.name_key >= ? AND u.name_key < ? AND u.suspended = 0
+	ORDER BY u.name_key LIMIT ?`
+
+// UsersByNameKeyPrefix returns up to limit users whose name key
+// (account.NameKey) starts with prefix, in key order, leaving out
+// suspended users. It reads a range of the users_name_key index, so its
+// cost is bounded by limit, not by the number of users.
+func (s *Store) UsersByNameKeyPrefix(ctx context.Context, prefix string, limit int) ([]User, error) {
+	// Every key with the prefix sorts (bytewise, SQLite's BINARY) from
+	// prefix up to prefix+U+10FFFF, the greatest code point.
+	rows, err := s.rd.QueryContext(ctx, usersByKeyPrefix, prefix, prefix+"\U0010FFFF", limit)
+	if err != nil {
+		return nil, fmt.Errorf("search users: %w", err)
+	}
+	defer rows.Close()
+	out := []User{}
+	for rows.Next() {
+		var u User
+		var c int64
+		var susp int
+		if err := rows.Scan(&u.ID, &u.Name, &u.Role, &c, &susp, &u.PasswordHash); err != nil {
+			return nil, fmt.Errorf("search users: %w", err)
+		}
+		u.CreatedAt, u.Suspended = timeOrZero(c), susp != 0
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}

@@ -71,6 +71,30 @@ func (s *Store) SetRoomHost(ctx context.Context, room, host string) error {
 	return nil
 }
 
+// HandOver makes the member of row newHost the room's host, and the
+// old host the member of row oldHost, in one transaction: a crash leaves
+// the room with its old host or its new one, never two.
+func (s *Store) HandOver(ctx context.Context, room string, newHost, oldHost Member) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("hand over %s: %w", room, err)
+	}
+	defer tx.Rollback()
+	const put = `INSERT OR REPLACE INTO room_members (room_id, user_id, role, forced_mute, self_mute, since) VALUES (?, ?, ?, ?, ?, ?)`
+	for _, m := range []Member{newHost, oldHost} {
+		if _, err := tx.ExecContext(ctx, put, room, m.User, m.Role, b2i(m.ForcedMute), b2i(m.SelfMute), unixOrZero(m.Since)); err != nil {
+			return fmt.Errorf("hand over %s: %w", room, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE rooms SET host = ? WHERE id = ?`, newHost.User, room); err != nil {
+		return fmt.Errorf("hand over %s: %w", room, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("hand over %s: %w", room, err)
+	}
+	return nil
+}
+
 // SetRoomPin sets (or clears, with "") a room's pinned link.
 func (s *Store) SetRoomPin(ctx context.Context, room, pin string) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE rooms SET pin = ? WHERE id = ?`, pin, room); err != nil {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -59,5 +61,68 @@ func TestNameKeys(t *testing.T) {
 	}
 	if u, err := s.UserByNameKey(ctx, "carol", "carol"); err != nil || u.Name != "Carol" {
 		t.Errorf("carol by key: %+v %v", u, err)
+	}
+}
+
+// TestUsersByNameKeyPrefix: a prefix search reads the name-key index in
+// key order, up to its limit, without suspended users; the keys next to
+// the prefix's range (shorter, or differing in the last letter) are out.
+func TestUsersByNameKeyPrefix(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "majlis.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ids := map[string]string{}
+	for _, n := range []string{"a", "aa", "ab", "abz", "abc", "ac", "أمل", "أملاك", "أمين"} {
+		u, _, err := s.CreateAccountWithKey(ctx, n, n, "user", "", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[n] = u.ID
+	}
+	if err := s.SetSuspended(ctx, ids["abc"], true); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		prefix string
+		limit  int
+		want   []string
+	}{
+		{"ab", 10, []string{"ab", "abz"}},
+		{"ab", 1, []string{"ab"}},
+		{"a", 3, []string{"a", "aa", "ab"}},
+		{"أمل", 10, []string{"أمل", "أملاك"}},
+		{"أم", 10, []string{"أمل", "أملاك", "أمين"}},
+		{"b", 10, nil},
+	} {
+		us, err := s.UsersByNameKeyPrefix(ctx, c.prefix, c.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, u := range us {
+			got = append(got, u.Name)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%q limit %d: %v, want %v", c.prefix, c.limit, got, c.want)
+		}
+	}
+	var plan string
+	rows, err := s.rd.QueryContext(ctx, "EXPLAIN QUERY PLAN "+usersByKeyPrefix, "ab", "ab\U0010FFFF", 11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		rows.Scan(&id, &parent, &notused, &detail)
+		plan += detail + "; "
+	}
+	t.Logf("plan: %s", plan)
+	if !strings.Contains(plan, "SEARCH u USING INDEX users_name_key") || strings.Contains(plan, "TEMP B-TREE") {
+		t.Fatalf("the search does not read the name-key index: %s", plan)
 	}
 }

@@ -14,8 +14,10 @@ import { errorText } from "./errors.js";
 import { reportCard, viewReportStatus, viewSafety, modQueue, modComplaints, modOwnInitiative, decisionNotice } from "./safety.js";
 import { modFlaggers, modMisuse, modAudit, modExport } from "./modtools.js";
 import { viewTransparency } from "./transparency.js";
+import { inviteByName, listenersCard } from "./people.js";
 
 const pollMs = 2000;
+const listenersMs = 3000; // the studio's listener list
 // The server's reaction set (GET /api/v1/reactions, internal/room.Reactions),
 // loaded once per page.
 let reactionSet = null;
@@ -371,7 +373,8 @@ function viewStudio(id) {
       // answer the room itself (no counts): refetch the view then.
       if (v && v.stage && v.counts) feed.set(v); else feed.soon();
       out.replaceChildren();
-    } catch (e) { out.replaceChildren(errorBox(e)); }
+      return true;
+    } catch (e) { out.replaceChildren(errorBox(e)); return false; }
   };
   const start = h("button", { id: "start-room", onclick: act("POST", "/start") }, t("studio.start"));
   const end = h("button", { id: "end-room", class: "danger", onclick: () => { if (confirm(t("studio.end.confirm"))) { pub.stop(); act("POST", "/end")(); } } }, t("studio.end"));
@@ -395,19 +398,34 @@ function viewStudio(id) {
   const myRole = () => (view && me && view.host === me.id ? "host" : ((view && view.stage.find((m) => me && m.id === me.id)) || {}).role || "");
   const canRun = () => myRole() === "host" || myRole() === "cohost" || (me && (me.role === "admin" || me.role === "moderator"));
   const canModerate = () => view && feed.hasState && canRun();
+  // Host-only: co-hosts made and demoted by the host (and platform staff),
+  // the room handed over by the host (or a platform admin).
+  const canHost = () => canModerate() && (myRole() === "host" || (me && (me.role === "admin" || me.role === "moderator")));
+  const canHandOver = () => canModerate() && (myRole() === "host" || (me && me.role === "admin"));
   const leaveRole = h("button", { id: "leave-role", hidden: true, onclick: () => { pub.stop(); act("DELETE", "/speakers/me")(); } }, t("studio.leaverole"));
+  // A co-host steps down to speaker, staying on stage.
+  const stepDown = h("button", { id: "step-down", hidden: true, onclick: act("DELETE", "/cohosts/me") }, t("studio.stepdown"));
   const memberControls = (m) => {
     if (!canModerate() || (me && m.id === me.id) || m.role === "host") return null;
     const u = encodeURIComponent(m.id);
     return h("div", { class: "row controls" },
       h("button", { "data-action": "audience", onclick: act("DELETE", `/speakers/${u}`) }, t("studio.audience")),
       h("button", { "data-action": "mute", "aria-pressed": m.forced_mute ? "true" : "false", onclick: act("POST", `/members/${u}/mute`, { muted: !m.forced_mute }) }, m.forced_mute ? t("studio.forceunmute") : t("studio.forcemute")),
-      m.role !== "cohost" ? h("button", { "data-action": "cohost", onclick: act("POST", `/cohosts/${u}`) }, t("studio.cohost")) : null,
+      m.role !== "cohost" && canHost() ? h("button", { "data-action": "cohost", onclick: act("POST", `/cohosts/${u}`) }, t("studio.cohost")) : null,
+      m.role === "cohost" && canHost() ? h("button", { "data-action": "demote", onclick: act("DELETE", `/cohosts/${u}`) }, t("studio.demote")) : null,
+      canHandOver() ? h("button", { "data-action": "host", onclick: () => { if (confirm(t("studio.host.confirm", { name: isolate(m.name || m.id) }))) act("POST", "/host", { user: m.id })(); } }, t("studio.host")) : null,
       h("button", { class: "danger", "data-action": "remove", onclick: () => { if (confirm(t("studio.remove.confirm", { name: isolate(m.name || m.id) }))) act("POST", `/blocks/${u}`)(); } }, t("studio.remove")));
   };
 
+  const invite = (user) => act("POST", `/speakers/${encodeURIComponent(user)}`)();
+  // The listener list, refreshed every few seconds while it is shown.
+  const listeners = listenersCard(rid, invite, (user) => !!view && (view.host === user || view.stage.some((m) => m.id === user)));
+  const listenersTimer = setInterval(() => { if (manage.childElementCount && view && view.state === "live") listeners.refresh(); }, listenersMs);
+  onLeave(() => clearInterval(listenersTimer));
+
   function renderManage() {
     if (!canModerate()) { manage.replaceChildren(); return; }
+    if (!manage.childElementCount && view.state === "live") listeners.refresh();
     const reqs = view.requests || [];
     const rk = JSON.stringify(reqs.map((r) => r.id));
     if (rk !== requestsKey) {
@@ -424,15 +442,13 @@ function viewStudio(id) {
       h("dt", {}, t("studio.counts.peak")), h("dd", {}, (c.peak || 0).toLocaleString(i18n.current())),
       h("dt", {}, t("studio.counts.unique")), h("dd", {}, (c.unique || 0).toLocaleString(i18n.current()))));
     if (manage.childElementCount) return; // the forms keep what is being typed
-    const inviteIn = h("input", { id: "invite-user", required: true, autocomplete: "off" });
     // Links read left to right in either language (the placeholder too).
     const pinIn = h("input", { id: "pin-url", type: "url", required: true, placeholder: "https://", dir: "ltr" });
     manage.replaceChildren(
       h("section", { class: "card stack", "aria-labelledby": "req-h" }, h("h2", { id: "req-h" }, t("studio.requests")), requestsBox),
       h("section", { class: "card stack", "aria-labelledby": "counts-h" }, h("h2", { id: "counts-h" }, t("studio.counts")), countsBox, h("h3", {}, t("studio.reactions")), totalsSlot),
-      h("section", { class: "card stack", "aria-labelledby": "invite-h" }, h("h2", { id: "invite-h" }, t("studio.invite")),
-        h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); act("POST", `/speakers/${encodeURIComponent(inviteIn.value.trim())}`)(); inviteIn.value = ""; } },
-          h("label", { for: "invite-user" }, t("studio.invite.label")), inviteIn, h("button", { type: "submit" }, t("studio.invite")))),
+      inviteByName(rid, invite),
+      listeners.el,
       h("section", { class: "card stack", "aria-labelledby": "pin-h" }, h("h2", { id: "pin-h" }, t("studio.pin")), pinSlot,
         h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); act("PUT", "/pin", { url: pinIn.value.trim() })(); pinIn.value = ""; } },
           h("label", { for: "pin-url" }, t("studio.pin.label")), pinIn, h("button", { type: "submit", id: "pin-submit" }, t("studio.pin")),
@@ -459,6 +475,7 @@ function viewStudio(id) {
     end.hidden = v.state === "ended" || !runs;
     const role = myRole();
     leaveRole.hidden = !(role === "speaker" || role === "cohost");
+    stepDown.hidden = role !== "cohost";
     // Only members of the stage publish (room decides; without the state
     // endpoint the page cannot tell, and offers it).
     const canPublish = !feed.hasState || role === "host" || role === "cohost" || role === "speaker";
@@ -475,7 +492,7 @@ function viewStudio(id) {
     pub.checkServer(mine); // the server lost the session (a restart): publish again
     golive.disabled = v.state !== "live";
     if (v.state === "ended" && pub.pc) pub.stop();
-    const key = JSON.stringify([v.stage, canModerate()]);
+    const key = JSON.stringify([v.stage, canModerate(), myRole()]);
     if (key !== stageKey) { stageKey = key; stageBox.replaceChildren(stageList(v, false, memberControls)); }
     pinSlot.replaceChildren(pinBox(v));
     recSlot.replaceChildren(recBadge(v));
@@ -496,7 +513,7 @@ function viewStudio(id) {
 
   return h("section", { class: "stack studio" },
     h("header", { class: "room-head" }, h("p", { class: "muted" }, t("studio.title")), title, h("div", { class: "row" }, badge, recSlot, count)),
-    h("div", { class: "row" }, start, end, leaveRole), out,
+    h("div", { class: "row" }, start, end, leaveRole, stepDown), out,
     micCard, offStage,
     recCard,
     h("section", { class: "card", "aria-labelledby": "stage-h" }, h("h2", { id: "stage-h" }, t("room.stage")), stageBox),

@@ -1,0 +1,335 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"majlis/internal/account"
+	"majlis/internal/ratelimit"
+	"majlis/internal/store"
+)
+
+func named(t *testing.T, st *store.Store, name string) Actor {
+	t.Helper()
+	u, _, err := st.CreateAccountWithKey(context.Background(), name, account.NameKey(name), PlatformUser, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Actor{ID: u.ID, Platform: PlatformUser}
+}
+
+func candidateNames(c []Candidate) []string {
+	var out []string
+	for _, x := range c {
+		out = append(out, x.Name+":"+x.Role)
+	}
+	return out
+}
+
+// A search finds users by a normalised, case-folded prefix of their name,
+// in Arabic as in Latin; it leaves out suspended and blocked users, names
+// each one's role in the room, and answers at most MaxSearchResult users.
+func TestCandidates(t *testing.T) {
+	s, st, _ := newService(t, nil)
+	ctx := context.Background()
+	id, host := liveRoom(t, s, st)
+	amal := named(t, st, "أمل")
+	named(t, st, "أملاك")
+	named(t, st, "أحمد")
+	alice := named(t, st, "Alice")
+	named(t, st, "alina")
+	sus := named(t, st, "alisuspended")
+	if err := st.SetSuspended(ctx, sus.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	blk := named(t, st, "alibad")
+	if err := s.Block(ctx, host, id, blk.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Invite(ctx, host, id, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		q    string
+		want []string
+	}{
+		{"أم", []string{"أمل:listener", "أملاك:listener"}},
+		{"أمل", []string{"أمل:listener", "أملاك:listener"}},
+		{norm.NFD.String("أمل"), []string{"أمل:listener", "أملاك:listener"}}, // hamza as a combining mark
+		{"أملا", []string{"أملاك:listener"}},
+		{"ALI", []string{"Alice:speaker", "alina:listener"}},
+		{"Alic", []string{"Alice:speaker"}},
+		{"zz", nil},
+	} {
+		got, err := s.Candidates(ctx, host, id, c.q)
+		if err != nil {
+			t.Fatalf("%q: %v", c.q, err)
+		}
+		if !slices.Equal(candidateNames(got), c.want) {
+			t.Errorf("%q: %v, want %v", c.q, candidateNames(got), c.want)
+		}
+	}
+	got, _ := s.Candidates(ctx, host, id, "أمل")
+	if got[0].ID != amal.ID {
+		t.Fatalf("found %+v, want id %s", got[0], amal.ID)
+	}
+	for _, q := range []string{"", "a", " a ", "al ice", "al<", string(make([]byte, account.MaxName+1))} {
+		if _, err := s.Candidates(ctx, host, id, q); !errors.Is(err, ErrBadSearch) {
+			t.Errorf("%q: %v, want ErrBadSearch", q, err)
+		}
+	}
+	for i := range MaxSearchResult + 5 {
+		named(t, st, fmt.Sprintf("many%02d", i))
+	}
+	if got, _ := s.Candidates(ctx, host, id, "many"); len(got) != MaxSearchResult {
+		t.Fatalf("%d results, want %d", len(got), MaxSearchResult)
+	}
+}
+
+// A user's searches are limited to a rate: past the burst they are refused
+// with when to retry.
+func TestCandidatesRateLimited(t *testing.T) {
+	s, st, _ := newService(t, func(c *Config) { c.SearchRate = ratelimit.Rate{PerSecond: 0.001, Burst: 3} })
+	ctx := context.Background()
+	id, host := liveRoom(t, s, st)
+	for range 3 {
+		if _, err := s.Candidates(ctx, host, id, "ab"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := s.Candidates(ctx, host, id, "ab")
+	var le *SearchLimitError
+	if !errors.As(err, &le) || le.Retry <= 0 {
+		t.Fatalf("4th search: %v, want a SearchLimitError", err)
+	}
+	// Another host has a bucket of their own.
+	id2, host2 := liveRoom(t, s, st)
+	if _, err := s.Candidates(ctx, host2, id2, "ab"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The listener list names the signed-in listeners connected now, first
+// joined first; one user with two connections is one listener until both
+// end; past the room's cap connections are counted, not named; everyone
+// else is anonymous.
+func TestListenerList(t *testing.T) {
+	s, st, m := newService(t, func(c *Config) { c.MaxListed = 3 })
+	ctx := context.Background()
+	id, host := liveRoom(t, s, st)
+	var users []Actor
+	for _, n := range []string{"amal", "badr", "chadi", "dana"} {
+		users = append(users, named(t, st, n))
+	}
+	m.listeners.Store(10) // every connection, signed in or not
+	leaveA1 := s.ListenerConnected(id, users[0].ID)
+	time.Sleep(2 * time.Millisecond)
+	leaveA2 := s.ListenerConnected(id, users[0].ID) // a second tab
+	leaveB := s.ListenerConnected(id, users[1].ID)
+	time.Sleep(2 * time.Millisecond)
+	s.ListenerConnected(id, users[2].ID)
+	leaveD := s.ListenerConnected(id, users[3].ID) // past the cap of 3
+	s.ListenerConnected(id, "")                    // anonymous: not tracked
+
+	l, err := s.Listeners(ctx, host, id, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, v := range l.Listeners {
+		names = append(names, v.Name)
+	}
+	if !slices.Equal(names, []string{"amal", "badr"}) || l.SignedIn != 3 || l.Unlisted != 1 || l.Anonymous != 10-5 {
+		t.Fatalf("list %v signed_in %d unlisted %d anonymous %d", names, l.SignedIn, l.Unlisted, l.Anonymous)
+	}
+	leaveA1()
+	leaveA1() // twice is once
+	leaveD()
+	leaveB()
+	m.listeners.Store(7)
+	l, _ = s.Listeners(ctx, host, id, 100)
+	names = names[:0]
+	for _, v := range l.Listeners {
+		names = append(names, v.Name)
+	}
+	if !slices.Equal(names, []string{"amal", "chadi"}) || l.Unlisted != 0 || l.Anonymous != 7-2 {
+		t.Fatalf("after leaving: list %v unlisted %d anonymous %d", names, l.Unlisted, l.Anonymous)
+	}
+	leaveA2()
+	l, _ = s.Listeners(ctx, host, id, 100)
+	if l.SignedIn != 1 || l.Listeners[0].Name != "chadi" {
+		t.Fatalf("after amal's last tab: %+v", l)
+	}
+	// A room not loaded here tracks nothing; its leave is harmless.
+	s.ListenerConnected("no-such-room", users[0].ID)()
+}
+
+// A hand-over makes the co-host the host and the old host a co-host, in the
+// store too (a restarted process agrees), tells the room in one event, and
+// is audited, as is a co-host's demotion.
+func TestTransferHost(t *testing.T) {
+	s, st, l := newAudited(t)
+	ctx := context.Background()
+	id, host := liveRoom(t, s, st)
+	co := newUser(t, st, PlatformUser)
+	if err := s.MakeCohost(ctx, host, id, co.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Mute(ctx, host, id, host.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := s.Subscribe(ctx, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.Next(ctx) // the snapshot
+	if err := s.TransferHost(ctx, host, id, co.ID); err != nil {
+		t.Fatal(err)
+	}
+	batch, _, err := sub.Next(ctx)
+	if err != nil || len(batch) != 1 || eventType(batch[0].Raw) != "host_changed" {
+		t.Fatalf("events %v, %v", batch, err)
+	}
+	v, _ := s.View(ctx, id)
+	roles := map[string]string{}
+	for _, m := range v.Stage {
+		roles[m.ID] = m.Role
+		if m.ID == host.ID && !m.Muted {
+			t.Errorf("the old host lost their mute")
+		}
+	}
+	if v.Host != co.ID || roles[co.ID] != RoleHost || roles[host.ID] != RoleCohost || len(v.Stage) != 2 {
+		t.Fatalf("after the hand-over: host %s, stage %+v", v.Host, v.Stage)
+	}
+	rec, _ := st.Room(ctx, id)
+	if rec.Host != co.ID {
+		t.Fatalf("stored host %s, want %s", rec.Host, co.ID)
+	}
+	s2, err := New(Config{Store: st, Media: &fakeMedia{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s2.RoleOf(ctx, id, host.ID); r != RoleCohost {
+		t.Fatalf("restarted: the old host is %q", r)
+	}
+	s2.Close()
+	if err := s.DemoteCohost(ctx, co, id, host.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.RoleOf(ctx, id, host.ID); r != RoleSpeaker {
+		t.Fatalf("after the demotion: %q", r)
+	}
+	want := []string{
+		fmt.Sprintf("%s %s user:%s %s", host.ID, AuditHostTransfer, co.ID, id),
+		fmt.Sprintf("%s %s user:%s %s", co.ID, AuditCohostDemote, host.ID, id),
+	}
+	got := auditRows(t, l)
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("audit %v lacks %q", got, w)
+		}
+	}
+}
+
+// FuzzSearchKey: any q (from the network's ?q=) is refused or gives a key
+// of valid UTF-8 at least MinSearch characters long; never a panic.
+func FuzzSearchKey(f *testing.F) {
+	for _, s := range []string{"أم", "ALI", "a", "", " al ", "al ice", "\u0627\u0654", "\ufe83\ufee3", "ǅa", "ß", "\xff\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		k, err := searchKey(q)
+		if err != nil {
+			if !errors.Is(err, ErrBadSearch) {
+				t.Fatalf("%q: %v", q, err)
+			}
+			return
+		}
+		if !utf8.ValidString(k) || utf8.RuneCountInString(k) < MinSearch {
+			t.Fatalf("%q gave key %q", q, k)
+		}
+	})
+}
+
+// A signed-in HLS player is listed while it beats, stays listed (once)
+// across a ticket renewal, and is dropped once not heard from for
+// hlsListedFor.
+func TestListenerListHLS(t *testing.T) {
+	s, st, _ := newService(t, func(c *Config) { c.Interval = time.Hour })
+	ctx := context.Background()
+	id, host := liveRoom(t, s, st)
+	amal := named(t, st, "amal")
+	list := func() ListenerList {
+		t.Helper()
+		l, err := s.Listeners(ctx, host, id, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	s.HLSHeartbeat(id, 1, true)
+	s.HLSListening(id, 1, amal.ID, 0, false)
+	s.HLSListening(id, 1, amal.ID, 0, false) // the next beat
+	s.HLSListening(id, 2, "", 0, false)      // anonymous
+	if l := list(); l.SignedIn != 1 || l.Listeners[0].ID != amal.ID || l.Anonymous != 0 {
+		t.Fatalf("while beating: %+v", l)
+	}
+	s.HLSRenewed(id, 1, 3, true)
+	s.HLSListening(id, 3, amal.ID, 1, true)
+	r := s.loaded(id)
+	r.aud.people.mu.Lock()
+	conns := r.aud.people.conns
+	r.aud.people.mu.Unlock()
+	if l := list(); l.SignedIn != 1 || conns != 1 || l.Anonymous != 0 {
+		t.Fatalf("after a renewal: %+v, %d connections", l, conns)
+	}
+	r.aud.hlsPeople.sweep(time.Now().Add(hlsListedFor / 2))
+	if l := list(); l.SignedIn != 1 {
+		t.Fatalf("dropped while still beating: %+v", l)
+	}
+	r.aud.hlsPeople.sweep(time.Now().Add(hlsListedFor + time.Second))
+	if l := list(); l.SignedIn != 0 {
+		t.Fatalf("still listed after the beats stopped: %+v", l)
+	}
+}
+
+// After a hand-over --auto-end watches the new host: a room handed to a
+// co-host on stage stays live, one handed to a co-host off stage ends even
+// though the old host is still on it.
+func TestTransferHostAutoEnd(t *testing.T) {
+	s, st, _ := newService(t, func(c *Config) { c.AutoEnd = 300 * time.Millisecond })
+	ctx := context.Background()
+	rooms := map[bool]string{}
+	for _, onStage := range []bool{true, false} {
+		id, host := liveRoom(t, s, st)
+		co := newUser(t, st, PlatformUser)
+		if err := s.MakeCohost(ctx, host, id, co.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Publish(ctx, host, id, "offer"); err != nil {
+			t.Fatal(err)
+		}
+		if onStage {
+			if _, _, err := s.Publish(ctx, co, id, "offer"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.TransferHost(ctx, host, id, co.ID); err != nil {
+			t.Fatal(err)
+		}
+		rooms[onStage] = id
+	}
+	time.Sleep(time.Second)
+	for onStage, want := range map[bool]string{true: store.StateLive, false: store.StateEnded} {
+		if rec, _ := st.Room(ctx, rooms[onStage]); rec.State != want {
+			t.Errorf("new host on stage %v: room %s, want %s", onStage, rec.State, want)
+		}
+	}
+}
