@@ -1,0 +1,53 @@
+package program
+
+import "math"
+
+// Level is one speaker's loudness over a chunk, as carried in the
+// WebSocket message (docs/listen-protocol.md): the speaker's key
+// (audio.SpeakerKey of its member id) and its level in dB above
+// -LevelFloor dBFS, 1..LevelFloor (LevelFloor is full scale).
+type Level struct {
+	Speaker uint32
+	Level   uint8
+}
+
+const (
+	// LevelFloor is the level scale: a Level of v is v - LevelFloor dBFS.
+	LevelFloor = 100
+	// MaxChunkLevels bounds the speakers listed in one chunk: more than
+	// this many voices at once are not a conversation.
+	MaxChunkLevels = 32
+	// wsLevelLen is one entry of the levels trailer: key and level.
+	wsLevelLen = 4 + 1
+)
+
+// LevelFromRMS maps an RMS level (0..1 of full scale) to the Level scale,
+// rounded to whole dB; 0 means at or below -LevelFloor dBFS.
+func LevelFromRMS(rms float64) uint8 {
+	if rms <= 0 {
+		return 0
+	}
+	db := 20*math.Log10(rms) + LevelFloor
+	return uint8(min(max(math.Round(db), 0), LevelFloor))
+}
+
+// NoteLevel records a speaker's level for the chunk being gathered; the
+// chunk carries the loudest level noted for each speaker since the last
+// one, and nothing when none was noted (nobody talked). A level of 0 is
+// not noted. Only the WriteFrame goroutine may call it, before the
+// WriteFrame of the frame the level belongs to.
+func (p *Program) NoteLevel(speaker uint32, level uint8) {
+	if level == 0 {
+		return
+	}
+	for i := range p.nlv {
+		if l := &p.lv[i]; l.Speaker == speaker {
+			l.Level = max(l.Level, level)
+			return
+		}
+	}
+	if p.nlv < MaxChunkLevels {
+		p.lv[p.nlv] = Level{speaker, level}
+		p.nlv++
+	}
+}
