@@ -82,3 +82,15 @@ func (m *Mixer) levels(srcs []*Source) {
 	}
 	m.cfg.OnLevels(m.lv)
 }
+
+// Voiced appends to dst the ids of the sources whose Level is at least
+// min (0..1 of full scale) and returns it: who is talking now. It is safe
+// from any goroutine.
+func (m *Mixer) Voiced(dst []string, min float64) []string {
+	for _, s := range *m.sources.Load() {
+		if s.Level() >= min {
+			dst = append(dst, s.id)
+		}
+	}
+	return dst
+}

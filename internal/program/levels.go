@@ -51,3 +51,16 @@ func (p *Program) NoteLevel(speaker uint32, level uint8) {
 		p.nlv++
 	}
 }
+
+// SpeakingLevel is the Level at or above which a speaker counts as
+// talking (-50 dBFS, well over a quiet microphone's floor and under any
+// speech): the listener page rings them, and the room's speaking events
+// list them. Levels fall by about 0.9 dB per 20 ms after speech stops, so
+// a talker stays over it through the pauses between words.
+const SpeakingLevel = 50
+
+// RMSOfLevel is the lowest RMS level (0..1 of full scale) that
+// LevelFromRMS maps to level or above.
+func RMSOfLevel(level uint8) float64 {
+	return math.Pow(10, (float64(level)-0.5-LevelFloor)/20)
+}

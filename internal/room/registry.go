@@ -37,6 +37,10 @@ type state struct {
 	snap atomic.Pointer[snapshot]
 
 	aud audience
+
+	// speaking is who talked at the last look (tickSpeaking); only the
+	// tick goroutine uses it.
+	speaking []string
 }
 
 // snapshot is an immutable copy of a room's stage state.

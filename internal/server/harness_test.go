@@ -283,7 +283,7 @@ type listener struct {
 	pcm     []int16
 	gaps    int
 	levels  map[uint32]uint8 // listen.ws: the loudest level of each speaker key heard
-	endErr  error // how the stream ended: nil for a clean end
+	endErr  error            // how the stream ended: nil for a clean end
 	done    chan struct{}
 	started time.Time
 }

@@ -117,14 +117,15 @@ function viewHome() {
 
 function roleLabel(role) { return t(`role.${role}`); }
 
-// stageList shows who is on stage; speaking marks publishing, unmuted members
-// while the program has sound (the program is one mix: no per-voice level).
-function stageList(view, loud, controls) {
+// stageList shows who is on stage; speaking rings the publishing, unmuted
+// members for whom talking(id) says so (levels.js: the chunks' levels, or
+// the room's "speaking" events).
+function stageList(view, talking, controls) {
   const ul = h("ul", { class: "stage", "data-testid": "stage" });
   const members = (view && view.stage) || [];
   if (members.length === 0) ul.append(h("li", { class: "muted" }, t("room.stage.empty")));
   for (const m of members) {
-    const speaking = loud && m.publishing && !m.muted;
+    const speaking = !!talking && m.publishing && !m.muted && talking(m.id);
     ul.append(h("li", { class: speaking ? "speaker speaking" : "speaker", "data-user": m.id },
       h("span", { class: "avatar", "aria-hidden": "true" }, String(m.name || m.id).slice(0, 1).toUpperCase()),
       h("bdi", { class: "name", dir: "auto" }, m.name || m.id),
@@ -255,6 +256,7 @@ function viewRoom(id) {
       for (const [em, n] of Object.entries(ev.data.counts)) totals[em] = (totals[em] || 0) + n;
       totalsSlot.replaceChildren(reactionLine(totals));
     }
+    if (ev.type === "speaking" && ev.data) { said = new Set(ev.data.speakers || []); if (view) renderStage(); }
     const told = decisionNotice(ev, me);
     if (told) safetySlot.replaceChildren(told);
     const who = ev.data && (ev.data.change ? ev.data.change.user : ev.data.user);
@@ -278,12 +280,15 @@ function viewRoom(id) {
       h("p", {}, h("a", { href: "/" }, t("notfound.home"))));
   }
   let stageKey = "";
+  // Who talks: the WebSocket player's chunk levels while it plays, the
+  // room's "speaking" events otherwise (Ogg, HLS, not playing).
+  let said = new Set();
+  const talking = (id) => player.running && player.s.transport === "ws" && player.s.state === "playing" ? player.talkers.talking(id) : said.has(id);
   function renderStage() {
-    const loud = player.running && player.s.level > 0.01;
-    const key = JSON.stringify([loud, view.stage]);
+    const key = JSON.stringify([view.stage, view.stage.map((m) => talking(m.id))]);
     if (key === stageKey) return;
     stageKey = key;
-    stageBox.replaceChildren(stageList(view, loud));
+    stageBox.replaceChildren(stageList(view, talking));
   }
   const levelTimer = setInterval(() => {
     setMeter(level, player.s.level);
@@ -345,6 +350,14 @@ function viewStudio(id) {
   let recKey = "";
   let view = null;
   let stageKey = "";
+  let said = new Set(); // who talks: the room's "speaking" events
+  const talking = (sid) => said.has(sid);
+  function renderStage() {
+    const key = JSON.stringify([view.stage, canModerate(), view.stage.map((m) => talking(m.id))]);
+    if (key === stageKey) return;
+    stageKey = key;
+    stageBox.replaceChildren(stageList(view, talking, memberControls));
+  }
   let requestsKey = "";
 
   const pub = new Publisher(id, (state, info) => {
@@ -474,8 +487,7 @@ function viewStudio(id) {
     pub.checkServer(mine); // the server lost the session (a restart): publish again
     golive.disabled = v.state !== "live";
     if (v.state === "ended" && pub.pc) pub.stop();
-    const key = JSON.stringify([v.stage, canModerate()]);
-    if (key !== stageKey) { stageKey = key; stageBox.replaceChildren(stageList(v, false, memberControls)); }
+    renderStage();
     pinSlot.replaceChildren(pinBox(v));
     recSlot.replaceChildren(recBadge(v));
     recNotice.hidden = !v.recording;
@@ -487,6 +499,9 @@ function viewStudio(id) {
       for (const [em, n] of Object.entries(ev.data.counts)) totals[em] = (totals[em] || 0) + n;
       totalsSlot.replaceChildren(reactionLine(totals));
     }
+    // The studio does not play the program: its rings follow the room's
+    // "speaking" events.
+    if (ev.type === "speaking" && ev.data) { said = new Set(ev.data.speakers || []); if (view) renderStage(); }
     const told = decisionNotice(ev, me);
     if (told) out.replaceChildren(told);
   });
