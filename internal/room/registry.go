@@ -38,9 +38,9 @@ type state struct {
 
 	aud audience
 
-	// speaking is who talked at the last look (tickSpeaking); only the
-	// tick goroutine uses it.
-	speaking []string
+	// speaking is who talked at the last look (tickSpeaking, the only
+	// writer), sorted; views read it. Never modified once stored.
+	speaking atomic.Pointer[[]string]
 }
 
 // snapshot is an immutable copy of a room's stage state.

@@ -46,20 +46,21 @@ const SpeakingInterval = 250 * time.Millisecond
 
 // tickSpeaking publishes {"speakers": [ids]} (sorted) when the set of a
 // live room's talkers changed since the last look; a room where nobody
-// talks publishes nothing. Only the tick goroutine touches r.speaking.
+// talks publishes nothing. Views (the snapshot a new subscriber starts
+// with, GET .../state) carry the last set.
 func (s *Service) tickSpeaking(sp Speakers, r *state) {
 	if r.snap.Load().rec.State != store.StateLive {
 		return
 	}
 	ids := sp.Speaking(r.id)
 	slices.Sort(ids)
-	if slices.Equal(ids, r.speaking) {
+	if last := r.speaking.Load(); last != nil && slices.Equal(ids, *last) || last == nil && len(ids) == 0 {
 		return
 	}
-	r.speaking = ids
 	if ids == nil {
 		ids = []string{}
 	}
+	r.speaking.Store(&ids)
 	r.stream.Publish("speaking", map[string]any{"speakers": ids})
 }
 

@@ -233,6 +233,7 @@ function viewRoom(id) {
   const feed = new RoomFeed(id, (v) => {
     if (!v) { notFound(); return; }
     view = v;
+    if (Array.isArray(v.speaking)) said = new Set(v.speaking);
     api.remember(v);
     title.textContent = v.title;
     document.title = `${v.title} · ${t("app.name")}`;
@@ -461,6 +462,7 @@ function viewStudio(id) {
   const feed = new RoomFeed(id, (v) => {
     if (!v) { title.textContent = t("state.notfound"); micCard.hidden = offStage.hidden = true; return; }
     view = v;
+    if (Array.isArray(v.speaking)) said = new Set(v.speaking);
     api.remember(v);
     title.textContent = v.title;
     document.title = `${t("studio.title")}: ${v.title} · ${t("app.name")}`;
