@@ -60,7 +60,7 @@ type SourceStats struct {
 	Decoded    uint64 // packets decoded by libopus
 	Skipped    uint64 // packets played as silence without a decode: the source was muted, or the packet carries silence
 	Forwarded  uint64 // packets sent on as the program frame, neither decoded nor encoded (Mixer: a speaker alone)
-	Measured   uint64 // forwarded packets decoded only to measure Level (one in forwardMeasureEvery)
+	Measured   uint64 // forwarded packets decoded only to measure Level (one in forwardMeasureEvery, after the packet before it)
 }
 
 // Source is one speaker feeding a Mixer.
@@ -201,7 +201,7 @@ func (s *Source) Muted() bool { return s.muted.Load() }
 // Level is the recent RMS level of what the source contributes to the mix,
 // 0..1 of full scale (0 while muted). Frames forwarded undecoded (a speaker
 // alone in the mix) are measured by a decode every forwardMeasureEvery
-// frames, the level holding in between. It is safe from any goroutine.
+// frames (forwardLevel), the level holding in between. It is safe from any goroutine.
 func (s *Source) Level() float64 { return math.Float64frombits(s.level.Load()) }
 
 // Stats returns the source's packet counters.
@@ -503,9 +503,8 @@ func (s *Source) forward(ahead int, maxBytes int) []byte {
 	sl.used = false
 	s.readSeq = sl.seq + 1
 	s.mu.Unlock()
-	if !s.forwardLevel(pkt) {
-		s.keep(pkt)
-	}
+	s.forwardLevel(pkt)
+	s.keep(pkt)
 	s.playTs += FrameSamples
 	s.concealRun = 0
 	s.forwarding = pkt[0] | 0x03 // never 0

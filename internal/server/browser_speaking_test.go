@@ -14,7 +14,8 @@ import (
 // Two speakers on stage publish over WHIP, one a tone and the other
 // silence: on the listener page (the levels in the WebSocket chunks) and in
 // the studio (the room's speaking events) only the talker's ring is lit,
-// and it follows when they swap. In English, then in Arabic.
+// and it follows when they swap. In English, then in Arabic; then for an
+// Ogg listener (the speaking events too).
 func TestBrowserSpeakingRings(t *testing.T) {
 	if inLoopbackNetns(t) {
 		return
@@ -97,4 +98,16 @@ func TestBrowserSpeakingRings(t *testing.T) {
 		ps := eval[playerStats](t, listener, `window.majlisPlayer.stats()`)
 		t.Logf("%s listener: %+v", lang, ps)
 	}
+
+	// An Ogg listener gets no chunk levels: its rings follow the room's
+	// speaking events, as the studio's do.
+	talker.Store(0)
+	run(t, listener, 40*time.Second, "listener page (Ogg)", log,
+		chromedp.Navigate(ts.base+"/r/"+room+"?transport=ogg"),
+		chromedp.Click(chromedp.CSS("#play")),
+		waitFor(`(() => { const s = window.majlisPlayer?.stats() ?? {}; return s.state === "playing" && s.transport === "ogg"; })()`, 20*time.Second),
+		rings(hostID, guestID),
+	)
+	talker.Store(1)
+	run(t, listener, 20*time.Second, "listener page (Ogg), guest talks", log, rings(guestID, hostID))
 }
