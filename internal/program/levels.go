@@ -1,6 +1,11 @@
 package program
 
-import "math"
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
 
 // Level is one speaker's loudness over a chunk, as carried in the
 // WebSocket message (docs/listen-protocol.md): the speaker's key
@@ -63,4 +68,38 @@ const SpeakingLevel = 50
 // LevelFromRMS maps to level or above.
 func RMSOfLevel(level uint8) float64 {
 	return math.Pow(10, (float64(level)-0.5-LevelFloor)/20)
+}
+
+// ErrLevels is wrapped by every ParseLevels error.
+var ErrLevels = errors.New("malformed level list")
+
+// ParseLevels decodes a level list as it ends a version 2 WebSocket chunk
+// message (a count k, 1..255, then k times a 4-byte speaker key and a
+// level byte): all of b, or nothing when b is empty. It allocates one
+// slice of at most 255 levels, never panics.
+func ParseLevels(b []byte) ([]Level, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	k := int(b[0])
+	if k == 0 || len(b) != 1+wsLevelLen*k {
+		return nil, fmt.Errorf("%w: %d levels in %d bytes", ErrLevels, k, len(b)-1)
+	}
+	out := make([]Level, k)
+	for i := range k {
+		e := b[1+wsLevelLen*i:]
+		out[i] = Level{Speaker: binary.BigEndian.Uint32(e), Level: e[4]}
+	}
+	return out, nil
+}
+
+// LevelList is the level list that ends the chunk's WebSocket message
+// (ParseLevels reads it), empty when nobody spoke in the chunk. It
+// aliases the chunk: do not modify it.
+func (c *Chunk) LevelList() []byte {
+	n := wsHeaderLen
+	for _, f := range c.Frames {
+		n += 2 + len(f)
+	}
+	return c.WS[n:]
 }

@@ -66,14 +66,10 @@ func ParseWS(msg []byte) (WSMessage, error) {
 	if msg[0] == 1 {
 		return WSMessage{}, fmt.Errorf("%w: %d trailing bytes", ErrWSMessage, len(rest))
 	}
-	k := int(rest[0])
-	if k == 0 || len(rest) != 1+wsLevelLen*k {
-		return WSMessage{}, fmt.Errorf("%w: %d levels in %d bytes", ErrWSMessage, k, len(rest)-1)
+	lv, err := ParseLevels(rest)
+	if err != nil {
+		return WSMessage{}, fmt.Errorf("%w: %w", ErrWSMessage, err)
 	}
-	m.Levels = make([]Level, k)
-	for i := range k {
-		e := rest[1+wsLevelLen*i:]
-		m.Levels[i] = Level{Speaker: binary.BigEndian.Uint32(e), Level: e[4]}
-	}
+	m.Levels = lv
 	return m, nil
 }
