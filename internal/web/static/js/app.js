@@ -165,6 +165,7 @@ function viewRoom(id) {
   const replaySlot = h("div");
   const safetySlot = h("div", { "aria-live": "assertive" });
   let view = null;
+  let said = new Set(); // who talks, from the room's "speaking" events and state
   let removed = false;
   const me = api.user();
 
@@ -282,8 +283,7 @@ function viewRoom(id) {
   }
   let stageKey = "";
   // Who talks: the WebSocket player's chunk levels while it plays, the
-  // room's "speaking" events otherwise (Ogg, HLS, not playing).
-  let said = new Set();
+  // room's "speaking" events (said) otherwise (Ogg, HLS, not playing).
   const talking = (id) => player.running && player.s.transport === "ws" && player.s.state === "playing" ? player.talkers.talking(id) : said.has(id);
   function renderStage() {
     const key = JSON.stringify([view.stage, view.stage.map((m) => talking(m.id))]);
