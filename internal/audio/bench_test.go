@@ -83,3 +83,32 @@ func BenchmarkCodec(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkForwardLevel measures what levels cost a speaker alone, whose
+// packets are forwarded undecoded: per forwarded 20 ms frame, the
+// measurement (forwardLevel: two decodes every forwardMeasureEvery
+// frames, amortised) and the tick's level list handed to OnLevels. Divide
+// by FrameDuration for the share of a core per room (the %core metric).
+func BenchmarkForwardLevel(b *testing.B) {
+	m, err := NewMixer(MixerConfig{Out: func([]byte) {}, OnLevels: func([]SpeakerLevel) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := m.AddSource("speaker")
+	sp := newSpeaker(b, 440, 0.1, FrameSamples)
+	var packets [][]byte
+	for range 50 {
+		packets = append(packets, sp.next(b).payload)
+	}
+	srcs := []*Source{s}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		p := packets[i%len(packets)]
+		s.forwardLevel(p)
+		s.keep(p)
+		m.levels(srcs)
+		i++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(FrameDuration.Nanoseconds())*100, "%core")
+}

@@ -44,5 +44,10 @@
 // which the callee owns.
 //
 // RMS is the level of a frame (the source's voice activity); the tests'
-// tone detector, Goertzel, is testkit's.
+// tone detector, Goertzel, is testkit's. Every tick the mixer hands
+// MixerConfig.OnLevels the sources at or above the voice gate, each under
+// its SpeakerKey, which the program writes into its chunks for listeners'
+// speaking rings. A forwarded speaker is measured too, by decoding one
+// packet in ten (forwardLevel); Voiced lists who talks for the room's
+// speaking events.
 package audio

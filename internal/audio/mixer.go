@@ -42,6 +42,12 @@ type MixerConfig struct {
 	// may the callee: a silent mix passes the same kept frame every tick.
 	// Out must not block: it delays every speaker in the room.
 	Out func(opus []byte)
+	// OnLevels, if set, is called every tick, before Out, with the level of
+	// each source at or above the voice gate (none while nobody talks),
+	// forwarded speakers included (measured at a low rate, see
+	// Source.forwardLevel). The slice is reused: it is valid only during
+	// the call. Like Out, it must not block.
+	OnLevels func([]SpeakerLevel)
 	// OnTick, if set, is called after every tick with how long the tick
 	// took and whether it started more than a frame behind schedule.
 	OnTick func(took time.Duration, late bool)
@@ -74,9 +80,10 @@ type Mixer struct {
 	tickMu sync.Mutex // serialises Tick; never taken by Push
 	enc    *Encoder
 	lim    limiter
-	acc    []int32 // mix accumulator, one frame
-	pcm    []int16 // limited mix, one frame
-	packet []byte  // encoder output, MaxPacketBytes
+	acc    []int32        // mix accumulator, one frame
+	pcm    []int16        // limited mix, one frame
+	packet []byte         // encoder output, MaxPacketBytes
+	lv     []SpeakerLevel // OnLevels' argument, reused
 
 	// Silence costs no encode: after silenceSettle frames of digital
 	// silence in a row the encoder's output for silence is steady, so the
@@ -233,6 +240,7 @@ func (m *Mixer) tick(late bool, ahead int) {
 		}
 		s.consume()
 	}
+	m.levels(srcs)
 	if loud {
 		m.lim.process(m.acc, m.pcm)
 		m.silentRun = 0
@@ -290,6 +298,7 @@ func (m *Mixer) forward(srcs []*Source, ahead int) bool {
 	}
 	m.silentRun = 0
 	m.forwarded.Add(1)
+	m.levels(srcs)
 	m.cfg.Out(pkt)
 	return true
 }

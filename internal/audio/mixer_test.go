@@ -666,6 +666,11 @@ func TestSoloSpeakerForwarded(t *testing.T) {
 	if st.Decoded != 0 || st.Forwarded < 55 || m.Forwarded() != st.Forwarded {
 		t.Fatalf("a speaker alone: %d packets decoded, %d forwarded (mixer %d), want every played packet forwarded", st.Decoded, st.Forwarded, m.Forwarded())
 	}
+	// Its level is still measured, by a decode one frame in ten: a 0.3
+	// tone has an RMS of 0.21.
+	if l := a.Level(); math.Abs(dB(l, 0.3/math.Sqrt2)) > 1 || st.Measured < st.Forwarded/forwardMeasureEvery || st.Measured > st.Forwarded/forwardMeasureEvery+1 {
+		t.Errorf("a speaker alone: level %.3f from %d measurements of %d frames, want 0.212 from one in %d", l, st.Measured, st.Forwarded, forwardMeasureEvery)
+	}
 	// After the jitter delay, frame i of the program is packet i-d as sent.
 	d := len(c.frames) - int(st.Forwarded)
 	for i := d; i < len(c.frames); i++ {

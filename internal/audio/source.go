@@ -60,18 +60,20 @@ type SourceStats struct {
 	Decoded    uint64 // packets decoded by libopus
 	Skipped    uint64 // packets played as silence without a decode: the source was muted, or the packet carries silence
 	Forwarded  uint64 // packets sent on as the program frame, neither decoded nor encoded (Mixer: a speaker alone)
+	Measured   uint64 // forwarded packets decoded only to measure Level (one in forwardMeasureEvery, after the packet before it)
 }
 
 // Source is one speaker feeding a Mixer.
 type Source struct {
-	id string
-	m  *Mixer
+	id  string
+	key uint32 // SpeakerKey(id)
+	m   *Mixer
 
 	muted  atomic.Bool
 	closed atomic.Bool   // Close was called: Attach does nothing
 	level  atomic.Uint64 // math.Float64bits of the smoothed RMS
 
-	packets, invalid, dups, late, dropped, concealed, decoded, skipped, forwarded atomic.Uint64
+	packets, invalid, dups, late, dropped, concealed, decoded, skipped, forwarded, measured atomic.Uint64
 
 	// mu guards the ring and the sequence state. Push holds it for one
 	// payload copy; the tick holds it for one slot lookup and a buffer swap.
@@ -106,6 +108,7 @@ type Source struct {
 	recentNext int
 	nRecent    int
 	warmBuf    []int16
+	fwdCount   int // forwarded frames until the next level measurement (forwardLevel)
 }
 
 // warmPackets is how many undecoded packets bring a decoder back to the
@@ -117,6 +120,7 @@ func newSource(m *Mixer, id string, dec *Decoder) *Source {
 	target := int64(m.cfg.JitterDelay) * SampleRate / 1e9
 	return &Source{
 		id:       id,
+		key:      SpeakerKey(id),
 		m:        m,
 		dec:      dec,
 		channels: ch,
@@ -196,8 +200,8 @@ func (s *Source) Muted() bool { return s.muted.Load() }
 
 // Level is the recent RMS level of what the source contributes to the mix,
 // 0..1 of full scale (0 while muted). Frames forwarded undecoded (a speaker
-// alone in the mix) are not measured: Level decays through them. It is
-// safe from any goroutine.
+// alone in the mix) are measured by a decode every forwardMeasureEvery
+// frames (forwardLevel), the level holding in between. It is safe from any goroutine.
 func (s *Source) Level() float64 { return math.Float64frombits(s.level.Load()) }
 
 // Stats returns the source's packet counters.
@@ -212,6 +216,7 @@ func (s *Source) Stats() SourceStats {
 		Decoded:    s.decoded.Load(),
 		Skipped:    s.skipped.Load(),
 		Forwarded:  s.forwarded.Load(),
+		Measured:   s.measured.Load(),
 	}
 }
 
@@ -480,6 +485,7 @@ func (s *Source) forward(ahead int, maxBytes int) []byte {
 		// TOC alone (code 0, no frame data) asks them to (RFC 6716 3.2.1;
 		// libopus runs its PLC for payloads of at most one byte).
 		s.mu.Unlock()
+		s.level.Store(math.Float64bits(s.Level() * levelDecay))
 		s.playTs += FrameSamples
 		s.concealRun++
 		s.concealed.Add(1)
@@ -497,12 +503,12 @@ func (s *Source) forward(ahead int, maxBytes int) []byte {
 	sl.used = false
 	s.readSeq = sl.seq + 1
 	s.mu.Unlock()
+	s.forwardLevel(pkt)
 	s.keep(pkt)
 	s.playTs += FrameSamples
 	s.concealRun = 0
 	s.forwarding = pkt[0] | 0x03 // never 0
 	s.forwarded.Add(1)
-	s.level.Store(math.Float64bits(s.Level() * levelDecay))
 	return pkt
 }
 

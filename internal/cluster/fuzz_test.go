@@ -10,7 +10,8 @@ import (
 // they accept encodes back to the same bytes.
 
 func FuzzParseProgram(f *testing.F) {
-	f.Add(AppendProgram(nil, 1, 0, [][]byte{{0xF8, 0xFF, 0xFE}, {1, 2}}))
+	f.Add(AppendProgram(nil, 1, 0, [][]byte{{0xF8, 0xFF, 0xFE}, {1, 2}}, nil))
+	f.Add(AppendProgram(nil, 1, 0, [][]byte{{0xF8, 0xFF, 0xFE}}, []byte{2, 0, 0, 0, 7, 60, 1, 2, 3, 4, 50}))
 	f.Add([]byte{Version})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParseProgram(b)
@@ -20,7 +21,14 @@ func FuzzParseProgram(f *testing.F) {
 			}
 			return
 		}
-		if got := AppendProgram(nil, m.Epoch, m.FirstSeq, m.Frames); string(got) != string(b) {
+		var lv []byte
+		if len(m.Levels) > 0 {
+			lv = append(lv, byte(len(m.Levels)))
+			for _, l := range m.Levels {
+				lv = append(lv, byte(l.Speaker>>24), byte(l.Speaker>>16), byte(l.Speaker>>8), byte(l.Speaker), l.Level)
+			}
+		}
+		if got := AppendProgram(nil, m.Epoch, m.FirstSeq, m.Frames, lv); string(got) != string(b) {
 			t.Fatalf("re-encoded %x, want %x", got, b)
 		}
 	})

@@ -109,7 +109,7 @@ func (p *Publisher) follow(ctx context.Context, id string, prog *program.Program
 			if c == nil {
 				continue
 			}
-			buf = AppendProgram(buf[:0], p.epoch, c.FirstSeq, c.Frames)
+			buf = AppendProgram(buf[:0], p.epoch, c.FirstSeq, c.Frames, c.LevelList())
 			// Publish copies buf into the client's buffer; while the client
 			// reconnects it buffers up to reconnectBuf, then fails: a gap.
 			_ = p.c.nc.Publish(subj, buf)

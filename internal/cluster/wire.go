@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"majlis/internal/program"
 )
 
 // Version is byte 0 of every message this package sends. A message of
 // another version does not decode (ErrBadMessage): a fleet upgrades its
 // origin and edges together, or a new version adds subjects of its own.
-const Version = 1
+// Version 2: a program message may end with its chunk's speaker levels.
+const Version = 2
 
 // Limits a decoder enforces on what it reads from the network.
 const (
@@ -36,12 +39,16 @@ type ProgramMsg struct {
 	Epoch    uint64
 	FirstSeq uint64
 	Frames   [][]byte // alias the message's bytes
+	// Levels are the speakers heard in the chunk (program.Chunk.LevelList),
+	// none when nobody talked.
+	Levels []program.Level
 }
 
 // AppendProgram appends the encoding of a program message:
 // version, epoch, first frame number, frame count, then each frame as a
-// 16-bit big-endian length and its Opus bytes.
-func AppendProgram(b []byte, epoch, first uint64, frames [][]byte) []byte {
+// 16-bit big-endian length and its Opus bytes, then levels as they are
+// (a level list in the form of program.ParseLevels, or nothing).
+func AppendProgram(b []byte, epoch, first uint64, frames [][]byte, levels []byte) []byte {
 	b = append(b, Version)
 	b = binary.BigEndian.AppendUint64(b, epoch)
 	b = binary.BigEndian.AppendUint64(b, first)
@@ -50,7 +57,7 @@ func AppendProgram(b []byte, epoch, first uint64, frames [][]byte) []byte {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(f)))
 		b = append(b, f...)
 	}
-	return b
+	return append(b, levels...)
 }
 
 // ParseProgram decodes a program message; its frames alias b.
@@ -82,9 +89,11 @@ func ParseProgram(b []byte) (ProgramMsg, error) {
 		m.Frames = append(m.Frames, b[2:2+l:2+l])
 		b = b[2+l:]
 	}
-	if len(b) != 0 {
+	lv, err := program.ParseLevels(b)
+	if err != nil {
 		return ProgramMsg{}, bad("program: trailing bytes")
 	}
+	m.Levels = lv
 	return m, nil
 }
 

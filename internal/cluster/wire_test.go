@@ -5,17 +5,24 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"majlis/internal/program"
 )
 
 func TestProgramRoundTrip(t *testing.T) {
 	frames := [][]byte{{0xF8, 0xFF, 0xFE}, bytes.Repeat([]byte{7}, maxPacket), {}}
-	b := AppendProgram(nil, 42, 1000, frames)
+	b := AppendProgram(nil, 42, 1000, frames, nil)
 	m, err := ParseProgram(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Epoch != 42 || m.FirstSeq != 1000 || len(m.Frames) != 3 {
+	if m.Epoch != 42 || m.FirstSeq != 1000 || len(m.Frames) != 3 || m.Levels != nil {
 		t.Fatalf("got %+v", m)
+	}
+	// The chunk's level list rides after the frames.
+	m, err = ParseProgram(AppendProgram(nil, 42, 1000, frames, []byte{1, 0x0a, 0x0b, 0x0c, 0x0d, 70}))
+	if err != nil || len(m.Levels) != 1 || m.Levels[0] != (program.Level{Speaker: 0x0a0b0c0d, Level: 70}) {
+		t.Fatalf("levels: %+v %v", m.Levels, err)
 	}
 	for i := range frames {
 		if !bytes.Equal(m.Frames[i], frames[i]) {
@@ -51,10 +58,10 @@ func TestLoadSketchRoundTrip(t *testing.T) {
 
 // TestBadMessages: every malformed message is ErrBadMessage, never a panic.
 func TestBadMessages(t *testing.T) {
-	good := AppendProgram(nil, 1, 2, [][]byte{{1, 2, 3}})
-	wrongVersion := append([]byte{2}, good[1:]...)
-	tooLong := AppendProgram(nil, 1, 2, [][]byte{bytes.Repeat([]byte{1}, maxPacket+1)})
-	overflow := AppendProgram(nil, 1, ^uint64(0), [][]byte{{1}})
+	good := AppendProgram(nil, 1, 2, [][]byte{{1, 2, 3}}, nil)
+	wrongVersion := append([]byte{Version + 1}, good[1:]...)
+	tooLong := AppendProgram(nil, 1, 2, [][]byte{bytes.Repeat([]byte{1}, maxPacket+1)}, nil)
+	overflow := AppendProgram(nil, 1, ^uint64(0), [][]byte{{1}}, nil)
 	load := AppendLoad(nil, LoadReport{Edge: "e", BaseURL: "http://h:1", Rooms: []RoomLoad{{Room: "r", Listeners: 1}}})
 	cases := map[string]func() error{
 		"program empty":         func() error { _, err := ParseProgram(nil); return err },
@@ -63,7 +70,8 @@ func TestBadMessages(t *testing.T) {
 		"program trailing":      func() error { _, err := ParseProgram(append(good, 0)); return err },
 		"program frame too big": func() error { _, err := ParseProgram(tooLong); return err },
 		"program seq overflow":  func() error { _, err := ParseProgram(overflow); return err },
-		"program no frames":     func() error { _, err := ParseProgram(AppendProgram(nil, 1, 2, nil)); return err },
+		"program no frames":     func() error { _, err := ParseProgram(AppendProgram(nil, 1, 2, nil, nil)); return err },
+		"program short levels":  func() error { _, err := ParseProgram(append(good, 2, 0, 0, 0, 1, 9)); return err },
 		"event kind":            func() error { _, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: 99})); return err },
 		"state value":           func() error { _, err := ParseState(AppendState(nil, StateMsg{State: 7})); return err },
 		"load truncated":        func() error { _, err := ParseLoad(load[:len(load)-2]); return err },

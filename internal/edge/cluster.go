@@ -107,6 +107,9 @@ func (e *Edge) runCluster(ctx context.Context, rl *relay) error {
 				epoch, started = p.Epoch, false
 				e.setEpoch(rl.room, epoch)
 			}
+			for _, l := range p.Levels {
+				rl.prog.NoteLevel(l.Speaker, l.Level)
+			}
 			for i, f := range p.Frames {
 				seq := p.FirstSeq + uint64(i)
 				if started && seq < next {

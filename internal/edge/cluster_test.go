@@ -138,10 +138,30 @@ func TestEdgeOverCluster(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // subscribed, and the origin's follower runs
 
 	for i := range uint64(50) {
+		if i >= 40 {
+			o.prog.NoteLevel(0x0a0b0c0d, 70) // someone talks in the last chunks
+		}
 		o.prog.WriteFrame(frame(i))
 		time.Sleep(2 * time.Millisecond)
 	}
 	waitFor(t, "50 frames on the edge", func() bool { return len(r.snapshot()) >= 50 })
+	// The speaker levels came with the frames: the edge's chunk that
+	// ends with frame 49 lists the talker, as the origin's did.
+	var heard []program.Level
+	for i := range p.Head() {
+		c := p.Chunk(i)
+		if c == nil {
+			continue
+		}
+		lv, err := program.ParseLevels(c.LevelList())
+		if err != nil {
+			t.Fatal(err)
+		}
+		heard = append(heard, lv...)
+	}
+	if len(heard) == 0 || heard[len(heard)-1] != (program.Level{Speaker: 0x0a0b0c0d, Level: 70}) {
+		t.Errorf("edge chunk levels %v, want the origin's talker at 70", heard)
+	}
 	got := r.snapshot()
 	// The first frames may precede the subscription; from the first one
 	// heard, every frame comes in order.

@@ -255,6 +255,11 @@ func (e *Edge) run(ctx context.Context, rl *relay) error {
 		if err != nil {
 			return fmt.Errorf("origin message: %w", err)
 		}
+		// The chunk's speaker levels go on with its frames (into the
+		// edge's chunk that ends with them, however it chunks).
+		for _, l := range m.Levels {
+			rl.prog.NoteLevel(l.Speaker, l.Level)
+		}
 		// Frames the origin skipped (this relay fell behind) are lost, as
 		// for any listener; old or repeated frames are dropped.
 		for i, f := range m.Frames {

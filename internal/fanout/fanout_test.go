@@ -79,7 +79,7 @@ func wsClient(t *testing.T, ctx context.Context, url string, channels int) *coll
 	if err := json.Unmarshal(msg, &hello); typ != websocket.MessageText || err != nil {
 		t.Fatalf("hello %v %q: %v", typ, msg, err)
 	}
-	want := map[string]any{"codec": "opus", "sample_rate": 48000.0, "channels": float64(channels), "frame_samples": 960.0, "version": 1.0}
+	want := map[string]any{"codec": "opus", "sample_rate": 48000.0, "channels": float64(channels), "frame_samples": 960.0, "version": float64(program.WSVersion)}
 	if fmt.Sprint(hello) != fmt.Sprint(want) {
 		t.Fatalf("hello %v, want %v", hello, want)
 	}

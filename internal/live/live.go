@@ -121,6 +121,13 @@ func (m *Manager) Start(id string) (*Room, error) {
 		Bitrate:     m.cfg.Bitrate,
 		JitterDelay: m.cfg.JitterDelay,
 		Out:         prog.WriteFrame,
+		// Each chunk carries its speakers' levels (built into the chunk
+		// once, like its frames): listeners ring whoever talks.
+		OnLevels: func(ls []audio.SpeakerLevel) {
+			for _, l := range ls {
+				prog.NoteLevel(l.Key, program.LevelFromRMS(l.Level))
+			}
+		},
 		// Wake the mixer once per chunk (or every audio.MaxBatchFrames):
 		// listeners get nothing before a chunk's last frame anyway. A room
 		// with no speaker makes silence, which nobody waits for: it wakes

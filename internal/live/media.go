@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"majlis/internal/audio"
+	"majlis/internal/program"
 	"majlis/internal/room"
 	"majlis/internal/stage"
 )
@@ -39,6 +40,19 @@ func (m *Media) Listeners(id string) int64 {
 	}
 	return 0
 }
+
+// Speaking lists the stage members of a live room who are talking now
+// (room.Speakers): their mixer level is at or above program.SpeakingLevel,
+// as the listener page reads it from the chunks.
+func (m *Media) Speaking(id string) []string {
+	lr := m.live.Get(id)
+	if lr == nil {
+		return nil
+	}
+	return lr.mixer.Voiced(nil, program.RMSOfLevel(program.SpeakingLevel))
+}
+
+var _ room.Speakers = (*Media)(nil)
 
 // Publish connects a member's stage session to the room's mixer: the offer
 // is checked first (stage.ValidateOffer), then the member gets a mixer

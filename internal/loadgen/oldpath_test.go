@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"majlis/internal/program"
 	"net/http/httputil"
 	"time"
 )
@@ -147,7 +148,7 @@ func readWSMessages(r io.Reader, w io.Writer, v observer, now func() time.Time) 
 		if !fin || op != 0x2 {
 			continue // hello (text) or an unfinished message
 		}
-		if msgHeadN < 20 || msgHead[0] != 1 {
+		if msgHeadN < 20 || msgHead[0] != 1 && msgHead[0] != program.WSVersion {
 			return fmt.Errorf("%w: ws chunk header", errFraming)
 		}
 		first := binary.BigEndian.Uint64(msgHead[1:])

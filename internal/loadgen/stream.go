@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"majlis/internal/ogg"
+	"majlis/internal/program"
 	"majlis/internal/wsframe"
 )
 
@@ -277,7 +278,7 @@ func (s *wsStream) feed(p []byte, now time.Time, v observer, w io.Writer) error 
 			if !s.fin || s.op != wsframe.OpBinary {
 				continue // hello (text) or an unfinished message
 			}
-			if s.msgHeadN < wsChunkHeaderLen || s.msgHead[0] != 1 {
+			if s.msgHeadN < wsChunkHeaderLen || s.msgHead[0] != 1 && s.msgHead[0] != program.WSVersion {
 				return fmt.Errorf("%w: ws chunk header", errFraming)
 			}
 			first := binary.BigEndian.Uint64(s.msgHead[1:])

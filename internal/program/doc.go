@@ -4,7 +4,10 @@
 // Data flow: the room's mixer calls WriteFrame with one 20 ms Opus packet per
 // tick. Every ChunkFrames packets become one immutable Chunk, carrying the
 // packets both as one complete Ogg page (Chunk.Ogg) and as one WebSocket
-// message payload (Chunk.WS). The chunk is stored in a fixed ring of recent
+// message payload (Chunk.WS). Before each frame the mixer notes the level
+// of every speaker heard (NoteLevel); the WebSocket message of a chunk ends
+// with the loudest level of each (Chunk.LevelList, nothing when nobody
+// talked), in the chunk's one buffer. The chunk is stored in a fixed ring of recent
 // history and published by advancing Head and closing the Wait channel.
 //
 // Readers (fanout listeners, recorders, packagers) keep their own position,

@@ -19,6 +19,12 @@ func FuzzParseWS(f *testing.F) {
 		for _, fr := range m.Frames {
 			n += 2 + len(fr)
 		}
+		if len(m.Levels) > 0 {
+			if msg[0] != WSVersion {
+				t.Fatalf("levels in a version %d message", msg[0])
+			}
+			n += 1 + wsLevelLen*len(m.Levels)
+		}
 		if n != len(msg) {
 			t.Fatalf("frames cover %d of %d bytes", n, len(msg))
 		}

@@ -116,6 +116,8 @@ type Program struct {
 	nextSeq  uint64
 	silence  []byte
 	replaced atomic.Uint64
+	lv       [MaxChunkLevels]Level // levels noted for the pending chunk (NoteLevel)
+	nlv      int
 }
 
 // New makes a program with no chunks yet.
@@ -327,13 +329,19 @@ func (p *Program) publish(frames [][]byte) {
 const wsHeaderLen = 1 + 8 + 8 + 2 + 1
 
 // WSVersion is the framing version in byte 0 of every WebSocket message.
-const WSVersion = 1
+// Version 2 added the speakers' levels after the packets.
+const WSVersion = 2
 
 func (p *Program) buildChunk(idx, first uint64, frames [][]byte) *Chunk {
 	oggLen := oggPageLen(frames)
 	wsLen := wsHeaderLen
 	for _, f := range frames {
 		wsLen += 2 + len(f)
+	}
+	levels := p.lv[:p.nlv]
+	p.nlv = 0
+	if len(levels) > 0 {
+		wsLen += 1 + wsLevelLen*len(levels)
 	}
 	// One backing array for all framings: one allocation per chunk.
 	buf := make([]byte, 0, 8+oggLen+2+14+wsLen)
@@ -358,6 +366,13 @@ func (p *Program) buildChunk(idx, first uint64, frames [][]byte) *Chunk {
 	for _, f := range frames {
 		ws = binary.BigEndian.AppendUint16(ws, uint16(len(f)))
 		ws = append(ws, f...)
+	}
+	if len(levels) > 0 {
+		ws = append(ws, byte(len(levels)))
+		for _, l := range levels {
+			ws = binary.BigEndian.AppendUint32(ws, l.Speaker)
+			ws = append(ws, l.Level)
+		}
 	}
 	wsFrame := buf[frameStart : wsStart+len(ws) : wsStart+len(ws)]
 	return &Chunk{Index: idx, FirstSeq: first, Frames: frames, Ogg: ogg, WS: ws, OggHTTP: oggHTTP, WSFrame: wsFrame}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -406,11 +407,14 @@ func BenchmarkWriteFrame(b *testing.B) {
 // docs/listen-protocol.md true.
 func TestWSDocExample(t *testing.T) {
 	p := New(Config{})
-	for range 32 {
+	for i := range 34 {
+		if i == 32 {
+			p.NoteLevel(0x0a0b0c0d, 70) // -30 dBFS
+		}
 		p.WriteFrame(silence20ms)
 	}
 	want := []byte{
-		0x01,
+		0x02,
 		0, 0, 0, 0, 0, 0, 0, 0x1e,
 		0, 0, 0, 0, 0, 0, 0x70, 0x80,
 		0x03, 0xc0,
@@ -420,6 +424,51 @@ func TestWSDocExample(t *testing.T) {
 	}
 	if got := p.Chunk(15).WS; !bytes.Equal(got, want) {
 		t.Fatalf("chunk 15 WS = % x\nwant        % x", got, want)
+	}
+	want = append(want[:0:0], want...)
+	want[8], want[15], want[16] = 0x20, 0x78, 0x00 // first seq 32, timestamp 30720
+	want = append(want, 0x01, 0x0a, 0x0b, 0x0c, 0x0d, 0x46)
+	if got := p.Chunk(16).WS; !bytes.Equal(got, want) {
+		t.Fatalf("chunk 16 WS = % x\nwant        % x", got, want)
+	}
+}
+
+// TestChunkLevels: a chunk lists each speaker noted during it once, at its
+// loudest, parses back, and costs nothing when nobody was noted.
+func TestChunkLevels(t *testing.T) {
+	p := New(Config{ChunkFrames: 3})
+	p.NoteLevel(7, 40)
+	p.WriteFrame(silence20ms)
+	p.NoteLevel(7, 60)
+	p.NoteLevel(9, 0) // not heard: not listed
+	p.NoteLevel(8, 35)
+	p.WriteFrame(silence20ms)
+	p.NoteLevel(7, 50)
+	p.WriteFrame(silence20ms)
+	for range 3 {
+		p.WriteFrame(silence20ms)
+	}
+	m, err := ParseWS(p.Chunk(0).WS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Level{{7, 60}, {8, 35}}; !slices.Equal(m.Levels, want) {
+		t.Errorf("chunk 0 levels %v, want %v", m.Levels, want)
+	}
+	quiet := p.Chunk(1)
+	if m, err := ParseWS(quiet.WS); err != nil || m.Levels != nil {
+		t.Errorf("quiet chunk: levels %v, %v; want none", m.Levels, err)
+	}
+	if n := wsHeaderLen + 3*(2+len(silence20ms)); len(quiet.WS) != n {
+		t.Errorf("quiet chunk: %d bytes, want %d (no levels, no trailer)", len(quiet.WS), n)
+	}
+	for _, tc := range []struct {
+		rms  float64
+		want uint8
+	}{{0, 0}, {1e-6, 0}, {0.001, 40}, {0.1, 80}, {1, 100}, {2, 100}} {
+		if got := LevelFromRMS(tc.rms); got != tc.want {
+			t.Errorf("LevelFromRMS(%g) = %d, want %d", tc.rms, got, tc.want)
+		}
 	}
 }
 

@@ -12,18 +12,22 @@ type WSMessage struct {
 	Timestamp    uint64 // 48 kHz sample position of the start of Frames[0]
 	FrameSamples int    // duration of each frame in 48 kHz samples
 	Frames       [][]byte
+	// Levels are the speakers heard in the chunk, loudest level of each
+	// (version 2; none when nobody talked).
+	Levels []Level
 }
 
 // ErrWSMessage is wrapped by every ParseWS error.
 var ErrWSMessage = errors.New("malformed ws chunk message")
 
-// ParseWS decodes a WebSocket chunk message. Frames alias msg (no copy). It
-// never panics, and allocates at most one slice of at most 255 headers.
+// ParseWS decodes a WebSocket chunk message of version 2 (or 1, which has
+// no levels). Frames alias msg (no copy). It never panics, and allocates at
+// most one slice of at most 255 headers and one of at most 255 levels.
 func ParseWS(msg []byte) (WSMessage, error) {
 	if len(msg) < wsHeaderLen {
 		return WSMessage{}, fmt.Errorf("%w: %d bytes, header needs %d", ErrWSMessage, len(msg), wsHeaderLen)
 	}
-	if msg[0] != WSVersion {
+	if msg[0] != WSVersion && msg[0] != 1 {
 		return WSMessage{}, fmt.Errorf("%w: version %d, want %d", ErrWSMessage, msg[0], WSVersion)
 	}
 	m := WSMessage{
@@ -56,8 +60,16 @@ func ParseWS(msg []byte) (WSMessage, error) {
 		m.Frames[i] = rest[:l:l]
 		rest = rest[l:]
 	}
-	if len(rest) != 0 {
+	if len(rest) == 0 {
+		return m, nil
+	}
+	if msg[0] == 1 {
 		return WSMessage{}, fmt.Errorf("%w: %d trailing bytes", ErrWSMessage, len(rest))
 	}
+	lv, err := ParseLevels(rest)
+	if err != nil {
+		return WSMessage{}, fmt.Errorf("%w: %w", ErrWSMessage, err)
+	}
+	m.Levels = lv
 	return m, nil
 }

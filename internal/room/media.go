@@ -20,6 +20,15 @@ type Media interface {
 	Publish(ctx context.Context, room, member, offer string) (Published, string, error)
 }
 
+// Speakers is a Media that knows who is talking: the room publishes a
+// "speaking" event when the set changes (at most every SpeakingInterval),
+// for the pages that do not get the program's levels in its chunks (the
+// studio, listen.ogg and LL-HLS listeners).
+type Speakers interface {
+	// Speaking lists the members of a live room talking now, in any order.
+	Speaking(room string) []string
+}
+
 // Published is a member's running stage session and its mixer source.
 type Published interface {
 	// ID names the session (the WHIP resource).

@@ -37,6 +37,10 @@ type state struct {
 	snap atomic.Pointer[snapshot]
 
 	aud audience
+
+	// speaking is who talked at the last look (tickSpeaking, the only
+	// writer), sorted; views read it. Never modified once stored.
+	speaking atomic.Pointer[[]string]
 }
 
 // snapshot is an immutable copy of a room's stage state.

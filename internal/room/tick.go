@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"majlis/internal/store"
@@ -14,16 +15,53 @@ func (s *Service) tick() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
+	var speakC <-chan time.Time
+	sp, ok := s.cfg.Media.(Speakers)
+	if ok {
+		st := time.NewTicker(SpeakingInterval)
+		defer st.Stop()
+		speakC = st.C
+	}
 	for {
 		select {
 		case <-s.stop:
 			return
+		case <-speakC:
+			for _, r := range s.loadedRooms() {
+				s.tickSpeaking(sp, r)
+			}
+			continue
 		case <-t.C:
 		}
 		for _, r := range s.loadedRooms() {
 			s.tickRoom(context.Background(), r)
 		}
 	}
+}
+
+// SpeakingInterval is how often a live room's talkers are looked at for
+// its "speaking" event: a ring a quarter of a second late still looks
+// live, and a room's event costs one encode whatever its audience.
+const SpeakingInterval = 250 * time.Millisecond
+
+// tickSpeaking publishes {"speakers": [ids]} (sorted) when the set of a
+// live room's talkers changed since the last look; a room where nobody
+// talks publishes nothing. Views (the snapshot a new subscriber starts
+// with, GET .../state) carry the last set.
+func (s *Service) tickSpeaking(sp Speakers, r *state) {
+	if r.snap.Load().rec.State != store.StateLive {
+		return
+	}
+	ids := sp.Speaking(r.id)
+	slices.Sort(ids)
+	if last := r.speaking.Load(); last != nil && slices.Equal(ids, *last) || last == nil && len(ids) == 0 {
+		return
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	r.speaking.Store(&ids)
+	r.stream.Publish("speaking", map[string]any{"speakers": ids})
 }
 
 func (s *Service) tickRoom(ctx context.Context, r *state) {

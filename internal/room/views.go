@@ -43,6 +43,12 @@ type View struct {
 	// RecordingError says why a recording stopped by itself.
 	Recording      bool   `json:"recording"`
 	RecordingError string `json:"recording_error,omitempty"`
+	// Speaking lists the stage members talking at the last look (the
+	// "speaking" event's speakers), for a page that starts from the view:
+	// in the snapshot and GET .../state of a live room once it has had a
+	// talker, absent otherwise (and in state-change events). Shared: never
+	// modify it.
+	Speaking *[]string `json:"speaking,omitempty"`
 	// Version grows with every change of the room's state (not its
 	// counts): a client holding a view of a higher version drops an older
 	// one that arrives late (a fetch answered before an event it already
@@ -104,6 +110,9 @@ func (s *Service) view(r *state) View {
 	v := snap.view
 	v.Stage, v.Requests = slices.Clone(v.Stage), slices.Clone(v.Requests)
 	v.Counts = s.counts(r, snap.rec.State == store.StateLive)
+	if snap.rec.State == store.StateLive {
+		v.Speaking = r.speaking.Load()
+	}
 	return v
 }
 

@@ -2,6 +2,10 @@ package server
 
 import (
 	"context"
+	"math"
+
+	"majlis/internal/audio"
+	"majlis/internal/program"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,7 +27,7 @@ func TestEdgeRelaysProgram(t *testing.T) {
 	dir := t.TempDir()
 	ts := startServer(t, dir)
 	edgeBase := startEdge(t, ts, dir)
-	_, hostTok := ts.createUser(t, "amal")
+	hostID, hostTok := ts.createUser(t, "amal")
 	room := ts.liveRoom(t, hostTok)
 
 	resp, err := testHTTP.Get(edgeBase + "/api/v1/rooms/" + room + "/listen.ogg?t=forged")
@@ -68,5 +72,11 @@ func TestEdgeRelaysProgram(t *testing.T) {
 		if l.gaps != 0 {
 			t.Errorf("%s: %d gaps", name, l.gaps)
 		}
+	}
+	// The origin's chunk levels reach the edge's WebSocket listeners: the
+	// host's tone at toneAmp (RMS toneAmp/√2), under the host's key.
+	want := program.LevelFromRMS(toneAmp / math.Sqrt2)
+	if got := ws.levels[audio.SpeakerKey(hostID)]; got < want-3 || got > want+3 || len(ws.levels) != 1 {
+		t.Errorf("edge ws levels %v: want the host's key %d at about %d", ws.levels, audio.SpeakerKey(hostID), want)
 	}
 }

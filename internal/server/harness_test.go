@@ -282,7 +282,8 @@ type listener struct {
 	mu      sync.Mutex
 	pcm     []int16
 	gaps    int
-	endErr  error // how the stream ended: nil for a clean end
+	levels  map[uint32]uint8 // listen.ws: the loudest level of each speaker key heard
+	endErr  error            // how the stream ended: nil for a clean end
 	done    chan struct{}
 	started time.Time
 }
@@ -404,11 +405,17 @@ func listenWS(t *testing.T, ctx context.Context, url string) *listener {
 				c.CloseNow()
 				return
 			}
+			l.mu.Lock()
 			if next != math.MaxUint64 && m.FirstSeq != next {
-				l.mu.Lock()
 				l.gaps++
-				l.mu.Unlock()
 			}
+			for _, lv := range m.Levels {
+				if l.levels == nil {
+					l.levels = map[uint32]uint8{}
+				}
+				l.levels[lv.Speaker] = max(l.levels[lv.Speaker], lv.Level)
+			}
+			l.mu.Unlock()
 			next = m.FirstSeq + uint64(len(m.Frames))
 			for _, f := range m.Frames {
 				k, err := dec.Decode(f, pcm)

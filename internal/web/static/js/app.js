@@ -120,14 +120,15 @@ function viewHome() {
 
 function roleLabel(role) { return t(`role.${role}`); }
 
-// stageList shows who is on stage; speaking marks publishing, unmuted members
-// while the program has sound (the program is one mix: no per-voice level).
-function stageList(view, loud, controls) {
+// stageList shows who is on stage; speaking rings the publishing, unmuted
+// members for whom talking(id) says so (levels.js: the chunks' levels, or
+// the room's "speaking" events).
+function stageList(view, talking, controls) {
   const ul = h("ul", { class: "stage", "data-testid": "stage" });
   const members = (view && view.stage) || [];
   if (members.length === 0) ul.append(h("li", { class: "muted" }, t("room.stage.empty")));
   for (const m of members) {
-    const speaking = loud && m.publishing && !m.muted;
+    const speaking = !!talking && m.publishing && !m.muted && talking(m.id);
     ul.append(h("li", { class: speaking ? "speaker speaking" : "speaker", "data-user": m.id },
       h("span", { class: "avatar", "aria-hidden": "true" }, String(m.name || m.id).slice(0, 1).toUpperCase()),
       h("bdi", { class: "name", dir: "auto" }, m.name || m.id),
@@ -167,6 +168,7 @@ function viewRoom(id) {
   const replaySlot = h("div");
   const safetySlot = h("div", { "aria-live": "assertive" });
   let view = null;
+  let said = new Set(); // who talks, from the room's "speaking" events and state
   let removed = false;
   const me = api.user();
 
@@ -235,6 +237,7 @@ function viewRoom(id) {
   const feed = new RoomFeed(id, (v) => {
     if (!v) { notFound(); return; }
     view = v;
+    if (Array.isArray(v.speaking)) said = new Set(v.speaking);
     api.remember(v);
     title.textContent = v.title;
     document.title = `${v.title} · ${t("app.name")}`;
@@ -258,6 +261,7 @@ function viewRoom(id) {
       for (const [em, n] of Object.entries(ev.data.counts)) totals[em] = (totals[em] || 0) + n;
       totalsSlot.replaceChildren(reactionLine(totals));
     }
+    if (ev.type === "speaking" && ev.data) { said = new Set(ev.data.speakers || []); if (view) renderStage(); }
     const told = decisionNotice(ev, me);
     if (told) safetySlot.replaceChildren(told);
     const who = ev.data && (ev.data.change ? ev.data.change.user : ev.data.user);
@@ -281,12 +285,14 @@ function viewRoom(id) {
       h("p", {}, h("a", { href: "/" }, t("notfound.home"))));
   }
   let stageKey = "";
+  // Who talks: the WebSocket player's chunk levels while it plays, the
+  // room's "speaking" events (said) otherwise (Ogg, HLS, not playing).
+  const talking = (id) => player.running && player.s.transport === "ws" && player.s.state === "playing" ? player.talkers.talking(id) : said.has(id);
   function renderStage() {
-    const loud = player.running && player.s.level > 0.01;
-    const key = JSON.stringify([loud, view.stage]);
+    const key = JSON.stringify([view.stage, view.stage.map((m) => talking(m.id))]);
     if (key === stageKey) return;
     stageKey = key;
-    stageBox.replaceChildren(stageList(view, loud));
+    stageBox.replaceChildren(stageList(view, talking));
   }
   const levelTimer = setInterval(() => {
     setMeter(level, player.s.level);
@@ -348,6 +354,15 @@ function viewStudio(id) {
   let recKey = "";
   let view = null;
   let stageKey = "";
+  let said = new Set(); // who talks: the room's "speaking" events
+  const talking = (sid) => said.has(sid);
+  function renderStage() {
+    // The controls follow one's role too: a hand-over changes them with no change on the stage.
+    const key = JSON.stringify([view.stage, canModerate(), myRole(), view.stage.map((m) => talking(m.id))]);
+    if (key === stageKey) return;
+    stageKey = key;
+    stageBox.replaceChildren(stageList(view, talking, memberControls));
+  }
   let requestsKey = "";
 
   const pub = new Publisher(id, (state, info) => {
@@ -465,6 +480,7 @@ function viewStudio(id) {
   const feed = new RoomFeed(id, (v) => {
     if (!v) { title.textContent = t("state.notfound"); micCard.hidden = offStage.hidden = true; return; }
     view = v;
+    if (Array.isArray(v.speaking)) said = new Set(v.speaking);
     api.remember(v);
     title.textContent = v.title;
     document.title = `${t("studio.title")}: ${v.title} · ${t("app.name")}`;
@@ -492,8 +508,7 @@ function viewStudio(id) {
     pub.checkServer(mine); // the server lost the session (a restart): publish again
     golive.disabled = v.state !== "live";
     if (v.state === "ended" && pub.pc) pub.stop();
-    const key = JSON.stringify([v.stage, canModerate(), myRole()]);
-    if (key !== stageKey) { stageKey = key; stageBox.replaceChildren(stageList(v, false, memberControls)); }
+    renderStage();
     pinSlot.replaceChildren(pinBox(v));
     recSlot.replaceChildren(recBadge(v));
     recNotice.hidden = !v.recording;
@@ -505,6 +520,9 @@ function viewStudio(id) {
       for (const [em, n] of Object.entries(ev.data.counts)) totals[em] = (totals[em] || 0) + n;
       totalsSlot.replaceChildren(reactionLine(totals));
     }
+    // The studio does not play the program: its rings follow the room's
+    // "speaking" events.
+    if (ev.type === "speaking" && ev.data) { said = new Set(ev.data.speakers || []); if (view) renderStage(); }
     const told = decisionNotice(ev, me);
     if (told) out.replaceChildren(told);
   });

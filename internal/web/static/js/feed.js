@@ -73,6 +73,7 @@ export class RoomFeed {
         if (this.view) { this.view.counts = ev.data; this.onView(this.view); }
         break;
       case "reactions":
+      case "speaking":
         break;
       case "room_ended":
         this.soon();

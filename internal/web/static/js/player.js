@@ -6,6 +6,7 @@
 // (gets a ticket), connects, and on any loss reconnects by itself with
 // jittered exponential backoff, honouring Retry-After from the join endpoint.
 import { call, APIError, solvePoW } from "./api.js";
+import { Talkers, parseLevels } from "./levels.js";
 
 const backoffBase = 500; // ms
 const wsFallbackAfter = 3; // WebSocket refusals in a row before the next transport
@@ -57,7 +58,9 @@ export class Player {
     const transport = new URLSearchParams(location.search).get("transport");
     this.forceOgg = transport === "ogg";
     this.forceHLS = transport === "hls";
-    this.s = { transport: "", frames: 0, level: 0, peak: 0, reconnects: 0, state: "stopped", lastSeq: -1, gaps: 0, errors: 0, dropped: 0, buffered: 0, chunk: 0 };
+    this.s = { transport: "", frames: 0, level: 0, peak: 0, reconnects: 0, state: "stopped", lastSeq: -1, gaps: 0, errors: 0, dropped: 0, buffered: 0, chunk: 0, levelChunks: 0 };
+    // Who talks, from the levels in the WebSocket chunks (levels.js).
+    this.talkers = new Talkers();
     this.wsFails = 0; // WebSocket connections in a row that ended before a first message
   }
 
@@ -93,6 +96,7 @@ export class Player {
     if (this.audio) { this.audio.onended = this.audio.onerror = null; this.audio.pause(); this.audio.removeAttribute("src"); this.audio.load(); }
     clearInterval(this.meterTimer);
     clearTimeout(this.beatTimer);
+    this.talkers.clear();
   }
 
   // retry schedules the next connect: at exactMs (plus a little jitter) when
@@ -312,7 +316,8 @@ export class Player {
   // chunk parses one binary message (docs/listen-protocol.md) and decodes its packets.
   chunk(buf) {
     const v = new DataView(buf);
-    if (buf.byteLength < 20 || v.getUint8(0) !== 1 || !this.dec) return;
+    const version = buf.byteLength > 0 ? v.getUint8(0) : 0;
+    if (buf.byteLength < 20 || (version !== 1 && version !== 2) || !this.dec) return;
     const seq = Number(v.getBigUint64(1));
     const ts = Number(v.getBigUint64(9));
     const fs = v.getUint16(17);
@@ -328,6 +333,13 @@ export class Player {
       this.dec.decode(new EncodedAudioChunk({ type: "key", timestamp: Math.round((ts + i * fs) * 1e6 / 48000), data: new Uint8Array(buf, off, len) }));
       off += len;
       this.s.lastSeq = seq + i;
+    }
+    // Version 2: the speakers heard in the chunk, after its packets. The
+    // chunk plays once what is buffered ahead of it has.
+    const levels = version === 2 ? parseLevels(v, off) : [];
+    if (levels.length) {
+      this.s.levelChunks++;
+      this.talkers.heard(levels, performance.now() + Math.max(0, this.s.buffered) * 1000, this.s.chunk * 1000);
     }
     if (this.s.state !== "playing") { this.attempt = 0; this.setState("playing"); }
   }
