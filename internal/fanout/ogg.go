@@ -44,6 +44,10 @@ func (h *Hub) ServeOggDetached(w http.ResponseWriter, r *http.Request, p *progra
 	if r.ProtoMinor == 0 {
 		kind, resp, headers = &h.ogg10Kind, oggHead10, p.OggHeaders()
 	}
+	if servedHere(r) {
+		h.serveOggStream(w, r, p, h.connected(&h.ogg, onEnd))
+		return
+	}
 	head := make([]byte, 0, len(resp)+len(headers))
 	head = append(append(head, resp...), headers...)
 	if h.handOver(w, r, shard.Handover{Program: p, Kind: kind, Head: head, Pos: h.startPos(p), Ended: h.connected(&h.ogg, onEnd)}) {

@@ -73,6 +73,10 @@ func (h *Hub) ServeWSDetached(w http.ResponseWriter, r *http.Request, p *program
 	head = append(head, accept...)
 	head = append(head, "\r\n\r\n"...)
 	head = wsframe.AppendFrame(head, wsframe.OpText, hello)
+	if servedHere(r) {
+		h.serveWSStream(w, r, p, head, h.connected(&h.ws, onEnd))
+		return
+	}
 	h.handOver(w, r, shard.Handover{Program: p, Kind: &h.wsKind, Head: head, Pos: h.startPos(p), Ended: h.connected(&h.ws, onEnd)})
 }
 
