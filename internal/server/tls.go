@@ -23,6 +23,7 @@ import (
 // scraper and health checks, and a remote one belongs behind a VPN or a
 // proxy of its own). With certificates configured both public ports serve
 // HTTPS, HTTP/2 and HTTP/1.1 by ALPN; SIGHUP reloads certificate files.
+// Serve handles SIGHUP whatever the TLS settings (watchReload).
 
 // newCertSource builds the certificate source of tc, or nil when TLS is
 // off. ACME keeps its account and certificates in <data>/acme unless told.
@@ -59,13 +60,12 @@ func servePort(srv *http.Server, ln net.Listener, tc *tls.Config) error {
 	return srv.ServeTLS(ln, "", "")
 }
 
-// watchReload reloads src's certificate files on every SIGHUP until stop
-// is called (which waits for the watcher). A pair that does not load is
-// logged and the old one kept.
+// watchReload handles SIGHUP until stop is called (which waits for the
+// watcher): it reloads src's certificate files; a pair that does not load
+// is logged and the old one kept. Without certificate files there is
+// nothing to reload, and a SIGHUP is only logged: it never stops the
+// process (Go's default for it), so `systemctl reload` is always safe.
 func watchReload(src *certs.Source, log *slog.Logger) (stop func()) {
-	if src == nil || !src.Reloads() {
-		return func() {}
-	}
 	hup := make(chan os.Signal, 1) // full: a reload is due already
 	signal.Notify(hup, syscall.SIGHUP)
 	quit, done := make(chan struct{}), make(chan struct{})
@@ -76,13 +76,17 @@ func watchReload(src *certs.Source, log *slog.Logger) (stop func()) {
 			case <-quit:
 				return
 			case <-hup:
-				if err := src.Reload(); err != nil {
-					log.Error("tls certificate reload refused", "err", err)
-					continue
-				}
-				leaf := src.Leaf()
-				log.Info("tls certificate reloaded", "serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
 			}
+			if src == nil || !src.Reloads() {
+				log.Info("SIGHUP: nothing to reload (no certificate files)")
+				continue
+			}
+			if err := src.Reload(); err != nil {
+				log.Error("tls certificate reload refused", "err", err)
+				continue
+			}
+			leaf := src.Leaf()
+			log.Info("tls certificate reloaded", "serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
 		}
 	}()
 	return func() {
