@@ -346,3 +346,60 @@ func TestSIGHUPProcess(t *testing.T) {
 	}
 	plain.stop(t)
 }
+
+// TestTLSEdgeAndStagePort: an edge with certificate files serves its
+// listeners over https and wss (the origin's tone, relayed), and an
+// origin's separate stage port serves TLS like its audience port.
+func TestTLSEdgeAndStagePort(t *testing.T) {
+	pairs := writeTLSPairs(t)
+	tlsCfg := certs.Config{CertFile: pairs.cert, KeyFile: pairs.key}
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	_, edgeBase := startEdgeWith(t, ts, dir, func(c *EdgeConfig) { c.TLS = tlsCfg })
+	if !strings.HasPrefix(edgeBase, "http://") {
+		t.Fatalf("edge base %q", edgeBase)
+	}
+	edgeHost := strings.TrimPrefix(edgeBase, "http://")
+	_, hostTok := ts.createUser(t, "amal")
+	room := ts.liveRoom(t, hostTok)
+	host := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
+	defer host.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ogg := listenOggWith(t, ctx, httpsClient(pairs.pool, true, 0), "https://"+edgeHost+ts.join(t, room).Listen.Ogg)
+	ws := listenWSWith(t, ctx, httpsClient(pairs.pool, false, 30*time.Second), "wss://"+edgeHost+ts.join(t, room).Listen.WS)
+	time.Sleep(3 * time.Second)
+	if code := ts.call(t, "POST", "/api/v1/rooms/"+room+"/end", hostTok, nil, nil); code != http.StatusOK {
+		t.Fatalf("end room: %d", code)
+	}
+	for name, l := range map[string]*listener{"ogg over h2": ogg, "wss": ws} {
+		select {
+		case <-l.done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: edge listener still connected 5 s after the room ended", name)
+		}
+		pcm := l.snapshot()
+		if l.endErr != nil || l.gaps != 0 || len(pcm) < 2*48000 {
+			t.Fatalf("%s: ended with %v, %d gaps, %d samples", name, l.endErr, l.gaps, len(pcm))
+		}
+		for i, row := range windowLevels(pcm[len(pcm)-48000:], win, lowHz) {
+			if !within(row[0], toneAmp, 3) {
+				t.Errorf("%s window %d: tone at %.3f, want %.2f", name, i, row[0], toneAmp)
+			}
+		}
+	}
+
+	// The stage port of an origin with TLS.
+	st := startServerWith(t, "", func(c *Config) {
+		c.TLS = tlsCfg
+		c.Admission.StageHTTPAddr = "127.0.0.1:0"
+	})
+	stage := st.planes.stageLn.Addr().String()
+	if got := servedSerial(t, stage, pairs.pool); got != 1 {
+		t.Fatalf("stage port serial %d", got)
+	}
+	r := send(t, httpsClient(pairs.pool, true, 10*time.Second), "POST", "https://"+stage+"/api/v1/rooms", "application/json", `{"title":"x"}`, nil)
+	if r.status != http.StatusUnauthorized || r.resp.ProtoMajor != 2 {
+		t.Errorf("stage port over https: %d %s %s, want 401 over HTTP/2", r.status, r.code, r.resp.Proto)
+	}
+}
