@@ -188,6 +188,11 @@ func (h *Hub) serveOggStream(w http.ResponseWriter, r *http.Request, p *program.
 	hd.Set("Content-Type", "audio/ogg")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Content-Type-Options", "nosniff")
+	if r.ProtoMajor == 1 {
+		// As the engine's streams: the connection ends with the stream (a
+		// player does not reuse it, and a raw reader waits for its end).
+		hd.Set("Connection", "close")
+	}
 	w.WriteHeader(http.StatusOK)
 	pos := h.startPos(p)
 	err := s.write(p.OggHeaders())
