@@ -58,7 +58,7 @@ func newHarness(t *testing.T, cfg Config, pcfg program.Config, sndbuf int) *harn
 }
 
 // newHarnessStart is newHarness with the server started by start (StartTLS).
-func newHarnessStart(t *testing.T, cfg Config, pcfg program.Config, sndbuf int, start func(*httptest.Server)) *harness {
+func newHarnessStart(t testing.TB, cfg Config, pcfg program.Config, sndbuf int, start func(*httptest.Server)) *harness {
 	t.Helper()
 	hh := &harness{metrics: metrics.New(nil), prog: program.New(pcfg)}
 	cfg.Metrics = hh.metrics
