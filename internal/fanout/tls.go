@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"majlis/internal/fanout/shard"
@@ -171,18 +172,21 @@ func (h *Hub) serveOggStream(w http.ResponseWriter, r *http.Request, p *program.
 	defer cancel(nil)
 	s := &respSink{ctx: ctx, w: w, rc: rc, timeout: h.writeTimeout()}
 	// A write blocked on a stuck client must not hold up Close: the hub
-	// closing expires the write deadline, until the handler is done with w.
+	// closing expires the write deadline of a write under way (until the
+	// handler is done with w). Only then: over HTTP/2 a past deadline
+	// resets the stream at once, and a listener waiting for its next chunk
+	// gets the clean end instead (the cause wakes it).
 	var (
 		mu       sync.Mutex
 		finished bool
 	)
 	stop := context.AfterFunc(h.sctx, func() {
+		cancel(shard.ErrShutdown)
 		mu.Lock()
 		defer mu.Unlock()
-		if !finished {
+		if !finished && s.writing.Load() {
 			_ = rc.SetWriteDeadline(time.Now())
 		}
-		cancel(shard.ErrShutdown)
 	})
 	hd := w.Header()
 	hd.Set("Content-Type", "audio/ogg")
@@ -227,9 +231,12 @@ type respSink struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	writing atomic.Bool // a write or flush is under way
 }
 
 func (s *respSink) write(b []byte) error {
+	s.writing.Store(true)
+	defer s.writing.Store(false)
 	if err := s.rc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
 		return writeErr(s.ctx, err)
 	}
@@ -238,6 +245,8 @@ func (s *respSink) write(b []byte) error {
 }
 
 func (s *respSink) flush() error {
+	s.writing.Store(true)
+	defer s.writing.Store(false)
 	if err := s.rc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
 		return writeErr(s.ctx, err)
 	}

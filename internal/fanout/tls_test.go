@@ -219,36 +219,47 @@ func TestTLSSlowListener(t *testing.T) {
 }
 
 // TestTLSHubClose: Close ends the listeners over TLS (the Ogg body
-// cleanly, WebSocket with 1001) and returns.
+// cleanly, over HTTP/1.1 and HTTP/2; WebSocket with 1001) and returns.
 func TestTLSHubClose(t *testing.T) {
-	hh, _ := tlsHarness(t, Config{}, program.Config{}, 0, false)
-	hh.publish(3, 20, 0)
-	ctx := t.Context()
-	client := tlsStreamClient(hh)
-	ogg := oggClientWith(t, ctx, client, hh.srv.URL+"/listen.ogg")
-	ws := wsClientWith(t, ctx, &websocket.DialOptions{HTTPClient: client}, hh.srv.URL+"/listen.ws", 1)
-	waitFor(t, "2 listeners", func() bool { return hh.hub.Listeners() == 2 })
-	hh.publish(2, 20, 0)
-	waitFor(t, "all frames delivered", func() bool { return ogg.count() == 10 && ws.count() == 10 })
-	closed := make(chan struct{})
-	go func() {
-		hh.hub.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Hub.Close did not return")
-	}
-	if n := hh.hub.Listeners(); n != 0 {
-		t.Fatalf("Listeners = %d after Close", n)
-	}
-	ogg.wait(t)
-	ws.wait(t)
-	if ogg.err != io.EOF {
-		t.Errorf("ogg ended with %v, want EOF", ogg.err)
-	}
-	if websocket.CloseStatus(ws.err) != websocket.StatusGoingAway {
-		t.Errorf("ws ended with %v, want going away", ws.err)
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http1.1", true: "h2"}[h2], func(t *testing.T) {
+			hh, _ := tlsHarness(t, Config{}, program.Config{}, 0, h2)
+			hh.publish(3, 20, 0)
+			ctx := t.Context()
+			client := tlsStreamClient(hh)
+			ogg := oggClientWith(t, ctx, client, hh.srv.URL+"/listen.ogg")
+			var ws *collector
+			want := 1
+			if !h2 {
+				ws = wsClientWith(t, ctx, &websocket.DialOptions{HTTPClient: client}, hh.srv.URL+"/listen.ws", 1)
+				want = 2
+			}
+			waitFor(t, "listeners", func() bool { return hh.hub.Listeners() == want })
+			hh.publish(2, 20, 0)
+			waitFor(t, "all frames delivered", func() bool { return ogg.count() == 10 && (ws == nil || ws.count() == 10) })
+			closed := make(chan struct{})
+			go func() {
+				hh.hub.Close()
+				close(closed)
+			}()
+			select {
+			case <-closed:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Hub.Close did not return")
+			}
+			if n := hh.hub.Listeners(); n != 0 {
+				t.Fatalf("Listeners = %d after Close", n)
+			}
+			ogg.wait(t)
+			if ogg.err != io.EOF {
+				t.Errorf("ogg ended with %v, want EOF", ogg.err)
+			}
+			if ws != nil {
+				ws.wait(t)
+				if websocket.CloseStatus(ws.err) != websocket.StatusGoingAway {
+					t.Errorf("ws ended with %v, want going away", ws.err)
+				}
+			}
+		})
 	}
 }
