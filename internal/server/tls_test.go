@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"majlis/internal/certs"
 	"majlis/internal/testkit"
 )
@@ -401,5 +403,42 @@ func TestTLSEdgeAndStagePort(t *testing.T) {
 	r := send(t, httpsClient(pairs.pool, true, 10*time.Second), "POST", "https://"+stage+"/api/v1/rooms", "application/json", `{"title":"x"}`, nil)
 	if r.status != http.StatusUnauthorized || r.resp.ProtoMajor != 2 {
 		t.Errorf("stage port over https: %d %s %s, want 401 over HTTP/2", r.status, r.code, r.resp.Proto)
+	}
+}
+
+// TestTLSShutdown: a server terminating TLS stops gracefully with
+// listeners connected: the Ogg stream (HTTP/2) ends cleanly, the wss one
+// with "going away", and Serve returns.
+func TestTLSShutdown(t *testing.T) {
+	pairs := writeTLSPairs(t)
+	ts := startServerWith(t, "", func(c *Config) { c.TLS = certs.Config{CertFile: pairs.cert, KeyFile: pairs.key} })
+	ts.base = "https://" + ts.HTTPAddr()
+	ts.client = httpsClient(pairs.pool, true, 30*time.Second)
+	_, hostTok := ts.createUser(t, "amal")
+	room := ts.liveRoom(t, hostTok)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ogg := listenOggWith(t, ctx, httpsClient(pairs.pool, true, 0), ts.base+ts.join(t, room).Listen.Ogg)
+	ws := listenWSWith(t, ctx, httpsClient(pairs.pool, false, 30*time.Second), "wss://"+ts.HTTPAddr()+ts.join(t, room).Listen.WS)
+	waitUntil(t, "two listeners", func() bool { return ts.fan.Listeners() == 2 })
+	stopped := make(chan struct{})
+	go func() { ts.stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return 15 s after the stop")
+	}
+	for name, l := range map[string]*listener{"ogg": ogg, "wss": ws} {
+		select {
+		case <-l.done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s still connected after the stop", name)
+		}
+	}
+	if ogg.endErr != nil {
+		t.Errorf("ogg over h2 ended with %v, want a clean end", ogg.endErr)
+	}
+	if websocket.CloseStatus(ws.endErr) != websocket.StatusGoingAway {
+		t.Errorf("wss ended with %v, want going away (1001)", ws.endErr)
 	}
 }
