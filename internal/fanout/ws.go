@@ -45,9 +45,10 @@ type wsHello struct {
 //
 // The connection is handed to the engine (package shard), so
 // ServeWSDetached returns at once; onEnd runs exactly once when the
-// listener ends (possibly before ServeWSDetached returns). A bad handshake
-// is answered 400, 403 or 426; a request the engine cannot take (not plain
-// HTTP/1.1) 505 http1_required.
+// listener ends (possibly before ServeWSDetached returns). Over TLS
+// terminated here it serves the stream itself and returns when it ends
+// (tls.go). A bad handshake is answered 400, 403 or 426; any other request
+// the engine cannot take 505 http1_required.
 func (h *Hub) ServeWSDetached(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) {
 	if h.closed.Load() {
 		shuttingDown(w)
