@@ -135,6 +135,7 @@ func TestServerConfig(t *testing.T) {
 	c.HashSlots, c.HashQueue, c.HashWait = 3, 9, 700*time.Millisecond
 	c.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.7"}
 	c.Misuse = safety.Misuse{Strikes: 5, Unfounded: 6, Window: 48 * time.Hour, Suspension: 2 * time.Hour, NoticeSuspension: 3 * time.Hour}
+	c.TLSCert, c.TLSKey, c.ACMEDirectory = "/etc/c.pem", "/etc/k.pem", "https://ca.example/dir"
 	var out bytes.Buffer
 	s := serverConfig(c, nil, &out)
 	a := s.Admission
@@ -160,6 +161,9 @@ func TestServerConfig(t *testing.T) {
 	if got, want := []any{e.Origin, e.DataDir, e.TicketKeyFile, e.HTTPAddr, e.AdminAddr, e.ChunkFrames, e.ChunkMaxFrames, e.Channels},
 		[]any{c.Origin, c.DataDir, c.TicketKeyFile, c.HTTPAddr, c.AdminAddr, c.ChunkFrames, c.ChunkMaxFrames, c.Channels}; !reflect.DeepEqual(got, want) {
 		t.Errorf("server.EdgeConfig fields\n got %v\nwant %v", got, want)
+	}
+	if tc := c.TLSConfig(); !reflect.DeepEqual(s.TLS, tc) || !reflect.DeepEqual(e.TLS, tc) || tc.CertFile != "/etc/c.pem" {
+		t.Errorf("TLS settings not wired: origin %+v, edge %+v", s.TLS, e.TLS)
 	}
 	if s.Cluster != c.ClusterConfig() || e.Cluster != c.ClusterConfig() || e.PublicURL != c.PublicURL {
 		t.Errorf("cluster settings not wired: origin %+v, edge %+v %q", s.Cluster, e.Cluster, e.PublicURL)

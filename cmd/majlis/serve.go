@@ -46,7 +46,7 @@ func serverConfig(c config.Config, log *slog.Logger, out io.Writer) server.Confi
 		Admission: originAdmission(c), Cluster: c.ClusterConfig(),
 		HLS: server.HLSConfig{Part: c.HLSPart, Segment: c.HLSSegment, TokenWindow: c.HLSTokenWindow,
 			BaseURL: c.HLSURL, CDNSecret: c.HLSCDNSecret},
-		TDBURL: c.TDBURL, TDBToken: c.TDBToken, Misuse: c.Misuse,
+		TDBURL: c.TDBURL, TDBToken: c.TDBToken, Misuse: c.Misuse, TLS: c.TLSConfig(),
 	}
 }
 
@@ -67,7 +67,7 @@ func originAdmission(c config.Config) server.AdmissionConfig {
 func edgeConfig(c config.Config, log *slog.Logger) server.EdgeConfig {
 	return server.EdgeConfig{Origin: c.Origin, DataDir: c.DataDir, TicketKeyFile: c.TicketKeyFile, HTTPAddr: c.HTTPAddr, AdminAddr: c.AdminAddr,
 		ChunkFrames: c.ChunkFrames, ChunkMaxFrames: c.ChunkMaxFrames, Channels: c.Channels, Logger: log,
-		Admission: audienceConfig(c), Cluster: c.ClusterConfig(), PublicURL: c.PublicURL}
+		Admission: audienceConfig(c), Cluster: c.ClusterConfig(), PublicURL: c.PublicURL, TLS: c.TLSConfig()}
 }
 
 // audienceConfig is the audience plane's part of the admission settings,

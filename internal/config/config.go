@@ -7,6 +7,7 @@ import (
 
 	"majlis/internal/account"
 	"majlis/internal/admission"
+	"majlis/internal/certs"
 	"majlis/internal/cluster"
 	"majlis/internal/hls"
 	"majlis/internal/httpapi"
@@ -41,6 +42,12 @@ type Config struct {
 	Role          Role     // --role
 	Origin        string   // --origin (edge)
 	TicketKeyFile string   // --ticket-key-file (edge)
+	// TLS on the public ports: certificate files (reloaded on SIGHUP), or
+	// ACME for the listed domains; neither: plain HTTP.
+	TLSCert       string   // --tls-cert
+	TLSKey        string   // --tls-key
+	ACMEDomains   []string // --acme-domain
+	ACMEDirectory string   // --acme-directory; empty: Let's Encrypt
 
 	Cluster          string // --cluster: "", embedded or nats://host:port[,…]
 	ClusterListen    string // --cluster-listen: the embedded server's address
@@ -185,7 +192,16 @@ func (c Config) Validate() error {
 	if err := c.ClusterConfig().Validate(); err != nil {
 		return fmt.Errorf("--cluster: %w", err)
 	}
+	if err := c.TLSConfig().Validate(); err != nil {
+		return fmt.Errorf("--tls-cert, --tls-key, --acme-domain: %w", err)
+	}
 	return nil
+}
+
+// TLSConfig is the public ports' certificate source the settings describe
+// (the server puts ACME's cache under the data dir).
+func (c Config) TLSConfig() certs.Config {
+	return certs.Config{CertFile: c.TLSCert, KeyFile: c.TLSKey, ACMEDomains: c.ACMEDomains, ACMEDirectory: c.ACMEDirectory}
 }
 
 // ClusterConfig is the cluster connection the settings describe.

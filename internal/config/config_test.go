@@ -174,6 +174,7 @@ func TestBadValues(t *testing.T) {
 		{"hls-url", "ftp://cdn", "--hls-url ftp://cdn: want http(s)://HOST[:PORT] or empty"},
 		{"hls-url", "https://cdn/", "--hls-url https://cdn/: want http(s)://HOST[:PORT] or empty"},
 		{"tdb-url", "ftp://tdb", "--tdb-url ftp://tdb: want http(s)://… or empty"},
+		{"acme-directory", "ftp://ca", "--acme-directory ftp://ca: want https://… or empty"},
 	}
 	covered := map[string]bool{"admin-token": true, "hls-cdn-secret": true, "tdb-token": true} // no flag: TestAdminTokenRule, TestHLSCDNSecretRule, TestTDBTokenRule
 	for _, tt := range tests {
@@ -320,6 +321,42 @@ func changed() Config {
 		ClusterCreds: "/etc/majlis/nats.creds", ClusterNKey: "/etc/majlis/nats.nk", ClusterTLSCA: "/etc/majlis/ca.pem",
 		ClusterTLSCert: "/etc/majlis/client.pem", ClusterTLSKey: "/etc/majlis/client.key", PublicURL: "https://edge1.example.org",
 		EdgeMaxListeners: 5000,
+		TLSCert:          "/etc/majlis/tls/fullchain.pem", TLSKey: "/etc/majlis/tls/privkey.pem",
+		ACMEDomains: []string{"majlis.example.org", "live.example.org"}, ACMEDirectory: "https://acme-staging.example/directory",
+	}
+}
+
+// TestTLSSettings: the TLS settings bind as flags, env and file keys into
+// the server's certificate source; files and ACME exclude each other, and
+// a certificate goes with its key.
+func TestTLSSettings(t *testing.T) {
+	file := writeFile(t, "m.toml", "tls-key = \"/etc/k.pem\"\n")
+	c, err := Load([]string{"--config", file, "--tls-cert", "/etc/c.pem"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc := c.TLSConfig(); tc.CertFile != "/etc/c.pem" || tc.KeyFile != "/etc/k.pem" || !tc.Enabled() {
+		t.Fatalf("TLSConfig %+v", tc)
+	}
+	c, err = Load(nil, env(map[string]string{"MAJLIS_ACME_DOMAIN": "majlis.example.org,live.example.org"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc := c.TLSConfig(); !reflect.DeepEqual(tc.ACMEDomains, []string{"majlis.example.org", "live.example.org"}) {
+		t.Fatalf("TLSConfig %+v", tc)
+	}
+	for _, args := range [][]string{
+		{"--tls-cert", "/etc/c.pem"},
+		{"--tls-key", "/etc/k.pem"},
+		{"--tls-cert", "/etc/c.pem", "--tls-key", "/etc/k.pem", "--acme-domain", "majlis.example.org"},
+		{"--acme-domain", "majlis.example.org:443"},
+	} {
+		if _, err := Load(args, env(nil)); err == nil || !strings.Contains(err.Error(), "--tls-cert, --tls-key, --acme-domain") {
+			t.Errorf("%v: err %v", args, err)
+		}
+	}
+	if Default().TLSConfig().Enabled() {
+		t.Error("TLS on by default")
 	}
 }
 

@@ -41,6 +41,17 @@ func settings() []setting {
 			bind: func(c *Config) value { return (*stringValue)(&c.StageHTTPAddr) }},
 		{name: "admin", arg: "ADDR", help: "admin address: /metrics, /healthz, /readyz, /debug/pprof", want: "HOST:PORT",
 			bind: func(c *Config) value { return (*stringValue)(&c.AdminAddr) }},
+		{name: "tls-cert", arg: "FILE", help: "PEM certificate chain: the public ports serve HTTPS (HTTP/2 and HTTP/1.1); reloaded on SIGHUP", want: "a file (with tls-key)",
+			bind: func(c *Config) value { return (*stringValue)(&c.TLSCert) }},
+		{name: "tls-key", arg: "FILE", help: "PEM private key of tls-cert; reloaded with it on SIGHUP", want: "a file (with tls-cert)",
+			bind: func(c *Config) value { return (*stringValue)(&c.TLSKey) }},
+		{name: "acme-domain", arg: "NAME,…", help: "obtain and renew certificates from an ACME CA (Let's Encrypt) for these names, on the public port itself (TLS-ALPN-01: it must be port 443 to the world); cached in <data>/acme; not with tls-cert", want: "comma-separated host names",
+			bind: func(c *Config) value { return (*listValue)(&c.ACMEDomains) }},
+		{name: "acme-directory", arg: "URL", help: "ACME CA directory URL (e.g. a staging CA); empty: Let's Encrypt", want: "https://… or empty",
+			bind: func(c *Config) value { return (*stringValue)(&c.ACMEDirectory) },
+			ok: func(c Config) bool {
+				return c.ACMEDirectory == "" || strings.HasPrefix(c.ACMEDirectory, "https://") || strings.HasPrefix(c.ACMEDirectory, "http://")
+			}},
 		{name: "webrtc-udp", arg: "PORT", help: "UDP PORT (or HOST:PORT) for all WebRTC ICE traffic; a bare port binds on --http's host", want: "PORT or HOST:PORT",
 			bind: func(c *Config) value { return (*stringValue)(&c.WebRTCUDP) }},
 		{name: "public-ip", arg: "IP,…", help: "comma-separated public IPs announced as ICE host candidates (NAT 1:1)", want: "comma-separated IPs",

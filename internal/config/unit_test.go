@@ -167,9 +167,9 @@ func TestSystemdUnit(t *testing.T) {
 	if v, _ := u.one(svc, "TimeoutStopSec"); !stopTimeoutFits(v, 15*time.Second) {
 		t.Errorf("TimeoutStopSec=%q: want at least 15s", v)
 	}
-	// cmd/majlis handles SIGINT and SIGTERM only: a SIGHUP would kill it.
-	if v, ok := u.one(svc, "ExecReload"); ok {
-		t.Errorf("ExecReload=%q, but majlis does not reload on a signal", v)
+	// SIGHUP reloads the certificate files (and is harmless without them).
+	if v, _ := u.one(svc, "ExecReload"); v != "/bin/kill -HUP $MAINPID" {
+		t.Errorf("ExecReload=%q, want /bin/kill -HUP $MAINPID (SIGHUP reloads the TLS certificate)", v)
 	}
 
 	verifyUnit(t, string(data), args[0])

@@ -24,8 +24,12 @@
 // WebSocket clients may send pings and a close, within a budget of
 // wsMsgBurst frames and wsMsgPerSecond after that; more ends them with 1008.
 //
-// A connection the engine cannot take (HTTP/2, TLS terminated here, no
-// socket) is answered 505 http1_required in the API's JSON error shape.
+// A listener whose TLS this process terminates (HTTP/1.1 over TLS, or
+// HTTP/2) cannot be handed to the engine, which writes raw sockets: it is
+// served by a goroutine of its own that writes the same shared chunk bytes
+// through crypto/tls under the same policy and metrics (tls.go; it costs
+// more per listener). A connection that is neither (no socket) is
+// answered 505 http1_required in the API's JSON error shape.
 // Hub.Close ends every listener (the Ogg body cleanly, WebSocket with 1001)
 // and waits for the engine.
 package fanout

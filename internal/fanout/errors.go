@@ -12,7 +12,7 @@ import (
 var (
 	errShuttingDown = apierror.New(http.StatusServiceUnavailable, "shutting_down", "server shutting down").Retry(time.Second)
 	errHTTP1        = apierror.New(http.StatusHTTPVersionNotSupported, "http1_required",
-		"listen streams are served over plain HTTP/1.1 (terminate TLS and HTTP/2 in front of this server)")
+		"this connection cannot carry a listen stream (listen streams take HTTP/1.1, or HTTP/2 for listen.ogg over TLS)")
 )
 
 // writeError answers a request the hub cannot serve.
@@ -23,9 +23,8 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 // shuttingDown answers requests that arrive after Close.
 func shuttingDown(w http.ResponseWriter) { apierror.Write(w, errShuttingDown) }
 
-// http1Required answers a request whose connection cannot be handed to the
-// engine: HTTP/2, TLS terminated in this process, or a connection without
-// a socket.
+// http1Required answers a listen request no path can serve: listen.ws
+// over HTTP/2, or a connection without a socket.
 func http1Required(w http.ResponseWriter) { apierror.Write(w, errHTTP1) }
 
 // wsHandshakeError answers a listen.ws request that is not a valid

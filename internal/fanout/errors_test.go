@@ -15,7 +15,7 @@ import (
 )
 
 // TestNotHandedOver: a listen request whose connection cannot be handed to
-// the engine (no hijacker, HTTP/2, TLS here) gets a JSON 505
+// the engine (no hijacker, no socket) gets a JSON 505
 // http1_required, and onEnd runs once; a HEAD gets the stream's headers.
 func TestNotHandedOver(t *testing.T) {
 	h := NewHub(Config{})
@@ -41,21 +41,6 @@ func TestNotHandedOver(t *testing.T) {
 			}
 		})
 	}
-	t.Run("ogg/tls", func(t *testing.T) {
-		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h.ServeOggDetached(w, r, p, func() {})
-		}))
-		defer srv.Close()
-		c := srv.Client()
-		c.Timeout = 10 * time.Second
-		resp, err := c.Get(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		checkJSONError(t, resp.StatusCode, resp.Header, body, http.StatusHTTPVersionNotSupported, "http1_required")
-	})
 	t.Run("ogg/head", func(t *testing.T) {
 		rec := httptest.NewRecorder()
 		h.ServeOggDetached(rec, httptest.NewRequest(http.MethodHead, "/listen.ogg", nil), p, func() {})

@@ -1,8 +1,10 @@
 package fanout
 
 import (
+	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +21,8 @@ const (
 	defaultPreroll    = 200 * time.Millisecond
 	defaultMaxBacklog = 25
 	defaultMaxSkips   = 3
+	// defaultWriteTimeout is the engine's default too (shard.Config).
+	defaultWriteTimeout = 5 * time.Second
 )
 
 // Config tunes a Hub. Zero values take the documented defaults.
@@ -68,6 +72,16 @@ type Hub struct {
 	// The listener kinds of the engine: chunked Ogg over HTTP/1.1, plain
 	// Ogg over HTTP/1.0, WebSocket.
 	oggKind, ogg10Kind, wsKind shard.Kind
+
+	// The listeners served by a goroutine each (TLS terminated here,
+	// tls.go): their kind for listen.ogg (Chunk.Ogg, framed by net/http),
+	// and what Close cancels and waits for. smu guards sclosed and swg.Add.
+	oggTLSKind shard.Kind
+	sctx       context.Context
+	scancel    context.CancelFunc
+	smu        sync.Mutex
+	sclosed    bool
+	swg        sync.WaitGroup
 }
 
 // protoMetrics are the collectors of one protocol, resolved once so the hot
@@ -119,6 +133,8 @@ func NewHub(cfg Config) *Hub {
 	}
 	h.oggKind = shard.Kind{Wire: oggHTTPWire, Final: oggFinal, Sent: h.ogg.sent}
 	h.ogg10Kind = shard.Kind{Wire: oggWire, Sent: h.ogg.sent}
+	h.oggTLSKind = shard.Kind{Wire: oggWire, Sent: h.ogg.sent}
+	h.sctx, h.scancel = context.WithCancel(context.Background())
 	h.wsKind = shard.Kind{Wire: wsFrameWire, Final: wsFinal, Sent: h.ws.sent, Input: &shard.Input{
 		MaxFrame: wsReadLimit,
 		Rate:     ratelimit.Rate{PerSecond: wsMsgPerSecond, Burst: wsMsgBurst},
@@ -142,6 +158,7 @@ func (h *Hub) Listeners() int { return int(h.listeners.Load()) }
 func (h *Hub) Close() {
 	h.closed.Store(true)
 	h.engine.Close()
+	h.closeStreams()
 }
 
 // metricsOf is the protocol metrics of listeners of kind k.

@@ -22,10 +22,16 @@ import (
 // oggClient reads listen.ogg in a goroutine, recording the frames received.
 func oggClient(t *testing.T, ctx context.Context, url string) *collector {
 	t.Helper()
+	return oggClientWith(t, ctx, streamHTTP, url)
+}
+
+// oggClientWith is oggClient through client.
+func oggClientWith(t *testing.T, ctx context.Context, client *http.Client, url string) *collector {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, streamTimeout)
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := streamHTTP.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +71,15 @@ func readOgg(body io.Reader, c *collector) {
 // wsClient reads listen.ws in a goroutine: hello, then chunk messages.
 func wsClient(t *testing.T, ctx context.Context, url string, channels int) *collector {
 	t.Helper()
+	return wsClientWith(t, ctx, wsDial, url, channels)
+}
+
+// wsClientWith is wsClient dialling with opts.
+func wsClientWith(t *testing.T, ctx context.Context, opts *websocket.DialOptions, url string, channels int) *collector {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, streamTimeout)
 	t.Cleanup(cancel)
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http"), wsDial)
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

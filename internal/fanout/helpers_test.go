@@ -54,6 +54,12 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg Config, pcfg program.Config, sndbuf int) *harness {
 	t.Helper()
+	return newHarnessStart(t, cfg, pcfg, sndbuf, (*httptest.Server).Start)
+}
+
+// newHarnessStart is newHarness with the server started by start (StartTLS).
+func newHarnessStart(t testing.TB, cfg Config, pcfg program.Config, sndbuf int, start func(*httptest.Server)) *harness {
+	t.Helper()
 	hh := &harness{metrics: metrics.New(nil), prog: program.New(pcfg)}
 	cfg.Metrics = hh.metrics
 	hh.hub = NewHub(cfg)
@@ -64,7 +70,7 @@ func newHarness(t *testing.T, cfg Config, pcfg program.Config, sndbuf int) *harn
 	if sndbuf > 0 {
 		hh.srv.Listener = smallSendBuffer{hh.srv.Listener, sndbuf}
 	}
-	hh.srv.Start()
+	start(hh.srv)
 	t.Cleanup(func() {
 		hh.prog.Close()
 		hh.hub.Close()

@@ -14,8 +14,10 @@ import (
 // The connection is hijacked and handed to the engine (package shard), so
 // ServeOggDetached returns at once and no goroutine or buffer stays with
 // the listener; onEnd runs exactly once when the listener ends (possibly
-// before ServeOggDetached returns). A request the engine cannot take (not
-// plain HTTP/1.x) is answered 505 http1_required; a HEAD gets the headers.
+// before ServeOggDetached returns). Over TLS terminated here (HTTP/1.1 or
+// HTTP/2) it serves the stream itself and returns when it ends (tls.go).
+// Any other request the engine cannot take is answered 505
+// http1_required; a HEAD gets the headers.
 func (h *Hub) ServeOggDetached(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) {
 	if h.closed.Load() {
 		shuttingDown(w)
@@ -43,6 +45,10 @@ func (h *Hub) ServeOggDetached(w http.ResponseWriter, r *http.Request, p *progra
 	kind, resp, headers := &h.oggKind, oggHead, p.OggHeadersHTTP()
 	if r.ProtoMinor == 0 {
 		kind, resp, headers = &h.ogg10Kind, oggHead10, p.OggHeaders()
+	}
+	if servedHere(r) {
+		h.serveOggStream(w, r, p, h.connected(&h.ogg, onEnd))
+		return
 	}
 	head := make([]byte, 0, len(resp)+len(headers))
 	head = append(append(head, resp...), headers...)

@@ -45,9 +45,10 @@ type wsHello struct {
 //
 // The connection is handed to the engine (package shard), so
 // ServeWSDetached returns at once; onEnd runs exactly once when the
-// listener ends (possibly before ServeWSDetached returns). A bad handshake
-// is answered 400, 403 or 426; a request the engine cannot take (not plain
-// HTTP/1.1) 505 http1_required.
+// listener ends (possibly before ServeWSDetached returns). Over TLS
+// terminated here it serves the stream itself and returns when it ends
+// (tls.go). A bad handshake is answered 400, 403 or 426; any other request
+// the engine cannot take 505 http1_required.
 func (h *Hub) ServeWSDetached(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) {
 	if h.closed.Load() {
 		shuttingDown(w)
@@ -73,6 +74,10 @@ func (h *Hub) ServeWSDetached(w http.ResponseWriter, r *http.Request, p *program
 	head = append(head, accept...)
 	head = append(head, "\r\n\r\n"...)
 	head = wsframe.AppendFrame(head, wsframe.OpText, hello)
+	if servedHere(r) {
+		h.serveWSStream(w, r, p, head, h.connected(&h.ws, onEnd))
+		return
+	}
 	h.handOver(w, r, shard.Handover{Program: p, Kind: &h.wsKind, Head: head, Pos: h.startPos(p), Ended: h.connected(&h.ws, onEnd)})
 }
 

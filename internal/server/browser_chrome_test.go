@@ -81,8 +81,8 @@ func (l *browserLog) String() string {
 }
 
 // newBrowser starts one headless Chromium for the test (fresh profile) and
-// returns its root context; tabs come from newTab.
-func newBrowser(t *testing.T) context.Context {
+// returns its root context; tabs come from newTab. extra adds flags.
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := chromiumPath()
 	if path == "" {
@@ -116,6 +116,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("lang", "en-US"),
 		chromedp.WindowSize(1000, 800),
 	}
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelB := chromedp.NewContext(actx)
 	// Start the browser now so a failure to launch is reported here.

@@ -14,6 +14,7 @@ import (
 
 	"majlis/internal/admission"
 	"majlis/internal/apierror"
+	"majlis/internal/certs"
 	"majlis/internal/cluster"
 	"majlis/internal/edge"
 	"majlis/internal/fanout"
@@ -43,6 +44,9 @@ type EdgeConfig struct {
 	// (connection caps, accept pacing, overload shedding); the join settings
 	// do not apply: an edge's listeners join at the origin.
 	Admission AdmissionConfig
+	// TLS, when enabled, terminates TLS on the listeners' port, as on an
+	// origin (certificate files reloaded on SIGHUP, or ACME).
+	TLS certs.Config
 }
 
 // EdgeServer is one running edge process. Its public port is the origin's
@@ -57,6 +61,7 @@ type EdgeServer struct {
 	cluster *cluster.Conn
 	planes  *planes
 	adminLn net.Listener
+	certs   *certs.Source // nil: plain HTTP
 	ready   atomic.Bool
 }
 
@@ -91,12 +96,20 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 		return nil, err
 	}
 	s := &EdgeServer{cfg: cfg, log: cfg.Logger, met: metrics.New(nil)}
+	if s.certs, err = newCertSource(cfg.TLS, cfg.DataDir); err != nil {
+		return nil, err
+	}
+	registerCertExpiry(s.met.Registry, s.certs)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
 	if cfg.PublicURL == "" {
-		cfg.PublicURL = "http://" + ln.Addr().String()
+		scheme := "http://"
+		if s.certs != nil {
+			scheme = "https://"
+		}
+		cfg.PublicURL = scheme + ln.Addr().String()
 	}
 	if cfg.Cluster.Enabled() {
 		cc := cfg.Cluster
@@ -163,7 +176,9 @@ func (s *EdgeServer) Serve(ctx context.Context) error {
 	pub := publicServer(s.planes.handler, s.log)
 	adm := adminServer(s.met, &s.ready, s.log)
 	errc := make(chan error, 2)
-	go func() { errc <- pub.Serve(apierror.Listener(s.planes.audLn)) }()
+	go func() { errc <- servePort(pub, s.planes.audLn, tlsOf(s.certs)) }()
+	stopReload := watchReload(s.certs, s.log)
+	defer stopReload()
 	go func() { errc <- adm.Serve(apierror.Listener(s.adminLn)) }()
 	s.planes.serve(errc)
 	s.ready.Store(true)

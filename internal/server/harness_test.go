@@ -43,6 +43,7 @@ var (
 type testServer struct {
 	*Server
 	base   string
+	client *http.Client // the API calls' and WHIP's client; nil: testHTTP
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -107,7 +108,11 @@ func jsonRequest(method, url, token string, body any) *http.Request {
 
 func (ts *testServer) call(t testing.TB, method, path, token string, body any, out any) int {
 	t.Helper()
-	resp, err := testHTTP.Do(jsonRequest(method, ts.base+path, token, body))
+	c := testHTTP
+	if ts.client != nil {
+		c = ts.client
+	}
+	resp, err := c.Do(jsonRequest(method, ts.base+path, token, body))
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -218,6 +223,7 @@ func publishPCMWith(t testing.TB, ts *testServer, room, token string, header htt
 	sp.c, err = testkit.PublishWHIP(ctx, ts.base+"/api/v1/rooms/"+room+"/whip", token, testkit.WHIPOptions{
 		LoopbackOnly: true,
 		Header:       header,
+		HTTPClient:   ts.client,
 		OnPacket: func(_ uint16, _ uint32, payload []byte) {
 			sp.mu.Lock()
 			defer sp.mu.Unlock()
@@ -362,7 +368,13 @@ func listenOggWith(t *testing.T, ctx context.Context, c *http.Client, url string
 
 func listenWS(t *testing.T, ctx context.Context, url string) *listener {
 	t.Helper()
-	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: testHTTP})
+	return listenWSWith(t, ctx, testHTTP, url)
+}
+
+// listenWSWith is listenWS dialling through client.
+func listenWSWith(t *testing.T, ctx context.Context, client *http.Client, url string) *listener {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: client})
 	if err != nil {
 		t.Fatal(err)
 	}

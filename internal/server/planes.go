@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"majlis/internal/admission"
-	"majlis/internal/apierror"
 	"majlis/internal/httpapi"
 	"majlis/internal/live"
 	"majlis/internal/metrics"
@@ -80,6 +80,7 @@ type planes struct {
 	stagePP   *proxyproto.Listener // under stageLn, with ProxyProtocol
 	stageLn   net.Listener
 	stageSrv  *http.Server
+	stageTLS  *tls.Config // the stage port's TLS, as the audience port's (nil: none)
 	reactions *admission.Limiter
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -230,6 +231,7 @@ func (s *Server) newPlanes(key []byte, tickets *admission.Signer) error {
 			PerIP:     orRate(ac.AuthFailuresPerIP, DefaultAuthFailuresPerIP),
 			PerPrefix: orRate(ac.AuthFailuresPerPrefix, DefaultAuthFailuresPerPrefix)})
 		p.stageSrv = publicServer(proxies.Wrap(httpapi.StageOnly(s.api, stageAuth)), s.log)
+		p.stageTLS = tlsOf(s.certs)
 	}
 	s.planes = p
 	return nil
@@ -284,7 +286,7 @@ func (p *planes) serve(errc chan<- error) {
 	p.wg.Add(1)
 	go func() { defer p.wg.Done(); p.detector.Run(ctx) }()
 	if p.stageSrv != nil {
-		go func() { errc <- p.stageSrv.Serve(apierror.Listener(p.stageLn)) }()
+		go func() { errc <- servePort(p.stageSrv, p.stageLn, p.stageTLS) }()
 	}
 }
 

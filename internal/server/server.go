@@ -26,6 +26,7 @@ import (
 	"majlis/internal/admission"
 	"majlis/internal/apierror"
 	"majlis/internal/audit"
+	"majlis/internal/certs"
 	"majlis/internal/cluster"
 	"majlis/internal/fanout"
 	"majlis/internal/hls"
@@ -108,6 +109,9 @@ type Config struct {
 	TDBEvery         time.Duration
 	// Misuse is the Art. 23 rules (zero fields: safety.DefaultMisuse's).
 	Misuse safety.Misuse
+	// TLS, when enabled, terminates TLS on the public ports with
+	// certificate files (reloaded on SIGHUP) or ACME (tls.go).
+	TLS certs.Config
 }
 
 // HLSConfig configures the LL-HLS renditions (internal/hls); zero fields
@@ -143,6 +147,7 @@ type Server struct {
 	adminTok  string
 	ready     atomic.Bool
 	planes    *planes
+	certs     *certs.Source // nil: plain HTTP
 	closeOnce sync.Once
 	// The cluster (nil without one): connection, program publisher, edges' reports.
 	cluster *cluster.Conn
@@ -201,6 +206,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, met: metrics.New(nil)}
 	var err error
+	if s.certs, err = newCertSource(cfg.TLS, cfg.DataDir); err != nil {
+		return nil, err
+	}
+	registerCertExpiry(s.met.Registry, s.certs)
 	if s.adminTok, err = adminToken(cfg); err != nil {
 		return nil, err
 	}
@@ -469,9 +478,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	pub := publicServer(s.planes.handler, s.log)
 	adm := adminServer(s.met, &s.ready, s.log)
 	errc := make(chan error, 3)
-	go func() { errc <- pub.Serve(apierror.Listener(s.httpLn)) }()
+	go func() { errc <- servePort(pub, s.httpLn, tlsOf(s.certs)) }()
 	go func() { errc <- adm.Serve(apierror.Listener(s.adminLn)) }()
 	s.servePlanes(errc)
+	stopReload := watchReload(s.certs, s.log)
+	defer stopReload()
 	retCtx, retStop := context.WithCancel(context.Background())
 	s.retStop, s.retDone = retStop, make(chan struct{})
 	go func() {
@@ -490,7 +501,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}()
 	}
 	s.ready.Store(true)
-	s.log.Info("majlis serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "webrtc_udp", s.stage.UDPAddr().String())
+	s.log.Info("majlis serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "webrtc_udp", s.stage.UDPAddr().String(), "tls", s.certs != nil)
 
 	var err error
 	select {

@@ -13,6 +13,8 @@
 //   - ReadCalendar reads an iCalendar stream strictly (CRLF, 75-octet
 //     folds on character boundaries, one VCALENDAR) and Unescape its TEXT
 //     values: a calendar application's view of a .ics download.
+//   - WriteCert writes a self-signed certificate for 127.0.0.1 and its
+//     key, as an operator's files for --tls-cert and --tls-key.
 //
 // It imports no package of the server (only ogg), so any package's own
 // tests can use it.
