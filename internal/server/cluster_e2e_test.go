@@ -121,7 +121,7 @@ func startNATSCluster(t *testing.T) []*natsNode {
 }
 
 // startClusterOrigin runs an origin in-process on the given cluster.
-func startClusterOrigin(t *testing.T, dataDir string, cc cluster.Config) *testServer {
+func startClusterOrigin(t testing.TB, dataDir string, cc cluster.Config) *testServer {
 	t.Helper()
 	s, err := New(Config{DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", WebRTCUDP: "127.0.0.1:0",
 		AdminToken: "test-admin-token-0123456789abcdefghijklmnopqrstuvwxyz", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

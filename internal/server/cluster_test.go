@@ -19,7 +19,7 @@ import (
 )
 
 // startClusterEdge runs an edge in-process on the origin's embedded NATS server.
-func startClusterEdge(t *testing.T, dataDir, natsURL string) *EdgeServer {
+func startClusterEdge(t testing.TB, dataDir, natsURL string) *EdgeServer {
 	t.Helper()
 	e, err := NewEdge(EdgeConfig{Cluster: cluster.Config{URL: natsURL}, DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

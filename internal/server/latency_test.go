@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"majlis/internal/audio"
+	"majlis/internal/cluster"
 	"majlis/internal/program"
 )
 
@@ -27,10 +28,40 @@ func BenchmarkMouthToEar(b *testing.B) {
 	ts := startServer(b, "")
 	_, hostTok := ts.createUser(b, "host")
 	room := ts.liveRoom(b, hostTok)
+	mouthToEar(b, ts, hostTok, room, strings.Replace(ts.base, "http", "ws", 1)+ts.join(b, room).Listen.WS)
+}
+
+// BenchmarkMouthToEarEdge is BenchmarkMouthToEar through an edge: the
+// origin publishes the program on its embedded NATS server, an edge in
+// the same process takes it from there, and the listener is placed on the
+// edge by the join (issue 14: at most 20 ms above the origin's figure).
+//
+//	go test -run xxx -bench 'MouthToEar(Edge)?$' -benchtime 15x ./internal/server/
+func BenchmarkMouthToEarEdge(b *testing.B) {
+	dir := b.TempDir()
+	ts := startClusterOrigin(b, dir, cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0"})
+	startClusterEdge(b, dir, ts.cluster.ServerURL())
+	for deadline := time.Now().Add(10 * time.Second); ts.fleet.Edges() < 1; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal("the edge does not report")
+		}
+	}
+	_, hostTok := ts.createUser(b, "host")
+	room := ts.liveRoom(b, hostTok)
+	ws := ts.join(b, room).Listen.WS
+	if !strings.HasPrefix(ws, "http://") || strings.HasPrefix(ws, ts.base) {
+		b.Fatalf("the join placed the listener at %q, not on the edge", ws)
+	}
+	mouthToEar(b, ts, hostTok, room, "ws"+strings.TrimPrefix(ws, "http"))
+}
+
+// mouthToEar is the benchmark's body: clicks published over WHIP to the
+// origin ts, heard by a listener of wsURL.
+func mouthToEar(b *testing.B, ts *testServer, hostTok, room, wsURL string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(b.N)*time.Second+30*time.Second)
 	defer cancel()
 
-	c, _, err := websocket.Dial(ctx, strings.Replace(ts.base, "http", "ws", 1)+ts.join(b, room).Listen.WS, &websocket.DialOptions{HTTPClient: testHTTP})
+	c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: testHTTP})
 	if err != nil {
 		b.Fatal(err)
 	}
