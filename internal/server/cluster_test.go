@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,10 @@ func TestClusterEmbedded(t *testing.T) {
 		if !strings.Contains(string(m), want+"\n") {
 			t.Errorf("origin /metrics lacks %q", want)
 		}
+	}
+	// The edges' load reports have reached the origin: its NATS client counted them.
+	if in := regexp.MustCompile(`(?m)^majlis_cluster_messages_in_total (\d+)`).FindStringSubmatch(string(m)); in == nil || in[1] == "0" {
+		t.Errorf("origin /metrics: messages in %v, want the edges' reports counted", in)
 	}
 	_, hostTok := ts.createUser(t, "amal")
 	room := ts.liveRoom(t, hostTok)
