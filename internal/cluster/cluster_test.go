@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,6 +153,8 @@ func TestFleetCounts(t *testing.T) {
 	f.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 
+	var told atomic.Int64
+	f.OnTotal(func(n int64) { told.Store(n) })
 	var buf []byte
 	buf = e.PublishLoad(buf, LoadReport{Edge: "a", BaseURL: "http://127.0.0.1:1", Connections: 10, Rooms: []RoomLoad{{"r", 6}, {"s", 4}}})
 	buf = e.PublishLoad(buf, LoadReport{Edge: "b", BaseURL: "http://127.0.0.1:2", Connections: 3, Rooms: []RoomLoad{{"r", 3}}})
@@ -165,6 +168,11 @@ func TestFleetCounts(t *testing.T) {
 	waitFor(t, func() bool { return f.Listeners("s") == 104 && f.Listeners("r") == 11 })
 	if f.Edges() != 4 {
 		t.Fatalf("edges: %d, want 4", f.Edges())
+	}
+	// The fleet's whole audience, capped as the rooms are, is told after each report.
+	waitFor(t, func() bool { return told.Load() == 115 })
+	if n := f.Total(); n != 115 {
+		t.Fatalf("total %d, want 115 (10 + 3 + 2 capped + 100 capped)", n)
 	}
 
 	// Placement: the least loaded of two; over many joins the idle edge
@@ -204,8 +212,8 @@ func TestFleetCounts(t *testing.T) {
 
 	// Reports older than ReportTTL are left out, and so from placement.
 	advance(ReportTTL)
-	if n := f.Listeners("r"); n != 0 {
-		t.Fatalf("listeners from stale reports: %d", n)
+	if n := f.Listeners("r"); n != 0 || f.Total() != 0 {
+		t.Fatalf("listeners from stale reports: %d, total %d", n, f.Total())
 	}
 	if base, ok := f.EdgeFor("r"); ok {
 		t.Fatalf("placement chose %s, an edge whose last report is stale", base)

@@ -42,6 +42,8 @@ type Fleet struct {
 
 	edges atomic.Pointer[[]*edgeView] // by edge id, replaced on every report
 
+	onTotal atomic.Pointer[func(int64)] // told the edges' listeners after each report (OnTotal)
+
 	mu       sync.Mutex // ingest only: the edges list and the sketches
 	sketches map[string]*roomSketch
 	unique   sync.Map // room → *atomic.Int64, the merged sketch's estimate
@@ -151,6 +153,26 @@ func (f *Fleet) ingestLoad(r LoadReport) {
 	}
 	next = append(next, v)
 	f.edges.Store(&next)
+	if fn := f.onTotal.Load(); fn != nil {
+		(*fn)(f.Total())
+	}
+}
+
+// OnTotal has fn told the edges' listeners in all (Total) after each
+// report, on the subscription's goroutine: the origin's chunk length
+// follows the whole fleet's audience (live.Manager.SetRemote).
+func (f *Fleet) OnTotal(fn func(int64)) { f.onTotal.Store(&fn) }
+
+// Total is the listeners of every room on the edges whose report is
+// younger than ReportTTL.
+func (f *Fleet) Total() int64 {
+	var n int64
+	for _, e := range f.fresh(ReportTTL) {
+		for _, l := range e.rooms {
+			n += l
+		}
+	}
+	return n
 }
 
 // ingestSketch merges an edge's sketch of a room into the room's.

@@ -63,6 +63,41 @@ type Manager struct {
 	// chunk length it asks for (see Room.adapt).
 	total atomic.Int64
 	chunk atomic.Int32
+	// remote is the listeners the edges serve for this origin (SetRemote):
+	// they count for the chunk length too.
+	remote atomic.Int64
+}
+
+// SetRemote tells the manager how many listeners the edges serve for its
+// rooms (the fleet's reports). They count in the audience the chunk
+// length follows: every chunk is a message to each edge serving the
+// room, so a fleet of 10,000 listeners chunks as one box of 10,000 does,
+// instead of sending 25 messages a second per room to the edges.
+func (m *Manager) SetRemote(n int64) {
+	if m.remote.Swap(max(n, 0)) == max(n, 0) {
+		return
+	}
+	m.readapt()
+}
+
+// audience is the listeners the chunk length follows: this process's and the edges'.
+func (m *Manager) audience() int64 { return m.total.Load() + m.remote.Load() }
+
+// readapt sets every room's chunk length for the audience, if it changed.
+func (m *Manager) readapt() {
+	var one *Room
+	m.rooms.Range(func(_, v any) bool { one = v.(*Room); return false })
+	if one == nil {
+		return
+	}
+	f := one.chunkFor(m.audience())
+	if m.chunk.Swap(int32(f)) != int32(f) {
+		m.rooms.Range(func(_, v any) bool {
+			o := v.(*Room)
+			o.Program.SetChunkFrames(o.chunkFor(m.audience()))
+			return true
+		})
+	}
 }
 
 // Room is one live room's media.
@@ -154,7 +189,7 @@ func (m *Manager) Start(id string) (*Room, error) {
 		chunkMin: prog.Config().ChunkFrames, chunkMax: m.cfg.ChunkMaxFrames}
 	m.rooms.Store(id, r)
 	// A room starting on a busy box chunks as the others do (adapt).
-	prog.SetChunkFrames(r.chunkFor(m.total.Load()))
+	prog.SetChunkFrames(r.chunkFor(m.audience()))
 	met.RoomsLive.Inc()
 	if m.cfg.OnStart != nil {
 		m.cfg.OnStart(id, prog)
@@ -254,15 +289,9 @@ func (r *Room) ListenerLeft() { r.adapt(-1) }
 func (r *Room) adapt(delta int64) {
 	r.listeners.Add(delta)
 	m := r.m
-	f := r.chunkFor(m.total.Add(delta))
-	r.Program.SetChunkFrames(f)
-	if m.chunk.Swap(int32(f)) != int32(f) {
-		m.rooms.Range(func(_, v any) bool {
-			o := v.(*Room)
-			o.Program.SetChunkFrames(o.chunkFor(m.total.Load()))
-			return true
-		})
-	}
+	m.total.Add(delta)
+	r.Program.SetChunkFrames(r.chunkFor(m.audience()))
+	m.readapt()
 }
 
 // chunkFor is the room's chunk length for total listeners on the box.

@@ -96,3 +96,33 @@ func TestChunksFollowTheProcessAudience(t *testing.T) {
 		}
 	}
 }
+
+// TestChunksFollowTheFleet: on an origin the edges' listeners count for
+// the chunk length as the origin's own do (every chunk is a message to
+// each edge serving the room), and it comes back when they leave.
+func TestChunksFollowTheFleet(t *testing.T) {
+	m := NewManager(Config{ChunkFrames: 2, ChunkMaxFrames: 50})
+	defer m.Close()
+	r, err := m.Start("room")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ListenerJoined()
+	m.SetRemote(9_999)
+	if f, want := r.Program.ChunkFrames(), program.ChunkFramesFor(10_000, program.DefaultChunkSteps, 2, 50); f != want || want <= 2 {
+		t.Fatalf("1 listener here and 9,999 on the edges: %d-frame chunks, want %d", f, want)
+	}
+	late, err := m.Start("late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := late.Program.ChunkFrames(); f != r.Program.ChunkFrames() {
+		t.Fatalf("a room started meanwhile: %d-frame chunks, want %d", f, r.Program.ChunkFrames())
+	}
+	m.SetRemote(0)
+	for _, x := range []*Room{r, late} {
+		if f := x.Program.ChunkFrames(); f != 2 {
+			t.Fatalf("room %s once the edges are empty: %d-frame chunks, want 2", x.ID, f)
+		}
+	}
+}

@@ -279,6 +279,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		media, fleet = cluster.Media{Media: media, Publisher: s.pub, Fleet: s.fleet}, s.fleet
+		// The edges' listeners count for the chunk length: a room's every
+		// chunk is a NATS message to each edge serving it.
+		s.fleet.OnTotal(s.live.SetRemote)
 	}
 	if s.rooms, err = room.New(room.Config{Store: s.st, Media: media, Logger: s.log, Fleet: fleet,
 		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd,
