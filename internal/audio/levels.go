@@ -26,10 +26,14 @@ func SpeakerKey(id string) uint32 {
 
 // forwardMeasureEvery is how often (in forwarded frames) a speaker alone
 // has its level measured by a decode: the forwarded packets are otherwise
-// not decoded, and 200 ms is finer than a speaking ring needs (its hold is
-// longer). The level holds in between, so it neither decays nor flickers
-// through them.
-const forwardMeasureEvery = 10
+// not decoded. The level holds in between, so it neither decays nor
+// flickers through them; silence (silentPacket) lowers it at once, and the
+// first sound after silence is measured at once, so a ring still lights
+// and goes out on time. Twice a second: at one in ten (200 ms) the two
+// decodes per measurement cost 1,000 speaking rooms 0.4 of a core and
+// their listeners their rate (docs/PERFORMANCE.md, "Speaker levels at
+// 1,000 rooms").
+const forwardMeasureEvery = 25
 
 // forwardLevel keeps a forwarded (undecoded) speaker's Level right. A
 // packet too small to carry sound (silentPacket) decays it as silence does
@@ -37,7 +41,7 @@ const forwardMeasureEvery = 10
 // decoded and its RMS measured: the packet kept last (the one before it,
 // when it was forwarded too) is decoded first, output dropped, so the
 // decoder's energy and gain prediction, which follow the previous frame,
-// are right for it. Two decodes per 200 ms instead of ten: the decoder is
+// are right for it. Four decodes a second instead of fifty: the decoder is
 // still stale after it (warm brings it back before the next mixed frame).
 func (s *Source) forwardLevel(pkt []byte) {
 	if silentPacket(pkt, FrameSamples) {
