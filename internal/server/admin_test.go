@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"majlis/internal/metrics"
 )
@@ -37,13 +38,21 @@ func TestAdminErrorsJSON(t *testing.T) {
 			t.Errorf("%s %s = %d %q %q (Allow %q), want %d %s (Allow %q)", c.method, c.path, resp.StatusCode, code, msg, resp.Header.Get("Allow"), c.status, c.code, c.allow)
 		}
 	}
-	resp, err := testHTTP.Get(admin + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Serve marks the server ready once every port serves, a moment after
+	// the admin port answers: until then /readyz says 503.
+	var resp *http.Response
+	var err error
 	var ready struct{ Status string }
-	err = json.NewDecoder(resp.Body).Decode(&ready)
-	resp.Body.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if resp, err = testHTTP.Get(admin + "/readyz"); err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&ready)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+	}
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" || err != nil || ready.Status != "ready" {
 		t.Errorf("/readyz while serving = %d %s %+v (%v), want 200 {\"status\":\"ready\"}", resp.StatusCode, resp.Header.Get("Content-Type"), ready, err)
 	}
