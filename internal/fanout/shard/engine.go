@@ -263,13 +263,8 @@ func (e *Engine) Take(w http.ResponseWriter, r *http.Request, h Handover) error 
 // notDetachable answers a hijacked connection Take cannot hand over.
 var notDetachable = apierror.Raw(apierror.New(http.StatusInternalServerError, "stream_unavailable", "this connection cannot carry a stream"))
 
-// end ends l outside a shard: writes its final bytes, closes it, tells its handler.
+// end ends l outside a shard: its final bytes and socket (finish), its handler told.
 func (e *Engine) end(l *listener, err error) {
-	if l.kind.Final != nil {
-		if b := l.kind.Final(err); b != nil {
-			_, _ = l.write(b)
-		}
-	}
-	l.close()
+	l.finish(err)
 	l.ended(err)
 }

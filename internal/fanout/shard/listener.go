@@ -88,6 +88,17 @@ func dupCloexec(fd int) (int, error) {
 	return int(nfd), nil
 }
 
+// finish writes l's Kind.Final bytes for err, if it is between chunks and
+// they fit, and closes its socket.
+func (l *listener) finish(err error) {
+	if l.cur == nil && l.kind.Final != nil {
+		if b := l.kind.Final(err); b != nil {
+			_, _ = l.write(b)
+		}
+	}
+	l.close()
+}
+
 // close closes the listener's socket and ends its count in the accept cap.
 func (l *listener) close() {
 	syscall.Close(int(l.fd))

@@ -58,7 +58,7 @@ func TestPoolSharesWriters(t *testing.T) {
 	e.smu.Lock()
 	pool, stations := len(e.pool), len(e.stations)
 	for p, st := range e.stations {
-		if len(st.shards) != 1 || !st.shards[0].pooled {
+		if len(st.shards) != 1 || st.shards[0].own != nil {
 			t.Errorf("program %p: %d shards, want its pool shard alone", p, len(st.shards))
 		}
 	}

@@ -52,15 +52,14 @@ type group struct {
 	head    uint64
 	blocked bool // some socket was full in the last round
 	dirty   bool // a listener joined or has input to read
-	// lastHead and lastChange follow an idle program (see idleProbe).
-	lastHead   uint64
+	// lastChange is when a round last found the program moved: an idle
+	// program's listeners are probed instead (see idleProbe).
 	lastChange time.Time
 }
 
 type shard struct {
 	e         *Engine
-	pooled    bool     // a pool shard: serves many programs, lives as long as the engine
-	own       *station // a dedicated shard's station
+	own       *station // a dedicated shard's station; nil for a pool shard, which serves many programs as long as the engine lives
 	mu        sync.Mutex
 	incoming  []arrival     // added by place, taken by the shard
 	finished  bool          // a dedicated shard ended: no more listeners accepted
@@ -138,7 +137,7 @@ func (e *Engine) place(p *program.Program, l *listener) bool {
 // Close waits for it too.
 func (e *Engine) startShardLocked(own *station) *shard {
 	sh := &shard{
-		e: e, pooled: own == nil, own: own, wake: make(chan struct{}, 1), rbuf: make([]byte, shardReadBuf),
+		e: e, own: own, wake: make(chan struct{}, 1), rbuf: make([]byte, shardReadBuf),
 		byStation: make(map[*station]*group),
 		sent:      make([]sentCount, len(e.kinds)), inputs: inputs{ep: -1},
 	}
@@ -165,7 +164,7 @@ func (sh *shard) takeIncoming(now time.Time) bool {
 	sh.mu.Lock()
 	in := sh.incoming
 	sh.incoming = nil
-	if len(in) == 0 && len(sh.groups) == 0 && !sh.pooled {
+	if len(in) == 0 && len(sh.groups) == 0 && sh.own != nil {
 		sh.mu.Unlock()
 		return !sh.finishDedicated()
 	}
@@ -174,7 +173,6 @@ func (sh *shard) takeIncoming(now time.Time) bool {
 		g := sh.byStation[a.st]
 		if g == nil {
 			g = &group{st: a.st, lastChange: now}
-			g.lastHead = a.st.p.Head()
 			g.stop = a.st.p.Notify(sh.wake)
 			sh.byStation[a.st] = g
 			sh.groups = append(sh.groups, g)
@@ -235,6 +233,9 @@ func (sh *shard) run() {
 			closed := g.st.p.Closed()
 			head := g.st.p.Head()
 			if head != g.head || closed || g.blocked || g.dirty {
+				if head != g.head {
+					g.lastChange = now
+				}
 				g.dirty = false
 				if sh.useRing() {
 					g.blocked = sh.roundBatched(g, head, closed, now)
@@ -279,7 +280,7 @@ func (sh *shard) run() {
 			sh.mu.Unlock()
 			for _, a := range in {
 				// Shutting down: each gets its clean end if it fits.
-				sh.endArrival(a, ErrShutdown)
+				sh.end(a.st, a.l, ErrShutdown)
 			}
 			for len(sh.groups) > 0 {
 				g := sh.groups[0]
@@ -298,11 +299,8 @@ func (sh *shard) run() {
 func (sh *shard) probeIdle(now time.Time) {
 	for _, g := range sh.groups {
 		p := g.st.p
-		if hd := p.Head(); hd != g.lastHead {
-			g.lastHead, g.lastChange = hd, now
-			continue
-		}
-		if now.Sub(g.lastChange) < idleAfter {
+		// A chunk the shard has not served yet is news enough.
+		if p.Head() != g.head || now.Sub(g.lastChange) < idleAfter {
 			continue
 		}
 		for i := 0; i < len(g.ls); {
@@ -471,19 +469,11 @@ func (sh *shard) remove(g *group, i int, err error) {
 	sh.end(g.st, l, err)
 }
 
-// endArrival ends a listener that never reached its group.
-func (sh *shard) endArrival(a arrival, err error) { sh.end(a.st, a.l, err) }
-
-// end ends l, a listener of st taken out of its group: its final bytes if
-// it is between chunks, its socket closed, its handler told; the station
-// goes with its last listener.
+// end ends l, a listener of st out of its group (or never in one): its
+// final bytes and socket (finish), its handler told; the station goes with
+// its last listener.
 func (sh *shard) end(st *station, l *listener, err error) {
-	if l.cur == nil && l.kind.Final != nil {
-		if b := l.kind.Final(err); b != nil {
-			_, _ = l.write(b)
-		}
-	}
-	l.close()
+	l.finish(err)
 	l.g = nil
 	if st.listeners.Add(-1) == 0 {
 		sh.e.dropStation(st)
