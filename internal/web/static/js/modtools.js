@@ -11,12 +11,10 @@ import { t, tn } from "./i18n.js";
 import * as api from "./api.js";
 import { h } from "./dom.js";
 import { errorText } from "./errors.js";
-import { catLabel } from "./safety.js";
+import { catLabel, when, isSet } from "./safety.js";
 
 const anyArea = "*";
 
-function when(ts) { return ts ? new Date(ts).toLocaleString(i18n.current(), { dateStyle: "medium", timeStyle: "short" }) : ""; }
-function set(ts) { return !!ts && !String(ts).startsWith("0001-"); }
 function areaLabel(a) { return a === anyArea ? t("modtools.flaggers.any") : catLabel(a); }
 
 // section is a titled card; id names its heading for aria-labelledby.
@@ -76,8 +74,8 @@ export function modMisuse() {
     const rows = [
       [t("modtools.misuse.strikes"), tn("modtools.misuse.count", st.strikes || 0), "misuse-strikes"],
       [t("modtools.misuse.unfounded"), tn("modtools.misuse.count", st.unfounded_notices || 0), "misuse-unfounded"],
-      [t("modtools.misuse.warned"), set(st.notifier_warned_at) ? when(st.notifier_warned_at) : t("modtools.no"), "misuse-warned"],
-      [t("modtools.misuse.blocked"), set(st.notices_suspended_until) ? when(st.notices_suspended_until) : t("modtools.no"), "misuse-blocked"],
+      [t("modtools.misuse.warned"), isSet(st.notifier_warned_at) ? when(st.notifier_warned_at) : t("modtools.no"), "misuse-warned"],
+      [t("modtools.misuse.blocked"), isSet(st.notices_suspended_until) ? when(st.notices_suspended_until) : t("modtools.no"), "misuse-blocked"],
       [t("modtools.misuse.suspended"), st.strike_suspension_in_force ? t("modtools.yes") : t("modtools.no"), "misuse-suspended"],
     ];
     out.replaceChildren(h("table", { class: "figures" }, h("caption", {}, h("bdi", {}, st.user)),

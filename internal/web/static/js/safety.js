@@ -25,7 +25,11 @@ function mmss(s) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
-function when(ts) { return ts ? new Date(ts).toLocaleString(i18n.current(), { dateStyle: "medium", timeStyle: "short" }) : ""; }
+// when is a time in the page's language, for people.
+export function when(ts) { return ts ? new Date(ts).toLocaleString(i18n.current(), { dateStyle: "medium", timeStyle: "short" }) : ""; }
+
+// isSet says whether an API time is there: Go writes the zero time as 0001-01-01.
+export function isSet(ts) { return !!ts && !String(ts).startsWith("0001-"); }
 
 let categories = null;
 async function loadCategories() {
@@ -256,10 +260,9 @@ export function viewSafety() {
   // A notifier warned for manifestly unfounded notices, or whose notices
   // are suspended, is told here (Art. 23(2) DSA).
   api.call("GET", "/safety/standing").then((st) => {
-    const set = (ts) => !!ts && !String(ts).startsWith("0001-");
     const lines = [];
-    if (set(st.notices_suspended_until)) lines.push(h("p", { "data-testid": "standing-suspended" }, t("safety.standing.suspended", { when: when(st.notices_suspended_until) })));
-    else if (set(st.notifier_warned_at)) lines.push(h("p", { "data-testid": "standing-warned" }, t("safety.standing.warned", { when: when(st.notifier_warned_at) })));
+    if (isSet(st.notices_suspended_until)) lines.push(h("p", { "data-testid": "standing-suspended" }, t("safety.standing.suspended", { when: when(st.notices_suspended_until) })));
+    else if (isSet(st.notifier_warned_at)) lines.push(h("p", { "data-testid": "standing-warned" }, t("safety.standing.warned", { when: when(st.notifier_warned_at) })));
     if (lines.length) { standing.append(...lines); standing.hidden = false; }
   }, () => { /* the decisions and notices still show */ });
   Promise.all([api.call("GET", "/safety/decisions?mine=1"), api.call("GET", "/safety/complaints?mine=1").catch(() => ({ complaints: [] }))]).then(([ds, cs]) => {
@@ -385,7 +388,7 @@ async function evidence(slot, n) {
 }
 
 // finished: a segment still being written has no end (and cannot be played yet).
-function finished(s) { return !!s.end && !s.end.startsWith("0001-"); }
+function finished(s) { return isSet(s.end); }
 
 async function listen(cell, s, n, moment) {
   try {
