@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"majlis/internal/overload"
 	"majlis/internal/ratelimit"
 	"majlis/internal/safety"
+	"majlis/internal/testkit"
 )
 
 func env(m map[string]string) func(string) string {
@@ -175,24 +175,6 @@ func TestServerConfig(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer the server's logger and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServeRuns starts `majlis serve` from a config file, flags and env on
 // 127.0.0.1, checks the admin token from the env guards the API, and stops
 // it through its context.
@@ -204,7 +186,7 @@ func TestServeRuns(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--data", filepath.Join(dir, "data")},

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,24 +21,6 @@ import (
 	"majlis/internal/certs"
 	"majlis/internal/testkit"
 )
-
-// syncBuffer is a log the test reads while the server writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // tlsPairs writes two certificate pairs for 127.0.0.1 (serials 1 and 2):
 // the first at the paths the server is given, the second beside them for
@@ -111,7 +92,7 @@ func copyFile(t *testing.T, src, dst string) {
 // is refused, logged, and the good one kept.
 func TestTLSServe(t *testing.T) {
 	pairs := writeTLSPairs(t)
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	ts := startServerWith(t, "", func(c *Config) {
 		c.TLS = certs.Config{CertFile: pairs.cert, KeyFile: pairs.key}
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
