@@ -144,7 +144,7 @@ func Connect(cfg Config, serve bool) (*Conn, error) {
 	}
 	opts := []nats.Option{
 		nats.Name(cfg.Name), nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait),
-		nats.ReconnectJitter(100*time.Millisecond, time.Second), nats.RetryOnFailedConnect(true),
+		nats.ReconnectJitter(100*time.Millisecond, time.Second),
 		nats.Timeout(connectTimeout), nats.ReconnectBufSize(reconnectBuf),
 		nats.PingInterval(2 * time.Second), nats.MaxPingsOutstanding(2), nats.DrainTimeout(drainTimeout),
 		nats.ClosedHandler(func(*nats.Conn) { close(c.closed) }),
@@ -182,12 +182,14 @@ func Connect(cfg Config, serve bool) (*Conn, error) {
 	if cfg.TLSCert != "" {
 		opts = append(opts, nats.ClientCert(cfg.TLSCert, cfg.TLSKey))
 	}
+	// The first try does not retry, so that refused credentials come back
+	// here as the configuration error they are (with RetryOnFailedConnect
+	// the reconnect goroutine clears LastError before a caller could read
+	// it). Unreachable servers are then retried in the background: the
+	// cluster may come up after this process.
 	nc, err := nats.Connect(url, opts...)
-	if err == nil && !nc.IsConnected() && isAuthError(nc.LastError()) {
-		// Unreachable servers are retried (the cluster may come up after
-		// this process); refused credentials are a configuration error.
-		err = nc.LastError()
-		nc.Close()
+	if err != nil && !isAuthError(err) {
+		nc, err = nats.Connect(url, append(opts, nats.RetryOnFailedConnect(true))...)
 	}
 	if err != nil {
 		c.shutdownServer()
