@@ -13,15 +13,18 @@ import (
 const calendarProdID = "-//majlis//majlis//EN"
 
 // roomCalendar answers a room's calendar entry (RFC 5545): its title,
-// start, host, description and the link to its page. The room decides
-// whether it has one (room.Service.CalendarEntry).
+// start, host, description and the link to its page, in the app's
+// language. The room decides whether it has one
+// (room.Service.CalendarEntry).
 func (a *API) roomCalendar(w http.ResponseWriter, r *http.Request) error {
 	p, err := a.rooms.CalendarEntry(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	link := web.PageURL(r, web.RoomPath(p.ID))
-	desc := "Hosted by " + p.Host + "\n" + link
+	// The app links to the entry with its language (?lang=); a bare link
+	// follows Accept-Language.
+	desc := web.Text(web.Lang(r), "calendar.hosted", "host", p.Host) + "\n" + link
 	if p.Description != "" {
 		desc = p.Description + "\n\n" + desc
 	}
@@ -37,6 +40,7 @@ func (a *API) roomCalendar(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Content-Type", "text/calendar; charset=utf-8")
 	h.Set("Content-Disposition", `attachment; filename="majlis-`+p.ID+`.ics"`)
 	h.Set("Cache-Control", "no-cache")
+	h.Add("Vary", "Accept-Language")
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(body)

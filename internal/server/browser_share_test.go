@@ -138,7 +138,7 @@ func TestBrowserScheduledCountdown(t *testing.T) {
 		if got := eval[string](t, c.tabContext, text("#remind")); got != c.remind {
 			t.Errorf("%s: the reminder button reads %q, want %q", c.lang, got, c.remind)
 		}
-		if href := eval[string](t, c.tabContext, `document.querySelector("[data-testid=calendar]").getAttribute("href")`); href != "/api/v1/rooms/"+r.ID+"/calendar.ics" {
+		if href := eval[string](t, c.tabContext, `document.querySelector("[data-testid=calendar]").getAttribute("href")`); href != "/api/v1/rooms/"+r.ID+"/calendar.ics?lang="+c.lang {
 			t.Errorf("%s: Add to calendar links to %q", c.lang, href)
 		}
 		run(t, c.tabContext, 10*time.Second, c.lang+" remind me; the countdown runs", log,

@@ -58,6 +58,25 @@ func TestRoomCalendar(t *testing.T) {
 		t.Errorf("DESCRIPTION reads %q (%v), want the description, the host and the link", d, err)
 	}
 
+	// In Arabic: asked by the app (?lang=ar) or by the browser's language.
+	for _, c := range []struct {
+		query  string
+		header map[string]string
+	}{{"?lang=ar", nil}, {"", map[string]string{"Accept-Language": "ar-SA,ar;q=0.9,en;q=0.5"}}} {
+		code, raw, hdr := ts.get(t, "/api/v1/rooms/"+r.ID+"/calendar.ics"+c.query, "", c.header)
+		if code != http.StatusOK || !strings.Contains(hdr.Get("Vary"), "Accept-Language") {
+			t.Fatalf("GET calendar.ics%s: %d, Vary %q", c.query, code, hdr.Get("Vary"))
+		}
+		cal, err := testkit.ReadCalendar(raw)
+		if err != nil || len(cal.Events) != 1 {
+			t.Fatalf("%v\n%s", err, raw)
+		}
+		d, err := testkit.Unescape(cal.Events[0]["DESCRIPTION"])
+		if err != nil || !strings.Contains(d, "يستضيفها layla") || strings.Contains(d, "Hosted by") || !strings.Contains(d, link) {
+			t.Errorf("%s %v: DESCRIPTION reads %q (%v), want the host in Arabic and the link", c.query, c.header, d, err)
+		}
+	}
+
 	untimed := ts.newRoom(t, tok, "Whenever")
 	ended := ts.newRoom(t, tok, "Done")
 	ts.must(t, http.StatusOK, "POST", "/api/v1/rooms/"+ended+"/start", tok, "")

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"html"
 	"io/fs"
 	"net/http"
@@ -11,8 +10,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"golang.org/x/text/language"
 )
 
 // RoomPreview is what a shared link to a room (/r/{id}) previews: the
@@ -39,9 +36,6 @@ const (
 	startLayout = "2006-01-02 15:04 UTC"
 )
 
-// previewLangs are the app's languages, English first: the default.
-var previewLangs = []language.Tag{language.English, language.Arabic}
-
 // ogLocale is og:locale for each language (Open Graph's language_TERRITORY).
 var ogLocale = map[string]string{"en": "en_US", "ar": "ar_AR"}
 
@@ -49,9 +43,7 @@ var ogLocale = map[string]string{"en": "en_US", "ar": "ar_AR"}
 // https://ogp.me/, and Twitter's summary card) in its head. Every value
 // is HTML-escaped: titles and names are user text.
 type pages struct {
-	before, after []byte                       // index.html around titleMarker
-	dicts         map[string]map[string]string // language → the app's translations
-	matcher       language.Matcher
+	before, after []byte // index.html around titleMarker
 }
 
 func newPages(files fs.FS) (*pages, error) {
@@ -63,47 +55,14 @@ func newPages(files fs.FS) (*pages, error) {
 	if !ok {
 		return nil, fs.ErrNotExist
 	}
-	p := &pages{before: before, after: after, dicts: map[string]map[string]string{}, matcher: language.NewMatcher(previewLangs)}
-	for _, tag := range previewLangs {
-		lang, _ := tag.Base()
-		b, err := fs.ReadFile(files, "i18n/"+lang.String()+".json")
-		if err != nil {
-			return nil, err
-		}
-		d := map[string]string{}
-		if err := json.Unmarshal(b, &d); err != nil {
-			return nil, err
-		}
-		p.dicts[lang.String()] = d
-	}
-	return p, nil
-}
-
-// lang picks the preview's language as the app does: ?lang=, else the
-// request's Accept-Language (a link shared among Arabic speakers
-// previews in Arabic), else English.
-func (p *pages) lang(r *http.Request) string {
-	if q := r.URL.Query().Get("lang"); p.dicts[q] != nil {
-		return q
-	}
-	tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
-	_, i, _ := p.matcher.Match(tags...)
-	base, _ := previewLangs[i].Base()
-	return base.String()
+	return &pages{before: before, after: after}, nil
 }
 
 // render is index.html for r with the generic tags, or those of room id
 // when room is not nil.
 func (p *pages) render(r *http.Request, id string, room *RoomPreview) []byte {
-	lang := p.lang(r)
-	d := p.dicts[lang]
-	t := func(key string, vars ...string) string {
-		s := d[key]
-		for i := 0; i+1 < len(vars); i += 2 {
-			s = strings.ReplaceAll(s, "{"+vars[i]+"}", vars[i+1])
-		}
-		return s
-	}
+	lang := Lang(r)
+	t := func(key string, vars ...string) string { return Text(lang, key, vars...) }
 	site := t("app.name")
 	title, ogTitle, desc, link := site, site, t("app.tagline"), PageURL(r, "/")
 	if room != nil {

@@ -30,7 +30,7 @@ export function upcoming(id, listen) {
     setReminded(!reminded());
     tick();
   } }, t("remind.set"));
-  const calendar = h("a", { href: `/api/v1/rooms/${encodeURIComponent(id)}/calendar.ics`, download: "", "data-testid": "calendar" }, t("calendar.add"));
+  const calendar = h("a", { href: `/api/v1/rooms/${encodeURIComponent(id)}/calendar.ics?lang=${i18n.current()}`, download: "", "data-testid": "calendar" }, t("calendar.add"));
   const section = h("section", { class: "card stack upcoming", "aria-labelledby": "upcoming-h", "data-testid": "upcoming", hidden: true },
     h("h2", { id: "upcoming-h" }, t("upcoming.title")), count, h("div", { class: "row" }, remind, calendar), note);
   const reminder = h("div", { role: "alert", "data-testid": "reminder" });
