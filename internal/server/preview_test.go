@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"image/png"
 	"net/http"
 	"strings"
 	"testing"
@@ -121,7 +122,12 @@ func TestSharePreview(t *testing.T) {
 		if title != c.title {
 			t.Errorf("%s: <title> %q, want %q", c.name, title, c.title)
 		}
-		want := map[string]string{"og:type": "website", "twitter:card": "summary", "og:site_name": "majlis", "og:locale": "en_US"}
+		want := map[string]string{"og:type": "website", "twitter:card": "summary_large_image", "og:site_name": "majlis", "og:locale": "en_US",
+			"og:image": ts.base + "/og.png", "og:image:type": "image/png", "og:image:width": "1200", "og:image:height": "630",
+			"og:image:alt": "majlis: live audio rooms"}
+		if c.want["og:site_name"] == "مجلس" {
+			want["og:image:alt"] = "مجلس: غرف صوتية مباشرة"
+		}
 		for k, v := range c.want {
 			want[k] = v
 		}
@@ -133,6 +139,14 @@ func TestSharePreview(t *testing.T) {
 		if tags["og:url"] == "" || tags["description"] != tags["og:description"] {
 			t.Errorf("%s: og:url %q, description %q (og:description %q)", c.name, tags["og:url"], tags["description"], tags["og:description"])
 		}
+	}
+	// The image the tags name is there, and the size they say.
+	code, raw, hdr := ts.get(t, "/og.png", "", nil)
+	if code != http.StatusOK || hdr.Get("Content-Type") != "image/png" {
+		t.Fatalf("GET /og.png: %d %q", code, hdr.Get("Content-Type"))
+	}
+	if img, err := png.DecodeConfig(bytes.NewReader(raw)); err != nil || img.Width != 1200 || img.Height != 630 {
+		t.Fatalf("og.png: %+v %v, want a 1200×630 PNG", img, err)
 	}
 	// The app still reads the room from the API: the page is the same app.
 	var r struct{ Title string }

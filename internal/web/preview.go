@@ -34,6 +34,10 @@ const (
 	// titleMarker is the line of index.html the preview's tags replace.
 	titleMarker = "<title>majlis</title>"
 	startLayout = "2006-01-02 15:04 UTC"
+	// ogImage is the previews' image, the app's card (og/card.html
+	// renders it): 1200×630, the size Open Graph and Twitter's large
+	// summary card show whole.
+	ogImage = "/og.png"
 )
 
 // ogLocale is og:locale for each language (Open Graph's language_TERRITORY).
@@ -95,7 +99,12 @@ func (p *pages) render(r *http.Request, id string, room *RoomPreview) []byte {
 	meta("property", "og:url", link)
 	meta("property", "og:site_name", site)
 	meta("property", "og:locale", ogLocale[lang])
-	meta("name", "twitter:card", "summary")
+	meta("property", "og:image", PageURL(r, ogImage))
+	meta("property", "og:image:type", "image/png")
+	meta("property", "og:image:width", "1200")
+	meta("property", "og:image:height", "630")
+	meta("property", "og:image:alt", t("share.image.alt"))
+	meta("name", "twitter:card", "summary_large_image")
 	b.Write(p.after)
 	return b.Bytes()
 }
