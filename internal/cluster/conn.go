@@ -186,7 +186,10 @@ func Connect(cfg Config, serve bool) (*Conn, error) {
 	// here as the configuration error they are (with RetryOnFailedConnect
 	// the reconnect goroutine clears LastError before a caller could read
 	// it). Unreachable servers are then retried in the background: the
-	// cluster may come up after this process.
+	// cluster may come up after this process. The price: the retrying
+	// Connect tries the servers once more before it returns, so a server
+	// that drops packets (rather than refusing) holds start-up for two
+	// connectTimeouts instead of one; a refused one costs nothing.
 	nc, err := nats.Connect(url, opts...)
 	if err != nil && !isAuthError(err) {
 		nc, err = nats.Connect(url, append(opts, nats.RetryOnFailedConnect(true))...)
