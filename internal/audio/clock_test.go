@@ -77,26 +77,48 @@ func TestClockTicksManyMixers(t *testing.T) {
 // TestClockAlignsIdleMixers: idle mixers (IdleBatch) that joined at
 // different moments all end their batches on the grid's multiples of
 // MaxBatchFrames, so the workers wake once per 100 ms for all of them;
-// each still makes one frame per 20 ms.
+// each still makes one frame per 20 ms. The grid frame of each ask is the
+// clock's own (the mixer's base and next frame), not the wall time the
+// worker happened to run at: a loaded machine that runs a worker late
+// delays the ask, it does not move the batch off the grid.
 func TestClockAlignsIdleMixers(t *testing.T) {
 	c := NewClock(2)
 	defer c.Close()
 	const mixers = 12
 	var mu sync.Mutex
-	ends := map[int64]int{} // batch end (ms since the epoch, rounded to 20 ms) -> batches
+	asks := map[int64]int{} // grid frame (since the epoch) a batch was asked at -> asks
+	joins, skips, early := 0, 0, 0
 	frames := make([]atomic.Int64, mixers)
 	var leaves []func()
 	for i := range mixers {
-		m, err := NewMixer(MixerConfig{
-			Out: func([]byte) { frames[i].Add(1) },
-			Batch: func() int {
-				at := time.Since(c.epoch)
-				mu.Lock()
-				ends[int64((at+FrameDuration/2)/FrameDuration)]++
-				mu.Unlock()
+		var m *Mixer
+		prev := int64(-1) // the grid frame of this mixer's previous ask
+		batch := func() int {
+			// Asked by Join (m not on a worker yet) or by the worker's
+			// step, which holds the clocked's lock while it asks.
+			cl := c.placeOf(m)
+			mu.Lock()
+			defer mu.Unlock()
+			if cl == nil {
+				joins++
 				return IdleBatch
-			},
-		})
+			}
+			frame := cl.base + cl.n
+			if !cl.start.Equal(c.epoch.Add(time.Duration(cl.base) * FrameDuration)) {
+				early++ // frame 0 not on the epoch's grid
+			}
+			if at := time.Since(c.epoch); at < time.Duration(frame-1)*FrameDuration {
+				early++ // asked before the last frame of its batch was due
+			}
+			if prev >= 0 && frame-prev > MaxBatchFrames {
+				skips++ // the worker was more than maxBehind late and skipped frames
+			}
+			prev = frame
+			asks[frame]++
+			return IdleBatch
+		}
+		var err error
+		m, err = NewMixer(MixerConfig{Out: func([]byte) { frames[i].Add(1) }, Batch: batch})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,22 +132,42 @@ func TestClockAlignsIdleMixers(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	off, on := 0, 0
-	for frame, n := range ends {
-		// Batch is asked as each batch ends, when its last frame is due:
-		// the frame before a multiple of MaxBatchFrames (the join's first
-		// ask excepted, one per mixer).
-		if frame%MaxBatchFrames == MaxBatchFrames-1 {
+	for frame, n := range asks {
+		// A batch is asked as the one before it ends: at a multiple of
+		// MaxBatchFrames (after a skip, once elsewhere).
+		if frame%MaxBatchFrames == 0 {
 			on += n
 		} else {
 			off += n
 		}
 	}
-	if on < mixers*5 || off > mixers {
-		t.Errorf("batches asked on the 100 ms grid %d, off it %d (at most %d joins): want the idle mixers aligned", on, off, mixers)
+	if joins != mixers || on < mixers*5 || off > skips {
+		t.Errorf("%d joins; batches asked on the 100 ms grid %d, off it %d (%d skips): want the idle mixers aligned", joins, on, off, skips)
+	}
+	if early > 0 {
+		t.Errorf("%d batches off the epoch's grid or asked before they were due", early)
+	}
+	if len(asks) > 12+skips {
+		t.Errorf("the batches of %d mixers were asked at %d grid frames in about 1 s, want about 10: one wake-up per 100 ms for all", mixers, len(asks))
 	}
 	for i := range frames {
 		if f := frames[i].Load(); f < 40 || f > 60 {
 			t.Errorf("idle mixer %d made %d frames in about 1 s, want about 50", i, f)
 		}
 	}
+}
+
+// placeOf finds m's place on the clock (nil before Join put it there).
+func (c *Clock) placeOf(m *Mixer) *clocked {
+	for _, w := range c.workers {
+		w.mu.Lock()
+		for _, cl := range w.mixers {
+			if cl.m == m {
+				w.mu.Unlock()
+				return cl
+			}
+		}
+		w.mu.Unlock()
+	}
+	return nil
 }
