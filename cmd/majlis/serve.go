@@ -46,7 +46,7 @@ func serverConfig(c config.Config, log *slog.Logger, out io.Writer) server.Confi
 		Admission: originAdmission(c), Cluster: c.ClusterConfig(),
 		HLS: server.HLSConfig{Part: c.HLSPart, Segment: c.HLSSegment, TokenWindow: c.HLSTokenWindow,
 			BaseURL: c.HLSURL, CDNSecret: c.HLSCDNSecret},
-		TDBURL: c.TDBURL, TDBToken: c.TDBToken, Misuse: c.Misuse, TLS: c.TLSConfig(),
+		TDBURL: c.TDBURL, TDBToken: c.TDBToken, Misuse: c.Misuse, TLS: c.TLSConfig(), PublicURL: c.PublicURL,
 	}
 }
 

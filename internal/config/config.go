@@ -58,7 +58,7 @@ type Config struct {
 	ClusterTLSCA     string // --cluster-tls-ca
 	ClusterTLSCert   string // --cluster-tls-cert
 	ClusterTLSKey    string // --cluster-tls-key
-	PublicURL        string // --public-url (edge): base URL announced to the origin
+	PublicURL        string // --public-url: base URL of links in previews and calendar entries; an edge announces it to the origin
 	EdgeMaxListeners int    // --edge-max-listeners (origin): cap of one edge's reported listeners
 
 	Bitrate        int           // --bitrate, bit/s

@@ -173,6 +173,10 @@ func TestBadValues(t *testing.T) {
 		{"hls-token-window", "10s", "--hls-token-window 10s: want a duration of at least 1m"},
 		{"hls-url", "ftp://cdn", "--hls-url ftp://cdn: want http(s)://HOST[:PORT] or empty"},
 		{"hls-url", "https://cdn/", "--hls-url https://cdn/: want http(s)://HOST[:PORT] or empty"},
+		{"hls-url", "https://cdn/live", "--hls-url https://cdn/live: want http(s)://HOST[:PORT] or empty"},
+		{"public-url", "majlis.example", "--public-url majlis.example: want http(s)://HOST[:PORT] or empty"},
+		{"public-url", "https://majlis.example/", "--public-url https://majlis.example/: want http(s)://HOST[:PORT] or empty"},
+		{"public-url", "https://majlis.example?x", "--public-url https://majlis.example?x: want http(s)://HOST[:PORT] or empty"},
 		{"tdb-url", "ftp://tdb", "--tdb-url ftp://tdb: want http(s)://… or empty"},
 		{"acme-directory", "ftp://ca", "--acme-directory ftp://ca: want https://… or empty"},
 	}

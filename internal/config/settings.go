@@ -1,14 +1,15 @@
 package config
 
 import (
-	"majlis/internal/httpapi"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"majlis/internal/account"
 	"majlis/internal/hls"
+	"majlis/internal/httpapi"
 	"majlis/internal/overload"
 	"majlis/internal/program"
 	"majlis/internal/ratelimit"
@@ -80,8 +81,8 @@ func settings() []setting {
 			bind: func(c *Config) value { return (*stringValue)(&c.ClusterTLSCert) }},
 		{name: "cluster-tls-key", arg: "FILE", help: "client certificate key for NATS", want: "a file",
 			bind: func(c *Config) value { return (*stringValue)(&c.ClusterTLSKey) }},
-		{name: "public-url", arg: "URL", help: "edge role: the base URL listeners reach this edge at, announced for placement (empty: http://<--http>)", want: "http(s)://HOST:PORT or empty",
-			bind: func(c *Config) value { return (*stringValue)(&c.PublicURL) }},
+		{name: "public-url", arg: "URL", help: "the base URL clients reach this server at, e.g. https://majlis.example: links in previews and calendar entries are under it (empty: as each request came); an edge announces it for placement (empty: http://<--http>)", want: "http(s)://HOST[:PORT] or empty",
+			bind: func(c *Config) value { return (*stringValue)(&c.PublicURL) }, ok: func(c Config) bool { return isBaseURL(c.PublicURL) }},
 		{name: "edge-max-listeners", help: "origin: the most listeners one edge's report may count", want: "a count ≥ 1",
 			bind: func(c *Config) value { return (*intValue)(&c.EdgeMaxListeners) }, ok: func(c Config) bool { return c.EdgeMaxListeners >= 1 }},
 
@@ -175,9 +176,7 @@ func settings() []setting {
 			bind: func(c *Config) value { return (*durationValue)(&c.HLSTokenWindow) }, ok: func(c Config) bool { return c.HLSTokenWindow >= time.Minute }},
 		{name: "hls-url", arg: "URL", help: "base URL of listen.hls in join answers (a CDN in front of the origin); empty: the origin's path", want: "http(s)://HOST[:PORT] or empty",
 			bind: func(c *Config) value { return (*stringValue)(&c.HLSURL) },
-			ok: func(c Config) bool {
-				return c.HLSURL == "" || (strings.HasPrefix(c.HLSURL, "http://") || strings.HasPrefix(c.HLSURL, "https://")) && !strings.HasSuffix(c.HLSURL, "/")
-			}},
+			ok:   func(c Config) bool { return isBaseURL(c.HLSURL) }},
 		{name: "hls-cdn-secret", arg: "SECRET", help: "shared secret the cache sends in Majlis-Cdn-Secret on HLS fills; set: only the cache fills (empty: anyone with the token)", want: "empty or at least 16 characters",
 			bind: func(c *Config) value { return (*stringValue)(&c.HLSCDNSecret) }, secret: true,
 			ok: func(c Config) bool { return c.HLSCDNSecret == "" || len(c.HLSCDNSecret) >= 16 }},
@@ -222,4 +221,14 @@ func show(s string) string {
 		return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
 	}
 	return s
+}
+
+// isBaseURL: s is empty or a base URL links are made under, http(s)://
+// and a host with no path, query or trailing slash.
+func isBaseURL(s string) bool {
+	if s == "" {
+		return true
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil && !strings.HasSuffix(s, "/") && !strings.HasSuffix(s, "?") && !strings.HasSuffix(s, "#")
 }

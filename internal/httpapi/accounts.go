@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"majlis/internal/account"
+	"majlis/internal/web"
 )
 
 // Web sessions.
@@ -85,20 +86,7 @@ func csrfOK(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	return strings.EqualFold(u.Scheme, requestScheme(r)) && strings.EqualFold(u.Host, r.Host)
-}
-
-// requestScheme is the scheme the client used: https when majlis
-// terminated TLS itself or a trusted proxy says it did (Proxies.Wrap:
-// X-Forwarded-Proto or Forwarded's proto), else http.
-func requestScheme(r *http.Request) string {
-	if r.TLS != nil {
-		return "https"
-	}
-	if s, _ := r.Context().Value(schemeKey{}).(string); s != "" {
-		return s
-	}
-	return "http"
+	return strings.EqualFold(u.Scheme, web.Scheme(r)) && strings.EqualFold(u.Host, r.Host)
 }
 
 // requireJSON refuses a body that is not declared application/json on the
@@ -129,7 +117,7 @@ type credentials struct {
 // setSession sets the cookie of a session the account domain has started.
 func setSession(w http.ResponseWriter, r *http.Request, secret string) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", MaxAge: int(account.SessionTTL.Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: requestScheme(r) == "https"})
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: web.Scheme(r) == "https"})
 }
 
 // signupInfo tells a client whether to offer sign-up.
@@ -186,7 +174,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: requestScheme(r) == "https"})
+		Secure: web.Scheme(r) == "https"})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

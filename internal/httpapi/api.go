@@ -68,6 +68,10 @@ type Config struct {
 	// Safety is the trust and safety domain (notices, decisions,
 	// complaints, the transparency export); nil: no safety routes.
 	Safety *safety.Service
+	// PublicURL is the base URL clients reach this server at
+	// (--public-url), the base of the calendar entries' links; empty: as
+	// each request reached it (web.PageURL).
+	PublicURL string
 }
 
 // API serves the HTTP API.
@@ -88,13 +92,14 @@ type API struct {
 	safety  *safety.Service
 	mux     *http.ServeMux
 	place   Placement
+	public  string // Config.PublicURL
 }
 
 // New returns the API handler.
 func New(cfg Config) *API {
 	a := &API{live: cfg.Live, stage: cfg.Stage, fan: cfg.Fanout, tickets: cfg.Tickets,
 		met: cfg.Metrics, log: cfg.Logger, acc: cfg.Accounts, rooms: cfg.Rooms, mux: http.NewServeMux(), place: cfg.Placement,
-		recs: cfg.Recordings, clipTTL: cfg.ClipTTL, ev: cfg.Evidence, audit: cfg.Audit, safety: cfg.Safety}
+		recs: cfg.Recordings, clipTTL: cfg.ClipTTL, ev: cfg.Evidence, audit: cfg.Audit, safety: cfg.Safety, public: cfg.PublicURL}
 	if a.log == nil {
 		a.log = slog.Default()
 	}

@@ -1,8 +1,8 @@
 package httpapi
 
 import (
-	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"majlis/internal/icalendar"
@@ -21,7 +21,7 @@ func (a *API) roomCalendar(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	link := web.PageURL(r, web.RoomPath(p.ID))
+	link := web.PageURL(a.public, r, web.RoomPath(p.ID))
 	// The app links to the entry with its language (?lang=); a bare link
 	// follows Accept-Language.
 	desc := web.Text(web.Lang(r), "calendar.hosted", "host", p.Host) + "\n" + link
@@ -31,8 +31,8 @@ func (a *API) roomCalendar(w http.ResponseWriter, r *http.Request) error {
 	// The UID names the room and this server, so importing the entry again
 	// (or a changed one) updates it instead of adding another.
 	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	if u, err := url.Parse(link); err == nil {
+		host = u.Hostname()
 	}
 	body := icalendar.Calendar(calendarProdID, icalendar.Event{UID: "room-" + p.ID + "@" + host, Stamp: time.Now(),
 		Start: p.StartsAt, Summary: p.Title, Description: desc, URL: link})

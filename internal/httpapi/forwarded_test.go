@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"majlis/internal/web"
 )
 
 // TestForwardedNode: the `for=` forms of RFC 7239 §6 name an address;
@@ -134,8 +136,8 @@ func TestProxiesForwarded(t *testing.T) {
 		}
 		got = nil
 		h.ServeHTTP(httptest.NewRecorder(), r)
-		if c := ClientAddr(got); c != netip.MustParseAddr(tc.client) || got.Host != tc.host || requestScheme(got) != tc.scheme {
-			t.Errorf("%s: client %v host %q scheme %s, want %s %q %s", tc.name, c, got.Host, requestScheme(got), tc.client, tc.host, tc.scheme)
+		if c := ClientAddr(got); c != netip.MustParseAddr(tc.client) || got.Host != tc.host || web.Scheme(got) != tc.scheme {
+			t.Errorf("%s: client %v host %q scheme %s, want %s %q %s", tc.name, c, got.Host, web.Scheme(got), tc.client, tc.host, tc.scheme)
 		}
 		if !p.trusted(netip.MustParseAddrPort(tc.peer).Addr()) {
 			for _, name := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {

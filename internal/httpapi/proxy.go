@@ -1,11 +1,12 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"majlis/internal/web"
 )
 
 // Proxies are the reverse proxies trusted to say who their clients are
@@ -79,10 +80,6 @@ const (
 	maxForwardedHops     = 32
 )
 
-// schemeKey is the request context's key for the scheme a trusted proxy
-// says the client used, when that is https (requestScheme).
-type schemeKey struct{}
-
 // Wrap returns next behind the proxies' rewriting. With no proxies it is
 // next itself, and the forwarded headers are never read.
 func (p Proxies) Wrap(next http.Handler) http.Handler {
@@ -106,7 +103,7 @@ func (p Proxies) Wrap(next http.Handler) http.Handler {
 			r.Host = f.host
 		}
 		if f.https {
-			r = r.WithContext(context.WithValue(r.Context(), schemeKey{}, "https"))
+			r = web.WithHTTPS(r)
 		}
 		next.ServeHTTP(w, r)
 	})

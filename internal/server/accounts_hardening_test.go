@@ -26,6 +26,7 @@ type apiReply struct {
 	code   string
 	retry  string
 	body   map[string]json.RawMessage
+	raw    []byte
 	resp   *http.Response
 }
 
@@ -45,7 +46,7 @@ func send(t *testing.T, c *http.Client, method, url, contentType, body string, h
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	r := apiReply{status: resp.StatusCode, retry: resp.Header.Get("Retry-After"), resp: resp}
+	r := apiReply{status: resp.StatusCode, retry: resp.Header.Get("Retry-After"), raw: raw, resp: resp}
 	json.Unmarshal(raw, &r.body)
 	var e struct{ Code string }
 	json.Unmarshal(r.body["error"], &e)

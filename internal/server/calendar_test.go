@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,53 @@ func TestRoomCalendar(t *testing.T) {
 	}{{"nosuchroom", 404, "room_not_found"}, {ended, 410, "room_ended"}, {untimed, 409, "no_start_time"}} {
 		if res := ts.do(t, "GET", "/api/v1/rooms/"+c.id+"/calendar.ics", "", "", nil); res.status != c.status || res.code != c.code {
 			t.Errorf("calendar.ics of %s: %d %q, want %d %s", c.id, res.status, res.code, c.status, c.code)
+		}
+	}
+}
+
+// TestPublicURLLinks: with --public-url the absolute links a server gives
+// out (a room's calendar entry, its link preview's og:url and og:image)
+// are under that URL, whatever Host the request named; without it they
+// follow the request, and a client's own X-Forwarded-Proto does not turn
+// them https (only a trusted proxy's does: TestProxyTLS).
+func TestPublicURLLinks(t *testing.T) {
+	const public = "https://majlis.example:8443"
+	for _, c := range []struct {
+		name, public string
+		hdr          map[string]string
+	}{
+		{"public url", public, map[string]string{"X-Forwarded-Proto": "http"}},
+		{"from the request", "", map[string]string{"X-Forwarded-Proto": "https"}},
+	} {
+		ts := startServerWith(t, "", func(cfg *Config) { cfg.PublicURL = c.public })
+		_, tok := ts.createUser(t, "layla")
+		var r struct{ ID string }
+		if code := ts.call(t, "POST", "/api/v1/rooms", tok, map[string]string{"title": "Links",
+			"scheduled_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, &r); code != http.StatusCreated {
+			t.Fatalf("%s: create room: %d", c.name, code)
+		}
+		base, host := c.public, "majlis.example"
+		if base == "" {
+			base = ts.base
+			u, _ := url.Parse(ts.base)
+			host = u.Hostname()
+		}
+		code, raw, _ := ts.get(t, "/api/v1/rooms/"+r.ID+"/calendar.ics", "", c.hdr)
+		cal, err := testkit.ReadCalendar(raw)
+		if code != http.StatusOK || err != nil || len(cal.Events) != 1 {
+			t.Fatalf("%s: calendar.ics: %d %v\n%s", c.name, code, err, raw)
+		}
+		d, _ := testkit.Unescape(cal.Events[0]["DESCRIPTION"])
+		if ev := cal.Events[0]; ev["URL"] != base+"/r/"+r.ID || ev["UID"] != "room-"+r.ID+"@"+host || !strings.HasSuffix(d, "\n"+base+"/r/"+r.ID) {
+			t.Errorf("%s: URL %q, UID %q, DESCRIPTION %q, want the link under %s", c.name, ev["URL"], ev["UID"], d, base)
+		}
+		code, body, _ := ts.get(t, "/r/"+r.ID, "", c.hdr)
+		if code != http.StatusOK {
+			t.Fatalf("%s: /r/%s: %d", c.name, r.ID, code)
+		}
+		_, tags := previewTags(t, "/r/"+r.ID, body)
+		if tags["og:url"] != base+"/r/"+r.ID || tags["og:image"] != base+"/og.png" {
+			t.Errorf("%s: og:url %q, og:image %q, want them under %s", c.name, tags["og:url"], tags["og:image"], base)
 		}
 	}
 }

@@ -131,6 +131,14 @@ func TestTrustedProxyNginxTLS(t *testing.T) {
 				}
 			}
 
+			// The room's link preview names the page as the browser
+			// reached it: https, at the proxy's host.
+			if r := send(t, a, "GET", base+"/r/"+room, "", "", nil); r.status != 200 {
+				t.Errorf("room page through the proxy: %d", r.status)
+			} else if _, tags := previewTags(t, "/r/"+room, r.raw); tags["og:url"] != base+"/r/"+room {
+				t.Errorf("room page through the proxy: og:url %q, want %s", tags["og:url"], base+"/r/"+room)
+			}
+
 			// Each client behind the proxy has its own join budget, and
 			// what it says of itself does not buy it another.
 			join := func(c *http.Client, base string, hdr map[string]string) apiReply {

@@ -107,6 +107,10 @@ type Config struct {
 	// (0: a minute).
 	TDBURL, TDBToken string
 	TDBEvery         time.Duration
+	// PublicURL is the base URL clients reach this server at, the base of
+	// the absolute links in link previews and calendar entries; empty: as
+	// each request reached it.
+	PublicURL string
 	// Misuse is the Art. 23 rules (zero fields: safety.DefaultMisuse's).
 	Misuse safety.Misuse
 	// TLS, when enabled, terminates TLS on the public ports with
@@ -321,7 +325,7 @@ func New(cfg Config) (*Server, error) {
 	if s.fleet != nil {
 		place = s.fleet
 	}
-	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(web.Config{Rooms: roomPreviews{s.rooms}, Logger: s.log}),
+	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(web.Config{Rooms: roomPreviews{s.rooms}, Logger: s.log, PublicURL: cfg.PublicURL}), PublicURL: cfg.PublicURL,
 		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence, Audit: s.audit, Safety: s.safety,
 		HLS: &httpapi.HLSConfig{Origin: s.hls, Tokens: hlsTokens, Tickets: signer, Metrics: s.met, Rooms: s.rooms,
 			CDNSecret: cfg.HLS.CDNSecret, BaseURL: cfg.HLS.BaseURL}})

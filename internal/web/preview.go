@@ -48,9 +48,10 @@ var ogLocale = map[string]string{"en": "en_US", "ar": "ar_AR"}
 // is HTML-escaped: titles and names are user text.
 type pages struct {
 	before, after []byte // index.html around titleMarker
+	public        string // Config.PublicURL
 }
 
-func newPages(files fs.FS) (*pages, error) {
+func newPages(files fs.FS, public string) (*pages, error) {
 	index, err := fs.ReadFile(files, "index.html")
 	if err != nil {
 		return nil, err
@@ -59,7 +60,7 @@ func newPages(files fs.FS) (*pages, error) {
 	if !ok {
 		return nil, fs.ErrNotExist
 	}
-	return &pages{before: before, after: after}, nil
+	return &pages{before: before, after: after, public: public}, nil
 }
 
 // render is index.html for r with the generic tags, or those of room id
@@ -68,9 +69,9 @@ func (p *pages) render(r *http.Request, id string, room *RoomPreview) []byte {
 	lang := Lang(r)
 	t := func(key string, vars ...string) string { return Text(lang, key, vars...) }
 	site := t("app.name")
-	title, ogTitle, desc, link := site, site, t("app.tagline"), PageURL(r, "/")
+	title, ogTitle, desc, link := site, site, t("app.tagline"), PageURL(p.public, r, "/")
 	if room != nil {
-		title, ogTitle, link = room.Title+" · "+site, room.Title, PageURL(r, RoomPath(id))
+		title, ogTitle, link = room.Title+" · "+site, room.Title, PageURL(p.public, r, RoomPath(id))
 		switch {
 		case room.State == "live":
 			desc = t("share.live", "host", room.Host)
@@ -99,7 +100,7 @@ func (p *pages) render(r *http.Request, id string, room *RoomPreview) []byte {
 	meta("property", "og:url", link)
 	meta("property", "og:site_name", site)
 	meta("property", "og:locale", ogLocale[lang])
-	meta("property", "og:image", PageURL(r, ogImage))
+	meta("property", "og:image", PageURL(p.public, r, ogImage))
 	meta("property", "og:image:type", "image/png")
 	meta("property", "og:image:width", "1200")
 	meta("property", "og:image:height", "630")
@@ -121,15 +122,37 @@ func clip(s string, n int) string {
 // RoomPath is the path of room id's listener page.
 func RoomPath(id string) string { return "/r/" + url.PathEscape(id) }
 
-// PageURL is the absolute URL of the app's page at path as the client
-// reached this server: https when it came over TLS, or through a proxy
-// that says so (X-Forwarded-Proto: https; the header only picks the scheme
-// of a link given back to the same client). Shared links and calendar
-// entries need absolute URLs.
-func PageURL(r *http.Request, path string) string {
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "https"
+// PageURL is the absolute URL of the app's page at path: under public
+// (--public-url, the base URL clients reach this server at) when set, else
+// as the client reached this server: its Host, and https when it came
+// over TLS or through a trusted proxy that says so (Scheme). Shared links
+// and calendar entries need absolute URLs.
+func PageURL(public string, r *http.Request, path string) string {
+	if public != "" {
+		return public + path
 	}
-	return scheme + "://" + r.Host + path
+	return Scheme(r) + "://" + r.Host + path
+}
+
+// httpsKey is the request context's key of a trusted proxy's word that
+// its client came over https (WithHTTPS).
+type httpsKey struct{}
+
+// WithHTTPS is r marked as reached over https, on the word of a trusted
+// reverse proxy (httpapi.Proxies; no other caller may say so).
+func WithHTTPS(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), httpsKey{}, true))
+}
+
+// Scheme is the scheme the client used: https when this server
+// terminated TLS itself or a trusted proxy said so (WithHTTPS), else http.
+// A client's own X-Forwarded-Proto means nothing here.
+func Scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	if https, _ := r.Context().Value(httpsKey{}).(bool); https {
+		return "https"
+	}
+	return "http"
 }

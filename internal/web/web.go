@@ -81,13 +81,18 @@ type Config struct {
 	// Logger logs a room lookup that failed (the page is served with the
 	// generic tags); nil: slog.Default().
 	Logger *slog.Logger
+	// PublicURL is the base URL (scheme://host[:port], no trailing slash)
+	// clients reach the server at (--public-url), the base of the
+	// previews' absolute links; empty: as each request reached it
+	// (PageURL).
+	PublicURL string
 }
 
 // Handler serves the web app.
 func Handler(cfg Config) http.Handler {
 	files := Files()
 	fileServer := http.FileServerFS(files)
-	pages, err := newPages(files)
+	pages, err := newPages(files, cfg.PublicURL)
 	if err != nil {
 		panic(err) // the embedded tree always has index.html with its title and both dictionaries
 	}
