@@ -83,7 +83,7 @@ func TestProgramOverEmbedded(t *testing.T) {
 		t.Fatalf("state of a room not live: %+v %v", st, err)
 	}
 	pub.Start("room1")
-	time.Sleep(100 * time.Millisecond) // the follower starts at the program's head
+	// The follower starts at the program's head when Start returns.
 	for i := range uint64(20) {
 		prog.WriteFrame(frame(i))
 	}

@@ -82,11 +82,12 @@ func (p *Publisher) Start(id string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &follower{cancel: cancel, done: make(chan struct{})}
 	p.rooms[id] = f
+	from := prog.Head() // now, not whenever the goroutine first runs
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		defer close(f.done)
-		p.follow(ctx, id, prog)
+		p.follow(ctx, id, prog, from)
 		p.mu.Lock()
 		if p.rooms[id] == f {
 			delete(p.rooms, id)
@@ -95,13 +96,12 @@ func (p *Publisher) Start(id string) {
 	}()
 }
 
-// follow publishes every chunk of prog from now on until it closes or ctx
-// ends. A chunk overwritten before it was read (never, unless the NATS
-// client stalls for the whole ring) is skipped.
-func (p *Publisher) follow(ctx context.Context, id string, prog *program.Program) {
+// follow publishes every chunk of prog from chunk next on until it closes
+// or ctx ends. A chunk overwritten before it was read (never, unless the
+// NATS client stalls for the whole ring) is skipped.
+func (p *Publisher) follow(ctx context.Context, id string, prog *program.Program, next uint64) {
 	subj := programSubject(id)
 	var buf []byte
-	next := prog.Head()
 	for {
 		wait := prog.Wait()
 		for head := prog.Head(); next < head; next++ {

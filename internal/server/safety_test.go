@@ -73,12 +73,19 @@ func TestSafetyMuteEndToEnd(t *testing.T) {
 	ts.must(t, 200, "POST", base+"/requests/"+guestID+"/approve", hostTok, "")
 	guest := publishTone(t, ts, room, guestTok, &tone{freq: highHz, amp: toneAmp})
 	defer guest.stop()
-	waitTones(t, ogg, "both tones before the notice", 15*time.Second, func(w []int, _ []float64) bool { return w[0] >= 5 && w[1] >= 5 })
+	both := func(w []int, _ []float64) bool { return w[0] >= 5 && w[1] >= 5 }
+	waitTones(t, ogg, "both tones before the notice", 15*time.Second, both)
+	// Two seconds more of both, so the reported moment (a second before
+	// now) is at least 1.5 s into the guest's tone: the 2 s evidence
+	// segment holding it has the tone in most of its windows, wherever
+	// the segment's boundaries fall.
+	time.Sleep(2 * time.Second)
+	waitTones(t, ogg, "both tones still on before the notice", 15*time.Second, both)
 	var info struct {
 		StartedAt time.Time `json:"started_at"`
 	}
 	ts.call(t, "GET", base, "", nil, &info)
-	at := time.Since(info.StartedAt).Seconds() - 0.5 // the moment the listener reports: both tones are on
+	at := time.Since(info.StartedAt).Seconds() - 1 // a moment the listener heard: both tones are on
 
 	// The notice, anonymous.
 	notice := fmt.Sprintf(`{"kind":"speaker","room":%q,"speaker":%q,"from_s":%.1f,"to_s":%.1f,"category":"STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
@@ -348,11 +355,16 @@ func TestSafetySubmitterWired(t *testing.T) {
 	}
 }
 
-// evidenceAt waits for the finished program segment of room holding the
-// moment at and returns its decoded audio, played as moderator tok.
+// evidenceAt waits for the program segment of room that holds most of
+// the second around the moment at to be finished, and returns its decoded
+// audio, played as moderator tok. (Most of, not the one whose span holds
+// at: a segment is labelled from the wall clock when the pump took its
+// first chunk, so at a room's start neighbours may leave a gap of a few
+// hundred ms between their labels.)
 func evidenceAt(t *testing.T, ts *testServer, tok, room string, at time.Time) []int16 {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
+	from, to := at.Add(-500*time.Millisecond), at.Add(500*time.Millisecond)
 	for {
 		var ev struct {
 			Segments []struct {
@@ -361,44 +373,61 @@ func evidenceAt(t *testing.T, ts *testServer, tok, room string, at time.Time) []
 			}
 		}
 		ts.call(t, "GET", "/api/v1/evidence?room="+room, tok, nil, &ev)
-		for _, s := range ev.Segments {
-			if s.Track == "program" && !s.End.IsZero() && !s.Start.After(at) && s.End.After(at) {
-				req := jsonRequest("GET", ts.base+"/api/v1/evidence/"+s.ID+".ogg?reason=notice", tok, nil)
-				resp, err := testHTTP.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					t.Fatalf("evidence %s: %s", s.ID, resp.Status)
-				}
-				dec, err := audio.NewDecoder(1)
-				if err != nil {
-					t.Fatal(err)
-				}
-				or := testkit.NewOggReader(resp.Body)
-				var out []int16
-				pcm := make([]int16, 5760)
-				for n := 0; ; n++ {
-					pkt, _, err := or.NextPacket()
-					if err != nil {
-						return out
-					}
-					if n < 2 {
-						continue
-					}
-					k, err := dec.Decode(pkt, pcm)
-					if err != nil {
-						t.Fatal(err)
-					}
-					out = append(out, pcm[:k]...)
-				}
+		best, most := -1, time.Duration(0)
+		for i, s := range ev.Segments {
+			start, end := s.Start, s.End
+			if end.IsZero() || end.After(to) {
+				end = to // still being written, or past the second
 			}
+			if start.Before(from) {
+				start = from
+			}
+			if d := end.Sub(start); s.Track == "program" && d > most {
+				best, most = i, d
+			}
+		}
+		if best >= 0 && !ev.Segments[best].End.IsZero() {
+			return evidencePCM(t, ts, tok, ev.Segments[best].ID)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no finished program segment holds %v: %+v", at, ev.Segments)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// evidencePCM plays evidence segment id as moderator tok: its decoded audio.
+func evidencePCM(t *testing.T, ts *testServer, tok, id string) []int16 {
+	t.Helper()
+	req := jsonRequest("GET", ts.base+"/api/v1/evidence/"+id+".ogg?reason=notice", tok, nil)
+	resp, err := testHTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("evidence %s: %s", id, resp.Status)
+	}
+	dec, err := audio.NewDecoder(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	or := testkit.NewOggReader(resp.Body)
+	var out []int16
+	pcm := make([]int16, 5760)
+	for n := 0; ; n++ {
+		pkt, _, err := or.NextPacket()
+		if err != nil {
+			return out
+		}
+		if n < 2 {
+			continue
+		}
+		k, err := dec.Decode(pkt, pcm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, pcm[:k]...)
 	}
 }
 
