@@ -467,9 +467,10 @@ func TestHLSCacheCollapsesPlayers(t *testing.T) {
 	}
 	t.Logf("nginx: %d keys (%d parts), %d origin fills, %d hits", keys, parts, fills, hits)
 	// About one origin request per part and per playlist version, whatever
-	// the number of players (a key's fill may rarely repeat: a player late
-	// past a blocking answer's max-age).
-	if fills > keys+2 || hits < 2*keys {
+	// the number of players (a key's fill may repeat: a player late past a
+	// blocking answer's max-age, which a loaded machine makes less rare;
+	// without collapsing it would be one per player and key).
+	if fills > keys+keys/8+2 || hits < 2*keys {
 		t.Errorf("%d origin fills and %d hits for %d keys and %d players", fills, hits, keys, players)
 	}
 	// A player direct to the origin (with the cache's secret) gets the same bytes.
