@@ -89,8 +89,11 @@ func (s *fakeServer) serve(ctx context.Context, conn net.Conn) {
 		return
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	tk := time.NewTicker(s.interval)
-	defer tk.Stop()
+	// Chunk i+1 is due at start + (i+1) intervals: a late write does not
+	// push the rest of the stream later (a ticker drops the ticks it missed).
+	start := time.Now()
+	due := time.NewTimer(s.interval)
+	defer due.Stop()
 	for i, f := range frames {
 		if ws && i == 2 {
 			f = append(wsFrame(0x9, true, []byte("hi")), f...)
@@ -103,8 +106,9 @@ func (s *fakeServer) serve(ctx context.Context, conn net.Conn) {
 		if _, err := conn.Write(f[k:]); err != nil {
 			return
 		}
+		due.Reset(time.Until(start.Add(time.Duration(i+1) * s.interval)))
 		select {
-		case <-tk.C:
+		case <-due.C:
 		case <-ctx.Done():
 			return
 		}

@@ -19,12 +19,17 @@ func liveProgram(t *testing.T, p *program.Program, stopAfter int) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tk := time.NewTicker(20 * time.Millisecond)
-		defer tk.Stop()
+		// Frame n+1 is due at start + (n+1)·20 ms, however late the
+		// goroutine ran (a ticker drops the ticks it missed: the program
+		// would fall behind the wall clock for good).
+		start := time.Now()
+		due := time.NewTimer(20 * time.Millisecond)
+		defer due.Stop()
 		for n := 0; stopAfter <= 0 || n < stopAfter; n++ {
 			p.WriteFrame([]byte{0xF8, 0xFF, 0xFE})
+			due.Reset(time.Until(start.Add(time.Duration(n+1) * 20 * time.Millisecond)))
 			select {
-			case <-tk.C:
+			case <-due.C:
 			case <-ctx.Done():
 				return
 			}
