@@ -169,15 +169,24 @@ func TestHLSClicksHeard(t *testing.T) {
 	if holdBack <= 0 || len(parts) == 0 {
 		t.Fatalf("PART-HOLD-BACK %v, %d parts", holdBack, len(parts))
 	}
+	// Each click is one 20 ms frame: one the mixer had to conceal (its
+	// packet late on a loaded box) is not heard, and the next one comes
+	// two gaps later with the code after next. One such loss is allowed.
+	lost := 0
 	for i, h := range heard {
 		if clicks.sentBefore(h).IsZero() {
 			t.Errorf("click %d (%v Hz at %.3f s) was never sent", i, hlsClickHz[h.code], h.media)
 		}
 		if i > 0 {
-			if d := h.media - heard[i-1].media; h.code != (heard[i-1].code+1)%len(hlsClickHz) || math.Abs(d-hlsClickGap) > 0.5 {
+			k := (h.code - heard[i-1].code + len(hlsClickHz)) % len(hlsClickHz) // clicks on from the one before
+			if d := h.media - heard[i-1].media; k < 1 || k > 2 || math.Abs(d-float64(k)*hlsClickGap) > 0.5 {
 				t.Errorf("click %d: %v Hz %.3f s after the one before, want %v Hz about %v s after", i, hlsClickHz[h.code], d, hlsClickHz[(heard[i-1].code+1)%len(hlsClickHz)], hlsClickGap)
 			}
+			lost += k - 1
 		}
+	}
+	if lost > 1 {
+		t.Errorf("%d clicks not heard between the %d heard, want at most one", lost, len(heard))
 	}
 }
 
