@@ -217,7 +217,7 @@ func TestClipFromRing(t *testing.T) {
 func TestEvidenceQuietWrites(t *testing.T) {
 	st := Dir{Root: t.TempDir()}
 	ev, err := NewEvidence(EvidenceConfig{Storage: st, Logger: quietLog(), FlushEvery: 20 * time.Millisecond,
-		QuietFlushEvery: 400 * time.Millisecond, Segment: 200 * time.Millisecond, Window: time.Minute, Retention: time.Hour})
+		QuietFlushEvery: time.Second, Segment: 200 * time.Millisecond, Window: time.Minute, Retention: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,9 +252,11 @@ func TestEvidenceQuietWrites(t *testing.T) {
 			t.Fatal("no segment with its headers")
 		}
 	}
-	// 1.6 s of silence in real time (8 segments' length): 80 passes, about 4 writes, one segment.
+	// 3 s of silence in real time (15 segments' length): 150 passes, a
+	// write per QuietFlushEvery of the time they took, one segment.
 	writes, last := 0, bytes()
-	for range 80 {
+	quietFrom := time.Now()
+	for range 150 {
 		write(silence)
 		time.Sleep(20 * time.Millisecond)
 		if b := bytes(); b != last {
@@ -262,8 +264,9 @@ func TestEvidenceQuietWrites(t *testing.T) {
 			last = b
 		}
 	}
-	if writes < 2 || writes > 6 {
-		t.Fatalf("1.6 s of silence written %d times, want about 4 (every 400 ms)", writes)
+	took := time.Since(quietFrom)
+	if want := int(took / time.Second); writes < max(1, want-1) || writes > want+1 {
+		t.Fatalf("%v of silence written %d times, want about %d (every second)", took.Round(time.Millisecond), writes, want)
 	}
 	// A clip from the ring asks for the silence held in memory: it is all there at once.
 	var tail int64
@@ -273,18 +276,28 @@ func TestEvidenceQuietWrites(t *testing.T) {
 	if tail < int64((frames-5)*program.FrameSamples) { // but the last chunk, still being built
 		t.Fatalf("the ring's tail holds %d samples of the %d frames written", tail, frames)
 	}
+	// Sound starts a segment, written in the next pass (20 ms), not at the
+	// next quiet write: it comes right after one, so the next is a second
+	// away.
+	for deadline := time.Now().Add(5 * time.Second); bytes() == last; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no quiet write in 5 s")
+		}
+		write(silence)
+	}
 	silent := frames
-	// Sound starts a segment, written in the next pass.
+	// The sound, and a frame after it: its chunk (two frames) is finished.
 	write(src.frame(440))
+	write(silence)
 	sound := time.Now()
 	for len(segments()) < 2 || segments()[1].Bytes == 0 {
-		if time.Since(sound) > 300*time.Millisecond {
+		if time.Since(sound) > 700*time.Millisecond {
 			t.Fatalf("a frame of sound not written within %v (%d segments)", time.Since(sound), len(segments()))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	// The room ends (before the sound's segment is Segment long): the rest is written, the segments finished whole.
-	for range 4 {
+	for range 3 {
 		write(silence)
 	}
 	p.Close()
