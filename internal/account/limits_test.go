@@ -90,8 +90,13 @@ func TestHashPoolBound(t *testing.T) {
 // TestHashQueueDeadline: with the slot taken, one more login waits and is
 // answered ErrBusy at the deadline; one beyond the queue is busy at once.
 // Sign-up and user creation share the pool.
+//
+// The wait is long enough to be seen: the queue is full only while the
+// second request waits, and a poller on a loaded machine may miss a 50 ms
+// window, after which it never fills again.
 func TestHashQueueDeadline(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.HashSlots, c.HashQueue, c.HashWait = 1, 1, 50*time.Millisecond })
+	const wait = 2 * time.Second
+	f := newFixture(t, func(c *Config) { c.HashSlots, c.HashQueue, c.HashWait = 1, 1, wait })
 	f.user(t, "zed")
 	h := &hashCounter{gate: make(chan struct{})}
 	f.svc.pool.hook = h.hook
@@ -103,6 +108,7 @@ func TestHashQueueDeadline(t *testing.T) {
 	}()
 	waitFor(t, "the first hash", func() bool { return h.running.Load() == 1 })
 	second := make(chan error, 1)
+	sent := time.Now()
 	go func() {
 		_, _, err := f.svc.Signup(ctx, Attempt{Name: "amal", Password: "correct horse"})
 		second <- err
@@ -113,6 +119,8 @@ func TestHashQueueDeadline(t *testing.T) {
 	}
 	if err := <-second; !errors.Is(err, ErrBusy) {
 		t.Errorf("past the deadline: %v, want ErrBusy", err)
+	} else if d := time.Since(sent); d < wait { // its timer started after sent
+		t.Errorf("busy after %v, before the %v wait", d, wait)
 	}
 	close(h.gate)
 	if err := <-first; err != nil {
