@@ -304,7 +304,8 @@ func TestListenerListHLS(t *testing.T) {
 // co-host on stage stays live, one handed to a co-host off stage ends even
 // though the old host is still on it.
 func TestTransferHostAutoEnd(t *testing.T) {
-	s, st, _ := newService(t, func(c *Config) { c.AutoEnd = 300 * time.Millisecond })
+	var looks *lookedAt
+	s, st, _ := newService(t, func(c *Config) { c.AutoEnd = 300 * time.Millisecond; looks = watchTicks(c) })
 	ctx := context.Background()
 	rooms := map[bool]string{}
 	for _, onStage := range []bool{true, false} {
@@ -326,10 +327,7 @@ func TestTransferHostAutoEnd(t *testing.T) {
 		}
 		rooms[onStage] = id
 	}
-	time.Sleep(time.Second)
-	for onStage, want := range map[bool]string{true: store.StateLive, false: store.StateEnded} {
-		if rec, _ := st.Room(ctx, rooms[onStage]); rec.State != want {
-			t.Errorf("new host on stage %v: room %s, want %s", onStage, rec.State, want)
-		}
-	}
+	set := time.Now()
+	waitEnded(t, st, rooms[false], "new host off stage")
+	staysLive(t, s, st, looks, set, rooms[true], "new host on stage")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,10 +140,77 @@ func TestReactionsAggregatedAndLimited(t *testing.T) {
 	}
 }
 
+// lookedAt is the fake media of a test that needs to know a tick has
+// looked at a room: each tick asks a live room's listeners (its counts).
+type lookedAt struct {
+	*fakeMedia
+	mu    sync.Mutex
+	looks map[string]int
+}
+
+// watchTicks has newService's media count the ticks' looks.
+func watchTicks(c *Config) *lookedAt {
+	m := &lookedAt{fakeMedia: c.Media.(*fakeMedia), looks: map[string]int{}}
+	c.Media = m
+	return m
+}
+
+func (m *lookedAt) Listeners(id string) int64 {
+	m.mu.Lock()
+	m.looks[id]++
+	m.mu.Unlock()
+	return m.fakeMedia.Listeners(id)
+}
+
+func (m *lookedAt) looked(id string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.looks[id]
+}
+
+// waitEnded polls the store until the room has ended (at most 10 s: the
+// tick that ends it may run late on a loaded machine).
+func waitEnded(t *testing.T, st *store.Store, id, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		rec, _ := st.Room(context.Background(), id)
+		if rec.State == store.StateEnded {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s after 10 s, want ended", what, rec.State)
+		}
+	}
+}
+
+// staysLive checks that a room is still live once a tick has looked at it
+// after AutoEnd had passed since since (when it was set up) and has done
+// with it: had its host been taken for away from since on, that look would
+// have ended it. That look is the first counted after AutoEnd; the next is
+// of a later tick, which began when the first had done with the room.
+func staysLive(t *testing.T, s *Service, st *store.Store, m *lookedAt, since time.Time, id, what string) {
+	t.Helper()
+	time.Sleep(time.Until(since.Add(s.cfg.AutoEnd)))
+	n := m.looked(id)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		looked := m.looked(id) >= n+2 // before the state: that tick had done with it
+		if rec, _ := st.Room(context.Background(), id); rec.State != store.StateLive {
+			t.Fatalf("%s: %s, want live", what, rec.State)
+		}
+		if looked {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no tick looked at it in 10 s", what)
+		}
+	}
+}
+
 // A live room whose host is off stage for AutoEnd ends by itself; one whose
 // host publishes stays live.
 func TestAutoEnd(t *testing.T) {
-	s, st, m := newService(t, func(c *Config) { c.AutoEnd = 300 * time.Millisecond })
+	var looks *lookedAt
+	s, st, m := newService(t, func(c *Config) { c.AutoEnd = 300 * time.Millisecond; looks = watchTicks(c) })
 	gone, _ := liveRoom(t, s, st)
 	ctx := context.Background()
 	u, _, _ := st.CreateUser(ctx, "host2", PlatformUser)
@@ -152,15 +220,10 @@ func TestAutoEnd(t *testing.T) {
 	if _, _, err := s.Publish(ctx, h2, r.ID, "offer"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
-	rec, _ := st.Room(ctx, gone)
-	if rec.State != store.StateEnded {
-		t.Fatalf("room with the host gone: %s", rec.State)
-	}
-	rec, _ = st.Room(ctx, r.ID)
-	if rec.State != store.StateLive {
-		t.Fatalf("room with the host on stage: %s", rec.State)
-	}
+	set := time.Now()
+	waitEnded(t, st, gone, "room with the host gone")
+	staysLive(t, s, st, looks, set, r.ID, "room with the host on stage")
+	// A tick began after the one that ended the room: that one has told the media.
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.ended) != 1 || m.ended[0] != gone {
