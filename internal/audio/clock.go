@@ -16,9 +16,15 @@ import (
 // batch is due, back to back. An idle mixer's batches (IdleBatch) end on
 // the grid's multiples of MaxBatchFrames, so a process of idle rooms wakes
 // once per MaxBatchFrames in all, whenever each room started. Mixers are
-// spread over the workers round robin, so a slow room delays only the
-// rooms of its worker, and only by its own tick time; a tick that starts
-// more than a frame late is reported late through MixerConfig.OnTick.
+// spread over the workers round robin. A worker whose round of ticks has
+// run longer than a frame (a slow room, or a stall) is stuck: the others
+// then also keep its mixers' schedules and tick those that fall due
+// (rescue), skipping the one it is ticking, so one slow room delays the
+// rooms of its worker by at most a frame and the other workers' next
+// wake-up, not by its own tick time. Nothing is added while no worker is
+// stuck: a worker only reads its peers' round start when it wakes. A tick
+// that starts more than a frame late is reported late through
+// MixerConfig.OnTick, with how long it took.
 type Clock struct {
 	epoch   time.Time
 	workers []*clockWorker
@@ -33,6 +39,15 @@ type clockWorker struct {
 	mu     sync.Mutex
 	mixers []*clocked
 	joined chan struct{} // a mixer joined: its first frame may be due before the worker's next wake-up
+	// round is when the worker's round of ticks began (unix nanoseconds),
+	// 0 between rounds: its peers read it to tell it is stuck.
+	round atomic.Int64
+}
+
+// stuck reports whether w's round has run longer than a frame at now.
+func (w *clockWorker) stuck(now time.Time) bool {
+	r := w.round.Load()
+	return r != 0 && now.UnixNano()-r > int64(FrameDuration)
 }
 
 // clocked is one mixer's place on the grid.
@@ -55,8 +70,10 @@ func (cl *clocked) deadline() time.Time {
 func NewClock(workers int) *Clock {
 	c := &Clock{epoch: time.Now(), stop: make(chan struct{})}
 	for range max(workers, 1) {
-		w := &clockWorker{c: c, joined: make(chan struct{}, 1)}
-		c.workers = append(c.workers, w)
+		c.workers = append(c.workers, &clockWorker{c: c, joined: make(chan struct{}, 1)})
+	}
+	// Started once all are made: each reads its peers (rescue).
+	for _, w := range c.workers {
 		c.wg.Add(1)
 		go w.run()
 	}
@@ -110,7 +127,7 @@ func (w *clockWorker) run() {
 	var batch []*clocked
 	for {
 		// Sleep until the earliest batch of this worker's mixers is due
-		// (an idle worker a second at most).
+		// (an idle worker a second at most), or of a stuck peer's.
 		now := time.Now()
 		wake := now.Add(time.Second)
 		w.mu.Lock()
@@ -120,6 +137,11 @@ func (w *clockWorker) run() {
 			}
 		}
 		w.mu.Unlock()
+		for _, p := range w.c.workers {
+			if p != w && p.stuck(now) {
+				wake = p.earliest(wake)
+			}
+		}
 		timer.Reset(wake.Sub(now))
 		select {
 		case <-w.c.stop:
@@ -132,11 +154,55 @@ func (w *clockWorker) run() {
 		w.mu.Lock()
 		batch = append(batch[:0], w.mixers...)
 		w.mu.Unlock()
+		w.round.Store(time.Now().UnixNano())
 		for _, cl := range batch {
-			cl.step()
+			cl.mu.Lock()
+			cl.stepLocked()
+			cl.mu.Unlock()
+		}
+		w.round.Store(0)
+		// A stuck peer's due mixers (all but the one it is ticking).
+		now = time.Now()
+		for _, p := range w.c.workers {
+			if p != w && p.stuck(now) {
+				batch = p.rescue(batch[:0])
+			}
 		}
 		clear(batch) // no mixer kept alive by the reused slice
 	}
+}
+
+// earliest is the earliest due batch of w's mixers before wake, leaving out
+// a mixer being ticked (its lock is held).
+func (w *clockWorker) earliest(wake time.Time) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, cl := range w.mixers {
+		if !cl.mu.TryLock() {
+			continue
+		}
+		if d := cl.deadline(); d.Before(wake) {
+			wake = d
+		}
+		cl.mu.Unlock()
+	}
+	return wake
+}
+
+// rescue ticks the due batches of stuck w's mixers from another worker,
+// leaving out the one w is ticking; batch is scratch space, returned for
+// reuse. w's round then finds them not due.
+func (w *clockWorker) rescue(batch []*clocked) []*clocked {
+	w.mu.Lock()
+	batch = append(batch, w.mixers...)
+	w.mu.Unlock()
+	for _, cl := range batch {
+		if cl.mu.TryLock() {
+			cl.stepLocked()
+			cl.mu.Unlock()
+		}
+	}
+	return batch
 }
 
 // due is when cl's next batch is due.
@@ -146,12 +212,10 @@ func (cl *clocked) due() time.Time {
 	return cl.deadline()
 }
 
-// step ticks cl's batch if its last frame is due, as Mixer.Run does (a
-// mixer more than maxBehind behind skips the missed frames), then asks the
-// mixer for its next batch.
-func (cl *clocked) step() {
-	cl.mu.Lock()
-	defer cl.mu.Unlock()
+// stepLocked ticks cl's batch if its last frame is due, as Mixer.Run does
+// (a mixer more than maxBehind behind skips the missed frames), then asks
+// the mixer for its next batch. cl.mu is held.
+func (cl *clocked) stepLocked() {
 	if cl.stopped {
 		return
 	}

@@ -178,15 +178,105 @@ func TestClockAlignsIdleMixers(t *testing.T) {
 
 // placeOf finds m's place on the clock (nil before Join put it there).
 func (c *Clock) placeOf(m *Mixer) *clocked {
+	cl, _ := c.find(m)
+	return cl
+}
+
+// workerOf is the worker m is on, or nil.
+func (c *Clock) workerOf(m *Mixer) *clockWorker {
+	_, w := c.find(m)
+	return w
+}
+
+// find is m's place and worker, or nils.
+func (c *Clock) find(m *Mixer) (*clocked, *clockWorker) {
 	for _, w := range c.workers {
 		w.mu.Lock()
 		for _, cl := range w.mixers {
 			if cl.m == m {
 				w.mu.Unlock()
-				return cl
+				return cl, w
 			}
 		}
 		w.mu.Unlock()
 	}
-	return nil
+	return nil, nil
+}
+
+// TestClockRescuesStuckWorker: a room whose tick blocks for a second holds
+// up its worker, but not the other room on that worker: the second worker
+// sees the first stuck and ticks its other mixers meanwhile (the blocked
+// one is left to its worker), so that room keeps making frames on its
+// schedule. Without the rescue its frames stop for the whole second.
+func TestClockRescuesStuckWorker(t *testing.T) {
+	c := NewClock(2)
+	defer c.Close()
+	var block atomic.Bool
+	release := make(chan struct{})
+	blocked := make(chan struct{})
+	// Joined in turn on worker 1, 0, 1: slow and victim share a worker.
+	slow, err := NewMixer(MixerConfig{Batch: func() int { return 1 }, Out: func([]byte) {
+		if block.CompareAndSwap(true, false) {
+			close(blocked)
+			<-release
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewMixer(MixerConfig{Batch: func() int { return IdleBatch }, Out: func([]byte) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var at []time.Time // the victim's frames
+	victim, err := NewMixer(MixerConfig{Batch: func() int { return 2 }, Out: func([]byte) {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*Mixer{slow, other, victim} {
+		defer c.Join(m)()
+	}
+	var unblock sync.Once
+	defer unblock.Do(func() { close(release) }) // before the slow room leaves
+	if c.placeOf(slow) == nil || c.workerOf(slow) != c.workerOf(victim) || c.workerOf(slow) == c.workerOf(other) {
+		t.Fatal("the slow room and the victim are not on one worker, apart from the other room")
+	}
+	time.Sleep(300 * time.Millisecond)
+	block.Store(true)
+	select {
+	case <-blocked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the slow room's tick never ran")
+	}
+	from := time.Now()
+	const hold = time.Second
+	time.Sleep(hold)
+	unblock.Do(func() { close(release) })
+	until := time.Now()
+	mu.Lock()
+	defer mu.Unlock()
+	var n int
+	longest, prev := time.Duration(0), from
+	for _, a := range at {
+		if a.Before(from) || a.After(until) {
+			continue
+		}
+		n++
+		longest = max(longest, a.Sub(prev))
+		prev = a
+	}
+	longest = max(longest, until.Sub(prev))
+	// 50 frames are due in the second; the rescuer notices the stuck
+	// worker at its own next wake-up (the idle room's, 100 ms at most)
+	// and then keeps the victim's 40 ms batches.
+	if n < 25 || longest > 500*time.Millisecond {
+		t.Fatalf("while its worker was stuck %v the victim made %d frames, the longest gap %v; want ≥ 25 frames, gaps under 500 ms",
+			until.Sub(from).Round(time.Millisecond), n, longest.Round(time.Millisecond))
+	}
+	t.Logf("while its worker was stuck %v the victim made %d frames, the longest gap %v", until.Sub(from).Round(time.Millisecond), n, longest.Round(time.Millisecond))
 }

@@ -150,6 +150,7 @@ func (m *Manager) Start(id string) (*Room, error) {
 	}
 	prog := program.New(program.Config{Channels: m.cfg.Channels, ChunkFrames: m.cfg.ChunkFrames})
 	met := m.cfg.Metrics
+	lag := &behind{room: id, log: m.cfg.Logger, now: time.Now}
 	var mix *audio.Mixer
 	mix, err := audio.NewMixer(audio.MixerConfig{
 		Channels:    m.cfg.Channels,
@@ -179,6 +180,7 @@ func (m *Manager) Start(id string) (*Room, error) {
 			if late {
 				met.MixerLate.Inc()
 			}
+			lag.note(took, late)
 		},
 		OnConceal: met.MixerConceal.Inc,
 	})
