@@ -28,7 +28,8 @@ import (
 // feeder included: about 1 µs a packet), its context switches, and how
 // the mixers handled the speakers' packets. SPEAKERS=0 PER_ROOM=0: idle
 // live rooms in a whole server (the stores, the evidence ring, the
-// tickers), measured over DURATION with nobody connected.
+// tickers), measured over DURATION with nobody connected. The measure
+// starts SETTLE (default 2 s) after the rooms are live.
 //
 //	ROOMS=1000 PER_ROOM=10 DURATION=60s go test -run '^$' -bench RoomsSpeaking -benchtime 1x -timeout 30m ./internal/server/
 func BenchmarkRoomsSpeaking(b *testing.B) {
@@ -73,7 +74,13 @@ func BenchmarkRoomsSpeaking(b *testing.B) {
 		}
 	}()
 	defer func() { cancel(); <-fed }()
-	time.Sleep(2 * time.Second) // the jitter buffers fill, the chunk length settles
+	// The jitter buffers fill, the chunk length settles; SETTLE longer
+	// measures past the rooms' start (their first evidence segments).
+	settle := 2 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("SETTLE")); err == nil {
+		settle = d
+	}
+	time.Sleep(settle)
 
 	for range b.N {
 		if per == 0 {
