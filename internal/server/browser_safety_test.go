@@ -125,6 +125,7 @@ func TestBrowserSafetyChain(t *testing.T) {
 		waitFor(fmt.Sprintf(`location.pathname === "/report/%s"`, id), 5*time.Second),
 		waitFor(`document.querySelector("[data-testid=notice-state]")?.textContent === "Waiting for a moderator"`, 10*time.Second),
 		waitFor(`document.querySelector("[data-testid=notice-category]")?.textContent === "Illegal or harmful speech"`, 5*time.Second))
+	screenshot(t, listener, "report-status-en")
 
 	// The speaker is in the studio when the decision comes.
 	speaker := newTab(t, browser, "speaker", log)
@@ -289,6 +290,15 @@ func TestBrowserSafetyReportArabic(t *testing.T) {
 		waitFor(`document.querySelector("[data-testid=notice-state]")?.textContent === "بانتظار مشرف"`, 10*time.Second),
 		waitFor(`document.querySelector("[data-testid=notice-category]")?.textContent === "حماية القاصرين" && document.documentElement.dir === "rtl"`, 5*time.Second))
 	screenshot(t, tab, "report-status-ar")
+
+	// The notice in the moderators' queue, in Arabic.
+	mod := newTab(t, browser, "moderator-ar", log)
+	signIn(t, mod, ts, modTok, "/mod", log)
+	item := fmt.Sprintf(`[data-testid=mod-queue] li[data-notice=%q]`, id)
+	run(t, mod, 20*time.Second, "the queue in Arabic", log,
+		chromedp.Navigate(ts.base+"/mod?lang=ar"),
+		waitFor(fmt.Sprintf(`document.documentElement.dir === "rtl" && document.querySelector(%q)?.textContent.includes("حماية القاصرين")`, item), 10*time.Second))
+	screenshot(t, mod, "mod-queue-ar")
 }
 
 // Under load (level elevated) an anonymous notice needs the proof of work:

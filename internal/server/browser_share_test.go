@@ -52,6 +52,7 @@ func TestBrowserShare(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`Object.defineProperty(navigator, "share", {value: undefined, configurable: true})`),
 		chromedp.Click(chromedp.CSS("#share")),
 		waitFor(`document.querySelector("[data-testid=share-status]").textContent === "Link copied"`, 5*time.Second))
+	screenshot(t, tab, "share-en")
 	if got := eval[string](t, tab, `navigator.clipboard.readText()`); got != link {
 		t.Errorf("the clipboard holds %q, want %q", got, link)
 	}
@@ -76,7 +77,9 @@ func TestBrowserShare(t *testing.T) {
 	run(t, tab, 15*time.Second, "share copies the link (Arabic)", log,
 		chromedp.Evaluate[chromedp.Void](`Object.defineProperty(navigator, "share", {value: undefined, configurable: true})`),
 		chromedp.Click(chromedp.CSS("#share")),
-		waitFor(`document.querySelector("[data-testid=share-status]").textContent === "نُسخ الرابط"`, 5*time.Second),
+		waitFor(`document.querySelector("[data-testid=share-status]").textContent === "نُسخ الرابط"`, 5*time.Second))
+	screenshot(t, tab, "share-ar")
+	run(t, tab, 15*time.Second, "the clipboard refuses (Arabic)", log,
 		chromedp.Evaluate[chromedp.Void](`navigator.clipboard.writeText = () => Promise.reject(new DOMException("refused", "NotAllowedError"))`),
 		chromedp.Click(chromedp.CSS("#share")),
 		waitFor(`document.querySelector("[data-testid=share-status]").textContent === "انسخ الرابط أدناه"`, 5*time.Second))
@@ -145,6 +148,7 @@ func TestBrowserScheduledCountdown(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#remind")),
 			waitFor(`document.querySelector("#remind").getAttribute("aria-pressed") === "true" && `+visible("[data-testid=remind-note]"), 5*time.Second),
 			waitFor(text("[data-testid=countdown]")+fmt.Sprintf(` !== %q`, first), 5*time.Second))
+		screenshot(t, c.tabContext, "scheduled-"+c.lang)
 	}
 	for _, c := range cases {
 		run(t, c.tabContext, 20*time.Second, c.lang+" reminder at the start time", log,

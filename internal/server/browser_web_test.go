@@ -12,6 +12,8 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"majlis/internal/web"
 )
 
 // dialogs answers a tab's JavaScript dialogs (confirm, alert) and keeps
@@ -78,7 +80,8 @@ func inputHeights(sels ...string) string {
 
 // Text inputs in a column form (sign-in, sign-up, the token form, create
 // room) are one line tall, not stretched along the column by the row
-// layout's flex basis.
+// layout's flex basis: in English and in Arabic (right to left, the
+// pages' titles translated).
 func TestBrowserFormInputs(t *testing.T) {
 	if inLoopbackNetns(t) {
 		return
@@ -87,39 +90,54 @@ func TestBrowserFormInputs(t *testing.T) {
 	_, tok := ts.createUser(t, "huda")
 	browser := newBrowser(t)
 	log := &browserLog{}
-	tab := newTab(t, browser, "user", log)
-	check := func(page string, sels ...string) {
-		t.Helper()
-		hs := eval[map[string]float64](t, tab, inputHeights(sels...))
-		for _, s := range sels {
-			if h := hs[s]; h < 30 || h > 64 {
-				t.Errorf("%s: %s is %.0f px tall, want one line (44-64 px)", page, s, h)
+	h1 := func(want string) string {
+		return fmt.Sprintf(`document.querySelector("main h1")?.textContent === %q`, want)
+	}
+	for _, lang := range browserLangs {
+		tab := newTab(t, browser, "user-"+lang, log)
+		check := func(page string, sels ...string) {
+			t.Helper()
+			hs := eval[map[string]float64](t, tab, inputHeights(sels...))
+			for _, s := range sels {
+				if h := hs[s]; h < 30 || h > 64 {
+					t.Errorf("%s %s: %s is %.0f px tall, want one line (44-64 px)", lang, page, s, h)
+				}
 			}
 		}
+		run(t, tab, 15*time.Second, lang+" sign-in page", log,
+			chromedp.Navigate(ts.base+withLang("/signin", lang)),
+			waitFor(`document.querySelector("#signin-name") !== null`, 10*time.Second),
+			waitFor(inDir(lang)+" && "+h1(inLang(t, lang, "Sign in", "auth.signin.title")), 5*time.Second),
+			chromedp.Click(chromedp.CSS("summary")))
+		check("sign-in", "#signin-name", "#signin-password", "#token")
+		run(t, tab, 15*time.Second, lang+" sign-up page", log,
+			chromedp.Navigate(ts.base+withLang("/signup", lang)),
+			waitFor(`document.querySelector("#signup-name") !== null`, 10*time.Second),
+			waitFor(inDir(lang)+" && "+h1(inLang(t, lang, "Sign up", "auth.signup.title")), 5*time.Second))
+		check("sign-up", "#signup-name", "#signup-password")
+		signIn(t, tab, ts, tok, "/", log)
+		run(t, tab, 15*time.Second, lang+" create-room form", log,
+			chromedp.Navigate(ts.base+withLang("/", lang)),
+			waitFor(`document.querySelector("#room-title") !== null`, 10*time.Second),
+			waitFor(inDir(lang), 5*time.Second))
+		check("home", "#room-title", "#room-when", "#room-id")
 	}
-	run(t, tab, 15*time.Second, "sign-in page", log,
-		chromedp.Navigate(ts.base+"/signin"),
-		waitFor(`document.querySelector("#signin-name") !== null`, 10*time.Second),
-		chromedp.Click(chromedp.CSS("summary")))
-	check("sign-in", "#signin-name", "#signin-password", "#token")
-	run(t, tab, 15*time.Second, "sign-up page", log,
-		chromedp.Navigate(ts.base+"/signup"),
-		waitFor(`document.querySelector("#signup-name") !== null`, 10*time.Second))
-	check("sign-up", "#signup-name", "#signup-password")
-	signIn(t, tab, ts, tok, "/", log)
-	run(t, tab, 15*time.Second, "create-room form", log, waitFor(`document.querySelector("#room-title") !== null`, 10*time.Second))
-	check("home", "#room-title", "#room-when", "#room-id")
 }
 
 // "End room" in the moderation console asks first, as the studio's does:
-// dismissed, the room stays live; confirmed, it ends.
+// dismissed, the room stays live; confirmed, it ends. In English and in
+// Arabic (right to left; the button and the question translated), a room
+// each.
 func TestBrowserModEndConfirms(t *testing.T) {
 	if inLoopbackNetns(t) {
 		return
 	}
 	ts := startServer(t, "")
 	_, hostTok := ts.createUser(t, "rana")
-	roomID := ts.liveRoom(t, hostTok)
+	rooms := map[string]string{}
+	for _, lang := range browserLangs {
+		rooms[lang] = ts.liveRoom(t, hostTok)
+	}
 	var mod struct{ Token string }
 	if code := ts.call(t, "POST", "/api/v1/users", ts.AdminToken(), map[string]string{"name": "nour", "role": "moderator"}, &mod); code != http.StatusCreated {
 		t.Fatalf("create moderator: %d", code)
@@ -129,25 +147,37 @@ func TestBrowserModEndConfirms(t *testing.T) {
 	tab := newTab(t, browser, "moderator", log)
 	dlg := answerDialogs(t, tab, false)
 	signIn(t, tab, ts, mod.Token, "/mod", log)
-	row := fmt.Sprintf(`[data-testid=mod-rooms] li[data-room=%q]`, roomID)
-	run(t, tab, 15*time.Second, "console lists the room", log,
-		waitFor(fmt.Sprintf(`document.querySelector(%q) !== null`, row), 10*time.Second),
-		chromedp.Click(chromedp.CSS(row+" button.danger")))
-	if m := waitDialogs(t, dlg, 1, 10*time.Second); m[0] != "End the room for everyone?" {
-		t.Errorf("confirmation %q", m[0])
-	}
-	var r struct{ State string }
-	ts.call(t, "GET", "/api/v1/rooms/"+roomID, "", nil, &r)
-	if r.State != "live" {
-		t.Fatalf("after a dismissed confirmation the room is %q, want live", r.State)
-	}
-	dlg.setAccept(true)
-	run(t, tab, 15*time.Second, "confirmed end", log,
-		chromedp.Click(chromedp.CSS(row+" button.danger")),
-		waitFor(fmt.Sprintf(`document.querySelector(%q) === null`, row), 10*time.Second))
-	ts.call(t, "GET", "/api/v1/rooms/"+roomID, "", nil, &r)
-	if r.State != "ended" {
-		t.Fatalf("after a confirmed end the room is %q", r.State)
+	for i, lang := range browserLangs {
+		roomID := rooms[lang]
+		dlg.setAccept(false)
+		row := fmt.Sprintf(`[data-testid=mod-rooms] li[data-room=%q]`, roomID)
+		run(t, tab, 15*time.Second, lang+" console lists the room", log,
+			chromedp.Navigate(ts.base+withLang("/mod", lang)),
+			waitFor(fmt.Sprintf(`document.querySelector(%q) !== null`, row), 10*time.Second),
+			waitFor(inDir(lang), 5*time.Second))
+		if label := eval[string](t, tab, fmt.Sprintf(`document.querySelector(%q).textContent`, row+" button.danger")); label != inLang(t, lang, "End room", "mod.end") {
+			t.Errorf("%s: the console's end button reads %q", lang, label)
+		}
+		run(t, tab, 15*time.Second, lang+" end the room", log, chromedp.Click(chromedp.CSS(row+" button.danger")))
+		if m := waitDialogs(t, dlg, 2*i+1, 10*time.Second); m[2*i] != inLang(t, lang, "End the room for everyone?", "studio.end.confirm") {
+			t.Errorf("%s: confirmation %q", lang, m[2*i])
+		}
+		var r struct{ State string }
+		ts.call(t, "GET", "/api/v1/rooms/"+roomID, "", nil, &r)
+		if r.State != "live" {
+			t.Fatalf("%s: after a dismissed confirmation the room is %q, want live", lang, r.State)
+		}
+		dlg.setAccept(true)
+		run(t, tab, 15*time.Second, lang+" confirmed end", log,
+			chromedp.Click(chromedp.CSS(row+" button.danger")),
+			waitFor(fmt.Sprintf(`document.querySelector(%q) === null`, row), 10*time.Second))
+		if m := waitDialogs(t, dlg, 2*i+2, 10*time.Second); m[2*i+1] != inLang(t, lang, "End the room for everyone?", "studio.end.confirm") {
+			t.Errorf("%s: confirmation %q", lang, m[2*i+1])
+		}
+		ts.call(t, "GET", "/api/v1/rooms/"+roomID, "", nil, &r)
+		if r.State != "ended" {
+			t.Fatalf("%s: after a confirmed end the room is %q", lang, r.State)
+		}
 	}
 }
 
@@ -172,19 +202,30 @@ func TestBrowserNotFound(t *testing.T) {
 	browser := newBrowser(t)
 	log := &browserLog{}
 	tab := newTab(t, browser, "visitor", log)
-	run(t, tab, 15*time.Second, "unknown page", log,
-		chromedp.Navigate(ts.base+"/no/such/page"),
-		waitFor(`document.querySelector("main h1")?.textContent === "Page not found"`, 10*time.Second),
-		waitFor(`document.querySelector('main a[href="/"]') !== null`, 5*time.Second))
-	run(t, tab, 15*time.Second, "unknown room", log,
-		chromedp.Navigate(ts.base+"/r/nosuchroom"),
-		waitFor(`document.querySelector("main h1")?.textContent === "Room not found"`, 10*time.Second))
-	if shown := eval[bool](t, tab, `(() => { const p = document.querySelector("#play"); const s = document.querySelector("[data-testid=stage]"); return !!(p && p.offsetParent) || !!(s && s.offsetParent); })()`); shown {
-		t.Errorf("an unknown room shows Play or a stage\n%s", log)
+	// In English and in Arabic (right to left, the titles and the way home translated).
+	for _, lang := range browserLangs {
+		run(t, tab, 15*time.Second, lang+" unknown page", log,
+			chromedp.Navigate(ts.base+withLang("/no/such/page", lang)),
+			waitFor(fmt.Sprintf(`document.querySelector("main h1")?.textContent === %q`, inLang(t, lang, "Page not found", "notfound.title")), 10*time.Second),
+			waitFor(`document.querySelector('main a[href="/"]') !== null`, 5*time.Second),
+			waitFor(inDir(lang), 5*time.Second))
+		if home := eval[string](t, tab, `document.querySelector('main a[href="/"]').textContent`); home != inLang(t, lang, "Go to the rooms", "notfound.home") {
+			t.Errorf("%s: the not-found page's way home reads %q", lang, home)
+		}
+		screenshot(t, tab, "notfound-"+lang)
+		run(t, tab, 15*time.Second, lang+" unknown room", log,
+			chromedp.Navigate(ts.base+withLang("/r/nosuchroom", lang)),
+			waitFor(fmt.Sprintf(`document.querySelector("main h1")?.textContent === %q`, inLang(t, lang, "Room not found", "state.notfound")), 10*time.Second),
+			waitFor(inDir(lang), 5*time.Second))
+		if shown := eval[bool](t, tab, `(() => { const p = document.querySelector("#play"); const s = document.querySelector("[data-testid=stage]"); return !!(p && p.offsetParent) || !!(s && s.offsetParent); })()`); shown {
+			t.Errorf("%s: an unknown room shows Play or a stage\n%s", lang, log)
+		}
 	}
 }
 
-// The sign-up link shows only when the server has sign-up on.
+// The sign-up link shows only when the server has sign-up on; without
+// it the sign-up page says so. In English and in Arabic (right to left,
+// the notice translated).
 func TestBrowserSignupLink(t *testing.T) {
 	if inLoopbackNetns(t) {
 		return
@@ -194,16 +235,26 @@ func TestBrowserSignupLink(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		ts := startServerWith(t, "", func(c *Config) { c.Signup = on })
 		tab := newTab(t, browser, fmt.Sprint("signup-", on), log)
-		run(t, tab, 15*time.Second, "sign-in page", log,
-			chromedp.Navigate(ts.base+"/signin"),
-			waitFor(`document.querySelector("#signin-name") !== null`, 10*time.Second))
-		links := eval[int](t, tab, `[...document.querySelectorAll('a[href="/signup"]')].filter((a) => a.offsetParent !== null).length`)
-		if on && links == 0 || !on && links != 0 {
-			t.Errorf("sign-up %v: %d visible links to /signup", on, links)
-		}
-		run(t, tab, 15*time.Second, "sign-up page", log, chromedp.Navigate(ts.base+"/signup"), waitFor(`document.querySelector("main h1") !== null`, 10*time.Second))
-		if form := eval[bool](t, tab, `document.querySelector("#signup-name") !== null`); form != on {
-			t.Errorf("sign-up %v: the sign-up page shows the form: %v", on, form)
+		for _, lang := range browserLangs {
+			run(t, tab, 15*time.Second, lang+" sign-in page", log,
+				chromedp.Navigate(ts.base+withLang("/signin", lang)),
+				waitFor(`document.querySelector("#signin-name") !== null`, 10*time.Second),
+				waitFor(inDir(lang), 5*time.Second))
+			links := eval[int](t, tab, `[...document.querySelectorAll('a[href="/signup"]')].filter((a) => a.offsetParent !== null).length`)
+			if on && links == 0 || !on && links != 0 {
+				t.Errorf("%s sign-up %v: %d visible links to /signup", lang, on, links)
+			}
+			run(t, tab, 15*time.Second, lang+" sign-up page", log,
+				chromedp.Navigate(ts.base+withLang("/signup", lang)),
+				waitFor(`document.querySelector("main h1") !== null`, 10*time.Second),
+				waitFor(inDir(lang), 5*time.Second))
+			if form := eval[bool](t, tab, `document.querySelector("#signup-name") !== null`); form != on {
+				t.Errorf("%s sign-up %v: the sign-up page shows the form: %v", lang, on, form)
+			}
+			unavailable := inLang(t, lang, "This server has no self-service sign-up yet. Ask an admin for an API token.", "auth.signup.unavailable")
+			if said := eval[bool](t, tab, fmt.Sprintf(`[...document.querySelectorAll("main p")].some((p) => p.getClientRects().length > 0 && p.textContent === %q)`, unavailable)); said == on {
+				t.Errorf("%s sign-up %v: the sign-up page says sign-up is unavailable: %v", lang, on, said)
+			}
 		}
 	}
 }
@@ -220,17 +271,26 @@ func TestBrowserScheduledPlay(t *testing.T) {
 	browser := newBrowser(t)
 	log := &browserLog{}
 	tab := newTab(t, browser, "listener", log)
-	run(t, tab, 20*time.Second, "play a scheduled room", log,
-		chromedp.Navigate(ts.base+"/r/"+room),
-		waitFor(`document.querySelector('[data-testid=state]')?.textContent === "Scheduled"`, 10*time.Second),
-		chromedp.Click(chromedp.CSS("#play")),
-		waitFor(`window.majlisPlayer?.stats().state === "scheduled"`, 10*time.Second))
-	if label := eval[string](t, tab, `document.querySelector("#play").textContent`); label != "Waiting for the start…" {
-		t.Errorf("Play on a scheduled room reads %q, want that it waits", label)
+	// In English and in Arabic (right to left, the badge, the button and
+	// the status line translated).
+	for _, lang := range browserLangs {
+		run(t, tab, 20*time.Second, lang+" play a scheduled room", log,
+			chromedp.Navigate(ts.base+withLang("/r/"+room, lang)),
+			waitFor(fmt.Sprintf(`document.querySelector('[data-testid=state]')?.textContent === %q`, inLang(t, lang, "Scheduled", "state.scheduled")), 10*time.Second),
+			waitFor(inDir(lang), 5*time.Second),
+			chromedp.Click(chromedp.CSS("#play")),
+			waitFor(`window.majlisPlayer?.stats().state === "scheduled"`, 10*time.Second))
+		if label := eval[string](t, tab, `document.querySelector("#play").textContent`); label != inLang(t, lang, "Waiting for the start…", "player.waitstart") {
+			t.Errorf("%s: Play on a scheduled room reads %q, want that it waits", lang, label)
+		}
+		body := inLang(t, lang, "This room has not started yet. It will start playing as soon as it goes live.", "room.scheduled.body")
+		if said := eval[string](t, tab, `document.querySelector("[data-testid=player-status]").textContent`); said != body {
+			t.Errorf("%s: while it waits the player says %q, want %q", lang, said, body)
+		}
+		run(t, tab, 10*time.Second, lang+" cancel waiting", log,
+			chromedp.Click(chromedp.CSS("#play")),
+			waitFor(fmt.Sprintf(`document.querySelector("#play").textContent === %q && window.majlisPlayer.stats().state === "stopped"`, inLang(t, lang, "Play", "player.play")), 5*time.Second))
 	}
-	run(t, tab, 10*time.Second, "cancel waiting", log,
-		chromedp.Click(chromedp.CSS("#play")),
-		waitFor(`document.querySelector("#play").textContent === "Play" && window.majlisPlayer.stats().state === "stopped"`, 5*time.Second))
 }
 
 // The studio keeps the room's figures (listeners, peak, unique) when the
@@ -240,33 +300,41 @@ func TestBrowserStudioKeepsFigures(t *testing.T) {
 		return
 	}
 	ts := startServer(t, "")
-	_, hostTok := ts.createUser(t, "dana")
-	roomID := ts.liveRoom(t, hostTok)
 	browser := newBrowser(t)
 	log := &browserLog{}
-	tab := newTab(t, browser, "host", log)
-	answerDialogs(t, tab, true) // "End the room for everyone?"
-	signIn(t, tab, ts, hostTok, "/studio/"+roomID, log)
-	run(t, tab, 30*time.Second, "host on stage", log,
-		waitFor(`document.querySelector("#go-live")?.disabled === false`, 10*time.Second),
-		chromedp.Click(chromedp.CSS("#go-live")),
-		waitFor(`window.majlisStudio?.publisher.s.state === "live"`, 20*time.Second))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	listenOgg(t, ctx, ts.base+ts.join(t, roomID).Listen.Ogg)
-	run(t, tab, 15*time.Second, "studio figures", log, waitFor(`document.querySelector("[data-testid=count-listeners]")?.textContent === "1"`, 10*time.Second))
-	before := eval[string](t, tab, `document.querySelector(".counts").textContent`)
-	run(t, tab, 15*time.Second, "host ends the room", log,
-		chromedp.Click(chromedp.CSS("#end-room")),
-		waitFor(`document.querySelector("[data-testid=state]")?.textContent === "Ended"`, 10*time.Second))
-	var r struct{ State string }
-	ts.call(t, "GET", "/api/v1/rooms/"+roomID, "", nil, &r)
-	if r.State != "ended" {
-		t.Fatalf("room %q after End", r.State)
-	}
-	after := eval[string](t, tab, `document.querySelector(".counts")?.textContent ?? ""`)
-	if !strings.Contains(after, "Peak1") || !strings.Contains(after, "Unique listeners1") {
-		t.Errorf("the studio's figures were %q while live and %q once the room ended, want the peak and unique listeners kept\n%s", before, after, log)
+	// In English and in Arabic (right to left, the figures' names, the
+	// badge and the numbers as the language writes them), a host and a
+	// room each.
+	for i, lang := range browserLangs {
+		_, hostTok := ts.createUser(t, []string{"dana", "rima"}[i])
+		roomID := ts.liveRoom(t, hostTok)
+		tab := newTab(t, browser, "host-"+lang, log)
+		answerDialogs(t, tab, true) // "End the room for everyone?"
+		signIn(t, tab, ts, hostTok, "/studio/"+roomID, log)
+		run(t, tab, 30*time.Second, lang+" host on stage", log,
+			chromedp.Navigate(ts.base+withLang("/studio/"+roomID, lang)),
+			waitFor(`document.querySelector("#go-live")?.disabled === false`, 10*time.Second),
+			waitFor(inDir(lang), 5*time.Second),
+			chromedp.Click(chromedp.CSS("#go-live")),
+			waitFor(`window.majlisStudio?.publisher.s.state === "live"`, 20*time.Second))
+		one := eval[string](t, tab, fmt.Sprintf(`(1).toLocaleString(%q)`, lang))
+		listenOgg(t, ctx, ts.base+ts.join(t, roomID).Listen.Ogg)
+		run(t, tab, 15*time.Second, lang+" studio figures", log, waitFor(fmt.Sprintf(`document.querySelector("[data-testid=count-listeners]")?.textContent === %q`, one), 10*time.Second))
+		before := eval[string](t, tab, `document.querySelector(".counts").textContent`)
+		run(t, tab, 15*time.Second, lang+" host ends the room", log,
+			chromedp.Click(chromedp.CSS("#end-room")),
+			waitFor(fmt.Sprintf(`document.querySelector("[data-testid=state]")?.textContent === %q`, inLang(t, lang, "Ended", "state.ended")), 10*time.Second))
+		var r struct{ State string }
+		ts.call(t, "GET", "/api/v1/rooms/"+roomID, "", nil, &r)
+		if r.State != "ended" {
+			t.Fatalf("%s: room %q after End", lang, r.State)
+		}
+		after := eval[string](t, tab, `document.querySelector(".counts")?.textContent ?? ""`)
+		if !strings.Contains(after, inLang(t, lang, "Peak", "studio.counts.peak")+one) || !strings.Contains(after, inLang(t, lang, "Unique listeners", "studio.counts.unique")+one) {
+			t.Errorf("%s: the studio's figures were %q while live and %q once the room ended, want the peak and unique listeners kept\n%s", lang, before, after, log)
+		}
 	}
 }
 
@@ -278,6 +346,8 @@ func visible(sel string) string {
 // The pages show what the signed-in user's role allows: the moderation
 // console to moderators and admins only, "Go on stage" to those on the
 // stage only; and an error after a password sign-in speaks of the session.
+// In English and in Arabic (right to left; the badge, the console's refusal
+// and the error translated).
 func TestBrowserRoleGating(t *testing.T) {
 	if inLoopbackNetns(t) {
 		return
@@ -294,59 +364,85 @@ func TestBrowserRoleGating(t *testing.T) {
 	}
 	browser := newBrowser(t)
 	log := &browserLog{}
-
 	anon := newTab(t, browser, "anonymous", log)
-	run(t, anon, 15*time.Second, "anonymous home", log,
-		chromedp.Navigate(ts.base+"/"),
-		waitFor(`document.querySelector("main h1") !== null`, 10*time.Second))
-	if eval[bool](t, anon, visible(`nav a[href="/mod"]`)) {
-		t.Errorf("an anonymous visitor is offered the moderation console")
-	}
-
-	user := newTab(t, browser, "user", log)
-	run(t, user, 20*time.Second, "password sign-in", log,
-		chromedp.Navigate(ts.base+"/signin?next=/studio/"+roomID),
-		chromedp.SendKeys(chromedp.CSS("#signin-name"), "lina"),
-		chromedp.SendKeys(chromedp.CSS("#signin-password"), "a long password"),
-		chromedp.Click(chromedp.CSS(`#signin-password ~ button[type=submit]`)),
-		waitFor(`location.pathname.startsWith("/studio/")`, 10*time.Second),
-		waitFor(`document.querySelector("[data-testid=state]")?.textContent === "Live"`, 10*time.Second))
-	for _, sel := range []string{"#go-live", "#mute", "#start-room", "#end-room", "#invite-user", "#pin-url"} {
-		if eval[bool](t, user, visible(sel)) {
-			t.Errorf("a listener's studio shows %s\n%s", sel, log)
-		}
-	}
-	if eval[bool](t, user, visible(`nav a[href="/mod"]`)) {
-		t.Errorf("a user is offered the moderation console")
-	}
-	run(t, user, 15*time.Second, "user opens /mod", log,
-		chromedp.Navigate(ts.base+"/mod"),
-		waitFor(`document.querySelector("main h1") !== null`, 10*time.Second))
-	if eval[bool](t, user, `document.querySelector("[data-testid=mod-rooms], main button.danger, #mod-room") !== null`) {
-		t.Errorf("a user sees the moderation console's controls")
-	}
-
-	// The session ends elsewhere (signed out in another tab): what the page
-	// then says names the session, not a token.
-	run(t, user, 15*time.Second, "create a room without a session", log,
-		chromedp.Navigate(ts.base+"/"),
-		waitFor(`document.querySelector("#room-title") !== null`, 10*time.Second),
-		chromedp.Evaluate[chromedp.Void](`fetch("/api/v1/logout", {method: "POST", headers: {"X-Majlis-CSRF": "1"}})`, chromedp.EvalAwaitPromise),
-		chromedp.SendKeys(chromedp.CSS("#room-title"), "Too late"),
-		chromedp.Click(chromedp.CSS(`#room-title ~ button[type=submit]`)),
-		waitFor(`document.querySelector("main [role=alert]") !== null`, 10*time.Second))
-	if msg := eval[string](t, user, `document.querySelector("main [role=alert]").textContent`); strings.Contains(strings.ToLower(msg), "token") || !strings.Contains(msg, "session") {
-		t.Errorf("after a password sign-in the error reads %q: want it to speak of the session", msg)
-	}
-
 	moderator := newTab(t, browser, "moderator", log)
 	signIn(t, moderator, ts, mod.Token, "/", log)
-	if !eval[bool](t, moderator, visible(`nav a[href="/mod"]`)) {
-		t.Errorf("a moderator is not offered the moderation console")
-	}
 	host := newTab(t, browser, "host", log)
 	signIn(t, host, ts, hostTok, "/studio/"+roomID, log)
-	run(t, host, 15*time.Second, "host studio", log, waitFor(visible("#go-live")+` && document.querySelector("#go-live").disabled === false`, 10*time.Second))
+
+	for _, lang := range browserLangs {
+		run(t, anon, 15*time.Second, lang+" anonymous home", log,
+			chromedp.Navigate(ts.base+withLang("/", lang)),
+			waitFor(`document.querySelector("main h1") !== null`, 10*time.Second),
+			waitFor(inDir(lang), 5*time.Second))
+		if eval[bool](t, anon, visible(`nav a[href="/mod"]`)) {
+			t.Errorf("%s: an anonymous visitor is offered the moderation console", lang)
+		}
+
+		// A tab of its own: the English one's session ends below.
+		user := newTab(t, browser, "user-"+lang, log)
+		run(t, user, 20*time.Second, lang+" password sign-in", log,
+			chromedp.Navigate(ts.base+withLang("/signin?next=/studio/"+roomID, lang)),
+			chromedp.SendKeys(chromedp.CSS("#signin-name"), "lina"),
+			chromedp.SendKeys(chromedp.CSS("#signin-password"), "a long password"),
+			chromedp.Click(chromedp.CSS(`#signin-password ~ button[type=submit]`)),
+			waitFor(`location.pathname.startsWith("/studio/")`, 10*time.Second),
+			waitFor(fmt.Sprintf(`document.querySelector("[data-testid=state]")?.textContent === %q`, inLang(t, lang, "Live", "state.live")), 10*time.Second),
+			waitFor(inDir(lang), 5*time.Second))
+		for _, sel := range []string{"#go-live", "#mute", "#start-room", "#end-room", "#invite-user", "#pin-url"} {
+			if eval[bool](t, user, visible(sel)) {
+				t.Errorf("%s: a listener's studio shows %s\n%s", lang, sel, log)
+			}
+		}
+		if eval[bool](t, user, visible(`nav a[href="/mod"]`)) {
+			t.Errorf("%s: a user is offered the moderation console", lang)
+		}
+		screenshot(t, user, "listener-signed-in-"+lang)
+		run(t, user, 15*time.Second, lang+" user opens /mod", log,
+			chromedp.Navigate(ts.base+withLang("/mod", lang)),
+			waitFor(`document.querySelector("main h1") !== null`, 10*time.Second),
+			waitFor(inDir(lang), 5*time.Second))
+		if eval[bool](t, user, `document.querySelector("[data-testid=mod-rooms], main button.danger, #mod-room") !== null`) {
+			t.Errorf("%s: a user sees the moderation console's controls", lang)
+		}
+		forbidden := inLang(t, lang, "Only moderators and admins can use the moderation console.", "mod.forbidden")
+		if said := eval[bool](t, user, fmt.Sprintf(`[...document.querySelectorAll("main p")].some((p) => p.getClientRects().length > 0 && p.textContent === %q)`, forbidden)); !said {
+			t.Errorf("%s: the console does not tell a user %q", lang, forbidden)
+		}
+
+		// The session ends elsewhere (signed out in another tab): what the page
+		// then says names the session, not a token.
+		run(t, user, 15*time.Second, lang+" create a room without a session", log,
+			chromedp.Navigate(ts.base+withLang("/", lang)),
+			waitFor(`document.querySelector("#room-title") !== null`, 10*time.Second),
+			chromedp.Evaluate[chromedp.Void](`fetch("/api/v1/logout", {method: "POST", headers: {"X-Majlis-CSRF": "1"}})`, chromedp.EvalAwaitPromise),
+			chromedp.SendKeys(chromedp.CSS("#room-title"), "Too late"),
+			chromedp.Click(chromedp.CSS(`#room-title ~ button[type=submit]`)),
+			waitFor(`document.querySelector("main [role=alert]") !== null`, 10*time.Second))
+		msg := eval[string](t, user, `document.querySelector("main [role=alert]").textContent`)
+		if lang == "en" && (strings.Contains(strings.ToLower(msg), "token") || !strings.Contains(msg, "session")) {
+			t.Errorf("after a password sign-in the error reads %q: want it to speak of the session", msg)
+		}
+		session := inLang(t, lang, "Your session has ended. Sign in again.", "error.unauthorized")
+		if token := web.Text(lang, "error.unauthorized.token"); !strings.Contains(msg, session) || strings.Contains(msg, token) {
+			t.Errorf("%s: after a password sign-in the error reads %q: want %q, not %q", lang, msg, session, token)
+		}
+
+		run(t, moderator, 15*time.Second, lang+" moderator home", log,
+			chromedp.Navigate(ts.base+withLang("/", lang)),
+			waitFor(`document.querySelector("main h1") !== null`, 10*time.Second),
+			waitFor(inDir(lang), 5*time.Second))
+		if !eval[bool](t, moderator, visible(`nav a[href="/mod"]`)) {
+			t.Errorf("%s: a moderator is not offered the moderation console", lang)
+		}
+		run(t, host, 15*time.Second, lang+" host studio", log,
+			chromedp.Navigate(ts.base+withLang("/studio/"+roomID, lang)),
+			waitFor(visible("#go-live")+` && document.querySelector("#go-live").disabled === false`, 10*time.Second),
+			waitFor(inDir(lang), 5*time.Second))
+		if label := eval[string](t, host, `document.querySelector("#go-live").textContent`); label != inLang(t, lang, "Go on stage", "studio.golive") {
+			t.Errorf("%s: the host's studio offers %q", lang, label)
+		}
+	}
 }
 
 // Every page runs under the app's Content-Security-Policy without a
