@@ -2,6 +2,7 @@ package safety
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -25,7 +26,7 @@ var (
 	factsEmail          = regexp.MustCompile(`(?i)[\p{L}\p{Nd}._%+\-]+@[\p{L}\p{Nd}\-]+(?:\.[\p{L}\p{Nd}\-]+)*\.\p{L}{2,}`)
 	// A date or a time of day is not a phone number: 2026-01-10, 12:30:05.
 	factsDate  = regexp.MustCompile(`\p{Nd}{4}-\p{Nd}{2}-\p{Nd}{2}`)
-	factsPhone = regexp.MustCompile(`\+?\p{Nd}(?:[ \-]?\p{Nd}){7,}`)
+	factsPhone = regexp.MustCompile(`\+?\p{Nd}(?:[ \-]?\p{Nd}){` + strconv.Itoa(minPhoneDigits-1) + `,}`)
 )
 
 // personalData says what personal data facts holds ("" for none): an email

@@ -142,7 +142,7 @@ func TestTranslationsComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("(?m)^\\| *[1-5][0-9][0-9] *\\|([^|]*)\\|")
+	row := regexp.MustCompile(`(?m)^\| *[1-5][0-9][0-9] *\|([^|]*)\|`)
 	code := regexp.MustCompile("`([a-z][a-z0-9_]*)`")
 	n := 0
 	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
