@@ -187,6 +187,8 @@ func toAPIError(err error) *apiError {
 		// RFC 9725 §4.3.1: a server doing trickle but not restarts answers 422.
 		return errorf(http.StatusUnprocessableEntity, "ice_restart_unsupported", "ICE restarts are not supported; publish again")
 	}
+	// A safety field refused (bad_*, facts_personal_data): the domain names
+	// the code and says what is wrong with the field.
 	var fe *safety.FieldError
 	if errors.As(err, &fe) {
 		return errorf(http.StatusBadRequest, fe.Code, fe.Message)

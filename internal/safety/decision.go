@@ -251,42 +251,43 @@ func (s *Service) DecideOwn(ctx context.Context, a Actor, in DecisionInput) (Dec
 	return s.decideLocked(ctx, a, nil, in, SourceVoluntary, "")
 }
 
-// resolve fills in what the action acts on and whom it affects.
-func (s *Service) resolve(ctx context.Context, a Actor, in *DecisionInput) (room.Info, error) {
+// resolve fills in what the action acts on and whom it affects, and
+// returns the room and the affected user's name.
+func (s *Service) resolve(ctx context.Context, a Actor, in *DecisionInput) (room.Info, string, error) {
 	var ri room.Info
 	switch in.Action {
 	case ActionRemoveClip:
 		if in.Clip == "" {
-			return ri, fieldErr("bad_clip", "clip", "remove_clip names the clip")
+			return ri, "", fieldErr("bad_clip", "clip", "remove_clip names the clip")
 		}
 		if s.cfg.Recordings == nil {
-			return ri, fieldErr("bad_clip", "clip", "this server keeps no clips")
+			return ri, "", fieldErr("bad_clip", "clip", "this server keeps no clips")
 		}
 		c, err := s.cfg.Recordings.ClipInfo(in.Clip)
 		if err != nil {
-			return ri, err
+			return ri, "", err
 		}
 		in.Room, in.User = c.Room, c.By
 	case ActionSuspend, ActionTerminate, ActionWarn:
 		if in.User == "" {
-			return ri, fieldErr("bad_user", "user", in.Action+" names the user")
+			return ri, "", fieldErr("bad_user", "user", in.Action+" names the user")
 		}
 	case ActionMute, ActionRemoveFromStage:
 		if in.User == "" || in.Room == "" {
-			return ri, fieldErr("bad_user", "user", in.Action+" names the room and the user")
+			return ri, "", fieldErr("bad_user", "user", in.Action+" names the room and the user")
 		}
 	case ActionEndRoom, ActionRemoveReplay:
 		if in.Room == "" {
-			return ri, fieldErr("bad_room", "room", in.Action+" names the room")
+			return ri, "", fieldErr("bad_room", "room", in.Action+" names the room")
 		}
 		if in.Action == ActionRemoveReplay && s.cfg.Recordings == nil {
-			return ri, fieldErr("bad_room", "room", "this server keeps no replays")
+			return ri, "", fieldErr("bad_room", "room", "this server keeps no replays")
 		}
 	}
 	if in.Room != "" {
 		var err error
 		if ri, err = s.cfg.Rooms.Peek(ctx, in.Room); err != nil {
-			return ri, err
+			return ri, "", err
 		}
 		if in.Action == ActionEndRoom || in.Action == ActionRemoveReplay {
 			in.User = ri.Host
@@ -294,13 +295,15 @@ func (s *Service) resolve(ctx context.Context, a Actor, in *DecisionInput) (room
 	}
 	if in.User != "" {
 		if in.User == a.ID {
-			return ri, fieldErr("bad_user", "user", "a moderator does not decide about themselves")
+			return ri, "", fieldErr("bad_user", "user", "a moderator does not decide about themselves")
 		}
-		if _, err := s.cfg.Accounts.User(ctx, in.User); err != nil {
-			return ri, err
+		u, err := s.cfg.Accounts.User(ctx, in.User)
+		if err != nil {
+			return ri, "", err
 		}
+		return ri, u.Name, nil
 	}
-	return ri, nil
+	return ri, "", nil
 }
 
 // The platform's decision acts with the platform's authority: in a room,
@@ -384,8 +387,11 @@ func (s *Service) otherSuspensions(ctx context.Context, d Decision) (bool, error
 }
 
 func (s *Service) decideLocked(ctx context.Context, a Actor, n *Notice, in DecisionInput, source, replaces string) (Decision, error) {
-	ri, err := s.resolve(ctx, a, &in)
+	ri, name, err := s.resolve(ctx, a, &in)
 	if err != nil {
+		return Decision{}, err
+	}
+	if err := checkFacts(in.Facts, in.User, name); err != nil {
 		return Decision{}, err
 	}
 	now := s.now()

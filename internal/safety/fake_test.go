@@ -34,6 +34,9 @@ type fakeDomains struct {
 	actErr        error
 }
 
+// fakeNames are the fake users' names (the ids are the other fakes' keys).
+var fakeNames = map[string]string{"host": "hala", "spk": "Samir_al-Khatib", "lis": "layla"}
+
 func newFakes() *fakeDomains {
 	start := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
 	f := &fakeDomains{rooms: map[string]room.Info{"r1": {ID: "r1", Host: "host", State: room.StateLive, CreatedAt: start, StartedAt: start}},
@@ -115,7 +118,7 @@ func (f *fakeDomains) User(_ context.Context, id string) (account.User, error) {
 	if !f.users[id] {
 		return account.User{}, account.ErrUserNotFound
 	}
-	return account.User{ID: id, Suspended: f.suspended[id]}, nil
+	return account.User{ID: id, Name: fakeNames[id], Suspended: f.suspended[id]}, nil
 }
 
 func (f *fakeDomains) SetSafetySuspended(_ context.Context, by account.Principal, id string, s bool) (account.User, error) {

@@ -31,6 +31,10 @@ var (
 	tdbSources    = []string{"SOURCE_ARTICLE_16", "SOURCE_TRUSTED_FLAGGER", "SOURCE_TYPE_OTHER_NOTIFICATION", "SOURCE_VOLUNTARY"}
 	tdbDecisions  = []string{"AUTOMATED_DECISION_FULLY", "AUTOMATED_DECISION_PARTIALLY", "AUTOMATED_DECISION_NOT_AUTOMATED"}
 	puidPattern   = regexp.MustCompile(`^[a-zA-Z0-9-_]+$`)
+	// tdbPersonal is personal data the database's terms forbid in
+	// decision_facts, as plainly as it shows: an email address, a phone
+	// number, a URL with credentials.
+	tdbPersonal = regexp.MustCompile(`[\w.+-]+@[\w-]+\.[\w.-]+|(?:^|[^\w])\+?\d(?:[ -]?\d){7,}(?:$|[^\w])|://[^\s/@]+@`)
 )
 
 // validTDB checks one exported statement, as JSON, against those rules.
@@ -187,6 +191,9 @@ func validTDB(raw []byte) error {
 	if !present("decision_facts") {
 		return fmt.Errorf("decision_facts required")
 	}
+	if f, _ := str("decision_facts"); tdbPersonal.MatchString(f) {
+		return fmt.Errorf("decision_facts holds personal data: %q", tdbPersonal.FindString(f))
+	}
 	src, _ := str("source_type")
 	if err := in("source_type", tdbSources, src); err != nil {
 		return err
@@ -210,7 +217,8 @@ func validTDB(raw []byte) error {
 }
 
 // Every statement the service exports passes the database's v2 rules,
-// for every action, ground and source; puids are unique.
+// for every action, ground and source, and has no personal data in its
+// decision_facts; puids are unique.
 func TestExportPassesTDBRules(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -333,6 +341,8 @@ func TestExportPassesTDBRules(t *testing.T) {
 		},
 		"bad puid":            func(m map[string]any) { m["puid"] = "a b" },
 		"facts too long":      func(m map[string]any) { m["decision_facts"] = strings.Repeat("x", 5001) },
+		"facts with an email": func(m map[string]any) { m["decision_facts"] = "Said ana@example.org on air." },
+		"facts with a phone":  func(m map[string]any) { m["decision_facts"] = "Read out +49 30 1234 5678." },
 		"missing conditional": func(m map[string]any) { delete(m, "illegal_content_legal_ground") },
 		"wrong conditional":   func(m map[string]any) { m["incompatible_content_ground"] = "x" },
 		"bad date":            func(m map[string]any) { m["content_date"] = "10/01/2026" },

@@ -15,21 +15,24 @@ import (
 	"time"
 )
 
+// auditRow is one row of GET /api/v1/audit's answer.
+type auditRow struct {
+	Seq    uint64         `json:"seq"`
+	At     time.Time      `json:"at"`
+	Actor  string         `json:"actor"`
+	Action string         `json:"action"`
+	Target string         `json:"target"`
+	Room   string         `json:"room"`
+	Reason string         `json:"reason"`
+	Detail map[string]any `json:"detail"`
+	Prev   string         `json:"prev"`
+	Hash   string         `json:"hash"`
+}
+
 // auditPage is GET /api/v1/audit's answer.
 type auditPage struct {
-	Rows []struct {
-		Seq    uint64         `json:"seq"`
-		At     time.Time      `json:"at"`
-		Actor  string         `json:"actor"`
-		Action string         `json:"action"`
-		Target string         `json:"target"`
-		Room   string         `json:"room"`
-		Reason string         `json:"reason"`
-		Detail map[string]any `json:"detail"`
-		Prev   string         `json:"prev"`
-		Hash   string         `json:"hash"`
-	} `json:"rows"`
-	NextAfter uint64 `json:"next_after"`
+	Rows      []auditRow `json:"rows"`
+	NextAfter uint64     `json:"next_after"`
 }
 
 // lines is the page as "actor action target room" lines.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -133,6 +134,57 @@ func TestTranslationsComplete(t *testing.T) {
 			t.Errorf("en.json lacks %q", k)
 		}
 	}
+	// Every error code docs/api.md lists in its error tables (rows that
+	// start with an HTTP status) has its message (errors.js shows it, and
+	// "unknown error (code)" otherwise), but for the codes no page of the
+	// web app can meet.
+	doc, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`(?m)^\| *[1-5][0-9][0-9] *\|([^|]*)\|`)
+	code := regexp.MustCompile("`([a-z][a-z0-9_]*)`")
+	n := 0
+	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
+		for _, c := range code.FindAllStringSubmatch(m[1], -1) {
+			n++
+			if _, ok := unseenErrorCodes[c[1]]; ok {
+				continue
+			}
+			if _, ok := en["error."+c[1]]; !ok {
+				t.Errorf("error code %s (docs/api.md) has no message: add error.%s to en.json and ar.json, or to unseenErrorCodes if no page can meet it", c[1], c[1])
+			}
+		}
+	}
+	if n < 100 {
+		t.Fatalf("found only %d error codes in docs/api.md: is the pattern stale?", n)
+	}
+	for c := range unseenErrorCodes {
+		if !strings.Contains(string(doc), "`"+c+"`") {
+			t.Errorf("unseenErrorCodes lists %s, which docs/api.md does not", c)
+		}
+	}
+}
+
+// unseenErrorCodes are the documented error codes no page of the web app
+// can meet, and why: they need no message.
+var unseenErrorCodes = map[string]string{
+	"bad_request":                "Go's HTTP server refusing a malformed request line: browsers send none",
+	"headers_too_large":          "request headers over 16 KiB: the app's are small",
+	"not_implemented":            "an unknown Transfer-Encoding: browsers send none",
+	"http_version_not_supported": "an HTTP version other than 1.x or 2",
+	"http1_required":             "a listen stream over a connection that cannot carry it: the player's media element or WebSocket fails, no JSON is read",
+	"stream_unavailable":         "a listen stream taken over without a socket: the player reconnects",
+	"method_not_allowed":         "the app asks every endpoint with its own method",
+	"websocket_required":         "listen.ws without an upgrade: the app opens it as a WebSocket",
+	"forbidden_origin":           "listen.ws from another origin: the app is served from the server's own",
+	"bad_hls_request":            "LL-HLS query parameters, sent by hls.js, which retries on its own",
+	"hls_too_far_ahead":          "an LL-HLS blocking reload past the playlist, by hls.js",
+	"hls_not_found":              "an LL-HLS part or segment, fetched and retried by hls.js",
+	"hls_timeout":                "an LL-HLS blocking reload, retried by hls.js",
+	"bad_prev_ticket":            "the LL-HLS heartbeat's prev ticket: the player's heartbeat joins again",
+	"cdn_only":                   "between the origin and its CDN",
+	"not_ready":                  "the admin port's /readyz",
 }
 
 // Every key the HTML and JavaScript use is translated.

@@ -7,7 +7,7 @@ export function errorText(e) {
   if (e instanceof APIError) {
     // A rejected credential: the browser's session, or the pasted API token.
     if (e.code === "unauthorized") return t(token() ? "error.unauthorized.token" : "error.unauthorized");
-    if (e.code === "busy" || e.code === "rate_limited" || e.code === "shutting_down" || e.code === "overloaded") {
+    if (["busy", "rate_limited", "shutting_down", "overloaded", "queue_full", "hls_full"].includes(e.code)) {
       return t(`error.${e.code}`, { s: Math.max(1, Math.ceil(e.retryAfter || 1)) });
     }
     if (has(`error.${e.code}`)) return t(`error.${e.code}`);
