@@ -165,7 +165,7 @@ func (s *EdgeServer) HTTPAddr() string { return s.planes.audLn.Addr().String() }
 // AdminAddr is the bound admin address.
 func (s *EdgeServer) AdminAddr() string { return s.adminLn.Addr().String() }
 
-// Serve serves until ctx is done, then ends every relay and listener.
+// Serve serves until ctx is done, then ends every listener and room feed.
 func (s *EdgeServer) Serve(ctx context.Context) error {
 	pub := publicServer(s.planes.handler, s.log)
 	adm := adminServer(s.met, &s.ready, s.log)
