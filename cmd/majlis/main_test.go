@@ -71,7 +71,7 @@ func TestServeHelp(t *testing.T) {
 
 func TestConfigRedactsAndLoadsBack(t *testing.T) {
 	vars := env(map[string]string{"MAJLIS_ADMIN_TOKEN": "s3cret-admin-0123456789abcdefghijklmnopqrstuvwxyz", "MAJLIS_BITRATE": "64000", "MAJLIS_TICKET_TTL": "2m"})
-	args := []string{"--role", "edge", "--origin", "http://127.0.0.1:1", "--join-limit-ip", "1/2", "--public-ip", "192.0.2.1,192.0.2.2",
+	args := []string{"--role", "edge", "--cluster", "nats://127.0.0.1:1", "--join-limit-ip", "1/2", "--public-ip", "192.0.2.1,192.0.2.2",
 		"--overload", "high", "--join-rate", "12.5", "--signup", "true"}
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), append([]string{"config"}, args...), vars, &out, &errOut); err != nil {
@@ -156,10 +156,10 @@ func TestServerConfig(t *testing.T) {
 	if s.Out != &out {
 		t.Error("Out not wired")
 	}
-	c.Role, c.Origin, c.TicketKeyFile = config.RoleEdge, "http://o:1", "/k"
+	c.Role, c.TicketKeyFile = config.RoleEdge, "/k"
 	e := edgeConfig(c, nil)
-	if got, want := []any{e.Origin, e.DataDir, e.TicketKeyFile, e.HTTPAddr, e.AdminAddr, e.ChunkFrames, e.ChunkMaxFrames, e.Channels},
-		[]any{c.Origin, c.DataDir, c.TicketKeyFile, c.HTTPAddr, c.AdminAddr, c.ChunkFrames, c.ChunkMaxFrames, c.Channels}; !reflect.DeepEqual(got, want) {
+	if got, want := []any{e.DataDir, e.TicketKeyFile, e.HTTPAddr, e.AdminAddr, e.ChunkFrames, e.ChunkMaxFrames, e.Channels},
+		[]any{c.DataDir, c.TicketKeyFile, c.HTTPAddr, c.AdminAddr, c.ChunkFrames, c.ChunkMaxFrames, c.Channels}; !reflect.DeepEqual(got, want) {
 		t.Errorf("server.EdgeConfig fields\n got %v\nwant %v", got, want)
 	}
 	if tc := c.TLSConfig(); !reflect.DeepEqual(s.TLS, tc) || !reflect.DeepEqual(e.TLS, tc) || tc.CertFile != "/etc/c.pem" {

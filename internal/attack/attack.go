@@ -382,6 +382,16 @@ func idle(ctx context.Context, src *sources, c *counter, hostport string) {
 	})
 }
 
+// listenPath is a join's listen URL as a path with its query: over a
+// cluster the origin answers with an absolute URL on an edge, and wsflood
+// opens the path at cfg.Target whichever the answer names.
+func listenPath(u string) string {
+	if pu, err := url.Parse(u); err == nil && pu.IsAbs() {
+		return pu.RequestURI()
+	}
+	return u
+}
+
 // wsflood joins properly (puzzle, queue) at cfg.JoinTarget, opens listen.ws
 // at cfg.Target and floods it with binary messages, reconnecting when
 // dropped.
@@ -404,7 +414,7 @@ func wsflood(ctx context.Context, src *sources, c *counter, cfg Config) {
 			}
 			continue
 		}
-		wsURL := strings.Replace(cfg.Target, "http", "ws", 1) + j.Listen.WS
+		wsURL := strings.Replace(cfg.Target, "http", "ws", 1) + listenPath(j.Listen.WS)
 		conn, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: client})
 		c.requests.Add(1)
 		if err != nil {

@@ -102,3 +102,17 @@ func TestMoreKinds(t *testing.T) {
 
 // roomIDPath is a room read with an id as store.NewID makes them.
 var roomIDPath = regexp.MustCompile(`^/api/v1/rooms/[a-z2-7]{16}$`)
+
+// TestListenPath: wsflood opens a join's listen path at its target, whether
+// the join answered with a path or (over a cluster) an edge's absolute URL.
+func TestListenPath(t *testing.T) {
+	for u, want := range map[string]string{
+		"/api/v1/rooms/r/listen.ws?t=a.b":                          "/api/v1/rooms/r/listen.ws?t=a.b",
+		"http://127.0.0.1:8081/api/v1/rooms/r/listen.ws?t=a.b":     "/api/v1/rooms/r/listen.ws?t=a.b",
+		"https://edge.example:443/api/v1/rooms/r/listen.ws?t=a%2B": "/api/v1/rooms/r/listen.ws?t=a%2B",
+	} {
+		if got := listenPath(u); got != want {
+			t.Errorf("listenPath(%q) = %q, want %q", u, got, want)
+		}
+	}
+}

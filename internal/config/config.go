@@ -40,7 +40,6 @@ type Config struct {
 	WebRTCUDP     string   // --webrtc-udp: PORT or HOST:PORT
 	PublicIPs     []string // --public-ip
 	Role          Role     // --role
-	Origin        string   // --origin (edge)
 	TicketKeyFile string   // --ticket-key-file (edge)
 	// TLS on the public ports: certificate files (reloaded on SIGHUP), or
 	// ACME for the listed domains; neither: plain HTTP.
@@ -186,8 +185,8 @@ func (c Config) Validate() error {
 	if p, _ := httpapi.ParseProxies(c.TrustedProxies); c.ProxyProtocol && p.Empty() {
 		return errors.New("--proxy-protocol: needs --trusted-proxies (the proxies that send the header)")
 	}
-	if c.Role == RoleEdge && c.Origin == "" && c.Cluster == "" {
-		return errors.New("--cluster (or --origin): required with --role edge")
+	if c.Role == RoleEdge && c.Cluster == "" {
+		return errors.New("--cluster: required with --role edge (an edge takes the programs from NATS)")
 	}
 	if err := c.ClusterConfig().Validate(); err != nil {
 		return fmt.Errorf("--cluster: %w", err)

@@ -71,7 +71,7 @@ func TestPrecedence(t *testing.T) {
 			[4]any{overload.Normal, overload.Elevated, overload.High, overload.Critical}},
 		{"http", `http = "127.0.0.1:1"`, "127.0.0.1:2", "127.0.0.1:3", func(c Config) any { return c.HTTPAddr },
 			[4]any{"127.0.0.1:8080", "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"}},
-		{"role", `role = "edge"` + "\norigin = \"http://127.0.0.1:1\"", "origin", "edge", func(c Config) any { return c.Role },
+		{"role", `role = "edge"` + "\ncluster = \"nats://127.0.0.1:1\"", "origin", "edge", func(c Config) any { return c.Role },
 			[4]any{RoleOrigin, RoleEdge, RoleOrigin, RoleEdge}},
 	}
 	for _, tt := range tests {
@@ -85,8 +85,8 @@ func TestPrecedence(t *testing.T) {
 				func() { envs[envName(tt.name)] = tt.env },
 				func() { args = append(args, "--"+tt.name, tt.flag) },
 			}
-			if tt.name == "role" { // an edge needs its origin at every layer
-				envs["MAJLIS_ORIGIN"] = "http://127.0.0.1:1"
+			if tt.name == "role" { // an edge needs its cluster at every layer
+				envs["MAJLIS_CLUSTER"] = "nats://127.0.0.1:1"
 			}
 			for i, add := range layers {
 				add()
@@ -214,7 +214,7 @@ func TestValidateInCode(t *testing.T) {
 	}{
 		{func(c *Config) { c.Overload = 7 }, "--overload 7: want auto, elevated, high or critical"},
 		{func(c *Config) { c.Role = "" }, `--role "": want origin or edge`},
-		{func(c *Config) { c.Role = RoleEdge }, "--cluster (or --origin): required with --role edge"},
+		{func(c *Config) { c.Role = RoleEdge }, "--cluster: required with --role edge (an edge takes the programs from NATS)"},
 		{func(c *Config) { c.ProxyProtocol = true }, "--proxy-protocol: needs --trusted-proxies (the proxies that send the header)"},
 		{func(c *Config) { c.Cluster = "redis://x" }, `--cluster: cluster "redis://x": want embedded or nats://host:port[,…]`},
 		{func(c *Config) { c.Cluster, c.ClusterUser, c.ClusterCreds = "embedded", "u", "/f" }, "--cluster: cluster credentials: one of user/password, a creds file or an nkey file"},
@@ -315,7 +315,7 @@ func TestUsageListsEverySetting(t *testing.T) {
 func changed() Config {
 	return Config{
 		DataDir: "/var/lib/majlis", HTTPAddr: "0.0.0.0:80", StageHTTPAddr: "10.0.0.5:8443", AdminAddr: "127.0.0.1:9", WebRTCUDP: "0.0.0.0:3478",
-		PublicIPs: []string{"192.0.2.1", "192.0.2.2"}, Role: RoleEdge, Origin: "http://10.0.0.1:8080", TicketKeyFile: "/etc/majlis/ticket.key",
+		PublicIPs: []string{"192.0.2.1", "192.0.2.2"}, Role: RoleEdge, TicketKeyFile: "/etc/majlis/ticket.key",
 		Bitrate: 48000, Channels: 2, ChunkFrames: 3, ChunkMaxFrames: 25, TicketTTL: 90 * time.Second,
 		Signup: true, MaxCohosts: 4, MaxSpeakers: 20, AutoEnd: time.Hour + 30*time.Second,
 		JoinRate: 12.5, JoinBurst: 40, JoinsPerIP: ratelimit.Rate{PerSecond: 0.5, Burst: 3}, JoinsPerNet: ratelimit.Rate{PerSecond: 50, Burst: 250},

@@ -163,9 +163,6 @@ func (e *Edge) setEpoch(room string, epoch uint64) {
 // sketch (httpapi.ListenConfig.Joined: called once per listen request with
 // a valid ticket; it never blocks on the network).
 func (e *Edge) Joined(room string, nonce uint64) {
-	if e.cfg.Cluster == nil {
-		return
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	rs := e.sketches[room]

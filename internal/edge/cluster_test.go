@@ -246,3 +246,12 @@ func TestEdgeRoomNotLive(t *testing.T) {
 		t.Fatal("program of a room not live still open after 10 s")
 	}
 }
+
+// TestNewNeedsCluster: the cluster is an edge's only feed, so New refuses
+// a config without one (as it refuses a bad public URL).
+func TestNewNeedsCluster(t *testing.T) {
+	signer, _ := admission.NewSigner(bytes.Repeat([]byte{1}, 32), time.Minute)
+	if _, err := New(Config{PublicURL: "http://127.0.0.1:9", Tickets: signer, Logger: quiet}); err == nil {
+		t.Fatal("an edge without a cluster was made")
+	}
+}

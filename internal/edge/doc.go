@@ -9,9 +9,9 @@
 // receives into a local program.Program, which frames chunks once (Ogg
 // pages, WS messages) for the edge's own fan-out hub.
 //
-// With a cluster (Config.Cluster, cluster.go) the feed subscribes to the
-// room's program and events subjects on NATS and asks the origin whether
-// the room is live. Frames are written in order (lost ones are a gap); when
+// The feed comes from the cluster (Config.Cluster, required; cluster.go):
+// it subscribes to the room's program and events subjects on NATS and asks
+// the origin whether the room is live. Frames are written in order (lost ones are a gap); when
 // the program stops coming the room is held with silence at the program's
 // pace, so listeners stay connected through an origin restart or a NATS
 // node restart; the room's end (an event, or the origin saying it is not
@@ -20,11 +20,6 @@
 // the origin sums them into the room's counts and places new listeners by
 // them.
 //
-// Without a cluster the feed is a relay: a single long-lived WebSocket
-// connection to the origin's listen.ws, authorized by a ticket the edge
-// mints itself with the shared key; it ends when the origin ends the room,
-// when the connection fails (listeners reconnect, starting a new relay).
-//
-// Either feed ends when it has had no listener for IdleTimeout (the
+// A feed ends when it has had no listener for IdleTimeout (the
 // subscription is dropped), and Close ends them all.
 package edge

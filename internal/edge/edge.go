@@ -5,53 +5,42 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"majlis/internal/admission"
 	"majlis/internal/cluster"
 	"majlis/internal/program"
 )
 
-// Defaults of Config.
-const (
-	defaultIdleTimeout = 30 * time.Second
-	dialTimeout        = 10 * time.Second
-	// originReadLimit bounds one message from the origin: 255 packets of
-	// the largest size plus the header.
-	originReadLimit = 64 + 255*(2+program.MaxPacket)
-)
+// defaultIdleTimeout is Config.IdleTimeout's default.
+const defaultIdleTimeout = 30 * time.Second
 
 // Config configures an Edge.
 type Config struct {
-	// Cluster, when set, feeds the rooms from the cluster (cluster.go);
-	// otherwise each room is relayed from Origin's listen.ws.
+	// Cluster feeds the rooms (cluster.go); required.
 	Cluster *cluster.Conn
 	// PublicURL is the base URL this edge's listeners connect to, announced
-	// in its load reports (placement); required with Cluster.
+	// in its load reports (placement); required.
 	PublicURL string
 	// ID names this edge in its reports; random when empty.
 	ID string
 	// ReportEvery is the load report period; default 1 s.
 	ReportEvery time.Duration
 
-	Origin  string            // origin base URL, e.g. http://127.0.0.1:8080 (without Cluster)
 	Tickets *admission.Signer // made with the key shared with the origin
 	Program program.Config    // framing of the local programs (ChunkFrames, Channels)
 	// ChunkMaxFrames caps the adaptive chunk length (see live.Config); at
 	// or below Program.ChunkFrames the length is fixed.
 	ChunkMaxFrames int
-	IdleTimeout    time.Duration // a relay with no listener ends after this; default 30 s
+	IdleTimeout    time.Duration // a room's feed with no listener ends after this; default 30 s
 	Logger         *slog.Logger
 }
 
 // Edge serves an origin's live rooms to local listeners: each room fed from
-// the cluster (runCluster) or relayed from the origin's listen.ws (run).
+// the cluster (runCluster).
 type Edge struct {
 	cfg    Config
 	ctx    context.Context
@@ -62,12 +51,11 @@ type Edge struct {
 	relays map[string]*relay
 	total  int // listeners of every relay (guarded by mu): the chunk length follows it (adapt)
 	chunk  int // the chunk length total asks for (guarded by mu)
-	// sketches count each room's unique listener tickets (Cluster only);
-	// guarded by mu.
+	// sketches count each room's unique listener tickets; guarded by mu.
 	sketches map[string]*roomSketch
 }
 
-// relay is one room's program received from the origin (over either feed).
+// relay is one room's program received from the origin over the cluster.
 type relay struct {
 	room      string
 	prog      *program.Program
@@ -79,18 +67,13 @@ type relay struct {
 // New returns an edge; Close stops every relay.
 func New(cfg Config) (*Edge, error) {
 	if cfg.Cluster == nil {
-		u, err := url.Parse(cfg.Origin)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("edge origin %q: want http(s)://host:port", cfg.Origin)
-		}
-		cfg.Origin = strings.TrimSuffix(cfg.Origin, "/")
-	} else {
-		u, err := url.Parse(cfg.PublicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("edge public URL %q: want http(s)://host:port", cfg.PublicURL)
-		}
-		cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+		return nil, errors.New("edge: a cluster is required")
 	}
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("edge public URL %q: want http(s)://host:port", cfg.PublicURL)
+	}
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	if cfg.ReportEvery <= 0 {
 		cfg.ReportEvery = defaultReportEvery
 	}
@@ -108,15 +91,13 @@ func New(cfg Config) (*Edge, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Edge{cfg: cfg, ctx: ctx, cancel: cancel, relays: make(map[string]*relay), sketches: make(map[string]*roomSketch)}
-	if cfg.Cluster != nil {
-		e.wg.Add(1)
-		go e.report()
-	}
+	e.wg.Add(1)
+	go e.report()
 	return e, nil
 }
 
 // Acquire gives a listener room's program (program.Source), starting the
-// room's relay from the origin when this edge has none yet; the relay ends
+// room's feed from the cluster when this edge has none yet; the feed ends
 // IdleTimeout after its last listener's release.
 func (e *Edge) Acquire(room string) (*program.Program, func(), error) {
 	rl, err := e.acquire(room)
@@ -142,12 +123,7 @@ func (e *Edge) acquire(room string) (*relay, error) {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
-			var err error
-			if e.cfg.Cluster != nil {
-				err = e.runCluster(ctx, rl)
-			} else {
-				err = e.run(ctx, rl)
-			}
+			err := e.runCluster(ctx, rl)
 			e.mu.Lock()
 			if e.relays[room] == rl {
 				delete(e.relays, room)
@@ -209,66 +185,6 @@ func (e *Edge) adapt(rl *relay) {
 		e.chunk = f
 		for _, o := range e.relays {
 			set(o)
-		}
-	}
-}
-
-// run receives the room's program from the origin until the origin ends
-// it (nil), the connection fails or ctx ends.
-func (e *Edge) run(ctx context.Context, rl *relay) error {
-	tok, _, err := e.cfg.Tickets.Issue(rl.room)
-	if err != nil {
-		return err
-	}
-	u := "ws" + strings.TrimPrefix(e.cfg.Origin, "http") + "/api/v1/rooms/" + url.PathEscape(rl.room) + "/listen.ws?t=" + url.QueryEscape(tok)
-	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	conn, resp, err := websocket.Dial(dctx, u, &websocket.DialOptions{
-		HTTPHeader: http.Header{"Origin": {e.cfg.Origin}},
-	})
-	cancel()
-	if err != nil {
-		if resp != nil {
-			return fmt.Errorf("origin listen.ws: %s", resp.Status)
-		}
-		return fmt.Errorf("origin listen.ws: %w", err)
-	}
-	defer conn.CloseNow()
-	conn.SetReadLimit(originReadLimit)
-	var next uint64
-	started := false
-	for {
-		typ, msg, err := conn.Read(ctx)
-		if err != nil {
-			if websocket.CloseStatus(err) == websocket.StatusNormalClosure {
-				return nil // the room ended
-			}
-			if ctx.Err() != nil {
-				_ = conn.Close(websocket.StatusGoingAway, "edge relay stopping")
-				return nil
-			}
-			return fmt.Errorf("origin read: %w", err)
-		}
-		if typ != websocket.MessageBinary {
-			continue // the hello
-		}
-		m, err := program.ParseWS(msg)
-		if err != nil {
-			return fmt.Errorf("origin message: %w", err)
-		}
-		// The chunk's speaker levels go on with its frames (into the
-		// edge's chunk that ends with them, however it chunks).
-		for _, l := range m.Levels {
-			rl.prog.NoteLevel(l.Speaker, l.Level)
-		}
-		// Frames the origin skipped (this relay fell behind) are lost, as
-		// for any listener; old or repeated frames are dropped.
-		for i, f := range m.Frames {
-			seq := m.FirstSeq + uint64(i)
-			if started && seq < next {
-				continue
-			}
-			started, next = true, seq+1
-			rl.prog.WriteFrame(f)
 		}
 	}
 }

@@ -3,7 +3,7 @@ package program
 import "errors"
 
 // Source gives listeners a room's program: the live rooms of an origin
-// (live.Manager) or the relays of an edge (edge.Edge). The listen path
+// (live.Manager) or the rooms an edge takes from the cluster (edge.Edge). The listen path
 // (httpapi.Listen), its audience guard, leases and caps are the same on both
 // roles; only the Source differs.
 type Source interface {

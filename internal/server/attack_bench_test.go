@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,13 +90,19 @@ func startAttackServers(b *testing.B, bin, role string) attackServers {
 	stageAddr := "127.0.0.1:" + strconv.Itoa(freePort(b))
 	audience := []string{"--http", "127.0.0.1:0", "--admin", "127.0.0.1:0",
 		"--audience-max-conns", "3000", "--audience-conns-per-ip", "64", "--audience-accept-rate", "300"}
-	origin := runProc(b, bin, append([]string{"serve", "--data", dir, "--stage-http", stageAddr, "--webrtc-udp", "127.0.0.1:0",
-		"--join-rate", "30", "--join-burst", "5"}, audience...),
-		[]string{"MAJLIS_ADMIN_TOKEN=" + sigtermToken}, servingRE)
+	args := []string{"serve", "--data", dir, "--stage-http", stageAddr, "--webrtc-udp", "127.0.0.1:0",
+		"--join-rate", "30", "--join-burst", "5"}
+	// An edge is fed over the cluster: the origin's embedded NATS server.
+	natsAddr := ""
+	if role == "edge" {
+		natsAddr = "127.0.0.1:" + strconv.Itoa(freePort(b))
+		args = append(args, "--cluster", "embedded", "--cluster-listen", natsAddr)
+	}
+	origin := runProc(b, bin, append(args, audience...), []string{"MAJLIS_ADMIN_TOKEN=" + sigtermToken}, servingRE)
 	s := attackServers{origin: origin, attacked: origin, target: origin.base,
 		stage: &testServer{base: "http://" + stageAddr}, aud: &testServer{base: origin.base}}
 	if role == "edge" {
-		s.edge = runProc(b, bin, append([]string{"serve", "--role", "edge", "--origin", origin.base, "--data", b.TempDir(),
+		s.edge = runProc(b, bin, append([]string{"serve", "--role", "edge", "--cluster", "nats://" + natsAddr, "--data", b.TempDir(),
 			"--ticket-key-file", filepath.Join(dir, "ticket.key")}, audience...), nil, edgeServingRE)
 		s.attacked, s.target = s.edge, s.edge.base
 	}
@@ -223,7 +230,13 @@ func attackRun(b *testing.B, bin, role, kind string, workers, sockets int) {
 	defer cancel()
 	var watches []*wsWatch
 	for range 3 {
-		watches = append(watches, watchWS(b, ctx, strings.Replace(srv.target, "http", "ws", 1)+srv.aud.join(b, room).Listen.WS, hz))
+		// The join's path at the attacked port (over the cluster the join
+		// may name the edge by its absolute URL).
+		u, err := url.Parse(srv.aud.join(b, room).Listen.WS)
+		if err != nil {
+			b.Fatal(err)
+		}
+		watches = append(watches, watchWS(b, ctx, strings.Replace(srv.target, "http", "ws", 1)+u.RequestURI(), hz))
 	}
 	time.Sleep(time.Second)
 

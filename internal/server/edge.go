@@ -25,13 +25,11 @@ import (
 
 // EdgeConfig configures an edge process (majlis serve --role edge).
 type EdgeConfig struct {
-	// Cluster, when enabled, feeds the rooms from the cluster and reports
-	// this edge's load there; otherwise rooms are relayed from Origin.
+	// Cluster feeds the rooms and takes this edge's load reports; required.
 	Cluster cluster.Config
 	// PublicURL is the base URL listeners reach this edge at (announced for
 	// placement); default http://<the bound HTTPAddr>.
 	PublicURL      string
-	Origin         string // origin base URL (without Cluster)
 	DataDir        string // where ticket.key is read from (when TicketKeyFile is empty)
 	TicketKeyFile  string // the origin's ticket key; read only, never created
 	HTTPAddr       string // listeners
@@ -68,10 +66,13 @@ type EdgeServer struct {
 // errEdgeOnly answers every path an edge does not serve.
 var errEdgeOnly = apierror.New(http.StatusNotFound, "not_found", "an edge serves only listen.ogg and listen.ws")
 
-// NewEdge loads the ticket key, builds the relay and binds the ports.
+// NewEdge loads the ticket key, joins the cluster and binds the ports.
 func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if !cfg.Cluster.Enabled() {
+		return nil, errors.New("edge: a cluster is required (--cluster)")
 	}
 	path := cfg.TicketKeyFile
 	if path == "" {
@@ -110,34 +111,31 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 			scheme = "https://"
 		}
 		cfg.PublicURL = scheme + ln.Addr().String()
+		s.cfg.PublicURL = cfg.PublicURL
 	}
-	if cfg.Cluster.Enabled() {
-		cc := cfg.Cluster
-		cc.Logger, cc.Name = s.log, "majlis edge "+cfg.PublicURL
-		if s.cluster, err = cluster.Connect(cc, false); err != nil {
-			ln.Close()
-			return nil, err
-		}
-		if err := s.cluster.Register(s.met.Registry); err != nil {
-			ln.Close()
-			s.cluster.Close()
-			return nil, err
-		}
+	cc := cfg.Cluster
+	cc.Logger, cc.Name = s.log, "majlis edge "+cfg.PublicURL
+	if s.cluster, err = cluster.Connect(cc, false); err != nil {
+		ln.Close()
+		return nil, err
 	}
-	// Over a cluster the origin's joins send browsers here from the
-	// origin's pages: a listen.ws request then comes from another origin.
-	// The stream is authorized by its ticket, never by a cookie, so the
-	// origin check (against cross-site use of a browser's credentials)
-	// protects nothing here and is off.
-	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met, Logger: s.log, InsecureSkipVerify: s.cluster != nil})
-	s.edge, err = edge.New(edge.Config{Cluster: s.cluster, PublicURL: cfg.PublicURL, Origin: cfg.Origin, Tickets: signer, Logger: s.log, ChunkMaxFrames: cfg.ChunkMaxFrames,
+	if err := s.cluster.Register(s.met.Registry); err != nil {
+		ln.Close()
+		s.cluster.Close()
+		return nil, err
+	}
+	// The origin's joins send browsers here from the origin's pages: a
+	// listen.ws request then comes from another origin. The stream is
+	// authorized by its ticket, never by a cookie, so the origin check
+	// (against cross-site use of a browser's credentials) protects nothing
+	// here and is off.
+	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met, Logger: s.log, InsecureSkipVerify: true})
+	s.edge, err = edge.New(edge.Config{Cluster: s.cluster, PublicURL: cfg.PublicURL, Tickets: signer, Logger: s.log, ChunkMaxFrames: cfg.ChunkMaxFrames,
 		Program: program.Config{ChunkFrames: cfg.ChunkFrames, Channels: cfg.Channels}})
 	if err != nil {
 		ln.Close()
 		s.fan.Close()
-		if s.cluster != nil {
-			s.cluster.Close()
-		}
+		s.cluster.Close()
 		return nil, err
 	}
 	mux := http.NewServeMux()
@@ -147,9 +145,7 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	if err != nil {
 		ln.Close()
 		s.fan.Close()
-		if s.cluster != nil {
-			s.cluster.Close()
-		}
+		s.cluster.Close()
 		return nil, err
 	}
 	s.planes = newAudiencePlane(audienceDeps{ln: ln, ac: cfg.Admission, met: s.met, tickets: signer, key: key, next: mux, proxies: proxies})
@@ -157,9 +153,7 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 		ln.Close()
 		s.edge.Close()
 		s.fan.Close()
-		if s.cluster != nil {
-			s.cluster.Close()
-		}
+		s.cluster.Close()
 		return nil, fmt.Errorf("admin listen: %w", err)
 	}
 	return s, nil
@@ -171,7 +165,7 @@ func (s *EdgeServer) HTTPAddr() string { return s.planes.audLn.Addr().String() }
 // AdminAddr is the bound admin address.
 func (s *EdgeServer) AdminAddr() string { return s.adminLn.Addr().String() }
 
-// Serve serves until ctx is done, then ends every relay and listener.
+// Serve serves until ctx is done, then ends every listener and room feed.
 func (s *EdgeServer) Serve(ctx context.Context) error {
 	pub := publicServer(s.planes.handler, s.log)
 	adm := adminServer(s.met, &s.ready, s.log)
@@ -182,7 +176,7 @@ func (s *EdgeServer) Serve(ctx context.Context) error {
 	go func() { errc <- adm.Serve(apierror.Listener(s.adminLn)) }()
 	s.planes.serve(errc)
 	s.ready.Store(true)
-	s.log.Info("majlis edge serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "origin", s.cfg.Origin, "cluster", s.cluster != nil)
+	s.log.Info("majlis edge serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "public_url", s.cfg.PublicURL)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -196,9 +190,7 @@ func (s *EdgeServer) Serve(ctx context.Context) error {
 	// close the programs, which listeners hear as the room's end.
 	s.fan.Close()
 	s.edge.Close()
-	if s.cluster != nil {
-		s.cluster.Close()
-	}
+	s.cluster.Close()
 	pub.Shutdown(shutCtx)
 	s.planes.shutdown(shutCtx, s.log)
 	adm.Shutdown(shutCtx)

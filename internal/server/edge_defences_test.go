@@ -8,22 +8,34 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"majlis/internal/cluster"
 	"majlis/internal/overload"
 )
 
-// startEdgeWith runs an edge in-process against ts with its admission
-// settings edited; it shares dataDir (the ticket key) with the origin.
+// withCluster gives an origin's config the embedded NATS server its edges
+// are fed from (startEdgeWith).
+func withCluster(c *Config) { c.Cluster = cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0"} }
+
+// startEdgeWith runs an edge in-process on ts's embedded NATS server (an
+// origin started withCluster) with its settings edited; it shares dataDir
+// (the ticket key) with the origin. It returns once the origin has the
+// edge's load report, so that joins place listeners on it.
 func startEdgeWith(t testing.TB, ts *testServer, dataDir string, edit func(*EdgeConfig)) (*EdgeServer, string) {
 	t.Helper()
-	cfg := EdgeConfig{Origin: ts.base, DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+	if ts.cluster == nil || ts.fleet == nil {
+		t.Fatal("startEdgeWith: the origin has no cluster (start it withCluster)")
+	}
+	cfg := EdgeConfig{Cluster: cluster.Config{URL: ts.cluster.ServerURL()}, DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	edit(&cfg)
+	reporting := ts.fleet.Edges()
 	e, err := NewEdge(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +44,28 @@ func startEdgeWith(t testing.TB, ts *testServer, dataDir string, edit func(*Edge
 	done := make(chan error, 1)
 	go func() { done <- e.Serve(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(10 * time.Second); ts.fleet.Edges() <= reporting; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the edge's load report has not reached the origin in 10 s (%d edges reporting)", ts.fleet.Edges())
+		}
+	}
 	return e, "http://" + e.HTTPAddr()
+}
+
+// joinOnEdge joins room at the origin, which over the cluster places the
+// listener on an edge: it checks that both listen URLs are on e and
+// returns them as paths on it.
+func (ts *testServer) joinOnEdge(t testing.TB, room string, e *EdgeServer) joinResp {
+	t.Helper()
+	j := ts.join(t, room)
+	for _, u := range []*string{&j.Listen.Ogg, &j.Listen.WS} {
+		pu, err := url.Parse(*u)
+		if err != nil || pu.Host != e.HTTPAddr() || !strings.HasPrefix(pu.Path, "/api/v1/rooms/"+room+"/listen.") {
+			t.Fatalf("listen URL %q: want one on the edge %s", *u, e.HTTPAddr())
+		}
+		*u = pu.RequestURI()
+	}
+	return j
 }
 
 // timedClient is a client from source address src with a request timeout.
@@ -61,7 +94,7 @@ func refusal(t *testing.T, c *http.Client, method, url, body string) (int, strin
 // with Retry-After, shedding by overload level, and readiness.
 func TestEdgeAudienceDefences(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServerWith(t, dir, func(*Config) {})
+	ts := startServerWith(t, dir, withCluster)
 	e, edgeBase := startEdgeWith(t, ts, dir, func(c *EdgeConfig) {
 		c.Admission.AudienceConnsPerIP, c.Admission.AudienceConnsPerNet = 3, 1000
 	})
@@ -71,7 +104,7 @@ func TestEdgeAudienceDefences(t *testing.T) {
 	defer host.stop()
 
 	t.Run("one connection per ticket", func(t *testing.T) {
-		j := ts.join(t, room)
+		j := ts.joinOnEdge(t, room, e)
 		ctx, cancel := context.WithCancel(t.Context())
 		first := listenOgg(t, ctx, edgeBase+j.Listen.Ogg)
 		for _, src := range []string{"127.0.8.1", "127.0.8.2"} {
@@ -163,7 +196,7 @@ func TestEdgeAudienceDefences(t *testing.T) {
 		// Listeners are never shed: a new listener still gets the program.
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
-		l := listenOgg(t, ctx, edgeBase+ts.join(t, room).Listen.Ogg)
+		l := listenOgg(t, ctx, edgeBase+ts.joinOnEdge(t, room, e).Listen.Ogg)
 		deadline := time.Now().Add(5 * time.Second)
 		for len(l.snapshot()) < 48000 && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
@@ -197,7 +230,7 @@ func TestEdgeAudienceDefences(t *testing.T) {
 // address, and keeps those within it.
 func TestEdgeTotalConnCap(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServerWith(t, dir, func(*Config) {})
+	ts := startServerWith(t, dir, withCluster)
 	e, _ := startEdgeWith(t, ts, dir, func(c *EdgeConfig) {
 		c.Admission.AudienceMaxConns, c.Admission.AudienceConnsPerIP, c.Admission.AudienceConnsPerNet = 4, 100, 1000
 	})

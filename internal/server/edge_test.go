@@ -3,30 +3,27 @@ package server
 import (
 	"context"
 	"math"
-
-	"majlis/internal/audio"
-	"majlis/internal/program"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"majlis/internal/admission"
+	"majlis/internal/audio"
+	"majlis/internal/program"
 )
 
-// startEdge runs an edge process in-process against ts, sharing its data dir
-// (and so its ticket key).
-func startEdge(t *testing.T, ts *testServer, dataDir string) string {
-	t.Helper()
-	_, base := startEdgeWith(t, ts, dataDir, func(*EdgeConfig) {})
-	return base
-}
-
-// TestEdgeRelaysProgram: listeners of an edge hear the host's tone that the
-// edge relays from the origin, with no gaps, and their streams end cleanly
-// when the room ends at the origin; the edge refuses a bad ticket.
-func TestEdgeRelaysProgram(t *testing.T) {
+// TestEdgeServesProgram: listeners of an edge, placed there by their joins
+// at the origin, hear the host's tone (and the speaker levels) that the
+// edge receives over the cluster, with no gaps, and their streams end
+// cleanly when the room ends at the origin; the edge refuses a bad ticket.
+func TestEdgeServesProgram(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServer(t, dir)
-	edgeBase := startEdge(t, ts, dir)
+	cfg := testConfig(t, dir)
+	cfg.MaxOpenRooms, cfg.RoomCreateRate = 1<<20, admission.Rate{PerSecond: 1e6, Burst: 1e6}
+	withCluster(&cfg)
+	ts := runServer(t, cfg)
+	e, edgeBase := startEdgeWith(t, ts, dir, func(*EdgeConfig) {})
 	hostID, hostTok := ts.createUser(t, "amal")
 	room := ts.liveRoom(t, hostTok)
 
@@ -43,8 +40,8 @@ func TestEdgeRelaysProgram(t *testing.T) {
 	defer host.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ogg := listenOgg(t, ctx, edgeBase+ts.join(t, room).Listen.Ogg)
-	ws := listenWS(t, ctx, strings.Replace(edgeBase, "http", "ws", 1)+ts.join(t, room).Listen.WS)
+	ogg := listenOgg(t, ctx, edgeBase+ts.joinOnEdge(t, room, e).Listen.Ogg)
+	ws := listenWS(t, ctx, strings.Replace(edgeBase, "http", "ws", 1)+ts.joinOnEdge(t, room, e).Listen.WS)
 	time.Sleep(3 * time.Second)
 	if code := ts.call(t, "POST", "/api/v1/rooms/"+room+"/end", hostTok, nil, nil); code != http.StatusOK {
 		t.Fatalf("end room: %d", code)

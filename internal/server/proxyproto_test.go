@@ -174,7 +174,7 @@ func proxyV2Client(client string) *http.Client {
 // play the tone, and its per-address cap counts the clients the headers name.
 func TestProxyProtocolEdge(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServerWith(t, dir, func(*Config) {})
+	ts := startServerWith(t, dir, withCluster)
 	e, edgeBase := startEdgeWith(t, ts, dir, func(c *EdgeConfig) {
 		c.Admission.TrustedProxies, c.Admission.ProxyProtocol = []string{"127.0.0.9"}, true
 		c.Admission.AudienceConnsPerIP, c.Admission.AudienceConnsPerNet = 1, 1000
@@ -183,7 +183,7 @@ func TestProxyProtocolEdge(t *testing.T) {
 	room := ts.liveRoom(t, hostTok)
 	host := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
 	defer host.stop()
-	j1, j2, j3 := ts.join(t, room), ts.join(t, room), ts.join(t, room)
+	j1, j2, j3 := ts.joinOnEdge(t, room, e), ts.joinOnEdge(t, room, e), ts.joinOnEdge(t, room, e)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -20,6 +20,7 @@ func TestMalformedRequestsGetJSON(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
 	cfg.Admission.StageHTTPAddr = "127.0.0.1:0"
+	withCluster(&cfg)
 	ts := runServer(t, cfg)
 	edge, _ := startEdgeWith(t, ts, dir, func(*EdgeConfig) {})
 	ports := []struct{ name, addr string }{

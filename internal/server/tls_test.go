@@ -18,6 +18,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"majlis/internal/admission"
 	"majlis/internal/certs"
 	"majlis/internal/testkit"
 )
@@ -331,13 +332,17 @@ func TestSIGHUPProcess(t *testing.T) {
 }
 
 // TestTLSEdgeAndStagePort: an edge with certificate files serves its
-// listeners over https and wss (the origin's tone, relayed), and an
-// origin's separate stage port serves TLS like its audience port.
+// listeners over https and wss (the origin's tone, over the cluster; the
+// joins place them on the edge at https URLs), and an origin's separate
+// stage port serves TLS like its audience port.
 func TestTLSEdgeAndStagePort(t *testing.T) {
 	pairs := writeTLSPairs(t)
 	tlsCfg := certs.Config{CertFile: pairs.cert, KeyFile: pairs.key}
 	dir := t.TempDir()
-	ts := startServer(t, dir)
+	cfg := testConfig(t, dir)
+	cfg.MaxOpenRooms, cfg.RoomCreateRate = 1<<20, admission.Rate{PerSecond: 1e6, Burst: 1e6}
+	withCluster(&cfg)
+	ts := runServer(t, cfg)
 	_, edgeBase := startEdgeWith(t, ts, dir, func(c *EdgeConfig) { c.TLS = tlsCfg })
 	if !strings.HasPrefix(edgeBase, "http://") {
 		t.Fatalf("edge base %q", edgeBase)
@@ -349,8 +354,12 @@ func TestTLSEdgeAndStagePort(t *testing.T) {
 	defer host.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ogg := listenOggWith(t, ctx, httpsClient(pairs.pool, true, 0), "https://"+edgeHost+ts.join(t, room).Listen.Ogg)
-	ws := listenWSWith(t, ctx, httpsClient(pairs.pool, false, 30*time.Second), "wss://"+edgeHost+ts.join(t, room).Listen.WS)
+	j1, j2 := ts.join(t, room), ts.join(t, room)
+	if want := "https://" + edgeHost + "/"; !strings.HasPrefix(j1.Listen.Ogg, want) || !strings.HasPrefix(j2.Listen.WS, want) {
+		t.Fatalf("listen URLs %q, %q: want https ones on the edge", j1.Listen.Ogg, j2.Listen.WS)
+	}
+	ogg := listenOggWith(t, ctx, httpsClient(pairs.pool, true, 0), j1.Listen.Ogg)
+	ws := listenWSWith(t, ctx, httpsClient(pairs.pool, false, 30*time.Second), "wss://"+strings.TrimPrefix(j2.Listen.WS, "https://"))
 	time.Sleep(3 * time.Second)
 	if code := ts.call(t, "POST", "/api/v1/rooms/"+room+"/end", hostTok, nil, nil); code != http.StatusOK {
 		t.Fatalf("end room: %d", code)
