@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -309,4 +310,36 @@ func TestPlacementSurge(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestFleetMaxEdges: a publisher inventing edge ids gets at most MaxEdges
+// of them kept; the rest are refused and counted, while a known edge's
+// reports still count, and a new edge is taken once one has gone quiet
+// for a minute.
+func TestFleetMaxEdges(t *testing.T) {
+	f := &Fleet{maxPerEdge: 10, now: time.Now, sketches: make(map[string]*roomSketch), c: &Conn{}}
+	empty := []*edgeView{}
+	f.edges.Store(&empty)
+	now := time.Now()
+	f.now = func() time.Time { return now }
+	for i := range MaxEdges + 100 {
+		f.ingestLoad(LoadReport{Edge: fmt.Sprintf("fake%d", i), BaseURL: "http://127.0.0.1:1", Connections: 10, Rooms: []RoomLoad{{"r", 10}}})
+	}
+	if n, r := f.Edges(), f.RefusedReports(); n != MaxEdges || r != 100 {
+		t.Fatalf("%d edges kept, %d reports refused; want %d and 100", n, r, MaxEdges)
+	}
+	if l := f.Listeners("r"); l != int64(MaxEdges)*10 {
+		t.Fatalf("room r counts %d listeners, want the cap %d", l, MaxEdges*10)
+	}
+	// A known edge reports again: taken (its count changes).
+	f.ingestLoad(LoadReport{Edge: "fake0", BaseURL: "http://127.0.0.1:1", Connections: 3, Rooms: []RoomLoad{{"r", 3}}})
+	if l := f.Listeners("r"); l != int64(MaxEdges-1)*10+3 {
+		t.Fatalf("after a known edge's report room r counts %d", l)
+	}
+	// A minute on, the edges that have not reported since are gone: a new one is taken.
+	now = now.Add(time.Minute + time.Second)
+	f.ingestLoad(LoadReport{Edge: "new", BaseURL: "http://127.0.0.1:2", Connections: 5, Rooms: []RoomLoad{{"r", 5}}})
+	if n, r := f.Edges(), f.RefusedReports(); n != 1 || r != 100 {
+		t.Fatalf("a minute on: %d edges, %d refused; want the new one alone and no new refusal", n, r)
+	}
 }

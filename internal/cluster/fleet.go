@@ -27,6 +27,12 @@ const (
 	// forgetAfter: an ended room's unique estimate is kept this long after
 	// its sketch is dropped (the room's final counts are stored by then).
 	forgetAfter = time.Minute
+	// MaxEdges bounds the edges the fleet keeps (reported within the last
+	// minute). A report from an edge id it does not know while it keeps
+	// as many is refused (RefusedReports): a publisher inventing edge ids
+	// adds at most MaxEdges × maxPerEdge listeners, and the list each
+	// report copies stays small.
+	MaxEdges = 1024
 )
 
 // Fleet is the origin's view of its edges, from their reports: listeners
@@ -43,6 +49,8 @@ type Fleet struct {
 	edges atomic.Pointer[[]*edgeView] // by edge id, replaced on every report
 
 	onTotal atomic.Pointer[func(int64)] // told the edges' listeners after each report (OnTotal)
+
+	refused atomic.Int64 // reports from a new edge id beyond MaxEdges
 
 	mu       sync.Mutex // ingest only: the edges list and the sketches
 	sketches map[string]*roomSketch
@@ -136,6 +144,18 @@ func (f *Fleet) ingestLoad(r LoadReport) {
 	old := *f.edges.Load()
 	next := make([]*edgeView, 0, len(old)+1)
 	now := f.now()
+	known := false
+	for _, e := range old {
+		if e.id == r.Edge {
+			known = true
+		}
+	}
+	if !known && len(old) >= MaxEdges && now.Sub(old[0].at) < time.Minute {
+		// Full of edges heard from within the minute (the oldest report
+		// is first): a new id waits for one to go quiet.
+		f.refused.Add(1)
+		return
+	}
 	for _, e := range old {
 		if e.id == r.Edge {
 			// Listeners sent there that its connections do not show yet
@@ -157,6 +177,10 @@ func (f *Fleet) ingestLoad(r LoadReport) {
 		(*fn)(f.Total())
 	}
 }
+
+// RefusedReports counts the load reports of a new edge id refused while
+// the fleet kept MaxEdges edges.
+func (f *Fleet) RefusedReports() int64 { return f.refused.Load() }
 
 // OnTotal has fn told the edges' listeners in all (Total) after each
 // report, on the subscription's goroutine: the origin's chunk length

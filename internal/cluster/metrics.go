@@ -38,8 +38,18 @@ func (c *Conn) Register(reg *prometheus.Registry) error {
 }
 
 // Register adds majlis_cluster_edges (edges whose last report is younger
-// than ReportTTL) to reg.
+// than ReportTTL) and majlis_cluster_refused_reports_total (reports of new
+// edge ids beyond MaxEdges) to reg.
 func (f *Fleet) Register(reg *prometheus.Registry) error {
-	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "majlis_cluster_edges",
-		Help: "Edges reporting their load (last report younger than 5 s)."}, func() float64 { return float64(f.Edges()) }))
+	for _, col := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "majlis_cluster_edges",
+			Help: "Edges reporting their load (last report younger than 5 s)."}, func() float64 { return float64(f.Edges()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "majlis_cluster_refused_reports_total",
+			Help: "Load reports of a new edge id refused while the fleet keeps MaxEdges edges."}, func() float64 { return float64(f.RefusedReports()) }),
+	} {
+		if err := reg.Register(col); err != nil {
+			return err
+		}
+	}
+	return nil
 }
