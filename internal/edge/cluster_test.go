@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"majlis/internal/admission"
 	"majlis/internal/cluster"
 	"majlis/internal/program"
@@ -253,5 +255,111 @@ func TestNewNeedsCluster(t *testing.T) {
 	signer, _ := admission.NewSigner(bytes.Repeat([]byte{1}, 32), time.Minute)
 	if _, err := New(Config{PublicURL: "http://127.0.0.1:9", Tickets: signer, Logger: quiet}); err == nil {
 		t.Fatal("an edge without a cluster was made")
+	}
+}
+
+// TestEdgeDropsIdleRoom: a room's feed lives on while a listener comes
+// back within IdleTimeout (the same program), and once the last one has
+// been gone that long the edge drops it: the program ends and the edge's
+// NATS connection receives none of the room's messages any more, though
+// the origin goes on publishing.
+func TestEdgeDropsIdleRoom(t *testing.T) {
+	oc, err := cluster.Connect(cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0", Logger: quiet}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oc.Close()
+	ec, err := cluster.Connect(cluster.Config{URL: oc.ServerURL(), Logger: quiet}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	reg := prometheus.NewRegistry()
+	if err := ec.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	received := func() float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "majlis_cluster_messages_in_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		t.Fatal("no majlis_cluster_messages_in_total")
+		return 0
+	}
+	const room = "room1"
+	o := newOrigin(t, oc, room)
+	defer o.pub.Close()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the origin's program goes on, listeners or not
+		defer wg.Done()
+		for i := uint64(0); ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			o.prog.WriteFrame(frame(i))
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+
+	signer, _ := admission.NewSigner(bytes.Repeat([]byte{1}, 32), time.Minute)
+	const idle = 300 * time.Millisecond
+	e, err := New(Config{Cluster: ec, PublicURL: "http://127.0.0.1:9", Tickets: signer, Logger: quiet, IdleTimeout: idle,
+		ReportEvery: time.Hour, Program: program.Config{ChunkFrames: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	p, release, err := e.Acquire(room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := read(p)
+	waitFor(t, "the room's frames on the edge", func() bool { return len(r.snapshot()) >= 10 })
+	// The listener leaves and another comes within IdleTimeout: the same feed.
+	release()
+	time.Sleep(idle / 3)
+	p2, release2, err := e.Acquire(room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2 != p || p.Closed() {
+		t.Fatal("a listener back within IdleTimeout got a new program")
+	}
+	time.Sleep(idle)
+	if e.Rooms() != 1 || p.Closed() {
+		t.Fatal("the room was dropped while a listener held it")
+	}
+	release2()
+	waitFor(t, "the idle room dropped", func() bool { return e.Rooms() == 0 && p.Closed() })
+	select {
+	case <-r.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the dropped room's program did not end")
+	}
+	time.Sleep(200 * time.Millisecond) // messages already on their way
+	before := received()
+	time.Sleep(time.Second)
+	if got := received() - before; got > 0 {
+		t.Fatalf("the edge received %v messages in the second after it dropped the room (the origin publishes about 100 a second)", got)
+	}
+	// While subscribed it did receive them: the check above can tell.
+	p3, release3, err := e.Acquire(room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release3()
+	r3 := read(p3)
+	waitFor(t, "the room's frames again", func() bool { return len(r3.snapshot()) >= 10 })
+	if got := received() - before; got < 5 {
+		t.Fatalf("the edge's message count moved by %v while subscribed again", got)
 	}
 }
