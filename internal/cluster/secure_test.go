@@ -1,0 +1,175 @@
+package cluster
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+)
+
+// testPKI writes a CA and a certificate it signed for 127.0.0.1 (server
+// and client use) to dir; it returns the CA file, the certificate and key
+// files, and the CA pool.
+func testPKI(t *testing.T, dir, name string) (caFile, certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name + " CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(file, typ string, b []byte) string {
+		p := filepath.Join(dir, name+"-"+file)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(ca)
+	return write("ca.pem", "CERTIFICATE", caDER), write("cert.pem", "CERTIFICATE", der), write("key.pem", "EC PRIVATE KEY", kb), pool
+}
+
+// TestNkeyAndTLS: against a NATS server that takes only an nkey user over
+// TLS with client certificates, a process with the nkey seed file, the CA
+// and a client certificate connects and its messages go round; a wrong
+// nkey is refused at once as the configuration error it is; without a
+// client certificate, or trusting another CA, it never connects.
+func TestNkeyAndTLS(t *testing.T) {
+	dir := t.TempDir()
+	caFile, certFile, keyFile, pool := testPKI(t, dir, "nats")
+	otherCAFile, _, _, _ := testPKI(t, dir, "other")
+
+	user, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := user.PublicKey()
+	seed, _ := user.Seed()
+	seedFile := filepath.Join(dir, "user.nk")
+	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stranger, _ := nkeys.CreateUser()
+	strangerSeed, _ := stranger.Seed()
+	strangerFile := filepath.Join(dir, "stranger.nk")
+	if err := os.WriteFile(strangerFile, strangerSeed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true,
+		Nkeys: []*server.NkeyUser{{Nkey: pub}},
+		TLS:   true, TLSVerify: true, TLSTimeout: 2,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	defer srv.Shutdown()
+	if !srv.ReadyForConnections(5 * time.Second) {
+		t.Fatal("NATS server not ready")
+	}
+	url := "nats://127.0.0.1:" + strconv.Itoa(srv.Addr().(*net.TCPAddr).Port)
+
+	good := Config{URL: url, NKeyFile: seedFile, TLSCA: caFile, TLSCert: certFile, TLSKey: keyFile, Logger: quiet}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Connect(good, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Connect(good, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if !a.Connected() || !b.Connected() {
+		t.Fatal("the nkey user over TLS is not connected")
+	}
+	got := make(chan []byte, 1)
+	sub, err := b.nc.Subscribe("majlis.test", func(m *nats.Msg) { got <- m.Data })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	b.nc.Flush()
+	if err := a.nc.Publish("majlis.test", []byte("over tls")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if string(m) != "over tls" {
+			t.Fatalf("got %q", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a message did not go round over TLS")
+	}
+
+	// A wrong nkey: refused at once.
+	wrong := good
+	wrong.NKeyFile = strangerFile
+	if c, err := Connect(wrong, false); err == nil {
+		c.Close()
+		t.Fatal("a stranger's nkey connected")
+	}
+	// No client certificate, or another CA: the handshake fails; the
+	// process keeps trying (a cluster may come up later) but never connects.
+	noCert := good
+	noCert.TLSCert, noCert.TLSKey = "", ""
+	otherTrust := good
+	otherTrust.TLSCA = otherCAFile
+	for name, cfg := range map[string]Config{"no client certificate": noCert, "another CA": otherTrust} {
+		c, err := Connect(cfg, false)
+		if err != nil {
+			continue // refused outright is as good
+		}
+		time.Sleep(time.Second)
+		if c.Connected() {
+			c.Close()
+			t.Fatalf("%s: connected", name)
+		}
+		c.Close()
+	}
+}
