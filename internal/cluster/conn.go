@@ -309,6 +309,12 @@ func programSubject(room string) string { return subjectPrefix + roomToken(room)
 func eventsSubject(room string) string  { return subjectPrefix + roomToken(room) + ".events" }
 func stateSubject(room string) string   { return subjectPrefix + roomToken(room) + ".state" }
 
+// streamSubject carries the room's event stream (EventRoom), which edges
+// serve on its events path; snapshotSubject is where an edge asks for the
+// room's state to start its mirror from.
+func streamSubject(room string) string   { return subjectPrefix + roomToken(room) + ".stream" }
+func snapshotSubject(room string) string { return subjectPrefix + roomToken(room) + ".snapshot" }
+
 // redact hides a password in a URL for logs.
 func redact(u string) string {
 	if i := strings.Index(u, "@"); i > 0 {

@@ -53,6 +53,8 @@ type Edge struct {
 	chunk  int // the chunk length total asks for (guarded by mu)
 	// sketches count each room's unique listener tickets; guarded by mu.
 	sketches map[string]*roomSketch
+	// mirrors are the rooms' event streams this edge serves (events.go); guarded by mu.
+	mirrors map[string]*mirror
 }
 
 // relay is one room's program received from the origin over the cluster.
@@ -90,7 +92,7 @@ func New(cfg Config) (*Edge, error) {
 		cfg.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Edge{cfg: cfg, ctx: ctx, cancel: cancel, relays: make(map[string]*relay), sketches: make(map[string]*roomSketch)}
+	e := &Edge{cfg: cfg, ctx: ctx, cancel: cancel, relays: make(map[string]*relay), sketches: make(map[string]*roomSketch), mirrors: make(map[string]*mirror)}
 	e.wg.Add(1)
 	go e.report()
 	return e, nil

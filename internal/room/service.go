@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"majlis/internal/audit"
+	"majlis/internal/events"
 	"majlis/internal/ratelimit"
 	"majlis/internal/store"
 )
@@ -53,6 +54,11 @@ type Config struct {
 	Fleet         FleetCounts    // the room's listeners on edges (nil: none)
 	SearchRate    ratelimit.Rate // user searches (Candidates) per user; default DefaultSearchRate
 	MaxListed     int            // signed-in listeners a room names (Listeners); default DefaultMaxListed
+	// EventTap, when set, sees every event of every loaded room, and each
+	// room stream's close, in order (cluster.Publisher: edges serve the
+	// events). It runs under the room stream's writers' lock: it must not
+	// block.
+	EventTap func(room string, it events.Item, closed bool)
 }
 
 // Service runs the rooms of this process.

@@ -139,7 +139,8 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	httpapi.NewListen(httpapi.ListenConfig{Tickets: signer, Fanout: s.fan, Programs: s.edge, Metrics: s.met, Joined: s.edge.Joined}).Route(mux)
+	httpapi.NewListen(httpapi.ListenConfig{Tickets: signer, Fanout: s.fan, Programs: s.edge, Metrics: s.met, Joined: s.edge.Joined,
+		Events: s.events}).Route(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { apierror.Write(w, errEdgeOnly) })
 	proxies, err := httpapi.ParseProxies(cfg.Admission.TrustedProxies)
 	if err != nil {
@@ -157,6 +158,15 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 		return nil, fmt.Errorf("admin listen: %w", err)
 	}
 	return s, nil
+}
+
+// events serves a room's events from the edge's mirror of the origin's stream.
+func (s *EdgeServer) events(ctx context.Context, room string, since uint64) (httpapi.EventSubscription, func(), error) {
+	sub, err := s.edge.Subscribe(ctx, room, since)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sub, sub.Close, nil
 }
 
 // HTTPAddr is the bound listener address.
