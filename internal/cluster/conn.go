@@ -273,12 +273,36 @@ func (c *Conn) shutdownServer() {
 }
 
 // Subjects. A room id is a subject token when it has only [a-z0-9_-]
-// (store ids do); any other id is hex-encoded behind "x".
+// (store ids do); any other id is hex-encoded behind "x". An edge reports
+// on subjectLoad and subjectSketch followed by its own id, so that NATS
+// permissions can pin each edge's credentials to its id (the fleet
+// refuses a report whose id is not its subject's).
 const (
 	subjectPrefix = "majlis.room."
-	subjectLoad   = "majlis.edges.load"
-	subjectSketch = "majlis.edges.sketch"
+	subjectLoad   = "majlis.edges.load."   // + edge id
+	subjectSketch = "majlis.edges.sketch." // + edge id
 )
+
+// ValidEdgeID reports whether id can name an edge: 1 to 64 of [a-z0-9_-],
+// one subject token.
+func ValidEdgeID(id string) bool {
+	if id == "" || len(id) > maxEdgeID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if b := id[i]; !(b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// reportedBy reports whether a report on subject, under prefix, names the
+// edge whose subject it came on: an edge's credentials may allow only its
+// own subjects, and the id in the payload must not say otherwise.
+func reportedBy(subject, prefix, id string) bool {
+	return ValidEdgeID(id) && strings.TrimPrefix(subject, prefix) == id
+}
 
 func roomToken(room string) string {
 	for i := 0; i < len(room); i++ {
