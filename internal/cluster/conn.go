@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 )
 
 // Embedded is the value of Config.URL that runs a NATS server in the
@@ -166,6 +168,10 @@ func Connect(cfg Config, serve bool) (*Conn, error) {
 		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
 	}
 	if cfg.CredsFile != "" {
+		if err := checkCreds(cfg.CredsFile); err != nil {
+			c.shutdownServer()
+			return nil, fmt.Errorf("cluster creds: %w", err)
+		}
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
 	}
 	if cfg.NKeyFile != "" {
@@ -200,6 +206,27 @@ func Connect(cfg Config, serve bool) (*Conn, error) {
 	}
 	c.nc = nc
 	return c, nil
+}
+
+// checkCreds reads a credentials file as the client will on every
+// connect: a wrong path or a file that is not one is a configuration error
+// at start, not a client retrying in the background forever (the client
+// cannot tell it from a server not up yet).
+func checkCreds(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	defer clear(b) // the seed
+	if _, err := nkeys.ParseDecoratedJWT(b); err != nil {
+		return err
+	}
+	kp, err := nkeys.ParseDecoratedUserNKey(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	kp.Wipe()
+	return nil
 }
 
 func isAuthError(err error) bool {
