@@ -8,13 +8,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
 	"majlis/internal/program"
+	"majlis/internal/testkit"
 )
 
 // permissionsConf is the nats-server authorization block docs/operations.md
@@ -31,24 +31,6 @@ func permissionsConf(t *testing.T) string {
 		t.Fatal("docs/operations.md has no ```conf block with the authorization block")
 	}
 	return block + "\n"
-}
-
-// logBuf collects what a Conn logs (the NATS client's asynchronous errors).
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestEdgePermissions: a NATS server with the documented permissions
@@ -87,10 +69,10 @@ func TestEdgePermissions(t *testing.T) {
 		t.Fatal("NATS server not ready")
 	}
 	url := "nats://127.0.0.1:" + strconv.Itoa(srv.Addr().(*net.TCPAddr).Port)
-	logs := map[string]*logBuf{}
+	logs := map[string]*testkit.SyncBuffer{}
 	conn := func(user string) *Conn {
 		t.Helper()
-		logs[user] = &logBuf{}
+		logs[user] = &testkit.SyncBuffer{}
 		c, err := Connect(Config{URL: url, User: user, Password: pw[user], Logger: slog.New(slog.NewTextHandler(logs[user], nil))}, false)
 		if err != nil {
 			t.Fatalf("%s: %v", user, err)
