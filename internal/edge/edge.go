@@ -101,6 +101,9 @@ func New(cfg Config) (*Edge, error) {
 	return e, nil
 }
 
+// ID is the id this edge reports under (Config.ID, or the random one).
+func (e *Edge) ID() string { return e.cfg.ID }
+
 // Acquire gives a listener room's program (program.Source), starting the
 // room's feed from the cluster when this edge has none yet; the feed ends
 // IdleTimeout after its last listener's release.

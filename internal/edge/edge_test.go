@@ -52,6 +52,9 @@ func TestEdgeID(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
+	if e.ID() != "edge-a" {
+		t.Fatalf("ID %q, want edge-a", e.ID())
+	}
 	m, err := sub.NextMsg(5 * time.Second)
 	if err != nil {
 		t.Fatalf("no report on majlis.edges.load.edge-a: %v", err)

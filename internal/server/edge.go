@@ -177,7 +177,7 @@ func (s *EdgeServer) Serve(ctx context.Context) error {
 	go func() { errc <- adm.Serve(apierror.Listener(s.adminLn)) }()
 	s.planes.serve(errc)
 	s.ready.Store(true)
-	s.log.Info("majlis edge serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "public_url", s.cfg.PublicURL)
+	s.log.Info("majlis edge serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "public_url", s.cfg.PublicURL, "edge_id", s.edge.ID())
 	var err error
 	select {
 	case <-ctx.Done():
