@@ -139,17 +139,19 @@ func (c *Conn) RoomState(room string, timeout time.Duration) (StateMsg, error) {
 	return st, nil
 }
 
-// PublishLoad sends an edge's load report.
+// PublishLoad sends an edge's load report, on its edge's subject
+// (r.Edge must be a ValidEdgeID).
 func (c *Conn) PublishLoad(buf []byte, r LoadReport) []byte {
 	buf = AppendLoad(buf[:0], r)
-	_ = c.nc.Publish(subjectLoad, buf)
+	_ = c.nc.Publish(subjectLoad+r.Edge, buf)
 	return buf
 }
 
-// PublishSketch sends one room's unique-listener sketch.
+// PublishSketch sends one room's unique-listener sketch, on its edge's
+// subject.
 func (c *Conn) PublishSketch(buf []byte, s SketchReport) []byte {
 	buf = AppendSketch(buf[:0], s)
-	_ = c.nc.Publish(subjectSketch, buf)
+	_ = c.nc.Publish(subjectSketch+s.Edge, buf)
 	return buf
 }
 

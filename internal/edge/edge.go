@@ -25,7 +25,9 @@ type Config struct {
 	// PublicURL is the base URL this edge's listeners connect to, announced
 	// in its load reports (placement); required.
 	PublicURL string
-	// ID names this edge in its reports; random when empty.
+	// ID names this edge in its reports and their subjects
+	// (cluster.ValidEdgeID), so that NATS permissions can pin its
+	// credentials to it; random when empty.
 	ID string
 	// ReportEvery is the load report period; default 1 s.
 	ReportEvery time.Duration
@@ -82,6 +84,9 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.ID == "" {
 		cfg.ID = randomID()
 	}
+	if !cluster.ValidEdgeID(cfg.ID) {
+		return nil, fmt.Errorf("edge id %q: want up to 64 of a-z, 0-9, _ and -", cfg.ID)
+	}
 	if cfg.Tickets == nil {
 		return nil, errors.New("edge: tickets are required")
 	}
@@ -97,6 +102,9 @@ func New(cfg Config) (*Edge, error) {
 	go e.report()
 	return e, nil
 }
+
+// ID is the id this edge reports under (Config.ID, or the random one).
+func (e *Edge) ID() string { return e.cfg.ID }
 
 // Acquire gives a listener room's program (program.Source), starting the
 // room's feed from the cluster when this edge has none yet; the feed ends
