@@ -85,6 +85,9 @@ type Config struct {
 	// Cluster, when enabled, publishes the live programs and room events
 	// to edges and counts and places the edges' listeners (internal/cluster).
 	Cluster cluster.Config
+	// TicketKeysInterval is how often the origin repeats its ticket key set
+	// to the edges, besides at each rotation (0: cluster.DefaultKeysInterval).
+	TicketKeysInterval time.Duration
 	// Recordings: how long a finished recording is kept after its room
 	// ended (0: until the host deletes it) and how long clips live (0:
 	// recording.DefaultClipTTL); RetentionEvery is how often expired ones
@@ -157,6 +160,7 @@ type Server struct {
 	cluster *cluster.Conn
 	pub     *cluster.Publisher
 	fleet   *cluster.Fleet
+	keyCast *cluster.KeyBroadcast // the ticket keys, to the edges
 }
 
 // HTTP server timeouts. There is no WriteTimeout: listener streams are
@@ -286,7 +290,12 @@ func New(cfg Config) (*Server, error) {
 		// The edges' listeners count for the chunk length: a room's every
 		// chunk is a NATS message to each edge serving it.
 		s.fleet.OnTotal(s.live.SetRemote)
+		// The edges verify the tickets this signer mints: they get its keys
+		// (sealed) at each rotation and every interval.
+		s.keyCast = cluster.NewKeyBroadcast(s.cluster, signer.Keys, cfg.TicketKeysInterval)
 	}
+	rotator := &ticketKeys{file: admission.NewKeyFile(filepath.Join(cfg.DataDir, "ticket.key"), signer), cast: s.keyCast,
+		audit: s.audit, log: s.log}
 	if s.rooms, err = room.New(room.Config{Store: s.st, Media: media, Logger: s.log, Fleet: fleet,
 		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd,
 		MaxOpenRooms: cfg.MaxOpenRooms, CreateRate: cfg.RoomCreateRate, Recorder: s.recs, Audit: s.audit}); err != nil {
@@ -326,7 +335,7 @@ func New(cfg Config) (*Server, error) {
 		place = s.fleet
 	}
 	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(web.Config{Rooms: roomPreviews{s.rooms}, Logger: s.log, PublicURL: cfg.PublicURL}), PublicURL: cfg.PublicURL,
-		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence, Audit: s.audit, Safety: s.safety,
+		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence, Audit: s.audit, Safety: s.safety, TicketKeys: rotator,
 		HLS: &httpapi.HLSConfig{Origin: s.hls, Tokens: hlsTokens, Tickets: signer, Metrics: s.met, Rooms: s.rooms,
 			CDNSecret: cfg.HLS.CDNSecret, BaseURL: cfg.HLS.BaseURL}})
 
@@ -568,6 +577,9 @@ func (s *Server) closeAll() {
 		}
 		if s.fleet != nil {
 			s.fleet.Close()
+		}
+		if s.keyCast != nil {
+			s.keyCast.Close()
 		}
 		if s.cluster != nil {
 			s.cluster.Close()
