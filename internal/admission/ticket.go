@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,15 +49,21 @@ type Ticket struct {
 }
 
 // Signer mints tickets with its current key and verifies them with any of
-// its keys: keys rotate by putting a new key first in the key file while
-// the old one stays (second) for a ticket lifetime, on every process.
+// its keys: keys rotate by putting a new key first while the old one stays
+// (second) for a ticket lifetime, on every process. The key set is an
+// immutable value swapped atomically (SetKeys), so a live rotation costs
+// Verify one atomic load and no lock.
 type Signer struct {
-	key  []byte
-	mp   *macPool
-	kid  byte
+	set atomic.Pointer[keySet]
+	ttl time.Duration
+	now func() time.Time
+}
+
+// keySet is a signer's keys, current first. Immutable once stored.
+type keySet struct {
+	keys [][]byte // copies, current first
+	cur  verifyKey
 	olds []verifyKey
-	ttl  time.Duration
-	now  func() time.Time
 }
 
 type verifyKey struct {
@@ -64,37 +71,63 @@ type verifyKey struct {
 	mp  *macPool
 }
 
-// keyID names a key inside tickets (one byte: a hint to pick the key, not a secret).
-func keyID(key []byte) byte {
+// KeyID names a key inside tickets and key messages (one byte: a hint to
+// pick the key, not a secret).
+func KeyID(key []byte) byte {
 	h := sha256.Sum256(append([]byte("majlis ticket kid "), key...))
 	return h[0]
 }
 
+// KeyLen is the length of a ticket key.
+const KeyLen = keyLen
+
 // NewSigner returns a signer with a key of 32 bytes and ticket lifetime ttl.
 func NewSigner(key []byte, ttl time.Duration) (*Signer, error) {
-	if len(key) < keyLen {
-		return nil, fmt.Errorf("ticket key: need %d bytes, have %d", keyLen, len(key))
-	}
-	return &Signer{key: append([]byte(nil), key...), mp: newMacPool(key), kid: keyID(key), ttl: ttl, now: time.Now}, nil
+	return NewSignerKeys([][]byte{key}, ttl)
 }
 
 // NewSignerKeys returns a signer minting with keys[0] and also accepting
 // tickets signed with the others (a rotation in progress).
 func NewSignerKeys(keys [][]byte, ttl time.Duration) (*Signer, error) {
-	if len(keys) == 0 {
-		return nil, errors.New("ticket key: none")
-	}
-	s, err := NewSigner(keys[0], ttl)
-	if err != nil {
+	s := &Signer{ttl: ttl, now: time.Now}
+	if err := s.SetKeys(keys); err != nil {
 		return nil, err
 	}
-	for _, k := range keys[1:] {
-		if len(k) < keyLen {
-			return nil, fmt.Errorf("ticket key: need %d bytes, have %d", keyLen, len(k))
-		}
-		s.olds = append(s.olds, verifyKey{kid: keyID(k), mp: newMacPool(k)})
-	}
 	return s, nil
+}
+
+// SetKeys replaces the signer's keys (current first) while it runs:
+// tickets minted from now on use keys[0]; every key of keys verifies.
+func (s *Signer) SetKeys(keys [][]byte) error {
+	if len(keys) == 0 {
+		return errors.New("ticket key: none")
+	}
+	ks := &keySet{}
+	for i, k := range keys {
+		if len(k) < keyLen {
+			return fmt.Errorf("ticket key: need %d bytes, have %d", keyLen, len(k))
+		}
+		k = append([]byte(nil), k...)
+		ks.keys = append(ks.keys, k)
+		vk := verifyKey{kid: KeyID(k), mp: newMacPool(k)}
+		if i == 0 {
+			ks.cur = vk
+		} else {
+			ks.olds = append(ks.olds, vk)
+		}
+	}
+	s.set.Store(ks)
+	return nil
+}
+
+// Keys returns a copy of the signer's keys, current first.
+func (s *Signer) Keys() [][]byte {
+	ks := s.set.Load()
+	out := make([][]byte, len(ks.keys))
+	for i, k := range ks.keys {
+		out[i] = append([]byte(nil), k...)
+	}
+	return out
 }
 
 // LoadKeys reads every key of the key file in dir (32-byte records, the
@@ -161,6 +194,7 @@ func (s *Signer) IssueFor(room, user string) (string, Ticket, error) {
 	if len(user) > MaxUserLen {
 		return "", Ticket{}, fmt.Errorf("issue ticket: user id length %d", len(user))
 	}
+	ks := s.set.Load()
 	var nb [8]byte
 	rand.Read(nb[:])
 	t := Ticket{Room: room, Expires: s.now().Add(s.ttl).Truncate(time.Second), Nonce: binary.BigEndian.Uint64(nb[:]), User: user}
@@ -170,7 +204,7 @@ func (s *Signer) IssueFor(room, user string) (string, Ticket, error) {
 		v = ticketUser
 	}
 	p := make([]byte, 0, 20+len(room)+len(user)+macLen)
-	p = append(p, v, s.kid)
+	p = append(p, v, ks.cur.kid)
 	p = binary.BigEndian.AppendUint64(p, uint64(t.Expires.Unix()))
 	p = binary.BigEndian.AppendUint64(p, t.Nonce)
 	p = append(p, byte(len(room)))
@@ -179,20 +213,22 @@ func (s *Signer) IssueFor(room, user string) (string, Ticket, error) {
 		p = append(p, byte(len(user)))
 		p = append(p, user...)
 	}
-	p = append(p, s.mac(p)...)
+	var sum [macLen]byte
+	p = append(p, ks.cur.mp.sum(sum[:0], p)...)
 	return base64.RawURLEncoding.EncodeToString(p), t, nil
 }
 
 // signed checks sig over body with the key the ticket names (v2, v3) or any key (v1).
 func (s *Signer) signed(body, sig []byte) bool {
+	ks := s.set.Load()
 	var sum [macLen]byte
 	v2 := (body[0] == ticketVersion || body[0] == ticketUser) && len(body) > 1
-	if !v2 || body[1] == s.kid {
-		if hmac.Equal(sig, s.mp.sum(sum[:0], body)) {
+	if !v2 || body[1] == ks.cur.kid {
+		if hmac.Equal(sig, ks.cur.mp.sum(sum[:0], body)) {
 			return true
 		}
 	}
-	for _, k := range s.olds {
+	for _, k := range ks.olds {
 		if !v2 || body[1] == k.kid {
 			if hmac.Equal(sig, k.mp.sum(sum[:0], body)) {
 				return true
@@ -200,11 +236,6 @@ func (s *Signer) signed(body, sig []byte) bool {
 		}
 	}
 	return false
-}
-
-func (s *Signer) mac(p []byte) []byte {
-	var sum [macLen]byte
-	return s.mp.sum(sum[:0], p)
 }
 
 // Verify checks a ticket's signature and expiry and that it is for room.

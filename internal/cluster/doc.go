@@ -21,6 +21,8 @@
 //	        and merges the sketches (unique listeners); a report whose edge id
 //	        is not its subject's is dropped as bad, so NATS permissions can
 //	        pin each edge's credentials to its own id.
+//	origin: KeyBroadcast (at a rotation, every 10 s) ──► majlis.keys: the ticket
+//	        key set sealed under each of its keys (keys.go); edge: Conn.FollowKeys
 //
 // NATS forwards a subject only to servers with a subscriber, so a room's
 // program crosses the cluster only to the edges serving it. Every message
@@ -32,5 +34,5 @@
 // Goroutines: the NATS client's own (reader, flusher, one per
 // subscription) are owned by Conn (Close drains and waits); the Publisher
 // owns one follower per live room (End, Close); the Fleet owns its
-// subscriptions (Close). The embedded server is shut down by Conn.Close.
+// subscriptions (Close); a KeyBroadcast its ticker goroutine (Close). The embedded server is shut down by Conn.Close.
 package cluster

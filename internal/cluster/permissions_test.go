@@ -165,6 +165,25 @@ func TestEdgePermissions(t *testing.T) {
 		t.Fatal("edge-b got no room1 event in 5 s")
 	}
 
+	// The ticket keys reach the edges; edge-a cannot send keys of its own.
+	gotKeys := make(chan KeysMsg, 4)
+	kf, err := b.FollowKeys(func(k KeysMsg) { gotKeys <- k })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kf.Close()
+	b.Flush(time.Second)
+	a.nc.Publish(subjectKeys, []byte{Version, 0})
+	a.Flush(time.Second)
+	violation("edge-a", subjectKeys)
+	kb := NewKeyBroadcast(o, func() [][]byte { return [][]byte{bytes.Repeat([]byte{7}, 32)} }, time.Hour)
+	defer kb.Close()
+	select {
+	case <-gotKeys:
+	case <-time.After(5 * time.Second):
+		t.Fatal("edge-b got no ticket keys in 5 s")
+	}
+
 	// Genuine reports count.
 	sketchOf := func(from, n uint64) []byte {
 		sk := NewSketch()

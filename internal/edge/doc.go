@@ -22,4 +22,9 @@
 //
 // A feed ends when it has had no listener for IdleTimeout (the
 // subscription is dropped), and Close ends them all.
+//
+// Keys (keys.go) follows the origin's ticket keys on the cluster: a set
+// sealed under a key the edge holds replaces the signer's keys (and the
+// key file's, when it can be written), so a rotation at the origin needs
+// no restart here.
 package edge

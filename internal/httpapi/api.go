@@ -68,6 +68,9 @@ type Config struct {
 	// Safety is the trust and safety domain (notices, decisions,
 	// complaints, the transparency export); nil: no safety routes.
 	Safety *safety.Service
+	// TicketKeys rotates the ticket keys (POST
+	// /api/v1/admin/ticket-keys/rotate); nil: no such route.
+	TicketKeys KeyRotator
 	// PublicURL is the base URL clients reach this server at
 	// (--public-url), the base of the calendar entries' links; empty: as
 	// each request reached it (web.PageURL).
@@ -92,14 +95,15 @@ type API struct {
 	safety  *safety.Service
 	mux     *http.ServeMux
 	place   Placement
-	public  string // Config.PublicURL
+	public  string     // Config.PublicURL
+	keys    KeyRotator // nil: no key rotation route
 }
 
 // New returns the API handler.
 func New(cfg Config) *API {
 	a := &API{live: cfg.Live, stage: cfg.Stage, fan: cfg.Fanout, tickets: cfg.Tickets,
 		met: cfg.Metrics, log: cfg.Logger, acc: cfg.Accounts, rooms: cfg.Rooms, mux: http.NewServeMux(), place: cfg.Placement,
-		recs: cfg.Recordings, clipTTL: cfg.ClipTTL, ev: cfg.Evidence, audit: cfg.Audit, safety: cfg.Safety, public: cfg.PublicURL}
+		recs: cfg.Recordings, clipTTL: cfg.ClipTTL, ev: cfg.Evidence, audit: cfg.Audit, safety: cfg.Safety, public: cfg.PublicURL, keys: cfg.TicketKeys}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -119,6 +123,9 @@ func New(cfg Config) *API {
 	}
 	if a.safety != nil {
 		a.routeSafety(m)
+	}
+	if a.keys != nil {
+		a.routeTicketKeys(m)
 	}
 	m.HandleFunc("POST /api/v1/rooms", a.handle(a.createRoom))
 	m.HandleFunc("GET /api/v1/rooms/{id}", a.handle(a.getRoom))

@@ -32,7 +32,7 @@ type EdgeConfig struct {
 	PublicURL      string
 	ID             string // names it in its load reports and their subjects (majlis.edges.load.<id>); empty: random
 	DataDir        string // where ticket.key is read from (when TicketKeyFile is empty)
-	TicketKeyFile  string // the origin's ticket key; read only, never created
+	TicketKeyFile  string // the origin's ticket key; never created, rewritten (when it can be) at a rotation
 	HTTPAddr       string // listeners
 	AdminAddr      string // metrics, health, pprof
 	ChunkFrames    int
@@ -57,6 +57,7 @@ type EdgeServer struct {
 	met     *metrics.Metrics
 	fan     *fanout.Hub
 	edge    *edge.Edge
+	keys    *edge.Keys // the origin's ticket keys, followed
 	cluster *cluster.Conn
 	planes  *planes
 	adminLn net.Listener
@@ -125,6 +126,19 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 		s.cluster.Close()
 		return nil, err
 	}
+	// A rotation at the origin reaches this signer over the cluster (and
+	// the key file, when it can be written): no restart.
+	if s.keys, err = edge.FollowKeys(edge.KeysConfig{Cluster: s.cluster, Tickets: signer, Path: path, Logger: s.log}); err != nil {
+		ln.Close()
+		s.cluster.Close()
+		return nil, err
+	}
+	if err := s.keys.Register(s.met.Registry); err != nil {
+		ln.Close()
+		s.keys.Close()
+		s.cluster.Close()
+		return nil, err
+	}
 	// The origin's joins send browsers here from the origin's pages: a
 	// listen.ws request then comes from another origin. The stream is
 	// authorized by its ticket, never by a cookie, so the origin check
@@ -136,6 +150,7 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	if err != nil {
 		ln.Close()
 		s.fan.Close()
+		s.keys.Close()
 		s.cluster.Close()
 		return nil, err
 	}
@@ -147,6 +162,7 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	if err != nil {
 		ln.Close()
 		s.fan.Close()
+		s.keys.Close()
 		s.cluster.Close()
 		return nil, err
 	}
@@ -155,6 +171,7 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 		ln.Close()
 		s.edge.Close()
 		s.fan.Close()
+		s.keys.Close()
 		s.cluster.Close()
 		return nil, fmt.Errorf("admin listen: %w", err)
 	}
@@ -201,6 +218,7 @@ func (s *EdgeServer) Serve(ctx context.Context) error {
 	// close the programs, which listeners hear as the room's end.
 	s.fan.Close()
 	s.edge.Close()
+	s.keys.Close()
 	s.cluster.Close()
 	pub.Shutdown(shutCtx)
 	s.planes.shutdown(shutCtx, s.log)

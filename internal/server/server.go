@@ -86,6 +86,9 @@ type Config struct {
 	// Cluster, when enabled, publishes the live programs and room events
 	// to edges and counts and places the edges' listeners (internal/cluster).
 	Cluster cluster.Config
+	// TicketKeysInterval is how often the origin repeats its ticket key set
+	// to the edges, besides at each rotation (0: cluster.DefaultKeysInterval).
+	TicketKeysInterval time.Duration
 	// Recordings: how long a finished recording is kept after its room
 	// ended (0: until the host deletes it) and how long clips live (0:
 	// recording.DefaultClipTTL); RetentionEvery is how often expired ones
@@ -158,6 +161,7 @@ type Server struct {
 	cluster *cluster.Conn
 	pub     *cluster.Publisher
 	fleet   *cluster.Fleet
+	keyCast *cluster.KeyBroadcast // the ticket keys, to the edges
 }
 
 // HTTP server timeouts. There is no WriteTimeout: listener streams are
@@ -290,7 +294,12 @@ func New(cfg Config) (*Server, error) {
 		s.fleet.OnTotal(s.live.SetRemote)
 		// Every room's events go on the cluster: edges serve them.
 		eventTap = s.pub.RoomEvent
+		// The edges verify the tickets this signer mints: they get its keys
+		// (sealed) at each rotation and every interval.
+		s.keyCast = cluster.NewKeyBroadcast(s.cluster, signer.Keys, cfg.TicketKeysInterval)
 	}
+	rotator := &ticketKeys{file: admission.NewKeyFile(filepath.Join(cfg.DataDir, "ticket.key"), signer), cast: s.keyCast,
+		audit: s.audit, log: s.log}
 	if s.rooms, err = room.New(room.Config{Store: s.st, Media: media, Logger: s.log, Fleet: fleet, EventTap: eventTap,
 		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd,
 		MaxOpenRooms: cfg.MaxOpenRooms, CreateRate: cfg.RoomCreateRate, Recorder: s.recs, Audit: s.audit}); err != nil {
@@ -337,7 +346,7 @@ func New(cfg Config) (*Server, error) {
 		place = s.fleet
 	}
 	s.api = httpapi.New(httpapi.Config{Live: s.live, Stage: s.stage, Fanout: s.fan, Tickets: signer, Metrics: s.met, Logger: s.log, Web: web.Handler(web.Config{Rooms: roomPreviews{s.rooms}, Logger: s.log, PublicURL: cfg.PublicURL}), PublicURL: cfg.PublicURL,
-		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence, Audit: s.audit, Safety: s.safety,
+		Accounts: accounts, Rooms: s.rooms, Placement: place, Recordings: s.recs, ClipTTL: cfg.ClipTTL, Evidence: s.evidence, Audit: s.audit, Safety: s.safety, TicketKeys: rotator,
 		HLS: &httpapi.HLSConfig{Origin: s.hls, Tokens: hlsTokens, Tickets: signer, Metrics: s.met, Rooms: s.rooms,
 			CDNSecret: cfg.HLS.CDNSecret, BaseURL: cfg.HLS.BaseURL}})
 
@@ -579,6 +588,9 @@ func (s *Server) closeAll() {
 		}
 		if s.fleet != nil {
 			s.fleet.Close()
+		}
+		if s.keyCast != nil {
+			s.keyCast.Close()
 		}
 		if s.cluster != nil {
 			s.cluster.Close()
