@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"majlis/internal/cluster"
 	"majlis/internal/events"
 	"majlis/internal/room"
@@ -301,4 +303,32 @@ func (e *Edge) Mirrors() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.mirrors)
+}
+
+// EventReaders is the number of readers of the mirrored rooms' events now.
+func (e *Edge) EventReaders() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, m := range e.mirrors {
+		n += m.subs
+	}
+	return n
+}
+
+// RegisterEvents exposes the mirrors' gauges.
+func (e *Edge) RegisterEvents(reg *prometheus.Registry) error {
+	for _, col := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "majlis_edge_event_rooms",
+			Help: "Rooms whose event streams this edge mirrors from the origin (one NATS subscription each)."},
+			func() float64 { return float64(e.Mirrors()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "majlis_edge_event_readers",
+			Help: "Readers of room events on this edge (WebSocket and Server-Sent Events)."},
+			func() float64 { return float64(e.EventReaders()) }),
+	} {
+		if err := reg.Register(col); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -126,17 +128,42 @@ func TestBrowserPlayerMovesEdge(t *testing.T) {
 	dir := t.TempDir()
 	ts := startClusterOrigin(t, dir, cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0"})
 	natsURL := ts.cluster.ServerURL()
-	edges := []*proc{startEdgeProc(t, bin, dir, natsURL), startEdgeProc(t, bin, dir, natsURL)}
+	// Each edge's admin port is known: its gauges say where the page reads the room's events.
+	admins := []string{fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	edges := []*proc{startEdgeProc(t, bin, dir, natsURL, "--admin", admins[0]), startEdgeProc(t, bin, dir, natsURL, "--admin", admins[1])}
 	for deadline := time.Now().Add(15 * time.Second); ts.fleet.Edges() < 2; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("edges reporting: %d, want 2", ts.fleet.Edges())
 		}
 	}
 	byHost := map[string]*proc{}
+	adminOf := map[string]string{}
 	var hosts []string
-	for _, e := range edges {
+	for i, e := range edges {
 		byHost[hostOf(t, e.base)] = e
+		adminOf[hostOf(t, e.base)] = admins[i]
 		hosts = append(hosts, hostOf(t, e.base))
+	}
+	// readsEvents waits until the page reads the room's events on the
+	// edge at host: the join placed it there, and the page follows.
+	readsEvents := func(host string, within time.Duration) {
+		t.Helper()
+		var last string
+		for deadline := time.Now().Add(within); ; time.Sleep(100 * time.Millisecond) {
+			if resp, err := testHTTP.Get("http://" + adminOf[host] + "/metrics"); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if m := regexp.MustCompile(`(?m)^majlis_edge_event_readers (\d+)`).FindStringSubmatch(string(b)); m != nil {
+					last = m[1]
+					if last == "1" {
+						return
+					}
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the page does not read the room's events on edge %s within %v (readers there: %q)", host, within, last)
+			}
+		}
 	}
 
 	_, hostTok := ts.createUser(t, "amal")
@@ -198,6 +225,7 @@ func TestBrowserPlayerMovesEdge(t *testing.T) {
 	}
 	before := eval[playerStats](t, tab, `window.majlisPlayer.stats()`)
 	t.Logf("playing from edge %s: %+v", from, before)
+	readsEvents(from, 5*time.Second)
 
 	// kill -9 of that edge.
 	victim := byHost[from]
@@ -272,6 +300,9 @@ func TestBrowserPlayerMovesEdge(t *testing.T) {
 	if fb := eval[string](t, tab, `window.majlisPlayer.stats().fallback ?? ""`); fb != "" {
 		t.Errorf("the player fell back from WebSocket (%q): the dead edge's refusals counted as a proxy's", fb)
 	}
+	// The page's events moved with the player (EventSource resumes from
+	// its last event on the new edge).
+	readsEvents(to, 10*time.Second)
 	if t.Failed() {
 		t.Logf("page console:\n%s", log)
 	}

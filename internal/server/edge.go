@@ -107,6 +107,23 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
+	// fail closes what was started so far, in reverse.
+	fail := func(err error) (*EdgeServer, error) {
+		if s.edge != nil {
+			s.edge.Close()
+		}
+		if s.fan != nil {
+			s.fan.Close()
+		}
+		if s.keys != nil {
+			s.keys.Close()
+		}
+		if s.cluster != nil {
+			s.cluster.Close()
+		}
+		ln.Close()
+		return nil, err
+	}
 	if cfg.PublicURL == "" {
 		scheme := "http://"
 		if s.certs != nil {
@@ -118,26 +135,18 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	cc := cfg.Cluster
 	cc.Logger, cc.Name = s.log, "majlis edge "+cfg.PublicURL
 	if s.cluster, err = cluster.Connect(cc, false); err != nil {
-		ln.Close()
-		return nil, err
+		return fail(err)
 	}
 	if err := s.cluster.Register(s.met.Registry); err != nil {
-		ln.Close()
-		s.cluster.Close()
-		return nil, err
+		return fail(err)
 	}
 	// A rotation at the origin reaches this signer over the cluster (and
 	// the key file, when it can be written): no restart.
 	if s.keys, err = edge.FollowKeys(edge.KeysConfig{Cluster: s.cluster, Tickets: signer, Path: path, Logger: s.log}); err != nil {
-		ln.Close()
-		s.cluster.Close()
-		return nil, err
+		return fail(err)
 	}
 	if err := s.keys.Register(s.met.Registry); err != nil {
-		ln.Close()
-		s.keys.Close()
-		s.cluster.Close()
-		return nil, err
+		return fail(err)
 	}
 	// The origin's joins send browsers here from the origin's pages: a
 	// listen.ws request then comes from another origin. The stream is
@@ -145,14 +154,12 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	// (against cross-site use of a browser's credentials) protects nothing
 	// here and is off.
 	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met, Logger: s.log, InsecureSkipVerify: true})
-	s.edge, err = edge.New(edge.Config{Cluster: s.cluster, PublicURL: cfg.PublicURL, ID: cfg.ID, Tickets: signer, Logger: s.log, ChunkMaxFrames: cfg.ChunkMaxFrames,
-		Program: program.Config{ChunkFrames: cfg.ChunkFrames, Channels: cfg.Channels}})
-	if err != nil {
-		ln.Close()
-		s.fan.Close()
-		s.keys.Close()
-		s.cluster.Close()
-		return nil, err
+	if s.edge, err = edge.New(edge.Config{Cluster: s.cluster, PublicURL: cfg.PublicURL, ID: cfg.ID, Tickets: signer, Logger: s.log, ChunkMaxFrames: cfg.ChunkMaxFrames,
+		Program: program.Config{ChunkFrames: cfg.ChunkFrames, Channels: cfg.Channels}}); err != nil {
+		return fail(err)
+	}
+	if err := s.edge.RegisterEvents(s.met.Registry); err != nil {
+		return fail(err)
 	}
 	mux := http.NewServeMux()
 	httpapi.NewListen(httpapi.ListenConfig{Tickets: signer, Fanout: s.fan, Programs: s.edge, Metrics: s.met, Joined: s.edge.Joined,
@@ -160,20 +167,11 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { apierror.Write(w, errEdgeOnly) })
 	proxies, err := httpapi.ParseProxies(cfg.Admission.TrustedProxies)
 	if err != nil {
-		ln.Close()
-		s.fan.Close()
-		s.keys.Close()
-		s.cluster.Close()
-		return nil, err
+		return fail(err)
 	}
 	s.planes = newAudiencePlane(audienceDeps{ln: ln, ac: cfg.Admission, met: s.met, tickets: signer, key: key, next: mux, proxies: proxies})
 	if s.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
-		ln.Close()
-		s.edge.Close()
-		s.fan.Close()
-		s.keys.Close()
-		s.cluster.Close()
-		return nil, fmt.Errorf("admin listen: %w", err)
+		return fail(fmt.Errorf("admin listen: %w", err))
 	}
 	return s, nil
 }
