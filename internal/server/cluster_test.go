@@ -155,8 +155,12 @@ func TestClusterOriginRestart(t *testing.T) {
 	host := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	u := ts.join(t, room).Listen.WS
+	j := ts.join(t, room)
+	u := j.Listen.WS
 	l := listenWS(t, ctx, "ws"+strings.TrimPrefix(u, "http"))
+	// The page of that listener reads the room's events on the edge too.
+	evs := subscribeWSAt(t, ctx, strings.TrimSuffix(j.Events, "/api/v1/rooms/"+room+"/events"), room, "")
+	evs.wait(t, "the snapshot on the edge", 5*time.Second, func(e []roomEvent) bool { return len(e) > 0 && e[0].Type == "snapshot" })
 	waitHeard := func(what string, check func([]int16) error) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
@@ -184,6 +188,10 @@ func TestClusterOriginRestart(t *testing.T) {
 	}
 	waitHeard("tone before the restart", hearsTone)
 
+	var lastBefore uint64
+	for _, e := range evs.all() {
+		lastBefore = max(lastBefore, e.Seq)
+	}
 	host.stop()
 	ts.stop()
 	silent := func(pcm []int16) error {
@@ -200,6 +208,22 @@ func TestClusterOriginRestart(t *testing.T) {
 	host2 := publishTone(t, ts2, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
 	defer host2.stop()
 	waitHeard("tone from the new origin", hearsTone)
+	// The edge's events reader stayed connected through the restart and
+	// got the new origin's room: a snapshot numbered after everything
+	// before (the new process numbers its events from later on).
+	select {
+	case <-evs.done:
+		t.Fatalf("the edge's events reader was closed (%d) by the origin's restart", evs.closed)
+	default:
+	}
+	evs.wait(t, "the new origin's snapshot on the edge", 20*time.Second, func(e []roomEvent) bool {
+		for _, ev := range e {
+			if ev.Type == "snapshot" && ev.Seq > lastBefore && bytes.Contains(ev.Data, []byte(`"state":"live"`)) {
+				return true
+			}
+		}
+		return false
+	})
 	// The counts came back from the store, and the edge's listener is not
 	// counted twice (its sketch started again with the new origin's epoch).
 	deadline = time.Now().Add(10 * time.Second)
