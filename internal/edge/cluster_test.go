@@ -103,16 +103,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // and resumes with the new origin's frames; the room's end closes the
 // edge's program.
 func TestEdgeOverCluster(t *testing.T) {
-	oc, err := cluster.Connect(cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0", Logger: quiet}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer oc.Close()
-	ec, err := cluster.Connect(cluster.Config{URL: oc.ServerURL(), Logger: quiet}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ec.Close()
+	oc, ec := clusterPair(t)
 	key := bytes.Repeat([]byte{1}, 32)
 	signer, _ := admission.NewSigner(key, time.Minute)
 
@@ -264,16 +255,7 @@ func TestNewNeedsCluster(t *testing.T) {
 // NATS connection receives none of the room's messages any more, though
 // the origin goes on publishing.
 func TestEdgeDropsIdleRoom(t *testing.T) {
-	oc, err := cluster.Connect(cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0", Logger: quiet}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer oc.Close()
-	ec, err := cluster.Connect(cluster.Config{URL: oc.ServerURL(), Logger: quiet}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ec.Close()
+	oc, ec := clusterPair(t)
 	reg := prometheus.NewRegistry()
 	if err := ec.Register(reg); err != nil {
 		t.Fatal(err)

@@ -167,18 +167,24 @@ func (e *Edge) release(rl *relay) {
 	if rl.listeners > 0 {
 		return
 	}
-	if rl.idle == nil {
-		rl.idle = time.AfterFunc(e.cfg.IdleTimeout, func() {
-			e.mu.Lock()
-			idle := rl.listeners == 0
-			e.mu.Unlock()
-			if idle {
-				rl.cancel()
-			}
-		})
+	e.armIdle(&rl.idle, func() bool { return rl.listeners == 0 }, rl.cancel)
+}
+
+// armIdle starts *t, or starts it again, to run stop IdleTimeout from now
+// if idle (read under Edge.mu) still holds then; Edge.mu is held.
+func (e *Edge) armIdle(t **time.Timer, idle func() bool, stop func()) {
+	if *t != nil {
+		(*t).Reset(e.cfg.IdleTimeout)
 		return
 	}
-	rl.idle.Reset(e.cfg.IdleTimeout)
+	*t = time.AfterFunc(e.cfg.IdleTimeout, func() {
+		e.mu.Lock()
+		ok := idle()
+		e.mu.Unlock()
+		if ok {
+			stop()
+		}
+	})
 }
 
 // adapt sets rl's chunk length, and every relay's when it changes, for

@@ -17,16 +17,7 @@ import (
 // to), and the fleet counts it; New refuses an id that is not one subject
 // token of [a-z0-9_-], at most 64.
 func TestEdgeID(t *testing.T) {
-	oc, err := cluster.Connect(cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0", Logger: quiet}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer oc.Close()
-	ec, err := cluster.Connect(cluster.Config{URL: oc.ServerURL(), Logger: quiet}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ec.Close()
+	oc, ec := clusterPair(t)
 	fleet, err := cluster.NewFleet(oc, 1, 0)
 	if err != nil {
 		t.Fatal(err)

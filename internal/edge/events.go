@@ -134,18 +134,7 @@ func (e *Edge) unsubscribe(m *mirror) {
 	if m.subs--; m.subs > 0 {
 		return
 	}
-	if m.idle == nil {
-		m.idle = time.AfterFunc(e.cfg.IdleTimeout, func() {
-			e.mu.Lock()
-			idle := m.subs == 0
-			e.mu.Unlock()
-			if idle {
-				m.cancel()
-			}
-		})
-		return
-	}
-	m.idle.Reset(e.cfg.IdleTimeout)
+	e.armIdle(&m.idle, func() bool { return m.subs == 0 }, m.cancel)
 }
 
 // runMirror keeps m's stream until the room's stream ends at the origin

@@ -68,16 +68,7 @@ func next(t *testing.T, sub *Subscription) ([]events.Item, bool) {
 // origin are errors, not hangs; a mirror with no reader goes after
 // IdleTimeout.
 func TestMirrorEvents(t *testing.T) {
-	oc, err := cluster.Connect(cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0", Logger: quiet}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer oc.Close()
-	ec, err := cluster.Connect(cluster.Config{URL: oc.ServerURL(), Logger: quiet}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ec.Close()
+	oc, ec := clusterPair(t)
 	const rm = "room1"
 	pub, err := cluster.NewPublisher(oc, func(string) *program.Program { return nil })
 	if err != nil {
