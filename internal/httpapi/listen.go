@@ -23,9 +23,10 @@ type ListenConfig struct {
 	// every listen request.
 	Joined func(room string, nonce uint64)
 	// Connected, when set, records a listener connection of the user the
-	// ticket names ("" for an anonymous one); the func it returns runs
-	// when the stream ends. It must not block.
-	Connected func(room, user string) (left func())
+	// ticket names ("" for an anonymous one); remove ends the stream (a
+	// block), the func it returns runs when the stream ends. It must not
+	// block.
+	Connected func(room, user string, remove func()) (left func())
 }
 
 // Listen serves a room's listener streams (listen.ogg, listen.ws) from a
@@ -38,17 +39,17 @@ func NewListen(cfg ListenConfig) *Listen { return &Listen{cfg: cfg} }
 
 // Route registers the listener endpoints on m.
 func (l *Listen) Route(m *http.ServeMux) {
-	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ogg", l.handle(func(w http.ResponseWriter, r *http.Request, p *program.Program, end func()) {
+	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ogg", l.handle(func(w http.ResponseWriter, r *http.Request, p *program.Program, end func(), stop *fanout.Stop) {
 		// The sharded writer keeps no goroutine per listener: this returns
 		// at once and end runs when the stream ends.
-		l.cfg.Fanout.ServeOggDetached(w, r, p, end)
+		l.cfg.Fanout.ServeOggDetached(w, r, p, end, stop)
 	}, false))
-	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ws", l.handle(func(w http.ResponseWriter, r *http.Request, p *program.Program, end func()) {
-		l.cfg.Fanout.ServeWSDetached(w, r, p, end)
+	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ws", l.handle(func(w http.ResponseWriter, r *http.Request, p *program.Program, end func(), stop *fanout.Stop) {
+		l.cfg.Fanout.ServeWSDetached(w, r, p, end, stop)
 	}, true))
 }
 
-func (l *Listen) handle(serve func(http.ResponseWriter, *http.Request, *program.Program, func()), ws bool) http.HandlerFunc {
+func (l *Listen) handle(serve serveFunc, ws bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := l.listen(w, r, serve, ws); err != nil {
 			ae := toAPIError(err)
@@ -60,7 +61,10 @@ func (l *Listen) handle(serve func(http.ResponseWriter, *http.Request, *program.
 	}
 }
 
-func (l *Listen) listen(w http.ResponseWriter, r *http.Request, serve func(http.ResponseWriter, *http.Request, *program.Program, func()), ws bool) error {
+// serveFunc serves one listener stream; end runs when it ends, stop ends it early.
+type serveFunc func(w http.ResponseWriter, r *http.Request, p *program.Program, end func(), stop *fanout.Stop)
+
+func (l *Listen) listen(w http.ResponseWriter, r *http.Request, serve serveFunc, ws bool) error {
 	room := r.PathValue("id")
 	tk, err := listenTicket(r, l.cfg.Tickets, room)
 	if err != nil {
@@ -77,12 +81,14 @@ func (l *Listen) listen(w http.ResponseWriter, r *http.Request, serve func(http.
 		return err
 	}
 	left := func() {}
+	var stop *fanout.Stop
 	if l.cfg.Connected != nil {
-		left = l.cfg.Connected(room, tk.User)
+		stop = fanout.NewStop()
+		left = l.cfg.Connected(room, tk.User, stop.Stop)
 	}
 	// One connection per ticket lasts as long as the stream, not the handler.
 	endLease := detachLease(r)
-	serve(w, r, p, func() { left(); release(); endLease() })
+	serve(w, r, p, func() { left(); release(); endLease() }, stop)
 	return nil
 }
 

@@ -129,14 +129,14 @@ func TestListenerList(t *testing.T) {
 		users = append(users, named(t, st, n))
 	}
 	m.listeners.Store(10) // every connection, signed in or not
-	leaveA1 := s.ListenerConnected(id, users[0].ID)
+	leaveA1 := s.ListenerConnected(id, users[0].ID, nil)
 	time.Sleep(2 * time.Millisecond)
-	leaveA2 := s.ListenerConnected(id, users[0].ID) // a second tab
-	leaveB := s.ListenerConnected(id, users[1].ID)
+	leaveA2 := s.ListenerConnected(id, users[0].ID, nil) // a second tab
+	leaveB := s.ListenerConnected(id, users[1].ID, nil)
 	time.Sleep(2 * time.Millisecond)
-	s.ListenerConnected(id, users[2].ID)
-	leaveD := s.ListenerConnected(id, users[3].ID) // past the cap of 3
-	s.ListenerConnected(id, "")                    // anonymous: not tracked
+	s.ListenerConnected(id, users[2].ID, nil)
+	leaveD := s.ListenerConnected(id, users[3].ID, nil) // past the cap of 3
+	s.ListenerConnected(id, "", nil)                    // anonymous: not tracked
 
 	l, err := s.Listeners(ctx, host, id, 2)
 	if err != nil {
@@ -168,7 +168,7 @@ func TestListenerList(t *testing.T) {
 		t.Fatalf("after amal's last tab: %+v", l)
 	}
 	// A room not loaded here tracks nothing; its leave is harmless.
-	s.ListenerConnected("no-such-room", users[0].ID)()
+	s.ListenerConnected("no-such-room", users[0].ID, nil)()
 }
 
 // A hand-over makes the co-host the host and the old host a co-host, in the

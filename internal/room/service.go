@@ -53,6 +53,10 @@ type Config struct {
 	Fleet         FleetCounts    // the room's listeners on edges (nil: none)
 	SearchRate    ratelimit.Rate // user searches (Candidates) per user; default DefaultSearchRate
 	MaxListed     int            // signed-in listeners a room names (Listeners); default DefaultMaxListed
+	// Removed, when set, is told of each block once this process has ended
+	// the user's streams (Block): the cluster tells the room's edges. It
+	// must not block for long: it runs on the moderator's request.
+	Removed func(room, user string)
 }
 
 // Service runs the rooms of this process.
