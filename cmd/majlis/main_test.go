@@ -156,10 +156,10 @@ func TestServerConfig(t *testing.T) {
 	if s.Out != &out {
 		t.Error("Out not wired")
 	}
-	c.Role, c.TicketKeyFile = config.RoleEdge, "/k"
+	c.Role, c.TicketKeyFile, c.EdgeID = config.RoleEdge, "/k", "edge-a"
 	e := edgeConfig(c, nil)
-	if got, want := []any{e.DataDir, e.TicketKeyFile, e.HTTPAddr, e.AdminAddr, e.ChunkFrames, e.ChunkMaxFrames, e.Channels},
-		[]any{c.DataDir, c.TicketKeyFile, c.HTTPAddr, c.AdminAddr, c.ChunkFrames, c.ChunkMaxFrames, c.Channels}; !reflect.DeepEqual(got, want) {
+	if got, want := []any{e.DataDir, e.TicketKeyFile, e.HTTPAddr, e.AdminAddr, e.ChunkFrames, e.ChunkMaxFrames, e.Channels, e.ID},
+		[]any{c.DataDir, c.TicketKeyFile, c.HTTPAddr, c.AdminAddr, c.ChunkFrames, c.ChunkMaxFrames, c.Channels, c.EdgeID}; !reflect.DeepEqual(got, want) {
 		t.Errorf("server.EdgeConfig fields\n got %v\nwant %v", got, want)
 	}
 	if tc := c.TLSConfig(); !reflect.DeepEqual(s.TLS, tc) || !reflect.DeepEqual(e.TLS, tc) || tc.CertFile != "/etc/c.pem" {

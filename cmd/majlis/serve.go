@@ -67,7 +67,7 @@ func originAdmission(c config.Config) server.AdmissionConfig {
 func edgeConfig(c config.Config, log *slog.Logger) server.EdgeConfig {
 	return server.EdgeConfig{DataDir: c.DataDir, TicketKeyFile: c.TicketKeyFile, HTTPAddr: c.HTTPAddr, AdminAddr: c.AdminAddr,
 		ChunkFrames: c.ChunkFrames, ChunkMaxFrames: c.ChunkMaxFrames, Channels: c.Channels, Logger: log,
-		Admission: audienceConfig(c), Cluster: c.ClusterConfig(), PublicURL: c.PublicURL, TLS: c.TLSConfig()}
+		Admission: audienceConfig(c), Cluster: c.ClusterConfig(), PublicURL: c.PublicURL, ID: c.EdgeID, TLS: c.TLSConfig()}
 }
 
 // audienceConfig is the audience plane's part of the admission settings,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 )
 
 // Embedded is the value of Config.URL that runs a NATS server in the
@@ -166,6 +168,10 @@ func Connect(cfg Config, serve bool) (*Conn, error) {
 		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
 	}
 	if cfg.CredsFile != "" {
+		if err := checkCreds(cfg.CredsFile); err != nil {
+			c.shutdownServer()
+			return nil, fmt.Errorf("cluster creds: %w", err)
+		}
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
 	}
 	if cfg.NKeyFile != "" {
@@ -200,6 +206,27 @@ func Connect(cfg Config, serve bool) (*Conn, error) {
 	}
 	c.nc = nc
 	return c, nil
+}
+
+// checkCreds reads a credentials file as the client will on every
+// connect: a wrong path or a file that is not one is a configuration error
+// at start, not a client retrying in the background forever (the client
+// cannot tell it from a server not up yet).
+func checkCreds(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	defer clear(b) // the seed
+	if _, err := nkeys.ParseDecoratedJWT(b); err != nil {
+		return err
+	}
+	kp, err := nkeys.ParseDecoratedUserNKey(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	kp.Wipe()
+	return nil
 }
 
 func isAuthError(err error) bool {
@@ -273,12 +300,36 @@ func (c *Conn) shutdownServer() {
 }
 
 // Subjects. A room id is a subject token when it has only [a-z0-9_-]
-// (store ids do); any other id is hex-encoded behind "x".
+// (store ids do); any other id is hex-encoded behind "x". An edge reports
+// on subjectLoad and subjectSketch followed by its own id, so that NATS
+// permissions can pin each edge's credentials to its id (the fleet
+// refuses a report whose id is not its subject's).
 const (
 	subjectPrefix = "majlis.room."
-	subjectLoad   = "majlis.edges.load"
-	subjectSketch = "majlis.edges.sketch"
+	subjectLoad   = "majlis.edges.load."   // + edge id
+	subjectSketch = "majlis.edges.sketch." // + edge id
 )
+
+// ValidEdgeID reports whether id can name an edge: 1 to 64 of [a-z0-9_-],
+// one subject token.
+func ValidEdgeID(id string) bool {
+	if id == "" || len(id) > maxEdgeID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if b := id[i]; !(b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// reportedBy reports whether a report on subject, under prefix, names the
+// edge whose subject it came on: an edge's credentials may allow only its
+// own subjects, and the id in the payload must not say otherwise.
+func reportedBy(subject, prefix, id string) bool {
+	return ValidEdgeID(id) && strings.TrimPrefix(subject, prefix) == id
+}
 
 func roomToken(room string) string {
 	for i := 0; i < len(room); i++ {
@@ -308,6 +359,12 @@ func roomFromToken(tok string) (string, bool) {
 func programSubject(room string) string { return subjectPrefix + roomToken(room) + ".program" }
 func eventsSubject(room string) string  { return subjectPrefix + roomToken(room) + ".events" }
 func stateSubject(room string) string   { return subjectPrefix + roomToken(room) + ".state" }
+
+// streamSubject carries the room's event stream (EventRoom), which edges
+// serve on its events path; snapshotSubject is where an edge asks for the
+// room's state to start its mirror from.
+func streamSubject(room string) string   { return subjectPrefix + roomToken(room) + ".stream" }
+func snapshotSubject(room string) string { return subjectPrefix + roomToken(room) + ".snapshot" }
 
 // redact hides a password in a URL for logs.
 func redact(u string) string {

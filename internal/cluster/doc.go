@@ -9,11 +9,18 @@
 //	origin: live room's program ──Publisher (one follower per live room)──► majlis.room.<id>.program
 //	        room ends (Media.End) ─────────────────────────────────────────► majlis.room.<id>.events
 //	        "is this room live?" (request/reply) ◄─────────────────────────  majlis.room.<id>.state
+//	        every loaded room's event stream (RoomEvent, room.Config.EventTap) ► majlis.room.<id>.stream
+//	        "the room's state as one event" (request/reply, ServeSnapshots) ◄  majlis.room.<id>.snapshot
 //	edge:   Conn.Follow(room) subscribes to the program and events subjects of
-//	        a room it serves; its reports ──► majlis.edges.load (every second),
-//	        majlis.edges.sketch (a room's HyperLogLog of ticket nonces, when it changed)
+//	        a room it serves; Conn.FollowEvents(room) to the stream subject of
+//	        a room whose events it serves (edge.Edge.Subscribe: one mirror per
+//	        room, whatever the number of readers); its reports ──►
+//	        majlis.edges.load.<edge id> (every second),
+//	        majlis.edges.sketch.<edge id> (a room's HyperLogLog of ticket nonces, when it changed)
 //	origin: Fleet sums the fresh load reports (listener counts, placement)
-//	        and merges the sketches (unique listeners).
+//	        and merges the sketches (unique listeners); a report whose edge id
+//	        is not its subject's is dropped as bad, so NATS permissions can
+//	        pin each edge's credentials to its own id.
 //
 // NATS forwards a subject only to servers with a subscriber, so a room's
 // program crosses the cluster only to the edges serving it. Every message

@@ -71,6 +71,56 @@ func (f *Feed) Close() {
 	}
 }
 
+// EventFeed is a room's event stream as an edge receives it (EventRoom
+// messages only, in the origin's order).
+type EventFeed struct {
+	C   <-chan EventMsg
+	ch  chan EventMsg
+	sub *nats.Subscription
+}
+
+// FollowEvents subscribes to room's event stream. A message that does not
+// decode is dropped and counted; a full queue drops and counts (the
+// mirror's readers then lag and take a snapshot).
+func (c *Conn) FollowEvents(room string) (*EventFeed, error) {
+	f := &EventFeed{ch: make(chan EventMsg, feedQueue)}
+	f.C = f.ch
+	sub, err := c.nc.Subscribe(streamSubject(room), func(m *nats.Msg) {
+		e, err := ParseEvent(m.Data)
+		if err != nil || e.Kind != EventRoom {
+			c.bad.Add(1)
+			return
+		}
+		select {
+		case f.ch <- e:
+		default:
+			c.dropped.Add(1)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	f.sub = sub
+	return f, nil
+}
+
+// Close drops the subscription.
+func (f *EventFeed) Close() { _ = f.sub.Unsubscribe() }
+
+// Snapshot asks the origin for room's state as one event.
+func (c *Conn) Snapshot(room string, timeout time.Duration) (SnapshotMsg, error) {
+	m, err := c.nc.Request(snapshotSubject(room), nil, timeout)
+	if err != nil {
+		return SnapshotMsg{}, errors.Join(ErrNoOrigin, err)
+	}
+	s, err := ParseSnapshot(m.Data)
+	if err != nil {
+		c.bad.Add(1)
+		return SnapshotMsg{}, err
+	}
+	return s, nil
+}
+
 // ErrNoOrigin: no origin answered a state request (it is down, or the
 // cluster is unreachable).
 var ErrNoOrigin = errors.New("cluster: no origin answered")
@@ -89,17 +139,19 @@ func (c *Conn) RoomState(room string, timeout time.Duration) (StateMsg, error) {
 	return st, nil
 }
 
-// PublishLoad sends an edge's load report.
+// PublishLoad sends an edge's load report, on its edge's subject
+// (r.Edge must be a ValidEdgeID).
 func (c *Conn) PublishLoad(buf []byte, r LoadReport) []byte {
 	buf = AppendLoad(buf[:0], r)
-	_ = c.nc.Publish(subjectLoad, buf)
+	_ = c.nc.Publish(subjectLoad+r.Edge, buf)
 	return buf
 }
 
-// PublishSketch sends one room's unique-listener sketch.
+// PublishSketch sends one room's unique-listener sketch, on its edge's
+// subject.
 func (c *Conn) PublishSketch(buf []byte, s SketchReport) []byte {
 	buf = AppendSketch(buf[:0], s)
-	_ = c.nc.Publish(subjectSketch, buf)
+	_ = c.nc.Publish(subjectSketch+s.Edge, buf)
 	return buf
 }
 

@@ -31,7 +31,8 @@ const (
 	// minute). A report from an edge id it does not know while it keeps
 	// as many is refused (RefusedReports): a publisher inventing edge ids
 	// adds at most MaxEdges × maxPerEdge listeners, and the list each
-	// report copies stays small.
+	// report copies stays small. (Where NATS permissions allow each
+	// edge's credentials only its own report subjects, it can invent none.)
 	MaxEdges = 1024
 )
 
@@ -73,7 +74,8 @@ type roomSketch struct {
 	at time.Time // last merge
 }
 
-// NewFleet subscribes to the edges' reports. epoch is the origin's
+// NewFleet subscribes to the edges' reports (every edge's subject; a
+// report naming another edge than its subject's is dropped as bad). epoch is the origin's
 // (Publisher.Epoch): sketches an edge counted for an earlier origin process
 // are not merged again, since that process stored them. maxPerEdge caps
 // one edge's listeners (0: DefaultMaxPerEdge).
@@ -84,9 +86,9 @@ func NewFleet(c *Conn, epoch uint64, maxPerEdge int) (*Fleet, error) {
 	f := &Fleet{c: c, epoch: epoch, maxPerEdge: uint32(min(maxPerEdge, 1<<31)), now: time.Now, sketches: make(map[string]*roomSketch)}
 	empty := []*edgeView{}
 	f.edges.Store(&empty)
-	load, err := c.nc.Subscribe(subjectLoad, func(m *nats.Msg) {
+	load, err := c.nc.Subscribe(subjectLoad+"*", func(m *nats.Msg) {
 		r, err := ParseLoad(m.Data)
-		if err != nil {
+		if err != nil || !reportedBy(m.Subject, subjectLoad, r.Edge) {
 			c.bad.Add(1)
 			return
 		}
@@ -95,9 +97,9 @@ func NewFleet(c *Conn, epoch uint64, maxPerEdge int) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	sk, err := c.nc.Subscribe(subjectSketch, func(m *nats.Msg) {
+	sk, err := c.nc.Subscribe(subjectSketch+"*", func(m *nats.Msg) {
 		s, err := ParseSketch(m.Data)
-		if err != nil {
+		if err != nil || !reportedBy(m.Subject, subjectSketch, s.Edge) {
 			c.bad.Add(1)
 			return
 		}

@@ -74,8 +74,15 @@ func FuzzParseSketch(f *testing.F) {
 func FuzzParseEventState(f *testing.F) {
 	f.Add(AppendEvent(nil, EventMsg{Kind: EventRoomEnded, Epoch: 1}))
 	f.Add(AppendState(nil, StateMsg{State: StateLive, Epoch: 1}))
+	f.Add(AppendEvent(nil, EventMsg{Kind: EventRoom, Epoch: 1, Seq: 2, JSON: []byte(`{"seq":2}`)}))
+	f.Add(AppendSnapshot(nil, SnapshotMsg{Seq: 2, JSON: []byte(`{"seq":2}`)}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, err := ParseEvent(b); err != nil && !errors.Is(err, ErrBadMessage) {
+		if e, err := ParseEvent(b); err != nil && !errors.Is(err, ErrBadMessage) {
+			t.Fatal(err)
+		} else if err == nil && e.Kind == EventRoom && (e.Seq == 0 || len(e.JSON) > maxEventJSON) {
+			t.Fatalf("accepted %+v", e)
+		}
+		if _, err := ParseSnapshot(b); err != nil && !errors.Is(err, ErrBadMessage) {
 			t.Fatal(err)
 		}
 		if _, err := ParseState(b); err != nil && !errors.Is(err, ErrBadMessage) {

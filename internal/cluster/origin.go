@@ -6,9 +6,11 @@ import (
 	"encoding/binary"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"majlis/internal/events"
 	"majlis/internal/program"
 	"majlis/internal/room"
 )
@@ -22,6 +24,7 @@ type Publisher struct {
 	epoch    uint64
 	programs func(room string) *program.Program // a live room's program, or nil
 	stateSub *nats.Subscription
+	snapSub  *nats.Subscription // ServeSnapshots
 
 	mu     sync.Mutex
 	rooms  map[string]*follower
@@ -65,6 +68,61 @@ func (p *Publisher) answerState(m *nats.Msg) {
 		st.State = StateLive
 	}
 	_ = m.Respond(AppendState(nil, st))
+}
+
+// RoomEvent publishes one event of a room's event stream, or its end
+// (room.Config.EventTap). It does not block: while the client reconnects
+// the event is lost, and edges whose readers needed it give them a
+// snapshot.
+func (p *Publisher) RoomEvent(room string, it events.Item, closed bool) {
+	m := EventMsg{Kind: EventRoom, Epoch: p.epoch, Seq: it.Seq, Closed: closed}
+	if !closed {
+		m.JSON = it.Raw
+	}
+	if it.Seq == 0 || len(m.JSON) > maxEventJSON {
+		return
+	}
+	_ = p.c.nc.Publish(streamSubject(room), AppendEvent(nil, m))
+}
+
+// SnapshotFunc is a room's state as one event and whether its stream
+// ended (room.Service.Snapshot); room.ErrRoomNotFound (any error matching
+// notFound) is answered SnapshotNotFound.
+type SnapshotFunc func(ctx context.Context, room string) (events.Item, bool, error)
+
+// snapshotTimeout bounds the origin's work on one snapshot request (it
+// may load the room from the store).
+const snapshotTimeout = 2 * time.Second
+
+// ServeSnapshots answers edges' snapshot requests with snap; notFound
+// tells which errors mean there is no such room.
+func (p *Publisher) ServeSnapshots(snap SnapshotFunc, notFound func(error) bool) error {
+	sub, err := p.c.nc.Subscribe(subjectPrefix+"*.snapshot", func(m *nats.Msg) {
+		tok := strings.TrimSuffix(strings.TrimPrefix(m.Subject, subjectPrefix), ".snapshot")
+		id, ok := roomFromToken(tok)
+		if !ok || m.Reply == "" {
+			p.c.bad.Add(1)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), snapshotTimeout)
+		it, closed, err := snap(ctx, id)
+		cancel()
+		r := SnapshotMsg{Status: SnapshotOK, Closed: closed, Seq: it.Seq, JSON: it.Raw}
+		switch {
+		case err != nil && notFound(err):
+			r = SnapshotMsg{Status: SnapshotNotFound}
+		case err != nil || len(it.Raw) == 0 || len(it.Raw) > maxEventJSON:
+			r = SnapshotMsg{Status: SnapshotFailed}
+		}
+		_ = m.Respond(AppendSnapshot(nil, r))
+	})
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.snapSub = sub
+	p.mu.Unlock()
+	return p.c.nc.Flush() // the server knows of the subscription before anyone asks
 }
 
 // Start begins publishing room's program (a no-op when it is not live or
@@ -146,9 +204,13 @@ func (p *Publisher) Close() {
 	for _, f := range p.rooms {
 		f.cancel()
 	}
+	snap := p.snapSub
 	p.mu.Unlock()
 	p.wg.Wait()
 	_ = p.stateSub.Unsubscribe()
+	if snap != nil {
+		_ = snap.Unsubscribe()
+	}
 }
 
 // Media is a room.Media whose rooms are also published on the cluster:

@@ -1,14 +1,7 @@
 package cluster
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,51 +12,9 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
-)
 
-// testPKI writes a CA and a certificate it signed for 127.0.0.1 (server
-// and client use) to dir; it returns the CA file, the certificate and key
-// files, and the CA pool.
-func testPKI(t *testing.T, dir, name string) (caFile, certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name + " CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(file, typ string, b []byte) string {
-		p := filepath.Join(dir, name+"-"+file)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(ca)
-	return write("ca.pem", "CERTIFICATE", caDER), write("cert.pem", "CERTIFICATE", der), write("key.pem", "EC PRIVATE KEY", kb), pool
-}
+	"majlis/internal/testkit"
+)
 
 // TestNkeyAndTLS: against a NATS server that takes only an nkey user over
 // TLS with client certificates, a process with the nkey seed file, the CA
@@ -72,8 +23,15 @@ func testPKI(t *testing.T, dir, name string) (caFile, certFile, keyFile string, 
 // client certificate, or trusting another CA, it never connects.
 func TestNkeyAndTLS(t *testing.T) {
 	dir := t.TempDir()
-	caFile, certFile, keyFile, pool := testPKI(t, dir, "nats")
-	otherCAFile, _, _, _ := testPKI(t, dir, "other")
+	pki, err := testkit.WritePKI(dir, "nats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := testkit.WritePKI(dir, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile, certFile, keyFile, pool, otherCAFile := pki.CAFile, pki.CertFile, pki.KeyFile, pki.Pool, other.CAFile
 
 	user, err := nkeys.CreateUser()
 	if err != nil {

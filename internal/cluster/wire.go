@@ -97,7 +97,7 @@ func ParseProgram(b []byte) (ProgramMsg, error) {
 	return m, nil
 }
 
-// EventKind is what happened to a room, as edges must enforce it.
+// EventKind is what happened to a room, as edges must enforce or serve it.
 type EventKind byte
 
 // Event kinds.
@@ -105,30 +105,115 @@ const (
 	// EventRoomEnded: the room ended at the origin; edges close its program
 	// (their listeners see the clean end) and drop the subscription.
 	EventRoomEnded EventKind = 1
+	// EventRoom: one event of the room's event stream (state, counts,
+	// reactions, speaking: events.Item), which edges serve on the room's
+	// events path; or the stream's end (Closed).
+	EventRoom EventKind = 2
 )
+
+// maxEventJSON bounds one room event's JSON (a room's view with its stage
+// and requests is a few KiB).
+const maxEventJSON = 256 << 10
 
 // EventMsg is one room event for edges.
 type EventMsg struct {
 	Kind  EventKind
 	Epoch uint64
+	// EventRoom only:
+	Seq    uint64 // the event's sequence number in the room's stream
+	Closed bool   // the stream ended after Seq (JSON is empty)
+	JSON   []byte // the event (events.Event); aliases the message
 }
 
-// AppendEvent appends the encoding of an event: version, kind, epoch.
+// AppendEvent appends the encoding of an event: version, kind, epoch; then
+// for EventRoom the sequence number, a flags byte (1: closed) and the JSON.
 func AppendEvent(b []byte, e EventMsg) []byte {
 	b = append(b, Version, byte(e.Kind))
-	return binary.BigEndian.AppendUint64(b, e.Epoch)
+	b = binary.BigEndian.AppendUint64(b, e.Epoch)
+	if e.Kind == EventRoom {
+		b = binary.BigEndian.AppendUint64(b, e.Seq)
+		var flags byte
+		if e.Closed {
+			flags = 1
+		}
+		b = append(b, flags)
+		b = append(b, e.JSON...)
+	}
+	return b
 }
 
 // ParseEvent decodes an event; an unknown kind is an error.
 func ParseEvent(b []byte) (EventMsg, error) {
-	if len(b) != 10 || b[0] != Version {
+	if len(b) < 10 || b[0] != Version {
 		return EventMsg{}, bad("event: length or version")
 	}
 	e := EventMsg{Kind: EventKind(b[1]), Epoch: binary.BigEndian.Uint64(b[2:])}
-	if e.Kind != EventRoomEnded {
+	b = b[10:]
+	switch e.Kind {
+	case EventRoomEnded:
+		if len(b) != 0 {
+			return EventMsg{}, bad("event: trailing bytes")
+		}
+	case EventRoom:
+		if len(b) < 9 || b[8] > 1 {
+			return EventMsg{}, bad("event: room event header")
+		}
+		e.Seq, e.Closed = binary.BigEndian.Uint64(b), b[8] == 1
+		j := b[9:]
+		if e.Seq == 0 || len(j) > maxEventJSON || e.Closed != (len(j) == 0) {
+			return EventMsg{}, bad("event: room event")
+		}
+		e.JSON = j[:len(j):len(j)]
+	default:
 		return EventMsg{}, bad("event: kind")
 	}
 	return e, nil
+}
+
+// SnapshotStatus is the origin's answer to a snapshot request.
+type SnapshotStatus byte
+
+// Snapshot statuses.
+const (
+	SnapshotOK       SnapshotStatus = 0
+	SnapshotNotFound SnapshotStatus = 1 // no such room
+	SnapshotFailed   SnapshotStatus = 2 // the origin could not read it (try again)
+)
+
+// SnapshotMsg is the origin's reply on a room's snapshot subject: the
+// room's state as one event (its snapshot event, numbered like the events
+// after which it stands), and whether the stream has ended.
+type SnapshotMsg struct {
+	Status SnapshotStatus
+	Closed bool
+	Seq    uint64
+	JSON   []byte // aliases the message
+}
+
+// AppendSnapshot appends the encoding of a snapshot reply: version,
+// status, flags (1: closed), sequence number, JSON.
+func AppendSnapshot(b []byte, s SnapshotMsg) []byte {
+	var flags byte
+	if s.Closed {
+		flags = 1
+	}
+	b = append(b, Version, byte(s.Status), flags)
+	b = binary.BigEndian.AppendUint64(b, s.Seq)
+	return append(b, s.JSON...)
+}
+
+// ParseSnapshot decodes a snapshot reply.
+func ParseSnapshot(b []byte) (SnapshotMsg, error) {
+	if len(b) < 11 || b[0] != Version || b[1] > byte(SnapshotFailed) || b[2] > 1 {
+		return SnapshotMsg{}, bad("snapshot: header")
+	}
+	s := SnapshotMsg{Status: SnapshotStatus(b[1]), Closed: b[2] == 1, Seq: binary.BigEndian.Uint64(b[3:])}
+	j := b[11:]
+	if len(j) > maxEventJSON || (s.Status == SnapshotOK) == (len(j) == 0) {
+		return SnapshotMsg{}, bad("snapshot: body")
+	}
+	s.JSON = j[:len(j):len(j)]
+	return s, nil
 }
 
 // RoomState is the origin's answer to "is this room live?".

@@ -40,6 +40,23 @@ func TestEventStateRoundTrip(t *testing.T) {
 	if err != nil || s.State != StateLive || s.Epoch != 3 {
 		t.Fatalf("state: %+v %v", s, err)
 	}
+	j := []byte(`{"seq":12,"type":"counts"}`)
+	e, err = ParseEvent(AppendEvent(nil, EventMsg{Kind: EventRoom, Epoch: 9, Seq: 12, JSON: j}))
+	if err != nil || e.Kind != EventRoom || e.Seq != 12 || e.Closed || string(e.JSON) != string(j) {
+		t.Fatalf("room event: %+v %v", e, err)
+	}
+	e, err = ParseEvent(AppendEvent(nil, EventMsg{Kind: EventRoom, Epoch: 9, Seq: 13, Closed: true}))
+	if err != nil || !e.Closed || e.Seq != 13 || len(e.JSON) != 0 {
+		t.Fatalf("room stream end: %+v %v", e, err)
+	}
+	sn, err := ParseSnapshot(AppendSnapshot(nil, SnapshotMsg{Status: SnapshotOK, Closed: true, Seq: 12, JSON: j}))
+	if err != nil || sn.Status != SnapshotOK || !sn.Closed || sn.Seq != 12 || string(sn.JSON) != string(j) {
+		t.Fatalf("snapshot: %+v %v", sn, err)
+	}
+	sn, err = ParseSnapshot(AppendSnapshot(nil, SnapshotMsg{Status: SnapshotNotFound}))
+	if err != nil || sn.Status != SnapshotNotFound {
+		t.Fatalf("snapshot not found: %+v %v", sn, err)
+	}
 }
 
 func TestLoadSketchRoundTrip(t *testing.T) {
@@ -73,10 +90,37 @@ func TestBadMessages(t *testing.T) {
 		"program no frames":     func() error { _, err := ParseProgram(AppendProgram(nil, 1, 2, nil, nil)); return err },
 		"program short levels":  func() error { _, err := ParseProgram(append(good, 2, 0, 0, 0, 1, 9)); return err },
 		"event kind":            func() error { _, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: 99})); return err },
-		"state value":           func() error { _, err := ParseState(AppendState(nil, StateMsg{State: 7})); return err },
-		"load truncated":        func() error { _, err := ParseLoad(load[:len(load)-2]); return err },
-		"load trailing":         func() error { _, err := ParseLoad(append(load, 1)); return err },
-		"load no edge":          func() error { _, err := ParseLoad(AppendLoad(nil, LoadReport{BaseURL: "http://h:1"})); return err },
+		"event ended trailing": func() error {
+			_, err := ParseEvent(append(AppendEvent(nil, EventMsg{Kind: EventRoomEnded}), 1))
+			return err
+		},
+		"room event no json": func() error { _, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventRoom, Seq: 1})); return err },
+		"room event seq 0": func() error {
+			_, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventRoom, JSON: []byte("{}")}))
+			return err
+		},
+		"room event closed json": func() error {
+			_, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventRoom, Seq: 1, Closed: true, JSON: []byte("{}")}))
+			return err
+		},
+		"room event too big": func() error {
+			_, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventRoom, Seq: 1, JSON: make([]byte, maxEventJSON+1)}))
+			return err
+		},
+		"snapshot ok empty": func() error { _, err := ParseSnapshot(AppendSnapshot(nil, SnapshotMsg{Seq: 1})); return err },
+		"snapshot status": func() error {
+			_, err := ParseSnapshot(AppendSnapshot(nil, SnapshotMsg{Status: 9, JSON: []byte("{}")}))
+			return err
+		},
+		"snapshot short": func() error { _, err := ParseSnapshot([]byte{Version, 0, 0}); return err },
+		"snapshot failed json": func() error {
+			_, err := ParseSnapshot(AppendSnapshot(nil, SnapshotMsg{Status: SnapshotFailed, JSON: []byte("{}")}))
+			return err
+		},
+		"state value":    func() error { _, err := ParseState(AppendState(nil, StateMsg{State: 7})); return err },
+		"load truncated": func() error { _, err := ParseLoad(load[:len(load)-2]); return err },
+		"load trailing":  func() error { _, err := ParseLoad(append(load, 1)); return err },
+		"load no edge":   func() error { _, err := ParseLoad(AppendLoad(nil, LoadReport{BaseURL: "http://h:1"})); return err },
 		"sketch bad length": func() error {
 			_, err := ParseSketch(append(AppendSketch(nil, SketchReport{Edge: "e", Room: "r", Sketch: []byte{1}}), 9))
 			return err

@@ -59,6 +59,7 @@ type Config struct {
 	ClusterTLSKey    string // --cluster-tls-key
 	PublicURL        string // --public-url: base URL of links in previews and calendar entries; an edge announces it to the origin
 	EdgeMaxListeners int    // --edge-max-listeners (origin): cap of one edge's reported listeners
+	EdgeID           string // --edge-id (edge): its id in its reports and their subjects; empty: random
 
 	Bitrate        int           // --bitrate, bit/s
 	Channels       int           // --channels

@@ -167,6 +167,10 @@ func TestBadValues(t *testing.T) {
 		{"audience-accept-rate", "-5", "--audience-accept-rate -5: want a positive number"},
 		{"overload", "panic", `--overload "panic": want auto, elevated, high or critical`},
 		{"edge-max-listeners", "0", "--edge-max-listeners 0: want a count ≥ 1"},
+		{"edge-id", "edge.a", "--edge-id edge.a: want up to 64 of a-z, 0-9, _ and -, or empty"}, // two subject tokens
+		{"edge-id", "*", "--edge-id *: want up to 64 of a-z, 0-9, _ and -, or empty"},
+		{"edge-id", "Edge-A", "--edge-id Edge-A: want up to 64 of a-z, 0-9, _ and -, or empty"},
+		{"edge-id", strings.Repeat("e", 65), "--edge-id " + strings.Repeat("e", 65) + ": want up to 64 of a-z, 0-9, _ and -, or empty"},
 		{"hls-part", "30ms", "--hls-part 30ms: want a multiple of 20ms from 100ms to 2s"},
 		{"hls-part", "3s", "--hls-part 3s: want a multiple of 20ms from 100ms to 2s"},
 		{"hls-segment", "1700ms", "--hls-segment 1.7s: want a multiple of --hls-part up to 10s"},
@@ -324,8 +328,8 @@ func changed() Config {
 		Cluster:    "nats://10.0.0.2:4222,nats://10.0.0.3:4222", ClusterListen: "127.0.0.1:4333", ClusterUser: "majlis",
 		ClusterCreds: "/etc/majlis/nats.creds", ClusterNKey: "/etc/majlis/nats.nk", ClusterTLSCA: "/etc/majlis/ca.pem",
 		ClusterTLSCert: "/etc/majlis/client.pem", ClusterTLSKey: "/etc/majlis/client.key", PublicURL: "https://edge1.example.org",
-		EdgeMaxListeners: 5000,
-		TLSCert:          "/etc/majlis/tls/fullchain.pem", TLSKey: "/etc/majlis/tls/privkey.pem",
+		EdgeMaxListeners: 5000, EdgeID: "edge-1",
+		TLSCert: "/etc/majlis/tls/fullchain.pem", TLSKey: "/etc/majlis/tls/privkey.pem",
 		ACMEDomains: []string{"majlis.example.org", "live.example.org"}, ACMEDirectory: "https://acme-staging.example/directory",
 	}
 }

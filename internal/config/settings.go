@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"majlis/internal/account"
+	"majlis/internal/cluster"
 	"majlis/internal/hls"
 	"majlis/internal/httpapi"
 	"majlis/internal/overload"
@@ -83,6 +84,8 @@ func settings() []setting {
 			bind: func(c *Config) value { return (*stringValue)(&c.PublicURL) }, ok: func(c Config) bool { return isBaseURL(c.PublicURL) }},
 		{name: "edge-max-listeners", help: "origin: the most listeners one edge's report may count", want: "a count ≥ 1",
 			bind: func(c *Config) value { return (*intValue)(&c.EdgeMaxListeners) }, ok: func(c Config) bool { return c.EdgeMaxListeners >= 1 }},
+		{name: "edge-id", arg: "ID", help: "edge role: this edge's id, in its reports and their subjects (majlis.edges.load.<id>, majlis.edges.sketch.<id>), so that NATS permissions can pin its credentials to it; empty: random per process", want: "up to 64 of a-z, 0-9, _ and -, or empty",
+			bind: func(c *Config) value { return (*stringValue)(&c.EdgeID) }, ok: func(c Config) bool { return c.EdgeID == "" || cluster.ValidEdgeID(c.EdgeID) }},
 
 		{name: "bitrate", help: "program Opus bitrate, bit/s", want: "6000..510000",
 			bind: func(c *Config) value { return (*intValue)(&c.Bitrate) }, ok: func(c Config) bool { return c.Bitrate >= 6000 && c.Bitrate <= 510000 }},

@@ -25,7 +25,9 @@ type Config struct {
 	// PublicURL is the base URL this edge's listeners connect to, announced
 	// in its load reports (placement); required.
 	PublicURL string
-	// ID names this edge in its reports; random when empty.
+	// ID names this edge in its reports and their subjects
+	// (cluster.ValidEdgeID), so that NATS permissions can pin its
+	// credentials to it; random when empty.
 	ID string
 	// ReportEvery is the load report period; default 1 s.
 	ReportEvery time.Duration
@@ -53,6 +55,8 @@ type Edge struct {
 	chunk  int // the chunk length total asks for (guarded by mu)
 	// sketches count each room's unique listener tickets; guarded by mu.
 	sketches map[string]*roomSketch
+	// mirrors are the rooms' event streams this edge serves (events.go); guarded by mu.
+	mirrors map[string]*mirror
 }
 
 // relay is one room's program received from the origin over the cluster.
@@ -80,6 +84,9 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.ID == "" {
 		cfg.ID = randomID()
 	}
+	if !cluster.ValidEdgeID(cfg.ID) {
+		return nil, fmt.Errorf("edge id %q: want up to 64 of a-z, 0-9, _ and -", cfg.ID)
+	}
 	if cfg.Tickets == nil {
 		return nil, errors.New("edge: tickets are required")
 	}
@@ -90,11 +97,14 @@ func New(cfg Config) (*Edge, error) {
 		cfg.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Edge{cfg: cfg, ctx: ctx, cancel: cancel, relays: make(map[string]*relay), sketches: make(map[string]*roomSketch)}
+	e := &Edge{cfg: cfg, ctx: ctx, cancel: cancel, relays: make(map[string]*relay), sketches: make(map[string]*roomSketch), mirrors: make(map[string]*mirror)}
 	e.wg.Add(1)
 	go e.report()
 	return e, nil
 }
+
+// ID is the id this edge reports under (Config.ID, or the random one).
+func (e *Edge) ID() string { return e.cfg.ID }
 
 // Acquire gives a listener room's program (program.Source), starting the
 // room's feed from the cluster when this edge has none yet; the feed ends

@@ -57,6 +57,7 @@ type Stream struct {
 	mu   sync.Mutex                 // writers only
 	ring []atomic.Pointer[Item]     // event seq lives at ring[seq % len(ring)]
 	head atomic.Pointer[streamHead] // the last published state, replaced whole
+	tap  func(it Item, closed bool) // set before the stream is shared (Tap); called under mu
 }
 
 // streamHead is a stream's state as readers see it at one moment.
@@ -77,6 +78,12 @@ func NewStream(history int, start uint64) *Stream {
 	return s
 }
 
+// Tap makes fn see every event published from now on, and the close, in
+// order (the origin puts its rooms' events on the cluster with it). fn
+// runs under the writers' lock: it must not block. Call Tap before the
+// stream is shared.
+func (s *Stream) Tap(fn func(it Item, closed bool)) { s.tap = fn }
+
 // Publish appends an event and wakes the readers; it returns its sequence
 // number (0 once the stream is closed).
 func (s *Stream) Publish(typ string, data any) uint64 {
@@ -87,11 +94,33 @@ func (s *Stream) Publish(typ string, data any) uint64 {
 		return 0
 	}
 	seq := h.seq + 1
-	// The item is in its slot before the head that names it is published.
-	s.ring[seq%uint64(len(s.ring))].Store(&Item{Seq: seq, Raw: Encode(seq, typ, data)})
-	s.head.Store(&streamHead{seq: seq, wake: make(chan struct{})})
-	close(h.wake)
+	s.putLocked(h, &Item{Seq: seq, Raw: Encode(seq, typ, data)})
 	return seq
+}
+
+// Put appends an event numbered elsewhere: an edge mirrors the origin's
+// stream with it. An event not numbered after the last one is a repeat
+// and is dropped (false). A jump in the numbering (events lost on the way)
+// makes readers whose cursor is before it lag, and take a snapshot.
+func (s *Stream) Put(it Item) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.head.Load()
+	if h.closed || it.Seq <= h.seq {
+		return false
+	}
+	s.putLocked(h, &it)
+	return true
+}
+
+func (s *Stream) putLocked(h *streamHead, it *Item) {
+	// The item is in its slot before the head that names it is published.
+	s.ring[it.Seq%uint64(len(s.ring))].Store(it)
+	s.head.Store(&streamHead{seq: it.Seq, wake: make(chan struct{})})
+	close(h.wake)
+	if s.tap != nil {
+		s.tap(*it, false)
+	}
 }
 
 // Seq is the last published sequence number.
@@ -104,6 +133,9 @@ func (s *Stream) Close() {
 	if h := s.head.Load(); !h.closed {
 		s.head.Store(&streamHead{seq: h.seq, closed: true, wake: h.wake})
 		close(h.wake)
+		if s.tap != nil {
+			s.tap(Item{Seq: h.seq}, true)
+		}
 	}
 }
 

@@ -56,6 +56,55 @@ func TestStreamResumeLagClose(t *testing.T) {
 	}
 }
 
+// TestTapAndPut: a tapped stream shows every event and its close in
+// order; a mirror fed those events with Put reads the same, drops repeats,
+// and makes a reader across lost events lag.
+func TestTapAndPut(t *testing.T) {
+	src := NewStream(8, 1000)
+	mirror := NewStream(8, 1000)
+	var got []Item
+	closed := false
+	src.Tap(func(it Item, c bool) {
+		if c {
+			closed = true
+			return
+		}
+		got = append(got, it)
+	})
+	for i := range 3 {
+		src.Publish("x", i)
+	}
+	if len(got) != 3 || got[0].Seq != 1001 || got[2].Seq != 1003 {
+		t.Fatalf("tap saw %+v", got)
+	}
+	for _, it := range got {
+		if !mirror.Put(it) {
+			t.Fatalf("put %d refused", it.Seq)
+		}
+	}
+	if mirror.Put(got[1]) {
+		t.Fatal("a repeat was put")
+	}
+	a, b := src.Since(1000), mirror.Since(1000)
+	if len(a.Events) != 3 || len(b.Events) != 3 || string(a.Events[2].Raw) != string(b.Events[2].Raw) || b.Last != 1003 {
+		t.Fatalf("mirror differs: %+v vs %+v", a, b)
+	}
+	// 1004 is lost on the way: a reader at 1003 lags at 1005.
+	src.Publish("lost", nil)
+	src.Publish("y", nil)
+	mirror.Put(got[len(got)-1])
+	if r := mirror.Since(1003); !r.Lagged {
+		t.Fatalf("a reader across a gap must lag: %+v", r)
+	}
+	if r := mirror.Since(1005); r.Lagged || len(r.Events) != 0 {
+		t.Fatalf("a reader after the gap: %+v", r)
+	}
+	src.Close()
+	if !closed {
+		t.Fatal("tap did not see the close")
+	}
+}
+
 // TestReadersTakeNoLock: with the writers' lock held (a stage commit
 // encoding its event), readers still read; readers racing a writer that
 // laps the ring see contiguous events in order or a lag, never a torn or

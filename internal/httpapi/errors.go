@@ -9,6 +9,7 @@ import (
 	"majlis/internal/admission"
 	"majlis/internal/apierror"
 	"majlis/internal/audit"
+	"majlis/internal/edge"
 	"majlis/internal/program"
 	"majlis/internal/recording"
 	"majlis/internal/room"
@@ -175,6 +176,10 @@ func toAPIError(err error) *apiError {
 		return errorf(http.StatusGone, "room_not_live", "the room is not live")
 	case errors.Is(err, program.ErrUnavailable):
 		return errShuttingDown
+	case errors.Is(err, edge.ErrNoOrigin):
+		return errorf(http.StatusServiceUnavailable, "origin_unavailable", "the origin did not answer; retry after Retry-After").Retry(2 * time.Second)
+	case errors.Is(err, edge.ErrTooManyRooms):
+		return errorf(http.StatusServiceUnavailable, "too_many_rooms", "this server serves too many rooms' events; retry after Retry-After").Retry(5 * time.Second)
 	case errors.Is(err, admission.ErrExpiredTicket):
 		return errorf(http.StatusUnauthorized, "expired_ticket", "the join ticket has expired; join again")
 	case errors.Is(err, admission.ErrBadTicket):

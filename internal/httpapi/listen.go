@@ -27,6 +27,10 @@ type ListenConfig struct {
 	// block), the func it returns runs when the stream ends. It must not
 	// block.
 	Connected func(room, user string, remove func()) (left func())
+	// Events, when set, serves the rooms' event streams here too (an
+	// edge: its mirror of the origin's streams, edge.Edge.Subscribe). The
+	// func it returns ends the subscription.
+	Events func(ctx context.Context, room string, since uint64) (EventSubscription, func(), error)
 }
 
 // Listen serves a room's listener streams (listen.ogg, listen.ws) from a
@@ -47,6 +51,29 @@ func (l *Listen) Route(m *http.ServeMux) {
 	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ws", l.handle(func(w http.ResponseWriter, r *http.Request, p *program.Program, end func(), stop *fanout.Stop) {
 		l.cfg.Fanout.ServeWSDetached(w, r, p, end, stop)
 	}, true))
+	if l.cfg.Events != nil {
+		m.HandleFunc("GET /api/v1/rooms/{id}/events", l.events)
+	}
+}
+
+// events streams a room's events from cfg.Events, as the origin's API
+// streams them from the room service.
+func (l *Listen) events(w http.ResponseWriter, r *http.Request) {
+	since, err := parseSince(r)
+	if err == nil {
+		var sub EventSubscription
+		var end func()
+		if sub, end, err = l.cfg.Events(r.Context(), r.PathValue("id"), since); err == nil {
+			defer end()
+			serveEvents(w, r, sub)
+			return
+		}
+	}
+	ae := toAPIError(err)
+	if l.cfg.Metrics != nil {
+		l.cfg.Metrics.HTTPErrors.WithLabelValues(ae.Code).Inc()
+	}
+	writeAPIError(w, ae)
 }
 
 func (l *Listen) handle(serve serveFunc, ws bool) http.HandlerFunc {

@@ -161,6 +161,10 @@ func (a *API) join(w http.ResponseWriter, r *http.Request) error {
 		"ticket":     tok,
 		"expires_at": t.Expires.UTC().Format(time.RFC3339),
 		"listen":     listen,
+		// The room's events, on the same server as the listen URLs: an
+		// edge serves them from its mirror, so an audience placed on edges
+		// holds no stream at the origin.
+		"events": base + "/events",
 	})
 	return nil
 }

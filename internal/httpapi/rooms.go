@@ -2,14 +2,9 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
-
-	"github.com/coder/websocket"
 
 	"majlis/internal/room"
 	"majlis/internal/usertext"
@@ -17,8 +12,7 @@ import (
 
 // Event stream limits.
 const (
-	eventWriteTimeout = 10 * time.Second // a subscriber this slow is dropped
-	maxPinLen         = 500
+	maxPinLen = 500
 )
 
 func (a *API) routeRooms(m *http.ServeMux) {
@@ -214,90 +208,16 @@ func (a *API) roomState(w http.ResponseWriter, r *http.Request) error {
 	return a.stateAfter(w, r)
 }
 
-// roomEvents streams a room's events: WebSocket when the request is an
-// upgrade, Server-Sent Events otherwise. ?since=SEQ (or Last-Event-ID)
-// resumes after SEQ; a cursor the server no longer holds gets a snapshot.
+// roomEvents streams a room's events (serveEvents).
 func (a *API) roomEvents(w http.ResponseWriter, r *http.Request) error {
-	var since uint64
-	s := r.URL.Query().Get("since")
-	if s == "" {
-		s = r.Header.Get("Last-Event-ID")
-	}
-	if s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return errorf(http.StatusBadRequest, "bad_since", "since must be an event sequence number")
-		}
-		since = v
+	since, err := parseSince(r)
+	if err != nil {
+		return err
 	}
 	sub, err := a.rooms.Subscribe(r.Context(), r.PathValue("id"), since)
 	if err != nil {
 		return err
 	}
-	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		a.eventsWS(w, r, sub)
-		return nil
-	}
-	return a.eventsSSE(w, r, sub)
-}
-
-func (a *API) eventsWS(w http.ResponseWriter, r *http.Request, sub *room.Subscription) {
-	// The stream is public and read-only (no cookie authority), so any origin may read it.
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
-	if err != nil {
-		return
-	}
-	c.SetReadLimit(1024)
-	ctx := c.CloseRead(context.Background())
-	for {
-		batch, done, err := sub.Next(ctx)
-		if err != nil && ctx.Err() != nil {
-			c.CloseNow()
-			return
-		}
-		for _, ev := range batch {
-			wctx, cancel := context.WithTimeout(ctx, eventWriteTimeout)
-			err := c.Write(wctx, websocket.MessageText, ev.Raw)
-			cancel()
-			if err != nil {
-				c.CloseNow()
-				return
-			}
-		}
-		if done {
-			if err != nil {
-				c.Close(websocket.StatusGoingAway, "server shutting down")
-			} else {
-				c.Close(websocket.StatusNormalClosure, "room ended")
-			}
-			return
-		}
-	}
-}
-
-func (a *API) eventsSSE(w http.ResponseWriter, r *http.Request, sub *room.Subscription) error {
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	rc.Flush()
-	for {
-		batch, done, err := sub.Next(r.Context())
-		if err != nil && !done {
-			return nil // client gone
-		}
-		rc.SetWriteDeadline(time.Now().Add(eventWriteTimeout))
-		for _, ev := range batch {
-			if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", ev.Seq, ev.Raw); err != nil {
-				return nil
-			}
-		}
-		if err := rc.Flush(); err != nil {
-			return nil
-		}
-		if done {
-			return nil
-		}
-	}
+	serveEvents(w, r, sub)
+	return nil
 }

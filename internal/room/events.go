@@ -82,6 +82,18 @@ func (sub *Subscription) snapshot(ctx context.Context) events.Item {
 	return events.Item{Seq: seq, Raw: events.Encode(seq, "snapshot", s.view(r))}
 }
 
+// Snapshot is a room's current state as one event, and whether its
+// stream has ended (the room ended): what an edge starts its mirror of the
+// room's events from.
+func (s *Service) Snapshot(ctx context.Context, id string) (it events.Item, closed bool, err error) {
+	sub, err := s.Subscribe(ctx, id, 0)
+	if err != nil {
+		return events.Item{}, false, err
+	}
+	it = sub.snapshot(ctx)
+	return it, sub.stream.Since(it.Seq).Closed, nil
+}
+
 // Notify publishes an event of another domain (a trust and safety
 // decision) to a loaded room's event stream; false when the room is not
 // loaded (not live: nobody is subscribed). It takes only the stream's lock.

@@ -123,6 +123,9 @@ func (s *Service) read(ctx context.Context, id string) (*state, error) {
 	r := &state{id: id, rec: rec, members: make(map[string]*store.Member), pub: make(map[string]Published), cred: make(map[string]string), pending: make(map[string][]pendingPub),
 		// Sequence numbers start from the clock so a cursor from an earlier process is always stale.
 		stream: events.NewStream(0, uint64(time.Now().UnixMilli())<<10)}
+	if tap := s.cfg.EventTap; tap != nil {
+		r.stream.Tap(func(it events.Item, closed bool) { tap(id, it, closed) })
+	}
 	r.hostGone.Store(time.Now().UnixNano())
 	r.aud.init(rec)
 	for i := range ms {

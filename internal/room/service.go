@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"majlis/internal/audit"
+	"majlis/internal/events"
 	"majlis/internal/ratelimit"
 	"majlis/internal/store"
 )
@@ -57,6 +58,11 @@ type Config struct {
 	// the user's streams (Block): the cluster tells the room's edges. It
 	// must not block for long: it runs on the moderator's request.
 	Removed func(room, user string)
+	// EventTap, when set, sees every event of every loaded room, and each
+	// room stream's close, in order (cluster.Publisher: edges serve the
+	// events). It runs under the room stream's writers' lock: it must not
+	// block.
+	EventTap func(room string, it events.Item, closed bool)
 }
 
 // Service runs the rooms of this process.

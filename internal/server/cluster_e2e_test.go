@@ -142,10 +142,12 @@ const failoverWithin = 2 * time.Second
 
 var edgeServingRE = regexp.MustCompile(`msg="majlis edge serving" http=(\S+)`)
 
-// startEdgeProc runs `majlis serve --role edge` on the cluster as its own process.
-func startEdgeProc(t *testing.T, bin, dataDir, natsURL string) *proc {
+// startEdgeProc runs `majlis serve --role edge` on the cluster as its own
+// process, with extra flags.
+func startEdgeProc(t *testing.T, bin, dataDir, natsURL string, extra ...string) *proc {
 	t.Helper()
-	return runProc(t, bin, []string{"serve", "--role", "edge", "--cluster", natsURL, "--data", dataDir, "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, nil, edgeServingRE)
+	args := []string{"serve", "--role", "edge", "--cluster", natsURL, "--data", dataDir, "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0"}
+	return runProc(t, bin, append(args, extra...), nil, edgeServingRE)
 }
 
 // segment is what one connection of a listener heard.
@@ -297,7 +299,8 @@ func TestClusterEndToEnd(t *testing.T) {
 	bin := buildMajlis(t)
 	dir := t.TempDir()
 	ts := startClusterOrigin(t, dir, cluster.Config{URL: nodes[0].url()})
-	edges := []*proc{startEdgeProc(t, bin, dir, nodes[1].url()), startEdgeProc(t, bin, dir, nodes[2].url())}
+	// One edge named (--edge-id, its report subjects'), one random.
+	edges := []*proc{startEdgeProc(t, bin, dir, nodes[1].url(), "--edge-id", "edge-1"), startEdgeProc(t, bin, dir, nodes[2].url())}
 	deadline := time.Now().Add(15 * time.Second)
 	for ts.fleet.Edges() < 2 {
 		if time.Now().After(deadline) {

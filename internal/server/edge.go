@@ -30,6 +30,7 @@ type EdgeConfig struct {
 	// PublicURL is the base URL listeners reach this edge at (announced for
 	// placement); default http://<the bound HTTPAddr>.
 	PublicURL      string
+	ID             string // names it in its load reports and their subjects (majlis.edges.load.<id>); empty: random
 	DataDir        string // where ticket.key is read from (when TicketKeyFile is empty)
 	TicketKeyFile  string // the origin's ticket key; read only, never created
 	HTTPAddr       string // listeners
@@ -130,7 +131,7 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	// (against cross-site use of a browser's credentials) protects nothing
 	// here and is off.
 	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met, Logger: s.log, InsecureSkipVerify: true})
-	s.edge, err = edge.New(edge.Config{Cluster: s.cluster, PublicURL: cfg.PublicURL, Tickets: signer, Logger: s.log, ChunkMaxFrames: cfg.ChunkMaxFrames,
+	s.edge, err = edge.New(edge.Config{Cluster: s.cluster, PublicURL: cfg.PublicURL, ID: cfg.ID, Tickets: signer, Logger: s.log, ChunkMaxFrames: cfg.ChunkMaxFrames,
 		Program: program.Config{ChunkFrames: cfg.ChunkFrames, Channels: cfg.Channels}})
 	if err != nil {
 		ln.Close()
@@ -139,7 +140,8 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	httpapi.NewListen(httpapi.ListenConfig{Tickets: signer, Fanout: s.fan, Programs: s.edge, Metrics: s.met, Joined: s.edge.Joined}).Route(mux)
+	httpapi.NewListen(httpapi.ListenConfig{Tickets: signer, Fanout: s.fan, Programs: s.edge, Metrics: s.met, Joined: s.edge.Joined,
+		Events: s.events}).Route(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { apierror.Write(w, errEdgeOnly) })
 	proxies, err := httpapi.ParseProxies(cfg.Admission.TrustedProxies)
 	if err != nil {
@@ -159,6 +161,15 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	return s, nil
 }
 
+// events serves a room's events from the edge's mirror of the origin's stream.
+func (s *EdgeServer) events(ctx context.Context, room string, since uint64) (httpapi.EventSubscription, func(), error) {
+	sub, err := s.edge.Subscribe(ctx, room, since)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sub, sub.Close, nil
+}
+
 // HTTPAddr is the bound listener address.
 func (s *EdgeServer) HTTPAddr() string { return s.planes.audLn.Addr().String() }
 
@@ -176,7 +187,7 @@ func (s *EdgeServer) Serve(ctx context.Context) error {
 	go func() { errc <- adm.Serve(apierror.Listener(s.adminLn)) }()
 	s.planes.serve(errc)
 	s.ready.Store(true)
-	s.log.Info("majlis edge serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "public_url", s.cfg.PublicURL)
+	s.log.Info("majlis edge serving", "http", s.HTTPAddr(), "admin", s.AdminAddr(), "public_url", s.cfg.PublicURL, "edge_id", s.edge.ID())
 	var err error
 	select {
 	case <-ctx.Done():

@@ -161,6 +161,7 @@ type joinResp struct {
 		Ogg string `json:"ogg"`
 		WS  string `json:"ws"`
 	} `json:"listen"`
+	Events string `json:"events"`
 }
 
 func (ts *testServer) join(t testing.TB, room string) joinResp {

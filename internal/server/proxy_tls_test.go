@@ -2,18 +2,10 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"majlis/internal/admission"
+	"majlis/internal/testkit"
 )
 
 // proxyTLSConf is nginx terminating TLS in front of majlis, saying who its
@@ -81,7 +74,11 @@ const (
 // proxy's element is what counts), and a peer that is no trusted proxy
 // sending the same headers straight to majlis gets none of it.
 func TestTrustedProxyNginxTLS(t *testing.T) {
-	cert, key, pool := selfSignedCert(t)
+	pki, err := testkit.WritePKI(t.TempDir(), "majlis")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, pool := pki.CertFile, pki.KeyFile, pki.Pool
 	for _, tc := range []struct {
 		name, say string
 		spoofs    []map[string]string // a client's own headers on its three joins through the proxy
@@ -229,41 +226,4 @@ func tlsClient(src string, pool *x509.CertPool) *http.Client {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext,
 		TLSClientConfig: &tls.Config{RootCAs: pool}, TLSHandshakeTimeout: 5 * time.Second}}
-}
-
-// selfSignedCert writes a certificate for 127.0.0.1 and its key (PEM) and
-// returns their paths and a pool that trusts it.
-func selfSignedCert(t *testing.T) (certPath, keyPath string, pool *x509.CertPool) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "majlis test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certPath, keyPath = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(c)
-	return certPath, keyPath, pool
 }

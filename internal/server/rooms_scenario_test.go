@@ -29,7 +29,14 @@ type roomEvent struct {
 
 func subscribeWS(t *testing.T, ctx context.Context, ts *testServer, room, query string) *eventLog {
 	t.Helper()
-	url := strings.Replace(ts.base, "http", "ws", 1) + "/api/v1/rooms/" + room + "/events" + query
+	return subscribeWSAt(t, ctx, ts.base, room, query)
+}
+
+// subscribeWSAt reads room's events over WebSocket from the server at base
+// (http://host:port: an origin or an edge).
+func subscribeWSAt(t *testing.T, ctx context.Context, base, room, query string) *eventLog {
+	t.Helper()
+	url := strings.Replace(base, "http", "ws", 1) + "/api/v1/rooms/" + room + "/events" + query
 	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: testHTTP})
 	if err != nil {
 		t.Fatalf("events: %v", err)

@@ -28,6 +28,7 @@ import (
 	"majlis/internal/audit"
 	"majlis/internal/certs"
 	"majlis/internal/cluster"
+	"majlis/internal/events"
 	"majlis/internal/fanout"
 	"majlis/internal/hls"
 	"majlis/internal/httpapi"
@@ -277,6 +278,7 @@ func New(cfg Config) (*Server, error) {
 	s.fan = fanout.NewHub(fanout.Config{Metrics: s.met, Logger: s.log})
 	var media room.Media = live.NewMedia(s.live, s.stage)
 	var fleet room.FleetCounts
+	var eventTap func(string, events.Item, bool)
 	if cfg.Cluster.Enabled() {
 		if err := s.joinCluster(cfg.Cluster); err != nil {
 			s.closeAll()
@@ -286,12 +288,21 @@ func New(cfg Config) (*Server, error) {
 		// The edges' listeners count for the chunk length: a room's every
 		// chunk is a NATS message to each edge serving it.
 		s.fleet.OnTotal(s.live.SetRemote)
+		// Every room's events go on the cluster: edges serve them.
+		eventTap = s.pub.RoomEvent
 	}
-	if s.rooms, err = room.New(room.Config{Store: s.st, Media: media, Logger: s.log, Fleet: fleet,
+	if s.rooms, err = room.New(room.Config{Store: s.st, Media: media, Logger: s.log, Fleet: fleet, EventTap: eventTap,
 		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd,
 		MaxOpenRooms: cfg.MaxOpenRooms, CreateRate: cfg.RoomCreateRate, Recorder: s.recs, Audit: s.audit}); err != nil {
 		s.closeAll()
 		return nil, err
+	}
+	if s.pub != nil {
+		notFound := func(err error) bool { return errors.Is(err, room.ErrRoomNotFound) }
+		if err := s.pub.ServeSnapshots(s.rooms.Snapshot, notFound); err != nil {
+			s.closeAll()
+			return nil, err
+		}
 	}
 	s.stage.SetOnLeave(s.rooms.LeftStage)   // a session that ends by itself leaves the room's stage
 	s.stage.SetOnTakeOver(s.rooms.TookOver) // a re-publish that connected replaced the older session

@@ -169,6 +169,8 @@ func TestTranslationsComplete(t *testing.T) {
 // unseenErrorCodes are the documented error codes no page of the web app
 // can meet, and why: they need no message.
 var unseenErrorCodes = map[string]string{
+	"origin_unavailable":         "an edge's events path only: the page reads it with EventSource, which shows no body (it falls back to the origin's stream)",
+	"too_many_rooms":             "an edge's events path only: read with EventSource, as above",
 	"bad_request":                "Go's HTTP server refusing a malformed request line: browsers send none",
 	"headers_too_large":          "request headers over 16 KiB: the app's are small",
 	"not_implemented":            "an unknown Transfer-Encoding: browsers send none",

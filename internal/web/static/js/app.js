@@ -272,6 +272,9 @@ function viewRoom(id) {
       renderExtras();
     }
   });
+  // A joined listener follows the room's events on the server the join
+  // placed it on (an edge), not the origin.
+  player.onJoin = (j) => { if (j.events) feed.useEvents(j.events); };
   feed.start();
   onLeave(() => feed.stop());
   // notFound replaces the page by what an unknown room is: nothing to play.

@@ -6,6 +6,7 @@
 import { call, APIError } from "./api.js";
 
 const pollMs = 2000;
+const maxAwayErrors = 3; // errors in a row on another server's stream before the page's own is used again
 const refetchDelay = 150; // ms: events arrive in bursts; one fetch per burst
 
 // fromRoom maps the core room JSON to the state view's shape.
@@ -25,23 +26,51 @@ export class RoomFeed {
     this.onEvent = onEvent || (() => {});
     this.view = null;
     this.hasState = true;
+    this.home = `/api/v1/rooms/${encodeURIComponent(id)}/events`;
+    this.url = this.home; // the stream followed: the page's server, or the edge a join placed the listener on
+    this.seq = 0; // the last event's number: a stream on another server resumes after it (edges keep the origin's numbers)
   }
 
   start() {
     this.stopped = false;
     this.refetch();
     if (typeof EventSource === "undefined") { this.poll(); return; }
-    const es = new EventSource(`/api/v1/rooms/${encodeURIComponent(this.id)}/events`);
+    this.open();
+  }
+
+  // useEvents follows the stream at url (an edge's, from a join answer)
+  // from the last event seen.
+  useEvents(url) {
+    if (url === this.url || this.stopped || typeof EventSource === "undefined") return;
+    this.url = url;
+    if (this.es) { this.es.close(); this.es = null; }
+    if (!this.ended) this.open();
+  }
+
+  open() {
+    const url = this.seq ? `${this.url}${this.url.includes("?") ? "&" : "?"}since=${this.seq}` : this.url;
+    const es = new EventSource(url);
     this.es = es;
+    let fails = 0;
     es.onmessage = (m) => {
+      fails = 0;
       let ev;
       try { ev = JSON.parse(m.data); } catch { return; }
+      if (ev.seq) this.seq = ev.seq;
       this.apply(ev);
     };
     es.onerror = () => {
+      if (this.stopped || this.es !== es) return;
+      if (this.url !== this.home && (es.readyState === EventSource.CLOSED || ++fails >= maxAwayErrors)) {
+        // The edge is gone or refuses: back to the page's own server.
+        es.close();
+        this.url = this.home;
+        this.open();
+        return;
+      }
       // CLOSED means the server refused the stream (no such endpoint, or an
       // error status): poll. Otherwise EventSource reconnects by itself.
-      if (es.readyState === EventSource.CLOSED && !this.stopped) { this.es = null; this.poll(); }
+      if (es.readyState === EventSource.CLOSED) { this.es = null; this.poll(); }
     };
   }
 
@@ -62,7 +91,7 @@ export class RoomFeed {
     // State changes carry the whole new state: {"change":…, "room":<state>}.
     if (ev.data && ev.data.room && ev.data.room.stage) {
       this.set(ev.data.room);
-      if (ev.type === "room_ended" && this.es) { this.es.close(); this.es = null; }
+      if (ev.type === "room_ended") this.end();
       return;
     }
     switch (ev.type) {
@@ -77,12 +106,17 @@ export class RoomFeed {
         break;
       case "room_ended":
         this.soon();
-        // The stream ends with the room; stop EventSource from reconnecting to it.
-        if (this.es) { this.es.close(); this.es = null; }
+        this.end();
         break;
       default:
         this.soon();
     }
+  }
+
+  // end: the stream ends with the room; stop EventSource from reconnecting to it.
+  end() {
+    this.ended = true;
+    if (this.es) { this.es.close(); this.es = null; }
   }
 
   soon() {

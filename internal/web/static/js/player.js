@@ -62,6 +62,7 @@ export class Player {
     // Who talks, from the levels in the WebSocket chunks (levels.js).
     this.talkers = new Talkers();
     this.wsFails = 0; // WebSocket connections in a row that ended before a first message
+    this.onJoin = null; // onJoin(answer) after each join: the page follows the room's events where the answer says
   }
 
   stats() { return { ...this.s }; }
@@ -177,6 +178,7 @@ export class Player {
       return;
     }
     if (!this.running) return;
+    if (this.onJoin) this.onJoin(j);
     const useWS = typeof AudioDecoder !== "undefined" && j.listen.ws && !this.forceOgg && !this.forceHLS && !this.noWS &&
       (await AudioDecoder.isConfigSupported({ codec: "opus", sampleRate: 48000, numberOfChannels: 1 }).then((r) => r.supported, () => false));
     const hls = j.listen.hls && !this.forceOgg ? hlsSupport() : "";
