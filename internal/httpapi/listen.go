@@ -27,6 +27,10 @@ type ListenConfig struct {
 	// block), the func it returns runs when the stream ends. It must not
 	// block.
 	Connected func(room, user string, remove func()) (left func())
+	// Removed, when set, reports whether the ticket's user was removed
+	// from the room (blocked) after it was issued: the stream is refused
+	// 403 listener_removed. It must not block.
+	Removed func(room string, t admission.Ticket) bool
 	// Events, when set, serves the rooms' event streams here too (an
 	// edge: its mirror of the origin's streams, edge.Edge.Subscribe). The
 	// func it returns ends the subscription.
@@ -100,6 +104,10 @@ func (l *Listen) listen(w http.ResponseWriter, r *http.Request, serve serveFunc,
 	if ws && r.Header.Get("Upgrade") == "" {
 		return errNotWebSocket
 	}
+	removed := func() bool { return l.cfg.Removed != nil && tk.User != "" && l.cfg.Removed(room, tk) }
+	if removed() {
+		return errListenerRemoved
+	}
 	if l.cfg.Joined != nil {
 		l.cfg.Joined(room, tk.Nonce)
 	}
@@ -112,6 +120,13 @@ func (l *Listen) listen(w http.ResponseWriter, r *http.Request, serve serveFunc,
 	if l.cfg.Connected != nil {
 		stop = fanout.NewStop()
 		left = l.cfg.Connected(room, tk.User, stop.Stop)
+	}
+	// Asked again once the stream is recorded: a removal meanwhile either
+	// finds it among Connected's streams or is seen here.
+	if removed() {
+		left()
+		release()
+		return errListenerRemoved
 	}
 	// One connection per ticket lasts as long as the stream, not the handler.
 	endLease := detachLease(r)

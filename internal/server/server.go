@@ -279,6 +279,7 @@ func New(cfg Config) (*Server, error) {
 	var media room.Media = live.NewMedia(s.live, s.stage)
 	var fleet room.FleetCounts
 	var eventTap func(string, events.Item, bool)
+	var removed func(room, user string)
 	if cfg.Cluster.Enabled() {
 		if err := s.joinCluster(cfg.Cluster); err != nil {
 			s.closeAll()
@@ -290,8 +291,10 @@ func New(cfg Config) (*Server, error) {
 		s.fleet.OnTotal(s.live.SetRemote)
 		// Every room's events go on the cluster: edges serve them.
 		eventTap = s.pub.RoomEvent
+		// A block ends the user's streams on the edges too.
+		removed = s.pub.ListenerRemoved
 	}
-	if s.rooms, err = room.New(room.Config{Store: s.st, Media: media, Logger: s.log, Fleet: fleet, EventTap: eventTap,
+	if s.rooms, err = room.New(room.Config{Store: s.st, Media: media, Logger: s.log, Fleet: fleet, EventTap: eventTap, Removed: removed,
 		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd,
 		MaxOpenRooms: cfg.MaxOpenRooms, CreateRate: cfg.RoomCreateRate, Recorder: s.recs, Audit: s.audit}); err != nil {
 		s.closeAll()
