@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +154,55 @@ func TestBlockRemovesListener(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	keepsTone(t, "bilal (signed in, WebSocket)", bilal, fromB)
 	keepsTone(t, "the anonymous listener (listen.ogg)", anon, fromA)
+}
+
+// TestBlockRemovesListenerOnEdge: the block reaches the edge the origin
+// placed amal on, over the cluster.
+func TestBlockRemovesListenerOnEdge(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServerWith(t, dir, withCluster)
+	e, _ := startEdgeWith(t, ts, dir, func(*EdgeConfig) {})
+	_, hostTok := ts.createUser(t, "host")
+	amalID, amalTok := ts.createUser(t, "amal")
+	_, bilalTok := ts.createUser(t, "bilal")
+	room := ts.liveRoom(t, hostTok)
+	sp := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
+	defer sp.stop()
+
+	// onEdge joins signed in with token and checks the origin placed the
+	// listener on e; it returns the stream URLs there.
+	onEdge := func(token string) (ws, ogg string) {
+		j := ts.joinAs(t, room, token)
+		for _, u := range []string{j.Listen.WS, j.Listen.Ogg} {
+			if pu, err := url.Parse(u); err != nil || pu.Host != e.HTTPAddr() {
+				t.Fatalf("listen URL %q: want one on the edge %s", u, e.HTTPAddr())
+			}
+		}
+		return strings.Replace(j.Listen.WS, "http", "ws", 1), j.Listen.Ogg
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	wsURL, _ := onEdge(amalTok)
+	_, oggURL := onEdge(amalTok)
+	amalWS := listenWS(t, ctx, wsURL)
+	amalOgg := listenOgg(t, ctx, oggURL)
+	bilalWS, _ := onEdge(bilalTok)
+	bilal := listenWS(t, ctx, bilalWS)
+	heard(t, amalWS, amalOgg, bilal)
+
+	from := len(bilal.snapshot())
+	blocked := time.Now()
+	ts.must(t, 200, "POST", "/api/v1/rooms/"+room+"/blocks/"+amalID, hostTok, "")
+	if err := removedWithin(t, "amal's WebSocket on the edge", amalWS, blocked); websocket.CloseStatus(err) != fanout.WSCloseRemoved {
+		t.Fatalf("amal's WebSocket on the edge ended with %v, want close %d", err, fanout.WSCloseRemoved)
+	}
+	removedWithin(t, "amal's listen.ogg on the edge", amalOgg, blocked)
+	t.Logf("amal's streams on the edge ended %v after the block", time.Since(blocked).Round(time.Millisecond))
+
+	// The old tickets are still valid (5 min): the edge refuses them.
+	refusedRemoved(t, "amal's listen.ogg on the edge again (old ticket)", oggURL, false)
+	refusedRemoved(t, "amal's listen.ws on the edge again (old ticket)", strings.Replace(wsURL, "ws", "http", 1), true)
+
+	time.Sleep(1500 * time.Millisecond)
+	keepsTone(t, "bilal on the edge", bilal, from)
 }
