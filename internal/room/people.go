@@ -168,9 +168,10 @@ type stream struct{ remove func() }
 
 // ListenerConnected records that a listener holding a ticket issued to
 // user (a signed-in join; "" for an anonymous one) connected to room id.
-// remove, when not nil, ends that connection: it runs (at most once, from
-// any goroutine, without blocking) when user is blocked in the room, at
-// once if they are blocked already. The returned func must be called once
+// remove, when not nil, ends that connection: it runs (from any goroutine,
+// and must not block) when user is blocked in the room or suspended, at
+// once if they are blocked already; it may run again (a block, then a
+// suspension, before the stream ended), as fanout.Stop may. The returned func must be called once
 // when the connection ends. It takes only the room's listener-set lock: it
 // is on the audience path.
 func (s *Service) ListenerConnected(id, user string, remove func()) (left func()) {

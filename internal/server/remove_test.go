@@ -37,7 +37,7 @@ func removedWithin(t *testing.T, what string, l *listener, since time.Time) erro
 	select {
 	case <-l.done:
 	case <-time.After(time.Until(since.Add(2 * time.Second))):
-		t.Fatalf("%s still streams 2 s after the block", what)
+		t.Fatalf("%s still streams 2 s after the removal", what)
 	}
 	return l.endErr
 }
@@ -205,4 +205,49 @@ func TestBlockRemovesListenerOnEdge(t *testing.T) {
 
 	time.Sleep(1500 * time.Millisecond)
 	keepsTone(t, "bilal on the edge", bilal, from)
+}
+
+// TestSuspendRemovesListener: an admin's suspension of an account ends its
+// listen streams in a room on the origin and on the edge (close 4403
+// within 2 s), and the edge refuses its old ticket.
+func TestSuspendRemovesListener(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServerWith(t, dir, withCluster)
+	e, _ := startEdgeWith(t, ts, dir, func(*EdgeConfig) {})
+	_, hostTok := ts.createUser(t, "host")
+	amalID, amalTok := ts.createUser(t, "amal")
+	room := ts.liveRoom(t, hostTok)
+	sp := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
+	defer sp.stop()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// The origin places both on the edge; the first ticket is used at the
+	// origin itself (a ticket is the room's, not an edge's).
+	atOrigin, err := url.Parse(ts.joinAs(t, room, amalTok).Listen.WS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onEdge := ts.joinAs(t, room, amalTok).Listen.WS
+	if pu, err := url.Parse(onEdge); err != nil || pu.Host != e.HTTPAddr() {
+		t.Fatalf("listen URL %q: want one on the edge %s", onEdge, e.HTTPAddr())
+	}
+	origin := listenWS(t, ctx, ts.base+atOrigin.RequestURI())
+	edge := listenWS(t, ctx, onEdge)
+	heard(t, origin, edge)
+
+	suspended := time.Now()
+	ts.must(t, 200, "POST", "/api/v1/users/"+amalID+"/suspend", ts.AdminToken(), `{"suspended":true}`)
+	for _, l := range []struct {
+		what string
+		l    *listener
+	}{{"amal's WebSocket on the origin", origin}, {"amal's WebSocket on the edge", edge}} {
+		if err := removedWithin(t, l.what, l.l, suspended); websocket.CloseStatus(err) != fanout.WSCloseRemoved {
+			t.Fatalf("%s ended with %v, want close %d", l.what, err, fanout.WSCloseRemoved)
+		}
+	}
+	refusedRemoved(t, "amal's listen.ws on the edge again (old ticket)", strings.Replace(onEdge, "ws://", "http://", 1), true)
+	if r := ts.do(t, "POST", "/api/v1/rooms/"+room+"/join", amalTok, "", nil); r.status != 403 {
+		t.Fatalf("amal's join while suspended: %d %s, want 403", r.status, r.code)
+	}
 }
