@@ -65,7 +65,7 @@ func originAdmission(c config.Config) server.AdmissionConfig {
 // an origin's; the origin-only settings (rooms, joins, stage, the program
 // encoding) are not.
 func edgeConfig(c config.Config, log *slog.Logger) server.EdgeConfig {
-	return server.EdgeConfig{DataDir: c.DataDir, TicketKeyFile: c.TicketKeyFile, HTTPAddr: c.HTTPAddr, AdminAddr: c.AdminAddr,
+	return server.EdgeConfig{DataDir: c.DataDir, TicketKeyFile: c.TicketKeyFile, TicketTTL: c.TicketTTL, HTTPAddr: c.HTTPAddr, AdminAddr: c.AdminAddr,
 		ChunkFrames: c.ChunkFrames, ChunkMaxFrames: c.ChunkMaxFrames, Channels: c.Channels, Logger: log,
 		Admission: audienceConfig(c), Cluster: c.ClusterConfig(), PublicURL: c.PublicURL, ID: c.EdgeID, TLS: c.TLSConfig()}
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -69,6 +70,33 @@ func (f *Feed) Close() {
 	for _, s := range f.subs {
 		_ = s.Unsubscribe()
 	}
+}
+
+// FollowRemovals subscribes to every room's events subject for the
+// listeners removed (EventListenerRemoved) and calls removed with each,
+// on the client's goroutine: it must not block. One subscription for all
+// rooms, so that an edge also hears of a removal in a room it serves no
+// one in now (a ticket issued before it may still be brought there); the
+// subject carries only rare admin events. Other kinds are ignored, a
+// message that does not decode is counted. Close the subscription with
+// the returned func.
+func (c *Conn) FollowRemovals(removed func(room, user string)) (stop func(), err error) {
+	sub, err := c.nc.Subscribe(subjectPrefix+"*.events", func(m *nats.Msg) {
+		tok := strings.TrimSuffix(strings.TrimPrefix(m.Subject, subjectPrefix), ".events")
+		room, ok := roomFromToken(tok)
+		e, err := ParseEvent(m.Data)
+		if !ok || err != nil {
+			c.bad.Add(1)
+			return
+		}
+		if e.Kind == EventListenerRemoved {
+			removed(room, e.User)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = sub.Unsubscribe() }, nil
 }
 
 // EventFeed is a room's event stream as an edge receives it (EventRoom

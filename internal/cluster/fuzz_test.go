@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 )
@@ -76,11 +77,16 @@ func FuzzParseEventState(f *testing.F) {
 	f.Add(AppendState(nil, StateMsg{State: StateLive, Epoch: 1}))
 	f.Add(AppendEvent(nil, EventMsg{Kind: EventRoom, Epoch: 1, Seq: 2, JSON: []byte(`{"seq":2}`)}))
 	f.Add(AppendSnapshot(nil, SnapshotMsg{Seq: 2, JSON: []byte(`{"seq":2}`)}))
+	f.Add(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: 1, User: "u-amal"}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if e, err := ParseEvent(b); err != nil && !errors.Is(err, ErrBadMessage) {
 			t.Fatal(err)
 		} else if err == nil && e.Kind == EventRoom && (e.Seq == 0 || len(e.JSON) > maxEventJSON) {
 			t.Fatalf("accepted %+v", e)
+		} else if err == nil && e.Kind == EventListenerRemoved && (e.User == "" || len(e.User) > maxUserID) {
+			t.Fatalf("accepted %+v", e)
+		} else if err == nil && !bytes.Equal(AppendEvent(nil, e), b) {
+			t.Fatalf("%+v does not encode as it came: %x", e, b)
 		}
 		if _, err := ParseSnapshot(b); err != nil && !errors.Is(err, ErrBadMessage) {
 			t.Fatal(err)

@@ -18,7 +18,8 @@ import (
 // Publisher puts an origin's live programs on the cluster: one follower
 // goroutine per live room publishes each new chunk of the room's program
 // as one message on the room's program subject. It answers the rooms'
-// state requests and publishes a room's end on its events subject.
+// state requests and publishes a room's end, and each listener removed
+// from it, on its events subject.
 type Publisher struct {
 	c        *Conn
 	epoch    uint64
@@ -194,6 +195,18 @@ func (p *Publisher) End(id string) {
 		<-f.done
 	}
 	_ = p.c.nc.Publish(eventsSubject(id), AppendEvent(nil, EventMsg{Kind: EventRoomEnded, Epoch: p.epoch}))
+}
+
+// ListenerRemoved tells the room's edges that user was blocked from it
+// (room.Config.Removed): they end the user's listener streams there. It
+// does not block; while the client reconnects the message is lost
+// (reconnectBuf): edges then go on serving the user's open streams, whose
+// tickets the origin no longer renews.
+func (p *Publisher) ListenerRemoved(room, user string) {
+	if user == "" || len(user) > maxUserID {
+		return
+	}
+	_ = p.c.nc.Publish(eventsSubject(room), AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: p.epoch, User: user}))
 }
 
 // Close stops every follower without telling edges anything: rooms go on

@@ -21,6 +21,7 @@ const (
 	maxPacket     = 1275 // one Opus frame (RFC 6716), as program.MaxPacket
 	maxRoomID     = 64   // as admission's room id limit
 	maxEdgeID     = 64
+	maxUserID     = 64 // a listener's user id (EventListenerRemoved)
 	maxBaseURL    = 512
 	maxRooms      = 10000    // rooms in one load report
 	maxSketch     = 64 << 10 // bytes of one HyperLogLog sketch (p14 dense is 16 KiB)
@@ -109,6 +110,10 @@ const (
 	// reactions, speaking: events.Item), which edges serve on the room's
 	// events path; or the stream's end (Closed).
 	EventRoom EventKind = 2
+	// EventListenerRemoved: a user was blocked from the room at the origin;
+	// edges end that user's listener streams in the room and refuse their
+	// tickets issued before it (User).
+	EventListenerRemoved EventKind = 3
 )
 
 // maxEventJSON bounds one room event's JSON (a room's view with its stage
@@ -123,13 +128,19 @@ type EventMsg struct {
 	Seq    uint64 // the event's sequence number in the room's stream
 	Closed bool   // the stream ended after Seq (JSON is empty)
 	JSON   []byte // the event (events.Event); aliases the message
+	// EventListenerRemoved only: the user removed (not empty).
+	User string
 }
 
 // AppendEvent appends the encoding of an event: version, kind, epoch; then
-// for EventRoom the sequence number, a flags byte (1: closed) and the JSON.
+// for EventRoom the sequence number, a flags byte (1: closed) and the JSON;
+// for EventListenerRemoved the user id (8-bit length).
 func AppendEvent(b []byte, e EventMsg) []byte {
 	b = append(b, Version, byte(e.Kind))
 	b = binary.BigEndian.AppendUint64(b, e.Epoch)
+	if e.Kind == EventListenerRemoved {
+		b = appendStr8(b, e.User)
+	}
 	if e.Kind == EventRoom {
 		b = binary.BigEndian.AppendUint64(b, e.Seq)
 		var flags byte
@@ -164,6 +175,15 @@ func ParseEvent(b []byte) (EventMsg, error) {
 			return EventMsg{}, bad("event: room event")
 		}
 		e.JSON = j[:len(j):len(j)]
+	case EventListenerRemoved:
+		d := decoder{b: b}
+		e.User = d.str8(maxUserID)
+		if err := d.end(); err != nil {
+			return EventMsg{}, err
+		}
+		if e.User == "" {
+			return EventMsg{}, bad("event: no user")
+		}
 	default:
 		return EventMsg{}, bad("event: kind")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"majlis/internal/program"
@@ -49,6 +50,14 @@ func TestEventStateRoundTrip(t *testing.T) {
 	if err != nil || !e.Closed || e.Seq != 13 || len(e.JSON) != 0 {
 		t.Fatalf("room stream end: %+v %v", e, err)
 	}
+	e, err = ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: 9, User: "u-amal"}))
+	if err != nil || e.Kind != EventListenerRemoved || e.Epoch != 9 || e.User != "u-amal" {
+		t.Fatalf("listener removed: %+v %v", e, err)
+	}
+	long := strings.Repeat("u", maxUserID)
+	if e, err = ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: long})); err != nil || e.User != long {
+		t.Fatalf("listener removed, longest user id: %+v %v", e, err)
+	}
 	sn, err := ParseSnapshot(AppendSnapshot(nil, SnapshotMsg{Status: SnapshotOK, Closed: true, Seq: 12, JSON: j}))
 	if err != nil || sn.Status != SnapshotOK || !sn.Closed || sn.Seq != 12 || string(sn.JSON) != string(j) {
 		t.Fatalf("snapshot: %+v %v", sn, err)
@@ -92,6 +101,24 @@ func TestBadMessages(t *testing.T) {
 		"event kind":            func() error { _, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: 99})); return err },
 		"event ended trailing": func() error {
 			_, err := ParseEvent(append(AppendEvent(nil, EventMsg{Kind: EventRoomEnded}), 1))
+			return err
+		},
+		"removed no user": func() error { _, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved})); return err },
+		"removed user too long": func() error {
+			_, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: strings.Repeat("u", maxUserID+1)}))
+			return err
+		},
+		"removed truncated": func() error {
+			b := AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-amal"})
+			_, err := ParseEvent(b[:len(b)-1])
+			return err
+		},
+		"removed trailing": func() error {
+			_, err := ParseEvent(append(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-amal"}), 0))
+			return err
+		},
+		"removed no length": func() error {
+			_, err := ParseEvent([]byte{Version, byte(EventListenerRemoved), 0, 0, 0, 0, 0, 0, 0, 1})
 			return err
 		},
 		"room event no json": func() error { _, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventRoom, Seq: 1})); return err },

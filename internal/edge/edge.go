@@ -32,8 +32,11 @@ type Config struct {
 	// ReportEvery is the load report period; default 1 s.
 	ReportEvery time.Duration
 
-	Tickets *admission.Signer // made with the key shared with the origin
-	Program program.Config    // framing of the local programs (ChunkFrames, Channels)
+	// Tickets verifies listeners' tickets: made with the key shared with
+	// the origin and the origin's ticket lifetime (a removal is kept that
+	// long: removed.go).
+	Tickets *admission.Signer
+	Program program.Config // framing of the local programs (ChunkFrames, Channels)
 	// ChunkMaxFrames caps the adaptive chunk length (see live.Config); at
 	// or below Program.ChunkFrames the length is fixed.
 	ChunkMaxFrames int
@@ -57,6 +60,11 @@ type Edge struct {
 	sketches map[string]*roomSketch
 	// mirrors are the rooms' event streams this edge serves (events.go); guarded by mu.
 	mirrors map[string]*mirror
+
+	// aud is the signed-in listeners' streams and the removals (removed.go).
+	aud          audience
+	stopRemovals func() // ends the removals' subscription
+	now          func() time.Time
 }
 
 // relay is one room's program received from the origin over the cluster.
@@ -97,7 +105,11 @@ func New(cfg Config) (*Edge, error) {
 		cfg.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Edge{cfg: cfg, ctx: ctx, cancel: cancel, relays: make(map[string]*relay), sketches: make(map[string]*roomSketch), mirrors: make(map[string]*mirror)}
+	e := &Edge{cfg: cfg, ctx: ctx, cancel: cancel, relays: make(map[string]*relay), sketches: make(map[string]*roomSketch), mirrors: make(map[string]*mirror), now: time.Now}
+	if e.stopRemovals, err = cfg.Cluster.FollowRemovals(e.removeListener); err != nil {
+		cancel()
+		return nil, fmt.Errorf("edge: removals: %w", err)
+	}
 	e.wg.Add(1)
 	go e.report()
 	return e, nil
@@ -214,6 +226,7 @@ func (e *Edge) Rooms() int {
 
 // Close stops every relay (their listeners see the program end) and waits.
 func (e *Edge) Close() {
+	e.stopRemovals()
 	e.mu.Lock()
 	e.cancel()
 	e.mu.Unlock()

@@ -98,8 +98,8 @@ func BenchmarkFanoutSockets(b *testing.B) {
 				mux.HandleFunc("/listen.ogg", func(w http.ResponseWriter, r *http.Request) { pl.serveOgg(w, r, p) })
 				mux.HandleFunc("/listen.ws", func(w http.ResponseWriter, r *http.Request) { pl.serveWS(w, r, p) })
 			} else {
-				mux.HandleFunc("/listen.ogg", func(w http.ResponseWriter, r *http.Request) { h.ServeOggDetached(w, r, p, func() {}) })
-				mux.HandleFunc("/listen.ws", func(w http.ResponseWriter, r *http.Request) { h.ServeWSDetached(w, r, p, func() {}) })
+				mux.HandleFunc("/listen.ogg", func(w http.ResponseWriter, r *http.Request) { h.ServeOggDetached(w, r, p, func() {}, nil) })
+				mux.HandleFunc("/listen.ws", func(w http.ResponseWriter, r *http.Request) { h.ServeWSDetached(w, r, p, func() {}, nil) })
 			}
 			srv := newBenchServer(mux)
 			defer srv.Close()

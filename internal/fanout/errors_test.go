@@ -22,7 +22,7 @@ func TestNotHandedOver(t *testing.T) {
 	defer h.Close()
 	p := program.New(program.Config{})
 	defer p.Close()
-	serves := map[string]func(http.ResponseWriter, *http.Request, *program.Program, func()){
+	serves := map[string]func(http.ResponseWriter, *http.Request, *program.Program, func(), *Stop){
 		"ogg": h.ServeOggDetached, "ws": h.ServeWSDetached,
 	}
 	for name, serve := range serves {
@@ -34,7 +34,7 @@ func TestNotHandedOver(t *testing.T) {
 			r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
 			rec := httptest.NewRecorder()
 			ends := 0
-			serve(rec, r, p, func() { ends++ })
+			serve(rec, r, p, func() { ends++ }, nil)
 			checkJSONError(t, rec.Code, rec.Header(), rec.Body.Bytes(), http.StatusHTTPVersionNotSupported, "http1_required")
 			if ends != 1 || h.Listeners() != 0 {
 				t.Fatalf("onEnd ran %d times, %d listeners", ends, h.Listeners())
@@ -43,7 +43,7 @@ func TestNotHandedOver(t *testing.T) {
 	}
 	t.Run("ogg/head", func(t *testing.T) {
 		rec := httptest.NewRecorder()
-		h.ServeOggDetached(rec, httptest.NewRequest(http.MethodHead, "/listen.ogg", nil), p, func() {})
+		h.ServeOggDetached(rec, httptest.NewRequest(http.MethodHead, "/listen.ogg", nil), p, func() {}, nil)
 		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "audio/ogg" || rec.Body.Len() != 0 {
 			t.Fatalf("HEAD: %d %v %q", rec.Code, rec.Header(), rec.Body)
 		}

@@ -64,8 +64,8 @@ func newHarnessStart(t testing.TB, cfg Config, pcfg program.Config, sndbuf int, 
 	cfg.Metrics = hh.metrics
 	hh.hub = NewHub(cfg)
 	mux := http.NewServeMux()
-	mux.HandleFunc("/listen.ogg", func(w http.ResponseWriter, r *http.Request) { hh.hub.ServeOggDetached(w, r, hh.prog, func() {}) })
-	mux.HandleFunc("/listen.ws", func(w http.ResponseWriter, r *http.Request) { hh.hub.ServeWSDetached(w, r, hh.prog, func() {}) })
+	mux.HandleFunc("/listen.ogg", func(w http.ResponseWriter, r *http.Request) { hh.hub.ServeOggDetached(w, r, hh.prog, func() {}, nil) })
+	mux.HandleFunc("/listen.ws", func(w http.ResponseWriter, r *http.Request) { hh.hub.ServeWSDetached(w, r, hh.prog, func() {}, nil) })
 	hh.srv = httptest.NewUnstartedServer(mux)
 	if sndbuf > 0 {
 		hh.srv.Listener = smallSendBuffer{hh.srv.Listener, sndbuf}

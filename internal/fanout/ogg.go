@@ -17,8 +17,9 @@ import (
 // before ServeOggDetached returns). Over TLS terminated here (HTTP/1.1 or
 // HTTP/2) it serves the stream itself and returns when it ends (tls.go).
 // Any other request the engine cannot take is answered 505
-// http1_required; a HEAD gets the headers.
-func (h *Hub) ServeOggDetached(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) {
+// http1_required; a HEAD gets the headers. stop, when not nil, ends the
+// stream from another goroutine (Stop).
+func (h *Hub) ServeOggDetached(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func(), stop *Stop) {
 	if h.closed.Load() {
 		shuttingDown(w)
 		onEnd()
@@ -47,12 +48,12 @@ func (h *Hub) ServeOggDetached(w http.ResponseWriter, r *http.Request, p *progra
 		kind, resp, headers = &h.ogg10Kind, oggHead10, p.OggHeaders()
 	}
 	if servedHere(r) {
-		h.serveOggStream(w, r, p, h.connected(&h.ogg, onEnd))
+		h.serveOggStream(w, r, p, h.connected(&h.ogg, onEnd), stop)
 		return
 	}
 	head := make([]byte, 0, len(resp)+len(headers))
 	head = append(append(head, resp...), headers...)
-	if h.handOver(w, r, shard.Handover{Program: p, Kind: kind, Head: head, Pos: h.startPos(p), Ended: h.connected(&h.ogg, onEnd)}) {
+	if h.handOver(w, r, shard.Handover{Program: p, Kind: kind, Head: head, Pos: h.startPos(p), Ended: h.connected(&h.ogg, onEnd), Stop: stop.shard()}) {
 		h.ogg.bytes.Add(float64(len(head)))
 	}
 }

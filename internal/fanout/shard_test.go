@@ -30,7 +30,7 @@ func TestDetachedOgg(t *testing.T) {
 				p := program.New(program.Config{})
 				var ends, returned atomic.Int32
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					h.ServeOggDetached(w, r, p, func() { ends.Add(1) })
+					h.ServeOggDetached(w, r, p, func() { ends.Add(1) }, nil)
 					returned.Add(1)
 				}))
 				defer srv.Close()

@@ -160,7 +160,7 @@ func writeErr(ctx context.Context, err error) error {
 
 // serveOggStream serves a listen.ogg listener over TLS (HTTP/1.1 or
 // HTTP/2) until it ends; ended counts it out.
-func (h *Hub) serveOggStream(w http.ResponseWriter, r *http.Request, p *program.Program, ended func(error)) {
+func (h *Hub) serveOggStream(w http.ResponseWriter, r *http.Request, p *program.Program, ended func(error), rm *Stop) {
 	if !h.joinStream() {
 		shuttingDown(w)
 		ended(shard.ErrClosed)
@@ -170,6 +170,7 @@ func (h *Hub) serveOggStream(w http.ResponseWriter, r *http.Request, p *program.
 	rc := http.NewResponseController(w)
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
+	defer rm.onStop(func() { cancel(shard.ErrRemoved) })()
 	s := &respSink{ctx: ctx, w: w, rc: rc, timeout: h.writeTimeout()}
 	// A write blocked on a stuck client must not hold up Close: the hub
 	// closing expires the write deadline of a write under way (until the
@@ -255,7 +256,7 @@ func (s *respSink) flush() error {
 
 // serveWSStream serves a listen.ws listener over TLS (HTTP/1.1) until it
 // ends: head is the 101 response and the hello message.
-func (h *Hub) serveWSStream(w http.ResponseWriter, r *http.Request, p *program.Program, head []byte, ended func(error)) {
+func (h *Hub) serveWSStream(w http.ResponseWriter, r *http.Request, p *program.Program, head []byte, ended func(error), rm *Stop) {
 	hj, ok := w.(http.Hijacker)
 	if !ok || r.ProtoMajor != 1 {
 		http1Required(w)
@@ -283,6 +284,7 @@ func (h *Hub) serveWSStream(w http.ResponseWriter, r *http.Request, p *program.P
 	h.ws.bytes.Add(float64(len(head)))
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
+	defer rm.onStop(func() { cancel(shard.ErrRemoved) })()
 	// The hub closing interrupts a write blocked on a stuck client (the
 	// deadline first, so the writer woken by the cause sets its own after).
 	stop := context.AfterFunc(h.sctx, func() {

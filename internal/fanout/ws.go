@@ -41,15 +41,16 @@ type wsHello struct {
 // message, then one binary message per chunk (Chunk.WS), from the preroll
 // on. When the program closes it closes with 1000 "room ended"; a listener
 // too slow gets 1013, a flooding one 1008, a frame over the limit 1009, a
-// shutdown 1001.
+// shutdown 1001, a listener removed by a moderator 4403 "removed".
 //
 // The connection is handed to the engine (package shard), so
 // ServeWSDetached returns at once; onEnd runs exactly once when the
 // listener ends (possibly before ServeWSDetached returns). Over TLS
 // terminated here it serves the stream itself and returns when it ends
 // (tls.go). A bad handshake is answered 400, 403 or 426; any other request
-// the engine cannot take 505 http1_required.
-func (h *Hub) ServeWSDetached(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func()) {
+// the engine cannot take 505 http1_required. stop, when not nil, ends the
+// stream from another goroutine with 4403 "removed" (Stop).
+func (h *Hub) ServeWSDetached(w http.ResponseWriter, r *http.Request, p *program.Program, onEnd func(), stop *Stop) {
 	if h.closed.Load() {
 		shuttingDown(w)
 		onEnd()
@@ -75,10 +76,10 @@ func (h *Hub) ServeWSDetached(w http.ResponseWriter, r *http.Request, p *program
 	head = append(head, "\r\n\r\n"...)
 	head = wsframe.AppendFrame(head, wsframe.OpText, hello)
 	if servedHere(r) {
-		h.serveWSStream(w, r, p, head, h.connected(&h.ws, onEnd))
+		h.serveWSStream(w, r, p, head, h.connected(&h.ws, onEnd), stop)
 		return
 	}
-	h.handOver(w, r, shard.Handover{Program: p, Kind: &h.wsKind, Head: head, Pos: h.startPos(p), Ended: h.connected(&h.ws, onEnd)})
+	h.handOver(w, r, shard.Handover{Program: p, Kind: &h.wsKind, Head: head, Pos: h.startPos(p), Ended: h.connected(&h.ws, onEnd), Stop: stop.shard()})
 }
 
 // errWSHandshake is a request that is not a valid WebSocket upgrade.
@@ -150,7 +151,12 @@ var (
 	wsCloseFlood    = wsframe.CloseFrame(wsframe.ClosePolicy, "too many messages")
 	wsCloseTooBig   = wsframe.CloseFrame(wsframe.CloseTooBig, "message too big")
 	wsCloseTooSlow  = wsframe.CloseFrame(wsframe.CloseTryAgainLater, "listener too slow")
+	wsCloseRemoved  = wsframe.CloseFrame(WSCloseRemoved, "removed")
 )
+
+// WSCloseRemoved is the close code of a WebSocket listener removed by a
+// moderator (blocked in the room): it must not reconnect.
+const WSCloseRemoved = 4403
 
 // wsFinal is the close frame for each way a WebSocket listener ends; a
 // write timeout or a vanished client gets none.
@@ -170,6 +176,8 @@ func wsFinal(err error) []byte {
 		return wsCloseTooBig
 	case shard.ErrProtocol:
 		return wsCloseProtocol
+	case shard.ErrRemoved:
+		return wsCloseRemoved
 	}
 	return nil
 }

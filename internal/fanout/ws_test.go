@@ -213,7 +213,7 @@ func TestDetachedWS(t *testing.T) {
 			p := program.New(program.Config{})
 			var ends, returned atomic.Int32
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				h.ServeWSDetached(w, r, p, func() { ends.Add(1) })
+				h.ServeWSDetached(w, r, p, func() { ends.Add(1) }, nil)
 				returned.Add(1)
 			}))
 			defer srv.Close()

@@ -36,6 +36,9 @@ var (
 	errInternal      = errorf(http.StatusInternalServerError, "internal", "internal error")
 	errNotWebSocket  = errorf(http.StatusBadRequest, "websocket_required", "this endpoint needs a WebSocket upgrade")
 	errUnsupportedCT = errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "wrong Content-Type for this endpoint")
+	// errListenerRemoved: the ticket's user was blocked from the room
+	// after it was issued; a player stops and does not retry.
+	errListenerRemoved = errorf(http.StatusForbidden, "listener_removed", "a moderator removed you from this room")
 
 	errCreateLimited = errorf(http.StatusTooManyRequests, "rate_limited", "rooms created too fast; retry after Retry-After")
 	errShuttingDown  = errorf(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down").Retry(time.Second)

@@ -170,6 +170,12 @@ func (h *hlsAPI) heartbeat(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, toAPIError(err))
 		return
 	}
+	// Playlists and parts are the same for every listener (cached): the
+	// beat is where a player of a user blocked from the room is stopped.
+	if h.cfg.Rooms.ListenerRemoved(id, t.User) {
+		h.fail(w, errListenerRemoved)
+		return
+	}
 	var ok, renewed bool
 	var old admission.Ticket
 	if prev := q.Get("prev"); prev != "" {

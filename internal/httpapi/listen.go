@@ -23,9 +23,14 @@ type ListenConfig struct {
 	// every listen request.
 	Joined func(room string, nonce uint64)
 	// Connected, when set, records a listener connection of the user the
-	// ticket names ("" for an anonymous one); the func it returns runs
-	// when the stream ends. It must not block.
-	Connected func(room, user string) (left func())
+	// ticket names ("" for an anonymous one); remove ends the stream (a
+	// block), the func it returns runs when the stream ends. It must not
+	// block.
+	Connected func(room, user string, remove func()) (left func())
+	// Removed, when set, reports whether the ticket's user was removed
+	// from the room (blocked) after it was issued: the stream is refused
+	// 403 listener_removed. It must not block.
+	Removed func(room string, t admission.Ticket) bool
 	// Events, when set, serves the rooms' event streams here too (an
 	// edge: its mirror of the origin's streams, edge.Edge.Subscribe). The
 	// func it returns ends the subscription.
@@ -42,13 +47,13 @@ func NewListen(cfg ListenConfig) *Listen { return &Listen{cfg: cfg} }
 
 // Route registers the listener endpoints on m.
 func (l *Listen) Route(m *http.ServeMux) {
-	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ogg", l.handle(func(w http.ResponseWriter, r *http.Request, p *program.Program, end func()) {
+	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ogg", l.handle(func(w http.ResponseWriter, r *http.Request, p *program.Program, end func(), stop *fanout.Stop) {
 		// The sharded writer keeps no goroutine per listener: this returns
 		// at once and end runs when the stream ends.
-		l.cfg.Fanout.ServeOggDetached(w, r, p, end)
+		l.cfg.Fanout.ServeOggDetached(w, r, p, end, stop)
 	}, false))
-	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ws", l.handle(func(w http.ResponseWriter, r *http.Request, p *program.Program, end func()) {
-		l.cfg.Fanout.ServeWSDetached(w, r, p, end)
+	m.HandleFunc("GET /api/v1/rooms/{id}/listen.ws", l.handle(func(w http.ResponseWriter, r *http.Request, p *program.Program, end func(), stop *fanout.Stop) {
+		l.cfg.Fanout.ServeWSDetached(w, r, p, end, stop)
 	}, true))
 	if l.cfg.Events != nil {
 		m.HandleFunc("GET /api/v1/rooms/{id}/events", l.events)
@@ -75,7 +80,7 @@ func (l *Listen) events(w http.ResponseWriter, r *http.Request) {
 	writeAPIError(w, ae)
 }
 
-func (l *Listen) handle(serve func(http.ResponseWriter, *http.Request, *program.Program, func()), ws bool) http.HandlerFunc {
+func (l *Listen) handle(serve serveFunc, ws bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := l.listen(w, r, serve, ws); err != nil {
 			ae := toAPIError(err)
@@ -87,7 +92,10 @@ func (l *Listen) handle(serve func(http.ResponseWriter, *http.Request, *program.
 	}
 }
 
-func (l *Listen) listen(w http.ResponseWriter, r *http.Request, serve func(http.ResponseWriter, *http.Request, *program.Program, func()), ws bool) error {
+// serveFunc serves one listener stream; end runs when it ends, stop ends it early.
+type serveFunc func(w http.ResponseWriter, r *http.Request, p *program.Program, end func(), stop *fanout.Stop)
+
+func (l *Listen) listen(w http.ResponseWriter, r *http.Request, serve serveFunc, ws bool) error {
 	room := r.PathValue("id")
 	tk, err := listenTicket(r, l.cfg.Tickets, room)
 	if err != nil {
@@ -95,6 +103,10 @@ func (l *Listen) listen(w http.ResponseWriter, r *http.Request, serve func(http.
 	}
 	if ws && r.Header.Get("Upgrade") == "" {
 		return errNotWebSocket
+	}
+	removed := func() bool { return l.cfg.Removed != nil && tk.User != "" && l.cfg.Removed(room, tk) }
+	if removed() {
+		return errListenerRemoved
 	}
 	if l.cfg.Joined != nil {
 		l.cfg.Joined(room, tk.Nonce)
@@ -104,12 +116,21 @@ func (l *Listen) listen(w http.ResponseWriter, r *http.Request, serve func(http.
 		return err
 	}
 	left := func() {}
+	var stop *fanout.Stop
 	if l.cfg.Connected != nil {
-		left = l.cfg.Connected(room, tk.User)
+		stop = fanout.NewStop()
+		left = l.cfg.Connected(room, tk.User, stop.Stop)
+	}
+	// Asked again once the stream is recorded: a removal meanwhile either
+	// finds it among Connected's streams or is seen here.
+	if removed() {
+		left()
+		release()
+		return errListenerRemoved
 	}
 	// One connection per ticket lasts as long as the stream, not the handler.
 	endLease := detachLease(r)
-	serve(w, r, p, func() { left(); release(); endLease() })
+	serve(w, r, p, func() { left(); release(); endLease() }, stop)
 	return nil
 }
 

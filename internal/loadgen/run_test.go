@@ -52,8 +52,8 @@ func serveRooms(t *testing.T, progs map[string]*program.Program, served map[stri
 				served[id].Add(1)
 			}
 		}
-		mux.HandleFunc("/api/v1/rooms/"+id+"/listen.ogg", func(w http.ResponseWriter, r *http.Request) { count(); hub.ServeOggDetached(w, r, p, func() {}) })
-		mux.HandleFunc("/api/v1/rooms/"+id+"/listen.ws", func(w http.ResponseWriter, r *http.Request) { count(); hub.ServeWSDetached(w, r, p, func() {}) })
+		mux.HandleFunc("/api/v1/rooms/"+id+"/listen.ogg", func(w http.ResponseWriter, r *http.Request) { count(); hub.ServeOggDetached(w, r, p, func() {}, nil) })
+		mux.HandleFunc("/api/v1/rooms/"+id+"/listen.ws", func(w http.ResponseWriter, r *http.Request) { count(); hub.ServeWSDetached(w, r, p, func() {}, nil) })
 	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { hub.Close(); srv.Close() })

@@ -130,11 +130,15 @@ func (s *Service) Mute(ctx context.Context, a Actor, id, target string, muted bo
 	})
 }
 
-// Block removes a user from the room (stage role, request, stage session)
-// and keeps them out: they can no longer request, react, publish or join
-// signed in. Moderators may block anyone of lower authority.
+// Block removes a user from the room (stage role, request, stage session,
+// and every listen stream of theirs on this process: ListenerConnected's
+// remove funcs run once the block is committed) and keeps them out: they
+// can no longer request, react, publish, join or listen signed in.
+// Moderators may block anyone of lower authority. Config.Removed hears of
+// each block, for the room's other processes (edges).
 func (s *Service) Block(ctx context.Context, a Actor, id, target string, block bool) error {
-	return s.do(ctx, id, func(r *state) ([]Published, error) {
+	blocked := false
+	err := s.do(ctx, id, func(r *state) ([]Published, error) {
 		if err := r.moderator(a); err != nil {
 			return nil, err
 		}
@@ -159,8 +163,18 @@ func (s *Service) Block(ctx context.Context, a Actor, id, target string, block b
 		}
 		cl := r.unpublishLocked(target)
 		s.commitLocked(ctx, r, "blocked", map[string]string{"user": target, "by": r.by(a)})
+		blocked = true
 		return cl, s.audit(ctx, a.ID, AuditBlock, userTarget(target), id, nil)
 	})
+	if blocked {
+		// The snapshot says blocked now: a stream connecting from here on
+		// is ended as it is recorded (ListenerConnected).
+		s.removeListener(id, target)
+		if s.cfg.Removed != nil {
+			s.cfg.Removed(id, target)
+		}
+	}
+	return err
 }
 
 // Pin sets (or clears with "") the room's pinned link (host, co-hosts).

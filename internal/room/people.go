@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -151,6 +152,10 @@ type listenerSet struct {
 	users    map[string]*listened // user id → their connections
 	conns    int                  // connections of the users in the set
 	unlisted int                  // signed-in connections past the cap
+	// streams holds, per user, how to end each of their connections
+	// (listed or not): a block ends them (RemoveListener). Each entry is
+	// one connection's, so it is bounded as the connections are.
+	streams map[string][]*stream
 }
 
 type listened struct {
@@ -158,11 +163,18 @@ type listened struct {
 	conns int
 }
 
+// stream is one signed-in connection's way to end it (ListenerConnected's remove).
+type stream struct{ remove func() }
+
 // ListenerConnected records that a listener holding a ticket issued to
 // user (a signed-in join; "" for an anonymous one) connected to room id.
-// The returned func must be called once when the connection ends. It takes
-// only the room's listener-set lock: it is on the audience path.
-func (s *Service) ListenerConnected(id, user string) (left func()) {
+// remove, when not nil, ends that connection: it runs (from any goroutine,
+// and must not block) when user is blocked in the room or suspended, at
+// once if they are blocked already; it may run again (a block, then a
+// suspension, before the stream ended), as fanout.Stop may. The returned func must be called once
+// when the connection ends. It takes only the room's listener-set lock: it
+// is on the audience path.
+func (s *Service) ListenerConnected(id, user string, remove func()) (left func()) {
 	r := s.loaded(id)
 	if r == nil || user == "" {
 		return func() {}
@@ -170,6 +182,38 @@ func (s *Service) ListenerConnected(id, user string) (left func()) {
 	set := &r.aud.people
 	set.mu.Lock()
 	defer set.mu.Unlock()
+	// Checked under the set's lock, which Block takes after it commits:
+	// either the block is seen here, or this connection is in the set
+	// when Block ends the user's streams.
+	if _, b := r.snap.Load().blocked[user]; b {
+		if remove != nil {
+			remove()
+		}
+		return func() {}
+	}
+	var st *stream
+	if remove != nil {
+		st = &stream{remove: remove}
+		if set.streams == nil {
+			set.streams = make(map[string][]*stream)
+		}
+		set.streams[user] = append(set.streams[user], st)
+	}
+	// forget drops st from the user's streams; set.mu is held.
+	forget := func() {
+		if st == nil {
+			return
+		}
+		ss := set.streams[user]
+		if i := slices.Index(ss, st); i >= 0 {
+			ss = slices.Delete(ss, i, i+1)
+		}
+		if len(ss) == 0 {
+			delete(set.streams, user)
+		} else {
+			set.streams[user] = ss
+		}
+	}
 	l := set.users[user]
 	if l == nil {
 		if len(set.users) >= s.cfg.MaxListed {
@@ -179,6 +223,7 @@ func (s *Service) ListenerConnected(id, user string) (left func()) {
 				once.Do(func() {
 					set.mu.Lock()
 					set.unlisted--
+					forget()
 					set.mu.Unlock()
 				})
 			}
@@ -199,9 +244,42 @@ func (s *Service) ListenerConnected(id, user string) (left func()) {
 			if l.conns--; l.conns == 0 && set.users[user] == l {
 				delete(set.users, user)
 			}
+			forget()
 			set.mu.Unlock()
 		})
 	}
+}
+
+// removeListener ends every connection of user to room id (a block): their
+// remove funcs run, outside the set's lock. Each connection leaves the set
+// itself, when its stream has ended (its left func).
+func (s *Service) removeListener(id, user string) int {
+	r := s.loaded(id)
+	if r == nil {
+		return 0
+	}
+	set := &r.aud.people
+	set.mu.Lock()
+	ss := slices.Clone(set.streams[user])
+	set.mu.Unlock()
+	for _, st := range ss {
+		st.remove()
+	}
+	return len(ss)
+}
+
+// ListenerRemoved reports whether user may not listen to room id signed in
+// (they are blocked there): their HLS heartbeats are refused. Lock-free.
+func (s *Service) ListenerRemoved(id, user string) bool {
+	if user == "" {
+		return false
+	}
+	r := s.loaded(id)
+	if r == nil {
+		return false
+	}
+	_, b := r.snap.Load().blocked[user]
+	return b
 }
 
 // ListenerView is a signed-in listener connected now.
@@ -276,8 +354,9 @@ func (s *Service) Listeners(ctx context.Context, a Actor, id string, limit int) 
 const hlsListedFor = 2 * hlsInterval
 
 type hlsListed struct {
-	leave func()
-	last  time.Time
+	leave   func()
+	last    time.Time
+	removed atomic.Bool // the user was blocked: dropped at the next sweep
 }
 
 // hlsPeople follows the signed-in HLS players of a room, by ticket nonce.
@@ -315,7 +394,12 @@ func (s *Service) HLSListening(id string, nonce uint64, user string, prev uint64
 	if hp.m == nil {
 		hp.m = make(map[uint64]*hlsListed)
 	}
-	hp.m[nonce] = &hlsListed{leave: s.ListenerConnected(id, user), last: now}
+	e := &hlsListed{last: now}
+	hp.m[nonce] = e
+	// A block has the next sweep drop the player (its later beats are
+	// refused: ListenerRemoved). remove may run under hp.mu (already
+	// blocked), so it only marks the entry.
+	e.leave = s.ListenerConnected(id, user, func() { e.removed.Store(true) })
 }
 
 // sweep drops the players not heard from since before now-hlsListedFor.
@@ -323,7 +407,7 @@ func (hp *hlsPeople) sweep(now time.Time) {
 	hp.mu.Lock()
 	defer hp.mu.Unlock()
 	for n, e := range hp.m {
-		if now.Sub(e.last) > hlsListedFor {
+		if now.Sub(e.last) > hlsListedFor || e.removed.Load() {
 			delete(hp.m, n)
 			e.leave()
 		}

@@ -129,14 +129,14 @@ func TestListenerList(t *testing.T) {
 		users = append(users, named(t, st, n))
 	}
 	m.listeners.Store(10) // every connection, signed in or not
-	leaveA1 := s.ListenerConnected(id, users[0].ID)
+	leaveA1 := s.ListenerConnected(id, users[0].ID, nil)
 	time.Sleep(2 * time.Millisecond)
-	leaveA2 := s.ListenerConnected(id, users[0].ID) // a second tab
-	leaveB := s.ListenerConnected(id, users[1].ID)
+	leaveA2 := s.ListenerConnected(id, users[0].ID, nil) // a second tab
+	leaveB := s.ListenerConnected(id, users[1].ID, nil)
 	time.Sleep(2 * time.Millisecond)
-	s.ListenerConnected(id, users[2].ID)
-	leaveD := s.ListenerConnected(id, users[3].ID) // past the cap of 3
-	s.ListenerConnected(id, "")                    // anonymous: not tracked
+	s.ListenerConnected(id, users[2].ID, nil)
+	leaveD := s.ListenerConnected(id, users[3].ID, nil) // past the cap of 3
+	s.ListenerConnected(id, "", nil)                    // anonymous: not tracked
 
 	l, err := s.Listeners(ctx, host, id, 2)
 	if err != nil {
@@ -168,7 +168,7 @@ func TestListenerList(t *testing.T) {
 		t.Fatalf("after amal's last tab: %+v", l)
 	}
 	// A room not loaded here tracks nothing; its leave is harmless.
-	s.ListenerConnected("no-such-room", users[0].ID)()
+	s.ListenerConnected("no-such-room", users[0].ID, nil)()
 }
 
 // A hand-over makes the co-host the host and the old host a co-host, in the
@@ -330,4 +330,56 @@ func TestTransferHostAutoEnd(t *testing.T) {
 	set := time.Now()
 	waitEnded(t, st, rooms[false], "new host off stage")
 	staysLive(t, s, st, looks, set, rooms[true], "new host on stage")
+}
+
+// A block ends every listen stream of the user in the room (each remove
+// runs once), not another user's nor another room's; a stream of theirs
+// connecting after the block is ended as it is recorded; ListenerRemoved
+// says so until the unblock; Config.Removed hears of the block (for the
+// edges). Suspend does the same in every loaded room.
+func TestBlockRemovesListener(t *testing.T) {
+	var told []string
+	s, st, _ := newService(t, func(c *Config) { c.Removed = func(room, user string) { told = append(told, room+"/"+user) } })
+	ctx := context.Background()
+	id, host := liveRoom(t, s, st)
+	id2, _ := liveRoom(t, s, st)
+	amal, badr := named(t, st, "amal"), named(t, st, "badr")
+	var tab1, tab2, other, elsewhere, late int
+	leave1 := s.ListenerConnected(id, amal.ID, func() { tab1++ })
+	s.ListenerConnected(id, amal.ID, func() { tab2++ })
+	s.ListenerConnected(id, badr.ID, func() { other++ })
+	s.ListenerConnected(id2, amal.ID, func() { elsewhere++ })
+	leave1() // that tab ended before the block: not removed again
+	if s.ListenerRemoved(id, amal.ID) {
+		t.Fatal("removed before the block")
+	}
+	if err := s.Block(ctx, host, id, amal.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if tab1 != 0 || tab2 != 1 || other != 0 || elsewhere != 0 {
+		t.Fatalf("after the block: ended tab %d, open tab %d, badr %d, amal elsewhere %d; want 0 1 0 0", tab1, tab2, other, elsewhere)
+	}
+	if !s.ListenerRemoved(id, amal.ID) || s.ListenerRemoved(id, badr.ID) || s.ListenerRemoved(id2, amal.ID) || s.ListenerRemoved(id, "") {
+		t.Fatal("ListenerRemoved: want amal in the room only")
+	}
+	s.ListenerConnected(id, amal.ID, func() { late++ })
+	if late != 1 {
+		t.Fatalf("a stream connecting after the block ran remove %d times, want 1", late)
+	}
+	if len(told) != 1 || told[0] != id+"/"+amal.ID {
+		t.Fatalf("Config.Removed heard %v", told)
+	}
+	if err := s.Block(ctx, host, id, amal.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if s.ListenerRemoved(id, amal.ID) || len(told) != 1 {
+		t.Fatalf("after the unblock: removed %v, told %v", s.ListenerRemoved(id, amal.ID), told)
+	}
+
+	// A suspension: in every room loaded here.
+	told = nil
+	s.Suspend(amal.ID)
+	if elsewhere != 1 || len(told) < 2 {
+		t.Fatalf("after the suspension: amal in the other room ended %d times, told %v", elsewhere, told)
+	}
 }

@@ -147,8 +147,18 @@ func (s *Service) LeftStage(id, member string) {
 }
 
 // Suspend closes a suspended user's stage sessions in every room, one room
-// at a time.
-func (s *Service) Suspend(user string) { s.EndCredential(user, "") }
+// at a time, and ends their listen streams in every room loaded here; the
+// rooms' edges are told too (Config.Removed), and refuse the user's tickets
+// issued before. (A new join is refused while they are suspended.)
+func (s *Service) Suspend(user string) {
+	s.EndCredential(user, "")
+	for _, r := range s.loadedRooms() {
+		s.removeListener(r.id, user)
+		if s.cfg.Removed != nil {
+			s.cfg.Removed(r.id, user)
+		}
+	}
+}
 
 // EndCredential closes the user's stage sessions opened with credential
 // cred (Actor.Cred; "" for all of them) in every room, one room at a time:

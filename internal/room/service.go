@@ -54,6 +54,11 @@ type Config struct {
 	Fleet         FleetCounts    // the room's listeners on edges (nil: none)
 	SearchRate    ratelimit.Rate // user searches (Candidates) per user; default DefaultSearchRate
 	MaxListed     int            // signed-in listeners a room names (Listeners); default DefaultMaxListed
+	// Removed, when set, is told of each block, and of a suspension for
+	// each room loaded here, once this process has ended the user's
+	// streams (Block, Suspend): the cluster tells the room's edges. It must
+	// not block for long: it runs on the moderator's request.
+	Removed func(room, user string)
 	// EventTap, when set, sees every event of every loaded room, and each
 	// room stream's close, in order (cluster.Publisher: edges serve the
 	// events). It runs under the room stream's writers' lock: it must not

@@ -46,6 +46,10 @@ type EdgeConfig struct {
 	// TLS, when enabled, terminates TLS on the listeners' port, as on an
 	// origin (certificate files reloaded on SIGHUP, or ACME).
 	TLS certs.Config
+	// TicketTTL is the origin's ticket lifetime (--ticket-ttl, the same on
+	// every process): a listener removed from a room is refused here for
+	// that long. Default DefaultTicketTTL.
+	TicketTTL time.Duration
 }
 
 // EdgeServer is one running edge process. Its public port is the origin's
@@ -94,7 +98,10 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 		return nil, fmt.Errorf("edge ticket key %s: too short", path)
 	}
 	key := keys[0]
-	signer, err := admission.NewSignerKeys(keys, time.Minute)
+	if cfg.TicketTTL <= 0 {
+		cfg.TicketTTL = DefaultTicketTTL
+	}
+	signer, err := admission.NewSignerKeys(keys, cfg.TicketTTL)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +170,7 @@ func NewEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	}
 	mux := http.NewServeMux()
 	httpapi.NewListen(httpapi.ListenConfig{Tickets: signer, Fanout: s.fan, Programs: s.edge, Metrics: s.met, Joined: s.edge.Joined,
-		Events: s.events}).Route(mux)
+		Connected: s.edge.Connected, Removed: s.edge.Removed, Events: s.events}).Route(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { apierror.Write(w, errEdgeOnly) })
 	proxies, err := httpapi.ParseProxies(cfg.Admission.TrustedProxies)
 	if err != nil {

@@ -100,6 +100,7 @@ var (
 	ErrTooBig       = errors.New("client message too big")
 	ErrProtocol     = errors.New("client broke the websocket protocol")
 	ErrPipelined    = errors.New("client pipelined requests") // bytes after a listen.ogg request: not a player
+	ErrRemoved      = errors.New("listener removed")          // Stop: a moderator removed the listener
 )
 
 // Reasons Take refuses a request; nothing has been written to it then.
@@ -193,6 +194,8 @@ type Handover struct {
 	// Ended runs exactly once when the listener ends, from its shard or
 	// from Take, with the reason (nil when the head could not be written).
 	Ended func(error)
+	// Stop, when set, ends the listener from another goroutine (stop.go).
+	Stop *Stop
 }
 
 // Take hijacks the connection of r (HTTP/1.x over a plain socket), writes
@@ -254,9 +257,13 @@ func (e *Engine) Take(w http.ResponseWriter, r *http.Request, h Handover) error 
 			}
 		}
 	}
-	if !e.place(h.Program, l) {
+	l.stop = h.Stop
+	sh := e.place(h.Program, l)
+	if sh == nil {
 		e.end(l, ErrShutdown) // the engine is closing
+		return nil
 	}
+	h.Stop.placed(sh)
 	return nil
 }
 

@@ -29,6 +29,7 @@ type listener struct {
 	progress int64
 	release  func()      // after fd is closed: ends the connection's count in the accept cap, if any
 	ended    func(error) // called once when the listener ends
+	stop     *Stop       // Handover.Stop; nil when the listener cannot be stopped
 }
 
 // detacher is a connection wrapper that can give up its connection while

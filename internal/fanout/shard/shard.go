@@ -73,6 +73,9 @@ type shard struct {
 	sent   []sentCount
 	batch  batch  // the io_uring path (batch.go)
 	inputs inputs // readiness of talking listeners' input (input.go)
+	// stops is set when a listener of the shard was stopped (Stop): the
+	// shard looks for it at its next turn.
+	stops atomic.Bool
 }
 
 // arrival is a listener on its way to a shard.
@@ -94,9 +97,10 @@ func (sh *shard) flushSent() {
 }
 
 // place hands l, a listener of p, to a shard of p's station (starting the
-// station, the pool shard or another dedicated shard as needed). It returns
-// false, having done nothing, once the engine is closing: the caller ends l.
-func (e *Engine) place(p *program.Program, l *listener) bool {
+// station, the pool shard or another dedicated shard as needed), and
+// returns that shard. It returns nil, having done nothing, once the engine
+// is closing: the caller ends l.
+func (e *Engine) place(p *program.Program, l *listener) *shard {
 	e.smu.Lock()
 	defer e.smu.Unlock()
 	if e.stations == nil {
@@ -124,12 +128,12 @@ func (e *Engine) place(p *program.Program, l *listener) bool {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.finished {
-		return false // only a pool shard, and only when the engine closes
+		return nil // only a pool shard, and only when the engine closes
 	}
 	st.listeners.Add(1)
 	sh.incoming = append(sh.incoming, arrival{st, l})
 	signal(sh.wake)
-	return true
+	return sh
 }
 
 // startShardLocked starts a pool shard (own nil) or a dedicated shard of
@@ -222,6 +226,9 @@ func (sh *shard) run() {
 		now := time.Now()
 		if !sh.takeIncoming(now) {
 			return
+		}
+		if sh.stops.Swap(false) {
+			sh.removeStopped()
 		}
 		sh.pollInputs()
 		waitRetry := false

@@ -267,7 +267,11 @@ export class Player {
           }, (e) => { this.beatTimer = setTimeout(beat, Math.max((e.retryAfter || 10) * 1000, 1000)); });
           return;
         }
-        const b = r.ok ? await r.json().catch(() => ({})) : {};
+        const b = await r.json().catch(() => ({}));
+        if (r.status === 403 && b.error && b.error.code === "listener_removed") {
+          // A moderator removed this listener: stop, and do not come back.
+          this.running = false; this.teardown(); this.setState("removed"); return;
+        }
         if (prev && (r.ok || r.status === 400)) {
           // Named (or refused as bad_prev_ticket: too old, another room's):
           // beat without it from now on, at once when it was refused.
@@ -298,6 +302,8 @@ export class Player {
     ws.onclose = (ev) => {
       this.ws = null;
       if (ev.code === 1000 && ev.reason === "room ended") { this.running = false; this.teardown(); this.setState("ended"); return; }
+      // 4403: a moderator removed this listener (docs/listen-protocol.md).
+      if (ev.code === 4403) { this.running = false; this.teardown(); this.setState("removed"); return; }
       // Refused before a first message, again and again (a proxy that does
       // not pass WebSocket upgrades, or rewrites Host): the next transport.
       if (!heard && ++this.wsFails >= wsFallbackAfter) { this.noWS = true; this.s.fallback = "ws refused"; }
