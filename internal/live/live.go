@@ -225,8 +225,10 @@ func (m *Manager) End(id string) {
 }
 
 func (r *Room) stop() {
+	// Once leave returns the mixer no longer writes (the clock steps it
+	// under the lock leave takes): its last frames can be published here.
 	r.leave()
-	r.Program.Close()
+	r.Program.Finish()
 }
 
 // Close stops every room (shutdown) and waits for the mixers.

@@ -195,7 +195,7 @@ func (p *Program) Wait() <-chan struct{} { return *p.wait.Load() }
 func (p *Program) Closed() bool { return p.closed.Load() }
 
 // Close ends the program and wakes all waiters. Frames gathered for an
-// incomplete chunk are discarded.
+// incomplete chunk are discarded (Finish publishes them first).
 func (p *Program) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -205,6 +205,19 @@ func (p *Program) Close() {
 	p.closed.Store(true)
 	close(*p.wait.Load())
 	p.tell()
+}
+
+// Finish publishes the frames gathered for an incomplete chunk as a
+// shorter last chunk, then closes the program: a room that ends keeps
+// its last words (up to MaxChunkFrames-1 frames at long chunk lengths)
+// in every recording and listener. Only the WriteFrame goroutine may call
+// it, or a goroutine that has made sure WriteFrame is no longer called
+// (the live room calls it after its mixer left the clock).
+func (p *Program) Finish() {
+	if !p.closed.Load() {
+		p.flush()
+	}
+	p.Close()
 }
 
 // Notify has a token sent to ch, without blocking, whenever a chunk is

@@ -519,3 +519,60 @@ func TestNotify(t *testing.T) {
 		t.Fatal("Notify on a closed program did not tell at once")
 	}
 }
+
+// TestFinish: Finish publishes the frames of an incomplete chunk as a
+// shorter last chunk (a valid Ogg page, numbered on) before it closes;
+// Close alone drops them.
+func TestFinish(t *testing.T) {
+	for _, finish := range []bool{true, false} {
+		p := New(Config{ChunkFrames: 5})
+		for i := range 7 {
+			p.WriteFrame(packet(i, 10))
+		}
+		if finish {
+			p.Finish()
+		} else {
+			p.Close()
+		}
+		want := uint64(1)
+		if finish {
+			want = 2
+		}
+		if !p.Closed() || p.Head() != want {
+			t.Fatalf("finish=%v: closed %v, %d chunks, want %d", finish, p.Closed(), p.Head(), want)
+		}
+		if !finish {
+			continue
+		}
+		c := p.Chunk(1)
+		if c.FirstSeq != 5 || len(c.Frames) != 2 || !bytes.Equal(c.Frames[1], packet(6, 10)) {
+			t.Fatalf("last chunk: first %d, %d frames", c.FirstSeq, len(c.Frames))
+		}
+		stream := append(append(append([]byte(nil), p.OggHeaders()...), p.Chunk(0).Ogg...), c.Ogg...)
+		r := testkit.NewOggReader(bytes.NewReader(stream))
+		var n int
+		var granule int64
+		for ; ; n++ {
+			pkt, g, err := r.NextPacket()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("packet %d: %v", n, err)
+			}
+			if n >= 2 && !bytes.Equal(pkt, packet(n-2, 10)) {
+				t.Fatalf("packet %d differs", n-2)
+			}
+			granule = g
+		}
+		if n != 2+7 || granule != 7*FrameSamples {
+			t.Fatalf("the stream holds %d packets, the last granule %d; want 9 and %d", n, granule, 7*FrameSamples)
+		}
+		p.Finish() // idempotent
+		p.WriteFrame(packet(7, 10))
+		p.Finish()
+		if p.Head() != 2 {
+			t.Fatalf("published after Finish: %d chunks", p.Head())
+		}
+	}
+}
