@@ -211,6 +211,20 @@ func TestFleetCounts(t *testing.T) {
 		t.Fatalf("unique: %d, want 50", u)
 	}
 
+	// Placement takes only edges heard from within 1.5 report periods
+	// while there are any: a killed edge gets no joins 1.6 s after its
+	// last report.
+	advance(1200 * time.Millisecond)
+	e.PublishLoad(buf, LoadReport{Edge: "b", BaseURL: "http://127.0.0.1:2", Connections: 3, Rooms: []RoomLoad{{"r", 2}}})
+	e.Flush(time.Second)
+	waitFor(t, func() bool { return f.Listeners("r") == 10 })
+	advance(400 * time.Millisecond)
+	for range 20 {
+		if base, _ := f.EdgeFor("r"); base != "http://127.0.0.1:2" {
+			t.Fatalf("placement chose %s, silent for 1.6 s, over the edge heard from 400 ms ago", base)
+		}
+	}
+
 	// Reports older than ReportTTL are left out, and so from placement.
 	advance(ReportTTL)
 	if n := f.Listeners("r"); n != 0 || f.Total() != 0 {

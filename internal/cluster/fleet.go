@@ -16,9 +16,11 @@ const (
 	// younger than this; an edge that stops reporting is left out after it.
 	ReportTTL = 5 * time.Second
 	// healthyAge: placement prefers edges whose last report is younger than
-	// this (they report every second), so a killed edge gets no new
-	// listeners well before its counts expire.
-	healthyAge = 2500 * time.Millisecond
+	// this (1.5 report periods: they report every second), so a killed
+	// edge gets no new listeners well before its counts expire. Shorter
+	// would drop a live edge whose report is a little late; when no edge
+	// is this fresh, any within ReportTTL serves.
+	healthyAge = 1500 * time.Millisecond
 	// maxSketchRooms bounds the rooms the fleet keeps a merged sketch of
 	// (at most 16 KiB each, dense); when full, sketches not updated for
 	// sketchIdle go first.
