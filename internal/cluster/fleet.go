@@ -295,7 +295,7 @@ func (f *Fleet) Edges() int { return len(f.fresh(ReportTTL)) }
 // EdgeFor picks the edge a new listener of room should connect to: of two
 // edges drawn at random among those reporting, the less loaded
 // (connections in its last report plus listeners sent there since).
-// Healthy edges (a report in the last 2.5 s) come first. ok is false when
+// Healthy edges (a report in the last 1.5 s) come first. ok is false when
 // no edge reports: the origin serves the listener itself.
 func (f *Fleet) EdgeFor(room string) (base string, ok bool) {
 	cands := f.fresh(healthyAge)

@@ -126,3 +126,33 @@ func TestChunksFollowTheFleet(t *testing.T) {
 		}
 	}
 }
+
+// TestEndKeepsTheLastFrames: a room that ends publishes the frames its
+// mixer wrote since the last whole chunk (program.Finish), so listeners
+// and recordings get its last words; at 50-frame chunks those are up to
+// 980 ms.
+func TestEndKeepsTheLastFrames(t *testing.T) {
+	m := NewManager(Config{Metrics: metrics.New(nil), ChunkFrames: 50, ChunkMaxFrames: 50})
+	defer m.Close()
+	r, err := m.Start("room")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.AddSpeaker("speaker")
+	p := r.Program
+	for deadline := time.Now().Add(10 * time.Second); p.Head() < 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no chunk in 10 s")
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the mixer writes into the next chunk, in batches
+	m.End("room")
+	// The mixer no longer writes: what it left pending is readable here.
+	if n := p.FramesToChunkEnd(); n != p.ChunkFrames() {
+		t.Fatalf("%d frames left unpublished at the end", p.ChunkFrames()-n)
+	}
+	last := p.Chunk(p.Head() - 1)
+	if !p.Closed() || p.Head() < 2 || len(last.Frames) >= 50 || last.FirstSeq != uint64(50*(p.Head()-1)) {
+		t.Fatalf("after the end: closed %v, %d chunks, the last of %d frames from %d", p.Closed(), p.Head(), len(last.Frames), last.FirstSeq)
+	}
+}
