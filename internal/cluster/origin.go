@@ -156,7 +156,9 @@ func (p *Publisher) Start(id string) {
 }
 
 // follow publishes every chunk of prog from chunk next on until it closes
-// or ctx ends. A chunk overwritten before it was read (never, unless the
+// or ctx ends; either way it publishes the chunks already there first (a
+// room's end closes its program, with its last chunk, just before End
+// cancels ctx). A chunk overwritten before it was read (never, unless the
 // NATS client stalls for the whole ring) is skipped.
 func (p *Publisher) follow(ctx context.Context, id string, prog *program.Program, next uint64) {
 	subj := programSubject(id)
@@ -173,13 +175,12 @@ func (p *Publisher) follow(ctx context.Context, id string, prog *program.Program
 			// reconnects it buffers up to reconnectBuf, then fails: a gap.
 			_ = p.c.nc.Publish(subj, buf)
 		}
-		if prog.Closed() {
+		if prog.Closed() || ctx.Err() != nil {
 			return
 		}
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return
 		}
 	}
 }

@@ -27,6 +27,11 @@ const (
 	// sketchResend: a room's sketch goes out again this often even when
 	// unchanged (delivery is at most once; merging is idempotent).
 	sketchResend = 10 * time.Second
+	// endGrace: once the room's end is heard, chunks still on their way
+	// are taken this long. The end comes on the events subject and the
+	// chunks on the program subject, each subscription delivered on its
+	// own goroutine: the end can overtake the room's last chunks a little.
+	endGrace = 100 * time.Millisecond
 	// maxSketches bounds the rooms whose unique listeners an edge counts.
 	maxSketches = 10000
 )
@@ -91,14 +96,19 @@ func (e *Edge) runCluster(ctx context.Context, rl *relay) error {
 	defer stopHold()
 	var holdStart, lastAsk time.Time
 	var held int64
+	var ending <-chan time.Time // the room ended: the last chunks' grace
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-ending:
+			return nil
 		case m := <-feed.C:
 			if m.Event != nil {
-				if m.Event.Kind == cluster.EventRoomEnded {
-					return nil
+				if m.Event.Kind == cluster.EventRoomEnded && ending == nil {
+					stopHold()
+					wait.Stop()
+					ending = time.After(endGrace)
 				}
 				continue
 			}
@@ -119,7 +129,9 @@ func (e *Edge) runCluster(ctx context.Context, rl *relay) error {
 				rl.prog.WriteFrame(f)
 			}
 			stopHold()
-			wait.Reset(time.Duration(len(p.Frames))*frameDur + holdSlack)
+			if ending == nil {
+				wait.Reset(time.Duration(len(p.Frames))*frameDur + holdSlack)
+			}
 		case now := <-wait.C:
 			holdStart, held, lastAsk = now, 0, time.Time{}
 			tick = time.NewTicker(holdTick)

@@ -193,10 +193,16 @@ func TestEdgeOverCluster(t *testing.T) {
 		return false
 	})
 
-	// The room ends at the origin: the edge's program closes.
+	// The room ends at the origin, its last chunk one frame long (as a
+	// live room's ends: program.Finish, then End): the edge's program
+	// closes, its listeners having heard every last frame.
+	for i := range uint64(5) {
+		o2.prog.WriteFrame(frame(1020 + i))
+	}
 	o2.mu.Lock()
 	o2.live = false
 	o2.mu.Unlock()
+	o2.prog.Finish()
 	o2.pub.End(room)
 	select {
 	case <-r.closed:
@@ -205,6 +211,9 @@ func TestEdgeOverCluster(t *testing.T) {
 	}
 	if !p.Closed() {
 		t.Fatal("program not closed")
+	}
+	if s := r.snapshot(); !bytes.Equal(s[len(s)-1], frame(1024)) || !bytes.Equal(s[len(s)-5], frame(1020)) {
+		t.Fatalf("the edge's program ends with %x, want the origin's last frames 1020…1024", s[len(s)-5:])
 	}
 }
 

@@ -154,7 +154,9 @@ func (e *Edge) acquire(room string) (*relay, error) {
 				rl.idle.Stop()
 			}
 			e.mu.Unlock()
-			rl.prog.Close()
+			// This goroutine wrote the frames: the last ones, short of a
+			// chunk, go out before the program closes.
+			rl.prog.Finish()
 			if err != nil && ctx.Err() == nil {
 				e.cfg.Logger.Warn("edge relay ended", "room", room, "err", err)
 			}
