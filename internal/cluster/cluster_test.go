@@ -137,6 +137,58 @@ func TestProgramOverEmbedded(t *testing.T) {
 	}
 }
 
+// TestFullQueuesDrop: a room's feed and event feed that nobody reads keep
+// their first feedQueue messages, in order, and drop and count the rest
+// rather than wait for a reader.
+func TestFullQueuesDrop(t *testing.T) {
+	o, e := embedded(t)
+	feed, err := e.Follow("full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Close()
+	evs, err := e.FollowEvents("full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer evs.Close()
+	if err := e.Flush(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	const extra = 7
+	for i := range uint64(feedQueue + extra) {
+		if err := o.nc.Publish(programSubject("full"), AppendProgram(nil, 1, i, [][]byte{frame(i)}, nil)); err != nil {
+			t.Fatal(err)
+		}
+		ev := EventMsg{Kind: EventRoom, Epoch: 1, Seq: i + 1, JSON: fmt.Appendf(nil, `{"seq":%d}`, i+1)}
+		if err := o.nc.Publish(streamSubject("full"), AppendEvent(nil, ev)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.Flush(time.Second)
+	waitFor(t, func() bool { return e.Stats().Dropped >= 2*extra })
+	if st := e.Stats(); st.Dropped != 2*extra || st.Bad != 0 {
+		t.Fatalf("stats %+v, want %d dropped, none bad", st, 2*extra)
+	}
+	for i := range uint64(feedQueue) {
+		m := <-feed.C
+		if m.Program == nil || m.Program.FirstSeq != i || !bytes.Equal(m.Program.Frames[0], frame(i)) {
+			t.Fatalf("feed message %d: %+v", i, m)
+		}
+		ev := <-evs.C
+		if ev.Seq != i+1 || string(ev.JSON) != fmt.Sprintf(`{"seq":%d}`, i+1) {
+			t.Fatalf("event %d: %d %s", i, ev.Seq, ev.JSON)
+		}
+	}
+	select {
+	case m := <-feed.C:
+		t.Fatalf("a dropped message was queued: %+v", m)
+	case ev := <-evs.C:
+		t.Fatalf("a dropped event was queued: %+v", ev)
+	default:
+	}
+}
+
 // TestFleetCounts: listeners sum over fresh reports; a report older than
 // ReportTTL is left out; an edge cannot count more than its connections or
 // the cap; sketches merge for this epoch only; placement picks the less
