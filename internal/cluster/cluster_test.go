@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"majlis/internal/program"
 )
@@ -31,6 +35,25 @@ func embedded(t *testing.T) (origin, edge *Conn) {
 	}
 	t.Cleanup(e.Close)
 	return o, e
+}
+
+// startNATS starts an in-process nats-server with opts (its security
+// settings: users, accounts, TLS) on a loopback port the kernel picks, quiet
+// and without signal handlers, and shuts it down when the test ends; url is
+// its client address.
+func startNATS(t *testing.T, opts *server.Options) (srv *server.Server, url string) {
+	t.Helper()
+	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = "127.0.0.1", server.RANDOM_PORT, true, true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(5 * time.Second) {
+		t.Fatal("NATS server not ready")
+	}
+	return srv, "nats://127.0.0.1:" + strconv.Itoa(srv.Addr().(*net.TCPAddr).Port)
 }
 
 func frame(n uint64) []byte {
