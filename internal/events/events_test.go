@@ -111,7 +111,7 @@ func TestTapAndPut(t *testing.T) {
 // foreign event.
 func TestReadersTakeNoLock(t *testing.T) {
 	s := NewStream(8, 0)
-	s.Publish("a", nil)
+	s.Publish("a", 1)
 	s.mu.Lock()
 	done := make(chan Read, 1)
 	go func() { done <- s.Since(0) }()
@@ -125,33 +125,7 @@ func TestReadersTakeNoLock(t *testing.T) {
 	}
 	s.mu.Unlock()
 
-	const total = 20000
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var last uint64
-			for last < total {
-				r := s.Since(last)
-				if r.Lagged {
-					last = s.Seq() // a snapshot, then on from the head
-					continue
-				}
-				for _, it := range r.Events {
-					if it.Seq != last+1 || !strings.Contains(string(it.Raw), fmt.Sprintf(`"seq":%d,`, it.Seq)) {
-						t.Errorf("after %d got event %d (%s)", last, it.Seq, it.Raw)
-						return
-					}
-					last = it.Seq
-				}
-			}
-		}()
-	}
-	for range total - 1 {
-		s.Publish("b", nil)
-	}
-	wg.Wait()
+	lapRing(t, s, 20000, func(last uint64, _ []Item) Read { return s.Since(last) })
 }
 
 // TestSinceIntoReusesBuffer: a reader that passes back its last read's
@@ -226,9 +200,19 @@ func TestSinceIntoReusesBuffer(t *testing.T) {
 		t.Fatalf("%v allocations per read of %d events, want 0", n, len(buf))
 	}
 
-	// Readers racing a writer that laps the ring.
+	// Readers racing a writer that laps the ring, each with its buffer.
 	s2 := NewStream(8, 0)
-	const total = 20000
+	lapRing(t, s2, 20000, s2.SinceInto)
+}
+
+// lapRing publishes events on s up to sequence number total (each one's
+// data its own number) while four readers read them with read, passing
+// back their last read's Events. Each must see contiguous events in order,
+// each with its own bytes, or a lag (then it goes on from the head, as
+// after a snapshot); each scribbles over its batch once it has used it, as
+// a caller may: under -race, no other reader nor the stream may see that.
+func lapRing(t *testing.T, s *Stream, total uint64, read func(after uint64, buf []Item) Read) {
+	t.Helper()
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
@@ -237,10 +221,10 @@ func TestSinceIntoReusesBuffer(t *testing.T) {
 			var buf []Item
 			var last uint64
 			for last < total {
-				r := s2.SinceInto(last, buf)
+				r := read(last, buf)
 				buf = r.Events
 				if r.Lagged {
-					last = s2.Seq()
+					last = s.Seq()
 					continue
 				}
 				for _, it := range r.Events {
@@ -251,16 +235,14 @@ func TestSinceIntoReusesBuffer(t *testing.T) {
 					}
 					last = it.Seq
 				}
-				// Scribble over the batch, as a caller may once it has used
-				// it: no other reader, nor the stream, sees it.
 				for i := range buf {
 					buf[i] = Item{}
 				}
 			}
 		}()
 	}
-	for i := range total {
-		s2.Publish("b", i+1)
+	for q := s.Seq() + 1; q <= total; q++ {
+		s.Publish("b", q)
 	}
 	wg.Wait()
 }
