@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"majlis/internal/program"
 )
@@ -31,6 +35,25 @@ func embedded(t *testing.T) (origin, edge *Conn) {
 	}
 	t.Cleanup(e.Close)
 	return o, e
+}
+
+// startNATS starts an in-process nats-server with opts (its security
+// settings: users, accounts, TLS) on a loopback port the kernel picks, quiet
+// and without signal handlers, and shuts it down when the test ends; url is
+// its client address.
+func startNATS(t *testing.T, opts *server.Options) (srv *server.Server, url string) {
+	t.Helper()
+	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = "127.0.0.1", server.RANDOM_PORT, true, true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(5 * time.Second) {
+		t.Fatal("NATS server not ready")
+	}
+	return srv, "nats://127.0.0.1:" + strconv.Itoa(srv.Addr().(*net.TCPAddr).Port)
 }
 
 func frame(n uint64) []byte {
@@ -134,6 +157,58 @@ func TestProgramOverEmbedded(t *testing.T) {
 	}
 	if st, err := e.RoomState("room1", time.Second); err != nil || st.State != StateNotLive {
 		t.Fatalf("state after the end: %+v %v", st, err)
+	}
+}
+
+// TestFullQueuesDrop: a room's feed and event feed that nobody reads keep
+// their first feedQueue messages, in order, and drop and count the rest
+// rather than wait for a reader.
+func TestFullQueuesDrop(t *testing.T) {
+	o, e := embedded(t)
+	feed, err := e.Follow("full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Close()
+	evs, err := e.FollowEvents("full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer evs.Close()
+	if err := e.Flush(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	const extra = 7
+	for i := range uint64(feedQueue + extra) {
+		if err := o.nc.Publish(programSubject("full"), AppendProgram(nil, 1, i, [][]byte{frame(i)}, nil)); err != nil {
+			t.Fatal(err)
+		}
+		ev := EventMsg{Kind: EventRoom, Epoch: 1, Seq: i + 1, JSON: fmt.Appendf(nil, `{"seq":%d}`, i+1)}
+		if err := o.nc.Publish(streamSubject("full"), AppendEvent(nil, ev)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.Flush(time.Second)
+	waitFor(t, func() bool { return e.Stats().Dropped >= 2*extra })
+	if st := e.Stats(); st.Dropped != 2*extra || st.Bad != 0 {
+		t.Fatalf("stats %+v, want %d dropped, none bad", st, 2*extra)
+	}
+	for i := range uint64(feedQueue) {
+		m := <-feed.C
+		if m.Program == nil || m.Program.FirstSeq != i || !bytes.Equal(m.Program.Frames[0], frame(i)) {
+			t.Fatalf("feed message %d: %+v", i, m)
+		}
+		ev := <-evs.C
+		if ev.Seq != i+1 || string(ev.JSON) != fmt.Sprintf(`{"seq":%d}`, i+1) {
+			t.Fatalf("event %d: %d %s", i, ev.Seq, ev.JSON)
+		}
+	}
+	select {
+	case m := <-feed.C:
+		t.Fatalf("a dropped message was queued: %+v", m)
+	case ev := <-evs.C:
+		t.Fatalf("a dropped event was queued: %+v", ev)
+	default:
 	}
 }
 

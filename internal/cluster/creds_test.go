@@ -1,10 +1,8 @@
 package cluster
 
 import (
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,21 +92,13 @@ func TestCredsFile(t *testing.T) {
 	dir := t.TempDir()
 	op, opClaims := newOperator(t)
 	acc := newAccount(t, op)
-	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true,
-		TrustedOperators: []*jwt.OperatorClaims{opClaims}, AccountResolver: &server.MemAccResolver{}}
-	srv, err := server.NewServer(opts)
-	if err != nil {
+	// The resolver knows the account before the server starts, as a
+	// deployment's resolver would.
+	resolver := &server.MemAccResolver{}
+	if err := resolver.Store(acc.pub, acc.jwt); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.AccountResolver().Store(acc.pub, acc.jwt); err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	defer srv.Shutdown()
-	if !srv.ReadyForConnections(5 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	url := "nats://127.0.0.1:" + strconv.Itoa(srv.Addr().(*net.TCPAddr).Port)
+	_, url := startNATS(t, &server.Options{TrustedOperators: []*jwt.OperatorClaims{opClaims}, AccountResolver: resolver})
 
 	good := Config{URL: url, CredsFile: writeCreds(t, dir, "edge", acc), Logger: quiet}
 	if err := good.Validate(); err != nil {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -36,7 +37,7 @@ func (c *Conn) Follow(room string) (*Feed, error) {
 			c.bad.Add(1)
 			return
 		}
-		f.push(c, Msg{Program: &pm})
+		offer(f.ch, Msg{Program: &pm}, &c.dropped)
 	})
 	if err != nil {
 		return nil, err
@@ -47,7 +48,7 @@ func (c *Conn) Follow(room string) (*Feed, error) {
 			c.bad.Add(1)
 			return
 		}
-		f.push(c, Msg{Event: &e})
+		offer(f.ch, Msg{Event: &e}, &c.dropped)
 	})
 	if err != nil {
 		_ = prog.Unsubscribe()
@@ -57,11 +58,15 @@ func (c *Conn) Follow(room string) (*Feed, error) {
 	return f, nil
 }
 
-func (f *Feed) push(c *Conn, m Msg) {
+// offer queues v for the edge's goroutine without waiting: a NATS callback
+// that waited for a slow room would pile its messages up in the client,
+// out of sight. A full queue drops v and counts it in dropped (a gap the
+// reader sees by the numbers).
+func offer[T any](ch chan<- T, v T, dropped *atomic.Uint64) {
 	select {
-	case f.ch <- m:
+	case ch <- v:
 	default:
-		c.dropped.Add(1)
+		dropped.Add(1)
 	}
 }
 
@@ -119,11 +124,7 @@ func (c *Conn) FollowEvents(room string) (*EventFeed, error) {
 			c.bad.Add(1)
 			return
 		}
-		select {
-		case f.ch <- e:
-		default:
-			c.dropped.Add(1)
-		}
+		offer(f.ch, e, &c.dropped)
 	})
 	if err != nil {
 		return nil, err

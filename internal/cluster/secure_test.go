@@ -2,10 +2,8 @@ package cluster
 
 import (
 	"crypto/tls"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -54,20 +52,10 @@ func TestNkeyAndTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true,
+	_, url := startNATS(t, &server.Options{
 		Nkeys: []*server.NkeyUser{{Nkey: pub}},
 		TLS:   true, TLSVerify: true, TLSTimeout: 2,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	defer srv.Shutdown()
-	if !srv.ReadyForConnections(5 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	url := "nats://127.0.0.1:" + strconv.Itoa(srv.Addr().(*net.TCPAddr).Port)
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}})
 
 	good := Config{URL: url, NKeyFile: seedFile, TLSCA: caFile, TLSCert: certFile, TLSKey: keyFile, Logger: quiet}
 	if err := good.Validate(); err != nil {

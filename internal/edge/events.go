@@ -242,6 +242,7 @@ type Subscription struct {
 	m    *mirror
 	last uint64
 	snap bool
+	buf  []events.Item // the batches' array, reused by every Next
 	once sync.Once
 }
 
@@ -249,7 +250,8 @@ type Subscription struct {
 // room.Subscription.Next does on the origin: a reader that lags (or
 // resumes from a cursor the mirror no longer holds) gets one snapshot
 // instead of the events it missed; done is true after the stream's end
-// (the room ended; err is ErrShutdown when the edge is stopping).
+// (the room ended; err is ErrShutdown when the edge is stopping). The
+// batch is valid until the next call of Next, which reuses its array.
 func (s *Subscription) Next(ctx context.Context) (batch []events.Item, done bool, err error) {
 	m := s.m
 	for {
@@ -259,9 +261,11 @@ func (s *Subscription) Next(ctx context.Context) (batch []events.Item, done bool
 				return nil, false, err
 			}
 			s.snap, s.last = false, it.Seq
-			return []events.Item{it}, false, nil
+			s.buf = append(s.buf[:0], it)
+			return s.buf, false, nil
 		}
-		rd := m.stream.Since(s.last)
+		rd := m.stream.SinceInto(s.last, s.buf)
+		s.buf = rd.Events
 		if rd.Lagged && !rd.Closed && s.last > m.stream.Seq() && s.last <= m.known() {
 			// The snapshot is newer than the stream: its events are on their way.
 		} else if rd.Lagged {

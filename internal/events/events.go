@@ -139,22 +139,34 @@ func (s *Stream) Close() {
 	}
 }
 
-// Read is what Since returns.
+// Read is what Since and SinceInto return.
 type Read struct {
-	Events []Item        // events after the cursor, oldest first
+	Events []Item        // events after the cursor, oldest first (SinceInto: in the caller's buffer)
 	Last   uint64        // the cursor to pass next time
 	Lagged bool          // the cursor is older than the ring: take a snapshot
 	Closed bool          // no more events will come after Events
 	Wake   chan struct{} // closed when something new happens
 }
 
-// Since returns the events after sequence number after. It takes no lock:
-// a slot overwritten by newer events while it reads (the reader fell a
-// whole ring behind) makes the read Lagged, as a cursor older than the
-// ring does.
-func (s *Stream) Since(after uint64) Read {
+// Since returns the events after sequence number after, in a new slice:
+// for the occasional reader. A reader that reads every event uses
+// SinceInto.
+func (s *Stream) Since(after uint64) Read { return s.SinceInto(after, nil) }
+
+// SinceInto returns the events after sequence number after, appended to
+// buf[:0]: a reader that passes back the Events of its last read reads
+// without allocating once its buffer has grown to its usual batch, where a
+// new slice per reader per event would make every event cost the heap as
+// much as the room has readers. Events is buf's array when it fits, so it
+// is the caller's until its next SinceInto with the same buffer; the Raw
+// bytes are the stream's and never change.
+//
+// It takes no lock: a slot overwritten by newer events while it reads (the
+// reader fell a whole ring behind) makes the read Lagged, as a cursor older
+// than the ring does.
+func (s *Stream) SinceInto(after uint64, buf []Item) Read {
 	h := s.head.Load()
-	r := Read{Last: after, Closed: h.closed, Wake: h.wake}
+	r := Read{Events: buf[:0], Last: after, Closed: h.closed, Wake: h.wake}
 	if after > h.seq {
 		// A cursor from the future (a stale client of an earlier process): start over.
 		r.Lagged = true
@@ -168,7 +180,7 @@ func (s *Stream) Since(after uint64) Read {
 	for q := after + 1; q <= h.seq; q++ {
 		it := s.ring[q%n].Load()
 		if it == nil || it.Seq != q {
-			return Read{Last: after, Lagged: true, Closed: h.closed, Wake: h.wake}
+			return Read{Events: buf[:0], Last: after, Lagged: true, Closed: h.closed, Wake: h.wake}
 		}
 		r.Events = append(r.Events, *it)
 	}

@@ -111,7 +111,7 @@ func TestTapAndPut(t *testing.T) {
 // foreign event.
 func TestReadersTakeNoLock(t *testing.T) {
 	s := NewStream(8, 0)
-	s.Publish("a", nil)
+	s.Publish("a", 1)
 	s.mu.Lock()
 	done := make(chan Read, 1)
 	go func() { done <- s.Since(0) }()
@@ -125,31 +125,124 @@ func TestReadersTakeNoLock(t *testing.T) {
 	}
 	s.mu.Unlock()
 
-	const total = 20000
+	lapRing(t, s, 20000, func(last uint64, _ []Item) Read { return s.Since(last) })
+}
+
+// TestSinceIntoReusesBuffer: a reader that passes back its last read's
+// Events reads every event in order with the stream's bytes, across the
+// ring's wrap, a lag (the buffer is kept for the reads after the snapshot)
+// and many calls, in one array that stops growing and is not allocated
+// again; readers racing a writer that laps the ring each keep their own
+// buffer (under -race: no reader's array is written by anyone else).
+func TestSinceIntoReusesBuffer(t *testing.T) {
+	const history = 4
+	s := NewStream(history, 0)
+	raw := map[uint64]string{} // what the stream published, by seq
+	s.Tap(func(it Item, closed bool) {
+		if !closed {
+			raw[it.Seq] = string(it.Raw)
+		}
+	})
+	var buf []Item
+	var last uint64
+	read := func() Read {
+		t.Helper()
+		r := s.SinceInto(last, buf)
+		buf = r.Events
+		if r.Lagged {
+			return r
+		}
+		for i, it := range r.Events {
+			if want := last + 1 + uint64(i); it.Seq != want || string(it.Raw) != raw[want] {
+				t.Fatalf("after %d, event %d: %d %s, want %d %s", last, i, it.Seq, it.Raw, want, raw[want])
+			}
+		}
+		last = r.Last
+		return r
+	}
+	// Batches of 1 to 4 events, the ring wrapping every 4: 60 reads.
+	var arr *Item
+	for i := range 60 {
+		for range i%history + 1 {
+			s.Publish("n", i)
+		}
+		if r := read(); r.Lagged || len(r.Events) != i%history+1 {
+			t.Fatalf("read %d: %d events, lagged %v", i, len(r.Events), r.Lagged)
+		}
+		if i >= history && &buf[0] != arr {
+			t.Fatalf("read %d: a new array once the buffer held a whole ring", i)
+		}
+		arr = &buf[:1][0]
+	}
+	if last != s.Seq() {
+		t.Fatalf("read up to %d of %d", last, s.Seq())
+	}
+	// A lag: more events than the ring holds. The read is empty, and keeps
+	// the buffer for the reads after the snapshot.
+	for range history + 1 {
+		s.Publish("m", nil)
+	}
+	if r := read(); !r.Lagged || len(r.Events) != 0 || cap(r.Events) < history || &r.Events[:1][0] != arr {
+		t.Fatalf("after a lag: %+v (cap %d), want an empty lagged read in the same array", r, cap(r.Events))
+	}
+	last = s.Seq() // the snapshot's seq
+	s.Publish("after", nil)
+	s.Publish("after", nil)
+	if r := read(); r.Lagged || len(r.Events) != 2 || &buf[0] != arr {
+		t.Fatalf("after the snapshot: %+v", r)
+	}
+	// A warm buffer reads a whole ring without allocating.
+	for range history {
+		s.Publish("w", nil)
+	}
+	from := s.Seq() - history
+	if n := testing.AllocsPerRun(100, func() { buf = s.SinceInto(from, buf).Events }); n != 0 || len(buf) != history {
+		t.Fatalf("%v allocations per read of %d events, want 0", n, len(buf))
+	}
+
+	// Readers racing a writer that laps the ring, each with its buffer.
+	s2 := NewStream(8, 0)
+	lapRing(t, s2, 20000, s2.SinceInto)
+}
+
+// lapRing publishes events on s up to sequence number total (each one's
+// data its own number) while four readers read them with read, passing
+// back their last read's Events. Each must see contiguous events in order,
+// each with its own bytes, or a lag (then it goes on from the head, as
+// after a snapshot); each scribbles over its batch once it has used it, as
+// a caller may: under -race, no other reader nor the stream may see that.
+func lapRing(t *testing.T, s *Stream, total uint64, read func(after uint64, buf []Item) Read) {
+	t.Helper()
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf []Item
 			var last uint64
 			for last < total {
-				r := s.Since(last)
+				r := read(last, buf)
+				buf = r.Events
 				if r.Lagged {
-					last = s.Seq() // a snapshot, then on from the head
+					last = s.Seq()
 					continue
 				}
 				for _, it := range r.Events {
-					if it.Seq != last+1 || !strings.Contains(string(it.Raw), fmt.Sprintf(`"seq":%d,`, it.Seq)) {
+					if it.Seq != last+1 || !strings.Contains(string(it.Raw), fmt.Sprintf(`"seq":%d,`, it.Seq)) ||
+						!strings.Contains(string(it.Raw), fmt.Sprintf(`"data":%d}`, it.Seq)) {
 						t.Errorf("after %d got event %d (%s)", last, it.Seq, it.Raw)
 						return
 					}
 					last = it.Seq
 				}
+				for i := range buf {
+					buf[i] = Item{}
+				}
 			}
 		}()
 	}
-	for range total - 1 {
-		s.Publish("b", nil)
+	for q := s.Seq() + 1; q <= total; q++ {
+		s.Publish("b", q)
 	}
 	wg.Wait()
 }

@@ -19,6 +19,8 @@ const eventWriteTimeout = 10 * time.Second
 // EventSubscription is one reader of a room's events: room.Subscription
 // on an origin, edge.Subscription on an edge (which mirrors the origin's
 // stream, numbered alike). done is true after the stream's last event.
+// A batch is valid until the next call of Next (its array is reused, so a
+// room's readers read without allocating): write it, do not keep it.
 type EventSubscription interface {
 	Next(ctx context.Context) (batch []events.Item, done bool, err error)
 }

@@ -24,6 +24,7 @@ type Subscription struct {
 	stream *events.Stream
 	last   uint64
 	snap   bool
+	buf    []events.Item // the batches' array, reused by every Next
 }
 
 // Subscribe starts reading a room's events after since (0: start with a snapshot).
@@ -37,14 +38,17 @@ func (s *Service) Subscribe(ctx context.Context, id string, since uint64) (*Subs
 
 // Next waits for the next batch of encoded events. A lagging subscriber gets
 // one snapshot event instead of the events it missed. done is true after the
-// room's last event (room_ended).
+// room's last event (room_ended). The batch is valid until the next call of
+// Next, which reuses its array (the events' Raw bytes stay valid).
 func (sub *Subscription) Next(ctx context.Context) (batch []events.Item, done bool, err error) {
 	for {
 		if sub.snap {
 			sub.snap = false
-			return []events.Item{sub.snapshot(ctx)}, false, nil
+			sub.buf = append(sub.buf[:0], sub.snapshot(ctx))
+			return sub.buf, false, nil
 		}
-		rd := sub.stream.Since(sub.last)
+		rd := sub.stream.SinceInto(sub.last, sub.buf)
+		sub.buf = rd.Events
 		if rd.Lagged {
 			sub.snap = true
 			continue
