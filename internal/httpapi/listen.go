@@ -28,8 +28,8 @@ type ListenConfig struct {
 	// block.
 	Connected func(room, user string, remove func()) (left func())
 	// Removed, when set, reports whether the ticket's user was removed
-	// from the room (blocked) after it was issued: the stream is refused
-	// 403 listener_removed. It must not block.
+	// from the room (blocked, suspended) after it was issued: the stream is
+	// refused 403 listener_removed. It must not block.
 	Removed func(room string, t admission.Ticket) bool
 	// Events, when set, serves the rooms' event streams here too (an
 	// edge: its mirror of the origin's streams, edge.Edge.Subscribe). The

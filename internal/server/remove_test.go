@@ -209,7 +209,10 @@ func TestBlockRemovesListenerOnEdge(t *testing.T) {
 
 // TestSuspendRemovesListener: an admin's suspension of an account ends its
 // listen streams in a room on the origin and on the edge (close 4403
-// within 2 s), and the edge refuses its old ticket.
+// within 2 s). Its tickets issued before are refused 403 listener_removed
+// on every listen path, on the origin (WebSocket, listen.ogg, HLS
+// heartbeat) as on the edge, even once the suspension is lifted; a ticket
+// of a join after that is taken on both.
 func TestSuspendRemovesListener(t *testing.T) {
 	dir := t.TempDir()
 	ts := startServerWith(t, dir, withCluster)
@@ -222,22 +225,53 @@ func TestSuspendRemovesListener(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	// The origin places both on the edge; the first ticket is used at the
-	// origin itself (a ticket is the room's, not an edge's).
-	atOrigin, err := url.Parse(ts.joinAs(t, room, amalTok).Listen.WS)
-	if err != nil {
-		t.Fatal(err)
+	// The origin places amal's joins on the edge; a ticket is the room's,
+	// not an edge's, so atOrigin uses a join's URL at the origin itself.
+	atOrigin := func(u string) string {
+		t.Helper()
+		pu, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts.base + pu.RequestURI()
 	}
-	onEdge := ts.joinAs(t, room, amalTok).Listen.WS
-	if pu, err := url.Parse(onEdge); err != nil || pu.Host != e.HTTPAddr() {
-		t.Fatalf("listen URL %q: want one on the edge %s", onEdge, e.HTTPAddr())
+	onEdge := func(j joinResp) string {
+		t.Helper()
+		if pu, err := url.Parse(j.Listen.WS); err != nil || pu.Host != e.HTTPAddr() {
+			t.Fatalf("listen URL %q: want one on the edge %s", j.Listen.WS, e.HTTPAddr())
+		}
+		return j.Listen.WS
 	}
-	origin := listenWS(t, ctx, ts.base+atOrigin.RequestURI())
-	edge := listenWS(t, ctx, onEdge)
+	hlsJoinAs := func() hlsJoin {
+		t.Helper()
+		var hj hlsJoin
+		if code := ts.call(t, "POST", "/api/v1/rooms/"+room+"/join", amalTok, nil, &hj); code != 200 || hj.Listen.Heartbeat == "" {
+			t.Fatalf("amal's HLS join: %d %+v", code, hj)
+		}
+		return hj
+	}
+	beat := func(hj hlsJoin) apiResult {
+		t.Helper()
+		pu, err := url.Parse(hj.Listen.Heartbeat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts.do(t, "POST", pu.RequestURI(), "", "", nil)
+	}
+	oldWS := atOrigin(ts.joinAs(t, room, amalTok).Listen.WS)
+	oldOgg := atOrigin(ts.joinAs(t, room, amalTok).Listen.Ogg) // never used before the suspension
+	oldHLS := hlsJoinAs()
+	if r := beat(oldHLS); r.status != 200 {
+		t.Fatalf("amal's HLS heartbeat: %d %s", r.status, r.code)
+	}
+	edgeWS := onEdge(ts.joinAs(t, room, amalTok))
+	origin := listenWS(t, ctx, strings.Replace(oldWS, "http", "ws", 1))
+	edge := listenWS(t, ctx, edgeWS)
 	heard(t, origin, edge)
 
 	suspended := time.Now()
 	ts.must(t, 200, "POST", "/api/v1/users/"+amalID+"/suspend", ts.AdminToken(), `{"suspended":true}`)
+	answered := time.Now()
 	for _, l := range []struct {
 		what string
 		l    *listener
@@ -246,8 +280,32 @@ func TestSuspendRemovesListener(t *testing.T) {
 			t.Fatalf("%s ended with %v, want close %d", l.what, err, fanout.WSCloseRemoved)
 		}
 	}
-	refusedRemoved(t, "amal's listen.ws on the edge again (old ticket)", strings.Replace(onEdge, "ws://", "http://", 1), true)
+	// oldRefused: every ticket amal had before the suspension is refused.
+	oldRefused := func(when string) {
+		t.Helper()
+		refusedRemoved(t, "amal's listen.ws on the origin again (old ticket) "+when, oldWS, true)
+		refusedRemoved(t, "amal's listen.ogg on the origin (old ticket) "+when, oldOgg, false)
+		if r := beat(oldHLS); r.status != 403 || r.code != "listener_removed" {
+			t.Fatalf("amal's HLS heartbeat on the origin (old ticket) %s: %d %s, want 403 listener_removed", when, r.status, r.code)
+		}
+		refusedRemoved(t, "amal's listen.ws on the edge again (old ticket) "+when, strings.Replace(edgeWS, "ws://", "http://", 1), true)
+	}
+	oldRefused("while suspended")
 	if r := ts.do(t, "POST", "/api/v1/rooms/"+room+"/join", amalTok, "", nil); r.status != 403 {
 		t.Fatalf("amal's join while suspended: %d %s, want 403", r.status, r.code)
 	}
+
+	// Lifted: the old tickets stay refused, new ones are taken. A ticket
+	// tells its issue time to the second (admission.Signer.Issued): one
+	// issued in the second of the suspension counts as before it.
+	ts.must(t, 200, "POST", "/api/v1/users/"+amalID+"/suspend", ts.AdminToken(), `{"suspended":false}`)
+	oldRefused("after the suspension was lifted")
+	time.Sleep(time.Until(answered.Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+	origin = listenWS(t, ctx, strings.Replace(atOrigin(ts.joinAs(t, room, amalTok).Listen.WS), "http", "ws", 1))
+	edge = listenWS(t, ctx, onEdge(ts.joinAs(t, room, amalTok)))
+	newOgg := listenOgg(t, ctx, atOrigin(ts.joinAs(t, room, amalTok).Listen.Ogg))
+	if r := beat(hlsJoinAs()); r.status != 200 {
+		t.Fatalf("amal's HLS heartbeat with a new ticket: %d %s, want 200", r.status, r.code)
+	}
+	heard(t, origin, edge, newOgg)
 }

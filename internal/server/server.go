@@ -283,7 +283,7 @@ func New(cfg Config) (*Server, error) {
 	var media room.Media = live.NewMedia(s.live, s.stage)
 	var fleet room.FleetCounts
 	var eventTap func(string, events.Item, bool)
-	var removed func(room, user string)
+	var removed func(room, user string, at time.Time)
 	if cfg.Cluster.Enabled() {
 		if err := s.joinCluster(cfg.Cluster); err != nil {
 			s.closeAll()
@@ -299,12 +299,13 @@ func New(cfg Config) (*Server, error) {
 		// (sealed) at each rotation and every interval.
 		s.keyCast = cluster.NewKeyBroadcast(s.cluster, signer.Keys, cfg.TicketKeysInterval)
 		// A block ends the user's streams on the edges too.
-		removed = s.pub.ListenerRemoved
+		removed = func(room, user string, _ time.Time) { s.pub.ListenerRemoved(room, user) }
 	}
 	rotator := &ticketKeys{file: admission.NewKeyFile(filepath.Join(cfg.DataDir, "ticket.key"), signer), cast: s.keyCast,
 		audit: s.audit, log: s.log}
 	if s.rooms, err = room.New(room.Config{Store: s.st, Media: media, Logger: s.log, Fleet: fleet, EventTap: eventTap, Removed: removed,
-		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd,
+		RemovalsFor: cfg.TicketTTL + room.RemovalSlack,
+		MaxCohosts:  cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd,
 		MaxOpenRooms: cfg.MaxOpenRooms, CreateRate: cfg.RoomCreateRate, Recorder: s.recs, Audit: s.audit}); err != nil {
 		s.closeAll()
 		return nil, err
