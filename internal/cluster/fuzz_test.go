@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 )
 
 // The decoders face the network (any publisher on the cluster): whatever
@@ -77,13 +78,14 @@ func FuzzParseEventState(f *testing.F) {
 	f.Add(AppendState(nil, StateMsg{State: StateLive, Epoch: 1}))
 	f.Add(AppendEvent(nil, EventMsg{Kind: EventRoom, Epoch: 1, Seq: 2, JSON: []byte(`{"seq":2}`)}))
 	f.Add(AppendSnapshot(nil, SnapshotMsg{Seq: 2, JSON: []byte(`{"seq":2}`)}))
-	f.Add(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: 1, User: "u-amal"}))
+	at := time.Unix(1_700_000_000, 7)
+	f.Add(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: 1, User: "u-amal", At: at}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if e, err := ParseEvent(b); err != nil && !errors.Is(err, ErrBadMessage) {
 			t.Fatal(err)
 		} else if err == nil && e.Kind == EventRoom && (e.Seq == 0 || len(e.JSON) > maxEventJSON) {
 			t.Fatalf("accepted %+v", e)
-		} else if err == nil && e.Kind == EventListenerRemoved && (e.User == "" || len(e.User) > maxUserID) {
+		} else if err == nil && e.Kind == EventListenerRemoved && (e.User == "" || len(e.User) > maxUserID || e.At.UnixNano() <= 0) {
 			t.Fatalf("accepted %+v", e)
 		} else if err == nil && !bytes.Equal(AppendEvent(nil, e), b) {
 			t.Fatalf("%+v does not encode as it came: %x", e, b)

@@ -198,16 +198,17 @@ func (p *Publisher) End(id string) {
 	_ = p.c.nc.Publish(eventsSubject(id), AppendEvent(nil, EventMsg{Kind: EventRoomEnded, Epoch: p.epoch}))
 }
 
-// ListenerRemoved tells the room's edges that user was blocked from it
-// (room.Config.Removed): they end the user's listener streams there. It
-// does not block; while the client reconnects the message is lost
+// ListenerRemoved tells the room's edges that user was removed from it at
+// at (room.Config.Removed: a block, or a suspension): they end the user's
+// listener streams there and refuse their tickets issued before. It does
+// not block; while the client reconnects the message is lost
 // (reconnectBuf): edges then go on serving the user's open streams, whose
 // tickets the origin no longer renews.
-func (p *Publisher) ListenerRemoved(room, user string) {
+func (p *Publisher) ListenerRemoved(room, user string, at time.Time) {
 	if user == "" || len(user) > maxUserID {
 		return
 	}
-	_ = p.c.nc.Publish(eventsSubject(room), AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: p.epoch, User: user}))
+	_ = p.c.nc.Publish(eventsSubject(room), AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: p.epoch, User: user, At: at}))
 }
 
 // Close stops every follower without telling edges anything: rooms go on

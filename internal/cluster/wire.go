@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"majlis/internal/program"
 )
@@ -110,9 +111,10 @@ const (
 	// reactions, speaking: events.Item), which edges serve on the room's
 	// events path; or the stream's end (Closed).
 	EventRoom EventKind = 2
-	// EventListenerRemoved: a user was blocked from the room at the origin;
-	// edges end that user's listener streams in the room and refuse their
-	// tickets issued before it (User).
+	// EventListenerRemoved: a user was blocked from the room at the origin,
+	// or suspended, at At (the origin's clock); edges end that user's
+	// listener streams in the room and refuse their tickets issued at or
+	// before At (User).
 	EventListenerRemoved EventKind = 3
 )
 
@@ -128,18 +130,22 @@ type EventMsg struct {
 	Seq    uint64 // the event's sequence number in the room's stream
 	Closed bool   // the stream ended after Seq (JSON is empty)
 	JSON   []byte // the event (events.Event); aliases the message
-	// EventListenerRemoved only: the user removed (not empty).
+	// EventListenerRemoved only: the user removed (not empty) and when, on
+	// the origin's clock (after 1970: sent as Unix nanoseconds, not 0).
 	User string
+	At   time.Time
 }
 
 // AppendEvent appends the encoding of an event: version, kind, epoch; then
 // for EventRoom the sequence number, a flags byte (1: closed) and the JSON;
-// for EventListenerRemoved the user id (8-bit length).
+// for EventListenerRemoved the user id (8-bit length) and the time (Unix
+// nanoseconds, 64 bits).
 func AppendEvent(b []byte, e EventMsg) []byte {
 	b = append(b, Version, byte(e.Kind))
 	b = binary.BigEndian.AppendUint64(b, e.Epoch)
 	if e.Kind == EventListenerRemoved {
 		b = appendStr8(b, e.User)
+		b = appendTime(b, e.At)
 	}
 	if e.Kind == EventRoom {
 		b = binary.BigEndian.AppendUint64(b, e.Seq)
@@ -178,6 +184,7 @@ func ParseEvent(b []byte) (EventMsg, error) {
 	case EventListenerRemoved:
 		d := decoder{b: b}
 		e.User = d.str8(maxUserID)
+		e.At = d.time()
 		if err := d.end(); err != nil {
 			return EventMsg{}, err
 		}
@@ -375,6 +382,17 @@ func ParseSketch(b []byte) (SketchReport, error) {
 	return s, nil
 }
 
+// appendTime appends t as Unix nanoseconds; a time before 1970 or past
+// 2262 (which no clock of this fleet reads) is sent as 0, which no decoder
+// takes.
+func appendTime(b []byte, t time.Time) []byte {
+	n := t.UnixNano()
+	if t.Before(time.Unix(0, 1)) || n <= 0 {
+		n = 0
+	}
+	return binary.BigEndian.AppendUint64(b, uint64(n))
+}
+
 func appendStr8(b []byte, s string) []byte {
 	if len(s) > 255 {
 		s = s[:255]
@@ -428,6 +446,15 @@ func (d *decoder) u64() uint64 {
 		return binary.BigEndian.Uint64(v)
 	}
 	return 0
+}
+
+// time reads appendTime's Unix nanoseconds: 0, or past what an int64 holds, is an error.
+func (d *decoder) time() time.Time {
+	n := d.u64()
+	if d.err == nil && (n == 0 || n > math.MaxInt64) {
+		d.err = bad("time")
+	}
+	return time.Unix(0, int64(n))
 }
 
 func (d *decoder) str8(limit int) string {

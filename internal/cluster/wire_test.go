@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"majlis/internal/program"
 )
@@ -50,12 +51,13 @@ func TestEventStateRoundTrip(t *testing.T) {
 	if err != nil || !e.Closed || e.Seq != 13 || len(e.JSON) != 0 {
 		t.Fatalf("room stream end: %+v %v", e, err)
 	}
-	e, err = ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: 9, User: "u-amal"}))
-	if err != nil || e.Kind != EventListenerRemoved || e.Epoch != 9 || e.User != "u-amal" {
+	at := time.Unix(1_700_000_000, 123_456_789)
+	e, err = ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: 9, User: "u-amal", At: at}))
+	if err != nil || e.Kind != EventListenerRemoved || e.Epoch != 9 || e.User != "u-amal" || !e.At.Equal(at) {
 		t.Fatalf("listener removed: %+v %v", e, err)
 	}
 	long := strings.Repeat("u", maxUserID)
-	if e, err = ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: long})); err != nil || e.User != long {
+	if e, err = ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: long, At: at})); err != nil || e.User != long {
 		t.Fatalf("listener removed, longest user id: %+v %v", e, err)
 	}
 	sn, err := ParseSnapshot(AppendSnapshot(nil, SnapshotMsg{Status: SnapshotOK, Closed: true, Seq: 12, JSON: j}))
@@ -89,6 +91,7 @@ func TestBadMessages(t *testing.T) {
 	tooLong := AppendProgram(nil, 1, 2, [][]byte{bytes.Repeat([]byte{1}, maxPacket+1)}, nil)
 	overflow := AppendProgram(nil, 1, ^uint64(0), [][]byte{{1}}, nil)
 	load := AppendLoad(nil, LoadReport{Edge: "e", BaseURL: "http://h:1", Rooms: []RoomLoad{{Room: "r", Listeners: 1}}})
+	now := time.Now()
 	cases := map[string]func() error{
 		"program empty":         func() error { _, err := ParseProgram(nil); return err },
 		"program version":       func() error { _, err := ParseProgram(wrongVersion); return err },
@@ -103,22 +106,39 @@ func TestBadMessages(t *testing.T) {
 			_, err := ParseEvent(append(AppendEvent(nil, EventMsg{Kind: EventRoomEnded}), 1))
 			return err
 		},
-		"removed no user": func() error { _, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved})); return err },
+		"removed no user": func() error {
+			_, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, At: now}))
+			return err
+		},
 		"removed user too long": func() error {
-			_, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: strings.Repeat("u", maxUserID+1)}))
+			_, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: strings.Repeat("u", maxUserID+1), At: now}))
 			return err
 		},
 		"removed truncated": func() error {
-			b := AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-amal"})
+			b := AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-amal", At: now})
 			_, err := ParseEvent(b[:len(b)-1])
 			return err
 		},
 		"removed trailing": func() error {
-			_, err := ParseEvent(append(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-amal"}), 0))
+			_, err := ParseEvent(append(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-amal", At: now}), 0))
 			return err
 		},
 		"removed no length": func() error {
 			_, err := ParseEvent([]byte{Version, byte(EventListenerRemoved), 0, 0, 0, 0, 0, 0, 0, 1})
+			return err
+		},
+		"removed no time": func() error { // the format before the time was added
+			_, err := ParseEvent(append([]byte{Version, byte(EventListenerRemoved), 0, 0, 0, 0, 0, 0, 0, 1}, 6, 'u', '-', 'a', 'm', 'a', 'l'))
+			return err
+		},
+		"removed time 0": func() error {
+			_, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-amal"}))
+			return err
+		},
+		"removed time past int64": func() error {
+			b := AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-amal", At: now})
+			b[len(b)-8] = 0x80
+			_, err := ParseEvent(b)
 			return err
 		},
 		"room event no json": func() error { _, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventRoom, Seq: 1})); return err },

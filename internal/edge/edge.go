@@ -106,7 +106,7 @@ func New(cfg Config) (*Edge, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Edge{cfg: cfg, ctx: ctx, cancel: cancel, relays: make(map[string]*relay), sketches: make(map[string]*roomSketch), mirrors: make(map[string]*mirror), now: time.Now}
-	if e.stopRemovals, err = cfg.Cluster.FollowRemovals(e.removeListener); err != nil {
+	if e.stopRemovals, err = cfg.Cluster.FollowRemovals(func(room, user string, at time.Time) { e.removeListener(room, user, at) }); err != nil {
 		cancel()
 		return nil, fmt.Errorf("edge: removals: %w", err)
 	}

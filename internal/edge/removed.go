@@ -20,7 +20,7 @@ const (
 	removedSlack = 30 * time.Second
 )
 
-// roomUser names one user in one room.
+// roomUser names one user in one room ("": every room, a suspension).
 type roomUser struct{ room, user string }
 
 // audience is what the edge knows of its signed-in listeners: each one's
@@ -32,28 +32,35 @@ type audience struct {
 	// entry lives as long as its stream, so they are bounded as the
 	// audience plane bounds connections.
 	streams map[roomUser][]*edgeStream
-	removed map[roomUser]time.Time // when this edge heard of the removal
-	order   []removal              // removed's entries in the order heard, for expiry and the cap
+	// removed holds each removal's time on the origin's clock, which the
+	// tickets' issue times are compared with (both the origin's).
+	removed map[roomUser]time.Time
+	order   []removal // removed's entries in the order heard, for expiry and the cap
 }
 
-type edgeStream struct{ remove func() }
+type edgeStream struct {
+	remove func()
+	issued time.Time // its ticket's (the origin's clock)
+}
 
 type removal struct {
-	ru roomUser
-	at time.Time
+	ru    roomUser
+	at    time.Time // the origin's, as in removed
+	heard time.Time // this edge's clock: expiry
 }
 
-// Connected records a stream of user (a signed-in listener; "" records
-// nothing) in room on this edge (httpapi.ListenConfig.Connected): remove
-// ends it when the origin removes the user from the room. The returned
-// func forgets it when the stream ends.
-func (e *Edge) Connected(room, user string, remove func()) (left func()) {
-	if user == "" || remove == nil {
+// Connected records a stream of the user t names (a signed-in listener; an
+// anonymous ticket records nothing) in room on this edge
+// (httpapi.ListenConfig.Connected): remove ends it when the origin removes
+// the user from the room after t was issued. The returned func forgets it
+// when the stream ends.
+func (e *Edge) Connected(room string, t admission.Ticket, remove func()) (left func()) {
+	if t.User == "" || remove == nil {
 		return func() {}
 	}
 	a := &e.aud
-	ru := roomUser{room, user}
-	st := &edgeStream{remove: remove}
+	ru := roomUser{room, t.User}
+	st := &edgeStream{remove: remove, issued: e.cfg.Tickets.Issued(t)}
 	a.mu.Lock()
 	if a.streams == nil {
 		a.streams = make(map[roomUser][]*edgeStream)
@@ -81,30 +88,44 @@ func (e *Edge) Connected(room, user string, remove func()) (left func()) {
 	}
 }
 
-// Removed reports whether t's user was removed from room after t was
-// issued (httpapi.ListenConfig.Removed): such a stream is refused. A
-// ticket issued later (the user was unblocked and joined again) is taken.
+// Removed reports whether t's user was removed from room (or suspended)
+// at or after t was issued (httpapi.ListenConfig.Removed): such a stream
+// is refused. A ticket issued later (the user was unblocked and joined
+// again) is taken. Both times are the origin's: this edge's clock plays no
+// part.
 func (e *Edge) Removed(room string, t admission.Ticket) bool {
 	if t.User == "" {
 		return false
 	}
+	issued := e.cfg.Tickets.Issued(t)
 	a := &e.aud
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	at, ok := a.removed[roomUser{room, t.User}]
-	// Issued at Expires minus the lifetime: before the removal (or with it).
-	return ok && !t.Expires.Add(-e.cfg.Tickets.TTL()).After(at)
+	for _, ru := range [2]roomUser{{room, t.User}, {"", t.User}} {
+		if at, ok := a.removed[ru]; ok && !issued.After(at) {
+			return true
+		}
+	}
+	return false
 }
 
-// removeListener ends user's streams in room on this edge and remembers
-// the removal for a ticket lifetime (cluster.EventListenerRemoved). It
-// does not wait for the streams to end.
-func (e *Edge) removeListener(room, user string) {
+// removeListener applies a removal of user from room ("": every room) at
+// at, on the origin's clock (cluster.EventListenerRemoved, or a page of
+// the origin's removals): it ends the user's streams there whose tickets
+// were issued at or before at, and remembers the removal for a ticket
+// lifetime on this edge's clock. A removal it has already (the same, or a
+// later one of the same user and room) changes nothing: it reports
+// whether this one was new. It does not wait for the streams to end.
+func (e *Edge) removeListener(room, user string, at time.Time) bool {
 	now := e.now()
 	ru := roomUser{room, user}
 	a := &e.aud
 	a.mu.Lock()
 	a.expireLocked(now, e.cfg.Tickets.TTL()+removedSlack)
+	if have, ok := a.removed[ru]; ok && !at.After(have) {
+		a.mu.Unlock()
+		return false
+	}
 	if a.removed == nil {
 		a.removed = make(map[roomUser]time.Time)
 	}
@@ -115,23 +136,44 @@ func (e *Edge) removeListener(room, user string) {
 			delete(a.removed, old.ru)
 		}
 	}
-	a.removed[ru] = now
-	a.order = append(a.order, removal{ru, now})
+	a.removed[ru] = at
+	a.order = append(a.order, removal{ru, at, now})
 	// Recorded before the streams are read, under the lock Connected
 	// takes: a stream connecting meanwhile is either ended here or
 	// refused by Removed, which the listen path asks after Connected.
-	ss := append([]*edgeStream(nil), a.streams[ru]...)
+	var ss []*edgeStream
+	if room != "" {
+		ss = removable(nil, a.streams[ru], at)
+	} else { // a suspension: the user's streams in every room (rare: a scan)
+		for k, l := range a.streams {
+			if k.user == user {
+				ss = removable(ss, l, at)
+			}
+		}
+	}
 	a.mu.Unlock()
 	for _, s := range ss {
 		s.remove()
 	}
 	e.cfg.Logger.Info("edge listener removed", "room", room, "user", user, "streams", len(ss))
+	return true
 }
 
-// expireLocked forgets the removals older than keep; a.mu is held.
+// removable appends to out the streams of l whose tickets were issued at
+// or before at.
+func removable(out, l []*edgeStream, at time.Time) []*edgeStream {
+	for _, s := range l {
+		if !s.issued.After(at) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// expireLocked forgets the removals heard longer ago than keep; a.mu is held.
 func (a *audience) expireLocked(now time.Time, keep time.Duration) {
 	n := 0
-	for n < len(a.order) && now.Sub(a.order[n].at) > keep {
+	for n < len(a.order) && now.Sub(a.order[n].heard) > keep {
 		r := a.order[n]
 		if a.removed[r.ru] == r.at {
 			delete(a.removed, r.ru)

@@ -47,18 +47,20 @@ func TestEdgeRemovals(t *testing.T) {
 	}
 
 	var tab1, tab2, other, otherRoom atomic.Int32
-	left1 := e.Connected("r1", "u1", func() { tab1.Add(1) })
-	left2 := e.Connected("r1", "u1", func() { tab2.Add(1) }) // a second tab
-	leftO := e.Connected("r1", "u2", func() { other.Add(1) })
-	leftR := e.Connected("r2", "u1", func() { otherRoom.Add(1) })
-	e.Connected("r1", "", func() { t.Error("an anonymous stream was recorded") })()
 	before := admission.Ticket{Room: "r1", User: "u1", Expires: time.Now().Add(ttl)}
+	as := func(user string) admission.Ticket { return admission.Ticket{User: user, Expires: before.Expires} }
+	left1 := e.Connected("r1", before, func() { tab1.Add(1) })
+	left2 := e.Connected("r1", before, func() { tab2.Add(1) }) // a second tab
+	leftO := e.Connected("r1", as("u2"), func() { other.Add(1) })
+	leftR := e.Connected("r2", before, func() { otherRoom.Add(1) })
+	e.Connected("r1", as(""), func() { t.Error("an anonymous stream was recorded") })()
 	if e.Removed("r1", before) {
 		t.Fatal("refused before any removal")
 	}
 
-	pub.ListenerRemoved("r1", "u1")
-	pub.ListenerRemoved("r-idle", "u9") // a room with no relay here: remembered all the same
+	removed := time.Now()
+	pub.ListenerRemoved("r1", "u1", removed)
+	pub.ListenerRemoved("r-idle", "u9", removed) // a room with no relay here: remembered all the same
 	oc.Flush(time.Second)
 	waitFor(t, "both removals heard", func() bool { return e.removedCount() == 2 })
 	if tab1.Load() != 1 || tab2.Load() != 1 || other.Load() != 0 || otherRoom.Load() != 0 {
@@ -70,7 +72,7 @@ func TestEdgeRemovals(t *testing.T) {
 		want bool
 	}{
 		{"r1", before, true},
-		{"r1", admission.Ticket{Room: "r1", User: "u1", Expires: time.Now().Add(ttl + time.Second)}, false}, // issued after
+		{"r1", admission.Ticket{Room: "r1", User: "u1", Expires: removed.Add(ttl + time.Second)}, false}, // issued after
 		{"r1", admission.Ticket{Room: "r1", User: "u2", Expires: before.Expires}, false},
 		{"r2", admission.Ticket{Room: "r2", User: "u1", Expires: before.Expires}, false},
 		{"r1", admission.Ticket{Room: "r1", Expires: before.Expires}, false}, // anonymous
@@ -97,7 +99,7 @@ func TestEdgeRemovals(t *testing.T) {
 	now := time.Now()
 	e.now = func() time.Time { return now }
 	for i := range maxRemoved + 100 {
-		e.removeListener("r3", fmt.Sprint("u", i))
+		e.removeListener("r3", fmt.Sprint("u", i), now)
 	}
 	if n := e.removedCount(); n != maxRemoved {
 		t.Fatalf("%d removals remembered, want the cap %d", n, maxRemoved)
@@ -109,7 +111,7 @@ func TestEdgeRemovals(t *testing.T) {
 		t.Fatalf("past the cap: the oldest still refused %v, the newest %v; want false, true", e.Removed("r3", first), e.Removed("r3", last))
 	}
 	now = now.Add(ttl + removedSlack + time.Second)
-	e.removeListener("r3", "u-late")
+	e.removeListener("r3", "u-late", now)
 	if n := e.removedCount(); n != 1 {
 		t.Fatalf("%d removals remembered a ticket lifetime later, want the new one only", n)
 	}
@@ -118,5 +120,65 @@ func TestEdgeRemovals(t *testing.T) {
 	e.aud.mu.Unlock()
 	if order != 1 {
 		t.Fatalf("%d removals in the expiry order, want 1", order)
+	}
+}
+
+// TestEdgeRemovalClock: an edge judges "issued before the removal" on the
+// origin's clock (the removal's time in the event, the ticket's issue
+// time), not its own: with its clock 10 s ahead or behind, it still refuses
+// a ticket issued 5 s before the removal and takes one issued 5 s after,
+// and ends only the streams of tickets issued before. A removal it has
+// already (heard again in a catch-up) changes nothing; a later one of the
+// same user (blocked again) does.
+func TestEdgeRemovalClock(t *testing.T) {
+	oc, err := cluster.Connect(cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0", Logger: quiet}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oc.Close()
+	ec, err := cluster.Connect(cluster.Config{URL: oc.ServerURL(), Logger: quiet}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	pub, err := cluster.NewPublisher(oc, func(string) *program.Program { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	const ttl = time.Minute
+	signer, _ := admission.NewSigner(bytes.Repeat([]byte{1}, 32), ttl)
+	for _, skew := range []time.Duration{10 * time.Second, -10 * time.Second} {
+		e, err := New(Config{Cluster: ec, PublicURL: "http://127.0.0.1:9", Tickets: signer, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.now = func() time.Time { return time.Now().Add(skew) }
+		if err := ec.Flush(time.Second); err != nil {
+			t.Fatal(err)
+		}
+		user := fmt.Sprint("u-skew", skew)
+		at := time.Now().Truncate(time.Second) // the origin's clock
+		old := admission.Ticket{Room: "r1", User: user, Expires: at.Add(-5 * time.Second).Add(ttl)}
+		fresh := admission.Ticket{Room: "r1", User: user, Expires: at.Add(5 * time.Second).Add(ttl)}
+		var oldEnded, freshEnded atomic.Int32
+		defer e.Connected("r1", old, func() { oldEnded.Add(1) })()
+		defer e.Connected("r1", fresh, func() { freshEnded.Add(1) })()
+		pub.ListenerRemoved("r1", user, at)
+		oc.Flush(time.Second)
+		waitFor(t, "the removal heard", func() bool { return e.removedCount() == 1 })
+		if !e.Removed("r1", old) || e.Removed("r1", fresh) {
+			t.Errorf("edge clock %v: the ticket issued 5 s before the removal refused %v, 5 s after %v; want true, false", skew, e.Removed("r1", old), e.Removed("r1", fresh))
+		}
+		if oldEnded.Load() != 1 || freshEnded.Load() != 0 {
+			t.Errorf("edge clock %v: streams ended: old ticket's %d, fresh one's %d; want 1, 0", skew, oldEnded.Load(), freshEnded.Load())
+		}
+		if e.removeListener("r1", user, at) || oldEnded.Load() != 1 {
+			t.Errorf("edge clock %v: the same removal again was applied", skew)
+		}
+		if !e.removeListener("r1", user, at.Add(10*time.Second)) || freshEnded.Load() != 1 || !e.Removed("r1", fresh) {
+			t.Errorf("edge clock %v: a later removal did not end the stream of the ticket issued before it", skew)
+		}
+		e.Close()
 	}
 }

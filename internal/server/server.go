@@ -299,7 +299,7 @@ func New(cfg Config) (*Server, error) {
 		// (sealed) at each rotation and every interval.
 		s.keyCast = cluster.NewKeyBroadcast(s.cluster, signer.Keys, cfg.TicketKeysInterval)
 		// A block ends the user's streams on the edges too.
-		removed = func(room, user string, _ time.Time) { s.pub.ListenerRemoved(room, user) }
+		removed = s.pub.ListenerRemoved
 	}
 	rotator := &ticketKeys{file: admission.NewKeyFile(filepath.Join(cfg.DataDir, "ticket.key"), signer), cast: s.keyCast,
 		audit: s.audit, log: s.log}
