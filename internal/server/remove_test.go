@@ -31,13 +31,21 @@ func (ts *testServer) joinAs(t testing.TB, room, token string) joinResp {
 	return j
 }
 
-// removedWithin waits up to 2 s for l's stream to end and returns how.
+// removedWithin waits up to 2 s from since for l's stream to end and
+// returns how.
 func removedWithin(t *testing.T, what string, l *listener, since time.Time) error {
+	t.Helper()
+	return endedWithin(t, what, l, since, 2*time.Second)
+}
+
+// endedWithin waits up to within from since for l's stream to end and
+// returns how.
+func endedWithin(t *testing.T, what string, l *listener, since time.Time, within time.Duration) error {
 	t.Helper()
 	select {
 	case <-l.done:
-	case <-time.After(time.Until(since.Add(2 * time.Second))):
-		t.Fatalf("%s still streams 2 s after the removal", what)
+	case <-time.After(time.Until(since.Add(within))):
+		t.Fatalf("%s still streams %v after the removal", what, within)
 	}
 	return l.endErr
 }
@@ -109,50 +117,113 @@ func heard(t *testing.T, ls ...*listener) {
 	})
 }
 
-// TestBlockRemovesListener: on the origin.
-func TestBlockRemovesListener(t *testing.T) {
-	ts := startServer(t, "")
-	_, hostTok := ts.createUser(t, "host")
-	amalID, amalTok := ts.createUser(t, "amal")
-	_, bilalTok := ts.createUser(t, "bilal")
-	room := ts.liveRoom(t, hostTok)
-	sp := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
-	defer sp.stop()
+// removalRoom is a live room of a removal test: its host publishes the
+// tone; amal is to be removed, bilal listens on beside her.
+type removalRoom struct {
+	ts                                       *testServer
+	room, hostTok, amalID, amalTok, bilalTok string
+}
 
+func newRemovalRoom(t *testing.T, ts *testServer) *removalRoom {
+	t.Helper()
+	rr := &removalRoom{ts: ts}
+	_, rr.hostTok = ts.createUser(t, "host")
+	rr.amalID, rr.amalTok = ts.createUser(t, "amal")
+	_, rr.bilalTok = ts.createUser(t, "bilal")
+	rr.room = ts.liveRoom(t, rr.hostTok)
+	sp := publishTone(t, ts, rr.room, rr.hostTok, &tone{freq: lowHz, amp: toneAmp})
+	t.Cleanup(sp.stop)
+	return rr
+}
+
+// block has the host block amal and returns when it was asked.
+func (rr *removalRoom) block(t *testing.T) time.Time {
+	t.Helper()
+	at := time.Now()
+	rr.ts.must(t, 200, "POST", "/api/v1/rooms/"+rr.room+"/blocks/"+rr.amalID, rr.hostTok, "")
+	return at
+}
+
+// joinOn joins signed in with token and returns the listen URLs on base
+// (the origin's, or an edge's: there the origin must have placed the
+// listener) as HTTP URLs.
+func (rr *removalRoom) joinOn(t *testing.T, base, token string) (ws, ogg string) {
+	t.Helper()
+	j := rr.ts.joinAs(t, rr.room, token)
+	var out [2]string
+	for i, u := range []string{j.Listen.WS, j.Listen.Ogg} {
+		pu, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if base != rr.ts.base && "http://"+pu.Host != base {
+			t.Fatalf("listen URL %q: want one on %s", u, base)
+		}
+		out[i] = base + pu.RequestURI()
+	}
+	return out[0], out[1]
+}
+
+// removeOn has amal listen on base (listen.ws and listen.ogg, a ticket
+// each) beside bilal (listen.ws); remove removes her however the test
+// needs and returns the time from which her streams must end within
+// within. They end (close 4403, listen.ogg's connection closed); her old
+// tickets are refused 403 listener_removed on base; and, when steady,
+// bilal goes on hearing the tone in every window without a gap.
+func (rr *removalRoom) removeOn(t *testing.T, base string, within time.Duration, steady bool, remove func() time.Time) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	wsJ, oggJ := ts.joinAs(t, room, amalTok), ts.joinAs(t, room, amalTok) // one stream per ticket
+	wsURL, _ := rr.joinOn(t, base, rr.amalTok)
+	_, oggURL := rr.joinOn(t, base, rr.amalTok) // one stream per ticket
+	bilalWS, _ := rr.joinOn(t, base, rr.bilalTok)
+	amalWS := listenWS(t, ctx, strings.Replace(wsURL, "http", "ws", 1))
+	amalOgg := listenOgg(t, ctx, oggURL)
+	bilal := listenWS(t, ctx, strings.Replace(bilalWS, "http", "ws", 1))
+	heard(t, amalWS, amalOgg, bilal)
+
+	from := len(bilal.snapshot())
+	since := remove()
+	if err := endedWithin(t, "amal's WebSocket on "+base, amalWS, since, within); websocket.CloseStatus(err) != fanout.WSCloseRemoved {
+		t.Fatalf("amal's WebSocket on %s ended with %v, want close %d", base, err, fanout.WSCloseRemoved)
+	}
+	endedWithin(t, "amal's listen.ogg on "+base, amalOgg, since, within)
+	t.Logf("amal's streams on %s ended %v after the removal", base, time.Since(since).Round(time.Millisecond))
+
+	// The old tickets are still valid (5 min): they are refused.
+	refusedRemoved(t, "amal's listen.ogg on "+base+" again (old ticket)", oggURL, false)
+	refusedRemoved(t, "amal's listen.ws on "+base+" again (old ticket)", wsURL, true)
+	if steady {
+		time.Sleep(1500 * time.Millisecond)
+		keepsTone(t, "bilal (signed in, WebSocket) on "+base, bilal, from)
+	}
+}
+
+// TestBlockRemovesListener: on the origin; the blocked user's HLS
+// heartbeats and joins are refused too, and an anonymous listener hears on.
+func TestBlockRemovesListener(t *testing.T) {
+	ts := startServer(t, "")
+	rr := newRemovalRoom(t, ts)
 	var hj hlsJoin
-	if code := ts.call(t, "POST", "/api/v1/rooms/"+room+"/join", amalTok, nil, &hj); code != 200 || hj.Listen.Heartbeat == "" {
+	if code := ts.call(t, "POST", "/api/v1/rooms/"+rr.room+"/join", rr.amalTok, nil, &hj); code != 200 || hj.Listen.Heartbeat == "" {
 		t.Fatalf("amal's HLS join: %d %+v", code, hj)
 	}
 	ts.must(t, 200, "POST", hj.Listen.Heartbeat, "", "")
-	amalWS := listenWS(t, ctx, strings.Replace(ts.base, "http", "ws", 1)+wsJ.Listen.WS)
-	amalOgg := listenOgg(t, ctx, ts.base+oggJ.Listen.Ogg)
-	bilal := listenWS(t, ctx, strings.Replace(ts.base, "http", "ws", 1)+ts.joinAs(t, room, bilalTok).Listen.WS)
-	anon := listenOgg(t, ctx, ts.base+ts.join(t, room).Listen.Ogg)
-	heard(t, amalWS, amalOgg, bilal, anon)
-
-	fromB, fromA := len(bilal.snapshot()), len(anon.snapshot())
-	blocked := time.Now()
-	ts.must(t, 200, "POST", "/api/v1/rooms/"+room+"/blocks/"+amalID, hostTok, "")
-	if err := removedWithin(t, "amal's WebSocket", amalWS, blocked); websocket.CloseStatus(err) != fanout.WSCloseRemoved {
-		t.Fatalf("amal's WebSocket ended with %v, want close %d", err, fanout.WSCloseRemoved)
-	}
-	removedWithin(t, "amal's listen.ogg", amalOgg, blocked)
-	t.Logf("amal's streams ended %v after the block", time.Since(blocked).Round(time.Millisecond))
-
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	anon := listenOgg(t, ctx, ts.base+ts.join(t, rr.room).Listen.Ogg)
+	heard(t, anon)
+	var fromA int
+	rr.removeOn(t, ts.base, 2*time.Second, true, func() time.Time {
+		fromA = len(anon.snapshot())
+		return rr.block(t)
+	})
 	if r := ts.do(t, "POST", hj.Listen.Heartbeat, "", "", nil); r.status != 403 || r.code != "listener_removed" {
 		t.Fatalf("amal's HLS heartbeat after the block: %d %s, want 403 listener_removed", r.status, r.code)
 	}
-	refusedRemoved(t, "amal's listen.ogg again (old ticket)", ts.base+oggJ.Listen.Ogg, false)
-	refusedRemoved(t, "amal's listen.ws again (old ticket)", ts.base+wsJ.Listen.WS, true)
-	if r := ts.do(t, "POST", "/api/v1/rooms/"+room+"/join", amalTok, "", nil); r.status != 403 {
+	if r := ts.do(t, "POST", "/api/v1/rooms/"+rr.room+"/join", rr.amalTok, "", nil); r.status != 403 {
 		t.Fatalf("amal's join after the block: %d %s, want 403", r.status, r.code)
 	}
-
-	time.Sleep(1500 * time.Millisecond)
-	keepsTone(t, "bilal (signed in, WebSocket)", bilal, fromB)
 	keepsTone(t, "the anonymous listener (listen.ogg)", anon, fromA)
 }
 
@@ -161,50 +232,9 @@ func TestBlockRemovesListener(t *testing.T) {
 func TestBlockRemovesListenerOnEdge(t *testing.T) {
 	dir := t.TempDir()
 	ts := startServerWith(t, dir, withCluster)
-	e, _ := startEdgeWith(t, ts, dir, func(*EdgeConfig) {})
-	_, hostTok := ts.createUser(t, "host")
-	amalID, amalTok := ts.createUser(t, "amal")
-	_, bilalTok := ts.createUser(t, "bilal")
-	room := ts.liveRoom(t, hostTok)
-	sp := publishTone(t, ts, room, hostTok, &tone{freq: lowHz, amp: toneAmp})
-	defer sp.stop()
-
-	// onEdge joins signed in with token and checks the origin placed the
-	// listener on e; it returns the stream URLs there.
-	onEdge := func(token string) (ws, ogg string) {
-		j := ts.joinAs(t, room, token)
-		for _, u := range []string{j.Listen.WS, j.Listen.Ogg} {
-			if pu, err := url.Parse(u); err != nil || pu.Host != e.HTTPAddr() {
-				t.Fatalf("listen URL %q: want one on the edge %s", u, e.HTTPAddr())
-			}
-		}
-		return strings.Replace(j.Listen.WS, "http", "ws", 1), j.Listen.Ogg
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	wsURL, _ := onEdge(amalTok)
-	_, oggURL := onEdge(amalTok)
-	amalWS := listenWS(t, ctx, wsURL)
-	amalOgg := listenOgg(t, ctx, oggURL)
-	bilalWS, _ := onEdge(bilalTok)
-	bilal := listenWS(t, ctx, bilalWS)
-	heard(t, amalWS, amalOgg, bilal)
-
-	from := len(bilal.snapshot())
-	blocked := time.Now()
-	ts.must(t, 200, "POST", "/api/v1/rooms/"+room+"/blocks/"+amalID, hostTok, "")
-	if err := removedWithin(t, "amal's WebSocket on the edge", amalWS, blocked); websocket.CloseStatus(err) != fanout.WSCloseRemoved {
-		t.Fatalf("amal's WebSocket on the edge ended with %v, want close %d", err, fanout.WSCloseRemoved)
-	}
-	removedWithin(t, "amal's listen.ogg on the edge", amalOgg, blocked)
-	t.Logf("amal's streams on the edge ended %v after the block", time.Since(blocked).Round(time.Millisecond))
-
-	// The old tickets are still valid (5 min): the edge refuses them.
-	refusedRemoved(t, "amal's listen.ogg on the edge again (old ticket)", oggURL, false)
-	refusedRemoved(t, "amal's listen.ws on the edge again (old ticket)", strings.Replace(wsURL, "ws", "http", 1), true)
-
-	time.Sleep(1500 * time.Millisecond)
-	keepsTone(t, "bilal on the edge", bilal, from)
+	_, edgeBase := startEdgeWith(t, ts, dir, func(*EdgeConfig) {})
+	rr := newRemovalRoom(t, ts)
+	rr.removeOn(t, edgeBase, 2*time.Second, true, func() time.Time { return rr.block(t) })
 }
 
 // TestSuspendRemovesListener: an admin's suspension of an account ends its
