@@ -150,6 +150,21 @@ func (c *Conn) Snapshot(room string, timeout time.Duration) (SnapshotMsg, error)
 	return s, nil
 }
 
+// Removals asks the origin for one page of its recent listener removals,
+// those after since (the zero time: from the first), oldest first.
+func (c *Conn) Removals(since time.Time, timeout time.Duration) (RemovalsMsg, error) {
+	m, err := c.nc.Request(subjectRemovals, AppendRemovalsRequest(nil, since), timeout)
+	if err != nil {
+		return RemovalsMsg{}, errors.Join(ErrNoOrigin, err)
+	}
+	r, err := ParseRemovals(m.Data)
+	if err != nil {
+		c.bad.Add(1)
+		return RemovalsMsg{}, err
+	}
+	return r, nil
+}
+
 // ErrNoOrigin: no origin answered a state request (it is down, or the
 // cluster is unreachable).
 var ErrNoOrigin = errors.New("cluster: no origin answered")

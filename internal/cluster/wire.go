@@ -243,6 +243,107 @@ func ParseSnapshot(b []byte) (SnapshotMsg, error) {
 	return s, nil
 }
 
+// Removals: an edge that was away from the cluster (starting, or
+// reconnecting) may have missed listener removals (EventListenerRemoved
+// is published at most once). It asks the origin on subjectRemovals for
+// those after the last it knows of, and gets them a page at a time.
+
+// maxRemovalsPage bounds the removals in one reply: about 140 KiB at the
+// longest ids, well under a NATS server's 1 MiB payload.
+const maxRemovalsPage = 1000
+
+// Removal is one listener removal at the origin.
+type Removal struct {
+	Room string // "" for every room (a suspension)
+	User string // not empty
+	At   time.Time
+}
+
+// RemovalsMsg is one page of the origin's recent removals, oldest first
+// (their times strictly increase); More: ask again after the last one.
+type RemovalsMsg struct {
+	More     bool
+	Removals []Removal
+}
+
+// AppendRemovalsRequest appends the encoding of a removals request:
+// version, then the time after which the asker wants them (Unix
+// nanoseconds; 0 for all of them).
+func AppendRemovalsRequest(b []byte, since time.Time) []byte {
+	b = append(b, Version)
+	if since.IsZero() {
+		return binary.BigEndian.AppendUint64(b, 0)
+	}
+	return appendTime(b, since)
+}
+
+// ParseRemovalsRequest decodes a removals request (the zero time: all).
+func ParseRemovalsRequest(b []byte) (time.Time, error) {
+	d := decoder{b: b}
+	if d.byte() != Version {
+		return time.Time{}, bad("removals request: version")
+	}
+	n := d.u64()
+	if err := d.end(); err != nil {
+		return time.Time{}, err
+	}
+	if n > math.MaxInt64 {
+		return time.Time{}, bad("removals request: time")
+	}
+	if n == 0 {
+		return time.Time{}, nil
+	}
+	return time.Unix(0, int64(n)), nil
+}
+
+// AppendRemovals appends the encoding of a removals reply: version, flags
+// (1: more), count (16-bit), then each removal's room id (8-bit length,
+// empty for every room), user id (8-bit length) and time (Unix
+// nanoseconds).
+func AppendRemovals(b []byte, m RemovalsMsg) []byte {
+	var flags byte
+	if m.More {
+		flags = 1
+	}
+	b = append(b, Version, flags)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(m.Removals)))
+	for _, r := range m.Removals {
+		b = appendStr8(b, r.Room)
+		b = appendStr8(b, r.User)
+		b = appendTime(b, r.At)
+	}
+	return b
+}
+
+// ParseRemovals decodes a removals reply: at most maxRemovalsPage
+// removals, each naming a user, in strictly increasing time.
+func ParseRemovals(b []byte) (RemovalsMsg, error) {
+	d := decoder{b: b}
+	if d.byte() != Version {
+		return RemovalsMsg{}, bad("removals: version")
+	}
+	flags := d.byte()
+	n := int(d.u16())
+	if d.err == nil && (flags > 1 || n > maxRemovalsPage) {
+		d.err = bad("removals: header")
+	}
+	m := RemovalsMsg{More: flags == 1}
+	for i := 0; i < n && d.err == nil; i++ {
+		r := Removal{Room: d.str8(maxRoomID), User: d.str8(maxUserID), At: d.time()}
+		if d.err == nil && (r.User == "" || i > 0 && !r.At.After(m.Removals[i-1].At)) {
+			d.err = bad("removals: removal")
+		}
+		if m.Removals == nil {
+			m.Removals = make([]Removal, 0, min(n, len(b)/10))
+		}
+		m.Removals = append(m.Removals, r)
+	}
+	if err := d.end(); err != nil {
+		return RemovalsMsg{}, err
+	}
+	return m, nil
+}
+
 // RoomState is the origin's answer to "is this room live?".
 type RoomState byte
 

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -155,7 +157,13 @@ func (e *Edge) removeListener(room, user string, at time.Time) bool {
 	for _, s := range ss {
 		s.remove()
 	}
-	e.cfg.Logger.Info("edge listener removed", "room", room, "user", user, "streams", len(ss))
+	// A catch-up applies up to 10,000 at once, mostly of nobody here:
+	// those are not worth a line each.
+	lvl := slog.LevelDebug
+	if len(ss) > 0 {
+		lvl = slog.LevelInfo
+	}
+	e.cfg.Logger.Log(context.Background(), lvl, "edge listener removed", "room", room, "user", user, "streams", len(ss))
 	return true
 }
 
@@ -183,6 +191,73 @@ func (a *audience) expireLocked(now time.Time, keep time.Duration) {
 	if n > 0 {
 		a.order = append(a.order[:0:0], a.order[n:]...)
 	}
+}
+
+// Removals missed. EventListenerRemoved is published at most once: while
+// this edge is away from the cluster (not yet connected, or reconnecting)
+// the removals are lost to it. So at start and after every reconnect it
+// asks the origin for all its recent removals (a page of at most 1,000 at
+// a time, up to the origin's 10,000) and applies those it does not have;
+// a failed ask is tried again every removalsRetry until one succeeds.
+const (
+	removalsTimeout = 2 * time.Second
+	removalsRetry   = time.Second
+	// removalsPages bounds one catch-up: the origin's cap over its page.
+	removalsPages = 11
+)
+
+// resyncRemovals asks syncRemovals for a catch-up; it never blocks (one
+// pending is enough: it asks for everything).
+func (e *Edge) resyncRemovals() {
+	select {
+	case e.resync <- struct{}{}:
+	default:
+	}
+}
+
+// syncRemovals runs the catch-ups until the edge closes.
+func (e *Edge) syncRemovals() {
+	defer e.wg.Done()
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-e.resync:
+		case <-retry:
+		}
+		retry = nil
+		if err := e.catchUp(); err != nil {
+			e.cfg.Logger.Debug("edge removals catch-up", "err", err)
+			retry = time.After(removalsRetry)
+		}
+	}
+}
+
+// catchUp asks the origin for its recent removals, page by page, and
+// applies each one new here.
+func (e *Edge) catchUp() error {
+	var since time.Time
+	applied := 0
+	for range removalsPages {
+		m, err := e.cfg.Cluster.Removals(since, removalsTimeout)
+		if err != nil {
+			return err
+		}
+		for _, r := range m.Removals {
+			if e.removeListener(r.Room, r.User, r.At) {
+				applied++
+			}
+		}
+		if !m.More || len(m.Removals) == 0 {
+			break
+		}
+		since = m.Removals[len(m.Removals)-1].At
+	}
+	if applied > 0 {
+		e.cfg.Logger.Info("edge removals caught up", "new", applied)
+	}
+	return nil
 }
 
 // removedCount is the number of removals remembered (tests).

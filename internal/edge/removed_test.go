@@ -3,6 +3,9 @@ package edge
 import (
 	"bytes"
 	"fmt"
+	"slices"
+	"sort"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 	"majlis/internal/admission"
 	"majlis/internal/cluster"
 	"majlis/internal/program"
+	"majlis/internal/room"
 )
 
 // TestEdgeRemovals: a listener removed at the origin (published on the
@@ -180,5 +184,101 @@ func TestEdgeRemovalClock(t *testing.T) {
 			t.Errorf("edge clock %v: a later removal did not end the stream of the ticket issued before it", skew)
 		}
 		e.Close()
+	}
+}
+
+// TestEdgeCatchUp: an edge asks the origin for the removals it missed (at
+// start, and after a reconnect: resyncRemovals), page by page, and applies
+// each one it does not have: a suspension (no room) ends the user's
+// streams of tickets issued before it in every room and refuses those
+// tickets in any room; a block ends the streams in its room only. One it
+// heard already changes nothing.
+func TestEdgeCatchUp(t *testing.T) {
+	oc, err := cluster.Connect(cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0", Logger: quiet}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oc.Close()
+	ec, err := cluster.Connect(cluster.Config{URL: oc.ServerURL(), Logger: quiet}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	pub, err := cluster.NewPublisher(oc, func(string) *program.Program { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	var mu sync.Mutex
+	var origin []room.Removal // what the origin remembers, oldest first
+	asked := 0
+	if err := pub.ServeRemovals(func(since time.Time, limit int) ([]room.Removal, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked++
+		i := sort.Search(len(origin), func(i int) bool { return origin[i].At.After(since) })
+		rest := origin[i:]
+		if len(rest) > limit {
+			return slices.Clone(rest[:limit]), true
+		}
+		return slices.Clone(rest), false
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const ttl = time.Minute
+	signer, _ := admission.NewSigner(bytes.Repeat([]byte{1}, 32), ttl)
+	e, err := New(Config{Cluster: ec, PublicURL: "http://127.0.0.1:9", Tickets: signer, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	waitFor(t, "the catch-up at start", func() bool { mu.Lock(); defer mu.Unlock(); return asked == 1 })
+
+	at := time.Now().Truncate(time.Second)
+	old := admission.Ticket{User: "u-amal", Expires: at.Add(-time.Second).Add(ttl)}
+	fresh := admission.Ticket{User: "u-amal", Expires: at.Add(time.Second).Add(ttl)}
+	var r1, r2, r2fresh, badr atomic.Int32
+	defer e.Connected("r1", old, func() { r1.Add(1) })()
+	defer e.Connected("r2", old, func() { r2.Add(1) })()
+	defer e.Connected("r2", fresh, func() { r2fresh.Add(1) })()
+	defer e.Connected("r1", admission.Ticket{User: "u-badr", Expires: old.Expires}, func() { badr.Add(1) })()
+	mu.Lock()
+	for i := range 2500 { // three pages
+		origin = append(origin, room.Removal{Room: "r9", User: fmt.Sprint("u", i), At: at.Add(time.Duration(i-3000) * time.Millisecond)})
+	}
+	origin = append(origin, room.Removal{User: "u-amal", At: at}, room.Removal{Room: "r1", User: "u-badr", At: at.Add(time.Millisecond)})
+	mu.Unlock()
+	e.resyncRemovals() // as a reconnect does
+	waitFor(t, "the removals caught up", func() bool { return e.removedCount() == 2502 })
+	if r1.Load() != 1 || r2.Load() != 1 || r2fresh.Load() != 0 || badr.Load() != 1 {
+		t.Fatalf("streams ended: amal's old ticket in r1 %d, in r2 %d, her fresh one %d, badr's %d; want 1 1 0 1", r1.Load(), r2.Load(), r2fresh.Load(), badr.Load())
+	}
+	for _, c := range []struct {
+		room string
+		t    admission.Ticket
+		want bool
+	}{
+		{"r1", old, true}, {"r-any", old, true}, {"r1", fresh, false},
+		{"r1", admission.Ticket{User: "u-badr", Expires: old.Expires}, true},
+		{"r2", admission.Ticket{User: "u-badr", Expires: old.Expires}, false},
+		{"r9", admission.Ticket{User: "u2499", Expires: old.Expires.Add(-5 * time.Second)}, true},
+	} {
+		if got := e.Removed(c.room, c.t); got != c.want {
+			t.Errorf("Removed(%s, %s issued %v) = %v, want %v", c.room, c.t.User, signer.Issued(c.t), got, c.want)
+		}
+	}
+	mu.Lock()
+	pages := asked
+	mu.Unlock()
+	if pages != 1+3 {
+		t.Errorf("the origin was asked %d times, want 1 at start and 3 pages", pages)
+	}
+	e.resyncRemovals() // again: nothing new
+	waitFor(t, "the second catch-up", func() bool { mu.Lock(); defer mu.Unlock(); return asked == 1+3+3 })
+	if r1.Load() != 1 || r2.Load() != 1 || badr.Load() != 1 || e.removedCount() != 2502 {
+		t.Fatalf("a catch-up of removals the edge had changed something")
+	}
+	if s := ec.Stats(); s.Bad != 0 {
+		t.Fatalf("%d bad messages", s.Bad)
 	}
 }

@@ -4,14 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"majlis/internal/admission"
 	"majlis/internal/fanout"
 )
 
@@ -235,6 +238,123 @@ func TestBlockRemovesListenerOnEdge(t *testing.T) {
 	_, edgeBase := startEdgeWith(t, ts, dir, func(*EdgeConfig) {})
 	rr := newRemovalRoom(t, ts)
 	rr.removeOn(t, edgeBase, 2*time.Second, true, func() time.Time { return rr.block(t) })
+}
+
+// TestBlockWhileEdgeCutOff: a block made while an edge is cut off from
+// the cluster (its NATS connection through a proxy that drops it and
+// refuses new ones) is lost to it then, and reaches it once it reconnects:
+// the edge asks the origin for the removals it missed. Amal's streams
+// there end within 5 s of the reconnect and her old tickets are refused.
+func TestBlockWhileEdgeCutOff(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServerWith(t, dir, withCluster)
+	px := startCutProxy(t, strings.TrimPrefix(ts.cluster.ServerURL(), "nats://"))
+	e, edgeBase := startEdgeWith(t, ts, dir, func(c *EdgeConfig) { c.Cluster.URL = px.url() })
+	rr := newRemovalRoom(t, ts)
+	rr.removeOn(t, edgeBase, 5*time.Second, false, func() time.Time {
+		px.setCut(true)
+		until(t, "the edge cut off from the cluster", func() bool { return !e.cluster.Connected() })
+		blocked := rr.block(t)
+		time.Sleep(200 * time.Millisecond) // what the edge would take to hear it, connected
+		old := admission.Ticket{Room: rr.room, User: rr.amalID, Expires: blocked.Add(-time.Second).Add(DefaultTicketTTL)}
+		if e.edge.Removed(rr.room, old) {
+			t.Fatal("the edge heard of the block while cut off from the cluster")
+		}
+		px.setCut(false)
+		return time.Now()
+	})
+}
+
+// cutProxy forwards TCP connections to a target (a NATS server) until it
+// is cut: then it closes every connection it carries and closes each new
+// one at once, until it is restored.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	cut    bool
+	conns  map[net.Conn]struct{}
+}
+
+func startCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		ln.Close()
+		p.setCut(true)
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *cutProxy) url() string { return "nats://" + p.ln.Addr().String() }
+
+// setCut cuts (closing what it carries) or restores the proxy.
+func (p *cutProxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+}
+
+// track records c, or closes it when the proxy is cut.
+func (p *cutProxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut {
+		c.Close()
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *cutProxy) forget(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	c.Close()
+}
+
+func (p *cutProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(c) {
+			continue
+		}
+		up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+		if err != nil || !p.track(up) {
+			if up != nil {
+				up.Close()
+			}
+			p.forget(c)
+			continue
+		}
+		p.wg.Add(2)
+		pipe := func(dst, src net.Conn) {
+			defer p.wg.Done()
+			io.Copy(dst, src)
+			p.forget(dst) // either way ended: the connection is gone
+			p.forget(src)
+		}
+		go pipe(up, c)
+		go pipe(c, up)
+	}
 }
 
 // TestSuspendRemovesListener: an admin's suspension of an account ends its

@@ -316,6 +316,11 @@ func New(cfg Config) (*Server, error) {
 			s.closeAll()
 			return nil, err
 		}
+		// Edges away from the cluster catch up on the removals they missed.
+		if err := s.pub.ServeRemovals(s.rooms.Removals); err != nil {
+			s.closeAll()
+			return nil, err
+		}
 	}
 	s.stage.SetOnLeave(s.rooms.LeftStage)   // a session that ends by itself leaves the room's stage
 	s.stage.SetOnTakeOver(s.rooms.TookOver) // a re-publish that connected replaced the older session
