@@ -251,6 +251,13 @@ func (s *Signer) VerifyLapsed(tok, room string, grace time.Duration) (Ticket, er
 // TTL is the lifetime of the tickets the signer issues.
 func (s *Signer) TTL() time.Duration { return s.ttl }
 
+// Issued is when t was issued, on the issuer's clock, as far as the ticket
+// tells: its expiry (whole seconds) less the lifetime, so at most a second
+// before the real time, never after. A removal at or after it
+// (room.Service.ListenerRemoved, the edges) refuses the ticket; one just
+// after it, within the second, does too: fail closed.
+func (s *Signer) Issued(t Ticket) time.Time { return t.Expires.Add(-s.ttl) }
+
 func (s *Signer) verify(tok, room string, grace time.Duration) (Ticket, error) {
 	if len(tok) == 0 || len(tok) > MaxTicketLen {
 		return Ticket{}, ErrBadTicket

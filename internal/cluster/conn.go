@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -109,6 +111,9 @@ type Conn struct {
 	bad     atomic.Uint64 // messages that did not decode
 	dropped atomic.Uint64 // messages a full local queue dropped
 	closed  chan struct{} // closed by the client once it has closed (drained)
+
+	reconnectMu sync.Mutex
+	onReconnect []func() // OnReconnect's
 }
 
 // Stats are a connection's message counters.
@@ -155,7 +160,15 @@ func Connect(cfg Config, serve bool) (*Conn, error) {
 				c.log.Warn("cluster disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { c.log.Info("cluster reconnected", "server", nc.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			c.log.Info("cluster reconnected", "server", nc.ConnectedUrlRedacted())
+			c.reconnectMu.Lock()
+			fs := slices.Clone(c.onReconnect)
+			c.reconnectMu.Unlock()
+			for _, f := range fs {
+				f()
+			}
+		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			if errors.Is(err, nats.ErrSlowConsumer) {
 				c.dropped.Add(1)
@@ -269,6 +282,16 @@ func (c *Conn) ServerURL() string {
 	return c.srv.ClientURL()
 }
 
+// OnReconnect has f run each time the client is connected again after it
+// lost its server (not at the first connection), on the client's callback
+// goroutine: f must not block. What was published meanwhile is lost to
+// this process: f is where it asks again.
+func (c *Conn) OnReconnect(f func()) {
+	c.reconnectMu.Lock()
+	c.onReconnect = append(c.onReconnect, f)
+	c.reconnectMu.Unlock()
+}
+
 // Connected reports whether the client has a server now.
 func (c *Conn) Connected() bool { return c.nc.IsConnected() }
 
@@ -308,6 +331,9 @@ const (
 	subjectPrefix = "majlis.room."
 	subjectLoad   = "majlis.edges.load."   // + edge id
 	subjectSketch = "majlis.edges.sketch." // + edge id
+	// subjectRemovals: an edge asks the origin for the recent listener
+	// removals (request and reply), having perhaps missed some.
+	subjectRemovals = "majlis.removals"
 )
 
 // ValidEdgeID reports whether id can name an edge: 1 to 64 of [a-z0-9_-],

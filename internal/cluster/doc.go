@@ -7,14 +7,17 @@
 // Data flow:
 //
 //	origin: live room's program ──Publisher (one follower per live room)──► majlis.room.<id>.program
-//	        room ends (Media.End) ─────────────────────────────────────────► majlis.room.<id>.events
+//	        room ends (Media.End), a listener removed at a time ──────────────► majlis.room.<id>.events
+//	        "the removals after T" (request/reply, ServeRemovals) ◄────────  majlis.removals
 //	        "is this room live?" (request/reply) ◄─────────────────────────  majlis.room.<id>.state
 //	        every loaded room's event stream (RoomEvent, room.Config.EventTap) ► majlis.room.<id>.stream
 //	        "the room's state as one event" (request/reply, ServeSnapshots) ◄  majlis.room.<id>.snapshot
 //	edge:   Conn.Follow(room) subscribes to the program and events subjects of
 //	        a room it serves; Conn.FollowEvents(room) to the stream subject of
 //	        a room whose events it serves (edge.Edge.Subscribe: one mirror per
-//	        room, whatever the number of readers); its reports ──►
+//	        room, whatever the number of readers); FollowRemovals to every
+//	        room's events subject, and Removals asks for those it missed at
+//	        start and after a reconnect (OnReconnect); its reports ──►
 //	        majlis.edges.load.<edge id> (every second),
 //	        majlis.edges.sketch.<edge id> (a room's HyperLogLog of ticket nonces, when it changed)
 //	origin: Fleet sums the fresh load reports (listener counts, placement)

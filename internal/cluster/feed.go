@@ -78,14 +78,15 @@ func (f *Feed) Close() {
 }
 
 // FollowRemovals subscribes to every room's events subject for the
-// listeners removed (EventListenerRemoved) and calls removed with each,
-// on the client's goroutine: it must not block. One subscription for all
+// listeners removed (EventListenerRemoved) and calls removed with each and
+// its time on the origin's clock, on the client's goroutine: it must not
+// block. One subscription for all
 // rooms, so that an edge also hears of a removal in a room it serves no
 // one in now (a ticket issued before it may still be brought there); the
 // subject carries only rare admin events. Other kinds are ignored, a
 // message that does not decode is counted. Close the subscription with
 // the returned func.
-func (c *Conn) FollowRemovals(removed func(room, user string)) (stop func(), err error) {
+func (c *Conn) FollowRemovals(removed func(room, user string, at time.Time)) (stop func(), err error) {
 	sub, err := c.nc.Subscribe(subjectPrefix+"*.events", func(m *nats.Msg) {
 		tok := strings.TrimSuffix(strings.TrimPrefix(m.Subject, subjectPrefix), ".events")
 		room, ok := roomFromToken(tok)
@@ -95,7 +96,7 @@ func (c *Conn) FollowRemovals(removed func(room, user string)) (stop func(), err
 			return
 		}
 		if e.Kind == EventListenerRemoved {
-			removed(room, e.User)
+			removed(room, e.User, e.At)
 		}
 	})
 	if err != nil {
@@ -148,6 +149,21 @@ func (c *Conn) Snapshot(room string, timeout time.Duration) (SnapshotMsg, error)
 		return SnapshotMsg{}, err
 	}
 	return s, nil
+}
+
+// Removals asks the origin for one page of its recent listener removals,
+// those after since (the zero time: from the first), oldest first.
+func (c *Conn) Removals(since time.Time, timeout time.Duration) (RemovalsMsg, error) {
+	m, err := c.nc.Request(subjectRemovals, AppendRemovalsRequest(nil, since), timeout)
+	if err != nil {
+		return RemovalsMsg{}, errors.Join(ErrNoOrigin, err)
+	}
+	r, err := ParseRemovals(m.Data)
+	if err != nil {
+		c.bad.Add(1)
+		return RemovalsMsg{}, err
+	}
+	return r, nil
 }
 
 // ErrNoOrigin: no origin answered a state request (it is down, or the

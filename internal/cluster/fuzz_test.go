@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 )
 
 // The decoders face the network (any publisher on the cluster): whatever
@@ -77,13 +78,16 @@ func FuzzParseEventState(f *testing.F) {
 	f.Add(AppendState(nil, StateMsg{State: StateLive, Epoch: 1}))
 	f.Add(AppendEvent(nil, EventMsg{Kind: EventRoom, Epoch: 1, Seq: 2, JSON: []byte(`{"seq":2}`)}))
 	f.Add(AppendSnapshot(nil, SnapshotMsg{Seq: 2, JSON: []byte(`{"seq":2}`)}))
-	f.Add(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: 1, User: "u-amal"}))
+	at := time.Unix(1_700_000_000, 7)
+	f.Add(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: 1, User: "u-amal", At: at}))
+	f.Add(AppendRemovalsRequest(nil, at))
+	f.Add(AppendRemovals(nil, RemovalsMsg{More: true, Removals: []Removal{{Room: "r", User: "u-amal", At: at}, {User: "u-badr", At: at.Add(1)}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if e, err := ParseEvent(b); err != nil && !errors.Is(err, ErrBadMessage) {
 			t.Fatal(err)
 		} else if err == nil && e.Kind == EventRoom && (e.Seq == 0 || len(e.JSON) > maxEventJSON) {
 			t.Fatalf("accepted %+v", e)
-		} else if err == nil && e.Kind == EventListenerRemoved && (e.User == "" || len(e.User) > maxUserID) {
+		} else if err == nil && e.Kind == EventListenerRemoved && (e.User == "" || len(e.User) > maxUserID || e.At.UnixNano() <= 0) {
 			t.Fatalf("accepted %+v", e)
 		} else if err == nil && !bytes.Equal(AppendEvent(nil, e), b) {
 			t.Fatalf("%+v does not encode as it came: %x", e, b)
@@ -93,6 +97,23 @@ func FuzzParseEventState(f *testing.F) {
 		}
 		if _, err := ParseState(b); err != nil && !errors.Is(err, ErrBadMessage) {
 			t.Fatal(err)
+		}
+		if since, err := ParseRemovalsRequest(b); err != nil && !errors.Is(err, ErrBadMessage) {
+			t.Fatal(err)
+		} else if err == nil && !bytes.Equal(AppendRemovalsRequest(nil, since), b) {
+			t.Fatalf("removals request since %v does not encode as it came: %x", since, b)
+		}
+		if m, err := ParseRemovals(b); err != nil && !errors.Is(err, ErrBadMessage) {
+			t.Fatal(err)
+		} else if err == nil {
+			for i, r := range m.Removals {
+				if r.User == "" || len(r.User) > maxUserID || len(r.Room) > maxRoomID || r.At.UnixNano() <= 0 || i > 0 && !r.At.After(m.Removals[i-1].At) {
+					t.Fatalf("accepted removal %d: %+v", i, r)
+				}
+			}
+			if !bytes.Equal(AppendRemovals(nil, m), b) {
+				t.Fatalf("%+v does not encode as it came: %x", m, b)
+			}
 		}
 	})
 }

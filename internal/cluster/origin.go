@@ -26,6 +26,8 @@ type Publisher struct {
 	programs func(room string) *program.Program // a live room's program, or nil
 	stateSub *nats.Subscription
 	snapSub  *nats.Subscription // ServeSnapshots
+	// removalsSub answers the removals requests (ServeRemovals); guarded by mu.
+	removalsSub *nats.Subscription
 
 	mu     sync.Mutex
 	rooms  map[string]*follower
@@ -198,16 +200,50 @@ func (p *Publisher) End(id string) {
 	_ = p.c.nc.Publish(eventsSubject(id), AppendEvent(nil, EventMsg{Kind: EventRoomEnded, Epoch: p.epoch}))
 }
 
-// ListenerRemoved tells the room's edges that user was blocked from it
-// (room.Config.Removed): they end the user's listener streams there. It
-// does not block; while the client reconnects the message is lost
-// (reconnectBuf): edges then go on serving the user's open streams, whose
-// tickets the origin no longer renews.
-func (p *Publisher) ListenerRemoved(room, user string) {
+// ListenerRemoved tells the room's edges that user was removed from it at
+// at (room.Config.Removed: a block, or a suspension): they end the user's
+// listener streams there and refuse their tickets issued before. It does
+// not block; while the client reconnects the message is lost
+// (reconnectBuf), and an edge away from the cluster misses it: each edge
+// asks for the removals it missed when it is back (ServeRemovals).
+func (p *Publisher) ListenerRemoved(room, user string, at time.Time) {
 	if user == "" || len(user) > maxUserID {
 		return
 	}
-	_ = p.c.nc.Publish(eventsSubject(room), AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: p.epoch, User: user}))
+	_ = p.c.nc.Publish(eventsSubject(room), AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: p.epoch, User: user, At: at}))
+}
+
+// RemovalsFunc lists the origin's recent removals after since, oldest
+// first, at most limit of them, and whether more follow
+// (room.Service.Removals).
+type RemovalsFunc func(since time.Time, limit int) ([]room.Removal, bool)
+
+// ServeRemovals answers edges' removals requests (Conn.Removals) from
+// list, a page (maxRemovalsPage) at a time.
+func (p *Publisher) ServeRemovals(list RemovalsFunc) error {
+	sub, err := p.c.nc.Subscribe(subjectRemovals, func(m *nats.Msg) {
+		since, err := ParseRemovalsRequest(m.Data)
+		if err != nil || m.Reply == "" {
+			p.c.bad.Add(1)
+			return
+		}
+		rs, more := list(since, maxRemovalsPage)
+		out := RemovalsMsg{More: more, Removals: make([]Removal, 0, len(rs))}
+		for _, r := range rs {
+			if r.User == "" || len(r.User) > maxUserID || len(r.Room) > maxRoomID {
+				continue // never made by the room service; an edge would refuse the page
+			}
+			out.Removals = append(out.Removals, Removal{Room: r.Room, User: r.User, At: r.At})
+		}
+		_ = m.Respond(AppendRemovals(nil, out))
+	})
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.removalsSub = sub
+	p.mu.Unlock()
+	return p.c.nc.Flush() // the server knows of the subscription before anyone asks
 }
 
 // Close stops every follower without telling edges anything: rooms go on
@@ -218,12 +254,14 @@ func (p *Publisher) Close() {
 	for _, f := range p.rooms {
 		f.cancel()
 	}
-	snap := p.snapSub
+	subs := []*nats.Subscription{p.snapSub, p.removalsSub}
 	p.mu.Unlock()
 	p.wg.Wait()
 	_ = p.stateSub.Unsubscribe()
-	if snap != nil {
-		_ = snap.Unsubscribe()
+	for _, s := range subs {
+		if s != nil {
+			_ = s.Unsubscribe()
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"majlis/internal/events"
 	"majlis/internal/program"
+	"majlis/internal/room"
 	"majlis/internal/testkit"
 )
 
@@ -36,7 +37,7 @@ func permissionsConf(t *testing.T) string {
 // TestEdgePermissions: a NATS server with the documented permissions
 // (an origin and the edges edge-a and edge-b, each with its own password)
 // carries everything majlis needs: an edge follows a room's program and
-// its end, asks whether it is live, and its reports and sketches are
+// its end, asks whether it is live and for the removals it missed, and its reports and sketches are
 // counted. A misbehaving edge-a can only report as itself: its report or
 // sketch on edge-b's subject is refused by the NATS server (a permissions
 // violation, told to edge-a; the fleet never sees it and edge-b's count
@@ -152,6 +153,21 @@ func TestEdgePermissions(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("edge-b got no room1 event in 5 s")
 	}
+
+	// The removals: an edge asks for those it missed; one edge-a forges on
+	// a room's events subject is refused by the server.
+	at := time.Now()
+	if err := pub.ServeRemovals(func(since time.Time, limit int) ([]room.Removal, bool) {
+		return []room.Removal{{Room: "room1", User: "u-amal", At: at}}, false
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if rm, err := b.Removals(time.Time{}, 2*time.Second); err != nil || len(rm.Removals) != 1 || rm.Removals[0].User != "u-amal" || !rm.Removals[0].At.Equal(at) {
+		t.Fatalf("edge-b asks for the removals: %+v %v", rm, err)
+	}
+	a.nc.Publish(eventsSubject("room1"), AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-bilal", At: at}))
+	a.Flush(time.Second)
+	violation("edge-a", eventsSubject("room1"))
 
 	// The ticket keys reach the edges; edge-a cannot send keys of its own.
 	gotKeys := make(chan KeysMsg, 4)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"majlis/internal/program"
 )
@@ -110,9 +111,10 @@ const (
 	// reactions, speaking: events.Item), which edges serve on the room's
 	// events path; or the stream's end (Closed).
 	EventRoom EventKind = 2
-	// EventListenerRemoved: a user was blocked from the room at the origin;
-	// edges end that user's listener streams in the room and refuse their
-	// tickets issued before it (User).
+	// EventListenerRemoved: a user was blocked from the room at the origin,
+	// or suspended, at At (the origin's clock); edges end that user's
+	// listener streams in the room and refuse their tickets issued at or
+	// before At (User).
 	EventListenerRemoved EventKind = 3
 )
 
@@ -128,18 +130,22 @@ type EventMsg struct {
 	Seq    uint64 // the event's sequence number in the room's stream
 	Closed bool   // the stream ended after Seq (JSON is empty)
 	JSON   []byte // the event (events.Event); aliases the message
-	// EventListenerRemoved only: the user removed (not empty).
+	// EventListenerRemoved only: the user removed (not empty) and when, on
+	// the origin's clock (after 1970: sent as Unix nanoseconds, not 0).
 	User string
+	At   time.Time
 }
 
 // AppendEvent appends the encoding of an event: version, kind, epoch; then
 // for EventRoom the sequence number, a flags byte (1: closed) and the JSON;
-// for EventListenerRemoved the user id (8-bit length).
+// for EventListenerRemoved the user id (8-bit length) and the time (Unix
+// nanoseconds, 64 bits).
 func AppendEvent(b []byte, e EventMsg) []byte {
 	b = append(b, Version, byte(e.Kind))
 	b = binary.BigEndian.AppendUint64(b, e.Epoch)
 	if e.Kind == EventListenerRemoved {
 		b = appendStr8(b, e.User)
+		b = appendTime(b, e.At)
 	}
 	if e.Kind == EventRoom {
 		b = binary.BigEndian.AppendUint64(b, e.Seq)
@@ -178,6 +184,7 @@ func ParseEvent(b []byte) (EventMsg, error) {
 	case EventListenerRemoved:
 		d := decoder{b: b}
 		e.User = d.str8(maxUserID)
+		e.At = d.time()
 		if err := d.end(); err != nil {
 			return EventMsg{}, err
 		}
@@ -234,6 +241,107 @@ func ParseSnapshot(b []byte) (SnapshotMsg, error) {
 	}
 	s.JSON = j[:len(j):len(j)]
 	return s, nil
+}
+
+// Removals: an edge that was away from the cluster (starting, or
+// reconnecting) may have missed listener removals (EventListenerRemoved
+// is published at most once). It asks the origin on subjectRemovals for
+// those after the last it knows of, and gets them a page at a time.
+
+// maxRemovalsPage bounds the removals in one reply: about 140 KiB at the
+// longest ids, well under a NATS server's 1 MiB payload.
+const maxRemovalsPage = 1000
+
+// Removal is one listener removal at the origin.
+type Removal struct {
+	Room string // "" for every room (a suspension)
+	User string // not empty
+	At   time.Time
+}
+
+// RemovalsMsg is one page of the origin's recent removals, oldest first
+// (their times strictly increase); More: ask again after the last one.
+type RemovalsMsg struct {
+	More     bool
+	Removals []Removal
+}
+
+// AppendRemovalsRequest appends the encoding of a removals request:
+// version, then the time after which the asker wants them (Unix
+// nanoseconds; 0 for all of them).
+func AppendRemovalsRequest(b []byte, since time.Time) []byte {
+	b = append(b, Version)
+	if since.IsZero() {
+		return binary.BigEndian.AppendUint64(b, 0)
+	}
+	return appendTime(b, since)
+}
+
+// ParseRemovalsRequest decodes a removals request (the zero time: all).
+func ParseRemovalsRequest(b []byte) (time.Time, error) {
+	d := decoder{b: b}
+	if d.byte() != Version {
+		return time.Time{}, bad("removals request: version")
+	}
+	n := d.u64()
+	if err := d.end(); err != nil {
+		return time.Time{}, err
+	}
+	if n > math.MaxInt64 {
+		return time.Time{}, bad("removals request: time")
+	}
+	if n == 0 {
+		return time.Time{}, nil
+	}
+	return time.Unix(0, int64(n)), nil
+}
+
+// AppendRemovals appends the encoding of a removals reply: version, flags
+// (1: more), count (16-bit), then each removal's room id (8-bit length,
+// empty for every room), user id (8-bit length) and time (Unix
+// nanoseconds).
+func AppendRemovals(b []byte, m RemovalsMsg) []byte {
+	var flags byte
+	if m.More {
+		flags = 1
+	}
+	b = append(b, Version, flags)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(m.Removals)))
+	for _, r := range m.Removals {
+		b = appendStr8(b, r.Room)
+		b = appendStr8(b, r.User)
+		b = appendTime(b, r.At)
+	}
+	return b
+}
+
+// ParseRemovals decodes a removals reply: at most maxRemovalsPage
+// removals, each naming a user, in strictly increasing time.
+func ParseRemovals(b []byte) (RemovalsMsg, error) {
+	d := decoder{b: b}
+	if d.byte() != Version {
+		return RemovalsMsg{}, bad("removals: version")
+	}
+	flags := d.byte()
+	n := int(d.u16())
+	if d.err == nil && (flags > 1 || n > maxRemovalsPage) {
+		d.err = bad("removals: header")
+	}
+	m := RemovalsMsg{More: flags == 1}
+	for i := 0; i < n && d.err == nil; i++ {
+		r := Removal{Room: d.str8(maxRoomID), User: d.str8(maxUserID), At: d.time()}
+		if d.err == nil && (r.User == "" || i > 0 && !r.At.After(m.Removals[i-1].At)) {
+			d.err = bad("removals: removal")
+		}
+		if m.Removals == nil {
+			m.Removals = make([]Removal, 0, min(n, len(b)/10))
+		}
+		m.Removals = append(m.Removals, r)
+	}
+	if err := d.end(); err != nil {
+		return RemovalsMsg{}, err
+	}
+	return m, nil
 }
 
 // RoomState is the origin's answer to "is this room live?".
@@ -375,6 +483,17 @@ func ParseSketch(b []byte) (SketchReport, error) {
 	return s, nil
 }
 
+// appendTime appends t as Unix nanoseconds; a time before 1970 or past
+// 2262 (which no clock of this fleet reads) is sent as 0, which no decoder
+// takes.
+func appendTime(b []byte, t time.Time) []byte {
+	n := t.UnixNano()
+	if t.Before(time.Unix(0, 1)) || n <= 0 {
+		n = 0
+	}
+	return binary.BigEndian.AppendUint64(b, uint64(n))
+}
+
 func appendStr8(b []byte, s string) []byte {
 	if len(s) > 255 {
 		s = s[:255]
@@ -428,6 +547,15 @@ func (d *decoder) u64() uint64 {
 		return binary.BigEndian.Uint64(v)
 	}
 	return 0
+}
+
+// time reads appendTime's Unix nanoseconds: 0, or past what an int64 holds, is an error.
+func (d *decoder) time() time.Time {
+	n := d.u64()
+	if d.err == nil && (n == 0 || n > math.MaxInt64) {
+		d.err = bad("time")
+	}
+	return time.Unix(0, int64(n))
 }
 
 func (d *decoder) str8(limit int) string {

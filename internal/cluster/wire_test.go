@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"majlis/internal/program"
 )
@@ -50,12 +52,13 @@ func TestEventStateRoundTrip(t *testing.T) {
 	if err != nil || !e.Closed || e.Seq != 13 || len(e.JSON) != 0 {
 		t.Fatalf("room stream end: %+v %v", e, err)
 	}
-	e, err = ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: 9, User: "u-amal"}))
-	if err != nil || e.Kind != EventListenerRemoved || e.Epoch != 9 || e.User != "u-amal" {
+	at := time.Unix(1_700_000_000, 123_456_789)
+	e, err = ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, Epoch: 9, User: "u-amal", At: at}))
+	if err != nil || e.Kind != EventListenerRemoved || e.Epoch != 9 || e.User != "u-amal" || !e.At.Equal(at) {
 		t.Fatalf("listener removed: %+v %v", e, err)
 	}
 	long := strings.Repeat("u", maxUserID)
-	if e, err = ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: long})); err != nil || e.User != long {
+	if e, err = ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: long, At: at})); err != nil || e.User != long {
 		t.Fatalf("listener removed, longest user id: %+v %v", e, err)
 	}
 	sn, err := ParseSnapshot(AppendSnapshot(nil, SnapshotMsg{Status: SnapshotOK, Closed: true, Seq: 12, JSON: j}))
@@ -65,6 +68,32 @@ func TestEventStateRoundTrip(t *testing.T) {
 	sn, err = ParseSnapshot(AppendSnapshot(nil, SnapshotMsg{Status: SnapshotNotFound}))
 	if err != nil || sn.Status != SnapshotNotFound {
 		t.Fatalf("snapshot not found: %+v %v", sn, err)
+	}
+}
+
+func TestRemovalsRoundTrip(t *testing.T) {
+	at := time.Unix(1_700_000_000, 5)
+	for _, since := range []time.Time{{}, at} {
+		if got, err := ParseRemovalsRequest(AppendRemovalsRequest(nil, since)); err != nil || !got.Equal(since) {
+			t.Fatalf("request since %v: %v %v", since, got, err)
+		}
+	}
+	m := RemovalsMsg{More: true, Removals: []Removal{
+		{Room: "r1", User: "u-amal", At: at},
+		{User: "u-badr", At: at.Add(time.Nanosecond)}, // a suspension: every room
+		{Room: strings.Repeat("r", maxRoomID), User: strings.Repeat("u", maxUserID), At: at.Add(time.Second)},
+	}}
+	got, err := ParseRemovals(AppendRemovals(nil, m))
+	if err != nil || got.More != m.More || len(got.Removals) != 3 {
+		t.Fatalf("removals: %+v %v", got, err)
+	}
+	for i, r := range got.Removals {
+		if r.Room != m.Removals[i].Room || r.User != m.Removals[i].User || !r.At.Equal(m.Removals[i].At) {
+			t.Fatalf("removal %d: %+v, want %+v", i, r, m.Removals[i])
+		}
+	}
+	if got, err := ParseRemovals(AppendRemovals(nil, RemovalsMsg{})); err != nil || got.More || len(got.Removals) != 0 {
+		t.Fatalf("no removals: %+v %v", got, err)
 	}
 }
 
@@ -89,6 +118,8 @@ func TestBadMessages(t *testing.T) {
 	tooLong := AppendProgram(nil, 1, 2, [][]byte{bytes.Repeat([]byte{1}, maxPacket+1)}, nil)
 	overflow := AppendProgram(nil, 1, ^uint64(0), [][]byte{{1}}, nil)
 	load := AppendLoad(nil, LoadReport{Edge: "e", BaseURL: "http://h:1", Rooms: []RoomLoad{{Room: "r", Listeners: 1}}})
+	now := time.Now()
+	removals := AppendRemovals(nil, RemovalsMsg{More: true, Removals: []Removal{{Room: "r", User: "u", At: now}, {User: "v", At: now.Add(1)}}})
 	cases := map[string]func() error{
 		"program empty":         func() error { _, err := ParseProgram(nil); return err },
 		"program version":       func() error { _, err := ParseProgram(wrongVersion); return err },
@@ -103,22 +134,90 @@ func TestBadMessages(t *testing.T) {
 			_, err := ParseEvent(append(AppendEvent(nil, EventMsg{Kind: EventRoomEnded}), 1))
 			return err
 		},
-		"removed no user": func() error { _, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved})); return err },
+		"removed no user": func() error {
+			_, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, At: now}))
+			return err
+		},
 		"removed user too long": func() error {
-			_, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: strings.Repeat("u", maxUserID+1)}))
+			_, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: strings.Repeat("u", maxUserID+1), At: now}))
 			return err
 		},
 		"removed truncated": func() error {
-			b := AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-amal"})
+			b := AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-amal", At: now})
 			_, err := ParseEvent(b[:len(b)-1])
 			return err
 		},
 		"removed trailing": func() error {
-			_, err := ParseEvent(append(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-amal"}), 0))
+			_, err := ParseEvent(append(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-amal", At: now}), 0))
 			return err
 		},
 		"removed no length": func() error {
 			_, err := ParseEvent([]byte{Version, byte(EventListenerRemoved), 0, 0, 0, 0, 0, 0, 0, 1})
+			return err
+		},
+		"removed no time": func() error { // the format before the time was added
+			_, err := ParseEvent(append([]byte{Version, byte(EventListenerRemoved), 0, 0, 0, 0, 0, 0, 0, 1}, 6, 'u', '-', 'a', 'm', 'a', 'l'))
+			return err
+		},
+		"removed time 0": func() error {
+			_, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-amal"}))
+			return err
+		},
+		"removed time past int64": func() error {
+			b := AppendEvent(nil, EventMsg{Kind: EventListenerRemoved, User: "u-amal", At: now})
+			b[len(b)-8] = 0x80
+			_, err := ParseEvent(b)
+			return err
+		},
+		"removals request version": func() error {
+			_, err := ParseRemovalsRequest(append([]byte{Version + 1}, AppendRemovalsRequest(nil, now)[1:]...))
+			return err
+		},
+		"removals request short": func() error { _, err := ParseRemovalsRequest([]byte{Version, 0, 0}); return err },
+		"removals request trailing": func() error {
+			_, err := ParseRemovalsRequest(append(AppendRemovalsRequest(nil, now), 0))
+			return err
+		},
+		"removals request time past int64": func() error {
+			_, err := ParseRemovalsRequest([]byte{Version, 0x80, 0, 0, 0, 0, 0, 0, 0})
+			return err
+		},
+		"removals version": func() error {
+			_, err := ParseRemovals(append([]byte{Version + 1}, removals[1:]...))
+			return err
+		},
+		"removals flags": func() error {
+			b := append([]byte(nil), removals...)
+			b[1] = 2
+			_, err := ParseRemovals(b)
+			return err
+		},
+		"removals too many": func() error {
+			_, err := ParseRemovals(binary.BigEndian.AppendUint16([]byte{Version, 0}, maxRemovalsPage+1))
+			return err
+		},
+		"removals truncated": func() error { _, err := ParseRemovals(removals[:len(removals)-1]); return err },
+		"removals trailing":  func() error { _, err := ParseRemovals(append(removals, 0)); return err },
+		"removals count short": func() error {
+			b := append([]byte(nil), removals...)
+			b[3]++ // one more than there are
+			_, err := ParseRemovals(b)
+			return err
+		},
+		"removals no user": func() error {
+			_, err := ParseRemovals(AppendRemovals(nil, RemovalsMsg{Removals: []Removal{{Room: "r", At: now}}}))
+			return err
+		},
+		"removals room too long": func() error {
+			_, err := ParseRemovals(AppendRemovals(nil, RemovalsMsg{Removals: []Removal{{Room: strings.Repeat("r", maxRoomID+1), User: "u", At: now}}}))
+			return err
+		},
+		"removals time 0": func() error {
+			_, err := ParseRemovals(AppendRemovals(nil, RemovalsMsg{Removals: []Removal{{User: "u"}}}))
+			return err
+		},
+		"removals out of order": func() error {
+			_, err := ParseRemovals(AppendRemovals(nil, RemovalsMsg{Removals: []Removal{{User: "u", At: now}, {User: "v", At: now}}}))
 			return err
 		},
 		"room event no json": func() error { _, err := ParseEvent(AppendEvent(nil, EventMsg{Kind: EventRoom, Seq: 1})); return err },

@@ -23,6 +23,12 @@
 // A feed ends when it has had no listener for IdleTimeout (the
 // subscription is dropped), and Close ends them all.
 //
+// Removals (removed.go): a block or suspension at the origin ends the
+// user's streams here whose tickets were issued before it, and refuses
+// those tickets; both times are the origin's. The edge hears removals on
+// the cluster and, at start and after each reconnect, asks the origin for
+// the ones it missed (one goroutine, syncRemovals, owned by the Edge).
+//
 // Keys (keys.go) follows the origin's ticket keys on the cluster: a set
 // sealed under a key the edge holds replaces the signer's keys (and the
 // key file's, when it can be written), so a rotation at the origin needs

@@ -63,7 +63,8 @@ type Edge struct {
 
 	// aud is the signed-in listeners' streams and the removals (removed.go).
 	aud          audience
-	stopRemovals func() // ends the removals' subscription
+	stopRemovals func()        // ends the removals' subscription
+	resync       chan struct{} // a catch-up of the removals is due (removed.go); capacity 1
 	now          func() time.Time
 }
 
@@ -105,13 +106,17 @@ func New(cfg Config) (*Edge, error) {
 		cfg.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Edge{cfg: cfg, ctx: ctx, cancel: cancel, relays: make(map[string]*relay), sketches: make(map[string]*roomSketch), mirrors: make(map[string]*mirror), now: time.Now}
-	if e.stopRemovals, err = cfg.Cluster.FollowRemovals(e.removeListener); err != nil {
+	e := &Edge{cfg: cfg, ctx: ctx, cancel: cancel, relays: make(map[string]*relay), sketches: make(map[string]*roomSketch), mirrors: make(map[string]*mirror),
+		resync: make(chan struct{}, 1), now: time.Now}
+	if e.stopRemovals, err = cfg.Cluster.FollowRemovals(func(room, user string, at time.Time) { e.removeListener(room, user, at) }); err != nil {
 		cancel()
 		return nil, fmt.Errorf("edge: removals: %w", err)
 	}
-	e.wg.Add(1)
+	cfg.Cluster.OnReconnect(e.resyncRemovals)
+	e.resyncRemovals() // those made before this edge started
+	e.wg.Add(2)
 	go e.report()
+	go e.syncRemovals()
 	return e, nil
 }
 

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -20,7 +22,7 @@ const (
 	removedSlack = 30 * time.Second
 )
 
-// roomUser names one user in one room.
+// roomUser names one user in one room ("": every room, a suspension).
 type roomUser struct{ room, user string }
 
 // audience is what the edge knows of its signed-in listeners: each one's
@@ -32,28 +34,35 @@ type audience struct {
 	// entry lives as long as its stream, so they are bounded as the
 	// audience plane bounds connections.
 	streams map[roomUser][]*edgeStream
-	removed map[roomUser]time.Time // when this edge heard of the removal
-	order   []removal              // removed's entries in the order heard, for expiry and the cap
+	// removed holds each removal's time on the origin's clock, which the
+	// tickets' issue times are compared with (both the origin's).
+	removed map[roomUser]time.Time
+	order   []removal // removed's entries in the order heard, for expiry and the cap
 }
 
-type edgeStream struct{ remove func() }
+type edgeStream struct {
+	remove func()
+	issued time.Time // its ticket's (the origin's clock)
+}
 
 type removal struct {
-	ru roomUser
-	at time.Time
+	ru    roomUser
+	at    time.Time // the origin's, as in removed
+	heard time.Time // this edge's clock: expiry
 }
 
-// Connected records a stream of user (a signed-in listener; "" records
-// nothing) in room on this edge (httpapi.ListenConfig.Connected): remove
-// ends it when the origin removes the user from the room. The returned
-// func forgets it when the stream ends.
-func (e *Edge) Connected(room, user string, remove func()) (left func()) {
-	if user == "" || remove == nil {
+// Connected records a stream of the user t names (a signed-in listener; an
+// anonymous ticket records nothing) in room on this edge
+// (httpapi.ListenConfig.Connected): remove ends it when the origin removes
+// the user from the room after t was issued. The returned func forgets it
+// when the stream ends.
+func (e *Edge) Connected(room string, t admission.Ticket, remove func()) (left func()) {
+	if t.User == "" || remove == nil {
 		return func() {}
 	}
 	a := &e.aud
-	ru := roomUser{room, user}
-	st := &edgeStream{remove: remove}
+	ru := roomUser{room, t.User}
+	st := &edgeStream{remove: remove, issued: e.cfg.Tickets.Issued(t)}
 	a.mu.Lock()
 	if a.streams == nil {
 		a.streams = make(map[roomUser][]*edgeStream)
@@ -81,30 +90,44 @@ func (e *Edge) Connected(room, user string, remove func()) (left func()) {
 	}
 }
 
-// Removed reports whether t's user was removed from room after t was
-// issued (httpapi.ListenConfig.Removed): such a stream is refused. A
-// ticket issued later (the user was unblocked and joined again) is taken.
+// Removed reports whether t's user was removed from room (or suspended)
+// at or after t was issued (httpapi.ListenConfig.Removed): such a stream
+// is refused. A ticket issued later (the user was unblocked and joined
+// again) is taken. Both times are the origin's: this edge's clock plays no
+// part.
 func (e *Edge) Removed(room string, t admission.Ticket) bool {
 	if t.User == "" {
 		return false
 	}
+	issued := e.cfg.Tickets.Issued(t)
 	a := &e.aud
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	at, ok := a.removed[roomUser{room, t.User}]
-	// Issued at Expires minus the lifetime: before the removal (or with it).
-	return ok && !t.Expires.Add(-e.cfg.Tickets.TTL()).After(at)
+	for _, ru := range [2]roomUser{{room, t.User}, {"", t.User}} {
+		if at, ok := a.removed[ru]; ok && !issued.After(at) {
+			return true
+		}
+	}
+	return false
 }
 
-// removeListener ends user's streams in room on this edge and remembers
-// the removal for a ticket lifetime (cluster.EventListenerRemoved). It
-// does not wait for the streams to end.
-func (e *Edge) removeListener(room, user string) {
+// removeListener applies a removal of user from room ("": every room) at
+// at, on the origin's clock (cluster.EventListenerRemoved, or a page of
+// the origin's removals): it ends the user's streams there whose tickets
+// were issued at or before at, and remembers the removal for a ticket
+// lifetime on this edge's clock. A removal it has already (the same, or a
+// later one of the same user and room) changes nothing: it reports
+// whether this one was new. It does not wait for the streams to end.
+func (e *Edge) removeListener(room, user string, at time.Time) bool {
 	now := e.now()
 	ru := roomUser{room, user}
 	a := &e.aud
 	a.mu.Lock()
 	a.expireLocked(now, e.cfg.Tickets.TTL()+removedSlack)
+	if have, ok := a.removed[ru]; ok && !at.After(have) {
+		a.mu.Unlock()
+		return false
+	}
 	if a.removed == nil {
 		a.removed = make(map[roomUser]time.Time)
 	}
@@ -115,23 +138,50 @@ func (e *Edge) removeListener(room, user string) {
 			delete(a.removed, old.ru)
 		}
 	}
-	a.removed[ru] = now
-	a.order = append(a.order, removal{ru, now})
+	a.removed[ru] = at
+	a.order = append(a.order, removal{ru, at, now})
 	// Recorded before the streams are read, under the lock Connected
 	// takes: a stream connecting meanwhile is either ended here or
 	// refused by Removed, which the listen path asks after Connected.
-	ss := append([]*edgeStream(nil), a.streams[ru]...)
+	var ss []*edgeStream
+	if room != "" {
+		ss = removable(nil, a.streams[ru], at)
+	} else { // a suspension: the user's streams in every room (rare: a scan)
+		for k, l := range a.streams {
+			if k.user == user {
+				ss = removable(ss, l, at)
+			}
+		}
+	}
 	a.mu.Unlock()
 	for _, s := range ss {
 		s.remove()
 	}
-	e.cfg.Logger.Info("edge listener removed", "room", room, "user", user, "streams", len(ss))
+	// A catch-up applies up to 10,000 at once, mostly of nobody here:
+	// those are not worth a line each.
+	lvl := slog.LevelDebug
+	if len(ss) > 0 {
+		lvl = slog.LevelInfo
+	}
+	e.cfg.Logger.Log(context.Background(), lvl, "edge listener removed", "room", room, "user", user, "streams", len(ss))
+	return true
 }
 
-// expireLocked forgets the removals older than keep; a.mu is held.
+// removable appends to out the streams of l whose tickets were issued at
+// or before at.
+func removable(out, l []*edgeStream, at time.Time) []*edgeStream {
+	for _, s := range l {
+		if !s.issued.After(at) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// expireLocked forgets the removals heard longer ago than keep; a.mu is held.
 func (a *audience) expireLocked(now time.Time, keep time.Duration) {
 	n := 0
-	for n < len(a.order) && now.Sub(a.order[n].at) > keep {
+	for n < len(a.order) && now.Sub(a.order[n].heard) > keep {
 		r := a.order[n]
 		if a.removed[r.ru] == r.at {
 			delete(a.removed, r.ru)
@@ -141,6 +191,73 @@ func (a *audience) expireLocked(now time.Time, keep time.Duration) {
 	if n > 0 {
 		a.order = append(a.order[:0:0], a.order[n:]...)
 	}
+}
+
+// Removals missed. EventListenerRemoved is published at most once: while
+// this edge is away from the cluster (not yet connected, or reconnecting)
+// the removals are lost to it. So at start and after every reconnect it
+// asks the origin for all its recent removals (a page of at most 1,000 at
+// a time, up to the origin's 10,000) and applies those it does not have;
+// a failed ask is tried again every removalsRetry until one succeeds.
+const (
+	removalsTimeout = 2 * time.Second
+	removalsRetry   = time.Second
+	// removalsPages bounds one catch-up: the origin's cap over its page.
+	removalsPages = 11
+)
+
+// resyncRemovals asks syncRemovals for a catch-up; it never blocks (one
+// pending is enough: it asks for everything).
+func (e *Edge) resyncRemovals() {
+	select {
+	case e.resync <- struct{}{}:
+	default:
+	}
+}
+
+// syncRemovals runs the catch-ups until the edge closes.
+func (e *Edge) syncRemovals() {
+	defer e.wg.Done()
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-e.resync:
+		case <-retry:
+		}
+		retry = nil
+		if err := e.catchUp(); err != nil {
+			e.cfg.Logger.Debug("edge removals catch-up", "err", err)
+			retry = time.After(removalsRetry)
+		}
+	}
+}
+
+// catchUp asks the origin for its recent removals, page by page, and
+// applies each one new here.
+func (e *Edge) catchUp() error {
+	var since time.Time
+	applied := 0
+	for range removalsPages {
+		m, err := e.cfg.Cluster.Removals(since, removalsTimeout)
+		if err != nil {
+			return err
+		}
+		for _, r := range m.Removals {
+			if e.removeListener(r.Room, r.User, r.At) {
+				applied++
+			}
+		}
+		if !m.More || len(m.Removals) == 0 {
+			break
+		}
+		since = m.Removals[len(m.Removals)-1].At
+	}
+	if applied > 0 {
+		e.cfg.Logger.Info("edge removals caught up", "new", applied)
+	}
+	return nil
 }
 
 // removedCount is the number of removals remembered (tests).

@@ -140,8 +140,13 @@ func New(cfg Config) *API {
 		a.hls = &hlsAPI{cfg: *cfg.HLS}
 		a.hls.route(m)
 	}
-	NewListen(ListenConfig{Tickets: a.tickets, Fanout: a.fan, Programs: a.live, Metrics: a.met, Joined: a.rooms.ListenerJoined, Connected: a.rooms.ListenerConnected,
-		Removed: func(room string, t admission.Ticket) bool { return a.rooms.ListenerRemoved(room, t.User) }}).Route(m)
+	NewListen(ListenConfig{Tickets: a.tickets, Fanout: a.fan, Programs: a.live, Metrics: a.met, Joined: a.rooms.ListenerJoined,
+		Connected: func(room string, t admission.Ticket, remove func()) func() {
+			return a.rooms.ListenerConnected(room, t.User, remove)
+		},
+		Removed: func(room string, t admission.Ticket) bool {
+			return a.rooms.ListenerRemoved(room, t.User, a.tickets.Issued(t))
+		}}).Route(m)
 	m.HandleFunc("/api/", a.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not_found", "no such endpoint")
 	}))

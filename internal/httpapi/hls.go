@@ -171,8 +171,9 @@ func (h *hlsAPI) heartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Playlists and parts are the same for every listener (cached): the
-	// beat is where a player of a user blocked from the room is stopped.
-	if h.cfg.Rooms.ListenerRemoved(id, t.User) {
+	// beat is where a player of a user blocked from the room, or removed
+	// since the ticket was issued (a suspension), is stopped.
+	if h.cfg.Rooms.ListenerRemoved(id, t.User, h.cfg.Tickets.Issued(t)) {
 		h.fail(w, errListenerRemoved)
 		return
 	}

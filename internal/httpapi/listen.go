@@ -22,14 +22,14 @@ type ListenConfig struct {
 	// (the room's unique-listener count). It must not block: it runs on
 	// every listen request.
 	Joined func(room string, nonce uint64)
-	// Connected, when set, records a listener connection of the user the
-	// ticket names ("" for an anonymous one); remove ends the stream (a
+	// Connected, when set, records a listener connection with ticket t
+	// (t.User is "" for an anonymous one); remove ends the stream (a
 	// block), the func it returns runs when the stream ends. It must not
 	// block.
-	Connected func(room, user string, remove func()) (left func())
+	Connected func(room string, t admission.Ticket, remove func()) (left func())
 	// Removed, when set, reports whether the ticket's user was removed
-	// from the room (blocked) after it was issued: the stream is refused
-	// 403 listener_removed. It must not block.
+	// from the room (blocked, suspended) after it was issued: the stream is
+	// refused 403 listener_removed. It must not block.
 	Removed func(room string, t admission.Ticket) bool
 	// Events, when set, serves the rooms' event streams here too (an
 	// edge: its mirror of the origin's streams, edge.Edge.Subscribe). The
@@ -119,7 +119,7 @@ func (l *Listen) listen(w http.ResponseWriter, r *http.Request, serve serveFunc,
 	var stop *fanout.Stop
 	if l.cfg.Connected != nil {
 		stop = fanout.NewStop()
-		left = l.cfg.Connected(room, tk.User, stop.Stop)
+		left = l.cfg.Connected(room, tk, stop.Stop)
 	}
 	// Asked again once the stream is recorded: a removal meanwhile either
 	// finds it among Connected's streams or is seen here.

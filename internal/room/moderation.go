@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"time"
 
 	"majlis/internal/store"
 )
@@ -169,9 +170,10 @@ func (s *Service) Block(ctx context.Context, a Actor, id, target string, block b
 	if blocked {
 		// The snapshot says blocked now: a stream connecting from here on
 		// is ended as it is recorded (ListenerConnected).
+		at := s.removed.add(id, target, time.Now(), s.cfg.RemovalsFor)
 		s.removeListener(id, target)
 		if s.cfg.Removed != nil {
-			s.cfg.Removed(id, target)
+			s.cfg.Removed(id, target, at)
 		}
 	}
 	return err

@@ -269,17 +269,20 @@ func (s *Service) removeListener(id, user string) int {
 }
 
 // ListenerRemoved reports whether user may not listen to room id signed in
-// (they are blocked there): their HLS heartbeats are refused. Lock-free.
-func (s *Service) ListenerRemoved(id, user string) bool {
+// with a ticket issued at issued: they are blocked there, or were blocked
+// or suspended at or after issued (removals.go; a ticket issued after an
+// unblock or an unsuspension is taken). Their streams and HLS heartbeats
+// are refused. It takes no lock but the removals' read lock.
+func (s *Service) ListenerRemoved(id, user string, issued time.Time) bool {
 	if user == "" {
 		return false
 	}
-	r := s.loaded(id)
-	if r == nil {
-		return false
+	if r := s.loaded(id); r != nil {
+		if _, b := r.snap.Load().blocked[user]; b {
+			return true
+		}
 	}
-	_, b := r.snap.Load().blocked[user]
-	return b
+	return s.removed.removedSince(id, user, issued)
 }
 
 // ListenerView is a signed-in listener connected now.

@@ -335,11 +335,20 @@ func TestTransferHostAutoEnd(t *testing.T) {
 // A block ends every listen stream of the user in the room (each remove
 // runs once), not another user's nor another room's; a stream of theirs
 // connecting after the block is ended as it is recorded; ListenerRemoved
-// says so until the unblock; Config.Removed hears of the block (for the
-// edges). Suspend does the same in every loaded room.
+// says so until the unblock, and after it for their tickets issued before
+// the block; Config.Removed hears of the block with its time (for the
+// edges). Suspend does the same in every loaded room, and its time refuses
+// the user's older tickets in every room, loaded or not, until they
+// expire, even once the suspension is lifted. Removals pages through them.
 func TestBlockRemovesListener(t *testing.T) {
-	var told []string
-	s, st, _ := newService(t, func(c *Config) { c.Removed = func(room, user string) { told = append(told, room+"/"+user) } })
+	type heard struct {
+		room, user string
+		at         time.Time
+	}
+	var told []heard
+	s, st, _ := newService(t, func(c *Config) {
+		c.Removed = func(room, user string, at time.Time) { told = append(told, heard{room, user, at}) }
+	})
 	ctx := context.Background()
 	id, host := liveRoom(t, s, st)
 	id2, _ := liveRoom(t, s, st)
@@ -349,8 +358,9 @@ func TestBlockRemovesListener(t *testing.T) {
 	s.ListenerConnected(id, amal.ID, func() { tab2++ })
 	s.ListenerConnected(id, badr.ID, func() { other++ })
 	s.ListenerConnected(id2, amal.ID, func() { elsewhere++ })
-	leave1() // that tab ended before the block: not removed again
-	if s.ListenerRemoved(id, amal.ID) {
+	leave1()             // that tab ended before the block: not removed again
+	issued := time.Now() // the tickets of the streams above
+	if s.ListenerRemoved(id, amal.ID, issued) {
 		t.Fatal("removed before the block")
 	}
 	if err := s.Block(ctx, host, id, amal.ID, true); err != nil {
@@ -359,27 +369,80 @@ func TestBlockRemovesListener(t *testing.T) {
 	if tab1 != 0 || tab2 != 1 || other != 0 || elsewhere != 0 {
 		t.Fatalf("after the block: ended tab %d, open tab %d, badr %d, amal elsewhere %d; want 0 1 0 0", tab1, tab2, other, elsewhere)
 	}
-	if !s.ListenerRemoved(id, amal.ID) || s.ListenerRemoved(id, badr.ID) || s.ListenerRemoved(id2, amal.ID) || s.ListenerRemoved(id, "") {
+	if !s.ListenerRemoved(id, amal.ID, issued) || s.ListenerRemoved(id, badr.ID, issued) || s.ListenerRemoved(id2, amal.ID, issued) || s.ListenerRemoved(id, "", issued) {
 		t.Fatal("ListenerRemoved: want amal in the room only")
 	}
 	s.ListenerConnected(id, amal.ID, func() { late++ })
 	if late != 1 {
 		t.Fatalf("a stream connecting after the block ran remove %d times, want 1", late)
 	}
-	if len(told) != 1 || told[0] != id+"/"+amal.ID {
+	if len(told) != 1 || told[0].room != id || told[0].user != amal.ID || told[0].at.Before(issued) || time.Since(told[0].at) > time.Minute {
 		t.Fatalf("Config.Removed heard %v", told)
 	}
+	blocked := told[0].at
 	if err := s.Block(ctx, host, id, amal.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	if s.ListenerRemoved(id, amal.ID) || len(told) != 1 {
-		t.Fatalf("after the unblock: removed %v, told %v", s.ListenerRemoved(id, amal.ID), told)
+	fresh := time.Now()
+	if s.ListenerRemoved(id, amal.ID, fresh) || !s.ListenerRemoved(id, amal.ID, issued) || !s.ListenerRemoved(id, amal.ID, blocked) || len(told) != 1 {
+		t.Fatalf("after the unblock: a ticket issued after it removed %v, one issued before the block %v, told %v; want false, true",
+			s.ListenerRemoved(id, amal.ID, fresh), s.ListenerRemoved(id, amal.ID, issued), told)
 	}
 
-	// A suspension: in every room loaded here.
+	// A suspension: in every room loaded here, and for tickets of any room.
 	told = nil
 	s.Suspend(amal.ID)
 	if elsewhere != 1 || len(told) < 2 {
 		t.Fatalf("after the suspension: amal in the other room ended %d times, told %v", elsewhere, told)
+	}
+	suspended := told[0].at
+	for _, r := range []string{id, id2, "a-room-not-loaded"} {
+		if !s.ListenerRemoved(r, amal.ID, fresh) || s.ListenerRemoved(r, badr.ID, fresh) {
+			t.Fatalf("room %s after the suspension: amal's ticket issued before it taken, or badr's refused", r)
+		}
+		// Unsuspended (the account's business: Suspend is not told), a
+		// ticket issued after the suspension is taken.
+		if s.ListenerRemoved(r, amal.ID, suspended.Add(time.Millisecond)) {
+			t.Fatalf("room %s: a ticket issued after the suspension refused", r)
+		}
+	}
+
+	// Removals, oldest first, by page; times strictly increase.
+	all, more := s.Removals(time.Time{}, 10)
+	if more || len(all) != 2 || all[0] != (Removal{Room: id, User: amal.ID, At: blocked}) || all[1] != (Removal{User: amal.ID, At: suspended}) {
+		t.Fatalf("Removals: %+v more %v; want the block, then the suspension", all, more)
+	}
+	if page, more := s.Removals(time.Time{}, 1); !more || len(page) != 1 || page[0] != all[0] {
+		t.Fatalf("Removals, one a page: %+v more %v", page, more)
+	}
+	if page, more := s.Removals(blocked, 1); more || len(page) != 1 || page[0] != all[1] {
+		t.Fatalf("Removals after the block: %+v more %v", page, more)
+	}
+}
+
+// The removals remembered are bounded (MaxRemovals, the oldest forgotten
+// first) and forgotten after Config.RemovalsFor; their times increase even
+// when the clock does not.
+func TestRemovalsBound(t *testing.T) {
+	var rs removals
+	const keep = time.Minute
+	now := time.Now()
+	for i := range MaxRemovals + 100 {
+		rs.add("r", fmt.Sprint("u", i), now, keep) // one clock reading for all
+	}
+	if len(rs.order) != MaxRemovals || len(rs.last) != MaxRemovals {
+		t.Fatalf("%d removals (%d keys) remembered, want the cap %d", len(rs.order), len(rs.last), MaxRemovals)
+	}
+	for i := 1; i < len(rs.order); i++ {
+		if !rs.order[i].At.After(rs.order[i-1].At) {
+			t.Fatalf("removal %d at %v, not after the one before (%v)", i, rs.order[i].At, rs.order[i-1].At)
+		}
+	}
+	if rs.removedSince("r", "u0", now) || !rs.removedSince("r", fmt.Sprint("u", MaxRemovals+99), now) {
+		t.Fatal("past the cap: want the oldest forgotten, the newest remembered")
+	}
+	rs.add("r", "u-late", now.Add(keep+time.Hour), keep)
+	if len(rs.order) != 1 || len(rs.last) != 1 {
+		t.Fatalf("%d removals (%d keys) remembered after their time, want the new one only", len(rs.order), len(rs.last))
 	}
 }

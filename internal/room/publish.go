@@ -148,14 +148,17 @@ func (s *Service) LeftStage(id, member string) {
 
 // Suspend closes a suspended user's stage sessions in every room, one room
 // at a time, and ends their listen streams in every room loaded here; the
-// rooms' edges are told too (Config.Removed), and refuse the user's tickets
-// issued before. (A new join is refused while they are suspended.)
+// rooms' edges are told too (Config.Removed). The user's tickets issued
+// before are refused here in every room (ListenerRemoved) and on the edges,
+// loaded or not, for a ticket lifetime, even once the suspension is lifted;
+// a new join is refused while they are suspended.
 func (s *Service) Suspend(user string) {
+	at := s.removed.add("", user, time.Now(), s.cfg.RemovalsFor)
 	s.EndCredential(user, "")
 	for _, r := range s.loadedRooms() {
 		s.removeListener(r.id, user)
 		if s.cfg.Removed != nil {
-			s.cfg.Removed(r.id, user)
+			s.cfg.Removed(r.id, user, at)
 		}
 	}
 }

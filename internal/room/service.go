@@ -56,9 +56,13 @@ type Config struct {
 	MaxListed     int            // signed-in listeners a room names (Listeners); default DefaultMaxListed
 	// Removed, when set, is told of each block, and of a suspension for
 	// each room loaded here, once this process has ended the user's
-	// streams (Block, Suspend): the cluster tells the room's edges. It must
-	// not block for long: it runs on the moderator's request.
-	Removed func(room, user string)
+	// streams (Block, Suspend), with the removal's time on this clock
+	// (Removal.At): the cluster tells the room's edges. It must not block
+	// for long: it runs on the moderator's request.
+	Removed func(room, user string, at time.Time)
+	// RemovalsFor is how long a removal is remembered (removals.go): the
+	// ticket lifetime and some slack. Default DefaultRemovalsFor.
+	RemovalsFor time.Duration
 	// EventTap, when set, sees every event of every loaded room, and each
 	// room stream's close, in order (cluster.Publisher: edges serve the
 	// events). It runs under the room stream's writers' lock: it must not
@@ -80,6 +84,10 @@ type Service struct {
 	rooms    sync.Map // id → *state
 	regMu    sync.Mutex
 	removals atomic.Uint64 // bumped on every removal: a load that read the store before one retries
+
+	// removed is the recent listener removals (blocks, suspensions), for
+	// the tickets issued before them (removals.go).
+	removed removals
 
 	namesMu sync.Mutex
 	names   map[string]string // user id → name cache
@@ -127,6 +135,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MaxListed <= 0 {
 		cfg.MaxListed = DefaultMaxListed
+	}
+	if cfg.RemovalsFor <= 0 {
+		cfg.RemovalsFor = DefaultRemovalsFor
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

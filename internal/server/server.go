@@ -283,7 +283,7 @@ func New(cfg Config) (*Server, error) {
 	var media room.Media = live.NewMedia(s.live, s.stage)
 	var fleet room.FleetCounts
 	var eventTap func(string, events.Item, bool)
-	var removed func(room, user string)
+	var removed func(room, user string, at time.Time)
 	if cfg.Cluster.Enabled() {
 		if err := s.joinCluster(cfg.Cluster); err != nil {
 			s.closeAll()
@@ -304,7 +304,8 @@ func New(cfg Config) (*Server, error) {
 	rotator := &ticketKeys{file: admission.NewKeyFile(filepath.Join(cfg.DataDir, "ticket.key"), signer), cast: s.keyCast,
 		audit: s.audit, log: s.log}
 	if s.rooms, err = room.New(room.Config{Store: s.st, Media: media, Logger: s.log, Fleet: fleet, EventTap: eventTap, Removed: removed,
-		MaxCohosts: cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd,
+		RemovalsFor: cfg.TicketTTL + room.RemovalSlack,
+		MaxCohosts:  cfg.MaxCohosts, MaxSpeakers: cfg.MaxSpeakers, AutoEnd: cfg.AutoEnd,
 		MaxOpenRooms: cfg.MaxOpenRooms, CreateRate: cfg.RoomCreateRate, Recorder: s.recs, Audit: s.audit}); err != nil {
 		s.closeAll()
 		return nil, err
@@ -312,6 +313,11 @@ func New(cfg Config) (*Server, error) {
 	if s.pub != nil {
 		notFound := func(err error) bool { return errors.Is(err, room.ErrRoomNotFound) }
 		if err := s.pub.ServeSnapshots(s.rooms.Snapshot, notFound); err != nil {
+			s.closeAll()
+			return nil, err
+		}
+		// Edges away from the cluster catch up on the removals they missed.
+		if err := s.pub.ServeRemovals(s.rooms.Removals); err != nil {
 			s.closeAll()
 			return nil, err
 		}
