@@ -14,6 +14,7 @@ import (
 	"majlis/internal/admission"
 	"majlis/internal/cluster"
 	"majlis/internal/program"
+	"majlis/internal/room"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -46,9 +47,17 @@ func newOrigin(t *testing.T, c *cluster.Conn, room string) *origin {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As a real origin does, it answers the edges' removals catch-up (none
+	// here): an edge left unanswered asks again every second.
+	if err := o.pub.ServeRemovals(noRemovals); err != nil {
+		t.Fatal(err)
+	}
 	o.pub.Start(room)
 	return o
 }
+
+// noRemovals is an origin's removals record with nothing in it.
+func noRemovals(time.Time, int) ([]room.Removal, bool) { return nil, false }
 
 // reader collects the frames of an edge program.
 type reader struct {
