@@ -100,7 +100,7 @@ const snapshotTimeout = 2 * time.Second
 // ServeSnapshots answers edges' snapshot requests with snap; notFound
 // tells which errors mean there is no such room.
 func (p *Publisher) ServeSnapshots(snap SnapshotFunc, notFound func(error) bool) error {
-	sub, err := p.c.nc.Subscribe(subjectPrefix+"*.snapshot", func(m *nats.Msg) {
+	return p.serve(subjectPrefix+"*.snapshot", &p.snapSub, func(m *nats.Msg) {
 		tok := strings.TrimSuffix(strings.TrimPrefix(m.Subject, subjectPrefix), ".snapshot")
 		id, ok := roomFromToken(tok)
 		if !ok || m.Reply == "" {
@@ -119,13 +119,6 @@ func (p *Publisher) ServeSnapshots(snap SnapshotFunc, notFound func(error) bool)
 		}
 		_ = m.Respond(AppendSnapshot(nil, r))
 	})
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.snapSub = sub
-	p.mu.Unlock()
-	return p.c.nc.Flush() // the server knows of the subscription before anyone asks
 }
 
 // Start begins publishing room's program (a no-op when it is not live or
@@ -221,7 +214,7 @@ type RemovalsFunc func(since time.Time, limit int) ([]room.Removal, bool)
 // ServeRemovals answers edges' removals requests (Conn.Removals) from
 // list, a page (maxRemovalsPage) at a time.
 func (p *Publisher) ServeRemovals(list RemovalsFunc) error {
-	sub, err := p.c.nc.Subscribe(subjectRemovals, func(m *nats.Msg) {
+	return p.serve(subjectRemovals, &p.removalsSub, func(m *nats.Msg) {
 		since, err := ParseRemovalsRequest(m.Data)
 		if err != nil || m.Reply == "" {
 			p.c.bad.Add(1)
@@ -237,13 +230,20 @@ func (p *Publisher) ServeRemovals(list RemovalsFunc) error {
 		}
 		_ = m.Respond(AppendRemovals(nil, out))
 	})
+}
+
+// serve subscribes h to the requests on subject, keeping the subscription
+// in *keep (under mu) for Close, and returns once the server knows of it,
+// before anyone asks.
+func (p *Publisher) serve(subject string, keep **nats.Subscription, h nats.MsgHandler) error {
+	sub, err := p.c.nc.Subscribe(subject, h)
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
-	p.removalsSub = sub
+	*keep = sub
 	p.mu.Unlock()
-	return p.c.nc.Flush() // the server knows of the subscription before anyone asks
+	return p.c.nc.Flush()
 }
 
 // Close stops every follower without telling edges anything: rooms go on

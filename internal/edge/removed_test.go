@@ -16,6 +16,20 @@ import (
 	"majlis/internal/room"
 )
 
+// removalsPair is an origin's and an edge's connection to one embedded
+// NATS server, with the origin's publisher (no programs): what the removal
+// tests start from.
+func removalsPair(t *testing.T) (oc, ec *cluster.Conn, pub *cluster.Publisher) {
+	t.Helper()
+	oc, ec = clusterPair(t)
+	pub, err := cluster.NewPublisher(oc, func(string) *program.Program { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pub.Close)
+	return oc, ec, pub
+}
+
 // TestEdgeRemovals: a listener removed at the origin (published on the
 // room's events subject) has every stream of theirs in that room on the
 // edge ended, another user's and their streams in other rooms kept, even in
@@ -24,21 +38,7 @@ import (
 // The removals remembered are bounded (maxRemoved, oldest forgotten first)
 // and forgotten a ticket lifetime after.
 func TestEdgeRemovals(t *testing.T) {
-	oc, err := cluster.Connect(cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0", Logger: quiet}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer oc.Close()
-	ec, err := cluster.Connect(cluster.Config{URL: oc.ServerURL(), Logger: quiet}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ec.Close()
-	pub, err := cluster.NewPublisher(oc, func(string) *program.Program { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	oc, ec, pub := removalsPair(t)
 	const ttl = time.Minute
 	signer, _ := admission.NewSigner(bytes.Repeat([]byte{1}, 32), ttl)
 	e, err := New(Config{Cluster: ec, PublicURL: "http://127.0.0.1:9", Tickets: signer, Logger: quiet})
@@ -135,21 +135,7 @@ func TestEdgeRemovals(t *testing.T) {
 // already (heard again in a catch-up) changes nothing; a later one of the
 // same user (blocked again) does.
 func TestEdgeRemovalClock(t *testing.T) {
-	oc, err := cluster.Connect(cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0", Logger: quiet}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer oc.Close()
-	ec, err := cluster.Connect(cluster.Config{URL: oc.ServerURL(), Logger: quiet}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ec.Close()
-	pub, err := cluster.NewPublisher(oc, func(string) *program.Program { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	oc, ec, pub := removalsPair(t)
 	const ttl = time.Minute
 	signer, _ := admission.NewSigner(bytes.Repeat([]byte{1}, 32), ttl)
 	for _, skew := range []time.Duration{10 * time.Second, -10 * time.Second} {
@@ -194,21 +180,7 @@ func TestEdgeRemovalClock(t *testing.T) {
 // tickets in any room; a block ends the streams in its room only. One it
 // heard already changes nothing.
 func TestEdgeCatchUp(t *testing.T) {
-	oc, err := cluster.Connect(cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0", Logger: quiet}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer oc.Close()
-	ec, err := cluster.Connect(cluster.Config{URL: oc.ServerURL(), Logger: quiet}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ec.Close()
-	pub, err := cluster.NewPublisher(oc, func(string) *program.Program { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	_, ec, pub := removalsPair(t)
 	var mu sync.Mutex
 	var origin []room.Removal // what the origin remembers, oldest first
 	asked := 0
