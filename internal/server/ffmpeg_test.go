@@ -45,7 +45,7 @@ func TestFFmpegReadsListenOgg(t *testing.T) {
 		t.Fatalf("ffprobe sees %+v, want opus 48000 Hz mono", s)
 	}
 
-	pcmBytes, err := exec.CommandContext(ctx, ffmpeg, "-v", "error", "-i", ts.base+ts.join(t, room).Listen.Ogg,
+	pcmBytes, err := exec.CommandContext(ctx, ffmpeg, "-v", "error", "-c:a", "libopus", "-i", ts.base+ts.join(t, room).Listen.Ogg,
 		"-t", "3", "-f", "s16le", "-ac", "1", "-ar", "48000", "-").Output()
 	if err != nil {
 		t.Fatalf("ffmpeg: %v", err)

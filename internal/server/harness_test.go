@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -162,6 +163,28 @@ type joinResp struct {
 		WS  string `json:"ws"`
 	} `json:"listen"`
 	Events string `json:"events"`
+}
+
+// metric is the value of the unlabelled series name on the server's admin
+// /metrics.
+func (ts *testServer) metric(t testing.TB, name string) string {
+	t.Helper()
+	resp, err := testHTTP.Get("http://" + ts.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return v
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return ""
 }
 
 func (ts *testServer) join(t testing.TB, room string) joinResp {
