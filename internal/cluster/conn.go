@@ -36,6 +36,11 @@ const (
 	// silence, and add their age to every listener's delay for good; a
 	// lost chunk is a gap instead. Reports are sent again each second.
 	reconnectBuf = -1
+	// A server gone silent is noticed after maxPingsOut unanswered pings,
+	// one every pingInterval: until then what is published is written to
+	// a dead connection and lost (LostSince).
+	pingInterval = 2 * time.Second
+	maxPingsOut  = 2
 )
 
 // Config says how a process joins the cluster.
@@ -113,7 +118,8 @@ type Conn struct {
 	closed  chan struct{} // closed by the client once it has closed (drained)
 
 	reconnectMu sync.Mutex
-	onReconnect []func() // OnReconnect's
+	onReconnect []func()     // OnReconnect's
+	lost        atomic.Int64 // Unix ns of the last disconnection, 0 before one
 }
 
 // Stats are a connection's message counters.
@@ -153,9 +159,10 @@ func Connect(cfg Config, serve bool) (*Conn, error) {
 		nats.Name(cfg.Name), nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait),
 		nats.ReconnectJitter(100*time.Millisecond, time.Second),
 		nats.Timeout(connectTimeout), nats.ReconnectBufSize(reconnectBuf),
-		nats.PingInterval(2 * time.Second), nats.MaxPingsOutstanding(2), nats.DrainTimeout(drainTimeout),
+		nats.PingInterval(pingInterval), nats.MaxPingsOutstanding(maxPingsOut), nats.DrainTimeout(drainTimeout),
 		nats.ClosedHandler(func(*nats.Conn) { close(c.closed) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			c.lost.Store(time.Now().UnixNano())
 			if err != nil {
 				c.log.Warn("cluster disconnected", "err", err)
 			}
@@ -290,6 +297,19 @@ func (c *Conn) OnReconnect(f func()) {
 	c.reconnectMu.Lock()
 	c.onReconnect = append(c.onReconnect, f)
 	c.reconnectMu.Unlock()
+}
+
+// LostSince is the earliest time from which what this process published
+// may have been lost in its last disconnection: the disconnection less the
+// time a server gone silent takes to be noticed, during which publishes go
+// into a dead connection. It is zero before any disconnection. An
+// OnReconnect func publishes again what it sent since then.
+func (c *Conn) LostSince() time.Time {
+	ns := c.lost.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).Add(-pingInterval * (maxPingsOut + 1))
 }
 
 // Connected reports whether the client has a server now.

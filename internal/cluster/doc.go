@@ -26,6 +26,8 @@
 //	        pin each edge's credentials to its own id.
 //	origin: KeyBroadcast (at a rotation, every 10 s) ──► majlis.keys: the ticket
 //	        key set sealed under each of its keys (keys.go); edge: Conn.FollowKeys
+//	origin: after its own reconnect, the removals it made since LostSince
+//	        again (room.Service.Retell) ──► majlis.room.<id>.events
 //
 // NATS forwards a subject only to servers with a subscriber, so a room's
 // program crosses the cluster only to the edges serving it. Every message

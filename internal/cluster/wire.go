@@ -245,7 +245,7 @@ func ParseSnapshot(b []byte) (SnapshotMsg, error) {
 
 // Removals: an edge that was away from the cluster (starting, or
 // reconnecting) may have missed listener removals (EventListenerRemoved
-// is published at most once). It asks the origin on subjectRemovals for
+// is delivered at most once). It asks the origin on subjectRemovals for
 // those after the last it knows of, and gets them a page at a time.
 
 // maxRemovalsPage bounds the removals in one reply: about 140 KiB at the

@@ -193,9 +193,10 @@ func (a *audience) expireLocked(now time.Time, keep time.Duration) {
 	}
 }
 
-// Removals missed. EventListenerRemoved is published at most once: while
+// Removals missed. EventListenerRemoved is delivered at most once: while
 // this edge is away from the cluster (not yet connected, or reconnecting)
-// the removals are lost to it. So at start and after every reconnect it
+// the removals are lost to it (while the origin is away, the origin
+// publishes them again once back: room.Service.Retell). So at start and after every reconnect it
 // asks the origin for all its recent removals (a page of at most 1,000 at
 // a time, up to the origin's 10,000) and applies those it does not have;
 // a failed ask is tried again every removalsRetry until one succeeds.

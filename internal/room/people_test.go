@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -417,6 +418,32 @@ func TestBlockRemovesListener(t *testing.T) {
 	}
 	if page, more := s.Removals(blocked, 1); more || len(page) != 1 || page[0] != all[1] {
 		t.Fatalf("Removals after the block: %+v more %v", page, more)
+	}
+
+	// Retell tells Config.Removed again of the removals after a time, as
+	// Block and Suspend told it: the block in its room, the suspension in
+	// every loaded room.
+	// (The rooms in any order.)
+	byRoom := func(hs []heard) []heard {
+		hs = slices.Clone(hs)
+		slices.SortFunc(hs, func(a, b heard) int { return strings.Compare(a.room, b.room) })
+		return hs
+	}
+	suspTold := byRoom(told)
+	told = nil
+	s.Retell(blocked)
+	if !slices.Equal(byRoom(told), suspTold) {
+		t.Fatalf("Retell after the block told %v, want the suspension as Suspend told it: %v", told, suspTold)
+	}
+	told = nil
+	s.Retell(time.Time{})
+	if len(told) == 0 || told[0] != (heard{id, amal.ID, blocked}) || !slices.Equal(byRoom(told[1:]), suspTold) {
+		t.Fatalf("Retell of all told %v, want the block in its room, then %v", told, suspTold)
+	}
+	told = nil
+	s.Retell(suspended)
+	if len(told) != 0 {
+		t.Fatalf("Retell after the last removal told %v", told)
 	}
 }
 

@@ -112,3 +112,30 @@ func (s *Service) Removals(since time.Time, limit int) (out []Removal, more bool
 	}
 	return append([]Removal(nil), rest...), false
 }
+
+// Retell tells the edges again (Config.Removed) of every removal
+// remembered that took effect after since: a block in its room, a
+// suspension in every room loaded here now, as Block and Suspend told
+// them. The origin calls it when its own cluster connection is back: a
+// removal published while it was away reached no edge, and the edges that
+// stayed connected have no reason to ask (an edge that has a removal
+// already changes nothing).
+func (s *Service) Retell(since time.Time) {
+	if s.cfg.Removed == nil {
+		return
+	}
+	rs, _ := s.Removals(since, MaxRemovals)
+	var loaded []*state
+	for _, r := range rs {
+		if r.Room != "" {
+			s.cfg.Removed(r.Room, r.User, r.At)
+			continue
+		}
+		if loaded == nil {
+			loaded = s.loadedRooms()
+		}
+		for _, lr := range loaded {
+			s.cfg.Removed(lr.id, r.User, r.At)
+		}
+	}
+}

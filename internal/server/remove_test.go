@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"majlis/internal/admission"
+	"majlis/internal/cluster"
 	"majlis/internal/fanout"
 )
 
@@ -252,17 +253,47 @@ func TestBlockWhileEdgeCutOff(t *testing.T) {
 	e, edgeBase := startEdgeWith(t, ts, dir, func(c *EdgeConfig) { c.Cluster.URL = px.url() })
 	rr := newRemovalRoom(t, ts)
 	rr.removeOn(t, edgeBase, 5*time.Second, false, func() time.Time {
-		px.setCut(true)
-		until(t, "the edge cut off from the cluster", func() bool { return !e.cluster.Connected() })
-		blocked := rr.block(t)
-		time.Sleep(200 * time.Millisecond) // what the edge would take to hear it, connected
-		old := admission.Ticket{Room: rr.room, User: rr.amalID, Expires: blocked.Add(-time.Second).Add(DefaultTicketTTL)}
-		if e.edge.Removed(rr.room, old) {
-			t.Fatal("the edge heard of the block while cut off from the cluster")
-		}
-		px.setCut(false)
-		return time.Now()
+		return rr.blockWhileCut(t, px, "the edge", e.cluster.Connected, e)
 	})
+}
+
+// TestBlockWhileOriginCutOff: a block made while the origin is cut off
+// from the cluster (a NATS server of its own; the origin's connection
+// through the proxy, the edge's direct) reaches no edge then, and the edge,
+// connected throughout, has no reason to ask; once the origin is back it
+// tells the edges again of the removals it made meanwhile. Amal's streams
+// on the edge end within 5 s of the origin's reconnect.
+func TestBlockWhileOriginCutOff(t *testing.T) {
+	hub, err := cluster.Connect(cluster.Config{URL: cluster.Embedded, Listen: "127.0.0.1:0"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Close)
+	px := startCutProxy(t, strings.TrimPrefix(hub.ServerURL(), "nats://"))
+	dir := t.TempDir()
+	ts := startServerWith(t, dir, func(c *Config) { c.Cluster = cluster.Config{URL: px.url()} })
+	e, edgeBase := startEdgeWith(t, ts, dir, func(c *EdgeConfig) { c.Cluster.URL = hub.ServerURL() })
+	rr := newRemovalRoom(t, ts)
+	rr.removeOn(t, edgeBase, 5*time.Second, false, func() time.Time {
+		return rr.blockWhileCut(t, px, "the origin", ts.cluster.Connected, e)
+	})
+}
+
+// blockWhileCut cuts px until connected (of who, which px carries) says
+// so, has the host block amal, checks that e has not heard of it a moment
+// later, restores px and returns when it did.
+func (rr *removalRoom) blockWhileCut(t *testing.T, px *cutProxy, who string, connected func() bool, e *EdgeServer) time.Time {
+	t.Helper()
+	px.setCut(true)
+	until(t, who+" cut off from the cluster", func() bool { return !connected() })
+	blocked := rr.block(t)
+	time.Sleep(200 * time.Millisecond) // what the edge would take to hear it, both connected
+	old := admission.Ticket{Room: rr.room, User: rr.amalID, Expires: blocked.Add(-time.Second).Add(DefaultTicketTTL)}
+	if e.edge.Removed(rr.room, old) {
+		t.Fatalf("the edge heard of the block while %s was cut off from the cluster", who)
+	}
+	px.setCut(false)
+	return time.Now()
 }
 
 // cutProxy forwards TCP connections to a target (a NATS server) until it

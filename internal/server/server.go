@@ -321,6 +321,9 @@ func New(cfg Config) (*Server, error) {
 			s.closeAll()
 			return nil, err
 		}
+		// And when this origin was the one away, it tells them again of
+		// the removals it may have published into the void.
+		s.cluster.OnReconnect(func() { s.rooms.Retell(s.cluster.LostSince()) })
 	}
 	s.stage.SetOnLeave(s.rooms.LeftStage)   // a session that ends by itself leaves the room's stage
 	s.stage.SetOnTakeOver(s.rooms.TookOver) // a re-publish that connected replaced the older session
